@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import { RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger as Pino } from 'pino';
+import { AppModule } from './app.module.js';
+import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
+import type { AppConfig } from './config/app-config.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+export const API_PREFIX = 'api/v1';
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export interface CreateAppOptions {
+  /** Defaults to a JSON logger on stdout at LOG_LEVEL. */
+  logger?: Pino;
+}
+
+/** Honour a sane x-request-id from a proxy or client; otherwise mint one. */
+function requestId(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const header = request.headers['x-request-id'];
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+function installRequestHooks(fastify: FastifyInstance, logger: Pino, metrics: MetricsService): void {
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request: FastifyRequest, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeHttpRequest(request.method, route, reply.statusCode, seconds);
+    logger.info(
+      { reqId: request.id, method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+  });
+}
+
+function setUpOpenApi(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Agent Chat API')
+      .setDescription(
+        'Real-time chat with an AI agent. REST under /api/v1; Socket.IO on the /chat namespace; ' +
+          'errors share one shape: {statusCode, error, code, message, details?, requestId}.',
+      )
+      .setVersion('1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
+}
+
+/** Builds the application (not yet listening): used by main.ts, the tests and the benchmarks. */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = options.logger ?? createRootLogger(config.app);
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.app.bodyLimit,
+    trustProxy: config.app.trustProxy,
+    genReqId: requestId,
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+
+  installRequestHooks(app.getHttpAdapter().getInstance(), logger, app.get(MetricsService));
+  await app.register(helmet, {
+    // Swagger UI needs inline styles and data: images; everything else stays locked down.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: [`'self'`],
+        styleSrc: [`'self'`, `'unsafe-inline'`],
+        imgSrc: [`'self'`, 'data:', 'validator.swagger.io'],
+        scriptSrc: [`'self'`],
+      },
+    },
+  });
+  app.enableCors({
+    origin: config.app.corsOrigins,
+    credentials: true,
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+  });
+  app.setGlobalPrefix(API_PREFIX, {
+    exclude: [
+      { path: 'health/live', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+    ],
+  });
+  setUpOpenApi(app);
+  await app.init();
+  return app;
+}

@@ -1,0 +1,59 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/** Per-field validation messages: `{ "email": ["email must be an email"] }`. */
+export type FieldErrors = Record<string, string[]>;
+
+/**
+ * An error meant for the client: HTTP status, a stable machine code clients can branch on, and a
+ * message people can read. Anything else that escapes a handler is reported as INTERNAL.
+ */
+export class AppError extends HttpException {
+  constructor(
+    status: HttpStatus,
+    readonly code: string,
+    message: string,
+    readonly details?: FieldErrors | Record<string, unknown>,
+  ) {
+    super(message, status);
+  }
+}
+
+/** Codes shared by HTTP responses and Socket.IO acknowledgements. */
+export const ErrorCode = {
+  VALIDATION: 'VALIDATION',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+
+/** The code used when an error carries none of its own. */
+export function codeForStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return ErrorCode.VALIDATION;
+    case 401:
+      return ErrorCode.UNAUTHORIZED;
+    case 403:
+      return ErrorCode.FORBIDDEN;
+    case 404:
+      return ErrorCode.NOT_FOUND;
+    case 409:
+      return ErrorCode.CONFLICT;
+    case 413:
+      return ErrorCode.PAYLOAD_TOO_LARGE;
+    case 415:
+      return ErrorCode.UNSUPPORTED_MEDIA_TYPE;
+    case 429:
+      return ErrorCode.RATE_LIMITED;
+    case 503:
+      return ErrorCode.UNAVAILABLE;
+    default:
+      return status >= 500 ? ErrorCode.INTERNAL : 'ERROR';
+  }
+}

@@ -1,0 +1,25 @@
+import { type AppSettings, parseAppSettings } from './app.config.js';
+import { type AuthSettings, parseAuthSettings } from './auth.config.js';
+import { type DatabaseSettings, parseDatabaseSettings } from './database.config.js';
+import type { Env } from './env.js';
+import { parseRedisSettings, type RedisSettings } from './redis.config.js';
+
+/** The validated configuration, injected by type wherever a setting is needed. */
+export class AppConfig {
+  constructor(
+    readonly app: AppSettings,
+    readonly database: DatabaseSettings,
+    readonly redis: RedisSettings,
+    readonly auth: AuthSettings,
+  ) {}
+
+  /** Throws a ConfigError naming the first invalid variable. */
+  static fromEnv(env: Env): AppConfig {
+    const app = parseAppSettings(env);
+    return new AppConfig(app, parseDatabaseSettings(env), parseRedisSettings(env), parseAuthSettings(env, app));
+  }
+
+  get isProduction(): boolean {
+    return this.app.nodeEnv === 'production';
+  }
+}

@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import { ConfigError, type Env, readBool, readEnum, readInt, readList, readString } from './env.js';
+
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+/** DATA_DIR value that keeps the embedded database (and a generated secret) in memory only. */
+export const IN_MEMORY = 'memory://';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface AppSettings {
+  nodeEnv: (typeof NODE_ENVS)[number];
+  host: string;
+  port: number;
+  /** Absolute path holding the embedded database and the generated development secret, or IN_MEMORY. */
+  dataDir: string;
+  corsOrigins: string[];
+  bodyLimit: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  trustProxy: boolean;
+  /** How long readiness reports 503 before the server stops accepting connections. */
+  shutdownDrainMs: number;
+  /** Hard limit for a graceful shutdown; the process exits with code 1 past it. */
+  shutdownTimeoutMs: number;
+}
+
+export function parseAppSettings(env: Env): AppSettings {
+  const corsOrigins = readList(env, 'CORS_ORIGINS');
+  for (const origin of corsOrigins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(
+        `Invalid environment variable CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`,
+      );
+    }
+  }
+  const dataDir = readString(env, 'DATA_DIR', './data');
+  return {
+    nodeEnv: readEnum(env, 'NODE_ENV', NODE_ENVS, 'development'),
+    host: readString(env, 'HOST', '0.0.0.0'),
+    port: readInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
+    dataDir: dataDir === IN_MEMORY ? IN_MEMORY : resolve(dataDir),
+    corsOrigins: corsOrigins.map((origin) => origin.replace(/\/$/, '')),
+    bodyLimit: readInt(env, 'BODY_LIMIT', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
+    logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    shutdownDrainMs: readInt(env, 'SHUTDOWN_DRAIN_MS', 0, { min: 0, max: 60_000 }),
+    shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
+  };
+}

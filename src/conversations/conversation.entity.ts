@@ -1,0 +1,75 @@
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  type Relation,
+  UpdateDateColumn,
+} from 'typeorm';
+import { UserEntity } from '../users/user.entity.js';
+
+export const AGENT_MODES = ['auto', 'mention', 'off'] as const;
+export type AgentMode = (typeof AGENT_MODES)[number];
+
+@Entity('conversations')
+@Index('conversations_owner_id_idx', ['ownerId'])
+@Index('conversations_last_activity_idx', ['lastActivityAt', 'id'])
+@Check('conversations_agent_mode_check', `"agent_mode" IN ('auto', 'mention', 'off')`)
+export class ConversationEntity {
+  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'conversations_pkey' })
+  id!: string;
+
+  @Column({ name: 'owner_id', type: 'uuid' })
+  ownerId!: string;
+
+  @ManyToOne(() => UserEntity, { onDelete: 'RESTRICT', nullable: false })
+  @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'conversations_owner_id_fkey' })
+  owner?: Relation<UserEntity>;
+
+  @Column({ type: 'varchar', length: 200, default: '' })
+  title!: string;
+
+  @Column({ name: 'agent_mode', type: 'varchar', length: 16, default: 'auto' })
+  agentMode!: AgentMode;
+
+  /** Null means the server-wide default (AGENT_PROVIDER / AGENT_MODEL). */
+  @Column({ name: 'agent_provider', type: 'varchar', length: 32, nullable: true })
+  agentProvider!: string | null;
+
+  @Column({ name: 'agent_model', type: 'varchar', length: 200, nullable: true })
+  agentModel!: string | null;
+
+  @Column({ name: 'agent_system_prompt', type: 'text', nullable: true })
+  agentSystemPrompt!: string | null;
+
+  /** Rolling summary of the turns up to and including summarySeq (the agent's long-term memory). */
+  @Column({ type: 'text', nullable: true })
+  summary!: string | null;
+
+  @Column({ name: 'summary_seq', type: 'integer', default: 0 })
+  summarySeq!: number;
+
+  /** Highest message seq handed out; the next message takes lastSeq + 1 in the same transaction. */
+  @Column({ name: 'last_seq', type: 'integer', default: 0 })
+  lastSeq!: number;
+
+  @Column({ name: 'last_message_at', type: 'timestamptz', nullable: true })
+  lastMessageAt!: Date | null;
+
+  /** Sort key of the conversation list: creation, then every message. */
+  @Column({ name: 'last_activity_at', type: 'timestamptz', default: () => 'now()' })
+  lastActivityAt!: Date;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+}

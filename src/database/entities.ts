@@ -1,0 +1,18 @@
+import { RunEntity } from '../agent/run.entity.js';
+import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
+import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
+import { ConversationEntity } from '../conversations/conversation.entity.js';
+import { ParticipantEntity } from '../conversations/participant.entity.js';
+import { MessageEntity } from '../messages/message.entity.js';
+import { UserEntity } from '../users/user.entity.js';
+
+/** Listed explicitly: under ESM there is no reliable directory glob for compiled entities. */
+export const ENTITIES = [
+  UserEntity,
+  RefreshTokenEntity,
+  ConversationEntity,
+  ParticipantEntity,
+  MessageEntity,
+  RunEntity,
+  ToolInvocationEntity,
+];

@@ -1,0 +1,4 @@
+import { InitialSchema1795265668851 } from '../../migrations/1795265668851-InitialSchema.js';
+
+/** In order of application. New migrations are appended here as well as written to migrations/. */
+export const MIGRATIONS = [InitialSchema1795265668851];

@@ -1,0 +1,46 @@
+import { Controller, Get, Header, UseFilters } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { Public } from '../common/decorators/public.decorator.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { HealthCheckFilter } from './health-check.filter.js';
+import { HealthIndicators } from './health.indicators.js';
+
+@ApiTags('health')
+@Public()
+@UseFilters(HealthCheckFilter)
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicators,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  @Get('health/live')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('health/ready')
+  @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: the database (and Redis, when configured) answer and no shutdown is under way' })
+  @ApiServiceUnavailableResponse({ description: 'Not ready; the body says which check failed' })
+  ready() {
+    return this.health.check([
+      () => this.indicators.acceptingTraffic(),
+      () => this.indicators.database(),
+      ...(this.indicators.redisEnabled ? [() => this.indicators.redisPing()] : []),
+    ]);
+  }
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  @Header('cache-control', 'no-store')
+  @ApiOkResponse({ description: 'Prometheus text exposition format' })
+  async prometheus(): Promise<string> {
+    return this.metrics.render();
+  }
+}

@@ -1,0 +1,46 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { createClient, type RedisClientType } from 'redis';
+import type { RedisSettings } from '../config/redis.config.js';
+
+/**
+ * The shared Redis connection, present only when REDIS_URL is set. It reconnects by itself
+ * with capped backoff; commands fail fast while it is down instead of queueing without bound.
+ */
+export class RedisConnection implements OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  readonly client: RedisClientType | undefined;
+  private lastError: string | undefined;
+
+  constructor(settings: RedisSettings) {
+    if (!settings.url) return;
+    this.client = createClient({
+      url: settings.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000) },
+    });
+    this.client.on('error', (error: Error) => {
+      // Logged once per distinct error, so an outage does not flood the log.
+      if (error.message !== this.lastError) this.logger.warn(`Redis unavailable: ${error.message}`);
+      this.lastError = error.message;
+    });
+    this.client.on('ready', () => {
+      if (this.lastError) this.logger.log('Redis connection restored');
+      this.lastError = undefined;
+    });
+    this.client.connect().catch(() => undefined);
+  }
+
+  get enabled(): boolean {
+    return this.client !== undefined;
+  }
+
+  async ping(): Promise<void> {
+    if (!this.client?.isReady) throw new Error('not connected');
+    await this.client.ping();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.client?.isOpen) await this.client.close();
+    else this.client?.destroy();
+  }
+}

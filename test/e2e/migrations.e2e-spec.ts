@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDatabaseSettings } from '../../src/config/database.config.js';
+import { AppDataSource } from '../../src/database/data-source.factory.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'messages', 'refresh_tokens', 'tool_invocations', 'users'];
+
+async function tables(dataSource: AppDataSource): Promise<string[]> {
+  const rows: { table_name: string }[] = await dataSource.query(
+    `SELECT table_name FROM information_schema.tables
+     WHERE table_schema = current_schema() AND table_name NOT IN ('migrations', 'typeorm_metadata') ORDER BY 1`,
+  );
+  return rows.map((row) => row.table_name);
+}
+
+async function pendingSchemaChanges(dataSource: AppDataSource): Promise<string[]> {
+  const sql = await dataSource.driver.createSchemaBuilder().log();
+  return sql.upQueries.map((query) => query.query);
+}
+
+describe('migrations', () => {
+  let database: TestDatabase;
+  let dataSource: AppDataSource;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataSource = await AppDataSource.create({
+      settings: parseDatabaseSettings({ DATABASE_URL: database.url, DATABASE_POOL_SIZE: '3' }),
+      embeddedDataDir: undefined,
+    });
+    await dataSource.initialize();
+    await dataSource.migrate();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it('create the whole data model', async () => {
+    expect(await tables(dataSource)).toEqual(TABLES);
+  });
+
+  it('match the entities exactly (no drift for migration:generate to find)', async () => {
+    expect(await pendingSchemaChanges(dataSource)).toEqual([]);
+  });
+
+  it('create the indexes the queries rely on', async () => {
+    const rows: { indexname: string; indexdef: string }[] = await dataSource.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()`,
+    );
+    const definition = (name: string) => rows.find((row) => row.indexname === name)?.indexdef;
+    expect(definition('messages_conversation_id_seq_key')).toMatch(/UNIQUE INDEX .* \(conversation_id, seq\)/);
+    expect(definition('messages_client_message_id_key')).toMatch(/UNIQUE INDEX .*WHERE \(client_message_id IS NOT NULL\)/);
+    expect(definition('messages_search_vector_idx')).toMatch(/USING gin \(search_vector\)/);
+    expect(definition('conversations_last_activity_idx')).toMatch(/\(last_activity_at, id\)/);
+    expect(definition('agent_runs_active_idx')).toMatch(/WHERE/);
+  });
+
+  it('keep seq unique per conversation and generate the search vector', async () => {
+    const [user] = await dataSource.query(
+      `INSERT INTO users (email, display_name) VALUES ('m@example.com', 'M') RETURNING id`,
+    );
+    const [conversation] = await dataSource.query(`INSERT INTO conversations (owner_id) VALUES ($1) RETURNING id`, [user.id]);
+    const insert = (seq: number, content: string) =>
+      dataSource.query(`INSERT INTO messages (conversation_id, seq, role, author_id, content) VALUES ($1, $2, 'user', $3, $4)`, [
+        conversation.id,
+        seq,
+        user.id,
+        content,
+      ]);
+    await insert(1, 'The foxes were jumping');
+    await expect(insert(1, 'duplicate seq')).rejects.toThrow(/messages_conversation_id_seq_key/);
+    const [hit] = await dataSource.query(
+      `SELECT seq FROM messages WHERE search_vector @@ websearch_to_tsquery('english', 'fox jumps')`,
+    );
+    expect(hit).toEqual({ seq: 1 });
+  });
+
+  it('revert cleanly and apply again', async () => {
+    await dataSource.query('TRUNCATE users CASCADE');
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await tables(dataSource)).toEqual([]);
+    await dataSource.migrate();
+    expect(await tables(dataSource)).toEqual(TABLES);
+    expect(await pendingSchemaChanges(dataSource)).toEqual([]);
+  });
+});

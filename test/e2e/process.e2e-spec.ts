@@ -1,0 +1,87 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, type QueryResultRow } from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
+
+/** The embedded database is reachable on its unix socket inside DATA_DIR while the app runs. */
+async function embeddedQuery<T extends QueryResultRow>(dataDir: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ host: dataDir, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+const running: AppProcess[] = [];
+afterEach(() => {
+  for (const app of running.splice(0)) app.child.kill('SIGKILL');
+});
+
+function start(env: Record<string, string>, port: number): AppProcess {
+  const app = spawnApp(env, port);
+  running.push(app);
+  return app;
+}
+
+describe('the built server on embedded PostgreSQL', () => {
+  it('becomes ready, keeps its data across a restart and stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-process-'));
+    const port = await freePort();
+
+    const first = start({ DATA_DIR: dataDir, SHUTDOWN_DRAIN_MS: '1500' }, port);
+    const startupMs = await waitForStatus(`${first.baseUrl}/health/ready`, 200);
+    expect(startupMs).toBeLessThan(15_000);
+    await embeddedQuery(
+      dataDir,
+      `INSERT INTO users (email, display_name, password_hash) VALUES ('persist@example.com', 'Persist', 'x')`,
+    );
+
+    first.child.kill('SIGTERM');
+    // While draining, readiness already says 503 so a load balancer stops sending traffic.
+    await waitForStatus(`${first.baseUrl}/health/ready`, 503, 1400);
+    const stoppedAt = Date.now();
+    expect(await first.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(first.output()).toContain('Stopped cleanly');
+
+    const second = start({ DATA_DIR: dataDir }, port);
+    await waitForStatus(`${second.baseUrl}/health/ready`, 200);
+    const rows = await embeddedQuery<{ display_name: string }>(
+      dataDir,
+      `SELECT display_name FROM users WHERE email = 'persist@example.com'`,
+    );
+    expect(rows).toEqual([{ display_name: 'Persist' }]);
+    const migrations = await embeddedQuery(dataDir, 'SELECT name FROM migrations');
+    expect(migrations).toHaveLength(1);
+
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('refuses to open a data directory another running instance holds', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-lock-'));
+    const first = start({ DATA_DIR: dataDir }, await freePort());
+    await waitForStatus(`${first.baseUrl}/health/ready`, 200);
+
+    const second = start({ DATA_DIR: dataDir }, await freePort());
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain('is in use by process');
+    await waitForStatus(`${first.baseUrl}/health/ready`, 200);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'Invalid environment variable PORT'],
+    [{ NODE_ENV: 'production' }, 'Missing environment variable JWT_SECRET'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'too-short' }, 'JWT_SECRET: must be at least 32 bytes'],
+  ])('exits with a one-line error for bad settings %o', async (env, message) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-config-'));
+    const app = start({ DATA_DIR: dataDir, ...env }, await freePort());
+    expect(await app.exited).toBe(1);
+    expect(app.output().trim()).toBe(app.output().trim().split('\n')[0]);
+    expect(app.output()).toContain(message);
+  });
+});
