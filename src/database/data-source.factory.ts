@@ -46,7 +46,7 @@ export class AppDataSource extends DataSource {
   static async create({ settings, embeddedDataDir, applicationName = 'agent-chat' }: DataSourceTarget): Promise<AppDataSource> {
     const embedded = settings.url
       ? undefined
-      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, maxConnections: settings.poolSize + 2 });
+      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir });
     const dataSource = new AppDataSource(dataSourceOptions(settings.url ?? embedded!.url, settings, applicationName));
     dataSource.embedded = embedded;
     return dataSource;

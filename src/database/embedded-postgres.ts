@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PGliteWireServer } from './pglite-wire-server.js';
 
 /** Longest path a unix socket address can hold on Linux, minus the terminating NUL. */
 const MAX_UNIX_SOCKET_PATH = 107;
@@ -9,24 +9,21 @@ const MAX_UNIX_SOCKET_PATH = 107;
 export interface EmbeddedPostgresOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
   dataDir: string | undefined;
-  maxConnections: number;
 }
 
 /**
  * PGlite (PostgreSQL compiled to WebAssembly) served over the PostgreSQL wire protocol, so the
- * app talks to it through the ordinary `pg` driver exactly as it talks to a real server. The
- * socket server multiplexes connections onto PGlite's single session and keeps a transaction's
- * statements together.
+ * app talks to it through the ordinary `pg` driver exactly as it talks to a real server.
  */
 export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly server: PGliteWireServer,
     readonly url: string,
     private readonly lockFile: string | undefined,
   ) {}
 
-  static async start({ dataDir, maxConnections }: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  static async start({ dataDir }: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
     let lockFile: string | undefined;
     let db: PGlite;
     if (dataDir) {
@@ -42,11 +39,10 @@ export class EmbeddedPostgres {
     const socketPath = dataDir ? join(dataDir, '.s.PGSQL.5432') : undefined;
     const useSocket = socketPath !== undefined && socketPath.length <= MAX_UNIX_SOCKET_PATH;
     if (useSocket) rmSync(socketPath, { force: true });
-    const server = new PGLiteSocketServer(
-      useSocket ? { db, path: socketPath, maxConnections } : { db, host: '127.0.0.1', port: 0, maxConnections },
-    );
+    const server = new PGliteWireServer(db);
+    let address: string;
     try {
-      await server.start();
+      address = await server.listen(useSocket ? { path: socketPath } : { host: '127.0.0.1', port: 0 });
     } catch (error) {
       await db.close();
       if (lockFile) rmSync(lockFile, { force: true });
@@ -54,12 +50,12 @@ export class EmbeddedPostgres {
     }
     const url = useSocket
       ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dataDir!)}`
-      : `postgres://postgres@${server.getServerConn()}/postgres`;
+      : `postgres://postgres@${address}/postgres`;
     return new EmbeddedPostgres(db, server, url, lockFile);
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
+    await this.server.close();
     await this.db.close();
     if (this.lockFile) rmSync(this.lockFile, { force: true });
   }

@@ -35,10 +35,13 @@ describe('the built server on embedded PostgreSQL', () => {
     const first = start({ DATA_DIR: dataDir, SHUTDOWN_DRAIN_MS: '1500' }, port);
     const startupMs = await waitForStatus(`${first.baseUrl}/health/ready`, 200);
     expect(startupMs).toBeLessThan(15_000);
-    await embeddedQuery(
-      dataDir,
-      `INSERT INTO users (email, display_name, password_hash) VALUES ('persist@example.com', 'Persist', 'x')`,
-    );
+    const registered = await fetch(`${first.baseUrl}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'persist@example.com', password: 'correct horse battery staple', displayName: 'Persist' }),
+    });
+    expect(registered.status).toBe(201);
+    const { accessToken } = (await registered.json()) as { accessToken: string };
 
     first.child.kill('SIGTERM');
     // While draining, readiness already says 503 so a load balancer stops sending traffic.
@@ -50,6 +53,9 @@ describe('the built server on embedded PostgreSQL', () => {
 
     const second = start({ DATA_DIR: dataDir }, port);
     await waitForStatus(`${second.baseUrl}/health/ready`, 200);
+    // The generated secret survived too: a token issued before the restart still works.
+    const me = await fetch(`${second.baseUrl}/api/v1/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(me.status).toBe(200);
     const rows = await embeddedQuery<{ display_name: string }>(
       dataDir,
       `SELECT display_name FROM users WHERE email = 'persist@example.com'`,

@@ -31,7 +31,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const database: TestDatabase = await createTestDatabase();
   const config = AppConfig.fromEnv({
     NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATA_DIR: 'memory://',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...env,

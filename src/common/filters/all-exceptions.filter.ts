@@ -23,6 +23,7 @@ function fromFastifyError(error: { statusCode: number; code?: string; message: s
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { statusCode: 415, code: ErrorCode.UNSUPPORTED_MEDIA_TYPE, message: 'Unsupported content type' };
     case 'FST_ERR_CTP_INVALID_JSON':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case undefined:
       return { statusCode: 400, code: ErrorCode.VALIDATION, message: 'Malformed JSON body' };

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import type { UserEntity } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+
+/** The only algorithm accepted; pinned so a token cannot choose its own (`alg: none`, RS/HS confusion). */
+export const JWT_ALGORITHM = 'HS256';
+
+export interface AccessTokenClaims {
+  sub: string;
+  /** Session (refresh-token family) id. */
+  sid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+}
+
+export function unauthorized(message = 'Missing, invalid or expired access token'): AppError {
+  return new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, message);
+}
+
+/**
+ * Issues and checks access tokens. `authenticate` turns a bearer token into the current user and
+ * is shared by the HTTP strategy and the Socket.IO handshake.
+ */
+@Injectable()
+export class AccessTokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+    private readonly users: UsersService,
+  ) {}
+
+  /** Options for verifying, shared with the passport-jwt strategy. */
+  get verification() {
+    const { jwtSecret, jwtIssuer, jwtAudience } = this.config.auth;
+    return { secret: jwtSecret, algorithms: [JWT_ALGORITHM], issuer: jwtIssuer, audience: jwtAudience } as const;
+  }
+
+  async issue(user: Pick<UserEntity, 'id'>, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
+    const { jwtSecret, jwtIssuer, jwtAudience, accessTtlSeconds } = this.config.auth;
+    const accessToken = await this.jwt.signAsync(
+      { sid: sessionId },
+      {
+        secret: jwtSecret,
+        algorithm: JWT_ALGORITHM,
+        subject: user.id,
+        issuer: jwtIssuer,
+        audience: jwtAudience,
+        expiresIn: accessTtlSeconds,
+        jwtid: randomUUID(),
+      },
+    );
+    return { accessToken, expiresIn: accessTtlSeconds };
+  }
+
+  /** Verifies signature, algorithm, issuer, audience and expiry. Throws 401. */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const { secret, algorithms, issuer, audience } = this.verification;
+    try {
+      return await this.jwt.verifyAsync<AccessTokenClaims>(token, { secret, algorithms: [...algorithms], issuer, audience });
+    } catch {
+      throw unauthorized();
+    }
+  }
+
+  /** The user a verified token speaks for; a deleted account fails at once. */
+  async userFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser> {
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized();
+    const user = await this.users.findActive(claims.sub).catch((error: unknown) => {
+      // A malformed id is an invalid token; anything else (database down) is not the caller's fault.
+      if ((error as { code?: string }).code === '22P02') throw unauthorized();
+      throw error;
+    });
+    if (!user) throw unauthorized();
+    return { id: user.id, email: user.email, displayName: user.displayName, role: user.role, sessionId: claims.sid };
+  }
+
+  async authenticate(token: string): Promise<AuthUser & { expiresAt: number }> {
+    const claims = await this.verify(token);
+    return { ...(await this.userFromClaims(claims)), expiresAt: claims.exp * 1000 };
+  }
+}

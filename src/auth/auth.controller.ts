@@ -1,0 +1,92 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { Public } from '../common/decorators/public.decorator.js';
+import { UserDto } from '../users/dto/user.dto.js';
+import { AuthService } from './auth.service.js';
+import { AuthResponseDto, LoginDto, RefreshDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
+import { RateLimit } from './rate-limit.guard.js';
+
+@ApiTags('auth')
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('register')
+  @Public()
+  @RateLimit('register')
+  @ApiOperation({ summary: 'Create an account and sign in' })
+  @ApiCreatedResponse({ type: AuthResponseDto })
+  @ApiErrors(400, 409, 413)
+  register(@Body() body: RegisterDto): Promise<AuthResponseDto> {
+    return this.auth.register(body);
+  }
+
+  @Post('login')
+  @Public()
+  @RateLimit('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Sign in with email and password' })
+  @ApiOkResponse({ type: AuthResponseDto })
+  @ApiErrors(400, 401)
+  login(@Body() body: LoginDto): Promise<AuthResponseDto> {
+    return this.auth.login(body);
+  }
+
+  @Post('refresh')
+  @Public()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Exchange a refresh token for a new pair',
+    description: 'Refresh tokens are single-use. Presenting one that was already used revokes the whole session.',
+  })
+  @ApiOkResponse({ type: AuthResponseDto })
+  @ApiErrors(400, 401)
+  refresh(@Body() body: RefreshDto): Promise<AuthResponseDto> {
+    return this.auth.refresh(body.refreshToken);
+  }
+
+  @Post('logout')
+  @Authenticated()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'End the session the refresh token belongs to' })
+  @ApiNoContentResponse()
+  @ApiErrors(400)
+  logout(@CurrentUser() user: AuthUser, @Body() body: RefreshDto): Promise<void> {
+    return this.auth.logout(user, body.refreshToken);
+  }
+
+  @Get('me')
+  @Authenticated()
+  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOkResponse({ type: UserDto })
+  me(@CurrentUser() user: AuthUser): Promise<UserDto> {
+    return this.auth.me(user);
+  }
+
+  @Patch('me')
+  @Authenticated()
+  @ApiOperation({
+    summary: 'Update the display name or the password',
+    description: 'A new password requires currentPassword and signs out every other session.',
+  })
+  @ApiOkResponse({ type: UserDto })
+  @ApiErrors(400)
+  updateMe(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto): Promise<UserDto> {
+    return this.auth.updateMe(user, body);
+  }
+
+  @Delete('me')
+  @Authenticated()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary: 'Delete the account',
+    description: 'Personal data is erased and every session ends; messages in shared conversations stay, shown as a deleted user.',
+  })
+  @ApiNoContentResponse()
+  deleteMe(@CurrentUser() user: AuthUser): Promise<void> {
+    return this.auth.deleteMe(user);
+  }
+}

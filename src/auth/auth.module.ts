@@ -1,0 +1,39 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { AppConfig } from '../config/app-config.js';
+import { UsersModule } from '../users/users.module.js';
+import { AccessTokenService } from './access-token.service.js';
+import { AdminBootstrap } from './admin-bootstrap.service.js';
+import { AuthController } from './auth.controller.js';
+import { AuthService } from './auth.service.js';
+import { JwtAuthGuard } from './jwt-auth.guard.js';
+import { JwtStrategy } from './jwt.strategy.js';
+import { PasswordHasher } from './password.hasher.js';
+import { authRateLimits } from './rate-limit.guard.js';
+import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+import { RolesGuard } from './roles.guard.js';
+
+@Module({
+  imports: [
+    UsersModule,
+    PassportModule,
+    JwtModule.register({}),
+    ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: authRateLimits }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    AuthService,
+    AccessTokenService,
+    PasswordHasher,
+    RefreshTokensRepository,
+    JwtStrategy,
+    AdminBootstrap,
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+    { provide: APP_GUARD, useClass: RolesGuard },
+  ],
+  exports: [AccessTokenService],
+})
+export class AuthModule {}

@@ -1,0 +1,145 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { UserDto } from '../users/dto/user.dto.js';
+import type { UserEntity } from '../users/user.entity.js';
+import { UsersRepository } from '../users/users.repository.js';
+import { UsersService } from '../users/users.service.js';
+import { AccessTokenService } from './access-token.service.js';
+import type { AuthResponseDto, LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
+import { PasswordHasher } from './password.hasher.js';
+import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+
+const UNIQUE_VIOLATION = '23505';
+
+function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function invalidCredentials(): AppError {
+  return new AppError(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
+}
+
+function invalidRefreshToken(): AppError {
+  return new AppError(HttpStatus.UNAUTHORIZED, 'INVALID_REFRESH_TOKEN', 'Refresh token is invalid, expired or revoked');
+}
+
+function passwordFieldError(field: string, message: string): AppError {
+  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
+}
+
+/** Accounts and sessions: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out. */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly users: UsersRepository,
+    private readonly usersService: UsersService,
+    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly accessTokens: AccessTokenService,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
+    if (password.toLowerCase() === email) throw passwordFieldError('password', 'password must not be the email address');
+    const passwordHash = await this.hasher.hash(password);
+    let user: UserEntity;
+    try {
+      user = await this.users.create({ email, displayName, passwordHash });
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new AppError(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'An account with this email already exists');
+      }
+      throw error;
+    }
+    return this.startSession(user);
+  }
+
+  /** Unknown email and wrong password cost the same and fail the same way. */
+  async login({ email, password }: LoginDto): Promise<AuthResponseDto> {
+    const user = await this.users.findByEmail(email);
+    const valid = await this.hasher.verify(user?.deletedAt ? null : user?.passwordHash, password);
+    if (!user || !valid) throw invalidCredentials();
+    return this.startSession(user);
+  }
+
+  /**
+   * Rotates a refresh token. A token that was already used means it leaked (or was replayed):
+   * the whole family, including the token that replaced it, is revoked.
+   */
+  async refresh(refreshToken: string): Promise<AuthResponseDto> {
+    const tokenHash = hashRefreshToken(refreshToken);
+    const rotated = await this.dataSource.transaction(async (manager) => {
+      const consumed = await this.refreshTokens.consume(tokenHash, manager);
+      if (!consumed) return undefined;
+      const user = await this.users.findActiveById(consumed.userId, manager);
+      if (!user) return undefined;
+      return { user, refreshToken: await this.issueRefreshToken(user.id, consumed.familyId, manager), familyId: consumed.familyId };
+    });
+    if (!rotated) {
+      const known = await this.refreshTokens.findByHash(tokenHash);
+      if (known?.usedAt && !known.revokedAt) await this.refreshTokens.revokeFamily(known.familyId);
+      throw invalidRefreshToken();
+    }
+    return this.respond(rotated.user, rotated.familyId, rotated.refreshToken);
+  }
+
+  /** Revokes the session of the given refresh token, if it is the caller's. Always succeeds. */
+  async logout(caller: AuthUser, refreshToken: string): Promise<void> {
+    const known = await this.refreshTokens.findByHash(hashRefreshToken(refreshToken));
+    if (known && known.userId === caller.id) await this.refreshTokens.revokeFamily(known.familyId);
+  }
+
+  async me(caller: AuthUser): Promise<UserDto> {
+    return UserDto.from(await this.usersService.getActive(caller.id));
+  }
+
+  /** A new password needs the current one and signs out every other session. */
+  async updateMe(caller: AuthUser, { displayName, currentPassword, newPassword }: UpdateMeDto): Promise<UserDto> {
+    const user = await this.usersService.getActive(caller.id);
+    if (newPassword !== undefined) {
+      if (currentPassword === undefined) {
+        throw passwordFieldError('currentPassword', 'currentPassword is required to set a new password');
+      }
+      if (!(await this.hasher.verify(user.passwordHash, currentPassword))) {
+        throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
+      }
+      if (newPassword.toLowerCase() === user.email) {
+        throw passwordFieldError('newPassword', 'newPassword must not be the email address');
+      }
+      await this.users.update(user.id, { passwordHash: await this.hasher.hash(newPassword) });
+      await this.refreshTokens.revokeAllForUser(user.id, caller.sessionId);
+    }
+    if (displayName !== undefined) await this.users.update(user.id, { displayName });
+    return UserDto.from(await this.usersService.getActive(caller.id));
+  }
+
+  /** Erases the account's personal data and ends every session; shared messages stay, anonymised. */
+  async deleteMe(caller: AuthUser): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await this.refreshTokens.revokeAllForUser(caller.id, undefined, manager);
+      await this.users.anonymise(caller.id, manager);
+    });
+  }
+
+  private async startSession(user: UserEntity): Promise<AuthResponseDto> {
+    const familyId = randomUUID();
+    return this.respond(user, familyId, await this.issueRefreshToken(user.id, familyId));
+  }
+
+  private async respond(user: UserEntity, familyId: string, refreshToken: string): Promise<AuthResponseDto> {
+    const { accessToken, expiresIn } = await this.accessTokens.issue(user, familyId);
+    return { user: UserDto.from(user), accessToken, refreshToken, expiresIn };
+  }
+
+  private async issueRefreshToken(userId: string, familyId: string, manager?: EntityManager): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.config.auth.refreshTtlSeconds * 1000);
+    await this.refreshTokens.insert({ userId, familyId, tokenHash: hashRefreshToken(token), expiresAt }, manager);
+    return token;
+  }
+}

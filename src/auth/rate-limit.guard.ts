@@ -1,0 +1,54 @@
+import { type ExecutionContext, HttpStatus, Injectable, UseGuards, applyDecorators } from '@nestjs/common';
+import { SkipThrottle, ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions } from '@nestjs/throttler';
+import type { FastifyReply } from 'fastify';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import type { AppConfig } from '../config/app-config.js';
+import { normaliseEmail } from './dto/auth.dto.js';
+
+const MINUTE_MS = 60_000;
+export const RATE_LIMITS = ['login', 'register'] as const;
+type RateLimitName = (typeof RATE_LIMITS)[number];
+
+/** Login attempts count per client IP and target email; registrations per client IP. */
+export function authRateLimits(config: AppConfig): ThrottlerModuleOptions {
+  return {
+    throttlers: [
+      {
+        name: 'login',
+        ttl: MINUTE_MS,
+        limit: config.auth.loginRateLimitPerMinute,
+        getTracker: (req: Record<string, unknown>) =>
+          `${String(req.ip)}|${normaliseEmail((req.body as { email?: unknown } | undefined)?.email)}`,
+      },
+      {
+        name: 'register',
+        ttl: MINUTE_MS,
+        limit: config.auth.registerRateLimitPerMinute,
+        getTracker: (req: Record<string, unknown>) => String(req.ip),
+      },
+    ],
+  };
+}
+
+/** Answers 429 in the common error shape with a plain Retry-After header. */
+@Injectable()
+export class AuthRateLimitGuard extends ThrottlerGuard {
+  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    void reply.header('retry-after', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
+    throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'Too many attempts, try again later');
+  }
+
+  /** Throttler's own per-name headers are replaced by the standard Retry-After above. */
+  protected override setResponseHeader(): void {}
+
+}
+
+/** Applies one named limit to a route (and none of the others). */
+export const RateLimit = (name: RateLimitName) =>
+  applyDecorators(
+    UseGuards(AuthRateLimitGuard),
+    SkipThrottle(Object.fromEntries(RATE_LIMITS.filter((other) => other !== name).map((other) => [other, true]))),
+    ApiErrors(429),
+  );

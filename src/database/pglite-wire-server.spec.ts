@@ -1,0 +1,87 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Client, Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGliteWireServer } from './pglite-wire-server.js';
+
+describe('PGliteWireServer', () => {
+  let db: PGlite;
+  let server: PGliteWireServer;
+  let url: string;
+
+  beforeAll(async () => {
+    db = await PGlite.create();
+    server = new PGliteWireServer(db);
+    url = `postgres://postgres@${await server.listen({ host: '127.0.0.1', port: 0 })}/postgres`;
+    await db.exec('CREATE TABLE items (id serial PRIMARY KEY, owner text NOT NULL, n int NOT NULL)');
+  });
+  afterAll(async () => {
+    await server.close();
+    await db.close();
+  });
+
+  it('keeps extended-protocol queries of concurrent clients apart', async () => {
+    const pool = new Pool({ connectionString: url, max: 10 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 400 }, (_, i) => pool.query<{ echo: number; label: string }>('SELECT $1::int AS echo, $2::text AS label', [i, `q${i}`])),
+      );
+      results.forEach((result, i) => expect(result.rows).toEqual([{ echo: i, label: `q${i}` }]));
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('gives a transaction the session until it ends, so others never see or join it half-done', async () => {
+    const a = new Client({ connectionString: url });
+    const b = new Client({ connectionString: url });
+    await a.connect();
+    await b.connect();
+    try {
+      await a.query('BEGIN');
+      await a.query('INSERT INTO items (owner, n) VALUES ($1, $2)', ['a', 1]);
+      const seenByB = b.query<{ count: string }>('SELECT count(*) FROM items WHERE owner = $1', ['a']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await a.query('INSERT INTO items (owner, n) VALUES ($1, $2)', ['a', 2]);
+      await a.query('ROLLBACK');
+      expect((await seenByB).rows[0]!.count).toBe('0');
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+
+  it('rolls back the transaction of a client that disconnects in the middle of it', async () => {
+    const a = new Client({ connectionString: url });
+    await a.connect();
+    a.on('error', () => undefined);
+    await a.query('BEGIN');
+    await a.query('INSERT INTO items (owner, n) VALUES ($1, $2)', ['vanished', 1]);
+    (a as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+
+    const b = new Client({ connectionString: url });
+    await b.connect();
+    try {
+      const { rows } = await b.query<{ count: string }>('SELECT count(*) FROM items WHERE owner = $1', ['vanished']);
+      expect(rows[0]!.count).toBe('0');
+      expect(db.isInTransaction()).toBe(false);
+    } finally {
+      await b.end();
+    }
+  });
+
+  it('reports errors to the client that caused them and keeps serving', async () => {
+    const pool = new Pool({ connectionString: url, max: 4 });
+    try {
+      const outcomes = await Promise.allSettled([
+        pool.query('SELECT 1/0'),
+        pool.query('SELECT $1::int AS ok', [7]),
+        pool.query('SELECT * FROM missing_table'),
+        pool.query('SELECT $1::int AS ok', [8]),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled']);
+      expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+});

@@ -1,0 +1,170 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { PGlite } from '@electric-sql/pglite';
+
+const SSL_REQUEST = 80_877_103;
+const GSSENC_REQUEST = 80_877_104;
+const CANCEL_REQUEST = 80_877_102;
+const PROTOCOL_3 = 196_608;
+
+/** Frontend messages that end a unit of work: the backend answers each with ReadyForQuery. */
+const SYNC = 0x53; // 'S'
+const QUERY = 0x51; // 'Q'
+const TERMINATE = 0x58; // 'X'
+
+/**
+ * Serves one PGlite database to many PostgreSQL wire-protocol clients (the `pg` pool).
+ *
+ * PGlite has a single session, so clients take turns at the level of whole units of work — a
+ * simple Query, or an extended-protocol batch up to its Sync — never single messages, which would
+ * let one client's Bind land between another's Parse and Execute. A client whose unit leaves a
+ * transaction open keeps the session until it commits or rolls back; one that disconnects
+ * mid-transaction is rolled back. (pglite-socket's multiplexer switches clients per message and
+ * loses unnamed portals under concurrency; this server exists to fix exactly that.)
+ */
+export class PGliteWireServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  /** The connection whose transaction is open, if any; others wait for it. */
+  private owner: Connection | undefined;
+  private readonly waiting: Connection[] = [];
+  private running = false;
+
+  constructor(private readonly db: PGlite) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  listen(target: { path: string } | { host: string; port: number }): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      const done = () => {
+        this.server.off('error', reject);
+        const address = this.server.address();
+        resolve(typeof address === 'string' ? address : `${address!.address}:${address!.port}`);
+      };
+      if ('path' in target) this.server.listen(target.path, done);
+      else this.server.listen(target.port, target.host, done);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const connection of this.connections) connection.socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Wait for a unit in flight, so the database is closed between statements.
+    while (this.running) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    const connection: Connection = { socket, buffer: Buffer.alloc(0), started: false, units: [], closed: false };
+    this.connections.add(connection);
+    socket.on('data', (chunk: Buffer) => {
+      connection.buffer = connection.buffer.length ? Buffer.concat([connection.buffer, chunk]) : chunk;
+      this.parse(connection);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      connection.closed = true;
+      this.connections.delete(connection);
+      void this.pump();
+    });
+  }
+
+  /** Splits the buffer into units of work and queues them. */
+  private parse(connection: Connection): void {
+    let offset = 0;
+    let unitStart = 0;
+    const { buffer } = connection;
+    while (true) {
+      if (!connection.started) {
+        if (buffer.length - offset < 8) break;
+        const length = buffer.readInt32BE(offset);
+        if (buffer.length - offset < length) break;
+        const code = buffer.readInt32BE(offset + 4);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          connection.socket.write('N');
+          offset += length;
+          unitStart = offset;
+          continue;
+        }
+        if (code === CANCEL_REQUEST || code !== PROTOCOL_3) {
+          connection.socket.destroy();
+          return;
+        }
+        offset += length;
+        connection.started = true;
+        this.enqueue(connection, buffer.subarray(unitStart, offset));
+        unitStart = offset;
+        continue;
+      }
+      if (buffer.length - offset < 5) break;
+      const type = buffer[offset]!;
+      const length = 1 + buffer.readInt32BE(offset + 1);
+      if (buffer.length - offset < length) break;
+      offset += length;
+      if (type === TERMINATE) {
+        connection.socket.end();
+        break;
+      }
+      if (type === SYNC || type === QUERY) {
+        this.enqueue(connection, buffer.subarray(unitStart, offset));
+        unitStart = offset;
+      }
+    }
+    connection.buffer = Buffer.from(buffer.subarray(unitStart));
+  }
+
+  private enqueue(connection: Connection, unit: Buffer): void {
+    connection.units.push(Buffer.from(unit));
+    if (connection !== this.owner && !this.waiting.includes(connection)) this.waiting.push(connection);
+    void this.pump();
+  }
+
+  /**
+   * Runs queued units one at a time: the owner of an open transaction first and exclusively,
+   * otherwise connections in turn (round robin), so none starves the others.
+   */
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (true) {
+        if (this.owner?.closed) {
+          // Its client vanished mid-transaction: nobody will ever commit it.
+          await this.db.exec('ROLLBACK').catch(() => undefined);
+          this.owner = undefined;
+        }
+        let next = this.owner;
+        if (!next) {
+          next = this.waiting.shift();
+          while (next && (next.closed || next.units.length === 0)) next = this.waiting.shift();
+        }
+        if (!next || next.units.length === 0) break;
+        const connection = next;
+        const unit = connection.units.shift()!;
+        try {
+          await this.db.runExclusive(() =>
+            this.db.execProtocolRawStream(unit, {
+              onRawData: (data) => {
+                if (!connection.closed) connection.socket.write(data);
+              },
+            }),
+          );
+        } catch {
+          connection.socket.destroy();
+        }
+        this.owner = this.db.isInTransaction() ? connection : undefined;
+        if (!this.owner && connection.units.length > 0 && !this.waiting.includes(connection)) this.waiting.push(connection);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+interface Connection {
+  socket: Socket;
+  buffer: Buffer;
+  started: boolean;
+  units: Buffer[];
+  closed: boolean;
+}

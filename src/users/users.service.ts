@@ -1,0 +1,24 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { AppError } from '../common/errors.js';
+import type { UserEntity } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
+
+@Injectable()
+export class UsersService {
+  constructor(private readonly users: UsersRepository) {}
+
+  /** The caller's own account; a deleted account is treated as gone. */
+  async getActive(id: string): Promise<UserEntity> {
+    const user = await this.users.findActiveById(id);
+    if (!user) throw new AppError(HttpStatus.NOT_FOUND, 'USER_NOT_FOUND', 'User not found');
+    return user;
+  }
+
+  findActive(id: string): Promise<UserEntity | null> {
+    return this.users.findActiveById(id);
+  }
+
+  async rename(id: string, displayName: string): Promise<void> {
+    await this.users.update(id, { displayName });
+  }
+}
