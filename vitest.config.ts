@@ -1,16 +1,14 @@
-import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-// SWC (not Vite's default transform) because Nest's dependency injection needs the decorator
-// metadata that only a TypeScript-aware compiler emits; the options come from tsconfig.json.
+// Nest's dependency injection needs decorator metadata; Vite's Oxc transformer emits it when
+// asked (the production build gets the same from tsc). src/di-metadata.spec.ts guards this.
 export default defineConfig({
-  plugins: [swc.vite({ module: { type: 'es6' } })],
+  oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   test: {
     include: ['src/**/*.spec.ts', 'test/e2e/**/*.e2e-spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: process.env.CI ? ['default'] : ['default'],
   },
 });
