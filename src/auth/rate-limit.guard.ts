@@ -1,8 +1,7 @@
-import { type ExecutionContext, HttpStatus, Injectable, UseGuards, applyDecorators } from '@nestjs/common';
+import { applyDecorators, type ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import { SkipThrottle, ThrottlerGuard, type ThrottlerLimitDetail, type ThrottlerModuleOptions } from '@nestjs/throttler';
-import type { FastifyReply } from 'fastify';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { RateLimitedError } from '../common/errors.js';
 import type { AppConfig } from '../config/app-config.js';
 import { normaliseEmail } from './dto/auth.dto.js';
 
@@ -34,10 +33,8 @@ export function authRateLimits(config: AppConfig): ThrottlerModuleOptions {
 /** Answers 429 in the common error shape with a plain Retry-After header. */
 @Injectable()
 export class AuthRateLimitGuard extends ThrottlerGuard {
-  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
-    const reply = context.switchToHttp().getResponse<FastifyReply>();
-    void reply.header('retry-after', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
-    throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'Too many attempts, try again later');
+  protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+    throw new RateLimitedError('Too many attempts, try again later', Math.max(1, Math.ceil(detail.timeToBlockExpire)));
   }
 
   /** Throttler's own per-name headers are replaced by the standard Retry-After above. */

@@ -18,6 +18,16 @@ export class AppError extends HttpException {
   }
 }
 
+/** 429 with the number of seconds to wait (the Retry-After header over HTTP). */
+export class RateLimitedError extends AppError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', message, { retryAfterSeconds });
+  }
+}
+
 /** Codes shared by HTTP responses and Socket.IO acknowledgements. */
 export const ErrorCode = {
   VALIDATION: 'VALIDATION',

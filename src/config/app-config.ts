@@ -2,6 +2,7 @@ import { type AppSettings, parseAppSettings } from './app.config.js';
 import { type AuthSettings, parseAuthSettings } from './auth.config.js';
 import { type DatabaseSettings, parseDatabaseSettings } from './database.config.js';
 import type { Env } from './env.js';
+import { type LimitSettings, parseLimitSettings } from './limits.config.js';
 import { parseRedisSettings, type RedisSettings } from './redis.config.js';
 
 /** The validated configuration, injected by type wherever a setting is needed. */
@@ -11,12 +12,19 @@ export class AppConfig {
     readonly database: DatabaseSettings,
     readonly redis: RedisSettings,
     readonly auth: AuthSettings,
+    readonly limits: LimitSettings,
   ) {}
 
   /** Throws a ConfigError naming the first invalid variable. */
   static fromEnv(env: Env): AppConfig {
     const app = parseAppSettings(env);
-    return new AppConfig(app, parseDatabaseSettings(env), parseRedisSettings(env), parseAuthSettings(env, app));
+    return new AppConfig(
+      app,
+      parseDatabaseSettings(env),
+      parseRedisSettings(env),
+      parseAuthSettings(env, app),
+      parseLimitSettings(env),
+    );
   }
 
   get isProduction(): boolean {

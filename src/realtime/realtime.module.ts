@@ -1,9 +1,17 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { InMemoryRateLimiter, RateLimiter } from './rate-limiter.js';
+import { InProcessRealtimeBus, RealtimeBus } from './realtime-bus.js';
 import { RedisConnection } from './redis.connection.js';
 
+/** Shared ephemeral state: the event bus, rate-limit counters and the Redis connection. */
+@Global()
 @Module({
-  providers: [{ provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => new RedisConnection(config.redis) }],
-  exports: [RedisConnection],
+  providers: [
+    { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => new RedisConnection(config.redis) },
+    { provide: RealtimeBus, useClass: InProcessRealtimeBus },
+    { provide: RateLimiter, useClass: InMemoryRateLimiter },
+  ],
+  exports: [RedisConnection, RealtimeBus, RateLimiter],
 })
 export class RealtimeModule {}

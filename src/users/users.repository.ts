@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, IsNull, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, In, IsNull, type Repository } from 'typeorm';
 import { type UserRole, UserEntity } from './user.entity.js';
 
 /** Every query on users. */
@@ -13,6 +13,20 @@ export class UsersRepository {
 
   findActiveById(id: string, manager?: EntityManager): Promise<UserEntity | null> {
     return (manager?.getRepository(UserEntity) ?? this.users).findOneBy({ id, deletedAt: IsNull() });
+  }
+
+  /** Those of the given ids that belong to existing, not deleted, users. */
+  async findActiveIds(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const users = await this.users.find({ select: { id: true }, where: { id: In(ids), deletedAt: IsNull() } });
+    return new Set(users.map((user) => user.id));
+  }
+
+  /** Display names by id, deleted accounts included (they read "Deleted user"). */
+  async findDisplayNames(ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const users = await this.users.find({ select: { id: true, displayName: true }, where: { id: In(ids) } });
+    return new Map(users.map((user) => [user.id, user.displayName]));
   }
 
   /** `email` must already be normalised (trimmed, lower case). */

@@ -33,6 +33,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATA_DIR: 'memory://',
+    // Tests register many users from one address; the limits have tests of their own.
+    REGISTER_RATE_LIMIT: '100000',
+    LOGIN_RATE_LIMIT: '100000',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...env,
   });

@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnavailable } from '../../database/database-errors.js';
-import { AppError, codeForStatus, ErrorCode } from '../errors.js';
+import { AppError, codeForStatus, ErrorCode, RateLimitedError } from '../errors.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -78,8 +78,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const stack = exception instanceof Error ? exception.stack : String(exception);
       this.logger.error(`${request.method} ${request.routeOptions?.url ?? request.url} failed [${request.id}]`, stack);
     }
+    if (exception instanceof RateLimitedError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (described.statusCode === HttpStatus.SERVICE_UNAVAILABLE && !reply.hasHeader('retry-after')) {
-      reply.header('retry-after', '5');
+      void reply.header('retry-after', '5');
     }
     const body: ErrorBody = {
       statusCode: described.statusCode,

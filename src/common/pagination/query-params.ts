@@ -1,0 +1,29 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+
+export const MAX_PAGE_SIZE = 100;
+const MAX_INT = 2_147_483_647;
+
+/** Query strings carry text; only well-formed numbers and booleans are converted (the rest fail validation). */
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
+const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
+
+/** `?limit=` of a page: 1..100. */
+export const PageLimit = (defaultSize: number) =>
+  applyDecorators(
+    ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: defaultSize }),
+    IsOptional(),
+    Transform(toInt),
+    IsInt(),
+    Min(1),
+    Max(MAX_PAGE_SIZE),
+  );
+
+/** A message sequence number in a query string. */
+export const SeqQuery = (description: string) =>
+  applyDecorators(ApiPropertyOptional({ minimum: 0, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_INT));
+
+export const BooleanQuery = (description: string) =>
+  applyDecorators(ApiPropertyOptional({ description }), IsOptional(), Transform(toBoolean), IsBoolean());

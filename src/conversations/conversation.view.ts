@@ -1,0 +1,26 @@
+import type { AgentMode } from './conversation.entity.js';
+import type { ParticipantRole } from './participant.entity.js';
+
+/**
+ * A conversation with every participant's own state (read marker, pin, archive): enough to render
+ * it for any one of them, so a single event can serve every participant.
+ */
+export interface ConversationView {
+  id: string;
+  title: string;
+  ownerId: string;
+  agent: { mode: AgentMode; provider: string | null; model: string | null; systemPrompt: string | null };
+  lastSeq: number;
+  lastMessageAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  participants: ParticipantView[];
+}
+
+export interface ParticipantView {
+  userId: string;
+  role: ParticipantRole;
+  lastReadSeq: number;
+  pinned: boolean;
+  archived: boolean;
+}

@@ -1,0 +1,167 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, In, IsNull } from 'typeorm';
+import { ConversationEntity } from './conversation.entity.js';
+import type { ConversationView, ParticipantView } from './conversation.view.js';
+import { type ParticipantRole, ParticipantEntity } from './participant.entity.js';
+
+export interface NewConversation {
+  ownerId: string;
+  title: string;
+  agentMode: ConversationEntity['agentMode'];
+  agentProvider: string | null;
+  agentModel: string | null;
+  agentSystemPrompt: string | null;
+}
+
+export interface ListFilter {
+  limit: number;
+  archived: boolean;
+  q?: string;
+  /** Keyset position: strictly older than this (activity timestamp as text, id). */
+  after?: { activity: string; id: string };
+}
+
+type ConversationSettings = Partial<Pick<ConversationEntity, 'title' | 'agentMode' | 'agentProvider' | 'agentModel' | 'agentSystemPrompt'>>;
+
+function toView(conversation: ConversationEntity, participants: ParticipantEntity[]): ConversationView {
+  return {
+    id: conversation.id,
+    title: conversation.title,
+    ownerId: conversation.ownerId,
+    agent: {
+      mode: conversation.agentMode,
+      provider: conversation.agentProvider,
+      model: conversation.agentModel,
+      systemPrompt: conversation.agentSystemPrompt,
+    },
+    lastSeq: conversation.lastSeq,
+    lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
+    createdAt: conversation.createdAt.toISOString(),
+    updatedAt: conversation.updatedAt.toISOString(),
+    participants: participants
+      // Owner first, then in order of joining.
+      .sort(
+        (a, b) =>
+          Number(b.role === 'owner') - Number(a.role === 'owner') ||
+          a.joinedAt.getTime() - b.joinedAt.getTime() ||
+          a.userId.localeCompare(b.userId),
+      )
+      .map(
+        (participant): ParticipantView => ({
+          userId: participant.userId,
+          role: participant.role,
+          lastReadSeq: participant.lastReadSeq,
+          pinned: participant.pinned,
+          archived: participant.archived,
+        }),
+      ),
+  };
+}
+
+/** Every query on conversations and their participants. Soft-deleted conversations are invisible. */
+@Injectable()
+export class ConversationsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  private get conversations() {
+    return this.dataSource.getRepository(ConversationEntity);
+  }
+
+  private get participants() {
+    return this.dataSource.getRepository(ParticipantEntity);
+  }
+
+  async create(fields: NewConversation, members: { userId: string; role: ParticipantRole }[]): Promise<string> {
+    return this.dataSource.transaction(async (manager) => {
+      const conversation = await manager.getRepository(ConversationEntity).save(manager.create(ConversationEntity, fields));
+      await manager
+        .getRepository(ParticipantEntity)
+        .insert([{ userId: fields.ownerId, role: 'owner' as const }, ...members].map((member) => ({ ...member, conversationId: conversation.id })));
+      return conversation.id;
+    });
+  }
+
+  async findView(id: string, manager?: EntityManager): Promise<ConversationView | undefined> {
+    const conversation = await (manager ?? this.dataSource.manager).getRepository(ConversationEntity).findOneBy({ id, deletedAt: IsNull() });
+    if (!conversation) return undefined;
+    const participants = await (manager ?? this.dataSource.manager).getRepository(ParticipantEntity).findBy({ conversationId: id });
+    return toView(conversation, participants);
+  }
+
+  findParticipant(conversationId: string, userId: string): Promise<ParticipantEntity | null> {
+    return this.participants.findOneBy({ conversationId, userId });
+  }
+
+  /** The caller's conversations, most recent activity first, by keyset (never OFFSET). */
+  async listForUser(userId: string, filter: ListFilter): Promise<{ views: ConversationView[]; last?: { activity: string; id: string } }> {
+    const query = this.conversations
+      .createQueryBuilder('c')
+      .innerJoin(ParticipantEntity, 'p', 'p.conversation_id = c.id AND p.user_id = :userId', { userId })
+      .addSelect('c.last_activity_at::text', 'activity_key')
+      .where('c.deleted_at IS NULL')
+      .andWhere('p.archived = :archived', { archived: filter.archived })
+      .orderBy('c.last_activity_at', 'DESC')
+      .addOrderBy('c.id', 'DESC')
+      .limit(filter.limit + 1);
+    if (filter.q) query.andWhere(`c.title ILIKE :q ESCAPE '\\'`, { q: `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` });
+    if (filter.after) {
+      query.andWhere('(c.last_activity_at, c.id) < (:activity::timestamptz, :id::uuid)', filter.after);
+    }
+    const { entities, raw } = await query.getRawAndEntities<{ activity_key: string }>();
+    const page = entities.slice(0, filter.limit);
+    const participants = page.length ? await this.participants.findBy({ conversationId: In(page.map((c) => c.id)) }) : [];
+    const views = page.map((conversation) =>
+      toView(
+        conversation,
+        participants.filter((participant) => participant.conversationId === conversation.id),
+      ),
+    );
+    const lastIndex = page.length - 1;
+    return entities.length > filter.limit ? { views, last: { activity: raw[lastIndex]!.activity_key, id: page[lastIndex]!.id } } : { views };
+  }
+
+  async updateSettings(id: string, settings: ConversationSettings): Promise<void> {
+    if (Object.keys(settings).length) await this.conversations.update({ id }, settings);
+  }
+
+  async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }): Promise<void> {
+    if (Object.keys(flags).length) await this.participants.update({ conversationId, userId }, flags);
+  }
+
+  async softDelete(id: string): Promise<void> {
+    await this.conversations.update({ id }, { deletedAt: () => 'now()' });
+  }
+
+  /** Adds the user, or changes their role if they already take part (the owner's role never changes). */
+  async upsertParticipant(conversationId: string, userId: string, role: ParticipantRole): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)
+       ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = EXCLUDED.role
+       WHERE conversation_participants.role <> 'owner'`,
+      [conversationId, userId, role],
+    );
+  }
+
+  async removeParticipant(conversationId: string, userId: string): Promise<boolean> {
+    const result = await this.participants.delete({ conversationId, userId });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Moves the read marker forward only, and never past the last message. */
+  async markRead(conversationId: string, userId: string, seq: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE conversation_participants p SET last_read_seq = GREATEST(p.last_read_seq, LEAST($3::int, c.last_seq))
+       FROM conversations c WHERE c.id = p.conversation_id AND p.conversation_id = $1 AND p.user_id = $2`,
+      [conversationId, userId, seq],
+    );
+  }
+
+  async countForUser(userId: string): Promise<number> {
+    const [row] = await this.dataSource.query(
+      `SELECT count(*)::int AS count FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
+       WHERE p.user_id = $1 AND c.deleted_at IS NULL`,
+      [userId],
+    );
+    return row.count;
+  }
+}

@@ -1,0 +1,186 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { UsersRepository } from '../users/users.repository.js';
+import type { ConversationView, ParticipantView } from './conversation.view.js';
+import { ConversationsRepository } from './conversations.repository.js';
+import {
+  type AddParticipantDto,
+  type AgentSettingsDto,
+  ConversationDto,
+  type ConversationPageDto,
+  type CreateConversationDto,
+  type ListConversationsQuery,
+  type UpdateConversationDto,
+} from './dto/conversation.dto.js';
+
+/** What the caller wants to do; each needs a participant role at least this strong. */
+export type Access = 'read' | 'send' | 'manage';
+
+export interface ConversationAccess {
+  view: ConversationView;
+  participant: ParticipantView;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function conversationNotFound(): AppError {
+  return new AppError(HttpStatus.NOT_FOUND, 'CONVERSATION_NOT_FOUND', 'Conversation not found');
+}
+
+function agentColumns(agent: AgentSettingsDto | undefined) {
+  if (!agent) return {};
+  return {
+    ...(agent.mode !== undefined && { agentMode: agent.mode }),
+    ...(agent.provider !== undefined && { agentProvider: agent.provider }),
+    ...(agent.model !== undefined && { agentModel: agent.model }),
+    ...(agent.systemPrompt !== undefined && { agentSystemPrompt: agent.systemPrompt }),
+  };
+}
+
+/**
+ * Conversations and who may do what in them. Owners manage participants and settings and may
+ * delete; members read and send; viewers only read. To anyone else a conversation does not
+ * exist (404, never 403), admins included.
+ */
+@Injectable()
+export class ConversationsService {
+  constructor(
+    private readonly conversations: ConversationsRepository,
+    private readonly users: UsersRepository,
+    private readonly bus: RealtimeBus,
+  ) {}
+
+  /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
+  async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
+    const view = await this.conversations.findView(conversationId);
+    const participant = view?.participants.find((candidate) => candidate.userId === user.id);
+    if (!view || !participant) throw conversationNotFound();
+    const allowed =
+      access === 'read' ||
+      (access === 'send' && participant.role !== 'viewer') ||
+      (access === 'manage' && participant.role === 'owner');
+    if (!allowed) {
+      const message = access === 'send' ? 'Viewers cannot send messages' : 'Only the owner can do this';
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, message);
+    }
+    return { view, participant };
+  }
+
+  async create(user: AuthUser, dto: CreateConversationDto): Promise<ConversationDto> {
+    const memberIds = [...new Set(dto.participantIds ?? [])].filter((id) => id !== user.id);
+    const existing = await this.users.findActiveIds(memberIds);
+    const unknown = memberIds.filter((id) => !existing.has(id));
+    if (unknown.length) {
+      throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
+        participantIds: [`unknown users: ${unknown.join(', ')}`],
+      });
+    }
+    const id = await this.conversations.create(
+      {
+        ownerId: user.id,
+        title: dto.title ?? '',
+        agentMode: dto.agent?.mode ?? 'auto',
+        agentProvider: dto.agent?.provider ?? null,
+        agentModel: dto.agent?.model ?? null,
+        agentSystemPrompt: dto.agent?.systemPrompt ?? null,
+      },
+      memberIds.map((userId) => ({ userId, role: 'member' as const })),
+    );
+    return ConversationDto.from(await this.publishUpdated(id), user.id);
+  }
+
+  async list(user: AuthUser, query: ListConversationsQuery): Promise<ConversationPageDto> {
+    const after = query.cursor
+      ? decodeCursor<[string, string]>(
+          query.cursor,
+          (values): values is [string, string] =>
+            values.length === 2 &&
+            typeof values[0] === 'string' &&
+            !Number.isNaN(Date.parse(values[0])) &&
+            typeof values[1] === 'string' &&
+            UUID.test(values[1]),
+        )
+      : undefined;
+    const { views, last } = await this.conversations.listForUser(user.id, {
+      limit: query.limit ?? 50,
+      archived: query.archived ?? false,
+      ...(query.q?.trim() && { q: query.q.trim() }),
+      ...(after && { after: { activity: after[0], id: after[1] } }),
+    });
+    return {
+      items: views.map((view) => ConversationDto.from(view, user.id)),
+      nextCursor: last ? encodeCursor([last.activity, last.id]) : null,
+    };
+  }
+
+  async get(user: AuthUser, id: string): Promise<ConversationDto> {
+    const { view } = await this.authorize(id, user, 'read');
+    return ConversationDto.from(view, user.id);
+  }
+
+  /** Title and agent settings are the owner's; pin and archive are each participant's own. */
+  async update(user: AuthUser, id: string, dto: UpdateConversationDto): Promise<ConversationDto> {
+    const changesSettings = dto.title !== undefined || dto.agent !== undefined;
+    await this.authorize(id, user, changesSettings ? 'manage' : 'read');
+    await this.conversations.updateSettings(id, { ...(dto.title !== undefined && { title: dto.title }), ...agentColumns(dto.agent) });
+    await this.conversations.setParticipantFlags(id, user.id, {
+      ...(dto.archived !== undefined && { archived: dto.archived }),
+      ...(dto.pinned !== undefined && { pinned: dto.pinned }),
+    });
+    return ConversationDto.from(await this.publishUpdated(id), user.id);
+  }
+
+  async remove(user: AuthUser, id: string): Promise<void> {
+    await this.authorize(id, user, 'manage');
+    await this.conversations.softDelete(id);
+    this.bus.publish({ type: 'conversation.deleted', conversationId: id });
+  }
+
+  async addParticipant(user: AuthUser, id: string, dto: AddParticipantDto): Promise<ConversationDto> {
+    const { view } = await this.authorize(id, user, 'manage');
+    if (dto.userId === view.ownerId) {
+      throw new AppError(HttpStatus.CONFLICT, ErrorCode.CONFLICT, 'The owner is already a participant');
+    }
+    if (!(await this.users.findActiveIds([dto.userId])).has(dto.userId)) {
+      throw new AppError(HttpStatus.NOT_FOUND, 'USER_NOT_FOUND', 'User not found');
+    }
+    await this.conversations.upsertParticipant(id, dto.userId, dto.role);
+    return ConversationDto.from(await this.publishUpdated(id), user.id);
+  }
+
+  /** The owner removes anyone else; any other participant may remove (only) themselves. */
+  async removeParticipant(user: AuthUser, id: string, userId: string): Promise<void> {
+    const { view, participant } = await this.authorize(id, user, 'read');
+    if (userId !== user.id && participant.role !== 'owner') {
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the owner can remove other participants');
+    }
+    if (userId === view.ownerId) {
+      throw new AppError(HttpStatus.CONFLICT, ErrorCode.CONFLICT, 'The owner cannot leave; delete the conversation instead');
+    }
+    if (!(await this.conversations.removeParticipant(id, userId))) {
+      throw new AppError(HttpStatus.NOT_FOUND, 'PARTICIPANT_NOT_FOUND', 'Not a participant of this conversation');
+    }
+    this.bus.publish({ type: 'participant.removed', conversationId: id, userId });
+    await this.publishUpdated(id);
+  }
+
+  async markRead(user: AuthUser, id: string, seq: number): Promise<void> {
+    await this.authorize(id, user, 'read');
+    await this.conversations.markRead(id, user.id, seq);
+    await this.publishUpdated(id);
+  }
+
+  countForUser(userId: string): Promise<number> {
+    return this.conversations.countForUser(userId);
+  }
+
+  private async publishUpdated(id: string): Promise<ConversationView> {
+    const view = await this.conversations.findView(id);
+    if (!view) throw conversationNotFound();
+    this.bus.publish({ type: 'conversation.updated', conversationId: id, conversation: view });
+    return view;
+  }
+}

@@ -1,0 +1,228 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { BooleanQuery, PageLimit } from '../../common/pagination/query-params.js';
+import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
+import type { ConversationView } from '../conversation.view.js';
+import { PARTICIPANT_ROLES, type ParticipantRole } from '../participant.entity.js';
+
+export const TITLE_MAX = 200;
+export const SYSTEM_PROMPT_MAX = 8000;
+export const MAX_INITIAL_PARTICIPANTS = 100;
+const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class AgentSettingsDto {
+  @ApiPropertyOptional({ enum: AGENT_MODES, description: 'auto: reply to every message; mention: only to @agent; off: never' })
+  @IsOptional()
+  @IsIn(AGENT_MODES)
+  mode?: AgentMode;
+
+  @ApiPropertyOptional({ example: 'openai', description: 'Provider for this conversation; null for the server default', nullable: true })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z][a-z0-9-]{0,31}$/)
+  provider?: string | null;
+
+  @ApiPropertyOptional({ example: 'gpt-4o-mini', nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  model?: string | null;
+
+  @ApiPropertyOptional({ maxLength: SYSTEM_PROMPT_MAX, nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(SYSTEM_PROMPT_MAX)
+  systemPrompt?: string | null;
+}
+
+export class CreateConversationDto {
+  @ApiPropertyOptional({ maxLength: TITLE_MAX, example: 'Release planning' })
+  @IsOptional()
+  @Transform(trimmed)
+  @IsString()
+  @MaxLength(TITLE_MAX)
+  title?: string;
+
+  @ApiPropertyOptional({ type: [String], format: 'uuid', description: 'Users to add as members' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_INITIAL_PARTICIPANTS)
+  @IsUUID('all', { each: true })
+  participantIds?: string[];
+
+  @ApiPropertyOptional({ type: AgentSettingsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AgentSettingsDto)
+  agent?: AgentSettingsDto;
+}
+
+export class UpdateConversationDto {
+  @ApiPropertyOptional({ maxLength: TITLE_MAX })
+  @IsOptional()
+  @Transform(trimmed)
+  @IsString()
+  @MaxLength(TITLE_MAX)
+  title?: string;
+
+  @ApiPropertyOptional({ description: 'Archive for yourself (each participant has their own)' })
+  @IsOptional()
+  @IsBoolean()
+  archived?: boolean;
+
+  @ApiPropertyOptional({ description: 'Pin for yourself (each participant has their own)' })
+  @IsOptional()
+  @IsBoolean()
+  pinned?: boolean;
+
+  @ApiPropertyOptional({ type: AgentSettingsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AgentSettingsDto)
+  agent?: AgentSettingsDto;
+}
+
+const ASSIGNABLE_ROLES = PARTICIPANT_ROLES.filter((role) => role !== 'owner');
+
+export class AddParticipantDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all')
+  userId!: string;
+
+  @ApiProperty({ enum: ASSIGNABLE_ROLES })
+  @IsIn(ASSIGNABLE_ROLES)
+  role!: Exclude<ParticipantRole, 'owner'>;
+}
+
+export class MarkReadDto {
+  @ApiProperty({ minimum: 0, description: 'Highest seq the caller has read' })
+  @IsInt()
+  @Min(0)
+  @Max(2_147_483_647)
+  seq!: number;
+}
+
+export class ListConversationsQuery {
+  @PageLimit(50)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @BooleanQuery('true: only archived; false (default): only active')
+  archived?: boolean;
+
+  @ApiPropertyOptional({ description: 'Filter by title (case-insensitive substring)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  q?: string;
+}
+
+export class ParticipantDto {
+  @ApiProperty({ format: 'uuid' })
+  userId!: string;
+
+  @ApiProperty({ enum: PARTICIPANT_ROLES })
+  role!: ParticipantRole;
+
+  @ApiProperty()
+  lastReadSeq!: number;
+}
+
+export class AgentSettingsViewDto {
+  @ApiProperty({ enum: AGENT_MODES })
+  mode!: AgentMode;
+
+  @ApiProperty({ type: String, nullable: true, description: 'null: the server default (AGENT_PROVIDER)' })
+  provider!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'null: the server default (AGENT_MODEL)' })
+  model!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  systemPrompt!: string | null;
+}
+
+export class ConversationDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty()
+  title!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  ownerId!: string;
+
+  @ApiProperty({ type: [ParticipantDto] })
+  participants!: ParticipantDto[];
+
+  @ApiProperty({ type: AgentSettingsViewDto })
+  agent!: AgentSettingsViewDto;
+
+  @ApiProperty({ description: 'seq of the newest message (0: none yet)' })
+  lastSeq!: number;
+
+  @ApiProperty({ description: "Messages after the caller's read marker" })
+  unreadCount!: number;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastMessageAt!: string | null;
+
+  @ApiProperty()
+  archived!: boolean;
+
+  @ApiProperty()
+  pinned!: boolean;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt!: string;
+
+  /** The conversation as `userId` sees it (their unread count, pin and archive). */
+  static from(view: ConversationView, userId: string): ConversationDto {
+    const own = view.participants.find((participant) => participant.userId === userId);
+    return {
+      id: view.id,
+      title: view.title,
+      ownerId: view.ownerId,
+      participants: view.participants.map(({ userId: id, role, lastReadSeq }) => ({ userId: id, role, lastReadSeq })),
+      agent: view.agent,
+      lastSeq: view.lastSeq,
+      unreadCount: Math.max(0, view.lastSeq - (own?.lastReadSeq ?? 0)),
+      lastMessageAt: view.lastMessageAt,
+      archived: own?.archived ?? false,
+      pinned: own?.pinned ?? false,
+      createdAt: view.createdAt,
+      updatedAt: view.updatedAt,
+    };
+  }
+}
+
+export class ConversationPageDto {
+  @ApiProperty({ type: [ConversationDto] })
+  items!: ConversationDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}

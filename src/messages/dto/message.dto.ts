@@ -1,0 +1,184 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import { PageLimit, SeqQuery } from '../../common/pagination/query-params.js';
+import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
+
+/** A hard cap for the DTO; the configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service. */
+const CONTENT_HARD_CAP = 1_000_000;
+
+export class SendMessageDto {
+  @ApiProperty({ minLength: 1, maxLength: 16000, example: 'What did we decide about the release date?' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(CONTENT_HARD_CAP)
+  @Matches(/\S/, { message: 'content must not be blank' })
+  content!: string;
+
+  @ApiPropertyOptional({
+    maxLength: 100,
+    description: 'Idempotency key: sending again with the same key returns the stored message instead of a duplicate',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'clientMessageId must be printable ASCII without spaces' })
+  clientMessageId?: string;
+}
+
+export class EditMessageDto {
+  @ApiProperty({ minLength: 1, maxLength: 16000 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(CONTENT_HARD_CAP)
+  @Matches(/\S/, { message: 'content must not be blank' })
+  content!: string;
+}
+
+export class HistoryQuery {
+  @PageLimit(50)
+  limit?: number;
+
+  @SeqQuery('Only messages with a smaller seq (page backwards)')
+  beforeSeq?: number;
+
+  @SeqQuery('Only messages with a greater seq (page forwards, catch up)')
+  afterSeq?: number;
+}
+
+export class SearchQuery {
+  @ApiProperty({ description: 'Web-search syntax: words, "exact phrases", -excluded, or', example: 'release -draft' })
+  @IsString()
+  @Length(1, 500)
+  @Matches(/\S/, { message: 'q must not be blank' })
+  q!: string;
+
+  @PageLimit(20)
+  limit?: number;
+}
+
+export class ExportQuery {
+  @ApiPropertyOptional({ enum: ['json', 'markdown'], default: 'json' })
+  @IsOptional()
+  @IsIn(['json', 'markdown'])
+  format?: 'json' | 'markdown';
+}
+
+export class UsageDto {
+  @ApiProperty()
+  inputTokens!: number;
+
+  @ApiProperty()
+  outputTokens!: number;
+}
+
+export class MessageMetadataDto {
+  @ApiPropertyOptional()
+  model?: string;
+
+  @ApiPropertyOptional({ type: UsageDto })
+  usage?: UsageDto;
+
+  @ApiPropertyOptional({ type: 'array', items: { type: 'object' } })
+  toolCalls?: unknown[];
+
+  @ApiPropertyOptional({ type: 'array', items: { type: 'object' } })
+  sources?: unknown[];
+
+  @ApiPropertyOptional({ type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } })
+  error?: { code: string; message: string };
+}
+
+export class MessageDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  conversationId!: string;
+
+  @ApiProperty({ description: 'Position in the conversation: 1, 2, 3 … gap-free' })
+  seq!: number;
+
+  @ApiProperty({ enum: MESSAGE_ROLES })
+  role!: MessageRole;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  authorId!: string | null;
+
+  @ApiProperty({ description: 'Empty once the message is deleted' })
+  content!: string;
+
+  @ApiProperty({ enum: MESSAGE_STATUSES })
+  status!: MessageStatus;
+
+  @ApiProperty({ type: String, nullable: true })
+  clientMessageId!: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  runId!: string | null;
+
+  @ApiProperty({ type: MessageMetadataDto })
+  metadata!: MessageMetadata;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  editedAt!: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'Set when the message was deleted' })
+  deletedAt!: string | null;
+
+  static from(message: MessageEntity): MessageDto {
+    const deleted = message.deletedAt !== null;
+    return {
+      id: message.id,
+      conversationId: message.conversationId,
+      seq: message.seq,
+      role: message.role,
+      authorId: message.authorId,
+      content: deleted ? '' : message.content,
+      status: message.status,
+      clientMessageId: message.clientMessageId,
+      runId: message.runId,
+      metadata: deleted ? {} : message.metadata,
+      createdAt: message.createdAt.toISOString(),
+      editedAt: message.editedAt?.toISOString() ?? null,
+      deletedAt: message.deletedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+export class SendMessageResultDto {
+  @ApiProperty({ type: MessageDto })
+  message!: MessageDto;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'The agent run answering this message, if the agent mode calls for one' })
+  run!: unknown;
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: [MessageDto], description: 'Ascending by seq' })
+  items!: MessageDto[];
+
+  @ApiProperty({ description: 'More messages exist beyond this page in the direction paged' })
+  hasMore!: boolean;
+}
+
+export class SearchHitDto {
+  @ApiProperty({ type: MessageDto })
+  message!: MessageDto;
+
+  @ApiProperty()
+  conversationTitle!: string;
+
+  @ApiProperty({ description: 'Relevance; higher is better' })
+  rank!: number;
+
+  @ApiProperty({ description: 'HTML-escaped excerpt with matches wrapped in <mark>…</mark>' })
+  snippet!: string;
+}
+
+export class SearchResultDto {
+  @ApiProperty({ type: [SearchHitDto] })
+  items!: SearchHitDto[];
+}

@@ -1,0 +1,74 @@
+import { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import { ConversationDto } from '../conversations/dto/conversation.dto.js';
+import { UserDto } from '../users/dto/user.dto.js';
+import { UsersRepository } from '../users/users.repository.js';
+import { UsersService } from '../users/users.service.js';
+import { MessageDto } from './dto/message.dto.js';
+import type { MessageEntity } from './message.entity.js';
+import { MessagesRepository } from './messages.repository.js';
+
+/**
+ * Data portability. Exports are streamed page by page, so a conversation of any length is
+ * exported in constant memory.
+ */
+@Injectable()
+export class ExportService {
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesRepository,
+    private readonly users: UsersRepository,
+    private readonly usersService: UsersService,
+  ) {}
+
+  async conversation(user: AuthUser, conversationId: string, format: 'json' | 'markdown'): Promise<Readable> {
+    const { view } = await this.conversations.authorize(conversationId, user, 'read');
+    const conversation = ConversationDto.from(view, user.id);
+    const pages = this.messages.stream(conversationId);
+    return Readable.from(format === 'markdown' ? this.markdown(conversation, pages) : this.json({ conversation }, 'messages', pages));
+  }
+
+  /** Everything the service holds about the caller: profile, conversations, messages they wrote. */
+  async account(user: AuthUser): Promise<Readable> {
+    const profile = UserDto.from(await this.usersService.getActive(user.id));
+    const conversations: ConversationDto[] = [];
+    for (const archived of [false, true]) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.conversations.list(user, { archived, limit: 100, ...(cursor && { cursor }) });
+        conversations.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+    }
+    return Readable.from(this.json({ user: profile, conversations }, 'messages', this.messages.streamAuthoredBy(user.id)));
+  }
+
+  private async *json(head: Record<string, unknown>, listName: string, pages: AsyncGenerator<MessageEntity[]>): AsyncGenerator<string> {
+    const opening = JSON.stringify({ exportedAt: new Date().toISOString(), ...head });
+    yield `${opening.slice(0, -1)},${JSON.stringify(listName)}:[`;
+    let first = true;
+    for await (const page of pages) {
+      for (const message of page) {
+        yield `${first ? '' : ','}${JSON.stringify(MessageDto.from(message))}`;
+        first = false;
+      }
+    }
+    yield ']}\n';
+  }
+
+  private async *markdown(conversation: ConversationDto, pages: AsyncGenerator<MessageEntity[]>): AsyncGenerator<string> {
+    yield `# ${conversation.title || 'Untitled conversation'}\n\n_Exported ${new Date().toISOString()}_\n`;
+    for await (const page of pages) {
+      const names = await this.users.findDisplayNames([...new Set(page.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+      let chunk = '';
+      for (const message of page) {
+        const author = message.authorId ? (names.get(message.authorId) ?? 'Unknown user') : message.role === 'assistant' ? 'Agent' : message.role;
+        const body = message.deletedAt ? '_(deleted)_' : message.content;
+        chunk += `\n---\n\n**${author}** · ${message.createdAt.toISOString()}${message.editedAt ? ' (edited)' : ''}\n\n${body}\n`;
+      }
+      yield chunk;
+    }
+  }
+}

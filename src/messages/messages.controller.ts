@@ -1,0 +1,73 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { uuidParam } from '../common/pipes/uuid.pipe.js';
+import { EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto, SendMessageDto, SendMessageResultDto } from './dto/message.dto.js';
+import { MessagesService } from './messages.service.js';
+
+@ApiTags('messages')
+@Authenticated()
+@Controller()
+export class MessagesController {
+  constructor(private readonly messages: MessagesService) {}
+
+  @Post('conversations/:id/messages')
+  @ApiOperation({
+    summary: 'Send a message',
+    description: 'Idempotent per clientMessageId: a retry returns the stored message, never a duplicate.',
+  })
+  @ApiCreatedResponse({ type: SendMessageResultDto })
+  @ApiErrors(400, 403, 404, 413, 429)
+  async send(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Body() body: SendMessageDto,
+  ): Promise<SendMessageResultDto> {
+    const { message } = await this.messages.send(user, id, body);
+    return { message, run: null };
+  }
+
+  @Get('conversations/:id/messages')
+  @ApiOperation({ summary: 'History, ascending by seq; page with beforeSeq (older) or afterSeq (newer)' })
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiErrors(400, 404)
+  history(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Query() query: HistoryQuery): Promise<HistoryPageDto> {
+    return this.messages.history(user, id, query);
+  }
+
+  @Patch('conversations/:id/messages/:messageId')
+  @ApiOperation({ summary: 'Edit your own message' })
+  @ApiOkResponse({ type: MessageDto })
+  @ApiErrors(400, 403, 404)
+  edit(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('messageId', uuidParam('messageId')) messageId: string,
+    @Body() body: EditMessageDto,
+  ): Promise<MessageDto> {
+    return this.messages.edit(user, id, messageId, body.content);
+  }
+
+  @Delete('conversations/:id/messages/:messageId')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ summary: 'Delete a message (its author, or the owner of the conversation)' })
+  @ApiNoContentResponse()
+  @ApiErrors(400, 403, 404)
+  remove(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('messageId', uuidParam('messageId')) messageId: string,
+  ): Promise<void> {
+    return this.messages.remove(user, id, messageId);
+  }
+
+  @Get('search/messages')
+  @ApiOperation({ summary: 'Full-text search over the conversations you take part in' })
+  @ApiOkResponse({ type: SearchResultDto })
+  @ApiErrors(400)
+  search(@CurrentUser() user: AuthUser, @Query() query: SearchQuery): Promise<SearchResultDto> {
+    return this.messages.search(user, query.q, query.limit);
+  }
+}

@@ -1,0 +1,250 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { rowsOf } from '../database/query-rows.js';
+import { MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
+
+/** Columns clients may see (never the search vector). */
+const COLUMN_NAMES = [
+  'id',
+  'conversation_id',
+  'seq',
+  'role',
+  'author_id',
+  'content',
+  'status',
+  'client_message_id',
+  'run_id',
+  'metadata',
+  'created_at',
+  'edited_at',
+  'deleted_at',
+];
+const COLUMNS = COLUMN_NAMES.join(', ');
+const M_COLUMNS = COLUMN_NAMES.map((name) => `m.${name}`).join(', ');
+
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  role: MessageRole;
+  author_id: string | null;
+  content: string;
+  status: MessageStatus;
+  client_message_id: string | null;
+  run_id: string | null;
+  metadata: MessageMetadata;
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+}
+
+function toEntity(row: MessageRow): MessageEntity {
+  return Object.assign(new MessageEntity(), {
+    id: row.id,
+    conversationId: row.conversation_id,
+    seq: row.seq,
+    role: row.role,
+    authorId: row.author_id,
+    content: row.content,
+    status: row.status,
+    clientMessageId: row.client_message_id,
+    runId: row.run_id,
+    metadata: row.metadata ?? {},
+    createdAt: row.created_at,
+    editedAt: row.edited_at,
+    deletedAt: row.deleted_at,
+  });
+}
+
+export interface NewMessage {
+  conversationId: string;
+  role: MessageRole;
+  authorId: string | null;
+  content: string;
+  status?: MessageStatus;
+  clientMessageId?: string | null;
+  runId?: string | null;
+  metadata?: MessageMetadata;
+}
+
+export interface HistoryWindow {
+  limit: number;
+  afterSeq?: number;
+  beforeSeq?: number;
+}
+
+export interface SearchRow {
+  message: MessageEntity;
+  conversationTitle: string;
+  rank: number;
+  snippet: string;
+}
+
+/** Thrown inside the append transaction to roll it back when the idempotency key already exists. */
+class DuplicateClientMessage extends Error {}
+
+/** Every query on messages. */
+@Injectable()
+export class MessagesRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores a message with the conversation's next seq, in one transaction: the conversation row
+   * is locked while its counter moves, so under any concurrency seqs are unique and gap-free (a
+   * rolled-back insert rolls its increment back too). The author's read marker moves to the new
+   * message. With a clientMessageId already used by this author, nothing is written and the
+   * stored message comes back with `created: false`. Returns undefined if the conversation is gone.
+   */
+  async append(input: NewMessage): Promise<{ message: MessageEntity; created: boolean } | undefined> {
+    const key = input.clientMessageId ?? null;
+    if (key && input.authorId) {
+      const existing = await this.findByClientMessageId(input.conversationId, input.authorId, key);
+      if (existing) return { message: existing, created: false };
+    }
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const rows: MessageRow[] = await manager.query(
+          `WITH next AS (
+             UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now()
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id, last_seq
+           )
+           INSERT INTO messages (conversation_id, seq, role, author_id, content, status, client_message_id, run_id, metadata)
+           SELECT next.id, next.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
+           ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+           RETURNING ${COLUMNS}`,
+          [
+            input.conversationId,
+            input.role,
+            input.authorId,
+            input.content,
+            input.status ?? 'complete',
+            key,
+            input.runId ?? null,
+            JSON.stringify(input.metadata ?? {}),
+          ],
+        );
+        const row = rows[0];
+        if (!row) {
+          const [conversation] = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL`, [input.conversationId]);
+          if (!conversation) return undefined;
+          throw new DuplicateClientMessage();
+        }
+        if (input.authorId) {
+          await manager.query(
+            `UPDATE conversation_participants SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3`,
+            [input.conversationId, input.authorId, row.seq],
+          );
+        }
+        return { message: toEntity(row), created: true };
+      });
+    } catch (error) {
+      if (!(error instanceof DuplicateClientMessage)) throw error;
+      // A concurrent retry with the same key committed first: return what it stored.
+      const existing = await this.findByClientMessageId(input.conversationId, input.authorId!, key!);
+      return existing ? { message: existing, created: false } : undefined;
+    }
+  }
+
+  async findByClientMessageId(conversationId: string, authorId: string, clientMessageId: string): Promise<MessageEntity | undefined> {
+    const rows: MessageRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM messages WHERE conversation_id = $1 AND author_id = $2 AND client_message_id = $3`,
+      [conversationId, authorId, clientMessageId],
+    );
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  async findById(conversationId: string, id: string, manager?: EntityManager): Promise<MessageEntity | undefined> {
+    const rows: MessageRow[] = await (manager ?? this.dataSource).query(
+      `SELECT ${COLUMNS} FROM messages WHERE conversation_id = $1 AND id = $2`,
+      [conversationId, id],
+    );
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  /**
+   * A window of history, ascending by seq, by keyset on (conversation_id, seq) — never OFFSET.
+   * With afterSeq it reads forwards from there; otherwise backwards from beforeSeq (or the end).
+   */
+  async history(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow): Promise<{ items: MessageEntity[]; hasMore: boolean }> {
+    const forwards = afterSeq !== undefined;
+    const rows: MessageRow[] = await this.dataSource.query(
+      `SELECT ${COLUMNS} FROM messages
+       WHERE conversation_id = $1 AND seq > $2 AND seq < $3
+       ORDER BY seq ${forwards ? 'ASC' : 'DESC'} LIMIT $4`,
+      [conversationId, afterSeq ?? 0, beforeSeq ?? 2_147_483_647, limit + 1],
+    );
+    const hasMore = rows.length > limit;
+    const page = rows.slice(0, limit).map(toEntity);
+    return { items: forwards ? page : page.toReversed(), hasMore };
+  }
+
+  /** Every message of a conversation, in pages, for exports of any size. */
+  async *stream(conversationId: string, pageSize = 500): AsyncGenerator<MessageEntity[]> {
+    let afterSeq = 0;
+    for (;;) {
+      const { items, hasMore } = await this.history(conversationId, { limit: pageSize, afterSeq });
+      if (items.length) yield items;
+      if (!hasMore) return;
+      afterSeq = items.at(-1)!.seq;
+    }
+  }
+
+  async edit(conversationId: string, id: string, content: string): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(await this.dataSource.query(
+      `UPDATE messages SET content = $3, edited_at = now()
+       WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
+      [conversationId, id, content],
+    ));
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  /** Soft delete: the row (and its seq) stays as a tombstone; the text is erased. */
+  async softDelete(conversationId: string, id: string): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(await this.dataSource.query(
+      `UPDATE messages SET content = '', metadata = '{}', deleted_at = now()
+       WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
+      [conversationId, id],
+    ));
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  /**
+   * Full-text search over the messages of the conversations the user takes part in, ranked, with
+   * highlighted excerpts. Matches are marked with the given delimiters, for the caller to render.
+   */
+  async search(userId: string, query: string, limit: number, marks: { start: string; stop: string }): Promise<SearchRow[]> {
+    const rows: (MessageRow & { conversation_title: string; rank: number; snippet: string })[] = await this.dataSource.query(
+      `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
+       FROM (
+         SELECT ${M_COLUMNS}, c.title AS conversation_title,
+                ts_rank_cd(m.search_vector, websearch_to_tsquery('${SEARCH_CONFIG}', $2)) AS rank
+         FROM messages m
+         JOIN conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = $1
+         JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
+         WHERE m.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND m.deleted_at IS NULL
+         ORDER BY rank DESC, m.created_at DESC
+         LIMIT $3
+       ) hit
+       ORDER BY hit.rank DESC, hit.created_at DESC`,
+      [userId, query, limit, `StartSel=${marks.start}, StopSel=${marks.stop}, MaxWords=30, MinWords=10, MaxFragments=2`],
+    );
+    return rows.map((row) => ({ message: toEntity(row), conversationTitle: row.conversation_title, rank: Number(row.rank), snippet: row.snippet }));
+  }
+
+  /** Messages the user wrote, across all conversations, in pages (data export). */
+  async *streamAuthoredBy(authorId: string, pageSize = 500): AsyncGenerator<MessageEntity[]> {
+    let after = { conversationId: '00000000-0000-0000-0000-000000000000', seq: 0 };
+    for (;;) {
+      const rows: MessageRow[] = await this.dataSource.query(
+        `SELECT ${COLUMNS} FROM messages WHERE author_id = $1 AND (conversation_id, seq) > ($2::uuid, $3::int)
+         ORDER BY conversation_id, seq LIMIT $4`,
+        [authorId, after.conversationId, after.seq, pageSize],
+      );
+      if (rows.length) yield rows.map(toEntity);
+      if (rows.length < pageSize) return;
+      const last = rows.at(-1)!;
+      after = { conversationId: last.conversation_id, seq: last.seq };
+    }
+  }
+}

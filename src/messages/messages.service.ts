@@ -1,0 +1,124 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
+import { RateLimiter } from '../realtime/rate-limiter.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
+import { MessagesRepository } from './messages.repository.js';
+
+const MARK_START = '\u0002';
+const MARK_STOP = '\u0003';
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes the excerpt (messages may contain any HTML) and turns the match delimiters into <mark>. */
+function renderSnippet(raw: string): string {
+  return raw
+    .replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!)
+    .replaceAll(MARK_START, '<mark>')
+    .replaceAll(MARK_STOP, '</mark>');
+}
+
+function messageNotFound(): AppError {
+  return new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'Message not found');
+}
+
+export interface SendOutcome {
+  message: MessageDto;
+  /** False when the clientMessageId was seen before and the stored message is returned. */
+  created: boolean;
+}
+
+/** Messages: sending (ordered, idempotent, rate-limited), history, edits, deletion and search. */
+@Injectable()
+export class MessagesService {
+  constructor(
+    private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsService,
+    private readonly bus: RealtimeBus,
+    private readonly rateLimiter: RateLimiter,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Checks the content against MESSAGE_MAX_LENGTH (the DTO only caps it far above). */
+  private checkLength(content: string): void {
+    const max = this.config.limits.messageMaxLength;
+    if (content.length > max) {
+      throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
+        content: [`content must be shorter than or equal to ${max} characters`],
+      });
+    }
+  }
+
+  async send(user: AuthUser, conversationId: string, dto: SendMessageDto): Promise<SendOutcome> {
+    this.checkLength(dto.content);
+    await this.conversations.authorize(conversationId, user, 'send');
+    const { messageRateLimit, messageRateWindowMs } = this.config.limits;
+    const decision = await this.rateLimiter.consume(`send:${user.id}`, messageRateLimit, messageRateWindowMs);
+    if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);
+
+    const stored = await this.messages.append({
+      conversationId,
+      role: 'user',
+      authorId: user.id,
+      content: dto.content,
+      clientMessageId: dto.clientMessageId ?? null,
+    });
+    if (!stored) throw conversationNotFound();
+    const message = MessageDto.from(stored.message);
+    if (stored.created) this.bus.publish({ type: 'message.created', conversationId, message });
+    return { message, created: stored.created };
+  }
+
+  async history(user: AuthUser, conversationId: string, query: HistoryQuery): Promise<HistoryPageDto> {
+    await this.conversations.authorize(conversationId, user, 'read');
+    const { items, hasMore } = await this.messages.history(conversationId, {
+      limit: query.limit ?? 50,
+      ...(query.afterSeq !== undefined && { afterSeq: query.afterSeq }),
+      ...(query.beforeSeq !== undefined && { beforeSeq: query.beforeSeq }),
+    });
+    return { items: items.map(MessageDto.from), hasMore };
+  }
+
+  /** Only the author edits, and only while they may still send here. */
+  async edit(user: AuthUser, conversationId: string, messageId: string, content: string): Promise<MessageDto> {
+    this.checkLength(content);
+    await this.conversations.authorize(conversationId, user, 'send');
+    const existing = await this.messages.findById(conversationId, messageId);
+    if (!existing || existing.deletedAt) throw messageNotFound();
+    if (existing.authorId !== user.id) {
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author can edit a message');
+    }
+    const edited = await this.messages.edit(conversationId, messageId, content);
+    if (!edited) throw messageNotFound();
+    const message = MessageDto.from(edited);
+    this.bus.publish({ type: 'message.updated', conversationId, message });
+    return message;
+  }
+
+  /** The author or the conversation's owner deletes; the seq stays taken by a tombstone. */
+  async remove(user: AuthUser, conversationId: string, messageId: string): Promise<void> {
+    const { participant } = await this.conversations.authorize(conversationId, user, 'read');
+    const existing = await this.messages.findById(conversationId, messageId);
+    if (!existing || existing.deletedAt) throw messageNotFound();
+    if (existing.authorId !== user.id && participant.role !== 'owner') {
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author or the owner can delete a message');
+    }
+    const deleted = await this.messages.softDelete(conversationId, messageId);
+    if (!deleted) throw messageNotFound();
+    this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.seq });
+  }
+
+  async search(user: AuthUser, q: string, limit = 20): Promise<SearchResultDto> {
+    const rows = await this.messages.search(user.id, q, limit, { start: MARK_START, stop: MARK_STOP });
+    return {
+      items: rows.map((row) => ({
+        message: MessageDto.from(row.message),
+        conversationTitle: row.conversationTitle,
+        rank: row.rank,
+        snippet: renderSnippet(row.snippet),
+      })),
+    };
+  }
+}

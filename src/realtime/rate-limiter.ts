@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** Seconds until the next attempt may succeed (0 when allowed). */
+  retryAfterSeconds: number;
+}
+
+/** Counts events per key in fixed windows; shared by the REST and Socket.IO send paths. */
+export abstract class RateLimiter {
+  abstract consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision>;
+}
+
+@Injectable()
+export class InMemoryRateLimiter extends RateLimiter {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+  private lastSweep = Date.now();
+
+  async consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision> {
+    const now = Date.now();
+    this.sweep(now);
+    let window = this.windows.get(key);
+    if (!window || window.resetAt <= now) {
+      window = { count: 0, resetAt: now + windowMs };
+      this.windows.set(key, window);
+    }
+    if (window.count >= limit) {
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((window.resetAt - now) / 1000)) };
+    }
+    window.count++;
+    return { allowed: true, retryAfterSeconds: 0 };
+  }
+
+  /** Drops expired windows now and then, so idle keys do not accumulate. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < 60_000) return;
+    this.lastSweep = now;
+    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+  }
+}
