@@ -1,3 +1,4 @@
+import { type AgentSettings, parseAgentSettings } from './agent.config.js';
 import { type AppSettings, parseAppSettings } from './app.config.js';
 import { type AuthSettings, parseAuthSettings } from './auth.config.js';
 import { type DatabaseSettings, parseDatabaseSettings } from './database.config.js';
@@ -13,6 +14,7 @@ export class AppConfig {
     readonly redis: RedisSettings,
     readonly auth: AuthSettings,
     readonly limits: LimitSettings,
+    readonly agent: AgentSettings,
   ) {}
 
   /** Throws a ConfigError naming the first invalid variable. */
@@ -24,6 +26,7 @@ export class AppConfig {
       parseRedisSettings(env),
       parseAuthSettings(env, app),
       parseLimitSettings(env),
+      parseAgentSettings(env),
     );
   }
 

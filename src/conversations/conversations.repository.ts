@@ -124,6 +124,16 @@ export class ConversationsRepository {
     if (Object.keys(settings).length) await this.conversations.update({ id }, settings);
   }
 
+  /** The agent's rolling memory of turns up to and including `seq`. */
+  async updateSummary(id: string, summary: string, seq: number): Promise<void> {
+    await this.conversations.update({ id }, { summary, summarySeq: seq });
+  }
+
+  async findSummary(id: string): Promise<{ summary: string | null; summarySeq: number } | undefined> {
+    const row = await this.conversations.findOne({ select: { summary: true, summarySeq: true }, where: { id } });
+    return row ? { summary: row.summary, summarySeq: row.summarySeq } : undefined;
+  }
+
   async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }): Promise<void> {
     if (Object.keys(flags).length) await this.participants.update({ conversationId, userId }, flags);
   }

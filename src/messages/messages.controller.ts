@@ -1,10 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
-import { EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto, SendMessageDto, SendMessageResultDto } from './dto/message.dto.js';
+import { EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto } from './dto/message.dto.js';
 import { MessagesService } from './messages.service.js';
 
 @ApiTags('messages')
@@ -12,22 +12,6 @@ import { MessagesService } from './messages.service.js';
 @Controller()
 export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
-
-  @Post('conversations/:id/messages')
-  @ApiOperation({
-    summary: 'Send a message',
-    description: 'Idempotent per clientMessageId: a retry returns the stored message, never a duplicate.',
-  })
-  @ApiCreatedResponse({ type: SendMessageResultDto })
-  @ApiErrors(400, 403, 404, 413, 429)
-  async send(
-    @CurrentUser() user: AuthUser,
-    @Param('id', uuidParam('id')) id: string,
-    @Body() body: SendMessageDto,
-  ): Promise<SendMessageResultDto> {
-    const { message } = await this.messages.send(user, id, body);
-    return { message, run: null };
-  }
 
   @Get('conversations/:id/messages')
   @ApiOperation({ summary: 'History, ascending by seq; page with beforeSeq (older) or afterSeq (newer)' })

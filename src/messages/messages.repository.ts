@@ -199,6 +199,29 @@ export class MessagesRepository {
     return rows[0] && toEntity(rows[0]);
   }
 
+  /** Saves the text streamed so far (a checkpoint), or the final text with its status and metadata. */
+  async updateReply(
+    id: string,
+    fields: { content?: string; status?: MessageStatus; metadata?: MessageMetadata },
+  ): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(
+      await this.dataSource.query(
+        `UPDATE messages SET content = coalesce($2, content), status = coalesce($3, status), metadata = coalesce($4::jsonb, metadata)
+         WHERE id = $1 RETURNING ${COLUMNS}`,
+        [id, fields.content ?? null, fields.status ?? null, fields.metadata ? JSON.stringify(fields.metadata) : null],
+      ),
+    );
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  async countByRole(conversationId: string): Promise<Record<string, number>> {
+    const rows: { role: string; count: number }[] = await this.dataSource.query(
+      `SELECT role, count(*)::int AS count FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL GROUP BY role`,
+      [conversationId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.role, row.count]));
+  }
+
   /** Soft delete: the row (and its seq) stays as a tombstone; the text is erased. */
   async softDelete(conversationId: string, id: string): Promise<MessageEntity | undefined> {
     const rows = rowsOf<MessageRow>(await this.dataSource.query(

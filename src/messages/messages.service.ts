@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
-import { ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
+import { type ConversationAccess, ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
@@ -51,9 +51,10 @@ export class MessagesService {
     }
   }
 
-  async send(user: AuthUser, conversationId: string, dto: SendMessageDto): Promise<SendOutcome> {
+  /** `access` may be passed when the caller has already authorized the sender. */
+  async send(user: AuthUser, conversationId: string, dto: SendMessageDto, access?: ConversationAccess): Promise<SendOutcome> {
     this.checkLength(dto.content);
-    await this.conversations.authorize(conversationId, user, 'send');
+    if (!access) await this.conversations.authorize(conversationId, user, 'send');
     const { messageRateLimit, messageRateWindowMs } = this.config.limits;
     const decision = await this.rateLimiter.consume(`send:${user.id}`, messageRateLimit, messageRateWindowMs);
     if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);

@@ -1,3 +1,4 @@
+import type { RunDto } from '../agent/dto/run.dto.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 
@@ -11,6 +12,21 @@ export type RealtimeEvent =
   | { type: 'message.deleted'; conversationId: string; messageId: string; seq: number }
   | { type: 'conversation.updated'; conversationId: string; conversation: ConversationView }
   | { type: 'conversation.deleted'; conversationId: string }
-  | { type: 'participant.removed'; conversationId: string; userId: string };
+  | { type: 'participant.removed'; conversationId: string; userId: string }
+  | { type: 'run.started'; conversationId: string; run: RunDto }
+  | { type: 'run.delta'; conversationId: string; runId: string; index: number; text: string }
+  | {
+      type: 'run.tool';
+      conversationId: string;
+      runId: string;
+      callId: string;
+      name: string;
+      status: 'started' | 'completed' | 'failed';
+      args?: unknown;
+      result?: unknown;
+    }
+  | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto }
+  | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string } }
+  | { type: 'run.cancelled'; conversationId: string; run: RunDto };
 
 export type RealtimeEventType = RealtimeEvent['type'];

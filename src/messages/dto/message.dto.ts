@@ -148,14 +148,6 @@ export class MessageDto {
   }
 }
 
-export class SendMessageResultDto {
-  @ApiProperty({ type: MessageDto })
-  message!: MessageDto;
-
-  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, description: 'The agent run answering this message, if the agent mode calls for one' })
-  run!: unknown;
-}
-
 export class HistoryPageDto {
   @ApiProperty({ type: [MessageDto], description: 'Ascending by seq' })
   items!: MessageDto[];

@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { APICallError } from '@ai-sdk/provider';
+import { stepCountIs, streamText, type LanguageModel } from 'ai';
+import { AppConfig } from '../config/app-config.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
+import { MessageDto } from '../messages/dto/message.dto.js';
+import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { ContextService, tokensOf } from './context.service.js';
+import { RunDto } from './dto/run.dto.js';
+import { ModelFactory, ProviderNotConfiguredError } from './providers/model.factory.js';
+import type { RunEntity, RunError, RunUsage } from './run.entity.js';
+import { RunsRepository } from './runs.repository.js';
+import { ToolRegistry } from './tools/tool-registry.js';
+
+/** Identifies this process in runs it executes (crash recovery across instances). */
+export const INSTANCE_ID = `${process.pid}-${randomUUID().slice(0, 8)}`;
+
+const HEARTBEAT_MS = 5000;
+
+type AbortReason = 'cancelled' | 'timeout' | 'idle' | 'shutdown';
+
+interface ActiveRun {
+  run: RunEntity;
+  responseMessageId: string;
+  content: string;
+  /** Index of the last delta published; -1 before the first. */
+  index: number;
+  controller: AbortController;
+  reason?: AbortReason;
+}
+
+export interface RunSnapshot {
+  run: RunDto;
+  content: string;
+  index: number;
+}
+
+class RunFailure extends Error {
+  constructor(readonly error: RunError) {
+    super(error.message);
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  if (APICallError.isInstance(error)) return error.isRetryable;
+  const code = (error as { code?: string; cause?: { code?: string } })?.cause?.code ?? (error as { code?: string })?.code;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(code ?? '') ||
+    (error instanceof TypeError && /fetch failed/i.test(error.message));
+}
+
+function describeProviderError(error: unknown, provider: string): RunError {
+  if (error instanceof ProviderNotConfiguredError) return { code: 'PROVIDER_NOT_CONFIGURED', message: error.message };
+  if (APICallError.isInstance(error)) {
+    if (error.statusCode === 401 || error.statusCode === 403) {
+      return { code: 'PROVIDER_AUTH', message: `The ${provider} provider rejected the credentials (HTTP ${error.statusCode}); check the API key` };
+    }
+    if (error.statusCode === 404) return { code: 'MODEL_NOT_FOUND', message: `The ${provider} provider does not know this model (HTTP 404); check AGENT_MODEL` };
+    if (error.statusCode === 429) return { code: 'PROVIDER_RATE_LIMITED', message: `The ${provider} provider is rate limiting requests (HTTP 429)` };
+    return { code: 'PROVIDER_ERROR', message: `The ${provider} provider answered HTTP ${error.statusCode ?? '?'}` };
+  }
+  if (isRetryable(error)) return { code: 'PROVIDER_UNAVAILABLE', message: `The ${provider} provider cannot be reached; check OPENAI_BASE_URL / network` };
+  return { code: 'PROVIDER_ERROR', message: `The ${provider} provider failed: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}` };
+}
+
+/**
+ * AgentCore: executes one run. Builds the context through the repositories, calls the provider
+ * with the tools, streams deltas (gap-free index) on the realtime bus, records tool calls,
+ * checkpoints the partial reply, and persists the final message with model, usage, tool calls
+ * and sources. Knows nothing of Socket.IO or HTTP.
+ */
+@Injectable()
+export class AgentCore {
+  private readonly logger = new Logger('AgentCore');
+  private readonly active = new Map<string, ActiveRun>();
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsRepository,
+    private readonly context: ContextService,
+    private readonly models: ModelFactory,
+    private readonly tools: ToolRegistry,
+    private readonly bus: RealtimeBus,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** The text streamed so far of a run executing here, with the index of its last delta. */
+  snapshot(runId: string): { content: string; index: number } | undefined {
+    const active = this.active.get(runId);
+    return active && { content: active.content, index: active.index };
+  }
+
+  /** Stops a run executing here at once; it ends as cancelled with its partial text. */
+  cancel(runId: string): boolean {
+    return this.abort(runId, 'cancelled');
+  }
+
+  /** Stops every run of this process (shutdown): they end as interrupted, text kept. */
+  abortAll(): void {
+    for (const runId of this.active.keys()) this.abort(runId, 'shutdown');
+  }
+
+  private abort(runId: string, reason: AbortReason): boolean {
+    const active = this.active.get(runId);
+    if (!active) return false;
+    active.reason ??= reason;
+    active.controller.abort(reason);
+    return true;
+  }
+
+  async run(runId: string): Promise<void> {
+    const run = await this.runs.findById(runId);
+    if (!run || run.status !== 'queued') return;
+    const view = await this.conversations.findView(run.conversationId);
+    const trigger = await this.messages.findById(run.conversationId, run.triggerMessageId);
+    if (!view || !trigger || trigger.deletedAt) {
+      const ended = await this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } });
+      if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
+      return;
+    }
+    const stored = await this.messages.append({
+      conversationId: run.conversationId,
+      role: 'assistant',
+      authorId: null,
+      content: '',
+      status: 'streaming',
+      runId: run.id,
+      metadata: { model: run.model },
+    });
+    if (!stored) return;
+    const reply = stored.message;
+    // Registered before the run is marked running, so a cancel can always reach it.
+    const active: ActiveRun = { run, responseMessageId: reply.id, content: '', index: -1, controller: new AbortController() };
+    this.active.set(run.id, active);
+    try {
+      if (!(await this.runs.start(run.id, INSTANCE_ID, reply.id))) {
+        // Cancelled between being queued and starting.
+        await this.messages.updateReply(reply.id, { status: 'cancelled' });
+        return;
+      }
+      this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(reply) });
+      active.run = (await this.runs.findById(run.id))!;
+      this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
+      await this.execute(active, trigger);
+    } finally {
+      this.active.delete(run.id);
+    }
+  }
+
+  private async execute(active: ActiveRun, trigger: MessageEntity): Promise<void> {
+    const { run } = active;
+    const agent = this.config.agent;
+    const toolCalls: NonNullable<MessageMetadata['toolCalls']> = [];
+    const sources: unknown[] = [];
+    const invocations = new Map<string, string>();
+    let usage: RunUsage | undefined;
+    let lastCheckpoint = Date.now();
+    let lastHeartbeat = Date.now();
+    let idleTimer: NodeJS.Timeout | undefined;
+    const resetIdle = () => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => this.abort(run.id, 'idle'), agent.idleTimeoutMs);
+    };
+    const runTimer = setTimeout(() => this.abort(run.id, 'timeout'), agent.runTimeoutMs);
+    let outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError };
+
+    try {
+      const model: LanguageModel = this.models.create({ provider: run.provider as never, model: run.model });
+      const view = (await this.conversations.findView(run.conversationId))!;
+      const context = await this.context.build(view, trigger.seq);
+      const toolSet = this.tools.toolSet({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+
+      for (let attempt = 0; ; attempt++) {
+        try {
+          resetIdle();
+          const result = streamText({
+            model,
+            system: context.system,
+            messages: context.messages,
+            tools: toolSet,
+            stopWhen: stepCountIs(agent.maxSteps),
+            abortSignal: active.controller.signal,
+            maxRetries: 0,
+          });
+          for await (const part of result.fullStream) {
+            resetIdle();
+            switch (part.type) {
+              case 'text-delta': {
+                if (!part.text) break;
+                active.content += part.text;
+                active.index += 1;
+                this.bus.publish({ type: 'run.delta', conversationId: run.conversationId, runId: run.id, index: active.index, text: part.text });
+                break;
+              }
+              case 'tool-call': {
+                const id = await this.runs.recordToolStart({ runId: run.id, callId: part.toolCallId, name: part.toolName, arguments: part.input });
+                invocations.set(part.toolCallId, id);
+                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'started', args: part.input });
+                break;
+              }
+              case 'tool-result': {
+                const id = invocations.get(part.toolCallId);
+                if (id) await this.runs.recordToolEnd(id, { result: part.output });
+                toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, result: part.output });
+                if (part.toolName === 'search_history' && Array.isArray(part.output)) sources.push(...part.output);
+                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'completed', args: part.input, result: part.output });
+                break;
+              }
+              case 'tool-error': {
+                const message = part.error instanceof Error ? part.error.message : String(part.error);
+                const id = invocations.get(part.toolCallId);
+                if (id) await this.runs.recordToolEnd(id, { error: message });
+                toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, error: message });
+                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'failed', args: part.input, result: { error: message } });
+                break;
+              }
+              case 'finish': {
+                const input = part.totalUsage.inputTokens;
+                const output = part.totalUsage.outputTokens;
+                usage = { inputTokens: input ?? context.tokens, outputTokens: output ?? tokensOf(active.content) };
+                break;
+              }
+              case 'error':
+                throw part.error;
+              case 'abort':
+                throw new Error('aborted');
+              default:
+                break;
+            }
+            const now = Date.now();
+            if (now - lastCheckpoint >= agent.checkpointMs) {
+              lastCheckpoint = now;
+              await this.messages.updateReply(active.responseMessageId, { content: active.content });
+            }
+            if (now - lastHeartbeat >= HEARTBEAT_MS) {
+              lastHeartbeat = now;
+              await this.runs.heartbeat(run.id);
+            }
+          }
+          break;
+        } catch (error) {
+          if (active.controller.signal.aborted) throw error;
+          const nothingSent = active.index === -1 && invocations.size === 0;
+          if (nothingSent && attempt < agent.maxRetries && isRetryable(error)) {
+            const delay = agent.retryBaseMs * 2 ** attempt;
+            this.logger.warn(`Run ${run.id}: provider error before the first token, retrying in ${delay} ms (attempt ${attempt + 1})`);
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            continue;
+          }
+          if (nothingSent) throw new RunFailure(describeProviderError(error, run.provider));
+          throw new RunFailure({
+            code: 'STREAM_INTERRUPTED',
+            message: `The ${run.provider} stream broke off after the reply had started; the partial text is kept`,
+          });
+        }
+      }
+      outcome = { status: 'completed' };
+    } catch (error) {
+      const reason = active.reason;
+      if (reason === 'cancelled') outcome = { status: 'cancelled' };
+      else if (reason === 'shutdown') outcome = { status: 'interrupted', error: { code: 'SHUTDOWN', message: 'The server shut down during the run' } };
+      else if (reason === 'timeout') outcome = { status: 'failed', error: { code: 'RUN_TIMEOUT', message: `The run took longer than ${agent.runTimeoutMs} ms` } };
+      else if (reason === 'idle') outcome = { status: 'failed', error: { code: 'IDLE_TIMEOUT', message: `The provider sent nothing for ${agent.idleTimeoutMs} ms` } };
+      else if (error instanceof RunFailure) outcome = { status: 'failed', error: error.error };
+      else if (error instanceof ProviderNotConfiguredError) outcome = { status: 'failed', error: describeProviderError(error, run.provider) };
+      else {
+        this.logger.error(`Run ${run.id} failed unexpectedly`, error instanceof Error ? error.stack : String(error));
+        outcome = { status: 'failed', error: { code: 'INTERNAL', message: 'The run failed unexpectedly' } };
+      }
+    } finally {
+      clearTimeout(runTimer);
+      clearTimeout(idleTimer);
+    }
+    await this.finish(active, outcome, {
+      model: run.model,
+      ...(usage && { usage }),
+      ...(toolCalls.length && { toolCalls }),
+      ...(sources.length && { sources }),
+    });
+  }
+
+  private async finish(
+    active: ActiveRun,
+    outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError },
+    metadata: MessageMetadata,
+  ): Promise<void> {
+    const { run } = active;
+    const error = 'error' in outcome ? outcome.error : undefined;
+    const message = await this.messages.updateReply(active.responseMessageId, {
+      content: active.content,
+      status: outcome.status === 'completed' ? 'complete' : outcome.status,
+      metadata: { ...metadata, ...(error && { error }) },
+    });
+    const ended = await this.runs.finish(run.id, outcome.status, { usage: metadata.usage ?? null, error: error ?? null });
+    if (!ended || !message) return;
+    const runDto = RunDto.from(ended);
+    const messageDto = MessageDto.from(message);
+    this.bus.publish({ type: 'message.updated', conversationId: run.conversationId, message: messageDto });
+    if (outcome.status === 'completed') this.bus.publish({ type: 'run.completed', conversationId: run.conversationId, run: runDto, message: messageDto });
+    else if (outcome.status === 'cancelled') this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: runDto });
+    else this.bus.publish({ type: 'run.failed', conversationId: run.conversationId, run: runDto, error: error! });
+  }
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { ConversationsModule } from '../conversations/conversations.module.js';
+import { MessagesModule } from '../messages/messages.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { AgentCore } from './agent-core.service.js';
+import { ChatController } from './chat.controller.js';
+import { ChatService } from './chat.service.js';
+import { ContextService } from './context.service.js';
+import { ModelFactory } from './providers/model.factory.js';
+import { RunScheduler } from './run-scheduler.service.js';
+import { RunsRepository } from './runs.repository.js';
+import { ToolRegistry } from './tools/tool-registry.js';
+
+@Module({
+  imports: [MessagesModule, ConversationsModule, UsersModule],
+  controllers: [ChatController],
+  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunsRepository, ToolRegistry],
+  exports: [AgentCore, ChatService],
+})
+export class AgentModule {}

@@ -1,0 +1,156 @@
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { filter, takeWhile } from 'rxjs';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { uuidParam } from '../common/pipes/uuid.pipe.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { ChatService } from './chat.service.js';
+import { toClientEvent } from './client-events.js';
+import { ConversationFeed } from './conversation-feed.js';
+import { EventsQuery, SendQuery } from './dto/chat.dto.js';
+import { RunDto, WaitResultDto } from './dto/run.dto.js';
+import { openSse } from './sse.js';
+
+const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
+
+@ApiTags('messages')
+@Authenticated()
+@Controller('conversations/:id')
+export class ChatController {
+  constructor(
+    private readonly chat: ChatService,
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesRepository,
+    private readonly bus: RealtimeBus,
+  ) {}
+
+  @Post('messages')
+  @ApiOperation({
+    summary: 'Send a message',
+    description:
+      'Idempotent per clientMessageId. Returns the message and the agent run answering it (if the agent mode calls for one). ' +
+      '`?wait=true` waits for the run and adds its reply; `Accept: text/event-stream` streams the run as SSE instead.',
+  })
+  @ApiProduces('application/json', 'text/event-stream')
+  @ApiCreatedResponse({ type: WaitResultDto })
+  @ApiErrors(400, 403, 404, 413, 429)
+  async send(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Body() body: SendMessageDto,
+    @Query() query: SendQuery,
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<WaitResultDto | { message: MessageDto; run: RunDto | null } | undefined> {
+    const sent = await this.chat.send(user, id, body);
+    if (accept?.includes('text/event-stream')) {
+      this.streamRun(reply, user, sent.message, sent.run);
+      return undefined;
+    }
+    if (query.wait && sent.run) {
+      const { run, reply: answer } = await this.chat.waitForRun(sent.run.id);
+      return { message: sent.message, run, reply: answer };
+    }
+    return query.wait ? { ...sent, reply: null } : sent;
+  }
+
+  @Post('messages/:messageId/regenerate')
+  @ApiOperation({ summary: 'Answer a user message again (a new run)' })
+  @ApiCreatedResponse({ type: RunDto })
+  @ApiErrors(400, 403, 404, 429)
+  regenerate(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Param('messageId', uuidParam('messageId')) messageId: string,
+  ): Promise<RunDto> {
+    return this.chat.regenerate(user, id, messageId);
+  }
+
+  @Get('runs/:runId')
+  @ApiOkResponse({ type: RunDto })
+  @ApiErrors(400, 404)
+  getRun(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Param('runId', uuidParam('runId')) runId: string): Promise<RunDto> {
+    return this.chat.getRun(user, id, runId);
+  }
+
+  @Post('runs/:runId/cancel')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Stop a run now; the text so far is kept (idempotent)' })
+  @ApiOkResponse({ type: RunDto })
+  @ApiErrors(400, 403, 404)
+  cancel(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Param('runId', uuidParam('runId')) runId: string): Promise<RunDto> {
+    return this.chat.cancel(user, id, runId);
+  }
+
+  @Get('events')
+  @ApiOperation({
+    summary: 'Server-Sent Events: the live events of the conversation',
+    description:
+      'The same events as Socket.IO (message:created, run:delta, …). `id:` lines let `Last-Event-ID` (or `?afterSeq=`) resume ' +
+      'without losing anything; a `run:snapshot` event carries the text so far of a reply in progress; heartbeats every 15 s.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'last-event-id', required: false })
+  @ApiOkResponse({ description: 'text/event-stream' })
+  @ApiErrors(400, 404)
+  async events(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Query() query: EventsQuery,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
+    const { view } = await this.conversations.authorize(id, user, 'read');
+    const resumeFrom = /^\d+$/.test(lastEventId ?? '') ? Number(lastEventId) : undefined;
+    const afterSeq = resumeFrom ?? query.afterSeq;
+    const stream = openSse(reply);
+    // Without a resume point the feed starts live, from the current end of the conversation.
+    const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
+    const replay = afterSeq === undefined ? async function* () {} : () => this.messagesAfter(id, afterSeq);
+    await feed.start(this.bus.events$, replay, () => this.chat.activeRun(id));
+  }
+
+  private async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
+    let cursor = afterSeq;
+    for (;;) {
+      const { items, hasMore } = await this.messages.history(conversationId, { limit: 200, afterSeq: cursor });
+      if (items.length) yield items.map(MessageDto.from);
+      if (!hasMore || !items.length) return;
+      cursor = items.at(-1)!.seq;
+    }
+  }
+
+  /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
+  private streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): void {
+    const stream = openSse(reply);
+    stream.send('message:created', { message });
+    if (!run) {
+      stream.close();
+      return;
+    }
+    if (['completed', 'failed', 'cancelled', 'interrupted'].includes(run.status)) {
+      stream.send(`run:${run.status === 'interrupted' ? 'failed' : run.status}`, { run });
+      stream.close();
+      return;
+    }
+    const subscription = this.bus.events$
+      .pipe(
+        filter((event) => ('runId' in event && event.runId === run.id) || ('run' in event && event.run.id === run.id)),
+        takeWhile((event) => !TERMINAL_EVENTS.has(event.type), true),
+      )
+      .subscribe({
+        next: (event) => {
+          const client = toClientEvent(event, user.id);
+          if (client) stream.send(client.name, client.payload);
+        },
+        complete: () => stream.close(),
+      });
+    stream.onClose(() => subscription.unsubscribe());
+  }
+}

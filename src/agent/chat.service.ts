@@ -1,0 +1,144 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import type { AgentMode } from '../conversations/conversation.entity.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { AgentCore, type RunSnapshot } from './agent-core.service.js';
+import { RunDto } from './dto/run.dto.js';
+import { ModelFactory } from './providers/model.factory.js';
+import type { RunEntity } from './run.entity.js';
+import { RunScheduler } from './run-scheduler.service.js';
+import { RunsRepository } from './runs.repository.js';
+
+const MENTION = /(^|[^\w@])@agent\b/i;
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
+
+/** Whether the agent answers a user message in this mode. */
+export function agentReplies(mode: AgentMode, content: string): boolean {
+  return mode === 'auto' || (mode === 'mention' && MENTION.test(content));
+}
+
+function runNotFound(): AppError {
+  return new AppError(HttpStatus.NOT_FOUND, 'RUN_NOT_FOUND', 'Run not found');
+}
+
+/**
+ * What happens when someone talks in a conversation: the message is stored (messages module),
+ * and when the agent mode calls for it a run is queued for AgentCore. Shared by REST and Socket.IO.
+ */
+@Injectable()
+export class ChatService {
+  constructor(
+    private readonly conversations: ConversationsService,
+    private readonly messagesService: MessagesService,
+    private readonly messages: MessagesRepository,
+    private readonly runs: RunsRepository,
+    private readonly scheduler: RunScheduler,
+    private readonly core: AgentCore,
+    private readonly models: ModelFactory,
+    private readonly bus: RealtimeBus,
+    private readonly config: AppConfig,
+  ) {}
+
+  async send(user: AuthUser, conversationId: string, dto: SendMessageDto): Promise<{ message: MessageDto; run: RunDto | null }> {
+    const access = await this.conversations.authorize(conversationId, user, 'send');
+    const replies = agentReplies(access.view.agent.mode, dto.content);
+    if (replies) await this.checkQuota(user);
+    const { message, created } = await this.messagesService.send(user, conversationId, dto, access);
+    if (!created) {
+      const existing = await this.runs.findByTrigger(message.id);
+      return { message, run: existing ? RunDto.from(existing) : null };
+    }
+    if (!replies) return { message, run: null };
+    const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
+    return { message, run: RunDto.from(run) };
+  }
+
+  /** A new run answering the same user message. */
+  async regenerate(user: AuthUser, conversationId: string, messageId: string): Promise<RunDto> {
+    const access = await this.conversations.authorize(conversationId, user, 'send');
+    const message = await this.messages.findById(conversationId, messageId);
+    if (!message || message.deletedAt) throw new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'Message not found');
+    if (message.role !== 'user') {
+      throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Only a user message can be answered again', {
+        messageId: ['messageId must refer to a user message'],
+      });
+    }
+    await this.checkQuota(user);
+    return RunDto.from(await this.queueRun(user, conversationId, access.view.agent, message.id));
+  }
+
+  async getRun(user: AuthUser, conversationId: string, runId: string): Promise<RunDto> {
+    await this.conversations.authorize(conversationId, user, 'read');
+    const run = await this.runs.findInConversation(conversationId, runId);
+    if (!run) throw runNotFound();
+    return RunDto.from(run);
+  }
+
+  /** Any participant who may send may cancel. Idempotent: a finished run is returned as it is. */
+  async cancel(user: AuthUser, conversationId: string, runId: string): Promise<RunDto> {
+    await this.conversations.authorize(conversationId, user, 'send');
+    const run = await this.runs.findInConversation(conversationId, runId);
+    if (!run) throw runNotFound();
+    if (TERMINAL.has(run.status)) return RunDto.from(run);
+    const finished = this.waitForEnd(runId);
+    if (!this.core.cancel(runId)) {
+      const ended = await this.runs.finish(runId, 'cancelled');
+      if (ended) this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(ended) });
+    }
+    await finished.catch(() => undefined);
+    return RunDto.from((await this.runs.findById(runId))!);
+  }
+
+  /** Resolves with the finished run (and its reply) once it has ended. */
+  async waitForRun(runId: string): Promise<{ run: RunDto; reply: MessageDto | null }> {
+    const ended = this.waitForEnd(runId);
+    const current = await this.runs.findById(runId);
+    if (current && !TERMINAL.has(current.status)) await ended;
+    const run = (await this.runs.findById(runId))!;
+    const reply = run.responseMessageId ? await this.messages.findById(run.conversationId, run.responseMessageId) : undefined;
+    return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
+  }
+
+  /** The run streaming in a conversation, with its text so far (for joins and stream resumes). */
+  async activeRun(conversationId: string): Promise<RunSnapshot | null> {
+    const run = await this.runs.findActive(conversationId);
+    if (!run) return null;
+    const snapshot = this.core.snapshot(run.id);
+    if (snapshot) return { run: RunDto.from(run), ...snapshot };
+    const reply = run.responseMessageId ? await this.messages.findById(conversationId, run.responseMessageId) : undefined;
+    return { run: RunDto.from(run), content: reply?.content ?? '', index: -1 };
+  }
+
+  private waitForEnd(runId: string): Promise<unknown> {
+    return firstValueFrom(
+      this.bus.events$.pipe(
+        filter((event) => (event.type === 'run.completed' || event.type === 'run.failed' || event.type === 'run.cancelled') && event.run.id === runId),
+        timeout(this.config.agent.runTimeoutMs + 30_000),
+      ),
+    );
+  }
+
+  private async queueRun(user: AuthUser, conversationId: string, agent: { provider: string | null; model: string | null }, triggerMessageId: string): Promise<RunEntity> {
+    const { provider, model } = this.models.resolve(agent.provider, agent.model);
+    const run = await this.runs.create({ conversationId, triggerMessageId, requestedById: user.id, provider, model });
+    this.scheduler.enqueue(conversationId, run.id);
+    return run;
+  }
+
+  /** AGENT_DAILY_RUNS / AGENT_DAILY_TOKENS per user and UTC day; unset means unlimited. */
+  private async checkQuota(user: AuthUser): Promise<void> {
+    const { dailyRuns, dailyTokens } = this.config.agent;
+    if (dailyRuns === undefined && dailyTokens === undefined) return;
+    const used = await this.runs.usageToday(user.id);
+    if ((dailyRuns !== undefined && used.runs >= dailyRuns) || (dailyTokens !== undefined && used.tokens >= dailyTokens)) {
+      throw new AppError(HttpStatus.TOO_MANY_REQUESTS, 'QUOTA_EXCEEDED', 'Your daily agent quota is used up; it resets at midnight UTC');
+    }
+  }
+}

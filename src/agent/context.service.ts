@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import type { ModelMessage } from 'ai';
+import { countTokens } from 'gpt-tokenizer';
+import { AppConfig } from '../config/app-config.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
+import type { MessageEntity } from '../messages/message.entity.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { UsersRepository } from '../users/users.repository.js';
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a helpful assistant taking part in a team chat. Be accurate and concise. ' +
+  'Use the tools when they help: search the conversation history, do arithmetic, tell the time.';
+
+/** Per-message overhead of chat formats (role markers), on top of the text itself. */
+const MESSAGE_OVERHEAD_TOKENS = 4;
+/** Older turns folded into the summary at most per refresh. */
+const SUMMARY_WINDOW = 200;
+const SUMMARY_LINE_CHARS = 160;
+
+export interface AgentContext {
+  system: string;
+  messages: ModelMessage[];
+  /** Tokens of the prompt as counted here (o200k), for quotas and the builtin agent. */
+  tokens: number;
+  /** seq of the oldest turn sent in full. */
+  firstSeq: number;
+}
+
+export function tokensOf(text: string): number {
+  return countTokens(text);
+}
+
+/**
+ * Conversation memory: the system prompt, a stored rolling summary of older turns, and the most
+ * recent turns that fit AGENT_CONTEXT_TOKENS (counted with a real tokenizer). Turns that fall out
+ * of the window are folded into the summary, so nothing said is simply forgotten.
+ */
+@Injectable()
+export class ContextService {
+  constructor(
+    private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsRepository,
+    private readonly users: UsersRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  async build(conversation: ConversationView, uptoSeq: number): Promise<AgentContext> {
+    const budget = this.config.agent.contextTokens;
+    const basePrompt = conversation.agent.systemPrompt?.trim() || DEFAULT_SYSTEM_PROMPT;
+    const stored = (await this.conversations.findSummary(conversation.id)) ?? { summary: null, summarySeq: 0 };
+    // The window gets what the system prompt and a summary of up to a quarter of the budget leave.
+    let remaining = budget - tokensOf(basePrompt) - Math.floor(budget / 4);
+    const turns: MessageEntity[] = [];
+    let beforeSeq = uptoSeq + 1;
+    let exhausted = false;
+    while (!exhausted && remaining > 0) {
+      const { items, hasMore } = await this.messages.history(conversation.id, { limit: 50, beforeSeq });
+      for (const message of items.toReversed()) {
+        if (!this.isTurn(message)) continue;
+        const cost = tokensOf(message.content) + MESSAGE_OVERHEAD_TOKENS;
+        if (cost > remaining) {
+          exhausted = true;
+          break;
+        }
+        remaining -= cost;
+        turns.unshift(message);
+      }
+      if (!hasMore || !items.length) break;
+      beforeSeq = items[0]!.seq;
+    }
+    const firstSeq = turns[0]?.seq ?? uptoSeq + 1;
+    const names = await this.users.findDisplayNames([...new Set(turns.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+    const multiUser = conversation.participants.length > 1;
+
+    let summary = stored.summary;
+    if (firstSeq - 1 > stored.summarySeq) {
+      summary = await this.refreshSummary(conversation.id, stored, firstSeq - 1, Math.floor(budget / 4));
+    }
+    const system = summary ? `${basePrompt}\n\nSummary of the earlier conversation:\n${summary}` : basePrompt;
+    const messages: ModelMessage[] = turns.map((message) =>
+      message.role === 'assistant'
+        ? { role: 'assistant', content: message.content }
+        : { role: 'user', content: multiUser && message.authorId ? `${names.get(message.authorId) ?? 'Someone'}: ${message.content}` : message.content },
+    );
+    const tokens = tokensOf(system) + messages.reduce((sum, m) => sum + tokensOf(String(m.content)) + MESSAGE_OVERHEAD_TOKENS, 0);
+    return { system, messages, tokens, firstSeq };
+  }
+
+  /** A summary of the whole conversation so far (the summarize_conversation tool). */
+  async summarize(conversationId: string, maxTokens = 600): Promise<{ summary: string; messages: number }> {
+    const lines: string[] = [];
+    let count = 0;
+    for await (const page of this.messages.stream(conversationId)) {
+      const names = await this.users.findDisplayNames([...new Set(page.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+      for (const message of page) {
+        if (!this.isTurn(message)) continue;
+        count++;
+        lines.push(this.summaryLine(message, names));
+      }
+    }
+    return { summary: this.fit(lines, maxTokens), messages: count };
+  }
+
+  private isTurn(message: MessageEntity): boolean {
+    return !message.deletedAt && (message.role === 'user' || message.role === 'assistant') && message.content.trim().length > 0;
+  }
+
+  /** Extractive: each older turn contributes its first sentence; the newest lines win when space runs out. */
+  private async refreshSummary(
+    conversationId: string,
+    stored: { summary: string | null; summarySeq: number },
+    uptoSeq: number,
+    maxTokens: number,
+  ): Promise<string> {
+    const afterSeq = Math.max(stored.summarySeq, uptoSeq - SUMMARY_WINDOW);
+    const { items } = await this.messages.history(conversationId, { limit: SUMMARY_WINDOW, afterSeq, beforeSeq: uptoSeq + 1 });
+    const names = await this.users.findDisplayNames([...new Set(items.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+    const lines = [...(stored.summary ? stored.summary.split('\n') : []), ...items.filter((m) => this.isTurn(m)).map((m) => this.summaryLine(m, names))];
+    const summary = this.fit(lines, maxTokens);
+    await this.conversations.updateSummary(conversationId, summary, uptoSeq);
+    return summary;
+  }
+
+  private summaryLine(message: MessageEntity, names: Map<string, string>): string {
+    const who = message.role === 'assistant' ? 'Agent' : (message.authorId && names.get(message.authorId)) || 'Someone';
+    const text = message.content.replace(/\s+/g, ' ').trim();
+    const sentence = text.match(/^.*?[.!?](\s|$)/)?.[0]?.trim() ?? text;
+    return `- ${who}: ${sentence.length > SUMMARY_LINE_CHARS ? `${sentence.slice(0, SUMMARY_LINE_CHARS - 1)}…` : sentence}`;
+  }
+
+  private fit(lines: string[], maxTokens: number): string {
+    const kept: string[] = [];
+    let used = 0;
+    for (const line of lines.toReversed()) {
+      const cost = tokensOf(line) + 1;
+      if (used + cost > maxTokens) break;
+      used += cost;
+      kept.unshift(line);
+    }
+    return kept.join('\n');
+  }
+}
