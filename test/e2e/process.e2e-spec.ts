@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type QueryResultRow } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
 
 /** The embedded database is reachable on its unix socket inside DATA_DIR while the app runs. */
@@ -89,5 +90,51 @@ describe('the built server on embedded PostgreSQL', () => {
     expect(await app.exited).toBe(1);
     expect(app.output().trim()).toBe(app.output().trim().split('\n')[0]);
     expect(app.output()).toContain(message);
+  });
+
+  it('marks a run left running by a killed process as interrupted, keeping its checkpointed text', async () => {
+    const fake = await new FakeOpenAI().start();
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 400 }, (_, i) => `word${i} `), delayMs: 25 });
+    try {
+      const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-crash-'));
+      const port = await freePort();
+      const env = { DATA_DIR: dataDir, AGENT_PROVIDER: 'openai', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', AGENT_CHECKPOINT_MS: '100' };
+      const first = start(env, port);
+      await waitForStatus(`${first.baseUrl}/health/ready`, 200);
+      const call = async (app: AppProcess, method: string, path: string, token?: string, body?: unknown) => {
+        const response = await fetch(`${app.baseUrl}/api/v1${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return (await response.json()) as Record<string, any>;
+      };
+      const { accessToken } = await call(first, 'POST', '/auth/register', undefined, { email: 'crash@example.com', password: 'correct horse battery', displayName: 'C' });
+      const conversation = await call(first, 'POST', '/conversations', accessToken, {});
+      const sent = await call(first, 'POST', `/conversations/${conversation.id}/messages`, accessToken, { content: 'tell me a long story' });
+      const runId = sent.run.id as string;
+
+      let partial = '';
+      for (let i = 0; i < 200 && partial.length < 20; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const history = await call(first, 'GET', `/conversations/${conversation.id}/messages`, accessToken);
+        partial = history.items.find((m: { runId: string | null }) => m.runId === runId)?.content ?? '';
+      }
+      expect(partial.length).toBeGreaterThanOrEqual(20);
+      first.child.kill('SIGKILL');
+      await first.exited;
+
+      const second = start(env, port);
+      await waitForStatus(`${second.baseUrl}/health/ready`, 200);
+      const run = await call(second, 'GET', `/conversations/${conversation.id}/runs/${runId}`, accessToken);
+      expect(run).toMatchObject({ status: 'interrupted', error: { code: 'INTERRUPTED' }, finishedAt: expect.any(String) });
+      const history = await call(second, 'GET', `/conversations/${conversation.id}/messages`, accessToken);
+      const reply = history.items.find((m: { runId: string | null }) => m.runId === runId);
+      expect(reply.status).toBe('interrupted');
+      expect(reply.content.startsWith(partial)).toBe(true);
+      expect(reply.content).toMatch(/^(word\d+ )+/);
+    } finally {
+      await fake.stop();
+    }
   });
 });

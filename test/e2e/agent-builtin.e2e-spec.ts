@@ -1,0 +1,190 @@
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Registered, register } from '../support/auth.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const API = '/api/v1';
+
+interface SseFrame {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+/** Reads SSE frames from a fetch response until `stop` says so (or the time runs out). */
+async function readFrames(response: Response, stop: (frames: SseFrame[]) => boolean, timeoutMs = 10_000): Promise<SseFrame[]> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const frames: SseFrame[] = [];
+  let buffer = '';
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!stop(frames) && Date.now() < deadline) {
+      const { value, done } = await Promise.race([
+        reader.read(),
+        new Promise<{ value: undefined; done: true }>((resolve) => setTimeout(() => resolve({ value: undefined, done: true }), Math.max(1, deadline - Date.now()))),
+      ]);
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const raw = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = raw.match(/^event: (.+)$/m)?.[1];
+        if (!event) continue;
+        frames.push({ id: raw.match(/^id: (.+)$/m)?.[1], event, data: JSON.parse(raw.match(/^data: (.+)$/m)![1]!) });
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return frames;
+}
+
+describe('the builtin offline agent', () => {
+  let t: TestApp;
+  let user: Registered;
+  let conversationId: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000' });
+    user = await register(t, { displayName: 'Grace' });
+    conversationId = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { title: 'Ops' } })).body.id;
+  });
+  afterAll(() => t?.close());
+
+  const ask = async (content: string) => {
+    const response = await t.http(`${API}/conversations/${conversationId}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content } });
+    expect(response.status).toBe(201);
+    expect(response.body.run).toMatchObject({ status: 'completed', provider: 'builtin', model: 'builtin' });
+    return response.body as { reply: { content: string; metadata: { toolCalls?: { name: string }[]; usage: unknown; sources?: unknown[] } }; run: { id: string } };
+  };
+
+  it('answers /calc 2+2 with 4 through the tool pipeline', async () => {
+    const { reply, run } = await ask('/calc 2+2');
+    expect(reply.content).toBe('2+2 = 4');
+    expect(reply.metadata.toolCalls).toEqual([expect.objectContaining({ name: 'calculator', args: { expression: '2+2' }, result: { expression: '2+2', result: '4' } })]);
+    expect(reply.metadata.usage).toMatchObject({ inputTokens: expect.any(Number), outputTokens: expect.any(Number) });
+    const [invocation] = await t.app.get(DataSource).query(`SELECT name, status FROM tool_invocations WHERE run_id = $1`, [run.id]);
+    expect(invocation).toEqual({ name: 'calculator', status: 'completed' });
+  });
+
+  it.each([
+    ['/help', /\/calc/],
+    ['/time', /^It is .+ \(UTC\)\.$/],
+    ['/time Europe/Paris', /\(Europe\/Paris\)/],
+    ['what time is it in Tokyo?', /\(Asia\/Tokyo\)/],
+    ['calculate (1 + 2) * 3', /= 9$/],
+    ['/calc 1/0', /calculator tool failed: .*Division by zero/],
+    ['/stats', /This conversation has \d+ messages/],
+    ['/summary', /^Summary of \d+ messages:\n- Grace: /],
+    ['/frobnicate', /Unknown command \/frobnicate/],
+  ])('answers %s', async (command, expected) => {
+    const { reply } = await ask(command);
+    expect(reply.content).toMatch(expected);
+  });
+
+  it('searches history and cites the hits as sources', async () => {
+    await ask('/calc 6*7');
+    const { reply } = await ask('/search calc');
+    expect(reply.content).toMatch(/^Found \d+ messages? matching "calc":/);
+    expect(reply.metadata.sources?.length).toBeGreaterThan(0);
+    expect(reply.metadata.sources![0]).toMatchObject({ conversationId, seq: expect.any(Number), excerpt: expect.any(String) });
+  });
+
+  it('is honest about not being a language model', async () => {
+    const { reply } = await ask('Write me a poem about the sea');
+    expect(reply.content).toContain('no language model is configured');
+    expect(reply.content).toContain('AGENT_PROVIDER=openai');
+    expect(reply.metadata.toolCalls).toBeUndefined();
+  });
+
+  it('streams the conversation over SSE and resumes from Last-Event-ID without losing or repeating anything', async () => {
+    const open = (headers: Record<string, string> = {}, query = '') =>
+      fetch(new URL(`${API}/conversations/${conversationId}/events${query}`, t.baseUrl), {
+        headers: { authorization: `Bearer ${user.accessToken}`, accept: 'text/event-stream', ...headers },
+      });
+    const live = await open();
+    expect(live.headers.get('content-type')).toContain('text/event-stream');
+    const framesPromise = readFrames(live, (frames) => frames.some((f) => f.event === 'run:completed'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await ask('/time');
+    const frames = await framesPromise;
+    const names = frames.map((f) => f.event);
+    expect(names).toEqual(expect.arrayContaining(['message:created', 'run:started', 'run:tool', 'run:delta', 'message:updated', 'run:completed']));
+    const created = frames.filter((f) => f.event === 'message:created');
+    const userFrame = created[0]!;
+    const seq = (userFrame.data as { message: { seq: number } }).message.seq;
+    expect(userFrame.id).toBe(String(seq));
+    // While the reply streams, the id stays below it: resuming from it replays the reply again.
+    const replyCreated = created[1]!;
+    expect(replyCreated.id).toBe(String(seq));
+    const completed = frames.find((f) => f.event === 'message:updated')!;
+    expect(completed.id).toBe(String(seq + 1));
+
+    const missed = await ask('/calc 3+4');
+    const resumed = await readFrames(await open({ 'last-event-id': String(seq + 1) }), (f) => f.length >= 2, 3000);
+    const replayed = resumed.filter((f) => f.event === 'message:created').map((f) => (f.data as { message: { seq: number; content: string } }).message);
+    expect(replayed.map((m) => m.seq)).toEqual([seq + 2, seq + 3]);
+    expect(replayed[1]!.content).toBe(missed.reply.content);
+
+    const fromQuery = await readFrames(await open({}, `?afterSeq=${seq + 2}`), (f) => f.length >= 1, 3000);
+    expect(fromQuery.map((f) => (f.data as { message: { seq: number } }).message.seq)).toEqual([seq + 3]);
+  });
+
+  it('refuses the event stream to outsiders', async () => {
+    const outsider = await register(t);
+    const response = await t.http(`${API}/conversations/${conversationId}/events`, { token: outsider.accessToken });
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('agent quotas', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ AGENT_DAILY_RUNS: '2', MESSAGE_RATE_LIMIT: '100000' });
+  });
+  afterAll(() => t?.close());
+
+  it('refuses a run past the daily quota with 429 QUOTA_EXCEEDED, and stores nothing', async () => {
+    const user = await register(t);
+    const id = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: {} })).body.id;
+    const send = (content: string) => t.http(`${API}/conversations/${id}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content } });
+    expect((await send('/time')).status).toBe(201);
+    expect((await send('/time')).status).toBe(201);
+    const refused = await send('/time');
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    const history = await t.http(`${API}/conversations/${id}/messages`, { token: user.accessToken });
+    expect(history.body.items.filter((m: { role: string }) => m.role === 'user')).toHaveLength(2);
+    // Messages the agent would not answer are not limited by it.
+    await t.http(`${API}/conversations/${id}`, { method: 'PATCH', token: user.accessToken, json: { agent: { mode: 'off' } } });
+    expect((await send('just talking')).status).toBe(201);
+  });
+});
+
+describe('agent memory', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ AGENT_CONTEXT_TOKENS: '300', MESSAGE_RATE_LIMIT: '100000' });
+  });
+  afterAll(() => t?.close());
+
+  it('folds turns that outgrow the token budget into a stored summary', async () => {
+    const user = await register(t, { displayName: 'Lin' });
+    const id = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { agent: { mode: 'mention' } } })).body.id;
+    for (let i = 0; i < 30; i++) {
+      await t.http(`${API}/conversations/${id}/messages`, {
+        method: 'POST',
+        token: user.accessToken,
+        json: { content: `Fact number ${i}: the launch code word is item${i}. More words follow here to use tokens.` },
+      });
+    }
+    const asked = await t.http(`${API}/conversations/${id}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content: '@agent /stats' } });
+    expect(asked.body.run.status).toBe('completed');
+    const [row] = await t.app.get(DataSource).query(`SELECT summary, summary_seq FROM conversations WHERE id = $1`, [id]);
+    expect(row.summary_seq).toBeGreaterThan(0);
+    expect(row.summary_seq).toBeLessThan(30);
+    expect(row.summary).toContain('- Lin: Fact number');
+  });
+});
