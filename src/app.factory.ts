@@ -9,6 +9,7 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
+import { ChatIoAdapter } from './gateway/socket-io.adapter.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
 export const API_PREFIX = 'api/v1';
@@ -72,6 +73,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
 
   installRequestHooks(app.getHttpAdapter().getInstance(), logger, app.get(MetricsService));
+  app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {
     // Swagger UI needs inline styles and data: images; everything else stays locked down.
     contentSecurityPolicy: {

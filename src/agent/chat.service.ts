@@ -96,6 +96,13 @@ export class ChatService {
     return RunDto.from((await this.runs.findById(runId))!);
   }
 
+  /** Cancel by run id alone (Socket.IO `run:cancel`): the run's conversation decides who may. */
+  async cancelById(user: AuthUser, runId: string): Promise<RunDto> {
+    const run = await this.runs.findById(runId);
+    if (!run) throw runNotFound();
+    return this.cancel(user, run.conversationId, runId);
+  }
+
   /** Resolves with the finished run (and its reply) once it has ended. */
   async waitForRun(runId: string): Promise<{ run: RunDto; reply: MessageDto | null }> {
     const ended = this.waitForEnd(runId);

@@ -35,6 +35,10 @@ export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent
       return { name: 'run:failed', payload: { run: event.run, error: event.error } };
     case 'run.cancelled':
       return { name: 'run:cancelled', payload: { run: event.run } };
+    case 'typing':
+      return { name: 'typing', payload: { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping } };
+    case 'presence':
+      return { name: 'presence', payload: { conversationId: event.conversationId, online: event.online } };
     default:
       return undefined;
   }

@@ -27,6 +27,8 @@ export type RealtimeEvent =
     }
   | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto }
   | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string } }
-  | { type: 'run.cancelled'; conversationId: string; run: RunDto };
+  | { type: 'run.cancelled'; conversationId: string; run: RunDto }
+  | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
+  | { type: 'presence'; conversationId: string; online: string[] };
 
 export type RealtimeEventType = RealtimeEvent['type'];

@@ -1,17 +1,19 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { PresenceService } from './presence.service.js';
 import { InMemoryRateLimiter, RateLimiter } from './rate-limiter.js';
 import { InProcessRealtimeBus, RealtimeBus } from './realtime-bus.js';
 import { RedisConnection } from './redis.connection.js';
 
-/** Shared ephemeral state: the event bus, rate-limit counters and the Redis connection. */
+/** Shared ephemeral state: the event bus, rate-limit counters, presence and the Redis connection. */
 @Global()
 @Module({
   providers: [
     { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => new RedisConnection(config.redis) },
     { provide: RealtimeBus, useClass: InProcessRealtimeBus },
     { provide: RateLimiter, useClass: InMemoryRateLimiter },
+    PresenceService,
   ],
-  exports: [RedisConnection, RealtimeBus, RateLimiter],
+  exports: [RedisConnection, RealtimeBus, RateLimiter, PresenceService],
 })
 export class RealtimeModule {}

@@ -1,0 +1,282 @@
+import { type BeforeApplicationShutdown, HttpStatus, type OnModuleDestroy, UseFilters, UseInterceptors, UsePipes } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import type { Subscription } from 'rxjs';
+import type { DefaultEventsMap, Namespace, Socket } from 'socket.io';
+import { ChatService } from '../agent/chat.service.js';
+import { toClientEvent } from '../agent/client-events.js';
+import { AccessTokenService } from '../auth/access-token.service.js';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError } from '../common/errors.js';
+import { createValidationPipe } from '../common/pipes/validation.pipe.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { ConversationDto } from '../conversations/dto/conversation.dto.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import { MessageDto } from '../messages/dto/message.dto.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { PresenceService } from '../realtime/presence.service.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
+import { GatewayMetrics } from './gateway.metrics.js';
+import { type Ack, ackError, ackOk } from './ws-ack.js';
+import { WsAckExceptionFilter } from './ws-exception.filter.js';
+import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
+
+export const TYPING_TTL_MS = 5000;
+const MISSED_LIMIT = 1000;
+const KNOWN_EVENTS = new Set([
+  'conversation:join',
+  'conversation:leave',
+  'message:send',
+  'typing:start',
+  'typing:stop',
+  'conversation:read',
+  'run:cancel',
+]);
+
+interface SocketData {
+  user: AuthUser & { expiresAt: number };
+  conversations: Set<string>;
+  expiry?: NodeJS.Timeout;
+}
+type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
+
+const conversationRoom = (id: string) => `conversation:${id}`;
+const userRoom = (id: string) => `user:${id}`;
+
+/**
+ * The Socket.IO gateway (namespace /chat). Thin: it authenticates the handshake, validates
+ * payloads, authorizes through the services, and turns realtime-bus events into emits to the
+ * sockets of this instance (the bus already reaches every instance).
+ */
+@WebSocketGateway({ namespace: '/chat' })
+@UsePipes(createValidationPipe())
+@UseFilters(WsAckExceptionFilter)
+@UseInterceptors(WsMetricsInterceptor)
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy, BeforeApplicationShutdown {
+  @WebSocketServer() private server!: Namespace;
+  private subscription: Subscription | undefined;
+  private readonly typing = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly accessTokens: AccessTokenService,
+    private readonly chat: ChatService,
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesRepository,
+    private readonly presence: PresenceService,
+    private readonly bus: RealtimeBus,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
+  afterInit(namespace: Namespace): void {
+    namespace.use((socket, next) => {
+      const token: unknown = socket.handshake.auth?.token;
+      if (typeof token !== 'string' || !token || token.length > 4096) {
+        next(new Error('unauthorized'));
+        return;
+      }
+      this.accessTokens.authenticate(token).then(
+        (user) => {
+          (socket.data as SocketData).user = user;
+          (socket.data as SocketData).conversations = new Set();
+          next();
+        },
+        (error: unknown) => next(new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized')),
+      );
+    });
+    this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+  }
+
+  handleConnection(socket: ChatSocket): void {
+    const { user } = socket.data;
+    if (!user) return;
+    this.presence.connect();
+    this.metrics.connected.inc();
+    void socket.join(userRoom(user.id));
+    // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
+    socket.data.expiry = setTimeout(() => {
+      socket.emit('session:expired', {});
+      socket.disconnect(true);
+    }, Math.max(0, user.expiresAt - Date.now()));
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (KNOWN_EVENTS.has(event)) return;
+      this.metrics.eventsIn.inc({ event: 'unknown' });
+      const ack = args.at(-1);
+      if (typeof ack === 'function') (ack as (response: unknown) => void)(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${event.slice(0, 64)}"`)));
+    });
+  }
+
+  handleDisconnect(socket: ChatSocket): void {
+    const { user, conversations, expiry } = socket.data;
+    if (!user) return;
+    clearTimeout(expiry);
+    this.presence.disconnect();
+    this.metrics.connected.dec();
+    for (const conversationId of conversations) this.leaveConversation(socket, conversationId);
+  }
+
+  @SubscribeMessage('conversation:join')
+  async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<Ack> {
+    const { user } = socket.data;
+    const { view } = await this.conversations.authorize(dto.conversationId, user, 'read');
+    // Join first, read after: whatever happens in between arrives live (at worst twice, never lost).
+    await socket.join(conversationRoom(view.id));
+    if (!socket.data.conversations.has(view.id)) {
+      socket.data.conversations.add(view.id);
+      this.presence.join(view.id, user.id, socket.id);
+      this.publishPresence(view.id);
+    }
+    const missed =
+      dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.messages.history(view.id, { limit: MISSED_LIMIT, afterSeq: dto.afterSeq });
+    const activeRun = await this.chat.activeRun(view.id);
+    return ackOk({
+      conversation: ConversationDto.from(view, user.id),
+      missed: missed.items.map(MessageDto.from),
+      hasMore: missed.hasMore,
+      activeRun,
+    });
+  }
+
+  @SubscribeMessage('conversation:leave')
+  async leave(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    this.leaveConversation(socket, dto.conversationId);
+    await socket.leave(conversationRoom(dto.conversationId));
+    return ackOk({ conversationId: dto.conversationId });
+  }
+
+  @SubscribeMessage('message:send')
+  async send(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: WsSendDto): Promise<Ack> {
+    const { conversationId, ...message } = dto;
+    return ackOk(await this.chat.send(socket.data.user, conversationId, message));
+  }
+
+  @SubscribeMessage('typing:start')
+  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Ack {
+    this.requireJoined(socket, dto.conversationId);
+    const key = `${dto.conversationId}:${socket.data.user.id}`;
+    const wasTyping = this.typing.has(key);
+    clearTimeout(this.typing.get(key));
+    this.typing.set(
+      key,
+      setTimeout(() => this.stopTyping(dto.conversationId, socket.data.user.id), TYPING_TTL_MS),
+    );
+    // Repeated starts only extend the timer; others hear about it once.
+    if (!wasTyping) this.bus.publish({ type: 'typing', conversationId: dto.conversationId, userId: socket.data.user.id, isTyping: true });
+    return ackOk({ conversationId: dto.conversationId });
+  }
+
+  @SubscribeMessage('typing:stop')
+  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Ack {
+    this.requireJoined(socket, dto.conversationId);
+    this.stopTyping(dto.conversationId, socket.data.user.id);
+    return ackOk({ conversationId: dto.conversationId });
+  }
+
+  @SubscribeMessage('conversation:read')
+  async read(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ReadDto): Promise<Ack> {
+    await this.conversations.markRead(socket.data.user, dto.conversationId, dto.seq);
+    return ackOk({ conversationId: dto.conversationId, seq: dto.seq });
+  }
+
+  @SubscribeMessage('run:cancel')
+  async cancel(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: CancelRunDto): Promise<Ack> {
+    return ackOk(await this.chat.cancelById(socket.data.user, dto.runId));
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+    for (const timer of this.typing.values()) clearTimeout(timer);
+  }
+
+  /**
+   * Tells clients and closes their connections at the transport level, which Socket.IO clients
+   * treat as a dropped connection and reconnect — to another instance behind the load balancer.
+   */
+  beforeApplicationShutdown(): void {
+    if (!this.server) return;
+    for (const socket of this.server.sockets.values()) {
+      socket.emit('server:shutdown', { reconnect: true });
+      socket.conn.close();
+    }
+  }
+
+  private requireJoined(socket: ChatSocket, conversationId: string): void {
+    if (!socket.data.conversations.has(conversationId)) {
+      throw new AppError(HttpStatus.NOT_FOUND, 'NOT_JOINED', 'Join the conversation first');
+    }
+  }
+
+  private stopTyping(conversationId: string, userId: string): void {
+    const key = `${conversationId}:${userId}`;
+    const timer = this.typing.get(key);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.typing.delete(key);
+    this.bus.publish({ type: 'typing', conversationId, userId, isTyping: false });
+  }
+
+  private leaveConversation(socket: ChatSocket, conversationId: string): void {
+    if (!socket.data.conversations.delete(conversationId)) return;
+    const { user } = socket.data;
+    if (this.presence.leave(conversationId, user.id, socket.id)) {
+      this.stopTyping(conversationId, user.id);
+      this.publishPresence(conversationId);
+    }
+  }
+
+  private publishPresence(conversationId: string): void {
+    this.bus.publish({ type: 'presence', conversationId, online: this.presence.online(conversationId) });
+  }
+
+  /** Bus event → emits to the sockets of this instance. */
+  private deliver(event: RealtimeEvent): void {
+    if (!this.server) return;
+    const local = this.server.local;
+    const room = conversationRoom(event.conversationId);
+    switch (event.type) {
+      case 'conversation.updated':
+        // Each participant sees their own unread count, pin and archive.
+        for (const participant of event.conversation.participants) {
+          local.to(userRoom(participant.userId)).emit('conversation:updated', { conversation: ConversationDto.from(event.conversation, participant.userId) });
+        }
+        this.metrics.eventsOut.inc({ event: 'conversation:updated' }, event.conversation.participants.length);
+        return;
+      case 'participant.removed':
+        this.evict(event.conversationId, event.userId);
+        return;
+      case 'conversation.deleted':
+        local.in(room).socketsLeave(room);
+        return;
+      case 'typing':
+        local.to(room).except(userRoom(event.userId)).emit('typing', { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping });
+        this.metrics.eventsOut.inc({ event: 'typing' });
+        return;
+      default: {
+        const client = toClientEvent(event, '');
+        if (!client) return;
+        local.to(room).emit(client.name, client.payload);
+        this.metrics.eventsOut.inc({ event: client.name });
+      }
+    }
+  }
+
+  /** A removed participant's sockets leave the room at once and stop receiving its events. */
+  private evict(conversationId: string, userId: string): void {
+    const room = conversationRoom(conversationId);
+    for (const socket of this.server.sockets.values() as IterableIterator<ChatSocket>) {
+      if (socket.data.user?.id === userId && socket.data.conversations?.delete(conversationId)) void socket.leave(room);
+    }
+    if (this.presence.evict(conversationId, userId)) this.publishPresence(conversationId);
+  }
+}
+

@@ -1,0 +1,34 @@
+import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { SendMessageDto } from '../../messages/dto/message.dto.js';
+
+const MAX_SEQ = 2_147_483_647;
+
+export class ConversationRefDto {
+  @IsUUID('all')
+  conversationId!: string;
+}
+
+export class JoinDto extends ConversationRefDto {
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_SEQ)
+  afterSeq?: number;
+}
+
+export class WsSendDto extends SendMessageDto {
+  @IsUUID('all')
+  conversationId!: string;
+}
+
+export class ReadDto extends ConversationRefDto {
+  @IsInt()
+  @Min(0)
+  @Max(MAX_SEQ)
+  seq!: number;
+}
+
+export class CancelRunDto {
+  @IsUUID('all')
+  runId!: string;
+}

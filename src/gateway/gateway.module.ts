@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AgentModule } from '../agent/agent.module.js';
+import { AuthModule } from '../auth/auth.module.js';
+import { ConversationsModule } from '../conversations/conversations.module.js';
+import { MessagesModule } from '../messages/messages.module.js';
+import { ChatGateway } from './chat.gateway.js';
+import { GatewayMetrics } from './gateway.metrics.js';
+import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
+
+@Module({
+  imports: [AuthModule, MessagesModule, ConversationsModule, AgentModule],
+  providers: [ChatGateway, GatewayMetrics, WsMetricsInterceptor],
+})
+export class GatewayModule {}

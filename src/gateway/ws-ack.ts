@@ -1,0 +1,32 @@
+import { HttpException } from '@nestjs/common';
+import { describeError } from '../common/filters/all-exceptions.filter.js';
+
+/** The codes an acknowledgement may carry, by the HTTP status of the underlying error. */
+const ACK_CODES: Record<number, string> = {
+  400: 'VALIDATION',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'VALIDATION',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
+
+export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string; message: string; details?: unknown } };
+
+export function ackOk<T>(data: T): Ack<T> {
+  return { ok: true, data };
+}
+
+/**
+ * An error as an acknowledgement, in the same terms as the HTTP error body: the generic code
+ * clients branch on, the message, and the specific code (`CONVERSATION_NOT_FOUND`) in details.
+ */
+export function ackError(error: unknown): Ack<never> {
+  const described = describeError(error);
+  const code = ACK_CODES[described.statusCode] ?? 'INTERNAL';
+  const details =
+    described.details ?? (error instanceof HttpException && described.code !== code ? { reason: described.code } : undefined);
+  return { ok: false, error: { code, message: described.message, ...(details && { details }) } };
+}
