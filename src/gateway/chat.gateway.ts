@@ -79,20 +79,20 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
   afterInit(namespace: Namespace): void {
-    namespace.use((socket, next) => {
+    namespace.use(async (socket, next) => {
       const token: unknown = socket.handshake.auth?.token;
+      let failure: Error | undefined;
       if (typeof token !== 'string' || !token || token.length > 4096) {
-        next(new Error('unauthorized'));
-        return;
-      }
-      this.accessTokens.authenticate(token).then(
-        (user) => {
-          (socket.data as SocketData).user = user;
+        failure = new Error('unauthorized');
+      } else {
+        try {
+          (socket.data as SocketData).user = await this.accessTokens.authenticate(token);
           (socket.data as SocketData).conversations = new Set();
-          next();
-        },
-        (error: unknown) => next(new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized')),
-      );
+        } catch (error) {
+          failure = new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
+        }
+      }
+      next(failure);
     });
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
   }

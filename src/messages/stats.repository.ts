@@ -30,7 +30,7 @@ export class StatsRepository {
     };
   }
 
-  async totals(): Promise<AdminStatsDto> {
+  async totals(): Promise<Omit<AdminStatsDto, 'activeSockets'>> {
     const [row] = await this.dataSource.query(
       `SELECT
          (SELECT count(*) FROM users WHERE deleted_at IS NULL)::int AS users,

@@ -285,7 +285,7 @@ describe('messages', () => {
       expect((await client(t, world.owner.accessToken).get('/admin/stats')).status).toBe(403);
       const totals = await client(t, world.admin.accessToken).get('/admin/stats');
       expect(totals.status).toBe(200);
-      expect(totals.body).toMatchObject({ users: expect.any(Number), conversations: expect.any(Number), messages: expect.any(Number) });
+      expect(totals.body).toMatchObject({ users: expect.any(Number), conversations: expect.any(Number), messages: expect.any(Number), activeSockets: 0 });
       expect(Object.keys(totals.body.runsByStatus).sort()).toEqual(['cancelled', 'completed', 'failed', 'interrupted', 'queued', 'running']);
     });
 

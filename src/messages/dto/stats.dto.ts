@@ -42,4 +42,7 @@ export class AdminStatsDto {
     example: { queued: 0, running: 1, completed: 10, failed: 0, cancelled: 0, interrupted: 0 },
   })
   runsByStatus!: Record<RunStatus, number>;
+
+  @ApiProperty({ description: 'Socket.IO connections on this instance' })
+  activeSockets!: number;
 }

@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { type Registered, register } from '../support/auth.js';
+import { decodePayload, signHs256 } from '../support/jwt.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const API = '/api/v1';
+
+interface Received {
+  event: string;
+  payload: any;
+}
+
+/** A socket.io-client that records every event it receives. */
+class Client {
+  readonly received: Received[] = [];
+  constructor(readonly socket: Socket) {
+    socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
+  }
+
+  emit(event: string, payload?: unknown): Promise<any> {
+    return this.socket.timeout(5000).emitWithAck(event, payload);
+  }
+
+  of(event: string): any[] {
+    return this.received.filter((r) => r.event === event).map((r) => r.payload);
+  }
+
+  async waitFor(event: string, predicate: (payload: any) => boolean = () => true, timeoutMs = 8000): Promise<any> {
+    const started = Date.now();
+    for (;;) {
+      const found = this.of(event).find(predicate);
+      if (found) return found;
+      if (Date.now() - started > timeoutMs) throw new Error(`no ${event} within ${timeoutMs} ms (got ${this.received.map((r) => r.event).join(', ')})`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+describe('Socket.IO gateway', () => {
+  let t: TestApp;
+  let fake: FakeOpenAI;
+  let alice: Registered;
+  let bob: Registered;
+  let eve: Registered;
+  let conversationId: string;
+  const sockets: Socket[] = [];
+
+  const connect = (token: string | undefined, options: Record<string, unknown> = {}) =>
+    io(`${t.baseUrl}/chat`, { auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true, ...options });
+
+  async function client(user: Registered): Promise<Client> {
+    const socket = connect(user.accessToken);
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new Client(socket);
+  }
+
+  async function connectError(token: string | undefined): Promise<string> {
+    const socket = connect(token);
+    sockets.push(socket);
+    return new Promise((resolve, reject) => {
+      socket.once('connect_error', (error) => resolve(error.message));
+      socket.once('connect', () => reject(new Error('connected')));
+    });
+  }
+
+  beforeAll(async () => {
+    fake = await new FakeOpenAI().start();
+    t = await startTestApp({
+      AGENT_PROVIDER: 'openai',
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'test',
+      MESSAGE_RATE_LIMIT: '10',
+      MESSAGE_RATE_WINDOW_SECONDS: '60',
+    });
+    [alice, bob, eve] = await Promise.all([register(t, { displayName: 'Alice' }), register(t, { displayName: 'Bob' }), register(t, { displayName: 'Eve' })]);
+    conversationId = (
+      await t.http(`${API}/conversations`, { method: 'POST', token: alice.accessToken, json: { title: 'room', participantIds: [bob.id], agent: { mode: 'mention' } } })
+    ).body.id;
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+    fake.reset();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.stop();
+  });
+
+  describe('handshake', () => {
+    it.each([
+      ['no token', () => undefined],
+      ['an empty token', () => ''],
+      ['garbage', () => 'not-a-jwt'],
+      ['a token signed with another secret', () => signHs256(decodePayload(alice.accessToken), 'x'.repeat(40))],
+      ['an expired token', () => signHs256({ ...decodePayload(alice.accessToken), exp: Math.floor(Date.now() / 1000) - 5 }, t.config.auth.jwtSecret)],
+    ])('refuses %s with connect_error "unauthorized"', async (_, token) => {
+      expect(await connectError(token())).toBe('unauthorized');
+    });
+
+    it('refuses the token of a deleted account', async () => {
+      const doomed = await register(t);
+      await t.http(`${API}/auth/me`, { method: 'DELETE', token: doomed.accessToken });
+      expect(await connectError(doomed.accessToken)).toBe('unauthorized');
+    });
+
+    it('ends the session when the access token expires on a live socket', async () => {
+      const claims = decodePayload(alice.accessToken);
+      const token = signHs256({ ...claims, jti: randomUUID(), exp: Math.floor(Date.now() / 1000) + 2 }, t.config.auth.jwtSecret);
+      const socket = connect(token);
+      sockets.push(socket);
+      const events: string[] = [];
+      socket.on('session:expired', () => events.push('session:expired'));
+      const reason = await new Promise<string>((resolve) => socket.on('disconnect', resolve));
+      expect(events).toEqual(['session:expired']);
+      expect(reason).toBe('io server disconnect');
+    });
+  });
+
+  describe('events and acknowledgements', () => {
+    it('fans a message out to every socket of every participant, the sender\'s other tabs included, and to no outsider', async () => {
+      const [a1, a2, b1, e1] = await Promise.all([client(alice), client(alice), client(bob), client(eve)]);
+      for (const c of [a1, a2, b1]) expect((await c.emit('conversation:join', { conversationId })).ok).toBe(true);
+      const outsiderJoin = await e1.emit('conversation:join', { conversationId });
+      expect(outsiderJoin).toEqual({ ok: false, error: expect.objectContaining({ code: 'NOT_FOUND' }) });
+
+      const sent = await a1.emit('message:send', { conversationId, content: 'hello team', clientMessageId: randomUUID() });
+      expect(sent).toEqual({ ok: true, data: { message: expect.objectContaining({ content: 'hello team', authorId: alice.id }), run: null } });
+      for (const c of [a1, a2, b1]) {
+        expect((await c.waitFor('message:created', (p) => p.message.id === sent.data.message.id)).message.seq).toBe(sent.data.message.seq);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(e1.received.filter((r) => r.event !== 'conversation:updated')).toEqual([]);
+      expect(e1.of('message:created')).toEqual([]);
+    });
+
+    it('answers invalid payloads and unknown conversations with acks, and the socket stays usable', async () => {
+      const a = await client(alice);
+      expect(await a.emit('message:send', { conversationId: 'nope', content: 42 })).toEqual({
+        ok: false,
+        error: { code: 'VALIDATION', message: 'Validation failed', details: { conversationId: expect.any(Array), content: expect.any(Array) } },
+      });
+      expect((await a.emit('message:send', 'just a string')).error.code).toBe('VALIDATION');
+      expect((await a.emit('message:send', null)).error.code).toBe('VALIDATION');
+      expect((await a.emit('message:send', { conversationId, content: 'x'.repeat(16_001) })).error.code).toBe('VALIDATION');
+      expect((await a.emit('conversation:join', { conversationId: randomUUID() })).error).toMatchObject({ code: 'NOT_FOUND', details: { reason: 'CONVERSATION_NOT_FOUND' } });
+      expect((await a.emit('conversation:join', { conversationId, extra: true })).error.code).toBe('VALIDATION');
+      expect((await a.emit('no:such:event', { x: 1 })).error.code).toBe('NOT_FOUND');
+      expect((await a.emit('typing:start', { conversationId })).error.code).toBe('NOT_FOUND');
+      expect((await a.emit('conversation:join', { conversationId })).ok).toBe(true);
+      expect(a.socket.connected).toBe(true);
+    });
+
+    it('refuses sends from a viewer with FORBIDDEN', async () => {
+      const viewer = await register(t);
+      await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: alice.accessToken, json: { userId: viewer.id, role: 'viewer' } });
+      const v = await client(viewer);
+      expect((await v.emit('conversation:join', { conversationId })).ok).toBe(true);
+      expect((await v.emit('message:send', { conversationId, content: 'let me in' })).error.code).toBe('FORBIDDEN');
+    });
+
+    it('limits a flood of sends with RATE_LIMITED acks, and every ok ack is persisted', async () => {
+      const flooder = await register(t);
+      const id = (await t.http(`${API}/conversations`, { method: 'POST', token: flooder.accessToken, json: { agent: { mode: 'off' } } })).body.id;
+      const f = await client(flooder);
+      const acks = await Promise.all(Array.from({ length: 25 }, (_, i) => f.emit('message:send', { conversationId: id, content: `flood ${i}` })));
+      const ok = acks.filter((a) => a.ok);
+      expect(ok).toHaveLength(10);
+      expect(acks.filter((a) => !a.ok).every((a) => a.error.code === 'RATE_LIMITED')).toBe(true);
+      const history = await t.http(`${API}/conversations/${id}/messages`, { token: flooder.accessToken });
+      expect(history.body.items.map((m: { id: string }) => m.id).sort()).toEqual(ok.map((a) => a.data.message.id).sort());
+    });
+
+    it('drops only the socket that sends a frame over 64 KB', async () => {
+      const [big, other] = await Promise.all([client(alice), client(alice)]);
+      const disconnected = new Promise<string>((resolve) => big.socket.on('disconnect', resolve));
+      big.socket.emit('message:send', { conversationId, content: 'x'.repeat(70 * 1024) });
+      expect(await disconnected).toBe('transport close');
+      expect((await other.emit('conversation:join', { conversationId })).ok).toBe(true);
+    });
+
+    it('moves the read marker', async () => {
+      const b = await client(bob);
+      const ack = await b.emit('conversation:read', { conversationId, seq: 1 });
+      expect(ack).toEqual({ ok: true, data: { conversationId, seq: 1 } });
+      expect((await b.emit('conversation:read', { conversationId, seq: -1 })).error.code).toBe('VALIDATION');
+    });
+  });
+
+  describe('typing and presence', () => {
+    it('broadcasts typing to the others only, and expires it after 5 s', async () => {
+      const [a1, a2, b1] = await Promise.all([client(alice), client(alice), client(bob)]);
+      for (const c of [a1, a2, b1]) await c.emit('conversation:join', { conversationId });
+      expect((await a1.emit('typing:start', { conversationId })).ok).toBe(true);
+      expect(await b1.waitFor('typing')).toEqual({ conversationId, userId: alice.id, isTyping: true });
+      const started = Date.now();
+      expect(await b1.waitFor('typing', (p) => p.isTyping === false, 7000)).toEqual({ conversationId, userId: alice.id, isTyping: false });
+      expect(Date.now() - started).toBeGreaterThan(4000);
+      expect(a1.of('typing')).toEqual([]);
+      expect(a2.of('typing')).toEqual([]);
+
+      await a1.emit('typing:start', { conversationId });
+      await b1.waitFor('typing', (p) => p.isTyping === true && b1.of('typing').length === 3);
+      await a1.emit('typing:stop', { conversationId });
+      await b1.waitFor('typing', () => b1.of('typing').length === 4);
+      expect(b1.of('typing').at(-1).isTyping).toBe(false);
+    }, 15_000);
+
+    it('reports presence per user on join, leave and disconnect', async () => {
+      const b1 = await client(bob);
+      await b1.emit('conversation:join', { conversationId });
+      const [a1, a2] = await Promise.all([client(alice), client(alice)]);
+      await a1.emit('conversation:join', { conversationId });
+      expect(await b1.waitFor('presence', (p) => p.online.length === 2)).toEqual({ conversationId, online: [alice.id, bob.id].sort() });
+      await a2.emit('conversation:join', { conversationId });
+      await a1.emit('conversation:leave', { conversationId });
+      // Alice is still online through her second tab.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(b1.of('presence').at(-1).online).toContain(alice.id);
+      a2.socket.close();
+      expect(await b1.waitFor('presence', (p) => !p.online.includes(alice.id))).toEqual({ conversationId, online: [bob.id] });
+    });
+
+    it('takes a removed participant out of the room at once', async () => {
+      const carol = await register(t);
+      await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: alice.accessToken, json: { userId: carol.id, role: 'member' } });
+      const c1 = await client(carol);
+      expect((await c1.emit('conversation:join', { conversationId })).ok).toBe(true);
+      await t.http(`${API}/conversations/${conversationId}/participants/${carol.id}`, { method: 'DELETE', token: alice.accessToken });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = c1.of('message:created').length;
+      await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: alice.accessToken, json: { content: 'after carol left' } });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(c1.of('message:created')).toHaveLength(before);
+    });
+  });
+
+  describe('agent streaming', () => {
+    it('streams deltas that add up to the persisted reply', async () => {
+      fake.enqueue({ kind: 'text', chunks: ['Sure', ', ', 'here ', 'it ', 'is.'] });
+      const b = await client(bob);
+      await b.emit('conversation:join', { conversationId });
+      const sent = await b.emit('message:send', { conversationId, content: '@agent help' });
+      expect(sent.data.run).toMatchObject({ status: 'queued' });
+      const completed = await b.waitFor('run:completed', (p) => p.run.id === sent.data.run.id);
+      const deltas = b.of('run:delta').filter((d) => d.runId === sent.data.run.id);
+      expect(deltas.map((d) => d.index)).toEqual([0, 1, 2, 3, 4]);
+      expect(deltas.map((d) => d.text).join('')).toBe(completed.message.content);
+      expect(completed.message.content).toBe('Sure, here it is.');
+      expect(b.of('run:started').some((p) => p.run.id === sent.data.run.id)).toBe(true);
+    });
+
+    it('loses nothing on a reconnect mid-stream: deltas before + snapshot + deltas after = final text', async () => {
+      fake.enqueue({ kind: 'text', chunks: Array.from({ length: 60 }, (_, i) => `t${i} `), delayMs: 15 });
+      const first = await client(alice);
+      const joined = await first.emit('conversation:join', { conversationId });
+      const lastSeq = joined.data.conversation.lastSeq;
+      const sent = await first.emit('message:send', { conversationId, content: '@agent long answer please' });
+      const runId = sent.data.run.id;
+      await first.waitFor('run:delta', (d) => d.runId === runId && d.index >= 5);
+      first.socket.close();
+      const before = first.of('run:delta').filter((d) => d.runId === runId);
+
+      const second = await client(alice);
+      const rejoined = await second.emit('conversation:join', { conversationId, afterSeq: lastSeq });
+      expect(rejoined.ok).toBe(true);
+      const { missed, activeRun } = rejoined.data;
+      expect(missed.map((m: { content: string }) => m.content)).toContain('@agent long answer please');
+      expect(activeRun).toMatchObject({ run: { id: runId, status: 'running' }, content: expect.any(String), index: expect.any(Number) });
+      expect(activeRun.index).toBeGreaterThanOrEqual(before.length - 1);
+      expect(activeRun.content.startsWith(before.map((d: { text: string }) => d.text).join(''))).toBe(true);
+
+      const completed = await second.waitFor('run:completed', (p) => p.run.id === runId);
+      const after = second.of('run:delta').filter((d) => d.runId === runId && d.index > activeRun.index);
+      expect(after.map((d: { index: number }) => d.index)).toEqual(Array.from({ length: after.length }, (_, i) => activeRun.index + 1 + i));
+      expect(activeRun.content + after.map((d: { text: string }) => d.text).join('')).toBe(completed.message.content);
+      expect(completed.message.content).toBe(Array.from({ length: 60 }, (_, i) => `t${i} `).join(''));
+    });
+
+    it('lets another participant cancel a run from their socket; an outsider cannot', async () => {
+      fake.enqueue({ kind: 'text', chunks: Array.from({ length: 200 }, (_, i) => `x${i} `), delayMs: 20 });
+      const [a, b, e] = await Promise.all([client(alice), client(bob), client(eve)]);
+      await a.emit('conversation:join', { conversationId });
+      const sent = await a.emit('message:send', { conversationId, content: '@agent go on and on' });
+      const runId = sent.data.run.id;
+      await a.waitFor('run:delta', (d) => d.runId === runId);
+      expect((await e.emit('run:cancel', { runId })).error.code).toBe('NOT_FOUND');
+      const cancelled = await b.emit('run:cancel', { runId });
+      expect(cancelled).toEqual({ ok: true, data: expect.objectContaining({ id: runId, status: 'cancelled' }) });
+      expect((await a.waitFor('run:cancelled', (p) => p.run.id === runId)).run.status).toBe('cancelled');
+      expect((await b.emit('run:cancel', { runId })).data.status).toBe('cancelled');
+      expect((await b.emit('run:cancel', { runId: randomUUID() })).error.code).toBe('NOT_FOUND');
+    });
+  });
+
+  it('exposes socket metrics', async () => {
+    const a = await client(alice);
+    await a.emit('conversation:join', { conversationId });
+    const metrics = await t.http('/metrics');
+    expect(metrics.text).toMatch(/socketio_connected_sockets \d+/);
+    expect(metrics.text).toContain('socketio_events_in_total{event="conversation:join"}');
+    expect(metrics.text).toContain('socketio_ack_duration_seconds_bucket');
+  });
+});
