@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APICallError } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModel } from 'ai';
+import { filter, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { ContextService, tokensOf } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory, ProviderNotConfiguredError } from './providers/model.factory.js';
@@ -15,10 +16,8 @@ import type { RunEntity, RunError, RunUsage } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
-/** Identifies this process in runs it executes (crash recovery across instances). */
-export const INSTANCE_ID = `${process.pid}-${randomUUID().slice(0, 8)}`;
-
-const HEARTBEAT_MS = 5000;
+/** Cancels asked for runs this instance has claimed but not yet started are remembered this long. */
+const PENDING_CANCEL_TTL_MS = 60_000;
 
 type AbortReason = 'cancelled' | 'timeout' | 'idle' | 'shutdown';
 
@@ -72,9 +71,11 @@ function describeProviderError(error: unknown, provider: string): RunError {
  * and sources. Knows nothing of Socket.IO or HTTP.
  */
 @Injectable()
-export class AgentCore {
+export class AgentCore implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('AgentCore');
   private readonly active = new Map<string, ActiveRun>();
+  private readonly pendingCancels = new Map<string, number>();
+  private subscription: Subscription | undefined;
 
   constructor(
     private readonly runs: RunsRepository,
@@ -87,15 +88,33 @@ export class AgentCore {
     private readonly config: AppConfig,
   ) {}
 
+  /** Cancel requests reach every instance; the one executing the run stops it. */
+  onModuleInit(): void {
+    this.subscription = this.bus.events$
+      .pipe(filter((event): event is Extract<RealtimeEvent, { type: 'run.cancel' }> => event.type === 'run.cancel'))
+      .subscribe((event) => this.requestCancel(event.runId));
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  get activeRunIds(): string[] {
+    return [...this.active.keys()];
+  }
+
   /** The text streamed so far of a run executing here, with the index of its last delta. */
   snapshot(runId: string): { content: string; index: number } | undefined {
     const active = this.active.get(runId);
     return active && { content: active.content, index: active.index };
   }
 
-  /** Stops a run executing here at once; it ends as cancelled with its partial text. */
-  cancel(runId: string): boolean {
-    return this.abort(runId, 'cancelled');
+  /** Stops a run executing here at once (it ends as cancelled, text kept), or as soon as it starts here. */
+  private requestCancel(runId: string): void {
+    if (this.abort(runId, 'cancelled')) return;
+    const now = Date.now();
+    for (const [id, at] of this.pendingCancels) if (now - at > PENDING_CANCEL_TTL_MS) this.pendingCancels.delete(id);
+    this.pendingCancels.set(runId, now);
   }
 
   /** Stops every run of this process (shutdown): they end as interrupted, text kept. */
@@ -111,9 +130,8 @@ export class AgentCore {
     return true;
   }
 
-  async run(runId: string): Promise<void> {
-    const run = await this.runs.findById(runId);
-    if (!run || run.status !== 'queued') return;
+  /** Executes a run this instance has claimed (status running). */
+  async run(run: RunEntity): Promise<void> {
     const view = await this.conversations.findView(run.conversationId);
     const trigger = await this.messages.findById(run.conversationId, run.triggerMessageId);
     if (!view || !trigger || trigger.deletedAt) {
@@ -121,28 +139,24 @@ export class AgentCore {
       if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
       return;
     }
-    const stored = await this.messages.append({
-      conversationId: run.conversationId,
-      role: 'assistant',
-      authorId: null,
-      content: '',
-      status: 'streaming',
-      runId: run.id,
-      metadata: { model: run.model },
-    });
-    if (!stored) return;
-    const reply = stored.message;
-    // Registered before the run is marked running, so a cancel can always reach it.
-    const active: ActiveRun = { run, responseMessageId: reply.id, content: '', index: -1, controller: new AbortController() };
+    const active: ActiveRun = { run, responseMessageId: '', content: '', index: -1, controller: new AbortController() };
     this.active.set(run.id, active);
+    if (this.pendingCancels.delete(run.id)) this.abort(run.id, 'cancelled');
     try {
-      if (!(await this.runs.start(run.id, INSTANCE_ID, reply.id))) {
-        // Cancelled between being queued and starting.
-        await this.messages.updateReply(reply.id, { status: 'cancelled' });
-        return;
-      }
-      this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(reply) });
-      active.run = (await this.runs.findById(run.id))!;
+      const stored = await this.messages.append({
+        conversationId: run.conversationId,
+        role: 'assistant',
+        authorId: null,
+        content: '',
+        status: 'streaming',
+        runId: run.id,
+        metadata: { model: run.model },
+      });
+      if (!stored) return;
+      active.responseMessageId = stored.message.id;
+      await this.runs.attachResponse(run.id, stored.message.id);
+      active.run = (await this.runs.findById(run.id)) ?? run;
+      this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
       this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
       await this.execute(active, trigger);
     } finally {
@@ -158,7 +172,6 @@ export class AgentCore {
     const invocations = new Map<string, string>();
     let usage: RunUsage | undefined;
     let lastCheckpoint = Date.now();
-    let lastHeartbeat = Date.now();
     let idleTimer: NodeJS.Timeout | undefined;
     const resetIdle = () => {
       clearTimeout(idleTimer);
@@ -234,10 +247,6 @@ export class AgentCore {
             if (now - lastCheckpoint >= agent.checkpointMs) {
               lastCheckpoint = now;
               await this.messages.updateReply(active.responseMessageId, { content: active.content });
-            }
-            if (now - lastHeartbeat >= HEARTBEAT_MS) {
-              lastHeartbeat = now;
-              await this.runs.heartbeat(run.id);
             }
           }
           break;

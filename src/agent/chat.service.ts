@@ -88,9 +88,12 @@ export class ChatService {
     if (!run) throw runNotFound();
     if (TERMINAL.has(run.status)) return RunDto.from(run);
     const finished = this.waitForEnd(runId);
-    if (!this.core.cancel(runId)) {
-      const ended = await this.runs.finish(runId, 'cancelled');
-      if (ended) this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(ended) });
+    const cancelledInQueue = await this.runs.cancelQueued(runId);
+    if (cancelledInQueue) {
+      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue) });
+    } else {
+      // Running here or on another instance: whichever executes it stops it.
+      this.bus.publish({ type: 'run.cancel', conversationId, runId });
     }
     await finished.catch(() => undefined);
     return RunDto.from((await this.runs.findById(runId))!);
@@ -135,7 +138,7 @@ export class ChatService {
   private async queueRun(user: AuthUser, conversationId: string, agent: { provider: string | null; model: string | null }, triggerMessageId: string): Promise<RunEntity> {
     const { provider, model } = this.models.resolve(agent.provider, agent.model);
     const run = await this.runs.create({ conversationId, triggerMessageId, requestedById: user.id, provider, model });
-    this.scheduler.enqueue(conversationId, run.id);
+    this.scheduler.enqueue(conversationId);
     return run;
   }
 

@@ -1,20 +1,30 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { AppDataSource } from '../database/data-source.factory.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
+import { INSTANCE_ID } from '../realtime/instance.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { AgentCore } from './agent-core.service.js';
 import { RunDto } from './dto/run.dto.js';
+import type { RunEntity } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
 
+/** How often this instance heartbeats its runs, sweeps for dead ones and picks up waiting ones. */
+export const SWEEP_INTERVAL_MS = 5000;
+
 /**
- * Runs of one conversation execute one at a time, in the order they were queued; different
- * conversations run concurrently. On start-up, runs a dead process left running are marked
- * interrupted (their checkpointed text kept) and queued runs are picked up again.
+ * Runs of one conversation execute one at a time, in order, across all instances: a run starts
+ * only by claiming it in the database (see RunsRepository.claimNext). Every instance heartbeats
+ * the runs it executes; a run whose instance stops heartbeating is marked interrupted by another
+ * (text kept), and waiting runs are picked up by whichever instance is free.
  */
 @Injectable()
 export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('RunScheduler');
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly pumping = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private sweeper: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(
@@ -22,40 +32,81 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly runs: RunsRepository,
     private readonly messages: MessagesRepository,
     private readonly bus: RealtimeBus,
+    private readonly config: AppConfig,
+    private readonly dataSource: AppDataSource,
   ) {}
 
-  enqueue(conversationId: string, runId: string): void {
+  /** Starts the conversation's next run here if it is free (no-op if one runs anywhere). */
+  enqueue(conversationId: string): void {
     if (this.stopping) return;
-    const previous = this.queues.get(conversationId) ?? Promise.resolve();
-    const next = previous
-      .then(() => (this.stopping ? undefined : this.core.run(runId)))
-      .catch((error: unknown) => this.logger.error(`Run ${runId} crashed`, error instanceof Error ? error.stack : String(error)))
-      .finally(() => {
-        if (this.queues.get(conversationId) === next) this.queues.delete(conversationId);
-      });
-    this.queues.set(conversationId, next);
+    if (this.pumping.has(conversationId)) {
+      this.again.add(conversationId);
+      return;
+    }
+    const pump = this.pump(conversationId).finally(() => {
+      this.pumping.delete(conversationId);
+      if (this.again.delete(conversationId)) this.enqueue(conversationId);
+    });
+    this.pumping.set(conversationId, pump);
+  }
+
+  private async pump(conversationId: string): Promise<void> {
+    while (!this.stopping) {
+      let run: RunEntity | undefined;
+      try {
+        run = await this.runs.claimNext(conversationId, INSTANCE_ID);
+      } catch (error) {
+        this.logger.warn(`Could not claim a run of ${conversationId}: ${String(error)}`);
+        return;
+      }
+      if (!run) return;
+      try {
+        await this.core.run(run);
+      } catch (error) {
+        this.logger.error(`Run ${run.id} crashed`, error instanceof Error ? error.stack : String(error));
+      }
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    for (const run of await this.runs.findRunning()) {
-      const ended = await this.runs.finish(run.id, 'interrupted', {
-        error: { code: 'INTERRUPTED', message: 'The server running this reply stopped; the text written so far is kept' },
-      });
-      if (!ended) continue;
+    // The embedded database belongs to this process alone: whatever was running died with the last one.
+    await this.interrupt(this.dataSource.isEmbedded ? undefined : this.config.agent.heartbeatTimeoutMs);
+    await this.pickUpWaiting();
+    this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.runs.heartbeat(this.core.activeRunIds);
+      await this.interrupt(this.config.agent.heartbeatTimeoutMs);
+      await this.pickUpWaiting();
+    } catch (error) {
+      this.logger.warn(`Run sweep failed: ${String(error)}`);
+    }
+  }
+
+  private async pickUpWaiting(): Promise<void> {
+    for (const conversationId of await this.runs.conversationsWithQueued()) this.enqueue(conversationId);
+  }
+
+  private async interrupt(staleMs: number | undefined): Promise<void> {
+    for (const run of await this.runs.interruptRunning(staleMs)) {
       if (run.responseMessageId) {
-        const message = await this.messages.updateReply(run.responseMessageId, { status: 'interrupted' });
+        const message = await this.messages.updateReply(run.responseMessageId, { status: 'interrupted', metadata: { model: run.model, error: run.error! } });
         if (message) this.bus.publish({ type: 'message.updated', conversationId: run.conversationId, message: MessageDto.from(message) });
       }
-      this.bus.publish({ type: 'run.failed', conversationId: run.conversationId, run: RunDto.from(ended), error: ended.error! });
-      this.logger.warn(`Run ${run.id} was interrupted by a restart`);
+      this.bus.publish({ type: 'run.failed', conversationId: run.conversationId, run: RunDto.from(run), error: run.error! });
+      this.logger.warn(`Run ${run.id} was interrupted: the instance running it stopped`);
+      this.enqueue(run.conversationId);
     }
-    for (const run of await this.runs.findQueued()) this.enqueue(run.conversationId, run.id);
   }
 
   /** Stops taking runs, ends those in flight as interrupted (text kept), and waits for them — before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.sweeper);
     this.core.abortAll();
-    await Promise.allSettled(this.queues.values());
+    await Promise.allSettled(this.pumping.values());
   }
 }

@@ -4,8 +4,6 @@ import { rowsOf } from '../database/query-rows.js';
 import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 import { ToolInvocationEntity } from './tool-invocation.entity.js';
 
-const ACTIVE: RunStatus[] = ['queued', 'running'];
-
 /** Every query on agent runs and tool invocations. */
 @Injectable()
 export class RunsRepository {
@@ -39,15 +37,72 @@ export class RunsRepository {
     return this.runs().findOne({ where: { conversationId, status: 'running' }, order: { createdAt: 'ASC' } });
   }
 
-  /** Moves a queued run to running; false if it was cancelled meanwhile. */
-  async start(id: string, instanceId: string, responseMessageId: string): Promise<boolean> {
-    const result = await this.runs()
-      .createQueryBuilder()
-      .update()
-      .set({ status: 'running', startedAt: () => 'now()', heartbeatAt: () => 'now()', instanceId, responseMessageId })
-      .where('id = :id AND status = :queued', { id, queued: 'queued' })
-      .execute();
-    return (result.affected ?? 0) > 0;
+  /**
+   * Claims the conversation's oldest queued run for this instance, unless one of its runs is
+   * already running anywhere. The conversation row lock makes the check and the claim atomic
+   * across instances, so runs of a conversation execute one at a time and in order.
+   */
+  async claimNext(conversationId: string, instanceId: string): Promise<RunEntity | undefined> {
+    const id = await this.dataSource.transaction(async (manager) => {
+      const locked = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE`, [conversationId]);
+      if (!locked.length) return undefined;
+      const rows = rowsOf<{ id: string }>(
+        await manager.query(
+          `UPDATE agent_runs SET status = 'running', instance_id = $2, started_at = now(), heartbeat_at = now()
+           WHERE id = (
+             SELECT id FROM agent_runs WHERE conversation_id = $1 AND status = 'queued' ORDER BY created_at, id LIMIT 1
+           ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status = 'running')
+           RETURNING id`,
+          [conversationId, instanceId],
+        ),
+      );
+      return rows[0]?.id;
+    });
+    return id ? ((await this.findById(id)) ?? undefined) : undefined;
+  }
+
+  async attachResponse(id: string, responseMessageId: string): Promise<void> {
+    await this.runs().update({ id }, { responseMessageId });
+  }
+
+  /** Cancels a run that has not started; false if it already has (or has ended). */
+  async cancelQueued(id: string): Promise<RunEntity | undefined> {
+    const rows = rowsOf<{ id: string }>(
+      await this.dataSource.query(
+        `UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING id`,
+        [id],
+      ),
+    );
+    return rows.length ? ((await this.findById(id)) ?? undefined) : undefined;
+  }
+
+  async heartbeat(ids: string[]): Promise<void> {
+    if (ids.length) await this.runs().update({ id: In(ids), status: 'running' }, { heartbeatAt: () => 'now()' });
+  }
+
+  /**
+   * Marks running runs as interrupted — those whose instance stopped heartbeating, or all of them
+   * (`staleMs` undefined: the embedded database, which no other instance can share).
+   */
+  async interruptRunning(staleMs?: number): Promise<RunEntity[]> {
+    const rows = rowsOf<{ id: string }>(
+      await this.dataSource.query(
+        `UPDATE agent_runs SET status = 'interrupted', finished_at = now(),
+           error = '{"code":"INTERRUPTED","message":"The server running this reply stopped; the text written so far is kept"}'
+         WHERE status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)`}
+         RETURNING id`,
+        staleMs === undefined ? [] : [staleMs],
+      ),
+    );
+    return rows.length ? this.runs().findBy({ id: In(rows.map((row) => row.id)) }) : [];
+  }
+
+  /** Conversations with runs waiting (picked up by whichever instance is free). */
+  async conversationsWithQueued(): Promise<string[]> {
+    const rows: { conversation_id: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT conversation_id FROM agent_runs WHERE status = 'queued' LIMIT 1000`,
+    );
+    return rows.map((row) => row.conversation_id);
   }
 
   /** Ends an active run; returns the updated row, or undefined if it had already ended. */
@@ -60,24 +115,6 @@ export class RunsRepository {
       ),
     );
     return rows.length ? ((await this.findById(id)) ?? undefined) : undefined;
-  }
-
-  async heartbeat(id: string): Promise<void> {
-    await this.runs().update({ id, status: 'running' }, { heartbeatAt: () => 'now()' });
-  }
-
-  /** Runs still queued, oldest first (re-queued after a restart). */
-  findQueued(): Promise<RunEntity[]> {
-    return this.runs().find({ where: { status: 'queued' }, order: { createdAt: 'ASC' } });
-  }
-
-  /** Runs that were running when their process died. */
-  findRunning(): Promise<RunEntity[]> {
-    return this.runs().find({ where: { status: In(['running']) } });
-  }
-
-  async countActive(conversationId: string): Promise<number> {
-    return this.runs().count({ where: { conversationId, status: In(ACTIVE) } });
   }
 
   /** Runs started and tokens used by the user since the start of the current UTC day. */
@@ -104,9 +141,5 @@ export class RunsRepository {
        WHERE id = $1`,
       [id, outcome.error === undefined ? 'completed' : 'failed', outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null],
     );
-  }
-
-  findToolInvocations(runId: string): Promise<ToolInvocationEntity[]> {
-    return this.dataSource.getRepository(ToolInvocationEntity).find({ where: { runId }, order: { startedAt: 'ASC' } });
   }
 }

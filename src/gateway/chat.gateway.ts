@@ -235,7 +235,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   private publishPresence(conversationId: string): void {
-    this.bus.publish({ type: 'presence', conversationId, online: this.presence.online(conversationId) });
+    void (async () => {
+      const online = await this.presence.online(conversationId);
+      this.bus.publish({ type: 'presence', conversationId, online });
+    })();
   }
 
   /** Bus event → emits to the sockets of this instance. */

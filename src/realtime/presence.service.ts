@@ -1,13 +1,40 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { INSTANCE_ID } from './instance.js';
+import { RedisConnection } from './redis.connection.js';
+
+const KEY_PREFIX = 'agentchat:presence:';
+/** Each instance rewrites its share this often; a share older than FRESH_MS (a dead instance) is ignored. */
+const HEARTBEAT_MS = 10_000;
+const FRESH_MS = 30_000;
 
 /**
- * Who is online in which conversation: a user is online while any of their sockets has joined
- * it. Also counts connected sockets (admin stats).
+ * Who is online in which conversation: a user is online while any of their sockets, on any
+ * instance, has joined it. Each instance tracks its own sockets; with Redis it also keeps its
+ * share in a hash per conversation, and the online list is the union of the fresh shares.
  */
 @Injectable()
-export class PresenceService {
+export class PresenceService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Presence');
   private readonly rooms = new Map<string, Map<string, Set<string>>>();
   private connected = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly redis: RedisConnection) {}
+
+  onModuleInit(): void {
+    if (!this.redis.enabled) return;
+    this.heartbeat = setInterval(() => {
+      for (const conversationId of this.rooms.keys()) void this.writeShare(conversationId).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const client = this.redis.client;
+    if (!client?.isReady) return;
+    await Promise.allSettled([...this.rooms.keys()].map((conversationId) => client.hDel(KEY_PREFIX + conversationId, INSTANCE_ID)));
+  }
 
   get connectedSockets(): number {
     return this.connected;
@@ -21,7 +48,7 @@ export class PresenceService {
     this.connected = Math.max(0, this.connected - 1);
   }
 
-  /** Returns true when this made the user newly online there. */
+  /** Returns true when this made the user newly online on this instance. */
   join(conversationId: string, userId: string, socketId: string): boolean {
     let users = this.rooms.get(conversationId);
     if (!users) this.rooms.set(conversationId, (users = new Map()));
@@ -32,7 +59,7 @@ export class PresenceService {
     return !wasOnline;
   }
 
-  /** Returns true when this took the user offline there. */
+  /** Returns true when this took the user offline on this instance. */
   leave(conversationId: string, userId: string, socketId: string): boolean {
     const users = this.rooms.get(conversationId);
     const sockets = users?.get(userId);
@@ -43,12 +70,49 @@ export class PresenceService {
     return true;
   }
 
-  /** Removes all of a user's sockets from a conversation (they were removed from it). */
+  /** Removes all of a user's sockets on this instance from a conversation. */
   evict(conversationId: string, userId: string): boolean {
-    return this.rooms.get(conversationId)?.delete(userId) ?? false;
+    const users = this.rooms.get(conversationId);
+    const removed = users?.delete(userId) ?? false;
+    if (users && !users.size) this.rooms.delete(conversationId);
+    return removed;
   }
 
-  online(conversationId: string): string[] {
-    return [...(this.rooms.get(conversationId)?.keys() ?? [])].sort();
+  private localOnline(conversationId: string): string[] {
+    return [...(this.rooms.get(conversationId)?.keys() ?? [])];
+  }
+
+  /** The users online in the conversation across all instances (this one's alone while Redis is down). */
+  async online(conversationId: string): Promise<string[]> {
+    const local = this.localOnline(conversationId);
+    if (!this.redis.client?.isReady) return local.sort();
+    try {
+      const shares = await this.writeShare(conversationId);
+      const now = Date.now();
+      const users = new Set(local);
+      for (const [instance, raw] of Object.entries(shares)) {
+        if (instance === INSTANCE_ID) continue;
+        const share = JSON.parse(raw) as { at: number; users: string[] };
+        if (now - share.at < FRESH_MS) for (const user of share.users) users.add(user);
+      }
+      return [...users].sort();
+    } catch (error) {
+      this.logger.warn(`Presence from Redis unavailable: ${String(error)}`);
+      return local.sort();
+    }
+  }
+
+  /** Writes this instance's share of the conversation and returns every instance's share. */
+  private async writeShare(conversationId: string): Promise<Record<string, string>> {
+    const client = this.redis.client!;
+    const key = KEY_PREFIX + conversationId;
+    const users = this.localOnline(conversationId);
+    const multi = client.multi();
+    if (users.length) multi.hSet(key, INSTANCE_ID, JSON.stringify({ at: Date.now(), users }));
+    else multi.hDel(key, INSTANCE_ID);
+    multi.pExpire(key, FRESH_MS * 2);
+    multi.hGetAll(key);
+    const replies = await multi.exec();
+    return (replies.at(-1) ?? {}) as unknown as Record<string, string>;
   }
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { RedisConnection } from './redis.connection.js';
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -36,5 +37,34 @@ export class InMemoryRateLimiter extends RateLimiter {
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;
     for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+  }
+}
+
+/**
+ * Counters shared by all instances (fixed windows in Redis). While Redis is unreachable each
+ * instance falls back to its own counters rather than refusing or waving everything through.
+ */
+export class RedisRateLimiter extends RateLimiter {
+  private readonly fallback = new InMemoryRateLimiter();
+
+  constructor(private readonly redis: RedisConnection) {
+    super();
+  }
+
+  async consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision> {
+    const client = this.redis.client;
+    if (!client?.isReady) return this.fallback.consume(key, limit, windowMs);
+    try {
+      const redisKey = `agentchat:rate:${key}`;
+      const [count, , ttl] = (await client.multi().incr(redisKey).pExpire(redisKey, windowMs, 'NX').pTTL(redisKey).exec()) as unknown as [
+        number,
+        unknown,
+        number,
+      ];
+      if (count > limit) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(ttl, 0) / 1000)) };
+      return { allowed: true, retryAfterSeconds: 0 };
+    } catch {
+      return this.fallback.consume(key, limit, windowMs);
+    }
   }
 }

@@ -28,6 +28,8 @@ export type RealtimeEvent =
   | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto }
   | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string } }
   | { type: 'run.cancelled'; conversationId: string; run: RunDto }
+  /** Internal: asks whichever instance executes the run to stop it. */
+  | { type: 'run.cancel'; conversationId: string; runId: string }
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
   | { type: 'presence'; conversationId: string; online: string[] };
 

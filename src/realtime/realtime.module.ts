@@ -1,8 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { PresenceService } from './presence.service.js';
-import { InMemoryRateLimiter, RateLimiter } from './rate-limiter.js';
+import { InMemoryRateLimiter, RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { InProcessRealtimeBus, RealtimeBus } from './realtime-bus.js';
+import { RedisRealtimeBus } from './redis-realtime-bus.js';
 import { RedisConnection } from './redis.connection.js';
 
 /** Shared ephemeral state: the event bus, rate-limit counters, presence and the Redis connection. */
@@ -10,8 +11,16 @@ import { RedisConnection } from './redis.connection.js';
 @Module({
   providers: [
     { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => new RedisConnection(config.redis) },
-    { provide: RealtimeBus, useClass: InProcessRealtimeBus },
-    { provide: RateLimiter, useClass: InMemoryRateLimiter },
+    {
+      provide: RealtimeBus,
+      inject: [RedisConnection],
+      useFactory: (redis: RedisConnection) => (redis.enabled ? new RedisRealtimeBus(redis) : new InProcessRealtimeBus()),
+    },
+    {
+      provide: RateLimiter,
+      inject: [RedisConnection],
+      useFactory: (redis: RedisConnection) => (redis.enabled ? new RedisRateLimiter(redis) : new InMemoryRateLimiter()),
+    },
     PresenceService,
   ],
   exports: [RedisConnection, RealtimeBus, RateLimiter, PresenceService],
