@@ -1,16 +1,17 @@
-import { HttpException } from '@nestjs/common';
 import { describeError } from '../common/filters/all-exceptions.filter.js';
 
-/** The codes an acknowledgement may carry, by the HTTP status of the underlying error. */
+/**
+ * The contract's acknowledgement codes, by the HTTP status of the underlying error. Anything
+ * else — a database outage included — is INTERNAL, with the specific reason in details.
+ */
 const ACK_CODES: Record<number, string> = {
   400: 'VALIDATION',
-  401: 'UNAUTHORIZED',
+  401: 'FORBIDDEN',
   403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   409: 'CONFLICT',
   413: 'VALIDATION',
   429: 'RATE_LIMITED',
-  503: 'UNAVAILABLE',
 };
 
 export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string; message: string; details?: unknown } };
@@ -26,7 +27,6 @@ export function ackOk<T>(data: T): Ack<T> {
 export function ackError(error: unknown): Ack<never> {
   const described = describeError(error);
   const code = ACK_CODES[described.statusCode] ?? 'INTERNAL';
-  const details =
-    described.details ?? (error instanceof HttpException && described.code !== code ? { reason: described.code } : undefined);
+  const details = described.details ?? (described.code !== code ? { reason: described.code } : undefined);
   return { ok: false, error: { code, message: described.message, ...(details && { details }) } };
 }

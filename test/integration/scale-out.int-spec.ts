@@ -1,0 +1,290 @@
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { adminQuery, withDatabase } from '../support/database.js';
+import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
+
+/**
+ * Two real server processes sharing PostgreSQL and Redis. Needs TEST_DATABASE_URL; starts its own
+ * redis-server (so it can stop and restart it); stops and restarts PostgreSQL with
+ * TEST_PG_STOP / TEST_PG_START when they are set.
+ */
+const databaseServer = process.env.TEST_DATABASE_URL;
+const JWT_SECRET = randomBytes(48).toString('base64url');
+
+async function until<T>(probe: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+class RedisServer {
+  child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+  async start(): Promise<void> {
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await until(() => {
+      try {
+        return execSync(`redis-cli -p ${this.port} ping`, { stdio: 'pipe' }).toString().includes('PONG');
+      } catch {
+        return false;
+      }
+    }, 10_000, 'redis start');
+  }
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+interface Received {
+  event: string;
+  payload: any;
+}
+
+class Client {
+  readonly received: Received[] = [];
+  constructor(readonly socket: Socket) {
+    socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
+  }
+  emit(event: string, payload?: unknown): Promise<any> {
+    return this.socket.timeout(10_000).emitWithAck(event, payload);
+  }
+  of(event: string): any[] {
+    return this.received.filter((r) => r.event === event).map((r) => r.payload);
+  }
+  waitFor(event: string, predicate: (payload: any) => boolean = () => true, timeoutMs = 15_000): Promise<any> {
+    return until(() => this.of(event).find(predicate), timeoutMs, `event ${event}`);
+  }
+}
+
+describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () => {
+  let fake: FakeOpenAI;
+  let redis: RedisServer;
+  let databaseUrl: string;
+  let env: Record<string, string>;
+  const apps: AppProcess[] = [];
+  let one: AppProcess;
+  let two: AppProcess;
+  const sockets: Socket[] = [];
+  let token: string;
+  let otherToken: string;
+  let otherId: string;
+  let conversationId: string;
+
+  async function startInstance(port?: number): Promise<AppProcess> {
+    const app = spawnApp({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'agentchat-int-')) }, port ?? (await freePort()));
+    apps.push(app);
+    await waitForStatus(`${app.baseUrl}/health/ready`, 200, 30_000);
+    return app;
+  }
+
+  async function call(app: AppProcess, method: string, path: string, auth?: string, body?: unknown) {
+    const response = await fetch(`${app.baseUrl}/api/v1${path}`, {
+      method,
+      headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...(auth && { authorization: `Bearer ${auth}` }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async function client(app: AppProcess, auth: string): Promise<Client> {
+    const socket = io(`${app.baseUrl}/chat`, { auth: { token: auth }, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new Client(socket);
+  }
+
+  beforeAll(async () => {
+    fake = await new FakeOpenAI().start();
+    redis = new RedisServer(await freePort());
+    await redis.start();
+    const name = `agentchat_int_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE DATABASE "${name}"`);
+    databaseUrl = withDatabase(databaseServer!, name);
+    env = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      JWT_SECRET,
+      AGENT_PROVIDER: 'openai',
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'test',
+      AGENT_RETRY_BASE_MS: '50',
+      LOG_LEVEL: 'warn',
+    };
+    one = await startInstance();
+    two = await startInstance();
+    const a = await call(one, 'POST', '/auth/register', undefined, { email: `a-${randomUUID()}@example.com`, password: 'correct horse battery', displayName: 'A' });
+    const b = await call(two, 'POST', '/auth/register', undefined, { email: `b-${randomUUID()}@example.com`, password: 'correct horse battery', displayName: 'B' });
+    token = a.body.accessToken;
+    otherToken = b.body.accessToken;
+    otherId = b.body.user.id;
+    conversationId = (await call(one, 'POST', '/conversations', token, { title: 'shared', participantIds: [otherId], agent: { mode: 'mention' } })).body.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    // Outages and kills must never have crashed a surviving instance.
+    for (const app of apps) expect(app.output()).not.toMatch(/unhandled|uncaught|FATAL ERROR/i);
+    for (const socket of sockets) socket.close();
+    for (const app of apps) app.child.kill('SIGKILL');
+    await Promise.all(apps.map((app) => app.exited));
+    await redis?.stop();
+    await fake?.stop();
+  });
+
+  it('delivers messages, typing and presence across instances', async () => {
+    const a = await client(one, token);
+    const b = await client(two, otherToken);
+    expect((await a.emit('conversation:join', { conversationId })).ok).toBe(true);
+    expect((await b.emit('conversation:join', { conversationId })).ok).toBe(true);
+    const presence = await a.waitFor('presence', (p) => p.online.length === 2);
+    expect(presence.online).toContain(otherId);
+
+    const sent = await a.emit('message:send', { conversationId, content: 'across instances' });
+    expect((await b.waitFor('message:created', (p) => p.message.id === sent.data.message.id)).message.content).toBe('across instances');
+
+    await b.emit('typing:start', { conversationId });
+    expect(await a.waitFor('typing', (p) => p.isTyping)).toMatchObject({ userId: otherId, isTyping: true });
+
+    b.socket.close();
+    await a.waitFor('presence', (p) => !p.online.includes(otherId));
+  });
+
+  it('streams the agent reply of one instance to clients of the other, and to SSE there', async () => {
+    fake.enqueue({ kind: 'text', chunks: ['cross', '-instance ', 'reply'], delayMs: 20 });
+    const b = await client(two, otherToken);
+    await b.emit('conversation:join', { conversationId });
+    const controller = new AbortController();
+    const sse = await fetch(`${two.baseUrl}/api/v1/conversations/${conversationId}/events`, {
+      headers: { authorization: `Bearer ${otherToken}`, accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    let sseText = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of sse.body as unknown as AsyncIterable<Uint8Array>) sseText += decoder.decode(chunk);
+      } catch {
+        // aborted
+      }
+    })();
+
+    const sent = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: '@agent hello' });
+    const runId = sent.body.run.id;
+    const completed = await b.waitFor('run:completed', (p) => p.run.id === runId);
+    expect(completed.message.content).toBe('cross-instance reply');
+    expect(b.of('run:delta').filter((d) => d.runId === runId).map((d) => d.text).join('')).toBe('cross-instance reply');
+    await until(() => sseText.includes('event: run:completed'), 5000, 'SSE run:completed');
+    controller.abort();
+    await reading;
+    expect(sseText).toContain('event: run:delta');
+  });
+
+  it('stops a run on one instance when cancel arrives at the other', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 300 }, (_, i) => `w${i} `), delayMs: 20 });
+    const a = await client(one, token);
+    await a.emit('conversation:join', { conversationId });
+    const sent = await a.emit('message:send', { conversationId, content: '@agent talk for a long time' });
+    const runId = sent.data.run.id;
+    await a.waitFor('run:delta', (d) => d.runId === runId && d.index >= 3);
+    const cancelled = await call(two, 'POST', `/conversations/${conversationId}/runs/${runId}/cancel`, otherToken);
+    expect(cancelled.body.status).toBe('cancelled');
+    const event = await a.waitFor('run:cancelled', (p) => p.run.id === runId);
+    expect(event.run.status).toBe('cancelled');
+  });
+
+  it('marks a run interrupted within 30 s when the instance running it is killed', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 2000 }, (_, i) => `z${i} `), delayMs: 20 });
+    const victim = await startInstance();
+    const sent = await call(victim, 'POST', `/conversations/${conversationId}/messages`, token, { content: '@agent never finish' });
+    const runId = sent.body.run.id;
+    await until(async () => (await call(two, 'GET', `/conversations/${conversationId}/runs/${runId}`, token)).body.status === 'running', 10_000, 'run running');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    victim.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const run = await until(async () => {
+      const current = (await call(two, 'GET', `/conversations/${conversationId}/runs/${runId}`, token)).body;
+      return current.status === 'interrupted' ? current : undefined;
+    }, 30_000, 'run interrupted');
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
+    expect(run.error.code).toBe('INTERRUPTED');
+    const history = await call(two, 'GET', `/conversations/${conversationId}/messages?limit=5`, token);
+    const reply = history.body.items.find((m: { runId: string | null }) => m.runId === runId);
+    expect(reply.status).toBe('interrupted');
+    expect(reply.content).toMatch(/^z0 z1 /);
+  }, 60_000);
+
+  it('keeps serving its own clients while Redis is down, reports it, and reconnects the instances when it returns', async () => {
+    const a = await client(one, token);
+    const b = await client(two, otherToken);
+    await a.emit('conversation:join', { conversationId });
+    await b.emit('conversation:join', { conversationId });
+    await redis.stop();
+    await waitForStatus(`${one.baseUrl}/health/ready`, 503, 10_000);
+
+    const local = await client(one, token);
+    await local.emit('conversation:join', { conversationId });
+    const sent = await a.emit('message:send', { conversationId, content: 'while redis is down' });
+    expect(sent.ok).toBe(true);
+    await local.waitFor('message:created', (p) => p.message.id === sent.data.message.id);
+
+    await redis.start();
+    await waitForStatus(`${one.baseUrl}/health/ready`, 200, 20_000);
+    await waitForStatus(`${two.baseUrl}/health/ready`, 200, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await a.emit('message:send', { conversationId, content: 'redis is back' });
+    await b.waitFor('message:created', (p) => p.message.id === after.data.message.id, 10_000);
+    // Nothing accepted during the outage was lost.
+    const history = await call(two, 'GET', `/conversations/${conversationId}/messages?limit=10`, otherToken);
+    expect(history.body.items.map((m: { content: string }) => m.content)).toEqual(expect.arrayContaining(['while redis is down', 'redis is back']));
+  }, 60_000);
+
+  it.runIf(process.env.TEST_PG_STOP && process.env.TEST_PG_START)(
+    'answers 503 while PostgreSQL is down, loses nothing accepted, and recovers by itself',
+    async () => {
+      const before = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: 'before the outage' });
+      expect(before.status).toBe(201);
+      execSync(process.env.TEST_PG_STOP!, { stdio: 'ignore' });
+      try {
+        await waitForStatus(`${one.baseUrl}/health/ready`, 503, 15_000);
+        const during = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: 'during the outage' });
+        expect(during.status).toBe(503);
+        expect(during.body).toMatchObject({ statusCode: 503, code: 'UNAVAILABLE', requestId: expect.any(String) });
+        const a = await client(one, token).catch(() => undefined);
+        expect(a).toBeUndefined();
+      } finally {
+        execSync(process.env.TEST_PG_START!, { stdio: 'ignore' });
+      }
+      await waitForStatus(`${one.baseUrl}/health/ready`, 200, 30_000);
+      await waitForStatus(`${two.baseUrl}/health/ready`, 200, 30_000);
+      const after = await until(async () => {
+        const response = await call(two, 'POST', `/conversations/${conversationId}/messages`, otherToken, { content: 'after the outage' });
+        return response.status === 201 ? response : undefined;
+      }, 20_000, 'send after recovery');
+      expect(after.status).toBe(201);
+      const history = await call(one, 'GET', `/conversations/${conversationId}/messages?limit=20`, token);
+      const contents = history.body.items.map((m: { content: string }) => m.content);
+      expect(contents).toContain('before the outage');
+      expect(contents).toContain('after the outage');
+      expect(contents).not.toContain('during the outage');
+    },
+    90_000,
+  );
+});
