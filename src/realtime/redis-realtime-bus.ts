@@ -71,7 +71,8 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
 
   async onApplicationShutdown(): Promise<void> {
     this.subject.complete();
-    if (this.subscriber?.isOpen) await this.subscriber.close().catch(() => undefined);
-    else this.subscriber?.destroy();
+    // close() would wait for commands queued while disconnected; destroy() drops them.
+    if (this.subscriber?.isReady) await this.subscriber.close().catch(() => undefined);
+    else if (this.subscriber?.isOpen) this.subscriber.destroy();
   }
 }

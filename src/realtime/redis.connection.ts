@@ -40,7 +40,8 @@ export class RedisConnection implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.client?.isOpen) await this.client.close();
-    else this.client?.destroy();
+    // close() lets pending commands finish; while reconnecting there is nothing to finish.
+    if (this.client?.isReady) await this.client.close().catch(() => undefined);
+    else if (this.client?.isOpen) this.client.destroy();
   }
 }
