@@ -24,9 +24,14 @@ type AbortReason = 'cancelled' | 'timeout' | 'idle' | 'shutdown';
 interface ActiveRun {
   run: RunEntity;
   responseMessageId: string;
+  /** The text published so far (what `index` covers). */
   content: string;
   /** Index of the last delta published; -1 before the first. */
   index: number;
+  /** Text received but not yet published: deltas are coalesced to AGENT_DELTA_INTERVAL_MS. */
+  pending: string;
+  lastFlush: number;
+  flushTimer?: NodeJS.Timeout;
   controller: AbortController;
   reason?: AbortReason;
 }
@@ -139,7 +144,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
       return;
     }
-    const active: ActiveRun = { run, responseMessageId: '', content: '', index: -1, controller: new AbortController() };
+    const active: ActiveRun = { run, responseMessageId: '', content: '', index: -1, pending: '', lastFlush: 0, controller: new AbortController() };
     this.active.set(run.id, active);
     if (this.pendingCancels.delete(run.id)) this.abort(run.id, 'cancelled');
     try {
@@ -202,13 +207,11 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
             resetIdle();
             switch (part.type) {
               case 'text-delta': {
-                if (!part.text) break;
-                active.content += part.text;
-                active.index += 1;
-                this.bus.publish({ type: 'run.delta', conversationId: run.conversationId, runId: run.id, index: active.index, text: part.text });
+                if (part.text) this.addText(active, part.text);
                 break;
               }
               case 'tool-call': {
+                this.flush(active);
                 const id = await this.runs.recordToolStart({ runId: run.id, callId: part.toolCallId, name: part.toolName, arguments: part.input });
                 invocations.set(part.toolCallId, id);
                 this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'started', args: part.input });
@@ -252,7 +255,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
           break;
         } catch (error) {
           if (active.controller.signal.aborted) throw error;
-          const nothingSent = active.index === -1 && invocations.size === 0;
+          const nothingSent = active.index === -1 && !active.pending && invocations.size === 0;
           if (nothingSent && attempt < agent.maxRetries && isRetryable(error)) {
             const delay = agent.retryBaseMs * 2 ** attempt;
             this.logger.warn(`Run ${run.id}: provider error before the first token, retrying in ${delay} ms (attempt ${attempt + 1})`);
@@ -291,12 +294,34 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     });
   }
 
+  /** The first delta goes out at once; later ones at most every AGENT_DELTA_INTERVAL_MS, text merged. */
+  private addText(active: ActiveRun, text: string): void {
+    active.pending += text;
+    const interval = this.config.agent.deltaIntervalMs;
+    const wait = active.lastFlush + interval - Date.now();
+    if (wait <= 0) this.flush(active);
+    else active.flushTimer ??= setTimeout(() => this.flush(active), wait);
+  }
+
+  private flush(active: ActiveRun): void {
+    clearTimeout(active.flushTimer);
+    active.flushTimer = undefined;
+    if (!active.pending) return;
+    const text = active.pending;
+    active.pending = '';
+    active.content += text;
+    active.index += 1;
+    active.lastFlush = Date.now();
+    this.bus.publish({ type: 'run.delta', conversationId: active.run.conversationId, runId: active.run.id, index: active.index, text });
+  }
+
   private async finish(
     active: ActiveRun,
     outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError },
     metadata: MessageMetadata,
   ): Promise<void> {
     const { run } = active;
+    this.flush(active);
     const error = 'error' in outcome ? outcome.error : undefined;
     const message = await this.messages.updateReply(active.responseMessageId, {
       content: active.content,

@@ -25,6 +25,8 @@ export interface AgentSettings {
   idleTimeoutMs: number;
   toolTimeoutMs: number;
   checkpointMs: number;
+  /** Deltas are coalesced to at most one frame per this interval per stream (0: one per token). */
+  deltaIntervalMs: number;
   /** A running run whose instance has not heartbeated for this long is marked interrupted. */
   heartbeatTimeoutMs: number;
   dailyTokens: number | undefined;
@@ -50,6 +52,7 @@ export function parseAgentSettings(env: Env): AgentSettings {
     idleTimeoutMs: readInt(env, 'AGENT_IDLE_TIMEOUT_MS', 60_000, { min: 100, max: 600_000 }),
     toolTimeoutMs: readInt(env, 'AGENT_TOOL_TIMEOUT_MS', 10_000, { min: 10, max: 300_000 }),
     checkpointMs: readInt(env, 'AGENT_CHECKPOINT_MS', 1000, { min: 50, max: 60_000 }),
+    deltaIntervalMs: readInt(env, 'AGENT_DELTA_INTERVAL_MS', 33, { min: 0, max: 1000 }),
     heartbeatTimeoutMs: readInt(env, 'AGENT_HEARTBEAT_TIMEOUT_MS', 15_000, { min: 6000, max: 600_000 }),
     dailyTokens: readInt(env, 'AGENT_DAILY_TOKENS', undefined, { min: 1, max: Number.MAX_SAFE_INTEGER }),
     dailyRuns: readInt(env, 'AGENT_DAILY_RUNS', undefined, { min: 1, max: 1_000_000_000 }),

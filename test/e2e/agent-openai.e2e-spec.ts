@@ -66,7 +66,8 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(reply).toMatchObject({ role: 'assistant', status: 'complete', content: 'Hello, world!', runId: run.id, metadata: { model: 'fake-model', usage: { inputTokens: 42, outputTokens: 5 } } });
 
     const deltas = deltasOf(run.id);
-    expect(deltas.map((d) => d.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(deltas.length).toBeGreaterThan(0);
+    expect(deltas.map((d) => d.index)).toEqual(deltas.map((_, i) => i));
     expect(deltas.map((d) => d.text).join('')).toBe(reply.content);
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['message.created', 'run.started', 'run.delta', 'run.completed']));
 
@@ -78,6 +79,21 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(sent.body.tools?.map((tool) => tool.function.name).sort()).toEqual(
       ['calculator', 'conversation_stats', 'get_current_time', 'search_history', 'summarize_conversation'],
     );
+  });
+
+  it('coalesces a fast token stream to about 30 frames per second without losing text', async () => {
+    const chunks = Array.from({ length: 150 }, (_, i) => `t${i} `);
+    fake.enqueue({ kind: 'text', chunks, delayMs: 2 });
+    const id = await newConversation();
+    const started = Date.now();
+    const { body } = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'fast please' });
+    const elapsed = Date.now() - started;
+    const deltas = deltasOf(body.run.id);
+    expect(deltas.map((d) => d.text).join('')).toBe(chunks.join(''));
+    expect(body.reply.content).toBe(chunks.join(''));
+    expect(deltas.map((d) => d.index)).toEqual(deltas.map((_, i) => i));
+    expect(deltas.length).toBeLessThan(chunks.length / 2);
+    expect(deltas.length).toBeLessThanOrEqual(Math.ceil(elapsed / 33) + 2);
   });
 
   it('sends the earlier turns of the conversation as context', async () => {
@@ -239,7 +255,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(names).toContain('run:started');
     expect(names.at(-1)).toBe('run:completed');
     const deltas = frames.filter((frame) => frame.startsWith('event: run:delta')).map((frame) => JSON.parse(frame.match(/^data: (.+)$/m)![1]!));
-    expect(deltas.map((d) => d.index)).toEqual([0, 1, 2]);
+    expect(deltas.map((d) => d.index)).toEqual(deltas.map((_: unknown, i: number) => i));
     expect(deltas.map((d) => d.text).join('')).toBe('Streamed reply');
   });
 
