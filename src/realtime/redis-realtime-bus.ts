@@ -50,18 +50,22 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
 
   publish(event: RealtimeEvent): void {
     this.subject.next(event);
-    const client = this.redis.client!;
+    const client = this.redis.client! as RedisClientType;
     if (!client.isReady) {
       this.reportFailure('not connected');
       return;
     }
-    client.publish(EVENTS_CHANNEL, JSON.stringify({ origin: INSTANCE_ID, event } satisfies Envelope)).then(
-      () => {
-        if (this.publishFailing) this.logger.log('Publishing to Redis works again');
-        this.publishFailing = false;
-      },
-      (error: unknown) => this.reportFailure(String(error)),
-    );
+    void this.publishRemote(client, JSON.stringify({ origin: INSTANCE_ID, event } satisfies Envelope));
+  }
+
+  private async publishRemote(client: RedisClientType, message: string): Promise<void> {
+    try {
+      await client.publish(EVENTS_CHANNEL, message);
+      if (this.publishFailing) this.logger.log('Publishing to Redis works again');
+      this.publishFailing = false;
+    } catch (error) {
+      this.reportFailure(String(error));
+    }
   }
 
   private reportFailure(reason: string): void {
