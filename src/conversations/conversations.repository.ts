@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, In, IsNull } from 'typeorm';
+import { DataSource, type EntityManager, In } from 'typeorm';
 import { ConversationEntity } from './conversation.entity.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
 import { type ParticipantRole, ParticipantEntity } from './participant.entity.js';
@@ -19,6 +19,21 @@ export interface ListFilter {
   q?: string;
   /** Keyset position: strictly older than this (activity timestamp as text, id). */
   after?: { activity: string; id: string };
+}
+
+interface ViewRow {
+  id: string;
+  title: string;
+  owner_id: string;
+  agent_mode: ConversationEntity['agentMode'];
+  agent_provider: string | null;
+  agent_model: string | null;
+  agent_system_prompt: string | null;
+  last_seq: number;
+  last_message_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  participants: { userId: string; role: ParticipantRole; lastReadSeq: number; pinned: boolean; archived: boolean; joinedAt: string }[];
 }
 
 type ConversationSettings = Partial<Pick<ConversationEntity, 'title' | 'agentMode' | 'agentProvider' | 'agentModel' | 'agentSystemPrompt'>>;
@@ -81,10 +96,34 @@ export class ConversationsRepository {
     });
   }
 
+  /** The conversation with its participants, in one round trip (it is on every request's path). */
   async findView(id: string, manager?: EntityManager): Promise<ConversationView | undefined> {
-    const conversation = await (manager ?? this.dataSource.manager).getRepository(ConversationEntity).findOneBy({ id, deletedAt: IsNull() });
-    if (!conversation) return undefined;
-    const participants = await (manager ?? this.dataSource.manager).getRepository(ParticipantEntity).findBy({ conversationId: id });
+    const rows: ViewRow[] = await (manager ?? this.dataSource).query(
+      `SELECT c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.last_seq,
+              c.last_message_at, c.created_at, c.updated_at,
+              coalesce(json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
+                'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at)) FILTER (WHERE p.user_id IS NOT NULL), '[]') AS participants
+       FROM conversations c LEFT JOIN conversation_participants p ON p.conversation_id = c.id
+       WHERE c.id = $1 AND c.deleted_at IS NULL
+       GROUP BY c.id`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const conversation = Object.assign(new ConversationEntity(), {
+      id: row.id,
+      title: row.title,
+      ownerId: row.owner_id,
+      agentMode: row.agent_mode,
+      agentProvider: row.agent_provider,
+      agentModel: row.agent_model,
+      agentSystemPrompt: row.agent_system_prompt,
+      lastSeq: row.last_seq,
+      lastMessageAt: row.last_message_at,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    });
+    const participants = row.participants.map((p) => Object.assign(new ParticipantEntity(), { ...p, conversationId: id, joinedAt: new Date(p.joinedAt) }));
     return toView(conversation, participants);
   }
 

@@ -80,6 +80,26 @@ export interface SearchRow {
   snippet: string;
 }
 
+/**
+ * Appends a message in one statement: the conversation row is locked while its counter moves, so
+ * under any concurrency seqs are unique and gap-free; the author's read marker moves to it.
+ */
+const APPEND = `
+  WITH next AS (
+    UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now()
+    WHERE id = $1 AND deleted_at IS NULL
+    RETURNING id, last_seq
+  ), inserted AS (
+    INSERT INTO messages (conversation_id, seq, role, author_id, content, status, client_message_id, run_id, metadata)
+    SELECT next.id, next.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
+    ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+    RETURNING ${COLUMNS}
+  ), marker AS (
+    UPDATE conversation_participants p SET last_read_seq = inserted.seq FROM inserted
+    WHERE p.conversation_id = inserted.conversation_id AND p.user_id = inserted.author_id AND p.last_read_seq < inserted.seq
+  )
+  SELECT * FROM inserted`;
+
 /** Thrown inside the append transaction to roll it back when the idempotency key already exists. */
 class DuplicateClientMessage extends Error {}
 
@@ -89,60 +109,44 @@ export class MessagesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Stores a message with the conversation's next seq, in one transaction: the conversation row
-   * is locked while its counter moves, so under any concurrency seqs are unique and gap-free (a
-   * rolled-back insert rolls its increment back too). The author's read marker moves to the new
-   * message. With a clientMessageId already used by this author, nothing is written and the
-   * stored message comes back with `created: false`. Returns undefined if the conversation is gone.
+   * Stores a message with the conversation's next seq (see APPEND). With a clientMessageId already
+   * used by this author, nothing is written and the stored message comes back with
+   * `created: false` — under concurrent retries too, as the losing statement is rolled back with
+   * its increment. Returns undefined if the conversation is gone.
    */
   async append(input: NewMessage): Promise<{ message: MessageEntity; created: boolean } | undefined> {
     const key = input.clientMessageId ?? null;
-    if (key && input.authorId) {
-      const existing = await this.findByClientMessageId(input.conversationId, input.authorId, key);
-      if (existing) return { message: existing, created: false };
+    const params = [
+      input.conversationId,
+      input.role,
+      input.authorId,
+      input.content,
+      input.status ?? 'complete',
+      key,
+      input.runId ?? null,
+      JSON.stringify(input.metadata ?? {}),
+    ];
+    // Without an idempotency key nothing can conflict: one statement, atomic on its own.
+    if (!key || !input.authorId) {
+      const rows: MessageRow[] = await this.dataSource.query(APPEND, params);
+      return rows[0] ? { message: toEntity(rows[0]), created: true } : undefined;
     }
+    const existing = await this.findByClientMessageId(input.conversationId, input.authorId, key);
+    if (existing) return { message: existing, created: false };
     try {
       return await this.dataSource.transaction(async (manager) => {
-        const rows: MessageRow[] = await manager.query(
-          `WITH next AS (
-             UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now()
-             WHERE id = $1 AND deleted_at IS NULL
-             RETURNING id, last_seq
-           )
-           INSERT INTO messages (conversation_id, seq, role, author_id, content, status, client_message_id, run_id, metadata)
-           SELECT next.id, next.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
-           ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-           RETURNING ${COLUMNS}`,
-          [
-            input.conversationId,
-            input.role,
-            input.authorId,
-            input.content,
-            input.status ?? 'complete',
-            key,
-            input.runId ?? null,
-            JSON.stringify(input.metadata ?? {}),
-          ],
-        );
+        const rows: MessageRow[] = await manager.query(APPEND, params);
         const row = rows[0];
-        if (!row) {
-          const [conversation] = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL`, [input.conversationId]);
-          if (!conversation) return undefined;
-          throw new DuplicateClientMessage();
-        }
-        if (input.authorId) {
-          await manager.query(
-            `UPDATE conversation_participants SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3`,
-            [input.conversationId, input.authorId, row.seq],
-          );
-        }
-        return { message: toEntity(row), created: true };
+        if (row) return { message: toEntity(row), created: true };
+        const [conversation] = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL`, [input.conversationId]);
+        if (!conversation) return undefined;
+        // The key was taken meanwhile: undo this statement's increment, so seqs stay gap-free.
+        throw new DuplicateClientMessage();
       });
     } catch (error) {
       if (!(error instanceof DuplicateClientMessage)) throw error;
-      // A concurrent retry with the same key committed first: return what it stored.
-      const existing = await this.findByClientMessageId(input.conversationId, input.authorId!, key!);
-      return existing ? { message: existing, created: false } : undefined;
+      const stored = await this.findByClientMessageId(input.conversationId, input.authorId, key);
+      return stored ? { message: stored, created: false } : undefined;
     }
   }
 

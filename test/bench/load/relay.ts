@@ -1,0 +1,94 @@
+/**
+ * Agent relay: `runs` concurrent replies streamed by the fake model at a fixed token rate.
+ * `ours` sends one message per conversation over Socket.IO and times the first run:delta;
+ * `direct` asks the fake model itself and times its first content chunk.
+ */
+import { io } from 'socket.io-client';
+import { params, percentile } from '../lib.js';
+
+interface Params {
+  mode: 'ours' | 'direct';
+  url: string;
+  fakeUrl: string;
+  token: string;
+  conversations: string[];
+}
+
+const p = params<Params>();
+const ttft: number[] = [];
+const framesPerSecond: number[] = [];
+let identical = 0;
+let completed = 0;
+
+if (p.mode === 'direct') {
+  await Promise.all(
+    p.conversations.map(async () => {
+      const started = performance.now();
+      const response = await fetch(`${p.fakeUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'fake', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      let first = true;
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        if (first && decoder.decode(chunk).includes('"content":"t')) {
+          ttft.push(performance.now() - started);
+          first = false;
+        }
+      }
+      completed++;
+    }),
+  );
+} else {
+  const socket = io(`${p.url}/chat`, { auth: { token: p.token }, transports: ['websocket'], reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  for (const conversationId of p.conversations) await socket.timeout(10_000).emitWithAck('conversation:join', { conversationId });
+  const runs = new Map<string, { sentAt: number; first?: number; frames: number; text: string; startedAt?: number }>();
+  const byConversation = new Map<string, number>();
+  socket.on('run:delta', ({ runId, text }: { runId: string; text: string }) => {
+    const run = runs.get(runId);
+    if (!run) return;
+    const now = performance.now();
+    if (run.first === undefined) {
+      run.first = now;
+      ttft.push(now - run.sentAt);
+    }
+    run.frames++;
+    run.text += text;
+  });
+  const done = new Promise<void>((resolve) => {
+    socket.on('run:completed', ({ run, message }: { run: { id: string; startedAt: string; finishedAt: string }; message: { content: string } }) => {
+      const state = runs.get(run.id);
+      if (!state) return;
+      completed++;
+      if (state.text === message.content) identical++;
+      const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
+      if (seconds > 0) framesPerSecond.push(state.frames / seconds);
+      if (completed === p.conversations.length) resolve();
+    });
+  });
+  await Promise.all(
+    p.conversations.map(async (conversationId) => {
+      const sentAt = performance.now();
+      const ack = await socket.timeout(20_000).emitWithAck('message:send', { conversationId, content: 'stream please' });
+      runs.set(ack.data.run.id, { sentAt, frames: 0, text: '' });
+      byConversation.set(conversationId, sentAt);
+    }),
+  );
+  await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
+  socket.close();
+}
+console.log(
+  JSON.stringify({
+    completed,
+    identical,
+    ttftP50: percentile(ttft, 50),
+    ttftP99: percentile(ttft, 99),
+    framesPerSecondMax: framesPerSecond.length ? Math.max(...framesPerSecond) : 0,
+  }),
+);
+process.exit(0);
