@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { filter, type Subscription } from 'rxjs';
 import { JwtService } from '@nestjs/jwt';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { UserEntity } from '../users/user.entity.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersService } from '../users/users.service.js';
+
+/**
+ * Accounts looked up for tokens are kept this long, so a request does not pay a query for it.
+ * Changes and deletions evict them at once on every instance (through the realtime bus).
+ */
+const USER_CACHE_TTL_MS = 5000;
+const USER_CACHE_MAX = 10_000;
 
 /** The only algorithm accepted; pinned so a token cannot choose its own (`alg: none`, RS/HS confusion). */
 export const JWT_ALGORITHM = 'HS256';
@@ -30,12 +39,32 @@ export function unauthorized(message = 'Missing, invalid or expired access token
  * is shared by the HTTP strategy and the Socket.IO handshake.
  */
 @Injectable()
-export class AccessTokenService {
+export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
+  private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId'>; until: number }>();
+  private subscription: Subscription | undefined;
+
   constructor(
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
     private readonly users: UsersService,
+    private readonly bus: RealtimeBus,
   ) {}
+
+  onModuleInit(): void {
+    this.subscription = this.bus.events$
+      .pipe(filter((event): event is Extract<typeof event, { type: 'user.changed' }> => event.type === 'user.changed'))
+      .subscribe((event) => this.cache.delete(event.userId));
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  /** Drops the cached account here and on every other instance (after a change or deletion). */
+  forget(userId: string): void {
+    this.cache.delete(userId);
+    this.bus.publish({ type: 'user.changed', userId });
+  }
 
   /** Options for verifying, shared with the passport-jwt strategy. */
   get verification() {
@@ -73,13 +102,18 @@ export class AccessTokenService {
   /** The user a verified token speaks for; a deleted account fails at once. */
   async userFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser> {
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized();
+    const cached = this.cache.get(claims.sub);
+    if (cached && cached.until > Date.now()) return { ...cached.user, sessionId: claims.sid };
     const user = await this.users.findActive(claims.sub).catch((error: unknown) => {
       // A malformed id is an invalid token; anything else (database down) is not the caller's fault.
       if ((error as { code?: string }).code === '22P02') throw unauthorized();
       throw error;
     });
     if (!user) throw unauthorized();
-    return { id: user.id, email: user.email, displayName: user.displayName, role: user.role, sessionId: claims.sid };
+    const account = { id: user.id, email: user.email, displayName: user.displayName, role: user.role };
+    if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
+    this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
+    return { ...account, sessionId: claims.sid };
   }
 
   async authenticate(token: string): Promise<AuthUser & { expiresAt: number }> {

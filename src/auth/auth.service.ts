@@ -115,6 +115,7 @@ export class AuthService {
       await this.refreshTokens.revokeAllForUser(user.id, caller.sessionId);
     }
     if (displayName !== undefined) await this.users.update(user.id, { displayName });
+    this.accessTokens.forget(user.id);
     return UserDto.from(await this.usersService.getActive(caller.id));
   }
 
@@ -124,6 +125,7 @@ export class AuthService {
       await this.refreshTokens.revokeAllForUser(caller.id, undefined, manager);
       await this.users.anonymise(caller.id, manager);
     });
+    this.accessTokens.forget(caller.id);
   }
 
   private async startSession(user: UserEntity): Promise<AuthResponseDto> {

@@ -32,6 +32,7 @@ import { WsAckExceptionFilter } from './ws-exception.filter.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 export const TYPING_TTL_MS = 5000;
+const PRESENCE_COALESCE_MS = 100;
 const MISSED_LIMIT = 1000;
 const KNOWN_EVENTS = new Set([
   'conversation:join',
@@ -66,6 +67,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   @WebSocketServer() private server!: Namespace;
   private subscription: Subscription | undefined;
   private readonly typing = new Map<string, NodeJS.Timeout>();
+  private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly accessTokens: AccessTokenService,
@@ -133,8 +135,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     await socket.join(conversationRoom(view.id));
     if (!socket.data.conversations.has(view.id)) {
       socket.data.conversations.add(view.id);
-      this.presence.join(view.id, user.id, socket.id);
-      this.publishPresence(view.id);
+      if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
     const missed =
       dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.messages.history(view.id, { limit: MISSED_LIMIT, afterSeq: dto.afterSeq });
@@ -195,7 +196,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
-    for (const timer of this.typing.values()) clearTimeout(timer);
+    for (const timer of [...this.typing.values(), ...this.presenceTimers.values()]) clearTimeout(timer);
   }
 
   /**
@@ -234,16 +235,27 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
+  /**
+   * Publishes who is online, at most every PRESENCE_COALESCE_MS per conversation: a burst of joins
+   * (a reconnect storm, a busy room) becomes one event with the final list, not one per socket.
+   */
   private publishPresence(conversationId: string): void {
-    void (async () => {
-      const online = await this.presence.online(conversationId);
-      this.bus.publish({ type: 'presence', conversationId, online });
-    })();
+    if (this.presenceTimers.has(conversationId)) return;
+    this.presenceTimers.set(
+      conversationId,
+      setTimeout(() => {
+        this.presenceTimers.delete(conversationId);
+        void (async () => {
+          const online = await this.presence.online(conversationId);
+          this.bus.publish({ type: 'presence', conversationId, online });
+        })();
+      }, PRESENCE_COALESCE_MS),
+    );
   }
 
   /** Bus event → emits to the sockets of this instance. */
   private deliver(event: RealtimeEvent): void {
-    if (!this.server) return;
+    if (!this.server || event.conversationId === undefined) return;
     const local = this.server.local;
     const room = conversationRoom(event.conversationId);
     switch (event.type) {

@@ -31,6 +31,8 @@ export type RealtimeEvent =
   /** Internal: asks whichever instance executes the run to stop it. */
   | { type: 'run.cancel'; conversationId: string; runId: string }
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
-  | { type: 'presence'; conversationId: string; online: string[] };
+  | { type: 'presence'; conversationId: string; online: string[] }
+  /** Internal: an account was changed or deleted; instances drop what they cached of it. */
+  | { type: 'user.changed'; conversationId?: undefined; userId: string };
 
 export type RealtimeEventType = RealtimeEvent['type'];

@@ -23,7 +23,18 @@ const ROUNDS = smoke ? 1 : 2;
 
 const sizes = smoke
   ? { rooms: 2, members: 3, rates: [20], fanoutMs: 1000, httpSeconds: 1, history: 2000, conversations: 20, runs: 5, idle: 100 }
-  : { rooms: 10, members: 10, rates: [300, 600, 900, 1200], fanoutMs: 4000, httpSeconds: 5, history: 1_000_000, conversations: 1000, runs: 100, idle: 20_000 };
+  : {
+      rooms: 10,
+      members: 10,
+      rates: [300, 600, 900, 1200],
+      fanoutMs: 4000,
+      httpSeconds: 5,
+      history: 1_000_000,
+      conversations: 1000,
+      runs: 100,
+      // 15,000 by default: the machines this runs on cap open files at 20,000 per process (hard limit).
+      idle: Number(process.env.BENCH_IDLE_SOCKETS ?? 15_000),
+    };
 
 interface Row {
   scenario: string;
@@ -84,8 +95,11 @@ async function fanout(): Promise<void> {
       rooms.push(conversation.id);
     }
     type Result = { ratePerSecond: number; deliveryP50: number; deliveryP99: number; acked: number; sent: number; delivered: number; expectedDeliveries: number };
+    // A rate counts only if it is sustained in every round (p99 ≤ 100 ms, everything acked and delivered).
     const best = { ours: { rate: 0, result: undefined as Result | undefined }, baseline: { rate: 0, result: undefined as Result | undefined } };
     for (const rate of sizes.rates) {
+      const held = { ours: true, baseline: true };
+      const worst: { ours?: Result; baseline?: Result } = {};
       for (let round = 0; round < ROUNDS; round++) {
         const common = { members: sizes.members, rate, durationMs: sizes.fanoutMs };
         const result = await alternate(
@@ -97,9 +111,11 @@ async function fanout(): Promise<void> {
           const r = result[side];
           const sustained = r.deliveryP99 <= 100 && r.acked >= r.sent * 0.98 && r.delivered >= r.expectedDeliveries;
           log(`  ${side} @${rate}/s: acked ${r.acked}/${r.sent}, p99 ${r.deliveryP99} ms${sustained ? '' : ' (not sustained)'}`);
-          if (sustained && r.ratePerSecond > best[side].rate) best[side] = { rate: r.ratePerSecond, result: r };
+          held[side] &&= sustained;
+          if (!worst[side] || r.deliveryP99 > worst[side]!.deliveryP99) worst[side] = r;
         }
       }
+      for (const side of ['ours', 'baseline'] as const) if (held[side] && worst[side]) best[side] = { rate: worst[side]!.ratePerSecond, result: worst[side] };
     }
     const ratio = best.ours.rate / best.baseline.rate;
     rows.push({
@@ -317,7 +333,8 @@ async function startup(): Promise<void> {
 }
 
 const started = Date.now();
-for (const scenario of [startup, http, fanout, relay, idle]) {
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+for (const scenario of [startup, http, fanout, relay, idle].filter((s) => !only || only.includes(s.name))) {
   try {
     await scenario();
   } catch (error) {

@@ -4,40 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
+import { RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
 
-interface Received {
-  event: string;
-  payload: any;
-}
-
-/** A socket.io-client that records every event it receives. */
-class Client {
-  readonly received: Received[] = [];
-  constructor(readonly socket: Socket) {
-    socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
-  }
-
-  emit(event: string, payload?: unknown): Promise<any> {
-    return this.socket.timeout(5000).emitWithAck(event, payload);
-  }
-
-  of(event: string): any[] {
-    return this.received.filter((r) => r.event === event).map((r) => r.payload);
-  }
-
-  async waitFor(event: string, predicate: (payload: any) => boolean = () => true, timeoutMs = 8000): Promise<any> {
-    const started = Date.now();
-    for (;;) {
-      const found = this.of(event).find(predicate);
-      if (found) return found;
-      if (Date.now() - started > timeoutMs) throw new Error(`no ${event} within ${timeoutMs} ms (got ${this.received.map((r) => r.event).join(', ')})`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 describe('Socket.IO gateway', () => {
   let t: TestApp;
@@ -51,14 +22,14 @@ describe('Socket.IO gateway', () => {
   const connect = (token: string | undefined, options: Record<string, unknown> = {}) =>
     io(`${t.baseUrl}/chat`, { auth: token === undefined ? {} : { token }, transports: ['websocket'], reconnection: false, forceNew: true, ...options });
 
-  async function client(user: Registered): Promise<Client> {
+  async function client(user: Registered): Promise<RecordingClient> {
     const socket = connect(user.accessToken);
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
     });
-    return new Client(socket);
+    return new RecordingClient(socket);
   }
 
   async function connectError(token: string | undefined): Promise<string> {

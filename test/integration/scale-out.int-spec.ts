@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
+import { RecordingClient } from '../support/socket-client.js';
 
 /**
  * Two real server processes sharing PostgreSQL and Redis. Needs TEST_DATABASE_URL; starts its own
@@ -49,26 +50,6 @@ class RedisServer {
   }
 }
 
-interface Received {
-  event: string;
-  payload: any;
-}
-
-class Client {
-  readonly received: Received[] = [];
-  constructor(readonly socket: Socket) {
-    socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
-  }
-  emit(event: string, payload?: unknown): Promise<any> {
-    return this.socket.timeout(10_000).emitWithAck(event, payload);
-  }
-  of(event: string): any[] {
-    return this.received.filter((r) => r.event === event).map((r) => r.payload);
-  }
-  waitFor(event: string, predicate: (payload: any) => boolean = () => true, timeoutMs = 15_000): Promise<any> {
-    return until(() => this.of(event).find(predicate), timeoutMs, `event ${event}`);
-  }
-}
 
 describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () => {
   let fake: FakeOpenAI;
@@ -102,14 +83,14 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
 
-  async function client(app: AppProcess, auth: string): Promise<Client> {
+  async function client(app: AppProcess, auth: string): Promise<RecordingClient> {
     const socket = io(`${app.baseUrl}/chat`, { auth: { token: auth }, transports: ['websocket'], reconnection: false, forceNew: true });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('connect_error', reject);
     });
-    return new Client(socket);
+    return new RecordingClient(socket, 10_000);
   }
 
   beforeAll(async () => {

@@ -23,7 +23,7 @@ const handshakes: number[] = [];
 let failures = 0;
 
 async function heap(): Promise<number> {
-  const response = await fetch(p.heapUrl);
+  const response = await fetch(p.heapUrl, { signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (ours) return Number(text.match(/^nodejs_heap_size_used_bytes (\S+)$/m)?.[1]);
   return (JSON.parse(text) as { heapUsed: number }).heapUsed;
@@ -64,7 +64,7 @@ await Promise.all(
 );
 const seconds = (performance.now() - started) / 1000;
 await new Promise((r) => setTimeout(r, 3000));
-const heapAfter = await heap();
+const heapAfter = await heap().catch(() => Number.NaN);
 for (const socket of sockets) socket.close();
 console.log(
   JSON.stringify({

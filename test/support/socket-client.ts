@@ -1,0 +1,39 @@
+import type { Socket } from 'socket.io-client';
+
+export interface Received {
+  event: string;
+  // Tests assert on arbitrary payloads.
+  payload: any;
+}
+
+/** A socket.io-client socket that records every event it receives, for assertions. */
+export class RecordingClient {
+  readonly received: Received[] = [];
+
+  constructor(
+    readonly socket: Socket,
+    private readonly ackTimeoutMs = 10_000,
+  ) {
+    socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
+  }
+
+  emit(event: string, payload?: unknown): Promise<any> {
+    return this.socket.timeout(this.ackTimeoutMs).emitWithAck(event, payload);
+  }
+
+  of(event: string): any[] {
+    return this.received.filter((r) => r.event === event).map((r) => r.payload);
+  }
+
+  async waitFor(event: string, predicate: (payload: any) => boolean = () => true, timeoutMs = 10_000): Promise<any> {
+    const started = Date.now();
+    for (;;) {
+      const found = this.of(event).find(predicate);
+      if (found) return found;
+      if (Date.now() - started > timeoutMs) {
+        throw new Error(`no ${event} within ${timeoutMs} ms (got ${this.received.map((r) => r.event).join(', ')})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
