@@ -33,6 +33,8 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
       OPENAI_API_KEY: 'sk-test-not-a-real-key',
       AGENT_RETRY_BASE_MS: '20',
       AGENT_CHECKPOINT_MS: '50',
+      AGENT_IDLE_TIMEOUT_MS: '1000',
+      AGENT_RUN_TIMEOUT_MS: '3000',
       MESSAGE_RATE_LIMIT: '100000',
     });
     user = await register(t, { displayName: 'Ada' });
@@ -174,6 +176,25 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(body.run).toMatchObject({ status: 'failed', error: { code: 'STREAM_INTERRUPTED' } });
     expect(body.reply).toMatchObject({ status: 'failed', content: 'Partial answer' });
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it('fails a run whose provider goes silent (idle timeout), keeping the text so far', async () => {
+    fake.enqueue({ kind: 'text', chunks: ['first words ', 'never arrive'], delayMs: 2500 });
+    const id = await newConversation();
+    const { body } = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'hi' });
+    expect(body.run).toMatchObject({ status: 'failed', error: { code: 'IDLE_TIMEOUT' } });
+    expect(body.reply).toMatchObject({ status: 'failed', content: 'first words ' });
+  });
+
+  it('fails a run that outlasts the run timeout, keeping the text so far', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 100 }, (_, i) => `s${i} `), delayMs: 60 });
+    const id = await newConversation();
+    const started = Date.now();
+    const { body } = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'hi' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(body.run).toMatchObject({ status: 'failed', error: { code: 'RUN_TIMEOUT' } });
+    expect(body.reply.content).toMatch(/^s0 s1 /);
+    expect(body.reply.content.length).toBeLessThan(Array.from({ length: 100 }, (_, i) => `s${i} `).join('').length);
   });
 
   it('cancels mid-stream at once, keeps the text so far, and is idempotent', async () => {

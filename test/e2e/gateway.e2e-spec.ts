@@ -75,6 +75,16 @@ describe('Socket.IO gateway', () => {
       expect(await connectError(token())).toBe('unauthorized');
     });
 
+    it('refuses browsers from origins not in CORS_ORIGINS', async () => {
+      const socket = connect(alice.accessToken, { extraHeaders: { origin: 'https://evil.example.com' } });
+      sockets.push(socket);
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('connect_error', () => resolve('refused'));
+        socket.once('connect', () => resolve('connected'));
+      });
+      expect(outcome).toBe('refused');
+    });
+
     it('refuses the token of a deleted account', async () => {
       const doomed = await register(t);
       await t.http(`${API}/auth/me`, { method: 'DELETE', token: doomed.accessToken });
@@ -277,5 +287,14 @@ describe('Socket.IO gateway', () => {
     expect(metrics.text).toMatch(/socketio_connected_sockets \d+/);
     expect(metrics.text).toContain('socketio_events_in_total{event="conversation:join"}');
     expect(metrics.text).toContain('socketio_ack_duration_seconds_bucket');
+  });
+
+  // Last: it shuts the application down.
+  it('tells clients on shutdown and drops their transport, so they reconnect elsewhere', async () => {
+    const a = await client(alice);
+    const reason = new Promise<string>((resolve) => a.socket.on('disconnect', resolve));
+    await t.close();
+    expect(a.of('server:shutdown')).toEqual([{ reconnect: true }]);
+    expect(await reason).toBe('transport close');
   });
 });
