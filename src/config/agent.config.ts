@@ -17,6 +17,7 @@ export interface AgentSettings {
   openaiBaseUrl: string;
   openaiApiKey: string | undefined;
   anthropicApiKey: string | undefined;
+  anthropicBaseUrl: string;
   contextTokens: number;
   maxSteps: number;
   maxRetries: number;
@@ -44,6 +45,7 @@ export function parseAgentSettings(env: Env): AgentSettings {
     openaiBaseUrl: (readUrl(env, 'OPENAI_BASE_URL', ['http:', 'https:']) ?? 'https://api.openai.com/v1').replace(/\/$/, ''),
     openaiApiKey: readSecret(env, 'OPENAI_API_KEY'),
     anthropicApiKey: readSecret(env, 'ANTHROPIC_API_KEY'),
+    anthropicBaseUrl: (readUrl(env, 'ANTHROPIC_BASE_URL', ['http:', 'https:']) ?? 'https://api.anthropic.com/v1').replace(/\/$/, ''),
     contextTokens: readInt(env, 'AGENT_CONTEXT_TOKENS', 8000, { min: 256, max: 2_000_000 }),
     maxSteps: readInt(env, 'AGENT_MAX_STEPS', 5, { min: 1, max: 50 }),
     maxRetries: readInt(env, 'AGENT_MAX_RETRIES', 3, { min: 0, max: 10 }),

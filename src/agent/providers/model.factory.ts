@@ -46,7 +46,7 @@ export class ModelFactory {
       }
       case 'anthropic':
         if (!agent.anthropicApiKey) throw new ProviderNotConfiguredError('The anthropic provider needs ANTHROPIC_API_KEY');
-        return createAnthropic({ apiKey: agent.anthropicApiKey })(model);
+        return createAnthropic({ apiKey: agent.anthropicApiKey, baseURL: agent.anthropicBaseUrl })(model);
     }
   }
 }
