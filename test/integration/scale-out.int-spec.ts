@@ -240,14 +240,15 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     async () => {
       const before = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: 'before the outage' });
       expect(before.status).toBe(201);
+      const live = await client(one, token);
       execSync(process.env.TEST_PG_STOP!, { stdio: 'ignore' });
       try {
         await waitForStatus(`${one.baseUrl}/health/ready`, 503, 15_000);
         const during = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: 'during the outage' });
         expect(during.status).toBe(503);
         expect(during.body).toMatchObject({ statusCode: 503, code: 'UNAVAILABLE', requestId: expect.any(String) });
-        const a = await client(one, token).catch(() => undefined);
-        expect(a).toBeUndefined();
+        const ack = await live.emit('message:send', { conversationId, content: 'during the outage' });
+        expect(ack).toMatchObject({ ok: false, error: { code: 'INTERNAL', details: { reason: 'UNAVAILABLE' } } });
       } finally {
         execSync(process.env.TEST_PG_START!, { stdio: 'ignore' });
       }
