@@ -1,7 +1,9 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import type { Server, ServerOptions } from 'socket.io';
+import { defer, filter, type Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import type { AppConfig } from '../config/app-config.js';
 
 /**
@@ -9,6 +11,8 @@ import type { AppConfig } from '../config/app-config.js';
  * proxies, and browser origins checked against CORS_ORIGINS (non-browser clients send none).
  */
 export class ChatIoAdapter extends IoAdapter {
+  private readonly log = new Logger('ChatIoAdapter');
+
   constructor(
     app: INestApplicationContext,
     private readonly config: AppConfig,
@@ -31,5 +35,28 @@ export class ChatIoAdapter extends IoAdapter {
         callback(null, origin === undefined || corsOrigins.includes(origin));
       },
     } as ServerOptions);
+  }
+
+  /**
+   * One dispatcher per socket instead of Nest's default of one rxjs pipeline per event per
+   * socket: the same handlers and acknowledgements, at a fraction of the memory per connection.
+   */
+  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    const byEvent = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    socket.onAny((event: string, ...payload: unknown[]) => {
+      const handler = byEvent.get(event);
+      if (!handler) return;
+      const { data, ack } = this.mapPayload(payload);
+      defer(() => transform(handler.callback(data, ack)))
+        .pipe(filter((response) => response !== undefined && response !== null))
+        .subscribe({
+          next: (response) => {
+            const reply = response as { event?: string; data?: unknown };
+            if (reply.event) socket.emit(reply.event, reply.data);
+            else if (!handler.isAckHandledManually && typeof ack === 'function') ack(response);
+          },
+          error: (error: unknown) => this.log.error(error),
+        });
+    });
   }
 }

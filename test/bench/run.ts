@@ -354,6 +354,6 @@ const report = `# Benchmark results${smoke ? ' (smoke)' : ''}\n\n${new Date().to
 console.log(report);
 const directory = resolve(ROOT, 'test', 'bench', 'results');
 mkdirSync(directory, { recursive: true });
-writeFileSync(join(directory, smoke ? 'smoke.md' : 'latest.md'), report);
+writeFileSync(join(directory, smoke ? 'smoke.md' : only ? 'partial.md' : 'latest.md'), report);
 // A scenario that could not run is a broken harness (a missed target is a result, not a failure).
 process.exit(rows.some((row) => row.ours === 'failed') ? 1 : 0);
