@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module.js';
+import { ConversationCache } from './conversation-cache.js';
 import { ConversationsController } from './conversations.controller.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';
@@ -7,7 +8,7 @@ import { ConversationsService } from './conversations.service.js';
 @Module({
   imports: [UsersModule],
   controllers: [ConversationsController],
-  providers: [ConversationsRepository, ConversationsService],
+  providers: [ConversationsRepository, ConversationsService, ConversationCache],
   exports: [ConversationsService, ConversationsRepository],
 })
 export class ConversationsModule {}

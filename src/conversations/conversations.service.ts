@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersRepository } from '../users/users.repository.js';
+import { ConversationCache } from './conversation-cache.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import {
@@ -51,11 +52,16 @@ export class ConversationsService {
     private readonly conversations: ConversationsRepository,
     private readonly users: UsersRepository,
     private readonly bus: RealtimeBus,
+    private readonly cache: ConversationCache,
   ) {}
 
   /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
   async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
-    const view = await this.conversations.findView(conversationId);
+    let view = this.cache.get(conversationId);
+    if (!view) {
+      view = await this.conversations.findView(conversationId);
+      if (view) this.cache.set(view);
+    }
     const participant = view?.participants.find((candidate) => candidate.userId === user.id);
     if (!view || !participant) throw conversationNotFound();
     const allowed =

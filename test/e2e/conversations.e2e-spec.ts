@@ -238,6 +238,18 @@ describe('conversations', () => {
       expect((await owner.delete(`/conversations/${world.conversationId}/participants/${world.member.id}`)).status).toBe(404);
     });
 
+    it('revokes access at once, even right after the conversation was read (cached)', async () => {
+      const world = await createWorld(t);
+      const member = as(world.member.accessToken);
+      expect((await member.get(`/conversations/${world.conversationId}/messages`)).status).toBe(200);
+      await as(world.owner.accessToken).post(`/conversations/${world.conversationId}/participants`, { userId: world.member.id, role: 'viewer' });
+      expect((await member.post(`/conversations/${world.conversationId}/messages`, { content: 'demoted' })).status).toBe(403);
+      await as(world.owner.accessToken).delete(`/conversations/${world.conversationId}/participants/${world.member.id}`);
+      expect((await member.get(`/conversations/${world.conversationId}/messages`)).status).toBe(404);
+      const sent = await as(world.owner.accessToken).post(`/conversations/${world.conversationId}/messages`, { content: 'fresh' });
+      expect((await as(world.owner.accessToken).get(`/conversations/${world.conversationId}`)).body).toMatchObject({ lastSeq: sent.body.message.seq, unreadCount: 0 });
+    });
+
     it('hides a deleted conversation from everyone, everywhere', async () => {
       const world = await createWorld(t);
       expect((await as(world.owner.accessToken).delete(`/conversations/${world.conversationId}`)).status).toBe(204);
