@@ -3,6 +3,7 @@ import { APICallError } from '@ai-sdk/provider';
 import { stepCountIs, streamText, type LanguageModel } from 'ai';
 import { filter, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
@@ -12,7 +13,7 @@ import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { ContextService, tokensOf } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory, ProviderNotConfiguredError } from './providers/model.factory.js';
-import type { RunEntity, RunError, RunUsage } from './run.entity.js';
+import { RunEntity, type RunError, type RunUsage } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
@@ -160,16 +161,16 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       if (!stored) return;
       active.responseMessageId = stored.message.id;
       await this.runs.attachResponse(run.id, stored.message.id);
-      active.run = (await this.runs.findById(run.id)) ?? run;
+      active.run = Object.assign(new RunEntity(), run, { responseMessageId: stored.message.id });
       this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
       this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
-      await this.execute(active, trigger);
+      await this.execute(active, view, trigger);
     } finally {
       this.active.delete(run.id);
     }
   }
 
-  private async execute(active: ActiveRun, trigger: MessageEntity): Promise<void> {
+  private async execute(active: ActiveRun, view: ConversationView, trigger: MessageEntity): Promise<void> {
     const { run } = active;
     const agent = this.config.agent;
     const toolCalls: NonNullable<MessageMetadata['toolCalls']> = [];
@@ -187,7 +188,6 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
 
     try {
       const model: LanguageModel = this.models.create({ provider: run.provider as never, model: run.model });
-      const view = (await this.conversations.findView(run.conversationId))!;
       const context = await this.context.build(view, trigger.seq);
       const toolSet = this.tools.toolSet({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
 

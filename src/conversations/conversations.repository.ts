@@ -127,10 +127,6 @@ export class ConversationsRepository {
     return toView(conversation, participants);
   }
 
-  findParticipant(conversationId: string, userId: string): Promise<ParticipantEntity | null> {
-    return this.participants.findOneBy({ conversationId, userId });
-  }
-
   /** The caller's conversations, most recent activity first, by keyset (never OFFSET). */
   async listForUser(userId: string, filter: ListFilter): Promise<{ views: ConversationView[]; last?: { activity: string; id: string } }> {
     const query = this.conversations
@@ -203,14 +199,5 @@ export class ConversationsRepository {
        FROM conversations c WHERE c.id = p.conversation_id AND p.conversation_id = $1 AND p.user_id = $2`,
       [conversationId, userId, seq],
     );
-  }
-
-  async countForUser(userId: string): Promise<number> {
-    const [row] = await this.dataSource.query(
-      `SELECT count(*)::int AS count FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id
-       WHERE p.user_id = $1 AND c.deleted_at IS NULL`,
-      [userId],
-    );
-    return row.count;
   }
 }

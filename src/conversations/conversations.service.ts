@@ -179,10 +179,6 @@ export class ConversationsService {
     await this.publishUpdated(id);
   }
 
-  countForUser(userId: string): Promise<number> {
-    return this.conversations.countForUser(userId);
-  }
-
   private async publishUpdated(id: string): Promise<ConversationView> {
     const view = await this.conversations.findView(id);
     if (!view) throw conversationNotFound();

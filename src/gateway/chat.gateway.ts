@@ -27,22 +27,13 @@ import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 import { GatewayMetrics } from './gateway.metrics.js';
-import { type Ack, ackError, ackOk } from './ws-ack.js';
+import { type Ack, ackOk } from './ws-ack.js';
 import { WsAckExceptionFilter } from './ws-exception.filter.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 export const TYPING_TTL_MS = 5000;
 const PRESENCE_COALESCE_MS = 100;
 const MISSED_LIMIT = 1000;
-const KNOWN_EVENTS = new Set([
-  'conversation:join',
-  'conversation:leave',
-  'message:send',
-  'typing:start',
-  'typing:stop',
-  'conversation:read',
-  'run:cancel',
-]);
 
 interface SocketData {
   user: AuthUser & { expiresAt: number };
@@ -110,12 +101,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.emit('session:expired', {});
       socket.disconnect(true);
     }, Math.max(0, user.expiresAt - Date.now()));
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (KNOWN_EVENTS.has(event)) return;
-      this.metrics.eventsIn.inc({ event: 'unknown' });
-      const ack = args.at(-1);
-      if (typeof ack === 'function') (ack as (response: unknown) => void)(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${event.slice(0, 64)}"`)));
-    });
   }
 
   handleDisconnect(socket: ChatSocket): void {

@@ -1,10 +1,12 @@
-import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { HttpStatus, type INestApplicationContext, Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { defer, filter, type Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
+import { AppError } from '../common/errors.js';
 import type { AppConfig } from '../config/app-config.js';
+import { ackError } from './ws-ack.js';
 
 /**
  * Server-wide Socket.IO settings from the configuration: frame size limit, heartbeats tuned for
@@ -40,13 +42,17 @@ export class ChatIoAdapter extends IoAdapter {
   /**
    * One dispatcher per socket instead of Nest's default of one rxjs pipeline per event per
    * socket: the same handlers and acknowledgements, at a fraction of the memory per connection.
+   * An event no handler knows is still acknowledged (NOT_FOUND), never left hanging.
    */
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     const byEvent = new Map(handlers.map((handler) => [handler.message as string, handler]));
     socket.onAny((event: string, ...payload: unknown[]) => {
       const handler = byEvent.get(event);
-      if (!handler) return;
       const { data, ack } = this.mapPayload(payload);
+      if (!handler) {
+        if (typeof ack === 'function') ack(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${event.slice(0, 64)}"`)));
+        return;
+      }
       defer(() => transform(handler.callback(data, ack)))
         .pipe(filter((response) => response !== undefined && response !== null))
         .subscribe({

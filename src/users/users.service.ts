@@ -17,8 +17,4 @@ export class UsersService {
   findActive(id: string): Promise<UserEntity | null> {
     return this.users.findActiveById(id);
   }
-
-  async rename(id: string, displayName: string): Promise<void> {
-    await this.users.update(id, { displayName });
-  }
 }

@@ -132,6 +132,9 @@ describe('Socket.IO gateway', () => {
       expect((await a.emit('message:send', { conversationId, content: 'x'.repeat(16_001) })).error.code).toBe('VALIDATION');
       expect((await a.emit('conversation:join', { conversationId: randomUUID() })).error).toMatchObject({ code: 'NOT_FOUND', details: { reason: 'CONVERSATION_NOT_FOUND' } });
       expect((await a.emit('conversation:join', { conversationId, extra: true })).error.code).toBe('VALIDATION');
+      expect((await a.emit('conversation:join', { conversationId, afterSeq: '5' })).error.code).toBe('VALIDATION');
+      expect((await a.emit('conversation:join', { conversationId, afterSeq: -1 })).error.code).toBe('VALIDATION');
+      expect((await a.emit('run:cancel', { runId: "'; DROP TABLE agent_runs;--" })).error.code).toBe('VALIDATION');
       expect((await a.emit('no:such:event', { x: 1 })).error.code).toBe('NOT_FOUND');
       expect((await a.emit('typing:start', { conversationId })).error.code).toBe('NOT_FOUND');
       expect((await a.emit('conversation:join', { conversationId })).ok).toBe(true);

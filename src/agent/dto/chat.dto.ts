@@ -1,4 +1,3 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
 import { BooleanQuery, SeqQuery } from '../../common/pagination/query-params.js';
 
 export class SendQuery {
@@ -9,9 +8,4 @@ export class SendQuery {
 export class EventsQuery {
   @SeqQuery('Replay messages after this seq before going live (Last-Event-ID takes precedence)')
   afterSeq?: number;
-}
-
-export class EventsHeaders {
-  @ApiPropertyOptional()
-  'last-event-id'?: string;
 }

@@ -37,6 +37,14 @@ describe('describeError', () => {
     });
   });
 
+  it('keeps the status and message of other Fastify client errors', () => {
+    expect(describeError({ statusCode: 404, message: 'Route GET:/x not found' })).toEqual({
+      statusCode: 404,
+      code: 'NOT_FOUND',
+      message: 'Route GET:/x not found',
+    });
+  });
+
   it('reports an unreachable database as 503, not 500', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(describeError(refused)).toMatchObject({ statusCode: 503, code: 'UNAVAILABLE' });

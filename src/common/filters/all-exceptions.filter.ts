@@ -25,7 +25,6 @@ function fromFastifyError(error: { statusCode: number; code?: string; message: s
     case 'FST_ERR_CTP_INVALID_JSON':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case undefined:
       return { statusCode: 400, code: ErrorCode.VALIDATION, message: 'Malformed JSON body' };
     default:
       return { statusCode: error.statusCode, code: codeForStatus(error.statusCode), message: error.message };
