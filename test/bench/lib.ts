@@ -20,9 +20,12 @@ export interface Running {
 }
 
 /** Starts a Node process (with a raised file-descriptor limit) and waits until `readyPath` answers 200. */
+/** BENCH_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the servers under load. */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS ?? '';
+
 export async function startNode(script: string, env: Record<string, string>, port: number, readyPath: string, timeoutMs = 60_000): Promise<Running & { readyMs: number }> {
   const started = Date.now();
-  const child = spawn('bash', ['-c', `ulimit -n 65535 2>/dev/null; exec "${process.execPath}" --max-old-space-size=4096 "${script}"`], {
+  const child = spawn('bash', ['-c', `ulimit -n 65535 2>/dev/null; exec "${process.execPath}" --max-old-space-size=4096 ${NODE_FLAGS} "${script}"`], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
