@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { filter, type Subscription } from 'rxjs';
-import { JwtService } from '@nestjs/jwt';
+import { JwtService, type JwtModuleOptions } from '@nestjs/jwt';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
+import type { AuthSettings } from '../config/auth.config.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersService } from '../users/users.service.js';
@@ -28,6 +29,19 @@ export interface AccessTokenClaims {
   exp: number;
   iss: string;
   aud: string;
+}
+
+/** Signing and verifying options, pinned once for the JwtService and the passport-jwt strategy. */
+export function jwtOptions(auth: AuthSettings) {
+  const { jwtSecret, jwtIssuer, jwtAudience, accessTtlSeconds } = auth;
+  return {
+    // A KeyObject made once: given a string, jsonwebtoken first tries to parse it as a PEM public
+    // key on every call and builds the secret key only after that throws (a third of the CPU of
+    // an authenticated request).
+    secret: createSecretKey(Buffer.from(jwtSecret)),
+    signOptions: { algorithm: JWT_ALGORITHM, issuer: jwtIssuer, audience: jwtAudience, expiresIn: accessTtlSeconds },
+    verifyOptions: { algorithms: [JWT_ALGORITHM], issuer: jwtIssuer, audience: jwtAudience },
+  } satisfies JwtModuleOptions;
 }
 
 export function unauthorized(message = 'Missing, invalid or expired access token'): AppError {
@@ -68,32 +82,20 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
 
   /** Options for verifying, shared with the passport-jwt strategy. */
   get verification() {
-    const { jwtSecret, jwtIssuer, jwtAudience } = this.config.auth;
-    return { secret: jwtSecret, algorithms: [JWT_ALGORITHM], issuer: jwtIssuer, audience: jwtAudience } as const;
+    const { secret, verifyOptions } = jwtOptions(this.config.auth);
+    return { secret, ...verifyOptions };
   }
 
   async issue(user: Pick<UserEntity, 'id'>, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
-    const { jwtSecret, jwtIssuer, jwtAudience, accessTtlSeconds } = this.config.auth;
-    const accessToken = await this.jwt.signAsync(
-      { sid: sessionId },
-      {
-        secret: jwtSecret,
-        algorithm: JWT_ALGORITHM,
-        subject: user.id,
-        issuer: jwtIssuer,
-        audience: jwtAudience,
-        expiresIn: accessTtlSeconds,
-        jwtid: randomUUID(),
-      },
-    );
-    return { accessToken, expiresIn: accessTtlSeconds };
+    // Algorithm, issuer, audience, lifetime and key are the module's (jwtOptions).
+    const accessToken = await this.jwt.signAsync({ sid: sessionId }, { subject: user.id, jwtid: randomUUID() });
+    return { accessToken, expiresIn: this.config.auth.accessTtlSeconds };
   }
 
-  /** Verifies signature, algorithm, issuer, audience and expiry. Throws 401. */
+  /** Verifies signature, algorithm, issuer, audience and expiry (the module's options). Throws 401. */
   async verify(token: string): Promise<AccessTokenClaims> {
-    const { secret, algorithms, issuer, audience } = this.verification;
     try {
-      return await this.jwt.verifyAsync<AccessTokenClaims>(token, { secret, algorithms: [...algorithms], issuer, audience });
+      return await this.jwt.verifyAsync<AccessTokenClaims>(token);
     } catch {
       throw unauthorized();
     }

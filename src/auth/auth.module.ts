@@ -5,7 +5,7 @@ import { PassportModule } from '@nestjs/passport';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config.js';
 import { UsersModule } from '../users/users.module.js';
-import { AccessTokenService } from './access-token.service.js';
+import { AccessTokenService, jwtOptions } from './access-token.service.js';
 import { AdminBootstrap } from './admin-bootstrap.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -20,7 +20,10 @@ import { RolesGuard } from './roles.guard.js';
   imports: [
     UsersModule,
     PassportModule,
-    JwtModule.register({}),
+    JwtModule.registerAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => jwtOptions(config.auth),
+    }),
     ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: authRateLimits }),
   ],
   controllers: [AuthController],

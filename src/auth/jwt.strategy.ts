@@ -15,7 +15,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     const { secret, algorithms, issuer, audience } = accessTokens.verification;
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: secret,
+      // jsonwebtoken takes the KeyObject as is; passport-jwt's typings only list string | Buffer.
+      secretOrKey: secret as unknown as Buffer,
       algorithms: [...algorithms],
       issuer,
       audience,

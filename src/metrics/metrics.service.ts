@@ -17,13 +17,22 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Labelled children by `method route status`: observe() with a label object hashes it on every call. */
+  private readonly httpChildren = new Map<string, { observe(value: number): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
   /** `route` is the matched pattern (`/api/v1/conversations/:id`), never the raw URL, to bound cardinality. */
   observeHttpRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    this.httpRequestDuration.observe({ method, route, status_code: String(statusCode) }, seconds);
+    const key = `${method} ${route} ${statusCode}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpRequestDuration.labels({ method, route, status_code: String(statusCode) });
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   render(): Promise<string> {
