@@ -1,6 +1,5 @@
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APICallError } from '@ai-sdk/provider';
-import { stepCountIs, streamText, type LanguageModel } from 'ai';
 import { filter, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
@@ -10,6 +9,7 @@ import type { MessageEntity, MessageMetadata } from '../messages/message.entity.
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import { streamSteps } from './agent-steps.js';
 import { ContextService, tokensOf } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory, ProviderNotConfiguredError } from './providers/model.factory.js';
@@ -68,6 +68,23 @@ function describeProviderError(error: unknown, provider: string): RunError {
   }
   if (isRetryable(error)) return { code: 'PROVIDER_UNAVAILABLE', message: `The ${provider} provider cannot be reached; check OPENAI_BASE_URL / network` };
   return { code: 'PROVIDER_ERROR', message: `The ${provider} provider failed: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}` };
+}
+
+/** Starts an async generator at once (its first step runs now) and yields what it yields. */
+function primed<T>(generator: AsyncGenerator<T>): AsyncGenerator<T> {
+  const first = generator.next();
+  first.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+  return (async function* () {
+    try {
+      let next = await first;
+      while (!next.done) {
+        yield next.value;
+        next = await generator.next();
+      }
+    } finally {
+      await generator.return(undefined);
+    }
+  })();
 }
 
 /**
@@ -138,36 +155,50 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
 
   /** Executes a run this instance has claimed (status running). */
   async run(run: RunEntity): Promise<void> {
-    const view = await this.conversations.findView(run.conversationId);
-    const trigger = await this.messages.findById(run.conversationId, run.triggerMessageId);
-    if (!view || !trigger || trigger.deletedAt) {
-      const ended = await this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } });
-      if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
-      return;
-    }
+    const [view, trigger] = await Promise.all([
+      this.conversations.findView(run.conversationId),
+      this.messages.findById(run.conversationId, run.triggerMessageId),
+    ]);
+    if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
     const active: ActiveRun = { run, responseMessageId: '', content: '', index: -1, pending: '', lastFlush: 0, controller: new AbortController() };
     this.active.set(run.id, active);
     if (this.pendingCancels.delete(run.id)) this.abort(run.id, 'cancelled');
     try {
-      const stored = await this.messages.append({
-        conversationId: run.conversationId,
-        role: 'assistant',
-        authorId: null,
-        content: '',
-        status: 'streaming',
-        runId: run.id,
-        metadata: { model: run.model },
-      });
-      if (!stored) return;
-      active.responseMessageId = stored.message.id;
-      await this.runs.attachResponse(run.id, stored.message.id);
-      active.run = Object.assign(new RunEntity(), run, { responseMessageId: stored.message.id });
-      this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
-      this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
       await this.execute(active, view, trigger);
     } finally {
       this.active.delete(run.id);
     }
+  }
+
+  /** Ends a run whose message or conversation was deleted before it could answer. */
+  private async endGone(run: RunEntity): Promise<void> {
+    const ended = await this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } });
+    if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
+  }
+
+  /**
+   * Writes the assistant message the reply streams into and announces the run (message:created,
+   * run:started). False if the conversation is gone.
+   */
+  private async openReply(active: ActiveRun): Promise<boolean> {
+    if (active.responseMessageId) return true;
+    const { run } = active;
+    const stored = await this.messages.append({
+      conversationId: run.conversationId,
+      role: 'assistant',
+      authorId: null,
+      content: '',
+      status: 'streaming',
+      runId: run.id,
+      metadata: { model: run.model },
+    });
+    if (!stored) return false;
+    active.responseMessageId = stored.message.id;
+    await this.runs.attachResponse(run.id, stored.message.id);
+    active.run = Object.assign(new RunEntity(), run, { responseMessageId: stored.message.id });
+    this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
+    this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
+    return true;
   }
 
   private async execute(active: ActiveRun, view: ConversationView, trigger: MessageEntity): Promise<void> {
@@ -187,23 +218,25 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     let outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError };
 
     try {
-      const model: LanguageModel = this.models.create({ provider: run.provider as never, model: run.model });
+      const model = this.models.create({ provider: run.provider as never, model: run.model });
       const context = await this.context.build(view, trigger.seq);
-      const toolSet = this.tools.toolSet({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+      const tools = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+      const steps = () =>
+        streamSteps({ model, system: context.system, messages: context.messages, tools, maxSteps: agent.maxSteps, abortSignal: active.controller.signal });
 
+      // The provider request goes out first; the reply row is written and announced while the
+      // model thinks, so that bookkeeping adds nothing to the time to the first token.
+      let parts = primed(steps());
+      resetIdle();
+      if (!(await this.openReply(active))) {
+        active.controller.abort('gone');
+        return await this.endGone(run);
+      }
       for (let attempt = 0; ; attempt++) {
         try {
+          if (attempt > 0) parts = steps();
           resetIdle();
-          const result = streamText({
-            model,
-            system: context.system,
-            messages: context.messages,
-            tools: toolSet,
-            stopWhen: stepCountIs(agent.maxSteps),
-            abortSignal: active.controller.signal,
-            maxRetries: 0,
-          });
-          for await (const part of result.fullStream) {
+          for await (const part of parts) {
             resetIdle();
             switch (part.type) {
               case 'text-delta': {
@@ -234,17 +267,10 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
                 break;
               }
               case 'finish': {
-                const input = part.totalUsage.inputTokens;
-                const output = part.totalUsage.outputTokens;
-                usage = { inputTokens: input ?? context.tokens, outputTokens: output ?? tokensOf(active.content) };
+                const { inputTokens, outputTokens } = part.usage;
+                usage = { inputTokens: inputTokens ?? context.tokens, outputTokens: outputTokens ?? tokensOf(active.content) };
                 break;
               }
-              case 'error':
-                throw part.error;
-              case 'abort':
-                throw new Error('aborted');
-              default:
-                break;
             }
             const now = Date.now();
             if (now - lastCheckpoint >= agent.checkpointMs) {
@@ -323,6 +349,8 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     const { run } = active;
     this.flush(active);
     const error = 'error' in outcome ? outcome.error : undefined;
+    // A run that failed before its reply row existed (say, an unconfigured provider) still gets one.
+    if (!(await this.openReply(active))) return this.endGone(run);
     const message = await this.messages.updateReply(active.responseMessageId, {
       content: active.content,
       status: outcome.status === 'completed' ? 'complete' : outcome.status,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ModelMessage } from 'ai';
+import type { LanguageModelV3Message } from '@ai-sdk/provider';
 import { countTokens } from 'gpt-tokenizer';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
@@ -20,7 +20,7 @@ const SUMMARY_LINE_CHARS = 160;
 
 export interface AgentContext {
   system: string;
-  messages: ModelMessage[];
+  messages: LanguageModelV3Message[];
   /** Tokens of the prompt as counted here (o200k), for quotas and the builtin agent. */
   tokens: number;
   /** seq of the oldest turn sent in full. */
@@ -78,12 +78,13 @@ export class ContextService {
       summary = await this.refreshSummary(conversation.id, stored, firstSeq - 1, Math.floor(budget / 4));
     }
     const system = summary ? `${basePrompt}\n\nSummary of the earlier conversation:\n${summary}` : basePrompt;
-    const messages: ModelMessage[] = turns.map((message) =>
-      message.role === 'assistant'
-        ? { role: 'assistant', content: message.content }
-        : { role: 'user', content: multiUser && message.authorId ? `${names.get(message.authorId) ?? 'Someone'}: ${message.content}` : message.content },
-    );
-    const tokens = tokensOf(system) + messages.reduce((sum, m) => sum + tokensOf(String(m.content)) + MESSAGE_OVERHEAD_TOKENS, 0);
+    let tokens = tokensOf(system);
+    const messages: LanguageModelV3Message[] = turns.map((message) => {
+      const text =
+        message.role === 'assistant' || !multiUser || !message.authorId ? message.content : `${names.get(message.authorId) ?? 'Someone'}: ${message.content}`;
+      tokens += tokensOf(text) + MESSAGE_OVERHEAD_TOKENS;
+      return { role: message.role === 'assistant' ? 'assistant' : 'user', content: [{ type: 'text', text }] };
+    });
     return { system, messages, tokens, firstSeq };
   }
 

@@ -4,6 +4,29 @@ import { rowsOf } from '../database/query-rows.js';
 import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 import { ToolInvocationEntity } from './tool-invocation.entity.js';
 
+/** A run row as the entity's fields, for RETURNING clauses (one round trip instead of write + read). */
+const RUN_FIELDS = [
+  'id',
+  'conversation_id AS "conversationId"',
+  'trigger_message_id AS "triggerMessageId"',
+  'response_message_id AS "responseMessageId"',
+  'requested_by_id AS "requestedById"',
+  'status',
+  'provider',
+  'model',
+  'usage',
+  'error',
+  'instance_id AS "instanceId"',
+  'heartbeat_at AS "heartbeatAt"',
+  'created_at AS "createdAt"',
+  'started_at AS "startedAt"',
+  'finished_at AS "finishedAt"',
+].join(', ');
+
+function toRuns(result: unknown): RunEntity[] {
+  return rowsOf<Partial<RunEntity>>(result).map((row) => Object.assign(new Run(), row));
+}
+
 /** Every query on agent runs and tool invocations. */
 @Injectable()
 export class RunsRepository {
@@ -17,7 +40,14 @@ export class RunsRepository {
     fields: Pick<RunEntity, 'conversationId' | 'triggerMessageId' | 'requestedById' | 'provider' | 'model'>,
     manager?: EntityManager,
   ): Promise<RunEntity> {
-    return this.runs(manager).save(this.runs(manager).create({ ...fields, status: 'queued' }));
+    const [run] = toRuns(
+      await (manager ?? this.dataSource.manager).query(
+        `INSERT INTO agent_runs (conversation_id, trigger_message_id, requested_by_id, provider, model, status)
+         VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING ${RUN_FIELDS}`,
+        [fields.conversationId, fields.triggerMessageId, fields.requestedById, fields.provider, fields.model],
+      ),
+    );
+    return run!;
   }
 
   findById(id: string): Promise<RunEntity | null> {
@@ -43,22 +73,21 @@ export class RunsRepository {
    * across instances, so runs of a conversation execute one at a time and in order.
    */
   async claimNext(conversationId: string, instanceId: string): Promise<RunEntity | undefined> {
-    const id = await this.dataSource.transaction(async (manager) => {
+    return this.dataSource.transaction(async (manager) => {
       const locked = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE`, [conversationId]);
       if (!locked.length) return undefined;
-      const rows = rowsOf<{ id: string }>(
+      const [run] = toRuns(
         await manager.query(
           `UPDATE agent_runs SET status = 'running', instance_id = $2, started_at = now(), heartbeat_at = now()
            WHERE id = (
              SELECT id FROM agent_runs WHERE conversation_id = $1 AND status = 'queued' ORDER BY created_at, id LIMIT 1
            ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status = 'running')
-           RETURNING id`,
+           RETURNING ${RUN_FIELDS}`,
           [conversationId, instanceId],
         ),
       );
-      return rows[0]?.id;
+      return run;
     });
-    return id ? ((await this.findById(id)) ?? undefined) : undefined;
   }
 
   async attachResponse(id: string, responseMessageId: string): Promise<void> {
@@ -67,13 +96,10 @@ export class RunsRepository {
 
   /** Cancels a run that has not started; false if it already has (or has ended). */
   async cancelQueued(id: string): Promise<RunEntity | undefined> {
-    const rows = rowsOf<{ id: string }>(
-      await this.dataSource.query(
-        `UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING id`,
-        [id],
-      ),
+    const [run] = toRuns(
+      await this.dataSource.query(`UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING ${RUN_FIELDS}`, [id]),
     );
-    return rows.length ? ((await this.findById(id)) ?? undefined) : undefined;
+    return run;
   }
 
   async heartbeat(ids: string[]): Promise<void> {
@@ -85,16 +111,15 @@ export class RunsRepository {
    * (`staleMs` undefined: the embedded database, which no other instance can share).
    */
   async interruptRunning(staleMs?: number): Promise<RunEntity[]> {
-    const rows = rowsOf<{ id: string }>(
+    return toRuns(
       await this.dataSource.query(
         `UPDATE agent_runs SET status = 'interrupted', finished_at = now(),
            error = '{"code":"INTERRUPTED","message":"The server running this reply stopped; the text written so far is kept"}'
          WHERE status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)`}
-         RETURNING id`,
+         RETURNING ${RUN_FIELDS}`,
         staleMs === undefined ? [] : [staleMs],
       ),
     );
-    return rows.length ? this.runs().findBy({ id: In(rows.map((row) => row.id)) }) : [];
   }
 
   /** Conversations with runs waiting (picked up by whichever instance is free). */
@@ -107,14 +132,14 @@ export class RunsRepository {
 
   /** Ends an active run; returns the updated row, or undefined if it had already ended. */
   async finish(id: string, status: Exclude<RunStatus, 'queued' | 'running'>, fields: { usage?: RunUsage | null; error?: RunError | null } = {}): Promise<RunEntity | undefined> {
-    const rows = rowsOf<{ id: string }>(
+    const [run] = toRuns(
       await this.dataSource.query(
         `UPDATE agent_runs SET status = $2, usage = $3, error = $4, finished_at = now()
-         WHERE id = $1 AND status IN ('queued', 'running') RETURNING id`,
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${RUN_FIELDS}`,
         [id, status, fields.usage ? JSON.stringify(fields.usage) : null, fields.error ? JSON.stringify(fields.error) : null],
       ),
     );
-    return rows.length ? ((await this.findById(id)) ?? undefined) : undefined;
+    return run;
   }
 
   /** Runs started and tokens used by the user since the start of the current UTC day. */

@@ -1,7 +1,7 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { Injectable } from '@nestjs/common';
-import type { LanguageModel } from 'ai';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
 import { AppConfig } from '../../config/app-config.js';
 import { BuiltinModel } from './builtin.model.js';
@@ -26,7 +26,7 @@ export class ModelFactory {
     return { provider: chosen, model: model ?? agent.defaultModels[chosen] };
   }
 
-  create({ provider, model }: ResolvedModel): LanguageModel {
+  create({ provider, model }: ResolvedModel): LanguageModelV3 {
     const agent = this.config.agent;
     switch (provider) {
       case 'builtin':

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { tool, type ToolSet } from 'ai';
+import type { JSONSchema7 } from '@ai-sdk/provider';
+import { asSchema } from 'ai';
 import { z } from 'zod';
 import { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import { MessagesRepository } from '../../messages/messages.repository.js';
+import type { BoundTool } from '../agent-steps.js';
 import { ContextService } from '../context.service.js';
 import { calculate, formatNumber } from './calculator.js';
 
@@ -119,36 +121,43 @@ export class ToolRegistry {
     return this.tools.map((candidate) => candidate.name);
   }
 
-  /** The tools as the AI SDK runs them, bound to one run's context, each under a time limit. */
-  toolSet(context: ToolContext, timeoutMs: number): ToolSet {
-    return Object.fromEntries(
-      this.tools.map((definition) => [
-        definition.name,
-        tool({
-          description: definition.description,
-          inputSchema: definition.schema as z.ZodType<unknown>,
-          execute: async (input: unknown, { abortSignal }) => {
-            const controller = new AbortController();
-            const onAbort = () => controller.abort();
-            abortSignal?.addEventListener('abort', onAbort);
-            let timer: NodeJS.Timeout | undefined;
-            try {
-              return await Promise.race([
-                definition.execute(input as never, context, controller.signal),
-                new Promise<never>((_, reject) => {
-                  timer = setTimeout(() => {
-                    controller.abort();
-                    reject(new ToolTimeoutError(definition.name, timeoutMs));
-                  }, timeoutMs);
-                }),
-              ]);
-            } finally {
-              clearTimeout(timer);
-              abortSignal?.removeEventListener('abort', onAbort);
-            }
-          },
-        }),
-      ]),
-    );
+  /** Each tool's JSON Schema as the AI SDK derives it from zod, made once. */
+  private schemas: Promise<JSONSchema7[]> | undefined;
+
+  /** The tools bound to one run's context, each under a time limit. */
+  async bind(context: ToolContext, timeoutMs: number): Promise<BoundTool[]> {
+    this.schemas ??= Promise.all(this.tools.map((definition) => asSchema(definition.schema as z.ZodType<unknown>).jsonSchema));
+    const schemas = await this.schemas;
+    return this.tools.map((definition, index) => ({
+      name: definition.name,
+      description: definition.description,
+      inputSchema: schemas[index]!,
+      parse: (input: unknown) => {
+        const parsed = (definition.schema as z.ZodType<unknown>).safeParse(input);
+        if (parsed.success) return parsed.data;
+        const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ');
+        throw new Error(`Invalid arguments for ${definition.name}: ${issues}`);
+      },
+      execute: async (input: unknown, signal: AbortSignal) => {
+        const controller = new AbortController();
+        const onAbort = () => controller.abort();
+        signal.addEventListener('abort', onAbort);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          return await Promise.race([
+            definition.execute(input as never, context, controller.signal),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                controller.abort();
+                reject(new ToolTimeoutError(definition.name, timeoutMs));
+              }, timeoutMs);
+            }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+        }
+      },
+    }));
   }
 }

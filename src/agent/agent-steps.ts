@@ -1,0 +1,140 @@
+import type {
+  JSONSchema7,
+  JSONValue,
+  LanguageModelV3,
+  LanguageModelV3FunctionTool,
+  LanguageModelV3Message,
+  LanguageModelV3Prompt,
+  LanguageModelV3ToolCall,
+  LanguageModelV3ToolResultPart,
+} from '@ai-sdk/provider';
+
+/** A tool bound to one run: its schema for the model, a validator and a time-limited executor. */
+export interface BoundTool {
+  name: string;
+  description: string;
+  inputSchema: JSONSchema7;
+  /** Throws with a readable message when the input does not match the schema. */
+  parse(input: unknown): unknown;
+  execute(input: unknown, signal: AbortSignal): Promise<unknown>;
+}
+
+export type AgentStreamPart =
+  | { type: 'text-delta'; text: string }
+  | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
+  | { type: 'tool-result'; toolCallId: string; toolName: string; input: unknown; output: unknown }
+  | { type: 'tool-error'; toolCallId: string; toolName: string; input: unknown; error: unknown }
+  | { type: 'finish'; usage: { inputTokens: number | undefined; outputTokens: number | undefined } };
+
+export interface StepOptions {
+  model: LanguageModelV3;
+  system: string;
+  messages: LanguageModelV3Message[];
+  tools: BoundTool[];
+  maxSteps: number;
+  abortSignal: AbortSignal;
+}
+
+function parseArguments(input: string): unknown {
+  if (!input.trim()) return {};
+  try {
+    return JSON.parse(input);
+  } catch {
+    throw new Error('The tool arguments are not valid JSON');
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(`aborted: ${String(signal.reason)}`);
+}
+
+/**
+ * The agent loop straight on a provider's LanguageModelV3 stream: text deltas as they come, then
+ * the step's tool calls validated, executed and fed back to the model, until a step ends without
+ * tool calls or the step limit is reached.
+ *
+ * Why not the AI SDK's streamText: it relays every chunk through a chain of web
+ * TransformStreams (step stitching, tees for its several outputs), which measured about 180 µs of
+ * CPU per chunk on Node 20 against about 70 µs for the provider's own parsing — at 100 concurrent
+ * streams of ~100 tokens/s that alone needs two cores. The providers (and their error and usage
+ * handling) are the AI SDK's; only the loop is ours.
+ */
+export async function* streamSteps({ model, system, messages, tools, maxSteps, abortSignal }: StepOptions): AsyncGenerator<AgentStreamPart> {
+  const byName = new Map(tools.map((candidate) => [candidate.name, candidate]));
+  const definitions: LanguageModelV3FunctionTool[] = tools.map(({ name, description, inputSchema }) => ({ type: 'function', name, description, inputSchema }));
+  const prompt: LanguageModelV3Prompt = [{ role: 'system', content: system }, ...messages];
+  let inputTokens: number | undefined;
+  let outputTokens: number | undefined;
+  const add = (sum: number | undefined, value: number | undefined) => (value === undefined ? sum : (sum ?? 0) + value);
+
+  for (let step = 0; step < maxSteps; step++) {
+    if (abortSignal.aborted) throw abortError(abortSignal);
+    const { stream } = await model.doStream({
+      prompt,
+      ...(definitions.length && { tools: definitions, toolChoice: { type: 'auto' } }),
+      abortSignal,
+      includeRawChunks: false,
+    });
+    const calls: LanguageModelV3ToolCall[] = [];
+    let text = '';
+    const reader = stream.getReader();
+    // A provider that ignores the signal still stops: cancelling ends the pending read.
+    const stop = () => void reader.cancel().catch(() => undefined);
+    abortSignal.addEventListener('abort', stop, { once: true });
+    try {
+      for (;;) {
+        const { done, value: part } = await reader.read();
+        if (abortSignal.aborted) throw abortError(abortSignal);
+        if (done) break;
+        if (part.type === 'text-delta') {
+          if (!part.delta) continue;
+          text += part.delta;
+          yield { type: 'text-delta', text: part.delta };
+        } else if (part.type === 'tool-call') {
+          if (!part.providerExecuted) calls.push(part);
+        } else if (part.type === 'finish') {
+          inputTokens = add(inputTokens, part.usage.inputTokens.total);
+          outputTokens = add(outputTokens, part.usage.outputTokens.total);
+        } else if (part.type === 'error') {
+          throw part.error;
+        }
+      }
+    } finally {
+      abortSignal.removeEventListener('abort', stop);
+      // Stops the provider's request when the loop ends early (error, abort, consumer gone).
+      await reader.cancel().catch(() => undefined);
+    }
+    if (!calls.length) break;
+
+    const results: LanguageModelV3ToolResultPart[] = [];
+    const called: { toolCallId: string; toolName: string; input: unknown }[] = [];
+    for (const call of calls) {
+      const { toolCallId, toolName } = call;
+      let input: unknown = call.input;
+      try {
+        input = parseArguments(call.input);
+        called.push({ toolCallId, toolName, input });
+        yield { type: 'tool-call', toolCallId, toolName, input };
+        const tool = byName.get(toolName);
+        if (!tool) throw new Error(`There is no tool named ${toolName}`);
+        const output = await tool.execute(tool.parse(input), abortSignal);
+        yield { type: 'tool-result', toolCallId, toolName, input, output };
+        results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'json', value: (output ?? null) as JSONValue } });
+      } catch (error) {
+        if (abortSignal.aborted) throw abortError(abortSignal);
+        if (!called.some((entry) => entry.toolCallId === toolCallId)) {
+          called.push({ toolCallId, toolName, input });
+          yield { type: 'tool-call', toolCallId, toolName, input };
+        }
+        yield { type: 'tool-error', toolCallId, toolName, input, error };
+        const message = error instanceof Error ? error.message : String(error);
+        results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'error-text', value: message } });
+      }
+    }
+    prompt.push(
+      { role: 'assistant', content: [...(text ? [{ type: 'text' as const, text }] : []), ...called.map((call) => ({ type: 'tool-call' as const, ...call }))] },
+      { role: 'tool', content: results },
+    );
+  }
+  yield { type: 'finish', usage: { inputTokens, outputTokens } };
+}
