@@ -26,7 +26,7 @@ const sizes = smoke
   : {
       rooms: 10,
       members: 10,
-      rates: [300, 600, 900, 1200],
+      rates: [400, 800, 1000, 1200, 1400],
       fanoutMs: 4000,
       httpSeconds: 5,
       history: 1_000_000,
