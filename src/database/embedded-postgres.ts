@@ -1,7 +1,11 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { Logger } from '@nestjs/common';
+import { defaultTemplateFile, extractTar, readTemplate } from './pglite-template.js';
 import { PGliteWireServer } from './pglite-wire-server.js';
+
+const logger = new Logger('Database');
 
 /** Longest path a unix socket address can hold on Linux, minus the terminating NUL. */
 const MAX_UNIX_SOCKET_PATH = 107;
@@ -9,6 +13,8 @@ const MAX_UNIX_SOCKET_PATH = 107;
 export interface EmbeddedPostgresOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
   dataDir: string | undefined;
+  /** Template a new database starts from (see pglite-template.ts); defaults to the build's. */
+  template?: string;
 }
 
 /**
@@ -23,15 +29,15 @@ export class EmbeddedPostgres {
     private readonly lockFile: string | undefined,
   ) {}
 
-  static async start({ dataDir }: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  static async start({ dataDir, template = defaultTemplateFile() }: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
     let lockFile: string | undefined;
     let db: PGlite;
     if (dataDir) {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       lockFile = acquireLock(join(dataDir, 'pgdata.lock'));
-      db = await PGlite.create(join(dataDir, 'pgdata'));
+      db = await openOnDisk(join(dataDir, 'pgdata'), template);
     } else {
-      db = await PGlite.create();
+      db = (await fromTemplate(template, (tar) => PGlite.create({ loadDataDir: new Blob([tar]) }))) ?? (await PGlite.create());
     }
 
     // A unix socket inside DATA_DIR keeps the database private to this user; a loopback port is
@@ -58,6 +64,63 @@ export class EmbeddedPostgres {
     await this.server.close();
     await this.db.close();
     if (this.lockFile) rmSync(this.lockFile, { force: true });
+  }
+}
+
+/** An existing database is opened as it is; a new one starts from the template, or else runs initdb. */
+async function openOnDisk(pgdata: string, template: string): Promise<PGlite> {
+  if (isEmptyDir(pgdata)) {
+    const db = await fromTemplate(template, async (tar) => {
+      // Unpacked beside pgdata and renamed into place, so a crash half-way leaves no half a database.
+      const staging = `${pgdata}.new`;
+      rmSync(staging, { recursive: true, force: true });
+      try {
+        extractTar(tar, staging);
+        if (!existsSync(join(staging, 'PG_VERSION'))) throw new Error('not a PostgreSQL data directory');
+        if (existsSync(pgdata)) rmdirSync(pgdata);
+        renameSync(staging, pgdata);
+      } catch (error) {
+        rmSync(staging, { recursive: true, force: true });
+        throw error;
+      }
+      try {
+        return await PGlite.create(pgdata);
+      } catch (error) {
+        // Nothing but the template is in there yet: clear it for initdb.
+        rmSync(pgdata, { recursive: true, force: true });
+        throw error;
+      }
+    });
+    if (db) return db;
+  }
+  return PGlite.create(pgdata);
+}
+
+/** Opens a database from the template, or undefined (initdb then) if there is none or it does not work. */
+async function fromTemplate(file: string, open: (tar: Buffer) => Promise<PGlite>): Promise<PGlite | undefined> {
+  let tar: Buffer;
+  try {
+    tar = readTemplate(file);
+  } catch (error) {
+    // No template (running unbuilt, or a different PGlite release): initdb, as without one.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    logger.warn(`Cannot read the database template ${file} (${String(error)}); running initdb instead`);
+    return undefined;
+  }
+  try {
+    return await open(tar);
+  } catch (error) {
+    logger.warn(`Cannot start a database from the template ${file} (${String(error)}); running initdb instead`);
+    return undefined;
+  }
+}
+
+function isEmptyDir(path: string): boolean {
+  try {
+    return readdirSync(path).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
   }
 }
 

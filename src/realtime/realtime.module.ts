@@ -10,7 +10,7 @@ import { RedisConnection } from './redis.connection.js';
 @Global()
 @Module({
   providers: [
-    { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => new RedisConnection(config.redis) },
+    { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => RedisConnection.create(config.redis) },
     {
       provide: RealtimeBus,
       inject: [RedisConnection],

@@ -1,0 +1,149 @@
+import 'reflect-metadata';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseDatabaseSettings } from '../config/database.config.js';
+import { AppDataSource, dataSourceOptions } from './data-source.factory.js';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+import { MIGRATIONS } from './migrations.js';
+import { extractTar, readTemplate, writeTemplate } from './pglite-template.js';
+
+/** initdb gives every cluster its own identifier; one started from the template has the template's. */
+async function systemIdentifier(url: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+    return rows[0]!.id;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The same template with its pg_control overwritten: it unpacks, but PostgreSQL refuses it. */
+function unstartableCopy(template: string, file: string): void {
+  const tar = readTemplate(template);
+  for (let offset = 0; offset + 512 <= tar.length; ) {
+    const name = tar.subarray(offset, offset + 100).toString('utf8').replace(/\0.*$/s, '');
+    const size = Number.parseInt(tar.subarray(offset + 124, offset + 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+    if (name.replace(/^\//, '') === 'global/pg_control') {
+      tar.fill(0xff, offset + 512, offset + 512 + size);
+      writeFileSync(file, gzipSync(tar));
+      return;
+    }
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error('no pg_control in the template');
+}
+
+describe('EmbeddedPostgres', () => {
+  let scratch: string;
+  let template: string;
+  let templateIdentifier: string;
+  const settings = parseDatabaseSettings({ DATABASE_POOL_SIZE: '2' });
+  const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'embedded-postgres-'));
+    template = join(scratch, 'template.tar.gz');
+    await writeTemplate(template);
+    const unpacked = join(scratch, 'unpacked');
+    extractTar(readTemplate(template), unpacked);
+    templateIdentifier = readFileSync(join(unpacked, 'global', 'pg_control')).readBigUInt64LE(0).toString();
+  });
+  afterEach(() => warn.mockClear());
+  afterAll(() => {
+    warn.mockRestore();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('starts a new data directory from the template: migrated, written to, and still there after a restart', async () => {
+    const dataDir = join(scratch, 'fresh');
+    const first = await EmbeddedPostgres.start({ dataDir, template });
+    try {
+      expect(await systemIdentifier(first.url)).toBe(templateIdentifier);
+      const dataSource = new AppDataSource(dataSourceOptions(first.url, settings, 'test'));
+      await dataSource.initialize();
+      await dataSource.migrate();
+      await dataSource.query(`INSERT INTO users (email, display_name) VALUES ('kept@example.com', 'Kept')`);
+      await dataSource.destroy();
+    } finally {
+      await first.stop();
+    }
+    expect(existsSync(join(dataDir, 'pgdata.new'))).toBe(false);
+
+    const second = await EmbeddedPostgres.start({ dataDir, template });
+    try {
+      expect(await systemIdentifier(second.url)).toBe(templateIdentifier);
+      const dataSource = new AppDataSource(dataSourceOptions(second.url, settings, 'test'));
+      await dataSource.initialize();
+      expect(await dataSource.showMigrations()).toBe(false);
+      await dataSource.migrate();
+      const applied: { name: string }[] = await dataSource.query('SELECT name FROM migrations ORDER BY id');
+      expect(applied.map((row) => row.name)).toEqual(MIGRATIONS.map((migration) => migration.name));
+      expect(await dataSource.query(`SELECT email FROM users`)).toEqual([{ email: 'kept@example.com' }]);
+      await dataSource.destroy();
+    } finally {
+      await second.stop();
+    }
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('starts an in-memory database from the template', async () => {
+    const db = await EmbeddedPostgres.start({ dataDir: undefined, template });
+    try {
+      expect(await systemIdentifier(db.url)).toBe(templateIdentifier);
+    } finally {
+      await db.stop();
+    }
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('runs initdb, quietly, when there is no template', async () => {
+    const db = await EmbeddedPostgres.start({ dataDir: join(scratch, 'untemplated'), template: join(scratch, 'missing.tar.gz') });
+    try {
+      expect(await systemIdentifier(db.url)).not.toBe(templateIdentifier);
+    } finally {
+      await db.stop();
+    }
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('falls back to initdb, with a warning, when the template is not a template', async () => {
+    const damaged = join(scratch, 'damaged.tar.gz');
+    writeFileSync(damaged, 'not a gzipped tar');
+    const db = await EmbeddedPostgres.start({ dataDir: undefined, template: damaged });
+    try {
+      expect(await systemIdentifier(db.url)).not.toBe(templateIdentifier);
+    } finally {
+      await db.stop();
+    }
+    expect(warn).toHaveBeenCalledOnce();
+  });
+
+  it('falls back to initdb, with a warning, when the unpacked template does not start', async () => {
+    const unstartable = join(scratch, 'unstartable.tar.gz');
+    unstartableCopy(template, unstartable);
+    const dataDir = join(scratch, 'recovered');
+    const first = await EmbeddedPostgres.start({ dataDir, template: unstartable });
+    let identifier: string;
+    try {
+      identifier = await systemIdentifier(first.url);
+      expect(identifier).not.toBe(templateIdentifier);
+    } finally {
+      await first.stop();
+    }
+    expect(warn).toHaveBeenCalledOnce();
+    // The database initdb made is the one kept.
+    const second = await EmbeddedPostgres.start({ dataDir, template: unstartable });
+    try {
+      expect(await systemIdentifier(second.url)).toBe(identifier);
+    } finally {
+      await second.stop();
+    }
+  });
+});
