@@ -228,10 +228,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       // model thinks, so that bookkeeping adds nothing to the time to the first token.
       let parts = primed(steps());
       resetIdle();
-      if (!(await this.openReply(active))) {
-        active.controller.abort('gone');
-        return await this.endGone(run);
-      }
+      if (!(await this.openReply(active))) return await this.endGone(run);
       for (let attempt = 0; ; attempt++) {
         try {
           if (attempt > 0) parts = steps();
@@ -311,6 +308,9 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     } finally {
       clearTimeout(runTimer);
       clearTimeout(idleTimer);
+      // Whatever of the provider call is still open ends with the run — also a request started
+      // early whose stream was never read because the bookkeeping in between failed.
+      active.controller.abort('finished');
     }
     await this.finish(active, outcome, {
       model: run.model,

@@ -99,14 +99,16 @@ describe('streamSteps', () => {
 
   it('turns bad JSON, invalid arguments and unknown tools into tool errors the model sees', async () => {
     const model = new ScriptedModel([
-      [...call('c1', 'calculator', '{not json').slice(0, 1), ...call('c2', 'calculator', '{"a":"1; DROP TABLE messages","b":2}').slice(0, 1), ...call('c3', 'rm_rf', '{}')],
+      [...call('c1', 'calculator', '{not json').slice(0, 1), ...call('c2', 'calculator', '{"a":"1; DROP TABLE messages","b":2}').slice(0, 1), ...call('c3', 'rm_rf', '{}').slice(0, 1), ...call('c4', 'calculator', '[1,2]')],
       text('Sorry.'),
     ]);
     const parts = await collect(model);
-    expect(parts.filter((part) => part.type === 'tool-error').map((part) => part.toolCallId)).toEqual(['c1', 'c2', 'c3']);
-    expect(parts.filter((part) => part.type === 'tool-call')).toHaveLength(3);
+    expect(parts.filter((part) => part.type === 'tool-error').map((part) => part.toolCallId)).toEqual(['c1', 'c2', 'c3', 'c4']);
+    expect(parts.filter((part) => part.type === 'tool-call')).toHaveLength(4);
+    expect(parts.find((part) => part.type === 'tool-call' && part.toolCallId === 'c1')).toMatchObject({ input: '{not json' });
     const results = model.calls[1]!.prompt.at(-1)!.content as { output: { type: string; value: string } }[];
-    expect(results.map((result) => result.output.type)).toEqual(['error-text', 'error-text', 'error-text']);
+    expect(results.map((result) => result.output.type)).toEqual(['error-text', 'error-text', 'error-text', 'error-text']);
+    expect(results[0]!.output.value).toContain('not valid JSON');
     expect(results[2]!.output.value).toContain('no tool named rm_rf');
   });
 

@@ -35,12 +35,13 @@ export interface StepOptions {
   abortSignal: AbortSignal;
 }
 
-function parseArguments(input: string): unknown {
-  if (!input.trim()) return {};
+/** The model's argument string as a value; unparseable text is kept as it is, with the error. */
+function parseArguments(raw: string): { input: unknown; error?: Error } {
+  if (!raw.trim()) return { input: {} };
   try {
-    return JSON.parse(input);
+    return { input: JSON.parse(raw) as unknown };
   } catch {
-    throw new Error('The tool arguments are not valid JSON');
+    return { input: raw, error: new Error('The tool arguments are not valid JSON') };
   }
 }
 
@@ -108,13 +109,12 @@ export async function* streamSteps({ model, system, messages, tools, maxSteps, a
 
     const results: LanguageModelV3ToolResultPart[] = [];
     const called: { toolCallId: string; toolName: string; input: unknown }[] = [];
-    for (const call of calls) {
-      const { toolCallId, toolName } = call;
-      let input: unknown = call.input;
+    for (const { toolCallId, toolName, input: raw } of calls) {
+      const { input, error: parseError } = parseArguments(raw);
+      called.push({ toolCallId, toolName, input });
+      yield { type: 'tool-call', toolCallId, toolName, input };
       try {
-        input = parseArguments(call.input);
-        called.push({ toolCallId, toolName, input });
-        yield { type: 'tool-call', toolCallId, toolName, input };
+        if (parseError) throw parseError;
         const tool = byName.get(toolName);
         if (!tool) throw new Error(`There is no tool named ${toolName}`);
         const output = await tool.execute(tool.parse(input), abortSignal);
@@ -122,10 +122,6 @@ export async function* streamSteps({ model, system, messages, tools, maxSteps, a
         results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'json', value: (output ?? null) as JSONValue } });
       } catch (error) {
         if (abortSignal.aborted) throw abortError(abortSignal);
-        if (!called.some((entry) => entry.toolCallId === toolCallId)) {
-          called.push({ toolCallId, toolName, input });
-          yield { type: 'tool-call', toolCallId, toolName, input };
-        }
         yield { type: 'tool-error', toolCallId, toolName, input, error };
         const message = error instanceof Error ? error.message : String(error);
         results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'error-text', value: message } });
