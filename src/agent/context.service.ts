@@ -52,6 +52,7 @@ export class ContextService {
     // The window gets what the system prompt and a summary of up to a quarter of the budget leave.
     let remaining = budget - tokensOf(basePrompt) - Math.floor(budget / 4);
     const turns: MessageEntity[] = [];
+    let turnTokens = 0;
     let beforeSeq = uptoSeq + 1;
     let exhausted = false;
     while (!exhausted && remaining > 0) {
@@ -64,6 +65,7 @@ export class ContextService {
           break;
         }
         remaining -= cost;
+        turnTokens += cost;
         turns.unshift(message);
       }
       if (!hasMore || !items.length) break;
@@ -78,12 +80,15 @@ export class ContextService {
       summary = await this.refreshSummary(conversation.id, stored, firstSeq - 1, Math.floor(budget / 4));
     }
     const system = summary ? `${basePrompt}\n\nSummary of the earlier conversation:\n${summary}` : basePrompt;
-    let tokens = tokensOf(system);
+    // Turns were counted while choosing the window; only the speaker prefixes are new here.
+    let tokens = tokensOf(system) + turnTokens;
     const messages: LanguageModelV3Message[] = turns.map((message) => {
-      const text =
-        message.role === 'assistant' || !multiUser || !message.authorId ? message.content : `${names.get(message.authorId) ?? 'Someone'}: ${message.content}`;
-      tokens += tokensOf(text) + MESSAGE_OVERHEAD_TOKENS;
-      return { role: message.role === 'assistant' ? 'assistant' : 'user', content: [{ type: 'text', text }] };
+      if (message.role === 'assistant' || !multiUser || !message.authorId) {
+        return { role: message.role === 'assistant' ? 'assistant' : 'user', content: [{ type: 'text', text: message.content }] };
+      }
+      const speaker = `${names.get(message.authorId) ?? 'Someone'}: `;
+      tokens += tokensOf(speaker);
+      return { role: 'user', content: [{ type: 'text', text: speaker + message.content }] };
     });
     return { system, messages, tokens, firstSeq };
   }

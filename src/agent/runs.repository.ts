@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, In } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { rowsOf } from '../database/query-rows.js';
 import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 import { ToolInvocationEntity } from './tool-invocation.entity.js';
@@ -32,16 +32,15 @@ function toRuns(result: unknown): RunEntity[] {
 export class RunsRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  private runs(manager?: EntityManager) {
-    return (manager ?? this.dataSource.manager).getRepository(Run);
+  private runs() {
+    return this.dataSource.getRepository(Run);
   }
 
   async create(
     fields: Pick<RunEntity, 'conversationId' | 'triggerMessageId' | 'requestedById' | 'provider' | 'model'>,
-    manager?: EntityManager,
   ): Promise<RunEntity> {
     const [run] = toRuns(
-      await (manager ?? this.dataSource.manager).query(
+      await this.dataSource.query(
         `INSERT INTO agent_runs (conversation_id, trigger_message_id, requested_by_id, provider, model, status)
          VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING ${RUN_FIELDS}`,
         [fields.conversationId, fields.triggerMessageId, fields.requestedById, fields.provider, fields.model],

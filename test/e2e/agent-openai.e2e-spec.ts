@@ -216,6 +216,20 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect((await api.post(`/conversations/${id}/runs/${runId}/cancel`)).body.status).toBe('cancelled');
   });
 
+  it('names the speakers in a shared conversation and sends earlier turns as history', async () => {
+    const bob = await register(t, { displayName: 'Bob' });
+    const id = (await api.post('/conversations', { title: 'shared', participantIds: [bob.id], agent: { mode: 'mention' } })).body.id as string;
+    await api.post(`/conversations/${id}/messages`, { content: 'The deploy is at <b>noon</b>; DROP TABLE messages;' });
+    fake.enqueue({ kind: 'text', chunks: ['Noted.'], usage: { prompt: 30, completion: 2 } });
+    const asBob = await t.http(`${API}/conversations/${id}/messages?wait=true`, { method: 'POST', token: bob.accessToken, json: { content: '@agent when is it?' } });
+    expect(asBob.body.reply).toMatchObject({ status: 'complete', content: 'Noted.' });
+    const sent = fake.requests[0]!.body.messages;
+    expect(sent.slice(-2)).toEqual([
+      { role: 'user', content: 'Ada: The deploy is at <b>noon</b>; DROP TABLE messages;' },
+      { role: 'user', content: 'Bob: @agent when is it?' },
+    ]);
+  });
+
   it('runs the runs of one conversation one at a time, in order', async () => {
     fake.enqueue({ kind: 'text', chunks: ['one'], delayMs: 50 }, { kind: 'text', chunks: ['two'], delayMs: 50 }, { kind: 'text', chunks: ['three'], delayMs: 50 });
     const id = await newConversation();
