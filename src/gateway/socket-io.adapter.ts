@@ -46,11 +46,13 @@ export class ChatIoAdapter extends IoAdapter {
    */
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     const byEvent = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    socket.onAny((event: string, ...payload: unknown[]) => {
-      const handler = byEvent.get(event);
+    // The parser also lets a client name an event with a number: never assume a string here.
+    socket.onAny((event: unknown, ...payload: unknown[]) => {
+      const name = String(event);
+      const handler = byEvent.get(name);
       const { data, ack } = this.mapPayload(payload);
       if (!handler) {
-        if (typeof ack === 'function') ack(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${event.slice(0, 64)}"`)));
+        if (typeof ack === 'function') ack(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${name.slice(0, 64)}"`)));
         return;
       }
       defer(() => transform(handler.callback(data, ack)))

@@ -136,6 +136,8 @@ describe('Socket.IO gateway', () => {
       expect((await a.emit('conversation:join', { conversationId, afterSeq: -1 })).error.code).toBe('VALIDATION');
       expect((await a.emit('run:cancel', { runId: "'; DROP TABLE agent_runs;--" })).error.code).toBe('VALIDATION');
       expect((await a.emit('no:such:event', { x: 1 })).error.code).toBe('NOT_FOUND');
+      // A numeric event name is valid on the wire; it once crashed the process.
+      expect((await a.emit(7 as unknown as string, { x: 1 })).error.code).toBe('NOT_FOUND');
       expect((await a.emit('typing:start', { conversationId })).error.code).toBe('NOT_FOUND');
       expect((await a.emit('conversation:join', { conversationId })).ok).toBe(true);
       expect(a.socket.connected).toBe(true);
