@@ -179,7 +179,8 @@ describe('conversations', () => {
       expect(wildcard.body.items).toEqual([]);
     });
 
-    it.each(['limit=0', 'limit=101', 'limit=abc', 'cursor=garbage', `cursor=${Buffer.from('["x","y"]').toString('base64url')}`, 'archived=maybe', 'extra=1'])(
+    it.each(['limit=0', 'limit=101', 'limit=abc', 'cursor=garbage', `cursor=${Buffer.from('["x","y"]').toString('base64url')}`,
+      `cursor=${Buffer.from(`["junk 1","${'0'.repeat(8)}-0000-4000-8000-000000000000"]`).toString('base64url')}`, 'archived=maybe', 'extra=1'])(
       'rejects ?%s with 400',
       async (query) => {
         const user = await register(t);

@@ -76,6 +76,16 @@ describe('messages', () => {
       expect(history.body.items[0].content).toBe(content);
     });
 
+    it('answers a NUL character, which PostgreSQL cannot store in text, with 400 and keeps serving', async () => {
+      const id = await freshConversation();
+      const refused = await member().post(messagesOf(id), { content: 'before\u0000after' });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ code: 'VALIDATION', requestId: expect.any(String) });
+      expect(JSON.stringify(refused.body)).not.toMatch(/0x00|byte sequence|messages/);
+      expect((await member().get(`/search/messages?q=${encodeURIComponent('a\u0000b')}`)).status).toBe(400);
+      expect((await member().post(messagesOf(id), { content: 'still fine' })).status).toBe(201);
+    });
+
     it('gives 50 concurrent sends 50 distinct, gap-free seqs', async () => {
       const id = await freshConversation();
       const responses = await Promise.all(

@@ -1,7 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
-import { isDatabaseUnavailable } from '../../database/database-errors.js';
+import { isDatabaseUnavailable, isInvalidValue } from '../../database/database-errors.js';
 import { AppError, codeForStatus, ErrorCode, RateLimitedError } from '../errors.js';
 
 export interface ErrorBody {
@@ -53,6 +53,10 @@ export function describeError(exception: unknown): Described {
     typeof candidate.message === 'string'
   ) {
     return fromFastifyError(candidate as { statusCode: number; code?: string; message: string });
+  }
+  if (isInvalidValue(exception)) {
+    // The database's own text names columns and values: only say which kind of problem it was.
+    return { statusCode: 400, code: ErrorCode.VALIDATION, message: 'A value is not valid for its field (for example a NUL character in text or a malformed cursor)' };
   }
   if (isDatabaseUnavailable(exception)) {
     return { statusCode: 503, code: ErrorCode.UNAVAILABLE, message: 'Service temporarily unavailable, try again shortly' };
