@@ -84,10 +84,12 @@ export class ChatService {
   /** Any participant who may send may cancel. Idempotent: a finished run is returned as it is. */
   async cancel(user: AuthUser, conversationId: string, runId: string): Promise<RunDto> {
     await this.conversations.authorize(conversationId, user, 'send');
+    // Listen before reading, as waitForRun does: a run ending in between must not leave us waiting.
+    const finished = this.waitForEnd(runId);
+    finished.catch(() => undefined);
     const run = await this.runs.findInConversation(conversationId, runId);
     if (!run) throw runNotFound();
     if (TERMINAL.has(run.status)) return RunDto.from(run);
-    const finished = this.waitForEnd(runId);
     const cancelledInQueue = await this.runs.cancelQueued(runId);
     if (cancelledInQueue) {
       this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue) });

@@ -116,6 +116,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<Ack> {
     const { user } = socket.data;
     const { view } = await this.conversations.authorize(dto.conversationId, user, 'read');
+    // Gone while the access check ran: joining now would leave a ghost in the room and in presence.
+    if (socket.disconnected) throw new AppError(HttpStatus.CONFLICT, 'DISCONNECTED', 'The socket disconnected during the join');
     // Join first, read after: whatever happens in between arrives live (at worst twice, never lost).
     await socket.join(conversationRoom(view.id));
     if (!socket.data.conversations.has(view.id)) {
