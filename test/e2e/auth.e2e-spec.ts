@@ -298,6 +298,15 @@ describe('auth', () => {
       expect(response.body.displayName).toBe('Grace');
     });
 
+    it('refuses a null displayName or password with 400', async () => {
+      const user = await register(t);
+      for (const json of [{ displayName: null }, { currentPassword: null, newPassword: 'a brand new password' }]) {
+        const response = await t.http(`${API}/auth/me`, { method: 'PATCH', json, token: user.accessToken });
+        expect(response.status).toBe(400);
+        expect(response.body.code).toBe('VALIDATION');
+      }
+    });
+
     it('changes the password only with the current one, and signs out every other session', async () => {
       const user = await register(t);
       const otherSession = await post('/auth/login', { email: user.email, password: PASSWORD });

@@ -133,6 +133,15 @@ describe('conversations', () => {
       expect((await as(owner.accessToken).get(`/conversations/1%27%20OR%201=1--`)).status).toBe(400);
     });
 
+    it.each([{ title: null }, { archived: null }, { pinned: null }, { agent: { mode: null } }, { agent: null }])('refuses PATCH %j with 400, never a 500', async (json) => {
+      const owner = await register(t);
+      const created = await as(owner.accessToken).post('/conversations', { title: 'Nulls' });
+      const response = await as(owner.accessToken).patch(`/conversations/${created.body.id}`, json);
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe('VALIDATION');
+      expect((await as(owner.accessToken).get(`/conversations/${created.body.id}`)).body).toMatchObject({ title: 'Nulls', archived: false, pinned: false });
+    });
+
     it('publishes conversation.updated on changes', async () => {
       const owner = await register(t);
       const created = await as(owner.accessToken).post('/conversations', { title: 'Events' });

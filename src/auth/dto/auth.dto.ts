@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsNotEmpty, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsNotEmpty, IsString, Length, MaxLength } from 'class-validator';
+import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { UserDto } from '../../users/dto/user.dto.js';
 
 export const PASSWORD_MIN = 8;
@@ -57,20 +58,20 @@ export class RefreshDto {
 
 export class UpdateMeDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: DISPLAY_NAME_MAX })
-  @IsOptional()
+  @Omittable()
   @Transform(trimmed)
   @IsString()
   @Length(1, DISPLAY_NAME_MAX)
   displayName?: string;
 
   @ApiPropertyOptional({ description: 'Required to set a new password' })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(PASSWORD_MAX)
   currentPassword?: string;
 
   @ApiPropertyOptional({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @Length(PASSWORD_MIN, PASSWORD_MAX)
   newPassword?: string;

@@ -15,6 +15,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { BooleanQuery, PageLimit } from '../../common/pagination/query-params.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
@@ -27,7 +28,7 @@ const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? 
 
 export class AgentSettingsDto {
   @ApiPropertyOptional({ enum: AGENT_MODES, description: 'auto: reply to every message; mention: only to @agent; off: never' })
-  @IsOptional()
+  @Omittable()
   @IsIn(AGENT_MODES)
   mode?: AgentMode;
 
@@ -52,21 +53,21 @@ export class AgentSettingsDto {
 
 export class CreateConversationDto {
   @ApiPropertyOptional({ maxLength: TITLE_MAX, example: 'Release planning' })
-  @IsOptional()
+  @Omittable()
   @Transform(trimmed)
   @IsString()
   @MaxLength(TITLE_MAX)
   title?: string;
 
   @ApiPropertyOptional({ type: [String], format: 'uuid', description: 'Users to add as members' })
-  @IsOptional()
+  @Omittable()
   @IsArray()
   @ArrayMaxSize(MAX_INITIAL_PARTICIPANTS)
   @IsUUID('all', { each: true })
   participantIds?: string[];
 
   @ApiPropertyOptional({ type: AgentSettingsDto })
-  @IsOptional()
+  @Omittable()
   @ValidateNested()
   @Type(() => AgentSettingsDto)
   agent?: AgentSettingsDto;
@@ -74,24 +75,24 @@ export class CreateConversationDto {
 
 export class UpdateConversationDto {
   @ApiPropertyOptional({ maxLength: TITLE_MAX })
-  @IsOptional()
+  @Omittable()
   @Transform(trimmed)
   @IsString()
   @MaxLength(TITLE_MAX)
   title?: string;
 
   @ApiPropertyOptional({ description: 'Archive for yourself (each participant has their own)' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   archived?: boolean;
 
   @ApiPropertyOptional({ description: 'Pin for yourself (each participant has their own)' })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   pinned?: boolean;
 
   @ApiPropertyOptional({ type: AgentSettingsDto })
-  @IsOptional()
+  @Omittable()
   @ValidateNested()
   @Type(() => AgentSettingsDto)
   agent?: AgentSettingsDto;
