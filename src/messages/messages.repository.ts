@@ -210,7 +210,11 @@ export class MessagesRepository {
   ): Promise<MessageEntity | undefined> {
     const rows = rowsOf<MessageRow>(
       await this.dataSource.query(
-        `UPDATE messages SET content = coalesce($2, content), status = coalesce($3, status), metadata = coalesce($4::jsonb, metadata)
+        // A reply deleted while it streamed stays erased: only its status still follows the run.
+        `UPDATE messages SET
+           content = CASE WHEN deleted_at IS NULL THEN coalesce($2, content) ELSE content END,
+           status = coalesce($3, status),
+           metadata = CASE WHEN deleted_at IS NULL THEN coalesce($4::jsonb, metadata) ELSE metadata END
          WHERE id = $1 RETURNING ${COLUMNS}`,
         [id, fields.content ?? null, fields.status ?? null, fields.metadata ? JSON.stringify(fields.metadata) : null],
       ),

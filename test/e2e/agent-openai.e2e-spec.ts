@@ -230,6 +230,18 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     ]);
   });
 
+  it('keeps a reply deleted while it streams erased when the run ends', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 20 }, (_, i) => `secret${i} `), delayMs: 20 });
+    const id = await newConversation();
+    const { run } = (await api.post(`/conversations/${id}/messages`, { content: 'tell me' })).body;
+    const started = await until(() => events.find((e): e is Extract<RealtimeEvent, { type: 'run.started' }> => e.type === 'run.started' && e.run.id === run.id));
+    await until(() => deltasOf(run.id).length > 0);
+    expect((await t.http(`${API}/conversations/${id}/messages/${started.run.responseMessageId}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+    await until(async () => ['completed', 'failed', 'cancelled'].includes((await api.get(`/conversations/${id}/runs/${run.id}`)).body.status));
+    const [row] = await t.app.get(DataSource).query(`SELECT content, metadata, deleted_at FROM messages WHERE id = $1`, [started.run.responseMessageId]);
+    expect(row).toMatchObject({ content: '', metadata: {}, deleted_at: expect.any(Date) });
+  });
+
   it('runs the runs of one conversation one at a time, in order', async () => {
     fake.enqueue({ kind: 'text', chunks: ['one'], delayMs: 50 }, { kind: 'text', chunks: ['two'], delayMs: 50 }, { kind: 'text', chunks: ['three'], delayMs: 50 });
     const id = await newConversation();
