@@ -48,16 +48,22 @@ export class ChatService {
 
   async send(user: AuthUser, conversationId: string, dto: SendMessageDto): Promise<{ message: MessageDto; run: RunDto | null }> {
     const access = await this.conversations.authorize(conversationId, user, 'send');
+    // A retry of a stored message is answered before any limit: it adds nothing.
+    const replay = dto.clientMessageId ? await this.messagesService.findReplay(user, access, dto.clientMessageId) : undefined;
+    if (replay) return this.replayed(replay);
     const replies = agentReplies(access.view.agent.mode, dto.content);
     if (replies) await this.checkQuota(user);
-    const { message, created } = await this.messagesService.send(user, conversationId, dto, access);
-    if (!created) {
-      const existing = await this.runs.findByTrigger(message.id);
-      return { message, run: existing ? RunDto.from(existing) : null };
-    }
+    const { message, created } = await this.messagesService.send(user, access, dto);
+    if (!created) return this.replayed(message);
     if (!replies) return { message, run: null };
     const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
     return { message, run: RunDto.from(run) };
+  }
+
+  /** A stored message sent again, with the run that answered it (if any). */
+  private async replayed(message: MessageDto): Promise<{ message: MessageDto; run: RunDto | null }> {
+    const existing = await this.runs.findByTrigger(message.id);
+    return { message, run: existing ? RunDto.from(existing) : null };
   }
 
   /** A new run answering the same user message. */

@@ -131,8 +131,7 @@ export class MessagesRepository {
       const rows: MessageRow[] = await this.dataSource.query(APPEND, params);
       return rows[0] ? { message: toEntity(rows[0]), created: true } : undefined;
     }
-    const existing = await this.findByClientMessageId(input.conversationId, input.authorId, key);
-    if (existing) return { message: existing, created: false };
+    // The caller looks for a stored message first (MessagesService.findReplay); this covers retries racing it.
     try {
       return await this.dataSource.transaction(async (manager) => {
         const rows: MessageRow[] = await manager.query(APPEND, params);

@@ -51,10 +51,19 @@ export class MessagesService {
     }
   }
 
-  /** `access` may be passed when the caller has already authorized the sender. */
-  async send(user: AuthUser, conversationId: string, dto: SendMessageDto, access?: ConversationAccess): Promise<SendOutcome> {
+  /** The message this author already stored under clientMessageId, if any: a retry gets it back. */
+  async findReplay(user: AuthUser, access: ConversationAccess, clientMessageId: string): Promise<MessageDto | undefined> {
+    const stored = await this.messages.findByClientMessageId(access.view.id, user.id, clientMessageId);
+    return stored && MessageDto.from(stored);
+  }
+
+  /**
+   * Stores a message from a sender the caller has authorized (`access`), within the rate limit.
+   * A concurrent retry with the same clientMessageId gets the stored message (`created: false`).
+   */
+  async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto): Promise<SendOutcome> {
+    const conversationId = access.view.id;
     this.checkLength(dto.content);
-    if (!access) await this.conversations.authorize(conversationId, user, 'send');
     const { messageRateLimit, messageRateWindowMs } = this.config.limits;
     const decision = await this.rateLimiter.consume(`send:${user.id}`, messageRateLimit, messageRateWindowMs);
     if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);

@@ -394,4 +394,16 @@ describe('message rate limit', () => {
     expect(history.body.items.map((m: { id: string }) => m.id).sort()).toEqual(accepted.map((r) => r.body.message.id).sort());
     expect((await client(t, bob.accessToken).post(`/conversations/${id}/messages`, { content: 'still fine' })).status).toBe(201);
   });
+
+  it('still answers the retry of a stored message at the limit with that message', async () => {
+    const carol = await register(t);
+    const api = client(t, carol.accessToken);
+    const id = (await api.post('/conversations', { agent: { mode: 'off' } })).body.id;
+    const first = await api.post(`/conversations/${id}/messages`, { content: 'kept', clientMessageId: 'retry-1' });
+    for (let i = 0; i < 4; i++) await api.post(`/conversations/${id}/messages`, { content: `more ${i}` });
+    expect((await api.post(`/conversations/${id}/messages`, { content: 'one too many' })).status).toBe(429);
+    const retry = await api.post(`/conversations/${id}/messages`, { content: 'kept', clientMessageId: 'retry-1' });
+    expect(retry.status).toBe(201);
+    expect(retry.body.message.id).toBe(first.body.message.id);
+  });
 });
