@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In } from 'typeorm';
+import { rowsOf } from '../database/query-rows.js';
 import { ConversationEntity } from './conversation.entity.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
 import { type ParticipantRole, ParticipantEntity } from './participant.entity.js';
@@ -193,11 +194,17 @@ export class ConversationsRepository {
   }
 
   /** Moves the read marker forward only, and never past the last message. */
-  async markRead(conversationId: string, userId: string, seq: number): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE conversation_participants p SET last_read_seq = GREATEST(p.last_read_seq, LEAST($3::int, c.last_seq))
-       FROM conversations c WHERE c.id = p.conversation_id AND p.conversation_id = $1 AND p.user_id = $2`,
-      [conversationId, userId, seq],
+  /** Moves the read marker forward (never back, never past the last message); true if it moved. */
+  async markRead(conversationId: string, userId: string, seq: number): Promise<boolean> {
+    const rows = rowsOf<unknown>(
+      await this.dataSource.query(
+        `UPDATE conversation_participants p SET last_read_seq = LEAST($3::int, c.last_seq)
+         FROM conversations c
+         WHERE c.id = p.conversation_id AND p.conversation_id = $1 AND p.user_id = $2 AND p.last_read_seq < LEAST($3::int, c.last_seq)
+         RETURNING 1`,
+        [conversationId, userId, seq],
+      ),
     );
+    return rows.length > 0;
   }
 }

@@ -175,8 +175,8 @@ export class ConversationsService {
 
   async markRead(user: AuthUser, id: string, seq: number): Promise<void> {
     await this.authorize(id, user, 'read');
-    await this.conversations.markRead(id, user.id, seq);
-    await this.publishUpdated(id);
+    // A marker that did not move (a repeat, an older seq) changes nothing anyone sees.
+    if (await this.conversations.markRead(id, user.id, seq)) await this.publishUpdated(id);
   }
 
   private async publishUpdated(id: string): Promise<ConversationView> {

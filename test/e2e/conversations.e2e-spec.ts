@@ -217,6 +217,10 @@ describe('conversations', () => {
       const after = (await member.get(`/conversations/${world.conversationId}`)).body;
       expect(after.unreadCount).toBe(0);
       expect(after.participants.find((p: { userId: string }) => p.userId === world.member.id).lastReadSeq).toBe(3);
+      // A marker that does not move tells nobody anything.
+      events.length = 0;
+      expect((await member.post(`/conversations/${world.conversationId}/read`, { seq: 3 })).status).toBe(204);
+      expect(events.filter((e) => e.type === 'conversation.updated')).toEqual([]);
 
       for (const bad of [{ seq: -1 }, { seq: 'x' }, {}, { seq: 1.5 }]) {
         expect((await member.post(`/conversations/${world.conversationId}/read`, bad)).status).toBe(400);
