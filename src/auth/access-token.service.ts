@@ -55,6 +55,8 @@ export function unauthorized(message = 'Missing, invalid or expired access token
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId'>; until: number }>();
+  /** Bumped by every account change: a lookup that started before one is not cached. */
+  private epoch = 0;
   private subscription: Subscription | undefined;
 
   constructor(
@@ -67,7 +69,10 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscription = this.bus.events$
       .pipe(filter((event): event is Extract<typeof event, { type: 'user.changed' }> => event.type === 'user.changed'))
-      .subscribe((event) => this.cache.delete(event.userId));
+      .subscribe((event) => {
+        this.epoch++;
+        this.cache.delete(event.userId);
+      });
   }
 
   onModuleDestroy(): void {
@@ -106,6 +111,7 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized();
     const cached = this.cache.get(claims.sub);
     if (cached && cached.until > Date.now()) return { ...cached.user, sessionId: claims.sid };
+    const epoch = this.epoch;
     const user = await this.users.findActive(claims.sub).catch((error: unknown) => {
       // A malformed id is an invalid token; anything else (database down) is not the caller's fault.
       if ((error as { code?: string }).code === '22P02') throw unauthorized();
@@ -113,8 +119,10 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     });
     if (!user) throw unauthorized();
     const account = { id: user.id, email: user.email, displayName: user.displayName, role: user.role };
-    if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
-    this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
+    if (epoch === this.epoch) {
+      if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
+      this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
+    }
     return { ...account, sessionId: claims.sid };
   }
 

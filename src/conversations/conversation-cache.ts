@@ -14,6 +14,8 @@ const MAX_ENTRIES = 10_000;
 @Injectable()
 export class ConversationCache implements OnModuleInit, OnModuleDestroy {
   private readonly entries = new Map<string, { view: ConversationView; until: number }>();
+  /** Bumped by every change of settings or membership: a read that started before one is not cached. */
+  private epoch = 0;
   private subscription: Subscription | undefined;
 
   constructor(private readonly bus: RealtimeBus) {}
@@ -22,10 +24,12 @@ export class ConversationCache implements OnModuleInit, OnModuleDestroy {
     this.subscription = this.bus.events$.subscribe((event) => {
       switch (event.type) {
         case 'conversation.updated':
+          this.epoch++;
           if (this.entries.has(event.conversationId)) this.set(event.conversation);
           return;
         case 'conversation.deleted':
         case 'participant.removed':
+          this.epoch++;
           this.entries.delete(event.conversationId);
           return;
         case 'message.created': {
@@ -61,7 +65,18 @@ export class ConversationCache implements OnModuleInit, OnModuleDestroy {
     return undefined;
   }
 
-  set(view: ConversationView): void {
+  /**
+   * Reads a conversation and caches it — unless a change arrived while it was being read (a
+   * participant removed meanwhile must not be let back in by the older copy).
+   */
+  async load(id: string, read: (id: string) => Promise<ConversationView | undefined>): Promise<ConversationView | undefined> {
+    const epoch = this.epoch;
+    const view = await read(id);
+    if (view && epoch === this.epoch) this.set(view);
+    return view;
+  }
+
+  private set(view: ConversationView): void {
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     this.entries.set(view.id, { view, until: Date.now() + TTL_MS });
   }

@@ -57,11 +57,7 @@ export class ConversationsService {
 
   /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
   async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
-    let view = this.cache.get(conversationId);
-    if (!view) {
-      view = await this.conversations.findView(conversationId);
-      if (view) this.cache.set(view);
-    }
+    const view = this.cache.get(conversationId) ?? (await this.cache.load(conversationId, (id) => this.conversations.findView(id)));
     const participant = view?.participants.find((candidate) => candidate.userId === user.id);
     if (!view || !participant) throw conversationNotFound();
     const allowed =

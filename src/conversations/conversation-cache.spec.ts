@@ -1,0 +1,36 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { InProcessRealtimeBus } from '../realtime/realtime-bus.js';
+import { ConversationCache } from './conversation-cache.js';
+import type { ConversationView } from './conversation.view.js';
+
+const view = (participants: string[]): ConversationView =>
+  ({ id: 'c1', participants: participants.map((userId) => ({ userId, role: 'member', lastReadSeq: 0 })) }) as unknown as ConversationView;
+
+describe('ConversationCache', () => {
+  const bus = new InProcessRealtimeBus();
+  const cache = new ConversationCache(bus);
+  cache.onModuleInit();
+  afterEach(() => bus.publish({ type: 'conversation.deleted', conversationId: 'c1' }));
+
+  it('caches what it reads', async () => {
+    await cache.load('c1', async () => view(['alice', 'bob']));
+    expect(cache.get('c1')?.participants.map((p) => p.userId)).toEqual(['alice', 'bob']);
+  });
+
+  it('does not cache a copy read before a participant was removed', async () => {
+    const loaded = await cache.load('c1', async () => {
+      const stale = view(['alice', 'bob']);
+      // The removal lands while the read is in flight.
+      bus.publish({ type: 'participant.removed', conversationId: 'c1', userId: 'bob' });
+      return stale;
+    });
+    expect(loaded?.participants).toHaveLength(2);
+    expect(cache.get('c1')).toBeUndefined();
+  });
+
+  it('drops an entry when its conversation is deleted', async () => {
+    await cache.load('c1', async () => view(['alice']));
+    bus.publish({ type: 'conversation.deleted', conversationId: 'c1' });
+    expect(cache.get('c1')).toBeUndefined();
+  });
+});
