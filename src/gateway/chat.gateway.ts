@@ -247,17 +247,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const room = conversationRoom(event.conversationId);
     switch (event.type) {
       case 'conversation.updated':
-        // Each participant sees their own unread count, pin and archive.
+        // Each participant sees their own unread count, pin and archive (only those connected here).
         for (const participant of event.conversation.participants) {
-          local.to(userRoom(participant.userId)).emit('conversation:updated', { conversation: ConversationDto.from(event.conversation, participant.userId) });
+          const personal = userRoom(participant.userId);
+          if (!this.server.adapter.rooms.has(personal)) continue;
+          local.to(personal).emit('conversation:updated', { conversation: ConversationDto.from(event.conversation, participant.userId) });
+          this.metrics.eventsOut.inc({ event: 'conversation:updated' });
         }
-        this.metrics.eventsOut.inc({ event: 'conversation:updated' }, event.conversation.participants.length);
         return;
       case 'participant.removed':
         this.evict(event.conversationId, event.userId);
         return;
       case 'conversation.deleted':
-        local.in(room).socketsLeave(room);
+        this.evict(event.conversationId);
         return;
       case 'typing':
         local.to(room).except(userRoom(event.userId)).emit('typing', { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping });
@@ -272,13 +274,22 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  /** A removed participant's sockets leave the room at once and stop receiving its events. */
-  private evict(conversationId: string, userId: string): void {
+  /**
+   * The sockets of a removed participant (or, without userId, of everyone in a deleted
+   * conversation) leave its room at once: no more events, no typing, gone from presence.
+   */
+  private evict(conversationId: string, userId?: string): void {
     const room = conversationRoom(conversationId);
-    for (const socket of this.server.sockets.values() as IterableIterator<ChatSocket>) {
-      if (socket.data.user?.id === userId && socket.data.conversations?.delete(conversationId)) void socket.leave(room);
+    const users = new Set<string>(userId ? [userId] : []);
+    // Leaving deletes from the set being walked, which a Set's iteration allows.
+    for (const id of this.server.adapter.rooms.get(userId ? userRoom(userId) : room) ?? []) {
+      const socket = this.server.sockets.get(id) as ChatSocket | undefined;
+      if (!socket?.data.user || !socket.data.conversations?.delete(conversationId)) continue;
+      users.add(socket.data.user.id);
+      void socket.leave(room);
     }
-    if (this.presence.evict(conversationId, userId)) this.publishPresence(conversationId);
+    let changed = false;
+    for (const user of users) changed = this.presence.evict(conversationId, user) || changed;
+    if (changed && userId) this.publishPresence(conversationId);
   }
 }
-

@@ -218,12 +218,29 @@ describe('Socket.IO gateway', () => {
       await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: alice.accessToken, json: { userId: carol.id, role: 'member' } });
       const c1 = await client(carol);
       expect((await c1.emit('conversation:join', { conversationId })).ok).toBe(true);
+      const a1 = await client(alice);
+      await a1.emit('conversation:join', { conversationId });
       await t.http(`${API}/conversations/${conversationId}/participants/${carol.id}`, { method: 'DELETE', token: alice.accessToken });
       await new Promise((resolve) => setTimeout(resolve, 100));
       const before = c1.of('message:created').length;
       await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: alice.accessToken, json: { content: 'after carol left' } });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The room still works for those who stayed; by then Carol would have had it too.
+      await a1.waitFor('message:created', (e) => e.message.content === 'after carol left');
+      await new Promise((resolve) => setTimeout(resolve, 100));
       expect(c1.of('message:created')).toHaveLength(before);
+      expect((await c1.emit('typing:start', { conversationId })).error.code).toBe('NOT_FOUND');
+    });
+
+    it('takes everyone out of a deleted conversation: no events, no typing, no presence', async () => {
+      const id = (await t.http(`${API}/conversations`, { method: 'POST', token: alice.accessToken, json: { title: 'doomed', participantIds: [bob.id] } })).body.id;
+      const [a1, b1] = await Promise.all([client(alice), client(bob)]);
+      await a1.emit('conversation:join', { conversationId: id });
+      await b1.emit('conversation:join', { conversationId: id });
+      expect((await t.http(`${API}/conversations/${id}`, { method: 'DELETE', token: alice.accessToken })).status).toBe(204);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await b1.emit('typing:start', { conversationId: id })).error.code).toBe('NOT_FOUND');
+      expect((await a1.emit('typing:start', { conversationId: id })).error.code).toBe('NOT_FOUND');
+      expect(b1.of('typing')).toEqual([]);
     });
   });
 
