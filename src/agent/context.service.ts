@@ -72,7 +72,7 @@ export class ContextService {
       beforeSeq = items[0]!.seq;
     }
     const firstSeq = turns[0]?.seq ?? uptoSeq + 1;
-    const names = await this.users.findDisplayNames([...new Set(turns.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+    const names = await this.users.findDisplayNames(turns.map((m) => m.authorId));
     const multiUser = conversation.participants.length > 1;
 
     let summary = stored.summary;
@@ -98,7 +98,7 @@ export class ContextService {
     const lines: string[] = [];
     let count = 0;
     for await (const page of this.messages.stream(conversationId)) {
-      const names = await this.users.findDisplayNames([...new Set(page.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+      const names = await this.users.findDisplayNames(page.map((m) => m.authorId));
       for (const message of page) {
         if (!this.isTurn(message)) continue;
         count++;
@@ -121,7 +121,7 @@ export class ContextService {
   ): Promise<string> {
     const afterSeq = Math.max(stored.summarySeq, uptoSeq - SUMMARY_WINDOW);
     const { items } = await this.messages.history(conversationId, { limit: SUMMARY_WINDOW, afterSeq, beforeSeq: uptoSeq + 1 });
-    const names = await this.users.findDisplayNames([...new Set(items.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+    const names = await this.users.findDisplayNames(items.map((m) => m.authorId));
     const lines = [...(stored.summary ? stored.summary.split('\n') : []), ...items.filter((m) => this.isTurn(m)).map((m) => this.summaryLine(m, names))];
     const summary = this.fit(lines, maxTokens);
     await this.conversations.updateSummary(conversationId, summary, uptoSeq);

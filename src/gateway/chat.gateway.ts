@@ -90,9 +90,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
   }
 
+  // Only sockets that passed the handshake middleware get here, so socket.data.user is set.
   handleConnection(socket: ChatSocket): void {
     const { user } = socket.data;
-    if (!user) return;
     this.presence.connect();
     this.metrics.connected.inc();
     void socket.join(userRoom(user.id));
@@ -104,8 +104,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   handleDisconnect(socket: ChatSocket): void {
-    const { user, conversations, expiry } = socket.data;
-    if (!user) return;
+    const { conversations, expiry } = socket.data;
     clearTimeout(expiry);
     this.presence.disconnect();
     this.metrics.connected.dec();
@@ -261,14 +260,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       case 'conversation.deleted':
         this.evict(event.conversationId);
         return;
-      case 'typing':
-        local.to(room).except(userRoom(event.userId)).emit('typing', { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping });
-        this.metrics.eventsOut.inc({ event: 'typing' });
-        return;
       default: {
         const client = toClientEvent(event, '');
         if (!client) return;
-        local.to(room).emit(client.name, client.payload);
+        // Typing is not echoed to the typist's own sockets.
+        (event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room)).emit(client.name, client.payload);
         this.metrics.eventsOut.inc({ event: client.name });
       }
     }

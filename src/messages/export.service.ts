@@ -61,7 +61,7 @@ export class ExportService {
   private async *markdown(conversation: ConversationDto, pages: AsyncGenerator<MessageEntity[]>): AsyncGenerator<string> {
     yield `# ${conversation.title || 'Untitled conversation'}\n\n_Exported ${new Date().toISOString()}_\n`;
     for await (const page of pages) {
-      const names = await this.users.findDisplayNames([...new Set(page.flatMap((m) => (m.authorId ? [m.authorId] : [])))]);
+      const names = await this.users.findDisplayNames(page.map((m) => m.authorId));
       let chunk = '';
       for (const message of page) {
         const author = message.authorId ? (names.get(message.authorId) ?? 'Unknown user') : message.role === 'assistant' ? 'Agent' : message.role;

@@ -24,7 +24,7 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     if (!this.redis.enabled) return;
     this.heartbeat = setInterval(() => {
-      for (const conversationId of this.rooms.keys()) void this.writeShare(conversationId).catch(() => undefined);
+      for (const conversationId of this.rooms.keys()) void this.writeShare(conversationId, false).catch(() => undefined);
     }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -102,8 +102,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Writes this instance's share of the conversation and returns every instance's share. */
-  private async writeShare(conversationId: string): Promise<Record<string, string>> {
+  /** Writes this instance's share of the conversation and, if asked (not for heartbeats), returns every instance's share. */
+  private async writeShare(conversationId: string, read = true): Promise<Record<string, string>> {
     const client = this.redis.client!;
     const key = KEY_PREFIX + conversationId;
     const users = this.localOnline(conversationId);
@@ -111,8 +111,8 @@ export class PresenceService implements OnModuleInit, OnApplicationShutdown {
     if (users.length) multi.hSet(key, INSTANCE_ID, JSON.stringify({ at: Date.now(), users }));
     else multi.hDel(key, INSTANCE_ID);
     multi.pExpire(key, FRESH_MS * 2);
-    multi.hGetAll(key);
+    if (read) multi.hGetAll(key);
     const replies = await multi.exec();
-    return (replies.at(-1) ?? {}) as unknown as Record<string, string>;
+    return read ? ((replies.at(-1) ?? {}) as unknown as Record<string, string>) : {};
   }
 }

@@ -22,8 +22,9 @@ export class UsersRepository {
     return new Set(users.map((user) => user.id));
   }
 
-  /** Display names by id, deleted accounts included (they read "Deleted user"). */
-  async findDisplayNames(ids: string[]): Promise<Map<string, string>> {
+  /** Display names by id (repeats and nulls ignored), deleted accounts included (they read "Deleted user"). */
+  async findDisplayNames(authorIds: Iterable<string | null>): Promise<Map<string, string>> {
+    const ids = [...new Set(authorIds)].filter((id): id is string => id !== null);
     if (!ids.length) return new Map();
     const users = await this.users.find({ select: { id: true, displayName: true }, where: { id: In(ids) } });
     return new Map(users.map((user) => [user.id, user.displayName]));

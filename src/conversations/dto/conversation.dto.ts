@@ -16,6 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { Omittable } from '../../common/decorators/omittable.decorator.js';
+import { trimmed } from '../../common/dto/transforms.js';
 import { BooleanQuery, PageLimit } from '../../common/pagination/query-params.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
@@ -24,7 +25,6 @@ import { PARTICIPANT_ROLES, type ParticipantRole } from '../participant.entity.j
 export const TITLE_MAX = 200;
 export const SYSTEM_PROMPT_MAX = 8000;
 export const MAX_INITIAL_PARTICIPANTS = 100;
-const trimmed = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class AgentSettingsDto {
   @ApiPropertyOptional({ enum: AGENT_MODES, description: 'auto: reply to every message; mention: only to @agent; off: never' })
