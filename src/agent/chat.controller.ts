@@ -8,7 +8,6 @@ import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
@@ -26,7 +25,6 @@ export class ChatController {
   constructor(
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
-    private readonly messages: MessagesRepository,
     private readonly bus: RealtimeBus,
   ) {}
 
@@ -112,18 +110,8 @@ export class ChatController {
     const stream = openSse(reply);
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
-    const replay = afterSeq === undefined ? async function* () {} : () => this.messagesAfter(id, afterSeq);
+    const replay = afterSeq === undefined ? async function* () {} : () => this.chat.messagesAfter(id, afterSeq);
     await feed.start(this.bus.events$, replay, () => this.chat.activeRun(id));
-  }
-
-  private async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
-    let cursor = afterSeq;
-    for (;;) {
-      const { items, hasMore } = await this.messages.history(conversationId, { limit: 200, afterSeq: cursor });
-      if (items.length) yield items.map(MessageDto.from);
-      if (!hasMore || !items.length) return;
-      cursor = items.at(-1)!.seq;
-    }
   }
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */

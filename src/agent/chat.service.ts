@@ -124,6 +124,11 @@ export class ChatService {
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
   }
 
+  /** Every message after afterSeq, in pages (an SSE stream's replay). */
+  async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
+    for await (const page of this.messages.stream(conversationId, { afterSeq, pageSize: 200 })) yield page.map(MessageDto.from);
+  }
+
   /** The run streaming in a conversation, with its text so far (for joins and stream resumes). */
   async activeRun(conversationId: string): Promise<RunSnapshot | null> {
     const run = await this.runs.findActive(conversationId);

@@ -183,12 +183,11 @@ export class MessagesRepository {
   }
 
   /** Every message of a conversation, in pages, for exports of any size. */
-  async *stream(conversationId: string, pageSize = 500): AsyncGenerator<MessageEntity[]> {
-    let afterSeq = 0;
+  async *stream(conversationId: string, { afterSeq = 0, pageSize = 500 }: { afterSeq?: number; pageSize?: number } = {}): AsyncGenerator<MessageEntity[]> {
     for (;;) {
       const { items, hasMore } = await this.history(conversationId, { limit: pageSize, afterSeq });
       if (items.length) yield items;
-      if (!hasMore) return;
+      if (!hasMore || !items.length) return;
       afterSeq = items.at(-1)!.seq;
     }
   }
