@@ -144,8 +144,10 @@ export class PGliteWireServer {
         try {
           await this.db.runExclusive(() =>
             this.db.execProtocolRawStream(unit, {
+              // The chunk is a view into PGlite's WebAssembly memory, reused for the next chunk:
+              // a socket under backpressure queues what it is given, so it must get a copy.
               onRawData: (data) => {
-                if (!connection.closed) connection.socket.write(data);
+                if (!connection.closed) connection.socket.write(Buffer.from(data));
               },
             }),
           );
