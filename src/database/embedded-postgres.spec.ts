@@ -1,7 +1,9 @@
 import 'reflect-metadata';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
@@ -145,5 +147,52 @@ describe('EmbeddedPostgres', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  describe('privacy', () => {
+    /** Another process of the same user, trying to connect with what it can find out. */
+    async function connectFromAnotherProcess(url: string): Promise<string> {
+      const script = `
+        const { Client } = require('pg');
+        const client = new Client({ connectionString: process.argv[1] });
+        client.connect().then(() => client.query('SELECT 1')).then(() => { console.log('connected'); return client.end(); })
+          .catch((error) => console.log(error.code ?? error.message));`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, url], { cwd: process.cwd(), timeout: 20_000 });
+      return stdout.trim();
+    }
+
+    it('serves the database only to this process: a private unix socket, and a password kept in memory', async () => {
+      const db = await EmbeddedPostgres.start({ dataDir: undefined, template });
+      try {
+        const url = new URL(db.url);
+        const socketDir = url.searchParams.get('host')!;
+        expect(socketDir).toMatch(/^\//);
+        expect(statSync(socketDir).mode & 0o777).toBe(0o700);
+        expect(statSync(join(socketDir, '.s.PGSQL.5432')).isSocket()).toBe(true);
+        expect(url.password.length).toBeGreaterThanOrEqual(32);
+
+        expect(await connectFromAnotherProcess(db.url)).toBe('connected');
+        const withoutPassword = new URL(db.url);
+        withoutPassword.password = '';
+        expect(await connectFromAnotherProcess(withoutPassword.toString())).toBe('28P01');
+        const guessed = new URL(db.url);
+        guessed.password = 'postgres';
+        expect(await connectFromAnotherProcess(guessed.toString())).toBe('28P01');
+      } finally {
+        await db.stop();
+      }
+      expect(existsSync(new URL(db.url).searchParams.get('host')!)).toBe(false);
+    });
+
+    it('keeps no socket in the data directory and none on a TCP port', async () => {
+      const dataDir = join(scratch, 'private');
+      const db = await EmbeddedPostgres.start({ dataDir, template });
+      try {
+        expect(existsSync(join(dataDir, '.s.PGSQL.5432'))).toBe(false);
+        expect(new URL(db.url).port).toBe('');
+      } finally {
+        await db.stop();
+      }
+    });
   });
 });

@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
@@ -9,6 +11,7 @@ const logger = new Logger('Database');
 
 /** Longest path a unix socket address can hold on Linux, minus the terminating NUL. */
 const MAX_UNIX_SOCKET_PATH = 107;
+const SOCKET_NAME = '.s.PGSQL.5432';
 
 export interface EmbeddedPostgresOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
@@ -25,8 +28,10 @@ export class EmbeddedPostgres {
   private constructor(
     private readonly db: PGlite,
     private readonly server: PGliteWireServer,
+    /** Carries the password: never log it. */
     readonly url: string,
     private readonly lockFile: string | undefined,
+    private readonly socketDir: string | undefined,
   ) {}
 
   static async start({ dataDir, template = defaultTemplateFile() }: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -40,31 +45,52 @@ export class EmbeddedPostgres {
       db = (await fromTemplate(template, (tar) => PGlite.create({ loadDataDir: new Blob([tar]) }))) ?? (await PGlite.create());
     }
 
-    // A unix socket inside DATA_DIR keeps the database private to this user; a loopback port is
-    // the fallback when the path is too long for a socket address (or there is no DATA_DIR).
-    const socketPath = dataDir ? join(dataDir, '.s.PGSQL.5432') : undefined;
-    const useSocket = socketPath !== undefined && socketPath.length <= MAX_UNIX_SOCKET_PATH;
-    if (useSocket) rmSync(socketPath, { force: true });
-    const server = new PGliteWireServer(db);
+    // PGlite lets whoever connects in as a superuser, so the database is served only to this
+    // process: a unix socket in a directory only this user can enter, and a password made now and
+    // kept in memory, so neither other users nor other processes of this user get in. Loopback
+    // TCP (still password-protected) is the fallback where no short socket path can be made.
+    const password = randomBytes(24).toString('base64url');
+    const socketDir = privateSocketDir();
+    const server = new PGliteWireServer(db, password);
     let address: string;
     try {
-      address = await server.listen(useSocket ? { path: socketPath } : { host: '127.0.0.1', port: 0 });
+      address = await server.listen(socketDir ? { path: join(socketDir, SOCKET_NAME) } : { host: '127.0.0.1', port: 0 });
     } catch (error) {
       await db.close();
+      if (socketDir) rmSync(socketDir, { recursive: true, force: true });
       if (lockFile) rmSync(lockFile, { force: true });
       throw error;
     }
-    const url = useSocket
-      ? `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dataDir!)}`
-      : `postgres://postgres@${address}/postgres`;
-    return new EmbeddedPostgres(db, server, url, lockFile);
+    // Older versions put a socket in DATA_DIR; nothing listens there any more.
+    if (dataDir) rmSync(join(dataDir, SOCKET_NAME), { force: true });
+    const url = socketDir
+      ? `postgres://postgres:${password}@localhost/postgres?host=${encodeURIComponent(socketDir)}`
+      : `postgres://postgres:${password}@${address}/postgres`;
+    return new EmbeddedPostgres(db, server, url, lockFile, socketDir);
   }
 
   async stop(): Promise<void> {
     await this.server.close();
     await this.db.close();
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     if (this.lockFile) rmSync(this.lockFile, { force: true });
   }
+}
+
+/**
+ * A new directory with mode 0700 (mkdtemp's) whose socket path fits a unix socket address;
+ * undefined when neither the temporary directory nor /tmp gives one.
+ */
+function privateSocketDir(): string | undefined {
+  for (const parent of new Set([tmpdir(), '/tmp'])) {
+    if (join(parent, 'agentchat-XXXXXX', SOCKET_NAME).length > MAX_UNIX_SOCKET_PATH) continue;
+    try {
+      return mkdtempSync(join(parent, 'agentchat-'));
+    } catch {
+      // Not writable: try the next one.
+    }
+  }
+  return undefined;
 }
 
 /** An existing database is opened as it is; a new one starts from the template, or else runs initdb. */

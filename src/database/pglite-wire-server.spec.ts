@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import { Client, Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PGliteWireServer } from './pglite-wire-server.js';
@@ -143,6 +143,60 @@ describe('PGliteWireServer', () => {
       } finally {
         await pool.end();
       }
+    });
+  });
+
+  describe('with a password', () => {
+    let guarded: PGliteWireServer;
+    let address: string;
+
+    beforeAll(async () => {
+      guarded = new PGliteWireServer(db, 'the right one');
+      address = await guarded.listen({ host: '127.0.0.1', port: 0 });
+    });
+    afterAll(() => guarded.close());
+
+    async function connectWith(password: string): Promise<Client> {
+      const client = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@${address}/postgres` });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    }
+
+    it('serves a client that sends it', async () => {
+      const client = await connectWith('the right one');
+      try {
+        expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it.each([['a wrong password', 'the wrong one'], ['an empty password', '']])('refuses %s as a real server would (28P01)', async (_, password) => {
+      await expect(connectWith(password)).rejects.toMatchObject({ code: '28P01' });
+    });
+
+    it('never passes on what a client sends instead of the password', async () => {
+      const { Socket } = await import('node:net');
+      const [host, port] = address.split(':');
+      const socket = new Socket();
+      await new Promise<void>((resolve) => socket.connect(Number(port), host!, resolve));
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+      const startup = Buffer.alloc(8);
+      startup.writeInt32BE(8 + params.length, 0);
+      startup.writeInt32BE(196_608, 4);
+      const sql = Buffer.from('CREATE TABLE intruder (id int)\0');
+      const query = Buffer.alloc(5);
+      query[0] = 0x51;
+      query.writeInt32BE(4 + sql.length, 1);
+      socket.write(Buffer.concat([startup, params, query, sql]));
+      await closed;
+      expect(Buffer.concat(received).includes(Buffer.from('28P01'))).toBe(true);
+      const { rows } = await db.query(`SELECT to_regclass('intruder') AS found`);
+      expect(rows).toEqual([{ found: null }]);
     });
   });
 });

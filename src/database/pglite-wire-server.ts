@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 
@@ -10,6 +11,24 @@ const PROTOCOL_3 = 196_608;
 const SYNC = 0x53; // 'S'
 const QUERY = 0x51; // 'Q'
 const TERMINATE = 0x58; // 'X'
+const PASSWORD_MESSAGE = 0x70; // 'p'
+
+/** Far above any real startup or password message; a bigger one is an attack on our buffer. */
+const MAX_STARTUP_BYTES = 10_000;
+
+/** AuthenticationCleartextPassword: the client answers with a PasswordMessage. */
+const ASK_FOR_PASSWORD = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]);
+
+/** A FATAL ErrorResponse with the SQLSTATE a real server uses for a wrong password. */
+function authenticationFailed(): Buffer {
+  const fields = Buffer.from('SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "postgres"\0\0', 'utf8');
+  const header = Buffer.alloc(5);
+  header[0] = 0x45; // 'E'
+  header.writeInt32BE(4 + fields.length, 1);
+  return Buffer.concat([header, fields]);
+}
+
+const digest = (value: Buffer | string) => createHash('sha256').update(value).digest();
 
 /**
  * Serves one PGlite database to many PostgreSQL wire-protocol clients (the `pg` pool).
@@ -20,6 +39,10 @@ const TERMINATE = 0x58; // 'X'
  * transaction open keeps the session until it commits or rolls back; one that disconnects
  * mid-transaction is rolled back. (pglite-socket's multiplexer switches clients per message and
  * loses unnamed portals under concurrency; this server exists to fix exactly that.)
+ *
+ * With a password, every connection must send it (cleartext is fine: the server listens only on a
+ * private unix socket or loopback) before PGlite sees its startup packet — PGlite itself trusts
+ * whoever connects, as a superuser.
  */
 export class PGliteWireServer {
   private readonly server: Server;
@@ -29,7 +52,13 @@ export class PGliteWireServer {
   private readonly waiting: Connection[] = [];
   private running = false;
 
-  constructor(private readonly db: PGlite) {
+  private readonly passwordDigest: Buffer | undefined;
+
+  constructor(
+    private readonly db: PGlite,
+    password?: string,
+  ) {
+    this.passwordDigest = password === undefined ? undefined : digest(password);
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -58,6 +87,7 @@ export class PGliteWireServer {
     const connection: Connection = { socket, buffer: Buffer.alloc(0), started: false, units: [], closed: false };
     this.connections.add(connection);
     socket.on('data', (chunk: Buffer) => {
+      if (connection.refused) return;
       connection.buffer = connection.buffer.length ? Buffer.concat([connection.buffer, chunk]) : chunk;
       this.parse(connection);
     });
@@ -78,6 +108,10 @@ export class PGliteWireServer {
       if (!connection.started) {
         if (buffer.length - offset < 8) break;
         const length = buffer.readInt32BE(offset);
+        if (length < 8 || length > MAX_STARTUP_BYTES) {
+          connection.socket.destroy();
+          return;
+        }
         if (buffer.length - offset < length) break;
         const code = buffer.readInt32BE(offset + 4);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
@@ -92,15 +126,40 @@ export class PGliteWireServer {
         }
         offset += length;
         connection.started = true;
-        this.enqueue(connection, buffer.subarray(unitStart, offset));
+        const startup = buffer.subarray(unitStart, offset);
         unitStart = offset;
+        if (this.passwordDigest) {
+          connection.pendingStartup = Buffer.from(startup);
+          connection.socket.write(ASK_FOR_PASSWORD);
+        } else {
+          this.enqueue(connection, startup);
+        }
         continue;
       }
       if (buffer.length - offset < 5) break;
       const type = buffer[offset]!;
       const length = 1 + buffer.readInt32BE(offset + 1);
+      if (length < 5) {
+        connection.socket.destroy();
+        return;
+      }
+      if (connection.pendingStartup && (type !== PASSWORD_MESSAGE || length > MAX_STARTUP_BYTES)) {
+        this.refuse(connection);
+        return;
+      }
       if (buffer.length - offset < length) break;
       offset += length;
+      if (connection.pendingStartup) {
+        // The password ends with a NUL terminator.
+        if (!this.passwordMatches(buffer.subarray(offset - length + 5, offset - 1))) {
+          this.refuse(connection);
+          return;
+        }
+        this.enqueue(connection, connection.pendingStartup);
+        connection.pendingStartup = undefined;
+        unitStart = offset;
+        continue;
+      }
       if (type === TERMINATE) {
         connection.socket.end();
         break;
@@ -111,6 +170,17 @@ export class PGliteWireServer {
       }
     }
     connection.buffer = Buffer.from(buffer.subarray(unitStart));
+  }
+
+  private passwordMatches(supplied: Buffer): boolean {
+    return timingSafeEqual(digest(supplied), this.passwordDigest!);
+  }
+
+  private refuse(connection: Connection): void {
+    connection.refused = true;
+    connection.pendingStartup = undefined;
+    connection.buffer = Buffer.alloc(0);
+    connection.socket.end(authenticationFailed());
   }
 
   private enqueue(connection: Connection, unit: Buffer): void {
@@ -169,4 +239,8 @@ interface Connection {
   started: boolean;
   units: Buffer[];
   closed: boolean;
+  /** Held back from PGlite until the client has sent the right password. */
+  pendingStartup?: Buffer | undefined;
+  /** Failed authentication: nothing more it sends is read. */
+  refused?: boolean;
 }

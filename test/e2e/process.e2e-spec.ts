@@ -3,17 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type QueryResultRow } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { MIGRATIONS } from '../../src/database/migrations.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
 
-/** The embedded database is reachable on its unix socket inside DATA_DIR while the app runs. */
+/** The embedded database serves only the process that runs it: read it once that process has stopped. */
 async function embeddedQuery<T extends QueryResultRow>(dataDir: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ host: dataDir, user: 'postgres', database: 'postgres' });
+  const db = await EmbeddedPostgres.start({ dataDir });
+  const client = new Client({ connectionString: db.url });
   await client.connect();
   try {
     return (await client.query<T>(sql, params)).rows;
   } finally {
     await client.end();
+    await db.stop();
   }
 }
 
@@ -57,16 +61,16 @@ describe('the built server on embedded PostgreSQL', () => {
     // The generated secret survived too: a token issued before the restart still works.
     const me = await fetch(`${second.baseUrl}/api/v1/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     expect(me.status).toBe(200);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+
     const rows = await embeddedQuery<{ display_name: string }>(
       dataDir,
       `SELECT display_name FROM users WHERE email = 'persist@example.com'`,
     );
     expect(rows).toEqual([{ display_name: 'Persist' }]);
     const migrations = await embeddedQuery(dataDir, 'SELECT name FROM migrations');
-    expect(migrations).toHaveLength(1);
-
-    second.child.kill('SIGINT');
-    expect(await second.exited).toBe(0);
+    expect(migrations).toHaveLength(MIGRATIONS.length);
   });
 
   it('refuses to open a data directory another running instance holds', async () => {
