@@ -107,7 +107,7 @@ export class ChatController {
     const { view } = await this.conversations.authorize(id, user, 'read');
     const resumeFrom = /^\d+$/.test(lastEventId ?? '') ? Number(lastEventId) : undefined;
     const afterSeq = resumeFrom ?? query.afterSeq;
-    const stream = openSse(reply);
+    const stream = openSse(reply, { user, events$: this.bus.events$ });
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
     const replay = afterSeq === undefined ? async function* () {} : () => this.chat.messagesAfter(id, afterSeq);
@@ -116,7 +116,7 @@ export class ChatController {
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
   private streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): void {
-    const stream = openSse(reply);
+    const stream = openSse(reply, { user, events$: this.bus.events$ });
     stream.send('message:created', { message });
     if (!run) {
       stream.close();

@@ -1,4 +1,7 @@
 import type { FastifyReply } from 'fastify';
+import type { Observable } from 'rxjs';
+import type { AuthUser, SessionExpiredReason } from '../common/auth/auth-user.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
 
 export const SSE_HEARTBEAT_MS = 15_000;
 
@@ -9,12 +12,20 @@ export interface SseStream {
   onClose(listener: () => void): void;
 }
 
+/** The caller whose session bounds the stream, and the bus that announces sessions ending. */
+export interface SseSession {
+  user: Pick<AuthUser, 'sessionId' | 'expiresAt'>;
+  events$: Observable<RealtimeEvent>;
+}
+
 /**
  * Takes over a Fastify reply as a Server-Sent Events stream: keeps the headers set so far
  * (CORS, security, request id), sends a heartbeat comment every 15 s so proxies keep it open,
- * and reports when the client goes away.
+ * and reports when the client goes away. Like a socket, the stream lives no longer than the
+ * caller's session: when it is revoked (on any instance) or its access token expires, the stream
+ * sends `session:expired {reason}` and closes.
  */
-export function openSse(reply: FastifyReply): SseStream {
+export function openSse(reply: FastifyReply, { user, events$ }: SseSession): SseStream {
   reply.hijack();
   const raw = reply.raw;
   const headers: Record<string, string> = {};
@@ -30,14 +41,24 @@ export function openSse(reply: FastifyReply): SseStream {
   let closed = false;
   const listeners: (() => void)[] = [];
   const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
+  const sessionEnd = (reason: SessionExpiredReason) => {
+    stream.send('session:expired', { reason });
+    stream.close();
+  };
+  const expiry = setTimeout(() => sessionEnd('expired'), Math.max(0, user.expiresAt - Date.now()));
+  const revocation = events$.subscribe((event) => {
+    if (event.type === 'session.revoked' && event.sessionIds.includes(user.sessionId)) sessionEnd(event.reason);
+  });
   const finish = () => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
+    clearTimeout(expiry);
+    revocation.unsubscribe();
     for (const listener of listeners) listener();
   };
   raw.on('close', finish);
-  return {
+  const stream: SseStream = {
     send(event, data, id) {
       if (closed) return;
       raw.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -53,4 +74,5 @@ export function openSse(reply: FastifyReply): SseStream {
       listeners.push(listener);
     },
   };
+  return stream;
 }

@@ -9,6 +9,7 @@ import type { AuthSettings } from '../config/auth.config.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersService } from '../users/users.service.js';
+import { SessionsService } from './sessions.service.js';
 
 /**
  * Accounts looked up for tokens are kept this long, so a request does not pay a query for it.
@@ -48,13 +49,23 @@ export function unauthorized(message = 'Missing, invalid or expired access token
   return new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, message);
 }
 
+function sessionRevoked(reason: string): AppError {
+  return new AppError(HttpStatus.UNAUTHORIZED, 'SESSION_REVOKED', 'The session has ended; sign in again', { reason });
+}
+
+/** A malformed id is an invalid token; anything else (database down) is not the caller's fault. */
+function invalidIdAsUnauthorized(error: unknown): never {
+  if ((error as { code?: string }).code === '22P02') throw unauthorized();
+  throw error;
+}
+
 /**
  * Issues and checks access tokens. `authenticate` turns a bearer token into the current user and
  * is shared by the HTTP strategy and the Socket.IO handshake.
  */
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
-  private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId'>; until: number }>();
+  private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId' | 'expiresAt'>; until: number }>();
   /** Bumped by every account change: a lookup that started before one is not cached. */
   private epoch = 0;
   private subscription: Subscription | undefined;
@@ -64,6 +75,7 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly users: UsersService,
     private readonly bus: RealtimeBus,
+    private readonly sessions: SessionsService,
   ) {}
 
   onModuleInit(): void {
@@ -106,28 +118,30 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** The user a verified token speaks for; a deleted account fails at once. */
+  /**
+   * The user a verified token speaks for. The token must expire (jsonwebtoken accepts one without
+   * `exp`) and name a live session of its subject; a deleted account fails at once.
+   */
   async userFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser> {
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') throw unauthorized();
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.exp !== 'number') throw unauthorized();
+    const session = await this.sessions.state(claims.sub, claims.sid).catch(invalidIdAsUnauthorized);
+    if (session.status === 'ended') throw sessionRevoked(session.reason);
+    if (session.status === 'unknown') throw unauthorized();
+    const token = { sessionId: claims.sid, expiresAt: claims.exp * 1000 };
     const cached = this.cache.get(claims.sub);
-    if (cached && cached.until > Date.now()) return { ...cached.user, sessionId: claims.sid };
+    if (cached && cached.until > Date.now()) return { ...cached.user, ...token };
     const epoch = this.epoch;
-    const user = await this.users.findActive(claims.sub).catch((error: unknown) => {
-      // A malformed id is an invalid token; anything else (database down) is not the caller's fault.
-      if ((error as { code?: string }).code === '22P02') throw unauthorized();
-      throw error;
-    });
+    const user = await this.users.findActive(claims.sub).catch(invalidIdAsUnauthorized);
     if (!user) throw unauthorized();
     const account = { id: user.id, email: user.email, displayName: user.displayName, role: user.role };
     if (epoch === this.epoch) {
       if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
       this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
     }
-    return { ...account, sessionId: claims.sid };
+    return { ...account, ...token };
   }
 
-  async authenticate(token: string): Promise<AuthUser & { expiresAt: number }> {
-    const claims = await this.verify(token);
-    return { ...(await this.userFromClaims(claims)), expiresAt: claims.exp * 1000 };
+  async authenticate(token: string): Promise<AuthUser> {
+    return this.userFromClaims(await this.verify(token));
   }
 }

@@ -58,6 +58,20 @@ export class AuthController {
     return this.auth.logout(user, body.refreshToken);
   }
 
+  @Post('logout-all')
+  @Authenticated()
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({
+    summary: 'End every session of the caller',
+    description:
+      'Every access token of the caller is refused (401 SESSION_REVOKED) within a second on every instance, every refresh token ' +
+      'is revoked, and open sockets and SSE streams get session:expired and close.',
+  })
+  @ApiNoContentResponse()
+  logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
+    return this.auth.logoutAll(user);
+  }
+
   @Get('me')
   @Authenticated()
   @ApiOperation({ summary: 'The signed-in user' })

@@ -15,6 +15,8 @@ import { PasswordHasher } from './password.hasher.js';
 import { authRateLimits } from './rate-limit.guard.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { RolesGuard } from './roles.guard.js';
+import { SessionsRepository } from './sessions.repository.js';
+import { SessionsService } from './sessions.service.js';
 
 @Module({
   imports: [
@@ -32,6 +34,8 @@ import { RolesGuard } from './roles.guard.js';
     AccessTokenService,
     PasswordHasher,
     RefreshTokensRepository,
+    SessionsRepository,
+    SessionsService,
     JwtStrategy,
     AdminBootstrap,
     { provide: APP_GUARD, useClass: JwtAuthGuard },

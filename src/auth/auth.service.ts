@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
@@ -12,6 +12,7 @@ import { AccessTokenService } from './access-token.service.js';
 import type { AuthResponseDto, LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
 import { PasswordHasher } from './password.hasher.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+import { SessionsService } from './sessions.service.js';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -42,6 +43,7 @@ export class AuthService {
     private readonly refreshTokens: RefreshTokensRepository,
     private readonly accessTokens: AccessTokenService,
     private readonly hasher: PasswordHasher,
+    private readonly sessions: SessionsService,
   ) {}
 
   async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
@@ -69,7 +71,7 @@ export class AuthService {
 
   /**
    * Rotates a refresh token. A token that was already used means it leaked (or was replayed):
-   * the whole family, including the token that replaced it, is revoked.
+   * its session ends, with the token that replaced it and every access token issued for it.
    */
   async refresh(refreshToken: string): Promise<AuthResponseDto> {
     const tokenHash = hashRefreshToken(refreshToken);
@@ -82,16 +84,21 @@ export class AuthService {
     });
     if (!rotated) {
       const known = await this.refreshTokens.findByHash(tokenHash);
-      if (known?.usedAt && !known.revokedAt) await this.refreshTokens.revokeFamily(known.familyId);
+      if (known?.usedAt && !known.revokedAt) await this.sessions.end(known.userId, known.familyId, 'refresh-reuse');
       throw invalidRefreshToken();
     }
     return this.respond(rotated.user, rotated.familyId, rotated.refreshToken);
   }
 
-  /** Revokes the session of the given refresh token, if it is the caller's. Always succeeds. */
+  /** Ends the session of the given refresh token, if it is the caller's. Always succeeds. */
   async logout(caller: AuthUser, refreshToken: string): Promise<void> {
     const known = await this.refreshTokens.findByHash(hashRefreshToken(refreshToken));
-    if (known && known.userId === caller.id) await this.refreshTokens.revokeFamily(known.familyId);
+    if (known && known.userId === caller.id) await this.sessions.end(caller.id, known.familyId, 'logout');
+  }
+
+  /** Ends every session of the caller, the calling one included. */
+  logoutAll(caller: AuthUser): Promise<void> {
+    return this.sessions.endAll(caller.id, 'logout-all');
   }
 
   async me(caller: AuthUser): Promise<UserDto> {
@@ -112,7 +119,7 @@ export class AuthService {
         throw passwordFieldError('newPassword', 'newPassword must not be the email address');
       }
       await this.users.update(user.id, { passwordHash: await this.hasher.hash(newPassword) });
-      await this.refreshTokens.revokeAllForUser(user.id, caller.sessionId);
+      await this.sessions.endAll(user.id, 'password-changed', caller.sessionId);
     }
     if (displayName !== undefined) await this.users.update(user.id, { displayName });
     this.accessTokens.forget(user.id);
@@ -121,6 +128,7 @@ export class AuthService {
 
   /** Erases the account's personal data and ends every session; shared messages stay, anonymised. */
   async deleteMe(caller: AuthUser): Promise<void> {
+    await this.sessions.endAll(caller.id, 'account-deleted');
     await this.dataSource.transaction(async (manager) => {
       await this.refreshTokens.revokeAllForUser(caller.id, undefined, manager);
       await this.users.anonymise(caller.id, manager);
@@ -129,8 +137,11 @@ export class AuthService {
   }
 
   private async startSession(user: UserEntity): Promise<AuthResponseDto> {
-    const familyId = randomUUID();
-    return this.respond(user, familyId, await this.issueRefreshToken(user.id, familyId));
+    const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
+      const id = await this.sessions.start(user.id, manager);
+      return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
+    });
+    return this.respond(user, sessionId, refreshToken);
   }
 
   private async respond(user: UserEntity, familyId: string, refreshToken: string): Promise<AuthResponseDto> {

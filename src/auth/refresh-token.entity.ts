@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation, Unique } from 'typeorm';
 import { UserEntity } from '../users/user.entity.js';
+import { SessionEntity } from './session.entity.js';
 
 /** One issued refresh token. Only a SHA-256 hash of the opaque value is stored. */
 @Entity('refresh_tokens')
@@ -17,9 +18,13 @@ export class RefreshTokenEntity {
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'refresh_tokens_user_id_fkey' })
   user?: Relation<UserEntity>;
 
-  /** Every rotation of one login shares a family; reuse of a spent token revokes the family. */
+  /** The session: every rotation of one sign-in shares it; reuse of a spent token ends it. */
   @Column({ name: 'family_id', type: 'uuid' })
   familyId!: string;
+
+  @ManyToOne(() => SessionEntity, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'family_id', foreignKeyConstraintName: 'refresh_tokens_family_id_fkey' })
+  session?: Relation<SessionEntity>;
 
   @Column({ name: 'token_hash', type: 'varchar', length: 64 })
   tokenHash!: string;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, IsNull, Not, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, In, IsNull, Not, type Repository } from 'typeorm';
 import { RefreshTokenEntity } from './refresh-token.entity.js';
 
 /** Every query on refresh tokens. Tokens are looked up by the SHA-256 of their value only. */
@@ -43,8 +43,9 @@ export class RefreshTokensRepository {
     return this.tokens.findOneBy({ tokenHash });
   }
 
-  async revokeFamily(familyId: string, manager?: EntityManager): Promise<void> {
-    await this.repo(manager).update({ familyId, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+  async revokeFamilies(familyIds: string[], manager?: EntityManager): Promise<void> {
+    if (!familyIds.length) return;
+    await this.repo(manager).update({ familyId: In(familyIds), revokedAt: IsNull() }, { revokedAt: () => 'now()' });
   }
 
   /** Revokes every session of the user, or every one but `keepFamilyId`. */

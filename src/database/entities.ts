@@ -1,6 +1,7 @@
 import { RunEntity } from '../agent/run.entity.js';
 import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
+import { SessionEntity } from '../auth/session.entity.js';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { ParticipantEntity } from '../conversations/participant.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
@@ -9,6 +10,7 @@ import { UserEntity } from '../users/user.entity.js';
 /** Listed explicitly: under ESM there is no reliable directory glob for compiled entities. */
 export const ENTITIES = [
   UserEntity,
+  SessionEntity,
   RefreshTokenEntity,
   ConversationEntity,
   ParticipantEntity,

@@ -1,4 +1,5 @@
 import { InitialSchema1795265668851 } from '../../migrations/1795265668851-InitialSchema.js';
+import { Sessions1795400000000 } from '../../migrations/1795400000000-Sessions.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
-export const MIGRATIONS = [InitialSchema1795265668851];
+export const MIGRATIONS = [InitialSchema1795265668851, Sessions1795400000000];

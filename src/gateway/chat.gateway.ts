@@ -98,7 +98,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     void socket.join(userRoom(user.id));
     // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
     socket.data.expiry = setTimeout(() => {
-      socket.emit('session:expired', {});
+      socket.emit('session:expired', { reason: 'expired' });
       socket.disconnect(true);
     }, Math.max(0, user.expiresAt - Date.now()));
   }
@@ -241,6 +241,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   /** Bus event → emits to the sockets of this instance. */
   private deliver(event: RealtimeEvent): void {
+    if (event.type === 'session.revoked') {
+      this.endSessions(event);
+      return;
+    }
     if (!this.server || event.conversationId === undefined) return;
     const local = this.server.local;
     const room = conversationRoom(event.conversationId);
@@ -267,6 +271,17 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         (event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room)).emit(client.name, client.payload);
         this.metrics.eventsOut.inc({ event: client.name });
       }
+    }
+  }
+
+  /** Sockets of ended sessions are told why and disconnected; the user's other sessions stay. */
+  private endSessions({ userId, sessionIds, reason }: Extract<RealtimeEvent, { type: 'session.revoked' }>): void {
+    if (!this.server) return;
+    for (const id of this.server.adapter.rooms.get(userRoom(userId)) ?? []) {
+      const socket = this.server.sockets.get(id) as ChatSocket | undefined;
+      if (!socket || !sessionIds.includes(socket.data.user.sessionId)) continue;
+      socket.emit('session:expired', { reason });
+      socket.disconnect(true);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { RunDto } from '../agent/dto/run.dto.js';
+import type { SessionEndReason } from '../common/auth/auth-user.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 
@@ -33,6 +34,8 @@ export type RealtimeEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
   | { type: 'presence'; conversationId: string; online: string[] }
   /** Internal: an account was changed or deleted; instances drop what they cached of it. */
-  | { type: 'user.changed'; conversationId?: undefined; userId: string };
+  | { type: 'user.changed'; conversationId?: undefined; userId: string }
+  /** Sessions ended: their access tokens are refused, their sockets and SSE streams closed. */
+  | { type: 'session.revoked'; conversationId?: undefined; userId: string; sessionIds: string[]; reason: SessionEndReason };
 
 export type RealtimeEventType = RealtimeEvent['type'];

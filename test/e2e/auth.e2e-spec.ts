@@ -369,6 +369,7 @@ describe('auth', () => {
         ['/auth/login', 'post', '200', true],
         ['/auth/refresh', 'post', '200', true],
         ['/auth/logout', 'post', '204', true],
+        ['/auth/logout-all', 'post', '204', false],
         ['/auth/me', 'get', '200', false],
         ['/auth/me', 'patch', '200', true],
         ['/auth/me', 'delete', '204', false],

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseSettings } from '../../src/config/database.config.js';
 import { AppDataSource } from '../../src/database/data-source.factory.js';
+import { MIGRATIONS } from '../../src/database/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'messages', 'refresh_tokens', 'tool_invocations', 'users'];
+const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'messages', 'refresh_tokens', 'sessions', 'tool_invocations', 'users'];
 
 async function tables(dataSource: AppDataSource): Promise<string[]> {
   const rows: { table_name: string }[] = await dataSource.query(
@@ -76,9 +77,33 @@ describe('migrations', () => {
     expect(hit).toEqual({ seq: 1 });
   });
 
+  it('turn every refresh-token family into a session, ended when all its tokens were revoked', async () => {
+    while ((await tables(dataSource)).includes('sessions')) await dataSource.undoLastMigration({ transaction: 'each' });
+    const [user] = await dataSource.query(`INSERT INTO users (email, display_name) VALUES ('s@example.com', 'S') RETURNING id`);
+    const token = (family: string, hash: string, revoked: boolean) =>
+      dataSource.query(
+        `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at, revoked_at) VALUES ($1, $2, $3, now() + interval '1 day', $4)`,
+        [user.id, family, hash, revoked ? new Date() : null],
+      );
+    const live = '00000000-0000-4000-8000-000000000001';
+    const ended = '00000000-0000-4000-8000-000000000002';
+    await token(live, 'a', false);
+    await token(live, 'b', true);
+    await token(ended, 'c', true);
+    await dataSource.migrate();
+    const sessions: { id: string; user_id: string; revoked: boolean; revoked_reason: string | null }[] = await dataSource.query(
+      `SELECT id, user_id, revoked_at IS NOT NULL AS revoked, revoked_reason FROM sessions ORDER BY id`,
+    );
+    expect(sessions).toEqual([
+      { id: live, user_id: user.id, revoked: false, revoked_reason: null },
+      { id: ended, user_id: user.id, revoked: true, revoked_reason: 'revoked' },
+    ]);
+    await expect(token('00000000-0000-4000-8000-000000000003', 'd', false)).rejects.toThrow(/refresh_tokens_family_id_fkey/);
+  });
+
   it('revert cleanly and apply again', async () => {
     await dataSource.query('TRUNCATE users CASCADE');
-    await dataSource.undoLastMigration({ transaction: 'each' });
+    for (const _ of MIGRATIONS) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await tables(dataSource)).toEqual([]);
     await dataSource.migrate();
     expect(await tables(dataSource)).toEqual(TABLES);

@@ -70,6 +70,7 @@ describe('the built server on embedded PostgreSQL', () => {
     );
     expect(rows).toEqual([{ display_name: 'Persist' }]);
     const migrations = await embeddedQuery(dataDir, 'SELECT name FROM migrations');
+    // Each applied once, not again by the restart.
     expect(migrations).toHaveLength(MIGRATIONS.length);
   });
 

@@ -268,6 +268,31 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     90_000,
   );
 
+  it('ends a session signed out on one instance on the other within a second: its REST token and its socket', async () => {
+    const email = `s-${randomUUID()}@example.com`;
+    const signedUp = await call(one, 'POST', '/auth/register', undefined, { email, password: 'correct horse battery', displayName: 'S' });
+    const other = await call(two, 'POST', '/auth/login', undefined, { email, password: 'correct horse battery' });
+    const { accessToken, refreshToken } = signedUp.body;
+    // Instance two has the session cached as live before it ends.
+    expect((await call(two, 'GET', '/auth/me', accessToken)).status).toBe(200);
+    const ending = await client(two, accessToken);
+    const staying = await client(two, other.body.accessToken);
+    const disconnected = new Promise<string>((resolve) => ending.socket.on('disconnect', resolve));
+
+    expect((await call(one, 'POST', '/auth/logout', accessToken, { refreshToken })).status).toBe(204);
+    const loggedOutAt = Date.now();
+
+    const refused = await until(async () => {
+      const response = await call(two, 'GET', '/auth/me', accessToken);
+      return response.status === 401 ? response : undefined;
+    }, 1000, 'REST 401 on the other instance');
+    expect(refused.body.code).toBe('SESSION_REVOKED');
+    expect(await Promise.race([disconnected, until(() => Date.now() - loggedOutAt > 1000, 2000).then(() => 'still connected')])).toBe('io server disconnect');
+    expect(ending.of('session:expired')).toEqual([{ reason: 'logout' }]);
+    expect(staying.socket.connected).toBe(true);
+    expect((await call(two, 'GET', '/auth/me', other.body.accessToken)).status).toBe(200);
+  });
+
   it('never crashed or leaked an unhandled error in any instance through all of the above', () => {
     for (const app of apps) expect(app.output()).not.toMatch(/unhandled|uncaught|FATAL ERROR/i);
   });

@@ -6,6 +6,14 @@ export interface AuthUser {
   email: string;
   displayName: string;
   role: UserRole;
-  /** The refresh-token family (one sign-in) the access token was issued for. */
+  /** The session (one sign-in) the access token was issued for. */
   sessionId: string;
+  /** When the access token expires (ms since the epoch): long-lived connections end then. */
+  expiresAt: number;
 }
+
+/** Why a session ended, as told to its clients in `session:expired`. */
+export type SessionEndReason = 'logout' | 'logout-all' | 'password-changed' | 'refresh-reuse' | 'account-deleted';
+
+/** `session:expired` also closes a connection whose access token expired. */
+export type SessionExpiredReason = SessionEndReason | 'expired';

@@ -1,0 +1,101 @@
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { SessionEndReason } from '../common/auth/auth-user.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+import { SessionsRepository } from './sessions.repository.js';
+
+/**
+ * How long an instance trusts a session it found live without asking the database again. This is
+ * the bound on a revocation whose bus event was lost; normally the event ends it at once.
+ */
+const LIVE_CACHE_MS = 1000;
+const CACHE_MAX = 10_000;
+
+export type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
+
+/**
+ * Sessions are rows of their own rather than inferred from refresh tokens: a token family can be
+ * spent or expired while its access tokens are still in use, and "ended, and why" must be one
+ * fact every instance reads the same way.
+ *
+ * Ending a session revokes its refresh tokens in the same transaction, then publishes
+ * `session.revoked` on the realtime bus: every instance (this one included) forgets what it
+ * cached, refuses the session's access tokens, and closes its sockets and SSE streams.
+ */
+@Injectable()
+export class SessionsService implements OnModuleInit, OnModuleDestroy {
+  private readonly live = new Map<string, { userId: string; until: number }>();
+  /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
+  private readonly ended = new Map<string, string>();
+  private subscription: Subscription | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly sessions: SessionsRepository,
+    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly bus: RealtimeBus,
+  ) {}
+
+  onModuleInit(): void {
+    this.subscription = this.bus.events$.subscribe((event) => {
+      if (event.type !== 'session.revoked') return;
+      for (const id of event.sessionIds) this.rememberEnded(id, event.reason);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  start(userId: string, manager?: EntityManager): Promise<string> {
+    return this.sessions.create(userId, manager);
+  }
+
+  /** Ends one session of the user (a no-op when it is not theirs or already ended). */
+  end(userId: string, sessionId: string, reason: SessionEndReason): Promise<void> {
+    return this.revoke({ userId, id: sessionId }, reason);
+  }
+
+  /** Ends every session of the user, or every one but `exceptSessionId`. */
+  endAll(userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<void> {
+    return this.revoke({ userId, exceptId: exceptSessionId }, reason);
+  }
+
+  /** Whether a token's `sid` is a live session of its `sub`: cached for at most LIVE_CACHE_MS. */
+  async state(userId: string, sessionId: string): Promise<SessionState> {
+    const reason = this.ended.get(sessionId);
+    if (reason !== undefined) return { status: 'ended', reason };
+    const cached = this.live.get(sessionId);
+    if (cached && cached.until > Date.now()) return cached.userId === userId ? { status: 'live' } : { status: 'unknown' };
+    const session = await this.sessions.findById(sessionId);
+    if (!session || session.userId !== userId) return { status: 'unknown' };
+    if (session.revokedAt) {
+      this.rememberEnded(sessionId, session.revokedReason ?? 'revoked');
+      return { status: 'ended', reason: session.revokedReason ?? 'revoked' };
+    }
+    // A revocation announced while the row was being read wins over what was read.
+    const endedMeanwhile = this.ended.get(sessionId);
+    if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile };
+    if (this.live.size >= CACHE_MAX) this.live.clear();
+    this.live.set(sessionId, { userId, until: Date.now() + LIVE_CACHE_MS });
+    return { status: 'live' };
+  }
+
+  private async revoke(scope: { userId: string; id?: string; exceptId?: string }, reason: SessionEndReason): Promise<void> {
+    const sessionIds = await this.dataSource.transaction(async (manager) => {
+      const ids = await this.sessions.revoke(scope, reason, manager);
+      await this.refreshTokens.revokeFamilies(ids, manager);
+      return ids;
+    });
+    // Published after the commit: an instance that re-reads on the event already sees the end.
+    if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
+  }
+
+  private rememberEnded(sessionId: string, reason: string): void {
+    this.live.delete(sessionId);
+    if (this.ended.size >= CACHE_MAX) this.ended.delete(this.ended.keys().next().value!);
+    this.ended.set(sessionId, reason);
+  }
+}
