@@ -92,7 +92,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.enableCors({
     origin: config.app.corsOrigins,
     credentials: true,
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    // @fastify/cors allows only GET, HEAD and POST unless told otherwise.
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['Content-Disposition', 'Retry-After', 'X-Request-Id'],
     maxAge: 600,
   });
   app.setGlobalPrefix(API_PREFIX, {
