@@ -109,5 +109,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   setUpOpenApi(app);
   await app.init();
+  if (config.isProduction && config.app.metricsToken === undefined) {
+    // Kept public for existing scrapers; process and request metrics should not reach the internet.
+    logger.warn('METRICS_TOKEN is not set: /metrics answers anyone who can reach it. Set METRICS_TOKEN, or keep /metrics on the private network');
+  }
   return app;
 }
