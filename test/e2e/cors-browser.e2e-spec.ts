@@ -33,11 +33,11 @@ interface FetchResult {
 
 /** Runs fetch() in the page, as the dashboard's own script would. */
 function browserFetch(page: Page, url: string, init: { method: string; token: string; json?: unknown; jsonTypeWithoutBody?: boolean }): Promise<FetchResult> {
-  return page.evaluate(async ({ url, init }) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${init.token}` };
-    if (init.json !== undefined || init.jsonTypeWithoutBody) headers['content-type'] = 'application/json';
+  return page.evaluate(async ({ target, request }) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${request.token}` };
+    if (request.json !== undefined || request.jsonTypeWithoutBody) headers['content-type'] = 'application/json';
     try {
-      const response = await fetch(url, { method: init.method, headers, body: init.json === undefined ? undefined : JSON.stringify(init.json) });
+      const response = await fetch(target, { method: request.method, headers, body: request.json === undefined ? undefined : JSON.stringify(request.json) });
       const text = await response.text();
       return {
         status: response.status,
@@ -47,7 +47,7 @@ function browserFetch(page: Page, url: string, init: { method: string; token: st
     } catch (error) {
       return { failed: String(error) };
     }
-  }, { url, init });
+  }, { target: url, request: init });
 }
 
 describe('CORS from a dashboard on another origin, in a real browser', () => {
@@ -60,7 +60,7 @@ describe('CORS from a dashboard on another origin, in a real browser', () => {
 
   beforeAll(async () => {
     if (!available) {
-      console.warn(`Skipping the browser CORS tests: no Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)`);
+      process.stderr.write(`Skipping the browser CORS tests: no Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)\n`);
       return;
     }
     allowed = await startDashboard();

@@ -23,12 +23,12 @@ describe('request bodies', () => {
 
   function expectValidationError(response: TestResponse): void {
     expect(response.status).toBe(400);
-    expect(response.body).toEqual({
+    // details is optional: a body that is not JSON has no fields to name.
+    expect({ ...response.body, details: undefined }).toEqual({
       statusCode: 400,
       error: 'Bad Request',
       code: 'VALIDATION',
       message: expect.any(String),
-      ...(response.body?.details && { details: expect.any(Object) }),
       requestId: response.headers.get('x-request-id'),
     });
     expect(response.text).not.toMatch(/\bat \S+ \(|node_modules|\.ts:\d+/);
@@ -94,6 +94,7 @@ describe('request bodies', () => {
     it('keeps rejecting prototype poisoning', async () => {
       const id = await newConversation();
       const response = await raw('POST', `/conversations/${id}/messages`, '{"content":"hi","__proto__":{"isAdmin":true}}');
+      expect(response.status).toBe(400);
       expectValidationError(response);
     });
   });
