@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
+import { jsonBodyParser } from './common/http/json-body.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ChatIoAdapter } from './gateway/socket-io.adapter.js';
@@ -76,7 +77,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     abortOnError: false,
   });
 
-  installRequestHooks(app.getHttpAdapter().getInstance(), logger, app.get(MetricsService));
+  const fastify = app.getHttpAdapter().getInstance();
+  installRequestHooks(fastify, logger, app.get(MetricsService));
+  app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {
     // Swagger UI needs inline styles and data: images; everything else stays locked down.
@@ -92,7 +95,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.enableCors({
     origin: config.app.corsOrigins,
     credentials: true,
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    // @fastify/cors allows only GET, HEAD and POST unless told otherwise.
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    exposedHeaders: ['Content-Disposition', 'Retry-After', 'X-Request-Id'],
     maxAge: 600,
   });
   app.setGlobalPrefix(API_PREFIX, {
@@ -104,5 +109,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   setUpOpenApi(app);
   await app.init();
+  if (config.isProduction && config.app.metricsToken === undefined) {
+    // Kept public for existing scrapers; process and request metrics should not reach the internet.
+    logger.warn('METRICS_TOKEN is not set: /metrics answers anyone who can reach it. Set METRICS_TOKEN, or keep /metrics on the private network');
+  }
   return app;
 }

@@ -14,6 +14,7 @@ import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from './dto/run.dto.js';
+import { resumeAfter } from './sse-resume.js';
 import { openSse } from './sse.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
@@ -91,10 +92,11 @@ export class ChatController {
     summary: 'Server-Sent Events: the live events of the conversation',
     description:
       'The same events as Socket.IO (message:created, run:delta, …). `id:` lines let `Last-Event-ID` (or `?afterSeq=`) resume ' +
-      'without losing anything; a `run:snapshot` event carries the text so far of a reply in progress; heartbeats every 15 s.',
+      'without losing anything; a `run:snapshot` event carries the text so far of a reply in progress; heartbeats every 15 s. ' +
+      'A malformed resume point, or one past the last message, is a 400 before the stream opens.',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'last-event-id', required: false })
+  @ApiHeader({ name: 'last-event-id', required: false, description: 'An `id:` this stream sent (a seq); takes precedence over afterSeq' })
   @ApiOkResponse({ description: 'text/event-stream' })
   @ApiErrors(400, 404)
   async events(
@@ -105,8 +107,7 @@ export class ChatController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<void> {
     const { view } = await this.conversations.authorize(id, user, 'read');
-    const resumeFrom = /^\d+$/.test(lastEventId ?? '') ? Number(lastEventId) : undefined;
-    const afterSeq = resumeFrom ?? query.afterSeq;
+    const afterSeq = await resumeAfter(lastEventId, query.afterSeq, view.lastSeq, () => this.conversations.lastSeq(id));
     const stream = openSse(reply, { user, events$: this.bus.events$ });
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError, type Env, readBool, readEnum, readInt, readList, readString } from './env.js';
+import { ConfigError, type Env, readBool, readEnum, readInt, readList, readSecret, readString } from './env.js';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 /** DATA_DIR value that keeps the embedded database (and a generated secret) in memory only. */
@@ -21,6 +21,18 @@ export interface AppSettings {
   shutdownDrainMs: number;
   /** Hard limit for a graceful shutdown; the process exits with code 1 past it. */
   shutdownTimeoutMs: number;
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined;
+}
+
+const METRICS_TOKEN_MIN = 16;
+
+function readMetricsToken(env: Env): string | undefined {
+  const token = readSecret(env, 'METRICS_TOKEN');
+  if (token !== undefined && (token.length < METRICS_TOKEN_MIN || /\s/.test(token))) {
+    throw new ConfigError(`Invalid environment variable METRICS_TOKEN: expected at least ${METRICS_TOKEN_MIN} characters without spaces`);
+  }
+  return token;
 }
 
 export function parseAppSettings(env: Env): AppSettings {
@@ -50,5 +62,6 @@ export function parseAppSettings(env: Env): AppSettings {
     trustProxy: readBool(env, 'TRUST_PROXY', false),
     shutdownDrainMs: readInt(env, 'SHUTDOWN_DRAIN_MS', 0, { min: 0, max: 60_000 }),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
+    metricsToken: readMetricsToken(env),
   };
 }

@@ -118,6 +118,11 @@ export class ConversationsService {
     };
   }
 
+  /** The newest seq as stored now, past the cache (0 for a conversation that does not exist). */
+  async lastSeq(id: string): Promise<number> {
+    return (await this.conversations.findView(id))?.lastSeq ?? 0;
+  }
+
   async get(user: AuthUser, id: string): Promise<ConversationDto> {
     const { view } = await this.authorize(id, user, 'read');
     return ConversationDto.from(view, user.id);

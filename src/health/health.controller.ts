@@ -1,7 +1,8 @@
-import { Controller, Get, Header, UseFilters } from '@nestjs/common';
+import { Controller, Get, Header, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { Public } from '../common/decorators/public.decorator.js';
+import { MetricsTokenGuard } from '../metrics/metrics-token.guard.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { HealthCheckFilter } from './health-check.filter.js';
 import { HealthIndicators } from './health.indicators.js';
@@ -37,6 +38,7 @@ export class HealthController {
   }
 
   @Get('metrics')
+  @UseGuards(MetricsTokenGuard)
   @ApiExcludeEndpoint()
   @Header('cache-control', 'no-store')
   @ApiOkResponse({ description: 'Prometheus text exposition format' })

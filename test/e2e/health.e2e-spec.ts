@@ -1,5 +1,9 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.factory.js';
+import { AppConfig } from '../../src/config/app-config.js';
 import { ReadinessService } from '../../src/health/readiness.service.js';
+import { createTestDatabase } from '../support/database.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('health, metrics and cross-cutting HTTP behaviour', () => {
@@ -79,6 +83,21 @@ describe('health, metrics and cross-cutting HTTP behaviour', () => {
     expect(denied.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('lets the dashboard origin edit and delete, and read the headers it needs', async () => {
+    const origin = 'https://dashboard.example.com';
+    for (const method of ['PATCH', 'PUT', 'DELETE']) {
+      const preflight = await t.http('/api/v1/conversations/00000000-0000-4000-8000-000000000000', {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-methods')?.split(/, */)).toContain(method);
+    }
+    const response = await t.http('/api/v1/nothing-here', { headers: { origin } });
+    const exposed = response.headers.get('access-control-expose-headers')?.toLowerCase().split(/, */);
+    expect(exposed).toEqual(expect.arrayContaining(['content-disposition', 'retry-after', 'x-request-id']));
+  });
+
   it('serves Swagger UI and a valid OpenAPI 3 document with the bearer scheme', async () => {
     const ui = await t.http('/api/docs');
     expect(ui.status).toBe(200);
@@ -130,5 +149,73 @@ describe('readiness with Redis configured', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('/metrics with METRICS_TOKEN', () => {
+  const token = 'metrics-token-0123456789abcdef';
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ METRICS_TOKEN: token });
+  });
+  afterAll(() => t?.close());
+
+  it('serves the metrics to a scraper presenting the token', async () => {
+    const response = await t.http('/metrics', { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+    expect(response.text).toContain('process_cpu_seconds_total');
+  });
+
+  it.each([
+    ['no credentials', {}],
+    ['a wrong token', { authorization: 'Bearer metrics-token-0123456789abcdeX' }],
+    ['a prefix of the token', { authorization: `Bearer ${token.slice(0, -1)}` }],
+    ['another scheme', { authorization: `Basic ${token}` }],
+  ])('answers 401 in the error shape to %s', async (_name, headers: Record<string, string>) => {
+    const response = await t.http('/metrics', { headers });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    expect(response.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      code: 'UNAUTHORIZED',
+      message: expect.any(String),
+      requestId: response.headers.get('x-request-id'),
+    });
+    expect(response.text).not.toContain('process_cpu_seconds_total');
+  });
+
+  it('leaves the probes public', async () => {
+    expect((await t.http('/health/live')).status).toBe(200);
+    expect((await t.http('/health/ready')).status).toBe(200);
+  });
+});
+
+describe('METRICS_TOKEN in production', () => {
+  const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(48) };
+
+  async function startupWarnings(env: Record<string, string>): Promise<string[]> {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const database = await createTestDatabase();
+    const config = AppConfig.fromEnv({
+      DATA_DIR: 'memory://',
+      ...(database.url ? { DATABASE_URL: database.url } : {}),
+      ...production,
+      ...env,
+    });
+    const app = await createApp(config, { logger });
+    await app.close();
+    await database.drop();
+    return lines.map((line) => JSON.parse(line).msg as string);
+  }
+
+  it('warns at start-up that /metrics is public when no token is set', async () => {
+    expect(await startupWarnings({})).toContainEqual(expect.stringContaining('METRICS_TOKEN'));
+    expect(await startupWarnings({ METRICS_TOKEN: 'metrics-token-0123456789abcdef' })).not.toContainEqual(expect.stringContaining('METRICS_TOKEN'));
+  });
+
+  it('refuses a token too short to be a secret', () => {
+    expect(() => AppConfig.fromEnv({ ...production, METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
   });
 });

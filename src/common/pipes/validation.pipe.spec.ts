@@ -45,6 +45,12 @@ describe('validation pipe', () => {
     });
   });
 
+  it('tells a missing or wrong-typed field only what it should be, not the limits it also misses', async () => {
+    expect((await errorOf({})).details).toEqual({ title: ['title must be a string'] });
+    expect((await errorOf({ title: 42 })).details).toEqual({ title: ['title must be a string'] });
+    expect((await errorOf({ title: 'ok', agent: 'loud' })).details).toEqual({ agent: ['nested property agent must be either object or array'] });
+  });
+
   it('rejects unknown fields instead of dropping them', async () => {
     const error = await errorOf({ title: 'ok', role: 'admin' });
     expect(error.details).toEqual({ role: ['property role should not exist'] });

@@ -1,12 +1,25 @@
 import { HttpStatus, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { AppError, ErrorCode, type FieldErrors } from '../errors.js';
 
+/** class-validator's names of the rules on a value's size or shape, which only apply to the right type. */
+const SIZE_RULES = new Set(['isLength', 'minLength', 'maxLength', 'min', 'max', 'arrayMinSize', 'arrayMaxSize', 'matches']);
+
+/**
+ * The messages worth showing for one field: a missing or wrong-typed value gets only what it
+ * should be ("content must be a string"), not every length, range or pattern rule it also fails.
+ */
+function messagesFor(constraints: Record<string, string>): string[] {
+  const failed = Object.entries(constraints);
+  const fundamental = failed.filter(([name]) => !SIZE_RULES.has(name));
+  return (fundamental.length ? fundamental : failed).map(([, message]) => message);
+}
+
 /** Flattens class-validator's tree into `{ "agent.mode": ["…"] }`. */
 export function toFieldErrors(errors: ValidationError[], prefix = ''): FieldErrors {
   const fields: FieldErrors = {};
   for (const error of errors) {
     const path = prefix ? `${prefix}.${error.property}` : error.property;
-    if (error.constraints) fields[path] = Object.values(error.constraints);
+    if (error.constraints) fields[path] = messagesFor(error.constraints);
     if (error.children?.length) Object.assign(fields, toFieldErrors(error.children, path));
   }
   return fields;

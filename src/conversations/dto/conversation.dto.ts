@@ -9,7 +9,6 @@ import {
   IsOptional,
   IsString,
   IsUUID,
-  Matches,
   Max,
   MaxLength,
   Min,
@@ -18,6 +17,7 @@ import {
 import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { trimmed } from '../../common/dto/transforms.js';
 import { BooleanQuery, PageLimit } from '../../common/pagination/query-params.js';
+import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
 import { PARTICIPANT_ROLES, type ParticipantRole } from '../participant.entity.js';
@@ -26,25 +26,30 @@ export const TITLE_MAX = 200;
 export const SYSTEM_PROMPT_MAX = 8000;
 export const MAX_INITIAL_PARTICIPANTS = 100;
 
+// Examples are what Swagger UI prefills for "Try it out": each one must be accepted as is.
 export class AgentSettingsDto {
-  @ApiPropertyOptional({ enum: AGENT_MODES, description: 'auto: reply to every message; mention: only to @agent; off: never' })
+  @ApiPropertyOptional({ enum: AGENT_MODES, example: 'auto', description: 'auto: reply to every message; mention: only to @agent; off: never' })
   @Omittable()
   @IsIn(AGENT_MODES)
   mode?: AgentMode;
 
-  @ApiPropertyOptional({ example: 'openai', description: 'Provider for this conversation; null for the server default', nullable: true })
+  @ApiPropertyOptional({
+    enum: AGENT_PROVIDERS,
+    nullable: true,
+    example: null,
+    description: 'Provider for this conversation; null for the server default (AGENT_PROVIDER)',
+  })
   @IsOptional()
-  @IsString()
-  @Matches(/^[a-z][a-z0-9-]{0,31}$/)
-  provider?: string | null;
+  @IsIn(AGENT_PROVIDERS)
+  provider?: AgentProviderName | null;
 
-  @ApiPropertyOptional({ example: 'gpt-4o-mini', nullable: true })
+  @ApiPropertyOptional({ type: String, maxLength: 200, nullable: true, example: null, description: 'Model name, e.g. gpt-4o-mini; null for the server default (AGENT_MODEL)' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
   model?: string | null;
 
-  @ApiPropertyOptional({ maxLength: SYSTEM_PROMPT_MAX, nullable: true })
+  @ApiPropertyOptional({ type: String, maxLength: SYSTEM_PROMPT_MAX, nullable: true, example: 'You are a concise assistant for the release team.' })
   @IsOptional()
   @IsString()
   @MaxLength(SYSTEM_PROMPT_MAX)
@@ -59,14 +64,14 @@ export class CreateConversationDto {
   @MaxLength(TITLE_MAX)
   title?: string;
 
-  @ApiPropertyOptional({ type: [String], format: 'uuid', description: 'Users to add as members' })
+  @ApiPropertyOptional({ type: [String], format: 'uuid', example: [], description: 'Users to add as members' })
   @Omittable()
   @IsArray()
   @ArrayMaxSize(MAX_INITIAL_PARTICIPANTS)
   @IsUUID('all', { each: true })
   participantIds?: string[];
 
-  @ApiPropertyOptional({ type: AgentSettingsDto })
+  @ApiPropertyOptional({ type: AgentSettingsDto, description: 'Omitted fields take their defaults: mode auto, the server provider and model' })
   @Omittable()
   @ValidateNested()
   @Type(() => AgentSettingsDto)
@@ -74,24 +79,24 @@ export class CreateConversationDto {
 }
 
 export class UpdateConversationDto {
-  @ApiPropertyOptional({ maxLength: TITLE_MAX })
+  @ApiPropertyOptional({ maxLength: TITLE_MAX, example: 'Release planning (Q3)' })
   @Omittable()
   @Transform(trimmed)
   @IsString()
   @MaxLength(TITLE_MAX)
   title?: string;
 
-  @ApiPropertyOptional({ description: 'Archive for yourself (each participant has their own)' })
+  @ApiPropertyOptional({ example: false, description: 'Archive for yourself (each participant has their own)' })
   @Omittable()
   @IsBoolean()
   archived?: boolean;
 
-  @ApiPropertyOptional({ description: 'Pin for yourself (each participant has their own)' })
+  @ApiPropertyOptional({ example: false, description: 'Pin for yourself (each participant has their own)' })
   @Omittable()
   @IsBoolean()
   pinned?: boolean;
 
-  @ApiPropertyOptional({ type: AgentSettingsDto })
+  @ApiPropertyOptional({ type: AgentSettingsDto, description: 'Only the fields sent change' })
   @Omittable()
   @ValidateNested()
   @Type(() => AgentSettingsDto)

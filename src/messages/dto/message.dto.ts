@@ -1,16 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery } from '../../common/pagination/query-params.js';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
-/** A hard cap for the DTO; the configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service. */
-const CONTENT_HARD_CAP = 1_000_000;
-
+// The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
 export class SendMessageDto {
   @ApiProperty({ minLength: 1, maxLength: 16000, example: 'What did we decide about the release date?' })
   @IsString()
-  @MinLength(1)
-  @MaxLength(CONTENT_HARD_CAP)
   @Matches(/\S/, { message: 'content must not be blank' })
   content!: string;
 
@@ -26,10 +22,8 @@ export class SendMessageDto {
 }
 
 export class EditMessageDto {
-  @ApiProperty({ minLength: 1, maxLength: 16000 })
+  @ApiProperty({ minLength: 1, maxLength: 16000, example: 'What did we decide about the release date? (edited)' })
   @IsString()
-  @MinLength(1)
-  @MaxLength(CONTENT_HARD_CAP)
   @Matches(/\S/, { message: 'content must not be blank' })
   content!: string;
 }

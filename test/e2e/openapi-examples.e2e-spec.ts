@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { register, type Registered } from '../support/auth.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+type Schema = {
+  $ref?: string;
+  allOf?: Schema[];
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  type?: string;
+  format?: string;
+  example?: unknown;
+  default?: unknown;
+  enum?: unknown[];
+  items?: Schema;
+  properties?: Record<string, Schema>;
+  readOnly?: boolean;
+};
+
+/**
+ * The request body Swagger UI prefills for "Try it out", by its rules: a schema's `example`,
+ * else its `default`, else the first `enum` value, else a placeholder for the type (every
+ * optional property included).
+ */
+function sampleOf(schema: Schema, document: { components: { schemas: Record<string, Schema> } }): unknown {
+  if (schema.$ref) return sampleOf(document.components.schemas[schema.$ref.split('/').at(-1)!]!, document);
+  if (schema.example !== undefined) return schema.example;
+  if (schema.default !== undefined) return schema.default;
+  if (schema.enum?.length) return schema.enum[0];
+  const composite = schema.allOf ?? schema.oneOf ?? schema.anyOf;
+  if (composite) return Object.assign({}, ...composite.map((part) => sampleOf(part, document)));
+  switch (schema.type ?? (schema.properties ? 'object' : undefined)) {
+    case 'object':
+      return Object.fromEntries(
+        Object.entries(schema.properties ?? {})
+          .filter(([, property]) => !property.readOnly)
+          .map(([name, property]) => [name, sampleOf(property, document)]),
+      );
+    case 'array':
+      return [sampleOf(schema.items ?? {}, document)];
+    case 'integer':
+    case 'number':
+      return 0;
+    case 'boolean':
+      return true;
+    case 'string':
+      return { uuid: '3fa85f64-5717-4562-b3fc-2c963f66afa6', 'date-time': new Date().toISOString(), email: 'user@example.com' }[schema.format ?? ''] ?? 'string';
+    default:
+      return {};
+  }
+}
+
+describe('OpenAPI examples', () => {
+  let t: TestApp;
+  let user: Registered;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let document: any;
+  beforeAll(async () => {
+    t = await startTestApp();
+    user = await register(t);
+    document = (await t.http('/api/docs-json')).body;
+  });
+  afterAll(() => t?.close());
+
+  const requestSchema = (path: string, method: string): Schema => document.paths[path][method].requestBody.content['application/json'].schema;
+
+  it('describes the agent settings of a conversation as a typed object with enums and examples', () => {
+    const create = sampleOf(requestSchema('/api/v1/conversations', 'post'), document) as Record<string, unknown>;
+    const agent = document.components.schemas.AgentSettingsDto;
+    expect(agent.properties.mode.enum).toEqual(['auto', 'mention', 'off']);
+    expect(agent.properties.provider.enum).toEqual(expect.arrayContaining(['builtin', 'openai', 'anthropic']));
+    expect(create.agent).toEqual({ mode: 'auto', provider: null, model: null, systemPrompt: expect.any(String) });
+    expect(create.participantIds).toEqual([]);
+  });
+
+  it('prefills a create-conversation body that the API accepts as is', async () => {
+    const body = sampleOf(requestSchema('/api/v1/conversations', 'post'), document);
+    const created = await t.http('/api/v1/conversations', { method: 'POST', token: user.accessToken, json: body });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.agent).toMatchObject((body as { agent: object }).agent);
+  });
+
+  it('prefills an update-conversation body that the API accepts as is', async () => {
+    const id = (await t.http('/api/v1/conversations', { method: 'POST', token: user.accessToken, json: {} })).body.id;
+    const body = sampleOf(requestSchema('/api/v1/conversations/{id}', 'patch'), document);
+    const updated = await t.http(`/api/v1/conversations/${id}`, { method: 'PATCH', token: user.accessToken, json: body });
+    expect(updated.status, updated.text).toBe(200);
+  });
+
+  it('prefills a send-message body that the API accepts as is', async () => {
+    const id = (await t.http('/api/v1/conversations', { method: 'POST', token: user.accessToken, json: { agent: { mode: 'off' } } })).body.id;
+    const body = sampleOf(requestSchema('/api/v1/conversations/{id}/messages', 'post'), document);
+    const sent = await t.http(`/api/v1/conversations/${id}/messages`, { method: 'POST', token: user.accessToken, json: body });
+    expect(sent.status, sent.text).toBe(201);
+  });
+});
