@@ -139,7 +139,7 @@ function withoutSpeaker(text: string): string | undefined {
   return text.slice(colon + 2);
 }
 
-function lastUserText(prompt: LanguageModelV3Prompt): string {
+export function lastUserText(prompt: LanguageModelV3Prompt): string {
   for (const message of prompt.toReversed()) {
     if (message.role !== 'user') continue;
     const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
