@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { check, type Diagnostics } from 'recheck';
-import { type Node, type SourceFile, SyntaxKind } from 'typescript/unstable/ast';
+import type { Node, NoSubstitutionTemplateLiteral, SourceFile, StringLiteral } from 'typescript/unstable/ast';
+import { isCallExpression, isIdentifier, isNewExpression, isNoSubstitutionTemplateLiteral, isRegularExpressionLiteral, isStringLiteral } from 'typescript/unstable/ast/is';
 import { API } from 'typescript/unstable/sync';
 import { describe, expect, it } from 'vitest';
 
@@ -17,8 +18,8 @@ interface FoundPattern {
   regex: { source: string; flags: string } | null;
 }
 
-function isStringLiteral(node: Node | undefined): node is Node & { text: string } {
-  return node?.kind === SyntaxKind.StringLiteral || node?.kind === SyntaxKind.NoSubstitutionTemplateLiteral;
+function isLiteralText(node: Node | undefined): node is StringLiteral | NoSubstitutionTemplateLiteral {
+  return node !== undefined && (isStringLiteral(node) || isNoSubstitutionTemplateLiteral(node));
 }
 
 /** Regex literals and `RegExp(...)` / `new RegExp(...)` calls, found by the TypeScript parser. */
@@ -26,17 +27,13 @@ function patternsIn(file: SourceFile): FoundPattern[] {
   const found: FoundPattern[] = [];
   const locate = (node: Node) => `${relative(ROOT, file.fileName)}:${file.text.slice(0, node.getStart(file)).split('\n').length}`;
   const visit = (node: Node): void => {
-    if (node.kind === SyntaxKind.RegularExpressionLiteral) {
-      const literal = (node as Node & { text: string }).text;
-      const end = literal.lastIndexOf('/');
-      found.push({ location: locate(node), regex: { source: literal.slice(1, end), flags: literal.slice(end + 1) } });
-    } else if (node.kind === SyntaxKind.NewExpression || node.kind === SyntaxKind.CallExpression) {
-      const { expression, arguments: args = [] } = node as Node & { expression: Node & { text?: string }; arguments?: readonly Node[] };
-      if (expression.kind === SyntaxKind.Identifier && expression.text === 'RegExp') {
-        const [source, flags] = args;
-        const literal = isStringLiteral(source) && (flags === undefined || isStringLiteral(flags));
-        found.push({ location: locate(node), regex: literal ? { source: source.text, flags: flags?.text ?? '' } : null });
-      }
+    if (isRegularExpressionLiteral(node)) {
+      const end = node.text.lastIndexOf('/');
+      found.push({ location: locate(node), regex: { source: node.text.slice(1, end), flags: node.text.slice(end + 1) } });
+    } else if ((isNewExpression(node) || isCallExpression(node)) && isIdentifier(node.expression) && node.expression.text === 'RegExp') {
+      const [source, flags] = node.arguments ?? [];
+      const literal = isLiteralText(source) && (flags === undefined || isLiteralText(flags));
+      found.push({ location: locate(node), regex: literal ? { source: source.text, flags: flags?.text ?? '' } : null });
     }
     node.forEachChild(visit);
   };
