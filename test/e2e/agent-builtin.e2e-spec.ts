@@ -140,6 +140,28 @@ describe('the builtin offline agent', () => {
     const response = await t.http(`${API}/conversations/${conversationId}/events`, { token: outsider.accessToken });
     expect(response.status).toBe(404);
   });
+
+  it('answers a message crafted to make its request matcher backtrack at once, and answers everyone else meanwhile', async () => {
+    // Backtracking matchers once spent minutes on this, holding the event loop for every user.
+    const crafted = `calculate ${' '.repeat(7_994)}1${' '.repeat(7_994)}x`;
+    expect(crafted).toHaveLength(16_000);
+    const other = await register(t, { displayName: 'Lin' });
+    const otherConversationId = (await t.http(`${API}/conversations`, { method: 'POST', token: other.accessToken, json: {} })).body.id;
+    const started = Date.now();
+    const timed = async <T>(work: Promise<T>) => ({ result: await work, ms: Date.now() - started });
+
+    const craftedReply = timed(ask(crafted));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const otherReply = timed(
+      t.http(`${API}/conversations/${otherConversationId}/messages?wait=true`, { method: 'POST', token: other.accessToken, json: { content: 'calculate 12 * 7' } }),
+    );
+    const [mine, theirs] = await Promise.all([craftedReply, otherReply]);
+
+    expect(mine.result.reply.content).toContain('no language model is configured');
+    expect(theirs.result.body.reply.content).toBe('12 * 7 = 84');
+    expect(mine.ms).toBeLessThan(5_000);
+    expect(theirs.ms).toBeLessThan(5_000);
+  });
 });
 
 describe('agent quotas', () => {

@@ -37,14 +37,40 @@ function resolveTimeZone(name: string): string | undefined {
   return zones.find((zone) => zone.toLowerCase() === wanted) ?? zones.find((zone) => zone.toLowerCase().endsWith(`/${wanted}`));
 }
 
+// These matchers run in time linear in their input: no two adjacent quantifiers can match the
+// same character, so a failed match never retries other ways of splitting the text (the
+// backtracking that let one message block the event loop for minutes). src/common/regex-safety.spec.ts
+// checks every regular expression in src for this.
+const COMMAND = /^\/(\w+)/;
+const TIME_REQUEST = /^(?:(?:what(?:'s| is) the )?(?:current )?time(?: is it)?(?: now)?|what time is it)(?: in ([\p{L} _/-]+))?$/iu;
+const CALCULATION_REQUEST = /^(?:calculate|compute|what(?:'s| is))\s+(\S[\s\S]*)$/i;
+const ARITHMETIC = /^[\d\s+\-*/%^().,]+$/;
+const FUNCTION_CALL = /^(?:sqrt|abs|round|floor|ceil|sin|cos|tan|ln|log|exp|min|max)\s*\(.*\)$/i;
+const SEARCH_REQUEST = /^(?:search|find|look up)(?: (?:for|messages about|messages with|history for))?\s+(\S.*)$/i;
+const SUMMARY_REQUEST = /^(?:please )?(?:summari[sz]e|summary|give me a summary)\b/i;
+const STATS_REQUEST = /^(?:stats|statistics|how many messages)\b/i;
+const HELP_REQUEST = /^(?:help|what can you do)\b/i;
+
+/** Plain-language requests are short: longer text is never read as one, whatever it contains. */
+export const MAX_REQUEST_LENGTH = 1_000;
+
+/** "what time is it in Tokyo ?" → "what time is it in Tokyo": the request without its question mark. */
+function withoutQuestionMark(text: string): string {
+  return (text.endsWith('?') ? text.slice(0, -1) : text).trimEnd();
+}
+
+function isCalculation(expression: string): boolean {
+  return (ARITHMETIC.test(expression) && /\d/.test(expression)) || FUNCTION_CALL.test(expression);
+}
+
 /** What the user asked for: a slash command or a recognisable plain-language request. */
 export function recognise(raw: string): Intent {
   const text = raw.replace(/@agent\b/gi, '').trim();
-  const command = text.match(/^\/(\w+)\s*([\s\S]*)$/);
+  const command = COMMAND.exec(text);
   if (command) {
-    const [, name, argument = ''] = command;
-    const rest = argument.trim();
-    switch (name!.toLowerCase()) {
+    const name = command[1]!;
+    const rest = text.slice(command[0].length).trim();
+    switch (name.toLowerCase()) {
       case 'help':
         return { text: HELP_TEXT };
       case 'time':
@@ -61,16 +87,17 @@ export function recognise(raw: string): Intent {
         return { text: `Unknown command /${name}. ${HELP_TEXT}` };
     }
   }
-  const time = text.match(/^(?:what(?:'s| is) the )?(?:current )?time(?: is it)?(?: now)?(?: in ([\p{L} _/-]+?))?\s*\??$/iu) ??
-    text.match(/^what time is it(?: in ([\p{L} _/-]+?))?\s*\??$/iu);
+  if (text.length > MAX_REQUEST_LENGTH) return { text: NO_LLM_TEXT };
+  const request = withoutQuestionMark(text);
+  const time = TIME_REQUEST.exec(request);
   if (time) return { tool: { name: 'get_current_time', input: time[1] ? { timezone: resolveTimeZone(time[1]) ?? time[1] } : {} } };
-  const calc = text.match(/^(?:calculate|compute|what(?:'s| is))\s+([\d\s+\-*/%^().,]*\d[\d\s+\-*/%^().,]*|(?:sqrt|abs|round|floor|ceil|sin|cos|tan|ln|log|exp|min|max)\s*\(.*\))\s*\??$/i);
-  if (calc) return { tool: { name: 'calculator', input: { expression: calc[1]!.trim() } } };
-  const search = text.match(/^(?:search|find|look up)(?: (?:for|messages about|messages with|history for))?\s+(.+?)\??$/i);
-  if (search) return { tool: { name: 'search_history', input: { query: search[1]!.trim() } } };
-  if (/^(?:please )?(?:summari[sz]e|summary|give me a summary)\b/i.test(text)) return { tool: { name: 'summarize_conversation', input: {} } };
-  if (/^(?:stats|statistics|how many messages)\b/i.test(text)) return { tool: { name: 'conversation_stats', input: {} } };
-  if (/^(?:help|what can you do)\b/i.test(text)) return { text: HELP_TEXT };
+  const calculation = CALCULATION_REQUEST.exec(request);
+  if (calculation && isCalculation(calculation[1]!)) return { tool: { name: 'calculator', input: { expression: calculation[1]! } } };
+  const search = SEARCH_REQUEST.exec(request);
+  if (search) return { tool: { name: 'search_history', input: { query: search[1]! } } };
+  if (SUMMARY_REQUEST.test(text)) return { tool: { name: 'summarize_conversation', input: {} } };
+  if (STATS_REQUEST.test(text)) return { tool: { name: 'conversation_stats', input: {} } };
+  if (HELP_REQUEST.test(text)) return { text: HELP_TEXT };
   return { text: NO_LLM_TEXT };
 }
 
@@ -105,13 +132,19 @@ export function describeResult(name: string, input: Record<string, unknown>, out
   }
 }
 
-function lastUserText(prompt: LanguageModelV3Prompt): string {
+/** In shared conversations turns arrive as "Name: text", the name up to 80 characters on one line. */
+function withoutSpeaker(text: string): string | undefined {
+  const colon = text.indexOf(':');
+  if (colon < 1 || colon > 80 || text[colon + 1] !== ' ' || text.lastIndexOf('\n', colon) >= 0) return undefined;
+  return text.slice(colon + 2);
+}
+
+export function lastUserText(prompt: LanguageModelV3Prompt): string {
   for (const message of prompt.toReversed()) {
     if (message.role !== 'user') continue;
     const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
-    // In shared conversations turns arrive as "Name: text".
-    const speaker = text.match(/^[^:\n]{1,80}: ([\s\S]*)$/);
-    return speaker && recognise(speaker[1]!).text !== NO_LLM_TEXT ? speaker[1]! : text;
+    const spoken = withoutSpeaker(text);
+    return spoken !== undefined && recognise(spoken).text !== NO_LLM_TEXT ? spoken : text;
   }
   return '';
 }

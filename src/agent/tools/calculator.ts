@@ -18,8 +18,8 @@ const FUNCTIONS: Record<string, (...args: number[]) => number> = {
   max: Math.max,
 };
 const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
-const MAX_LENGTH = 500;
-const MAX_DEPTH = 100;
+export const MAX_LENGTH = 500;
+export const MAX_DEPTH = 100;
 
 export class CalculatorError extends Error {}
 

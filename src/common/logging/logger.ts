@@ -61,7 +61,7 @@ export class PinoNestLogger implements LoggerService {
 }
 
 function looksLikeStack(value: unknown): value is string {
-  return typeof value === 'string' && /\n\s+at /.test(value);
+  return typeof value === 'string' && /\n[ \t]+at /.test(value);
 }
 
 function stringify(value: unknown): string {

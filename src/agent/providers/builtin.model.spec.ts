@@ -1,0 +1,150 @@
+import type { LanguageModelV3FunctionTool, LanguageModelV3Prompt, LanguageModelV3StreamPart } from '@ai-sdk/provider';
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BuiltinModel, HELP_TEXT, lastUserText, MAX_REQUEST_LENGTH, NO_LLM_TEXT, recognise } from './builtin.model.js';
+
+// A fixed seed: the same cases on every run, so a failure in CI reproduces anywhere.
+fc.configureGlobal({ seed: 20_261_201 });
+
+/** Linear matching takes well under a millisecond here; backtracking took seconds for a few KB. */
+const BUDGET_MS = 200;
+const MESSAGE_MAX_LENGTH = 16_000;
+
+function userTurn(text: string): LanguageModelV3Prompt {
+  return [{ role: 'user', content: [{ type: 'text', text }] }];
+}
+
+/** How long the model takes to decide what a user turn asks for (the part a message controls). */
+function decisionTime(text: string): number {
+  const prompt = userTurn(text);
+  const started = performance.now();
+  recognise(lastUserText(prompt));
+  return performance.now() - started;
+}
+
+/** The message that once held the event loop for 24 s at 4,000 spaces a side (cubic backtracking). */
+function bait(spaces: number): string {
+  return `calculate ${' '.repeat(spaces)}1${' '.repeat(spaces)}x`;
+}
+
+const TOOLS: LanguageModelV3FunctionTool[] = ['calculator', 'get_current_time', 'search_history', 'conversation_stats', 'summarize_conversation'].map((name) => ({
+  type: 'function',
+  name,
+  inputSchema: { type: 'object' },
+}));
+
+/** What the model streams back for one user turn. */
+async function answer(text: string): Promise<{ toolCalls: { toolName: string; input: unknown }[]; text: string }> {
+  const { stream } = await new BuiltinModel().doStream({ prompt: userTurn(text), tools: TOOLS });
+  const parts: LanguageModelV3StreamPart[] = [];
+  for await (const part of stream) parts.push(part);
+  return {
+    toolCalls: parts.flatMap((part) => (part.type === 'tool-call' ? [{ toolName: part.toolName, input: JSON.parse(part.input) as unknown }] : [])),
+    text: parts.map((part) => (part.type === 'text-delta' ? part.delta : '')).join(''),
+  };
+}
+
+describe('recognise', () => {
+  const calculator = (expression: string) => ({ tool: { name: 'calculator', input: { expression } } });
+  const time = (timezone?: string) => ({ tool: { name: 'get_current_time', input: timezone ? { timezone } : {} } });
+  const search = (query: string) => ({ tool: { name: 'search_history', input: { query } } });
+
+  it.each([
+    ['calculate 12 * 7', calculator('12 * 7')],
+    ['what is (2 + 3) * 4 ?', calculator('(2 + 3) * 4')],
+    ["what's 1.5^2", calculator('1.5^2')],
+    ['compute sqrt(16)?', calculator('sqrt(16)')],
+    ['what time is it in Tokyo?', time('Asia/Tokyo')],
+    ['time in new york', time('America/New_York')],
+    ["what's the current time now?", time()],
+    ['search for budget', search('budget')],
+    ['look up messages about the launch plan?', search('the launch plan')],
+    ['find   q3 numbers', search('q3 numbers')],
+    ['summarize', { tool: { name: 'summarize_conversation', input: {} } }],
+    ['statistics please', { tool: { name: 'conversation_stats', input: {} } }],
+    ['what can you do?', { text: HELP_TEXT }],
+    ['@agent /calc 2+2', calculator('2+2')],
+    ['/time Europe/Paris', time('Europe/Paris')],
+    ['/search', { text: 'Usage: `/search <words>`.' }],
+    ['calculate the meaning of life', { text: NO_LLM_TEXT }],
+    ['Write me a poem about the sea', { text: NO_LLM_TEXT }],
+  ])('reads %j', (text, intent) => {
+    expect(recognise(text)).toEqual(intent);
+  });
+
+  it(`reads no plain request longer than ${MAX_REQUEST_LENGTH} characters, but commands at any length`, () => {
+    const words = 'budget '.repeat(MAX_REQUEST_LENGTH / 7).trim();
+    expect(recognise(`search for ${words}`)).toEqual({ text: NO_LLM_TEXT });
+    expect(recognise(`/search ${words}`)).toEqual(search(words));
+  });
+
+  it('reads requests prefixed with the speaker, as turns arrive in shared conversations', async () => {
+    const reply = await answer('Grace: calculate 12 * 7');
+    expect(reply.toolCalls).toEqual([{ toolName: 'calculator', input: { expression: '12 * 7' } }]);
+  });
+});
+
+describe('recognise, on generated input', () => {
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: MESSAGE_MAX_LENGTH, size: 'max' }),
+    fc.string({ unit: 'grapheme-ascii', maxLength: MESSAGE_MAX_LENGTH, size: 'max' }),
+    fc.string({ unit: fc.constantFrom(' ', '1', '+', '(', ')', '?', ':', '\n', 'in ', 'calculate ', 'search ', 'time ', '@agent', '/'), maxLength: 2_000, size: 'max' }),
+  );
+
+  it(`returns an intent for any text up to ${MESSAGE_MAX_LENGTH} characters, promptly`, () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        const intent = recognise(text);
+        expect(intent.tool !== undefined || typeof intent.text === 'string').toBe(true);
+        expect(decisionTime(text)).toBeLessThan(BUDGET_MS);
+      }),
+    );
+  });
+
+  // Backtracking needs a prefix that starts a match and a long run the pattern can split in many
+  // ways, then a tail that makes the match fail: these build exactly that, short and long.
+  const prefix = fc.constantFrom('', 'calculate ', 'compute ', "what's ", 'what is ', 'what time is it in ', 'time in ', "what's the current time now in ", 'search for ', 'find ', 'look up messages about ', '/calc ', '@agent ', 'Grace: ', 'sqrt(');
+  const pump = fc.array(fc.constantFrom(' ', '\t', '1', '1 ', '+', ' +', '(', '(0', ' in', 'in ', 'a ', '?', ' ?', '\n', ':', '.'), { minLength: 1, maxLength: 3 }).map((units) => units.join(''));
+  const suffix = fc.constantFrom('', 'x', '!', '\n', '?', '??', ')', ' h', ' -', 'LN()');
+  const length = fc.oneof(fc.integer({ min: 1, max: MAX_REQUEST_LENGTH }), fc.integer({ min: MAX_REQUEST_LENGTH + 1, max: MESSAGE_MAX_LENGTH }));
+  const adversarial = fc.tuple(prefix, pump, suffix, length).map(([start, repeated, end, size]) => start + repeated.repeat(Math.ceil(size / repeated.length)).slice(0, size) + end);
+
+  it('reads text crafted to make a matcher backtrack within the same budget', () => {
+    fc.assert(
+      fc.property(adversarial, (text) => {
+        expect(decisionTime(text)).toBeLessThan(BUDGET_MS);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps reading generated calculations and searches', () => {
+    const arithmetic = fc
+      .array(fc.constantFrom('1', '23', '.5', '+', '-', '*', '/', '%', '^', '(', ')', ' ', ','), { minLength: 1, maxLength: 40 })
+      .map((tokens) => tokens.join('').trim())
+      .filter((expression) => /\d/.test(expression));
+    const words = fc.array(fc.constantFrom('budget', 'q3', 'launch', 'plan', 'in', 'time'), { minLength: 1, maxLength: 6 }).map((list) => list.join(' '));
+    fc.assert(
+      fc.property(fc.constantFrom('calculate', 'compute', 'what is'), arithmetic, fc.constantFrom('', '?', ' ?'), (verb, expression, end) => {
+        expect(recognise(`${verb} ${expression}${end}`)).toEqual({ tool: { name: 'calculator', input: { expression } } });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('search for', 'find', 'look up history for'), words, fc.constantFrom('', '?', ' ?'), (verb, query, end) => {
+        expect(recognise(`${verb} ${query}${end}`)).toEqual({ tool: { name: 'search_history', input: { query } } });
+      }),
+    );
+  });
+});
+
+describe('the crafted message that once blocked the event loop', () => {
+  it.each([
+    ['as first reported, 4,000 spaces a side', bait(4_000)],
+    [`at the ${MESSAGE_MAX_LENGTH.toLocaleString('en')}-character message limit`, bait((MESSAGE_MAX_LENGTH - 12) / 2)],
+    ['behind a speaker prefix', `Grace: ${bait((MESSAGE_MAX_LENGTH - 19) / 2)}`],
+  ])(`is answered within ${BUDGET_MS} ms, ${'%s'}`, async (_, text) => {
+    expect(text.length).toBeLessThanOrEqual(MESSAGE_MAX_LENGTH);
+    expect(decisionTime(text)).toBeLessThan(BUDGET_MS);
+    expect((await answer(text)).text).toBe(NO_LLM_TEXT);
+  });
+});
