@@ -1,4 +1,5 @@
 import { InitialSchema1795265668851 } from '../../migrations/1795265668851-InitialSchema.js';
+import { ErasedAccountsHaveNoEmail1795300000000 } from '../../migrations/1795300000000-ErasedAccountsHaveNoEmail.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
-export const MIGRATIONS = [InitialSchema1795265668851];
+export const MIGRATIONS = [InitialSchema1795265668851, ErasedAccountsHaveNoEmail1795300000000];

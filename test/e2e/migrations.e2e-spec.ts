@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseSettings } from '../../src/config/database.config.js';
 import { AppDataSource } from '../../src/database/data-source.factory.js';
+import { MIGRATIONS } from '../../src/database/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'messages', 'refresh_tokens', 'tool_invocations', 'users'];
@@ -76,9 +77,23 @@ describe('migrations', () => {
     expect(hit).toEqual({ seq: 1 });
   });
 
+  it('leave accounts deleted before erasure without an email, password or name', async () => {
+    await dataSource.undoLastMigration({ transaction: 'each' });
+    await dataSource.query(
+      `INSERT INTO users (email, display_name, password_hash, deleted_at) VALUES
+         ('deleted-0@deleted.invalid', 'Old Name', 'hash', now()), ('kept@example.com', 'Kept', 'hash', NULL)`,
+    );
+    await dataSource.migrate();
+    const rows = await dataSource.query(`SELECT email, display_name, password_hash FROM users WHERE display_name IN ('Old Name', 'Deleted user', 'Kept') ORDER BY deleted_at NULLS FIRST`);
+    expect(rows).toEqual([
+      { email: 'kept@example.com', display_name: 'Kept', password_hash: 'hash' },
+      { email: null, display_name: 'Deleted user', password_hash: null },
+    ]);
+  });
+
   it('revert cleanly and apply again', async () => {
     await dataSource.query('TRUNCATE users CASCADE');
-    await dataSource.undoLastMigration({ transaction: 'each' });
+    for (const _ of MIGRATIONS) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await tables(dataSource)).toEqual([]);
     await dataSource.migrate();
     expect(await tables(dataSource)).toEqual(TABLES);
