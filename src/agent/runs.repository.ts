@@ -162,9 +162,13 @@ export class RunsRepository {
     manager: EntityManager,
   ): Promise<{ ids: string[]; cancelled: RunEntity[]; running: { id: string; conversationId: string }[] }> {
     const runs: { id: string; conversation_id: string; status: RunStatus }[] = await manager.query(
-      `SELECT r.id, r.conversation_id, r.status FROM agent_runs r JOIN messages m ON m.id = r.trigger_message_id
-       WHERE r.requested_by_id = $1 OR m.author_id = $1
-       FOR UPDATE OF r`,
+      // Two indexed lookups rather than one OR across the join, which would scan every run.
+      `SELECT id, conversation_id, status FROM agent_runs
+       WHERE id IN (
+         SELECT id FROM agent_runs WHERE requested_by_id = $1
+         UNION SELECT r.id FROM agent_runs r JOIN messages m ON m.id = r.trigger_message_id WHERE m.author_id = $1
+       )
+       FOR UPDATE`,
       [userId],
     );
     const ids = runs.map((run) => run.id);
