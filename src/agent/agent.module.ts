@@ -8,13 +8,14 @@ import { ChatService } from './chat.service.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunScheduler } from './run-scheduler.service.js';
+import { RunsErasure } from './runs.erasure.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
 @Module({
   imports: [MessagesModule, ConversationsModule, UsersModule],
   controllers: [ChatController],
-  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunsRepository, ToolRegistry],
+  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunsRepository, RunsErasure, ToolRegistry],
   exports: [AgentCore, ChatService],
 })
 export class AgentModule {}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource, type EntityManager, In } from 'typeorm';
 import { rowsOf } from '../database/query-rows.js';
 import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 import { ToolInvocationEntity } from './tool-invocation.entity.js';
@@ -150,6 +150,40 @@ export class RunsRepository {
       [userId],
     );
     return { runs: row.runs, tokens: Number(row.tokens) };
+  }
+
+  /**
+   * Erasure of the runs an account triggered (its messages) or requested: their tool calls lose
+   * arguments, results and errors, queued ones are cancelled, and they no longer name the account.
+   * Returns them, with those cancelled here and those still running (to be stopped).
+   */
+  async eraseRequested(
+    userId: string,
+    manager: EntityManager,
+  ): Promise<{ ids: string[]; cancelled: RunEntity[]; running: { id: string; conversationId: string }[] }> {
+    const runs: { id: string; conversation_id: string; status: RunStatus }[] = await manager.query(
+      // Two indexed lookups rather than one OR across the join, which would scan every run.
+      `SELECT id, conversation_id, status FROM agent_runs
+       WHERE id IN (
+         SELECT id FROM agent_runs WHERE requested_by_id = $1
+         UNION SELECT r.id FROM agent_runs r JOIN messages m ON m.id = r.trigger_message_id WHERE m.author_id = $1
+       )
+       FOR UPDATE`,
+      [userId],
+    );
+    const ids = runs.map((run) => run.id);
+    if (!ids.length) return { ids, cancelled: [], running: [] };
+    await manager.query(`UPDATE tool_invocations SET arguments = '{}', result = NULL, error = NULL WHERE run_id = ANY($1::uuid[])`, [ids]);
+    const cancelled = toRuns(
+      await manager.query(
+        `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), requested_by_id = NULL
+         WHERE id = ANY($1::uuid[]) AND status = 'queued' RETURNING ${RUN_FIELDS}`,
+        [ids],
+      ),
+    );
+    await manager.query(`UPDATE agent_runs SET requested_by_id = NULL WHERE id = ANY($1::uuid[])`, [ids]);
+    const running = runs.filter((run) => run.status === 'running').map((run) => ({ id: run.id, conversationId: run.conversation_id }));
+    return { ids, cancelled, running };
   }
 
   async recordToolStart(fields: { runId: string; callId: string; name: string; arguments: unknown }): Promise<string> {

@@ -5,8 +5,9 @@ import { normaliseEmail } from './dto/auth.dto.js';
 import { PasswordHasher } from './password.hasher.js';
 
 /**
- * ADMIN_EMAIL + ADMIN_PASSWORD: creates that admin at start-up, or promotes the existing account.
- * Idempotent; an existing account keeps its password.
+ * ADMIN_EMAIL + ADMIN_PASSWORD: creates that admin at start-up, or promotes an existing account
+ * with that email — only if ADMIN_PASSWORD is its password, since anyone may have registered the
+ * address first. Idempotent; an existing account keeps its password.
  */
 @Injectable()
 export class AdminBootstrap implements OnApplicationBootstrap {
@@ -24,10 +25,16 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     const email = normaliseEmail(adminEmail);
     const existing = await this.users.findByEmail(email);
     if (existing) {
-      if (existing.role !== 'admin' && !existing.deletedAt) {
-        await this.users.update(existing.id, { role: 'admin' });
-        this.logger.log('Promoted the configured account to admin');
+      if (existing.role === 'admin') return;
+      if (!(await this.hasher.verify(existing.passwordHash, adminPassword))) {
+        this.logger.warn(
+          'ADMIN_EMAIL belongs to an existing account whose password is not ADMIN_PASSWORD: it was not made an admin. ' +
+            'Set that password on the account, or choose another ADMIN_EMAIL.',
+        );
+        return;
       }
+      await this.users.update(existing.id, { role: 'admin' });
+      this.logger.log('Promoted the configured account to admin');
       return;
     }
     try {

@@ -96,8 +96,16 @@ export class AuthController {
   @Authenticated()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
-    summary: 'Delete the account',
-    description: 'Personal data is erased and every session ends; messages in shared conversations stay, shown as a deleted user.',
+    summary: 'Delete and erase the account',
+    description: [
+      'Erases the account in one transaction, then ends every session:',
+      '- conversations the caller owned alone (no other participant), or had deleted, are deleted with everything in them (messages, runs, tool calls);',
+      '- a shared conversation the caller owned passes to its longest-standing remaining participant (members before viewers) and loses its title and system prompt;',
+      "- in every conversation, the caller's messages and the agent's replies to them become tombstones (empty content and metadata, deletedAt set, author shown as a deleted user); the runs the caller triggered lose their tool arguments, results and errors, and unfinished ones are cancelled; the agent's rolling summary of those conversations is dropped;",
+      '- the caller leaves every conversation;',
+      '- the account keeps only its id and timestamps: no email, name or password.',
+      'Other participants receive message:deleted, conversation:updated and lose the conversations that were deleted, as for any other change.',
+    ].join('\n'),
   })
   @ApiNoContentResponse()
   deleteMe(@CurrentUser() user: AuthUser): Promise<void> {

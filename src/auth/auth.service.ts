@@ -5,7 +5,8 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { UserDto } from '../users/dto/user.dto.js';
-import type { UserEntity } from '../users/user.entity.js';
+import type { ActiveUser } from '../users/user.entity.js';
+import { AccountErasure } from '../users/account-erasure.service.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { UsersService } from '../users/users.service.js';
 import { AccessTokenService } from './access-token.service.js';
@@ -44,12 +45,13 @@ export class AuthService {
     private readonly accessTokens: AccessTokenService,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionsService,
+    private readonly erasure: AccountErasure,
   ) {}
 
   async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
     if (password.toLowerCase() === email) throw passwordFieldError('password', 'password must not be the email address');
     const passwordHash = await this.hasher.hash(password);
-    let user: UserEntity;
+    let user: ActiveUser;
     try {
       user = await this.users.create({ email, displayName, passwordHash });
     } catch (error) {
@@ -64,7 +66,7 @@ export class AuthService {
   /** Unknown email and wrong password cost the same and fail the same way. */
   async login({ email, password }: LoginDto): Promise<AuthResponseDto> {
     const user = await this.users.findByEmail(email);
-    const valid = await this.hasher.verify(user?.deletedAt ? null : user?.passwordHash, password);
+    const valid = await this.hasher.verify(user?.passwordHash, password);
     if (!user || !valid) throw invalidCredentials();
     return this.startSession(user);
   }
@@ -126,17 +128,15 @@ export class AuthService {
     return UserDto.from(await this.usersService.getActive(caller.id));
   }
 
-  /** Erases the account's personal data and ends every session; shared messages stay, anonymised. */
+  /** Erases the account (AccountErasure says what that covers), then ends every session. */
   async deleteMe(caller: AuthUser): Promise<void> {
+    // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
-    await this.dataSource.transaction(async (manager) => {
-      await this.refreshTokens.revokeAllForUser(caller.id, undefined, manager);
-      await this.users.anonymise(caller.id, manager);
-    });
+    await this.erasure.erase(caller.id);
     this.accessTokens.forget(caller.id);
   }
 
-  private async startSession(user: UserEntity): Promise<AuthResponseDto> {
+  private async startSession(user: ActiveUser): Promise<AuthResponseDto> {
     const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
       const id = await this.sessions.start(user.id, manager);
       return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
@@ -144,7 +144,7 @@ export class AuthService {
     return this.respond(user, sessionId, refreshToken);
   }
 
-  private async respond(user: UserEntity, familyId: string, refreshToken: string): Promise<AuthResponseDto> {
+  private async respond(user: ActiveUser, familyId: string, refreshToken: string): Promise<AuthResponseDto> {
     const { accessToken, expiresIn } = await this.accessTokens.issue(user, familyId);
     return { user: UserDto.from(user), accessToken, refreshToken, expiresIn };
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, In, IsNull, Not, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, In, IsNull, type Repository } from 'typeorm';
 import { RefreshTokenEntity } from './refresh-token.entity.js';
 
 /** Every query on refresh tokens. Tokens are looked up by the SHA-256 of their value only. */
@@ -46,13 +46,5 @@ export class RefreshTokensRepository {
   async revokeFamilies(familyIds: string[], manager?: EntityManager): Promise<void> {
     if (!familyIds.length) return;
     await this.repo(manager).update({ familyId: In(familyIds), revokedAt: IsNull() }, { revokedAt: () => 'now()' });
-  }
-
-  /** Revokes every session of the user, or every one but `keepFamilyId`. */
-  async revokeAllForUser(userId: string, keepFamilyId?: string, manager?: EntityManager): Promise<void> {
-    await this.repo(manager).update(
-      { userId, revokedAt: IsNull(), ...(keepFamilyId ? { familyId: Not(keepFamilyId) } : {}) },
-      { revokedAt: () => 'now()' },
-    );
   }
 }

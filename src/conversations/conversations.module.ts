@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module.js';
 import { ConversationCache } from './conversation-cache.js';
+import { ConversationsErasure } from './conversations.erasure.js';
 import { ConversationsController } from './conversations.controller.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';
@@ -8,7 +9,7 @@ import { ConversationsService } from './conversations.service.js';
 @Module({
   imports: [UsersModule],
   controllers: [ConversationsController],
-  providers: [ConversationsRepository, ConversationsService, ConversationCache],
+  providers: [ConversationsRepository, ConversationsService, ConversationCache, ConversationsErasure],
   exports: [ConversationsService, ConversationsRepository],
 })
 export class ConversationsModule {}

@@ -193,7 +193,50 @@ export class ConversationsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** Moves the read marker forward only, and never past the last message. */
+  /**
+   * A deleted account's conversations. Those it owns that no other account takes part in, or that
+   * it had already deleted, go entirely (messages, runs, tool calls, participants cascade). Those it
+   * owns with others pass to the longest-standing remaining participant, members before viewers,
+   * and lose the title and system prompt it wrote. Its own participation ends everywhere.
+   */
+  async eraseParticipant(userId: string, manager: EntityManager): Promise<{ deleted: string[]; left: string[] }> {
+    const deleted = rowsOf<{ id: string; live: boolean }>(
+      await manager.query(
+        `DELETE FROM conversations c
+         WHERE c.owner_id = $1 AND (c.deleted_at IS NOT NULL OR NOT EXISTS (
+           SELECT 1 FROM conversation_participants p JOIN users u ON u.id = p.user_id AND u.deleted_at IS NULL
+           WHERE p.conversation_id = c.id AND p.user_id <> $1))
+         RETURNING c.id, c.deleted_at IS NULL AS live`,
+        [userId],
+      ),
+    );
+    await manager.query(
+      `WITH heir AS (
+         SELECT DISTINCT ON (p.conversation_id) p.conversation_id, p.user_id
+         FROM conversation_participants p
+         JOIN conversations c ON c.id = p.conversation_id AND c.owner_id = $1
+         JOIN users u ON u.id = p.user_id AND u.deleted_at IS NULL
+         WHERE p.user_id <> $1
+         ORDER BY p.conversation_id, p.role = 'member' DESC, p.joined_at, p.user_id
+       ), promoted AS (
+         UPDATE conversation_participants p SET role = 'owner' FROM heir
+         WHERE p.conversation_id = heir.conversation_id AND p.user_id = heir.user_id
+       )
+       UPDATE conversations c SET owner_id = heir.user_id, title = '', agent_system_prompt = NULL, updated_at = now()
+       FROM heir WHERE c.id = heir.conversation_id`,
+      [userId],
+    );
+    const left = rowsOf<{ conversation_id: string }>(
+      await manager.query(`DELETE FROM conversation_participants WHERE user_id = $1 RETURNING conversation_id`, [userId]),
+    );
+    return { deleted: deleted.filter((row) => row.live).map((row) => row.id), left: left.map((row) => row.conversation_id) };
+  }
+
+  /** The agent's rolling memory of these conversations is dropped (it condensed erased messages). */
+  async forgetSummaries(ids: string[], manager: EntityManager): Promise<void> {
+    if (ids.length) await manager.query(`UPDATE conversations SET summary = NULL, summary_seq = 0 WHERE id = ANY($1::uuid[])`, [ids]);
+  }
+
   /** Moves the read marker forward (never back, never past the last message); true if it moved. */
   async markRead(conversationId: string, userId: string, seq: number): Promise<boolean> {
     const rows = rowsOf<unknown>(

@@ -239,6 +239,31 @@ export class MessagesRepository {
   }
 
   /**
+   * Erasure: the messages an account wrote, or the replies of the given runs, become tombstones
+   * like a soft delete, and lose their idempotency key too. Returns those that were not
+   * tombstones yet (to announce) and every conversation touched.
+   */
+  async erase(
+    target: { authorId: string } | { runIds: string[] },
+    manager: EntityManager,
+  ): Promise<{ deleted: { conversationId: string; id: string; seq: number }[]; conversationIds: string[] }> {
+    const [condition, parameter] = 'authorId' in target ? ['author_id = $1', target.authorId] : ['run_id = ANY($1::uuid[])', target.runIds];
+    const rows = rowsOf<{ id: string; conversation_id: string; seq: number; live: boolean }>(
+      await manager.query(
+        `WITH target AS (SELECT id, deleted_at IS NULL AS live FROM messages WHERE ${condition} FOR UPDATE)
+         UPDATE messages m SET content = '', metadata = '{}', client_message_id = NULL, deleted_at = coalesce(m.deleted_at, now())
+         FROM target WHERE m.id = target.id
+         RETURNING m.id, m.conversation_id, m.seq, target.live`,
+        [parameter],
+      ),
+    );
+    return {
+      deleted: rows.filter((row) => row.live).map((row) => ({ conversationId: row.conversation_id, id: row.id, seq: row.seq })),
+      conversationIds: [...new Set(rows.map((row) => row.conversation_id))],
+    };
+  }
+
+  /**
    * Full-text search over the messages of the conversations the user takes part in, ranked, with
    * highlighted excerpts. Matches are marked with the given delimiters, for the caller to render.
    */

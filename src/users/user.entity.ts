@@ -18,9 +18,9 @@ export class UserEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'users_pkey' })
   id!: string;
 
-  /** Stored trimmed and lower-cased, so uniqueness is case-insensitive. */
-  @Column({ type: 'varchar', length: 254 })
-  email!: string;
+  /** Stored trimmed and lower-cased, so uniqueness is case-insensitive. Null once the account is deleted. */
+  @Column({ type: 'varchar', length: 254, nullable: true })
+  email!: string | null;
 
   @Column({ name: 'display_name', type: 'varchar', length: 80 })
   displayName!: string;
@@ -41,3 +41,9 @@ export class UserEntity {
   @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
   deletedAt!: Date | null;
 }
+
+/** An account that is not deleted: only deleted accounts lack an email. */
+export type ActiveUser = UserEntity & { email: string; deletedAt: null };
+
+/** What a deleted account is shown as, wherever its messages stay. */
+export const DELETED_USER_NAME = 'Deleted user';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In, IsNull, type Repository } from 'typeorm';
-import { type UserRole, UserEntity } from './user.entity.js';
+import { rowsOf } from '../database/query-rows.js';
+import { type ActiveUser, DELETED_USER_NAME, type UserRole, UserEntity } from './user.entity.js';
 
 /** Every query on users. */
 @Injectable()
@@ -11,8 +12,8 @@ export class UsersRepository {
     this.users = dataSource.getRepository(UserEntity);
   }
 
-  findActiveById(id: string, manager?: EntityManager): Promise<UserEntity | null> {
-    return (manager?.getRepository(UserEntity) ?? this.users).findOneBy({ id, deletedAt: IsNull() });
+  findActiveById(id: string, manager?: EntityManager): Promise<ActiveUser | null> {
+    return (manager?.getRepository(UserEntity) ?? this.users).findOneBy({ id, deletedAt: IsNull() }) as Promise<ActiveUser | null>;
   }
 
   /** Those of the given ids that belong to existing, not deleted, users. */
@@ -31,13 +32,13 @@ export class UsersRepository {
   }
 
   /** `email` must already be normalised (trimmed, lower case). */
-  findByEmail(email: string): Promise<UserEntity | null> {
-    return this.users.findOneBy({ email });
+  findByEmail(email: string): Promise<ActiveUser | null> {
+    return this.users.findOneBy({ email, deletedAt: IsNull() }) as Promise<ActiveUser | null>;
   }
 
   /** Throws a unique violation (23505) when the email is taken. */
-  create(fields: { email: string; displayName: string; passwordHash: string; role?: UserRole }): Promise<UserEntity> {
-    return this.users.save(this.users.create({ role: 'user', ...fields }));
+  create(fields: { email: string; displayName: string; passwordHash: string; role?: UserRole }): Promise<ActiveUser> {
+    return this.users.save(this.users.create({ role: 'user', ...fields })) as Promise<ActiveUser>;
   }
 
   async update(id: string, fields: Partial<Pick<UserEntity, 'displayName' | 'passwordHash' | 'role'>>): Promise<void> {
@@ -45,13 +46,18 @@ export class UsersRepository {
   }
 
   /**
-   * Erases personal data but keeps the row, so messages in shared conversations stay attributed
-   * to "Deleted user". The email is replaced by a unique placeholder that can never sign in.
+   * Keeps of the account only what references to it need: the id (messages in shared
+   * conversations stay attributed to a deleted user) and its timestamps. The email goes entirely
+   * (NULL), so no registration can block this. False if the account was already deleted.
    */
-  async anonymise(id: string, manager?: EntityManager): Promise<void> {
-    await (manager?.getRepository(UserEntity) ?? this.users).update(
-      { id },
-      { email: `deleted-${id}@deleted.invalid`, displayName: 'Deleted user', passwordHash: null, deletedAt: new Date() },
+  async anonymise(id: string, manager: EntityManager): Promise<boolean> {
+    const rows = rowsOf<unknown>(
+      await manager.query(
+        `UPDATE users SET email = NULL, display_name = $2, password_hash = NULL, role = 'user', deleted_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL RETURNING 1`,
+        [id, DELETED_USER_NAME],
+      ),
     );
+    return rows.length > 0;
   }
 }

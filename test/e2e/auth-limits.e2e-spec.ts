@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PASSWORD, register } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -49,15 +50,18 @@ describe('brute-force limits', () => {
 });
 
 describe('admin bootstrap', () => {
-  it('creates the configured admin once, idempotently across restarts, and promotes an existing account', async () => {
+  const adminPassword = 'admin password 123';
+  const login = (t: TestApp, email: string, password: string) => t.http(`${API}/auth/login`, { method: 'POST', json: { email, password } });
+
+  it('creates the configured admin once, idempotently across restarts, and promotes an existing account whose password is ADMIN_PASSWORD', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-admin-'));
-    const env = { DATA_DIR: dataDir, DATABASE_URL: '', ADMIN_EMAIL: ' Root@Example.com ', ADMIN_PASSWORD: 'admin password 123' };
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '', ADMIN_EMAIL: ' Root@Example.com ', ADMIN_PASSWORD: adminPassword };
 
     const first = await startTestApp(env);
     try {
-      const login = await first.http(`${API}/auth/login`, { method: 'POST', json: { email: 'root@example.com', password: 'admin password 123' } });
-      expect(login.status).toBe(200);
-      expect(login.body.user.role).toBe('admin');
+      const response = await login(first, 'root@example.com', adminPassword);
+      expect(response.status).toBe(200);
+      expect(response.body.user.role).toBe('admin');
     } finally {
       await first.close();
     }
@@ -66,18 +70,57 @@ describe('admin bootstrap', () => {
     try {
       const [{ count }] = await second.app.get(DataSource).query(`SELECT count(*)::int AS count FROM users WHERE role = 'admin'`);
       expect(count).toBe(1);
-      const promoted = await register(second, { email: 'boss@example.com' });
-      expect(promoted.id).toBeDefined();
+      // The operator registers the account first, then configures its password as ADMIN_PASSWORD.
+      const boss = await second.http(`${API}/auth/register`, { method: 'POST', json: { email: 'boss@example.com', password: adminPassword, displayName: 'Boss' } });
+      expect(boss.status).toBe(201);
+      expect(boss.body.user.role).toBe('user');
     } finally {
       await second.close();
     }
 
     const third = await startTestApp({ ...env, ADMIN_EMAIL: 'boss@example.com' });
     try {
-      const me = await third.http(`${API}/auth/login`, { method: 'POST', json: { email: 'boss@example.com', password: PASSWORD } });
+      const me = await login(third, 'boss@example.com', adminPassword);
       expect(me.body.user.role).toBe('admin');
+      expect((await third.http(`${API}/admin/stats`, { token: me.body.accessToken })).status).toBe(200);
     } finally {
       await third.close();
+    }
+  });
+
+  it('does not promote an account that registered ADMIN_EMAIL first with another password, and says why without secrets', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-admin-'));
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '' };
+
+    const before = await startTestApp(env);
+    try {
+      await register(before, { email: 'root@example.com' });
+    } finally {
+      await before.close();
+    }
+
+    const warn = vi.spyOn(Logger.prototype, 'warn');
+    const configured = await startTestApp({ ...env, ADMIN_EMAIL: 'Root@Example.com', ADMIN_PASSWORD: adminPassword });
+    try {
+      const squatter = await login(configured, 'root@example.com', PASSWORD);
+      expect(squatter.status).toBe(200);
+      expect(squatter.body.user.role).toBe('user');
+      expect((await configured.http(`${API}/admin/stats`, { token: squatter.body.accessToken })).status).toBe(403);
+      // Nor does the configured password open the account.
+      expect((await login(configured, 'root@example.com', adminPassword)).status).toBe(401);
+      const [{ count }] = await configured.app.get(DataSource).query(`SELECT count(*)::int AS count FROM users WHERE role = 'admin'`);
+      expect(count).toBe(0);
+
+      const warnings = warn.mock.calls.map((call) => String(call[0]));
+      const conflict = warnings.find((message) => message.includes('ADMIN_EMAIL'));
+      expect(conflict).toMatch(/not made an admin/);
+      for (const message of warnings) {
+        expect(message).not.toContain(adminPassword);
+        expect(message).not.toContain(PASSWORD);
+      }
+    } finally {
+      warn.mockRestore();
+      await configured.close();
     }
   });
 });

@@ -351,12 +351,35 @@ describe('auth', () => {
       expect((await post('/auth/login', { email: user.email, password: PASSWORD })).status).toBe(401);
 
       const [row] = await t.app.get(DataSource).query(`SELECT email, display_name, password_hash, deleted_at FROM users WHERE id = $1`, [user.id]);
-      expect(row).toMatchObject({ display_name: 'Deleted user', password_hash: null });
-      expect(row.email).not.toContain(user.email.split('@')[0]);
+      expect(row).toMatchObject({ email: null, display_name: 'Deleted user', password_hash: null });
       expect(row.deleted_at).not.toBeNull();
 
       // The address is free again.
       expect((await post('/auth/register', { email: user.email, password: PASSWORD, displayName: 'New' })).status).toBe(201);
+    });
+
+    it('cannot be blocked by registering the address a deleted account used to be given', async () => {
+      const victim = await register(t);
+      const squatter = await post('/auth/register', { email: `deleted-${victim.id}@deleted.invalid`, password: PASSWORD, displayName: 'Squatter' });
+      expect(squatter.status).toBe(201);
+      expect((await t.http(`${API}/auth/me`, { method: 'DELETE', token: victim.accessToken })).status).toBe(204);
+      expect((await t.http(`${API}/auth/me`, { token: victim.accessToken })).status).toBe(401);
+      expect((await t.http(`${API}/auth/me`, { token: squatter.body.accessToken })).status).toBe(200);
+    });
+
+    it('lets two accounts be deleted one after the other (erased rows share no unique value)', async () => {
+      const [first, second] = await Promise.all([register(t), register(t)]);
+      for (const user of [first!, second!]) expect((await t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+    });
+
+    it('answers a second deletion of the same account with 401, erasing nothing twice', async () => {
+      const user = await register(t);
+      const [a, b] = await Promise.all([
+        t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken }),
+        t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken }),
+      ]);
+      expect([a.status, b.status]).toContain(204);
+      for (const status of [a.status, b.status]) expect([204, 401]).toContain(status);
     });
   });
 

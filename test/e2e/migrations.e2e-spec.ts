@@ -101,6 +101,21 @@ describe('migrations', () => {
     await expect(token('00000000-0000-4000-8000-000000000003', 'd', false)).rejects.toThrow(/refresh_tokens_family_id_fkey/);
   });
 
+  it('leave accounts deleted before erasure without an email, password or name', async () => {
+    const applied = async () => ((await dataSource.query(`SELECT name FROM migrations`)) as { name: string }[]).map((row) => row.name);
+    while ((await applied()).includes('ErasedAccountsHaveNoEmail1795300000000')) await dataSource.undoLastMigration({ transaction: 'each' });
+    await dataSource.query(
+      `INSERT INTO users (email, display_name, password_hash, deleted_at) VALUES
+         ('deleted-0@deleted.invalid', 'Old Name', 'hash', now()), ('kept@example.com', 'Kept', 'hash', NULL)`,
+    );
+    await dataSource.migrate();
+    const rows = await dataSource.query(`SELECT email, display_name, password_hash FROM users WHERE display_name IN ('Old Name', 'Deleted user', 'Kept') ORDER BY deleted_at NULLS FIRST`);
+    expect(rows).toEqual([
+      { email: 'kept@example.com', display_name: 'Kept', password_hash: 'hash' },
+      { email: null, display_name: 'Deleted user', password_hash: null },
+    ]);
+  });
+
   it('revert cleanly and apply again', async () => {
     await dataSource.query('TRUNCATE users CASCADE');
     for (const _ of MIGRATIONS) await dataSource.undoLastMigration({ transaction: 'each' });

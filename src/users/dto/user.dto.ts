@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { USER_ROLES, type UserEntity, type UserRole } from '../user.entity.js';
+import { type ActiveUser, USER_ROLES, type UserRole } from '../user.entity.js';
 
 /** A user as clients see it: never the password hash or internal columns. */
 export class UserDto {
@@ -18,7 +18,7 @@ export class UserDto {
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
 
-  static from(user: UserEntity): UserDto {
+  static from(user: ActiveUser): UserDto {
     return {
       id: user.id,
       email: user.email,

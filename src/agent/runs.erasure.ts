@@ -1,0 +1,40 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { AccountErasure, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
+import { RunDto } from './dto/run.dto.js';
+import { RunsRepository } from './runs.repository.js';
+
+/**
+ * The agent's work for a deleted account: the replies to its messages become tombstones, the
+ * tool calls of those runs are blanked, and runs not finished yet are stopped.
+ */
+@Injectable()
+export class RunsErasure implements ErasureStep, OnModuleInit {
+  constructor(
+    private readonly erasure: AccountErasure,
+    private readonly runs: RunsRepository,
+    private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsRepository,
+    private readonly bus: RealtimeBus,
+  ) {}
+
+  onModuleInit(): void {
+    this.erasure.register(this);
+  }
+
+  async erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement | undefined> {
+    const { ids, cancelled, running } = await this.runs.eraseRequested(userId, manager);
+    if (!ids.length) return undefined;
+    const { deleted, conversationIds } = await this.messages.erase({ runIds: ids }, manager);
+    await this.conversations.forgetSummaries(conversationIds, manager);
+    return () => {
+      for (const { conversationId, id, seq } of deleted) this.bus.publish({ type: 'message.deleted', conversationId, messageId: id, seq });
+      for (const run of cancelled) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(run) });
+      // The instance executing each one stops it; its reply, already a tombstone, stays erased.
+      for (const run of running) this.bus.publish({ type: 'run.cancel', conversationId: run.conversationId, runId: run.id });
+    };
+  }
+}

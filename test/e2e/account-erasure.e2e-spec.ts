@@ -1,0 +1,205 @@
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
+import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
+import { type Registered, register } from '../support/auth.js';
+import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
+
+const API = '/api/v1';
+const TABLES = ['users', 'refresh_tokens', 'conversations', 'conversation_participants', 'messages', 'agent_runs', 'tool_invocations'];
+
+/** Everything the departing user put into the service; none of it may survive anywhere. */
+const ALICE = {
+  displayName: 'Alice Quillfeather',
+  soloTitle: 'Solo title marigold',
+  soloPrompt: 'Solo prompt periwinkle',
+  soloText: 'solo words aubergine',
+  soloCalc: '/calc 1111+2222',
+  sharedTitle: 'Shared title tamarind',
+  sharedPrompt: 'Shared prompt vermilion',
+  sharedSearch: '/search pangolin',
+  sharedText: 'shared words pangolin',
+  guestText: 'guest words narwhal',
+  deletedTitle: 'Deleted title sassafras',
+  deletedText: 'deleted room words kumquat',
+};
+
+describe('DELETE /auth/me erases the account', () => {
+  let t: TestApp;
+  let db: DataSource;
+  let alice: Registered;
+  let bob: Registered;
+  let carol: Registered;
+  const conversations: Record<'solo' | 'shared' | 'bobs' | 'deleted', string> = { solo: '', shared: '', bobs: '', deleted: '' };
+  const events: RealtimeEvent[] = [];
+  let before = '';
+
+  /** Setup steps must succeed; they run before any test. */
+  const succeed = async (request: Promise<TestResponse>, status: number) => {
+    const response = await request;
+    if (response.status !== status) throw new Error(`expected ${status}, got ${response.status} ${response.text}`);
+    return response;
+  };
+  const create = async (owner: Registered, json: unknown) =>
+    (await succeed(t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json }), 201)).body.id as string;
+  const send = async (user: Registered, conversationId: string, content: string) => {
+    const response = await succeed(
+      t.http(`${API}/conversations/${conversationId}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content } }),
+      201,
+    );
+    return response.body as { message: { id: string }; run: { id: string } | null; reply: { id: string } | null };
+  };
+  const dump = async () => {
+    const parts: string[] = [];
+    for (const table of TABLES) {
+      const rows: { row: string }[] = await db.query(`SELECT row_to_json(t)::text AS row FROM ${table} t`);
+      parts.push(...rows.map((r) => r.row));
+    }
+    return parts.join('\n').toLowerCase();
+  };
+
+  let aliceShared: Awaited<ReturnType<typeof send>>;
+  let aliceSearch: Awaited<ReturnType<typeof send>>;
+  let aliceGuest: Awaited<ReturnType<typeof send>>;
+  let bobShared: Awaited<ReturnType<typeof send>>;
+  let bobOwn: Awaited<ReturnType<typeof send>>;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    db = t.app.get(DataSource);
+    [alice, bob, carol] = await Promise.all([register(t, { displayName: ALICE.displayName }), register(t, { displayName: 'Bob' }), register(t, { displayName: 'Carol' })]);
+
+    conversations.solo = await create(alice, { title: ALICE.soloTitle, agent: { mode: 'auto', systemPrompt: ALICE.soloPrompt } });
+    await send(alice, conversations.solo, ALICE.soloCalc);
+    await send(alice, conversations.solo, ALICE.soloText);
+
+    // Carol joined first but only as a viewer: Bob, the longest-standing member, inherits.
+    conversations.shared = await create(alice, { title: ALICE.sharedTitle, participantIds: [], agent: { mode: 'auto', systemPrompt: ALICE.sharedPrompt } });
+    for (const [user, role] of [[carol, 'viewer'], [bob, 'member']] as const) {
+      await succeed(t.http(`${API}/conversations/${conversations.shared}/participants`, { method: 'POST', token: alice.accessToken, json: { userId: user.id, role } }), 201);
+    }
+    aliceShared = await send(alice, conversations.shared, ALICE.sharedText);
+    aliceSearch = await send(alice, conversations.shared, ALICE.sharedSearch);
+    bobShared = await send(bob, conversations.shared, 'bob says hello in the shared room');
+
+    conversations.bobs = await create(bob, { title: 'Bob room', participantIds: [alice.id], agent: { mode: 'auto' } });
+    aliceGuest = await send(alice, conversations.bobs, ALICE.guestText);
+    bobOwn = await send(bob, conversations.bobs, 'bob says hello in his own room');
+
+    // Deleted by its owner before: invisible to everyone, but still her data.
+    conversations.deleted = await create(alice, { title: ALICE.deletedTitle, participantIds: [bob.id], agent: { mode: 'off' } });
+    await send(alice, conversations.deleted, ALICE.deletedText);
+    await succeed(t.http(`${API}/conversations/${conversations.deleted}`, { method: 'DELETE', token: alice.accessToken }), 204);
+
+    before = await dump();
+    const subscription = t.app.get(RealtimeBus).events$.subscribe((event) => events.push(event));
+    await succeed(t.http(`${API}/auth/me`, { method: 'DELETE', token: alice.accessToken }), 204);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    subscription.unsubscribe();
+  });
+  afterAll(() => t?.close());
+
+  it('had her data in the database before (so the absence below means something)', () => {
+    for (const value of [alice.email, ALICE.displayName, ALICE.soloTitle, ALICE.sharedPrompt, ALICE.sharedText, '1111+2222', 'pangolin', ALICE.deletedText]) {
+      expect(before, value).toContain(value.toLowerCase());
+    }
+  });
+
+  it('leaves no trace of her email, name, titles, prompts, messages or tool arguments in any table', async () => {
+    const after = await dump();
+    for (const value of [alice.email, ALICE.displayName, ...Object.values(ALICE), 'quillfeather', '1111', 'pangolin']) {
+      expect(after, value).not.toContain(value.toLowerCase());
+    }
+  });
+
+  it('keeps of the user row only the id and timestamps', async () => {
+    const [row] = await db.query(`SELECT email, display_name, password_hash, role, deleted_at FROM users WHERE id = $1`, [alice.id]);
+    expect(row).toMatchObject({ email: null, display_name: 'Deleted user', password_hash: null, role: 'user' });
+    expect(row.deleted_at).not.toBeNull();
+  });
+
+  it('deletes the conversations she owned alone, or had deleted, with everything in them', async () => {
+    const ids = [conversations.solo, conversations.deleted];
+    const count = async (sql: string) => (await db.query(sql, [ids]))[0].count as number;
+    expect(await count(`SELECT count(*)::int AS count FROM conversations WHERE id = ANY($1::uuid[])`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS count FROM messages WHERE conversation_id = ANY($1::uuid[])`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS count FROM agent_runs WHERE conversation_id = ANY($1::uuid[])`)).toBe(0);
+    expect(await count(`SELECT count(*)::int AS count FROM conversation_participants WHERE conversation_id = ANY($1::uuid[])`)).toBe(0);
+    expect((await t.http(`${API}/conversations/${conversations.deleted}`, { token: bob.accessToken })).status).toBe(404);
+  });
+
+  it('hands a shared conversation she owned to its longest-standing member, without her title and prompt', async () => {
+    const response = await t.http(`${API}/conversations/${conversations.shared}`, { token: bob.accessToken });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ ownerId: bob.id, title: '', agent: { systemPrompt: null } });
+    expect(response.body.participants.map((p: { userId: string; role: string }) => [p.userId, p.role])).toEqual([
+      [bob.id, 'owner'],
+      [carol.id, 'viewer'],
+    ]);
+    const renamed = await t.http(`${API}/conversations/${conversations.shared}`, { method: 'PATCH', token: bob.accessToken, json: { title: 'Ours now' } });
+    expect(renamed.status).toBe(200);
+  });
+
+  it('turns her messages and the replies to them into tombstones, and leaves everyone else\'s intact', async () => {
+    const history = async (conversationId: string) => {
+      const response = await t.http(`${API}/conversations/${conversationId}/messages`, { token: bob.accessToken });
+      expect(response.status).toBe(200);
+      return new Map<string, { authorId: string | null; content: string; deletedAt: string | null; metadata: object; clientMessageId: string | null }>(
+        response.body.items.map((m: { id: string }) => [m.id, m]),
+      );
+    };
+    const shared = await history(conversations.shared);
+    const bobs = await history(conversations.bobs);
+    for (const [messages, sent] of [[shared, aliceShared], [shared, aliceSearch], [bobs, aliceGuest]] as const) {
+      expect(messages.get(sent.message.id)).toMatchObject({ authorId: alice.id, content: '', deletedAt: expect.any(String), metadata: {} });
+      expect(messages.get(sent.reply!.id)).toMatchObject({ content: '', deletedAt: expect.any(String), metadata: {} });
+    }
+    for (const [messages, sent, text] of [
+      [shared, bobShared, 'bob says hello in the shared room'],
+      [bobs, bobOwn, 'bob says hello in his own room'],
+    ] as const) {
+      expect(messages.get(sent.message.id)).toMatchObject({ authorId: bob.id, content: text, deletedAt: null });
+      expect(messages.get(sent.reply!.id)).toMatchObject({ deletedAt: null, content: expect.stringMatching(/\S/) });
+    }
+    const [names] = await db.query(`SELECT display_name FROM users WHERE id = $1`, [alice.id]);
+    expect(names.display_name).toBe('Deleted user');
+  });
+
+  it('blanks the runs she triggered and their tool calls; others\' runs keep theirs', async () => {
+    const runs: { id: string; requested_by_id: string | null }[] = await db.query(
+      `SELECT id, requested_by_id FROM agent_runs WHERE id = ANY($1::uuid[])`,
+      [[aliceSearch.run!.id, aliceGuest.run!.id]],
+    );
+    expect(runs.map((run) => run.requested_by_id)).toEqual([null, null]);
+    const [search] = await db.query(`SELECT name, arguments, result, error FROM tool_invocations WHERE run_id = $1`, [aliceSearch.run!.id]);
+    expect(search).toEqual({ name: 'search_history', arguments: {}, result: null, error: null });
+    const [bobRun] = await db.query(`SELECT requested_by_id FROM agent_runs WHERE id = $1`, [bobShared.run!.id]);
+    expect(bobRun.requested_by_id).toBe(bob.id);
+  });
+
+  it('removes her from every conversation and ends her sessions', async () => {
+    const [{ count }] = await db.query(`SELECT count(*)::int AS count FROM conversation_participants WHERE user_id = $1`, [alice.id]);
+    expect(count).toBe(0);
+    const [{ live }] = await db.query(`SELECT count(*)::int AS live FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL`, [alice.id]);
+    expect(live).toBe(0);
+    expect((await t.http(`${API}/auth/me`, { token: alice.accessToken })).status).toBe(401);
+  });
+
+  it('announces every change on the realtime bus, so open clients follow', () => {
+    const of = <T extends RealtimeEvent['type']>(type: T) => events.filter((event): event is Extract<RealtimeEvent, { type: T }> => event.type === type);
+    expect(of('conversation.deleted').map((event) => event.conversationId)).toEqual([conversations.solo]);
+    expect(of('participant.removed').map((event) => [event.conversationId, event.userId]).sort()).toEqual(
+      [[conversations.shared, alice.id], [conversations.bobs, alice.id]].sort(),
+    );
+    const updated = of('conversation.updated').find((event) => event.conversationId === conversations.shared);
+    expect(updated?.conversation).toMatchObject({ ownerId: bob.id, title: '' });
+    const deletedMessages = of('message.deleted').map((event) => event.messageId);
+    for (const sent of [aliceShared, aliceSearch, aliceGuest]) expect(deletedMessages).toEqual(expect.arrayContaining([sent.message.id, sent.reply!.id]));
+    expect(deletedMessages).not.toContain(bobShared.message.id);
+  });
+
+  it('is described in the OpenAPI document', async () => {
+    const { body } = await t.http('/api/docs-json');
+    expect(body.paths[`${API}/auth/me`].delete.description).toMatch(/owned alone.*deleted/is);
+  });
+});
