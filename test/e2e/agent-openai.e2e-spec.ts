@@ -242,6 +242,28 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(row).toMatchObject({ content: '', metadata: {}, deleted_at: expect.any(Date) });
   });
 
+  it('lets the model search other conversations only when the user is alone, and gives it clean excerpts', async () => {
+    const privateId = await newConversation({ mode: 'off' });
+    await api.post(`/conversations/${privateId}/messages`, { content: 'Private: the merger codeword is heron77' });
+    const bob = await register(t, { displayName: 'Bob' });
+    const sharedId = (await api.post('/conversations', { title: 'shared', participantIds: [bob.id] })).body.id as string;
+    const searchFor = (id: string) => ({ kind: 'tool' as const, calls: [{ id: `call_${id}`, name: 'search_history', argumentChunks: ['{"query": "heron77 or codeword"}'] }] });
+
+    fake.enqueue(searchFor('shared'), { kind: 'text', chunks: ['Nothing I can share.'] });
+    const shared = (await api.post(`/conversations/${sharedId}/messages?wait=true`, { content: 'what was the codeword?' })).body;
+    const sharedHits = shared.reply.metadata.toolCalls[0].result as { conversationId: string; excerpt: string }[];
+    expect(sharedHits).toEqual([expect.objectContaining({ conversationId: sharedId, excerpt: 'what was the **codeword**' })]);
+    expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).not.toContain('heron77');
+    expect(JSON.stringify(shared.reply.metadata.sources)).not.toContain(privateId);
+
+    const aloneId = await newConversation();
+    fake.enqueue(searchFor('alone'), { kind: 'text', chunks: ['Found it.'] });
+    const alone = (await api.post(`/conversations/${aloneId}/messages?wait=true`, { content: 'remind me' })).body;
+    const aloneHits = alone.reply.metadata.toolCalls[0].result as { conversationId: string; excerpt: string }[];
+    expect(aloneHits).toContainEqual(expect.objectContaining({ conversationId: privateId, excerpt: 'Private: the merger **codeword** is **heron77**' }));
+    expect(aloneHits.map((hit) => hit.excerpt).join(' ')).not.toContain(',');
+  });
+
   it('runs the runs of one conversation one at a time, in order', async () => {
     fake.enqueue({ kind: 'text', chunks: ['one'], delayMs: 50 }, { kind: 'text', chunks: ['two'], delayMs: 50 }, { kind: 'text', chunks: ['three'], delayMs: 50 });
     const id = await newConversation();
