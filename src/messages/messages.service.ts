@@ -118,6 +118,8 @@ export class MessagesService {
     const deleted = await this.messages.softDelete(conversationId, messageId);
     if (!deleted) throw messageNotFound();
     this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.seq });
+    // A reply deleted while it streams stops its run, wherever it executes: nobody asked for the rest.
+    if (existing.runId && existing.status === 'streaming') this.bus.publish({ type: 'run.cancel', conversationId, runId: existing.runId });
   }
 
   async search(user: AuthUser, q: string, limit = 20): Promise<SearchResultDto> {

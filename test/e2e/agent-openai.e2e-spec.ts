@@ -242,6 +242,28 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(row).toMatchObject({ content: '', metadata: {}, deleted_at: expect.any(Date) });
   });
 
+  it('stops the run at once when its streaming reply is deleted, and the reply stays a tombstone', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 200 }, (_, i) => `secret${i} `), delayMs: 20 });
+    const id = await newConversation();
+    const { run } = (await api.post(`/conversations/${id}/messages`, { content: 'tell me everything' })).body;
+    const started = await until(() => events.find((e): e is Extract<RealtimeEvent, { type: 'run.started' }> => e.type === 'run.started' && e.run.id === run.id));
+    await until(() => deltasOf(run.id).length >= 2);
+    const deletedAt = Date.now();
+    expect((await t.http(`${API}/conversations/${id}/messages/${started.run.responseMessageId}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+
+    const ended = await until(() => events.find((e) => e.type === 'run.cancelled' && e.run.id === run.id), 2000);
+    expect(Date.now() - deletedAt).toBeLessThan(1000);
+    expect(ended).toMatchObject({ run: { status: 'cancelled' } });
+    await until(() => fake.requests[0]!.aborted, 1000);
+    const deltasAtEnd = deltasOf(run.id).length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(deltasOf(run.id)).toHaveLength(deltasAtEnd);
+    expect(deltasAtEnd).toBeLessThan(50);
+    expect((await api.get(`/conversations/${id}/runs/${run.id}`)).body.status).toBe('cancelled');
+    const [row] = await t.app.get(DataSource).query(`SELECT content, metadata, status, deleted_at FROM messages WHERE id = $1`, [started.run.responseMessageId]);
+    expect(row).toMatchObject({ content: '', metadata: {}, status: 'cancelled', deleted_at: expect.any(Date) });
+  });
+
   it('lets the model search other conversations only when the user is alone, and gives it clean excerpts', async () => {
     const privateId = await newConversation({ mode: 'off' });
     await api.post(`/conversations/${privateId}/messages`, { content: 'Private: the merger codeword is heron77' });
