@@ -29,6 +29,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     t = await startTestApp({
       AGENT_PROVIDER: 'openai',
       AGENT_MODEL: 'fake-model',
+      AGENT_ALLOWED_MODELS: 'fake-large',
       OPENAI_BASE_URL: fake.url,
       OPENAI_API_KEY: 'sk-test-not-a-real-key',
       AGENT_RETRY_BASE_MS: '20',
@@ -350,9 +351,29 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(deltas.map((d) => d.text).join('')).toBe('Streamed reply');
   });
 
-  it('fails a run whose provider is not configured, with a message that says what to set', async () => {
-    const id = await newConversation({ provider: 'anthropic' });
-    const { body } = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'hello' });
-    expect(body.run).toMatchObject({ status: 'failed', provider: 'anthropic', error: { code: 'PROVIDER_NOT_CONFIGURED', message: expect.stringContaining('ANTHROPIC_API_KEY') } });
+  it('lets conversations pick only configured providers and allowed models, and runs a retired choice on the server default', async () => {
+    const patch = (id: string, agent: unknown) => t.http(`${API}/conversations/${id}`, { method: 'PATCH', token: user.accessToken, json: { agent } });
+    const pricey = await api.post('/conversations', { agent: { model: 'gpt-5-pricey' } });
+    expect(pricey.status).toBe(400);
+    expect(pricey.body).toMatchObject({ code: 'VALIDATION', details: { 'agent.model': [expect.stringContaining('fake-model, fake-large')] } });
+    const unconfigured = await api.post('/conversations', { agent: { provider: 'anthropic', model: 'fake-large' } });
+    expect(unconfigured.status).toBe(400);
+    expect(unconfigured.body.details).toEqual({ 'agent.provider': [expect.stringContaining('builtin, openai')] });
+
+    const id = await newConversation({ model: 'fake-large' });
+    expect((await patch(id, { model: 'gpt-5-pricey' })).body.details).toHaveProperty(['agent.model']);
+    expect((await patch(id, { provider: 'builtin' })).body.details).toHaveProperty(['agent.model']);
+    expect((await patch(id, { provider: 'anthropic' })).body.details).toHaveProperty(['agent.provider']);
+    expect((await api.get(`/conversations/${id}`)).body.agent).toMatchObject({ provider: null, model: 'fake-large' });
+    const chosen = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'big model please' });
+    expect(chosen.body.run).toMatchObject({ status: 'completed', model: 'fake-large' });
+    expect(fake.requests.at(-1)!.body.model).toBe('fake-large');
+
+    // A setting stored before the operator narrowed the list is not honoured any more.
+    await t.app.get(DataSource).query(`UPDATE conversations SET agent_provider = 'anthropic', agent_model = 'retired-model' WHERE id = $1`, [id]);
+    await until(async () => (await api.get(`/conversations/${id}`)).body.agent.model === 'retired-model', 5000);
+    const retired = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'and now?' });
+    expect(retired.body.run).toMatchObject({ status: 'completed', provider: 'openai', model: 'fake-model' });
+    expect(fake.requests.at(-1)!.body.model).toBe('fake-model');
   });
 });
