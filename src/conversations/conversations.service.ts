@@ -61,7 +61,9 @@ export class ConversationsService {
   /** Only providers the operator configured, and only models AGENT_ALLOWED_MODELS lists: each one spends the operator's key. */
   private checkAgentChoice(current: { provider: string | null; model: string | null }, agent: AgentSettingsDto | undefined): void {
     if (agent?.provider === undefined && agent?.model === undefined) return;
-    const errors = agentChoiceErrors(this.config.agent, agent.provider === undefined ? current.provider : agent.provider, agent.model === undefined ? current.model : agent.model);
+    const provider = agent.provider === undefined ? current.provider : agent.provider;
+    const model = agent.model === undefined ? current.model : agent.model;
+    const errors = agentChoiceErrors(this.config.agent, provider, model);
     if (errors) throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', errors);
   }
 
