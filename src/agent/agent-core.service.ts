@@ -12,7 +12,7 @@ import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { streamSteps } from './agent-steps.js';
 import { ContextService, tokensOf } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
-import { ModelFactory, ProviderNotConfiguredError } from './providers/model.factory.js';
+import { ModelFactory, ModelUnavailableError } from './providers/model.factory.js';
 import { RunEntity, type RunError, type RunUsage } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
@@ -57,7 +57,7 @@ function isRetryable(error: unknown): boolean {
 }
 
 function describeProviderError(error: unknown, provider: string): RunError {
-  if (error instanceof ProviderNotConfiguredError) return { code: 'PROVIDER_NOT_CONFIGURED', message: error.message };
+  if (error instanceof ModelUnavailableError) return { code: error.code, message: error.message };
   if (APICallError.isInstance(error)) {
     if (error.statusCode === 401 || error.statusCode === 403) {
       return { code: 'PROVIDER_AUTH', message: `The ${provider} provider rejected the credentials (HTTP ${error.statusCode}); check the API key` };
@@ -300,7 +300,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       else if (reason === 'timeout') outcome = { status: 'failed', error: { code: 'RUN_TIMEOUT', message: `The run took longer than ${agent.runTimeoutMs} ms` } };
       else if (reason === 'idle') outcome = { status: 'failed', error: { code: 'IDLE_TIMEOUT', message: `The provider sent nothing for ${agent.idleTimeoutMs} ms` } };
       else if (error instanceof RunFailure) outcome = { status: 'failed', error: error.error };
-      else if (error instanceof ProviderNotConfiguredError) outcome = { status: 'failed', error: describeProviderError(error, run.provider) };
+      else if (error instanceof ModelUnavailableError) outcome = { status: 'failed', error: describeProviderError(error, run.provider) };
       else {
         this.logger.error(`Run ${run.id} failed unexpectedly`, error instanceof Error ? error.stack : String(error));
         outcome = { status: 'failed', error: { code: 'INTERNAL', message: 'The run failed unexpectedly' } };

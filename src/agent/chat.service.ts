@@ -7,7 +7,7 @@ import type { AgentMode } from '../conversations/conversation.entity.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
-import { MessagesService } from '../messages/messages.service.js';
+import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { AgentCore, type RunSnapshot } from './agent-core.service.js';
 import { RunDto } from './dto/run.dto.js';
@@ -52,8 +52,19 @@ export class ChatService {
     const replay = dto.clientMessageId ? await this.messagesService.findReplay(user, access, dto.clientMessageId) : undefined;
     if (replay) return this.replayed(replay);
     const replies = agentReplies(access.view.agent.mode, dto.content);
-    if (replies) await this.checkQuota(user);
-    const { message, created } = await this.messagesService.send(user, access, dto);
+    let sent: SendOutcome;
+    try {
+      if (replies) await this.checkQuota(user);
+      sent = await this.messagesService.send(user, access, dto);
+    } catch (error) {
+      // A concurrent send of the same message (another transport, a retry) may have stored it
+      // meanwhile, using up the last of a limit: that one is a replay, which no limit refuses.
+      const limited = error instanceof AppError && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS;
+      const stored = limited && dto.clientMessageId ? await this.messagesService.findReplay(user, access, dto.clientMessageId) : undefined;
+      if (!stored) throw error;
+      return this.replayed(stored);
+    }
+    const { message, created } = sent;
     if (!created) return this.replayed(message);
     if (!replies) return { message, run: null };
     const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
@@ -77,6 +88,8 @@ export class ChatService {
       });
     }
     await this.checkQuota(user);
+    // A regenerate costs what a message costs: one more call to the provider.
+    await this.messagesService.takeSendAllowance(user);
     return RunDto.from(await this.queueRun(user, conversationId, access.view.agent, message.id));
   }
 

@@ -1,4 +1,4 @@
-import { ConfigError, type Env, readEnum, readInt, readSecret, readString, readUrl } from './env.js';
+import { ConfigError, type Env, readEnum, readInt, readList, readSecret, readString, readUrl } from './env.js';
 
 export const AGENT_PROVIDERS = ['builtin', 'openai', 'anthropic'] as const;
 export type AgentProviderName = (typeof AGENT_PROVIDERS)[number];
@@ -14,6 +14,8 @@ export interface AgentSettings {
   /** The model when a conversation names none (per provider when the conversation picks another provider). */
   model: string;
   defaultModels: Record<AgentProviderName, string>;
+  /** Models a conversation may pick (AGENT_ALLOWED_MODELS, AGENT_MODEL always among them): each one spends the operator's key. */
+  allowedModels: string[];
   openaiBaseUrl: string;
   openaiApiKey: string | undefined;
   anthropicApiKey: string | undefined;
@@ -38,10 +40,13 @@ export function parseAgentSettings(env: Env): AgentSettings {
   const provider = readEnum(env, 'AGENT_PROVIDER', AGENT_PROVIDERS, 'builtin');
   const model = readString(env, 'AGENT_MODEL', DEFAULT_MODELS[provider]);
   if (model.length > 200) throw new ConfigError('Invalid environment variable AGENT_MODEL: longer than 200 characters');
+  const allowedModels = [...new Set([model, ...readList(env, 'AGENT_ALLOWED_MODELS')])];
+  if (allowedModels.some((name) => name.length > 200)) throw new ConfigError('Invalid environment variable AGENT_ALLOWED_MODELS: a model name is longer than 200 characters');
   return {
     provider,
     model,
     defaultModels: { ...DEFAULT_MODELS, [provider]: model },
+    allowedModels,
     openaiBaseUrl: (readUrl(env, 'OPENAI_BASE_URL', ['http:', 'https:']) ?? 'https://api.openai.com/v1').replace(/\/$/, ''),
     openaiApiKey: readSecret(env, 'OPENAI_API_KEY'),
     anthropicApiKey: readSecret(env, 'ANTHROPIC_API_KEY'),
@@ -59,4 +64,39 @@ export function parseAgentSettings(env: Env): AgentSettings {
     dailyTokens: readInt(env, 'AGENT_DAILY_TOKENS', undefined, { min: 1, max: Number.MAX_SAFE_INTEGER }),
     dailyRuns: readInt(env, 'AGENT_DAILY_RUNS', undefined, { min: 1, max: 1_000_000_000 }),
   };
+}
+
+/** Whether the operator set up this provider: the builtin always, the others with their credentials. */
+export function isProviderConfigured(settings: AgentSettings, provider: AgentProviderName): boolean {
+  switch (provider) {
+    case 'builtin':
+      return true;
+    case 'openai':
+      // A local OpenAI-compatible server (Ollama, vLLM…) needs no key; OpenAI itself does.
+      return !!settings.openaiApiKey || !settings.openaiBaseUrl.includes('api.openai.com');
+    case 'anthropic':
+      return !!settings.anthropicApiKey;
+  }
+}
+
+/** The models a provider may run: the builtin agent only itself, the others AGENT_ALLOWED_MODELS. */
+export function allowedModelsOf(settings: AgentSettings, provider: AgentProviderName): string[] {
+  return provider === 'builtin' ? [settings.defaultModels.builtin] : settings.allowedModels;
+}
+
+/**
+ * Why a conversation may not use this provider and model (null: the server default), per field of
+ * its `agent` settings; undefined when it may.
+ */
+export function agentChoiceErrors(settings: AgentSettings, provider: string | null, model: string | null): Record<string, string[]> | undefined {
+  const configured = AGENT_PROVIDERS.filter((name) => isProviderConfigured(settings, name));
+  const chosen = configured.find((name) => name === (provider ?? settings.provider));
+  if (!chosen) return { 'agent.provider': [`agent.provider must be one of the providers configured here: ${configured.join(', ')}`] };
+  const allowed = allowedModelsOf(settings, chosen);
+  const resolved = model ?? settings.defaultModels[chosen];
+  if (!allowed.includes(resolved)) {
+    const which = model === null ? `the default model of ${chosen} (${resolved})` : `${resolved}`;
+    return { 'agent.model': [`agent.model ${which} is not allowed here; allowed for ${chosen}: ${allowed.join(', ')}`] };
+  }
+  return undefined;
 }

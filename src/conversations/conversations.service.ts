@@ -2,6 +2,8 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppError, ErrorCode } from '../common/errors.js';
+import { agentChoiceErrors } from '../config/agent.config.js';
+import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { ConversationCache } from './conversation-cache.js';
@@ -53,7 +55,17 @@ export class ConversationsService {
     private readonly users: UsersRepository,
     private readonly bus: RealtimeBus,
     private readonly cache: ConversationCache,
+    private readonly config: AppConfig,
   ) {}
+
+  /** Only providers the operator configured, and only models AGENT_ALLOWED_MODELS lists: each one spends the operator's key. */
+  private checkAgentChoice(current: { provider: string | null; model: string | null }, agent: AgentSettingsDto | undefined): void {
+    if (agent?.provider === undefined && agent?.model === undefined) return;
+    const provider = agent.provider === undefined ? current.provider : agent.provider;
+    const model = agent.model === undefined ? current.model : agent.model;
+    const errors = agentChoiceErrors(this.config.agent, provider, model);
+    if (errors) throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', errors);
+  }
 
   /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
   async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
@@ -72,6 +84,7 @@ export class ConversationsService {
   }
 
   async create(user: AuthUser, dto: CreateConversationDto): Promise<ConversationDto> {
+    this.checkAgentChoice({ provider: null, model: null }, dto.agent);
     const memberIds = [...new Set(dto.participantIds ?? [])].filter((id) => id !== user.id);
     const existing = await this.users.findActiveIds(memberIds);
     const unknown = memberIds.filter((id) => !existing.has(id));
@@ -131,7 +144,8 @@ export class ConversationsService {
   /** Title and agent settings are the owner's; pin and archive are each participant's own. */
   async update(user: AuthUser, id: string, dto: UpdateConversationDto): Promise<ConversationDto> {
     const changesSettings = dto.title !== undefined || dto.agent !== undefined;
-    await this.authorize(id, user, changesSettings ? 'manage' : 'read');
+    const { view } = await this.authorize(id, user, changesSettings ? 'manage' : 'read');
+    this.checkAgentChoice(view.agent, dto.agent);
     await this.conversations.updateSettings(id, { ...(dto.title !== undefined && { title: dto.title }), ...agentColumns(dto.agent) });
     await this.conversations.setParticipantFlags(id, user.id, {
       ...(dto.archived !== undefined && { archived: dto.archived }),

@@ -264,10 +264,17 @@ export class MessagesRepository {
   }
 
   /**
-   * Full-text search over the messages of the conversations the user takes part in, ranked, with
-   * highlighted excerpts. Matches are marked with the given delimiters, for the caller to render.
+   * Full-text search over the messages of the conversations the user takes part in (or of just
+   * `conversationId`, still only if they take part in it), ranked, with highlighted excerpts.
+   * Matches are marked with the given delimiters (no double quote in them), for the caller to render.
    */
-  async search(userId: string, query: string, limit: number, marks: { start: string; stop: string }): Promise<SearchRow[]> {
+  async search(
+    userId: string,
+    query: string,
+    limit: number,
+    marks: { start: string; stop: string },
+    conversationId?: string,
+  ): Promise<SearchRow[]> {
     const rows: (MessageRow & { conversation_title: string; rank: number; snippet: string })[] = await this.dataSource.query(
       `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
        FROM (
@@ -277,11 +284,13 @@ export class MessagesRepository {
          JOIN conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = $1
          JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
          WHERE m.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND m.deleted_at IS NULL
+           AND ($5::uuid IS NULL OR m.conversation_id = $5::uuid)
          ORDER BY rank DESC, m.created_at DESC
          LIMIT $3
        ) hit
        ORDER BY hit.rank DESC, hit.created_at DESC`,
-      [userId, query, limit, `StartSel=${marks.start}, StopSel=${marks.stop}, MaxWords=30, MinWords=10, MaxFragments=2`],
+      // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
+      [userId, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=30, MinWords=10, MaxFragments=2`, conversationId ?? null],
     );
     return rows.map((row) => ({ message: toEntity(row), conversationTitle: row.conversation_title, rank: Number(row.rank), snippet: row.snippet }));
   }

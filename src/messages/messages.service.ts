@@ -20,6 +20,10 @@ function renderSnippet(raw: string): string {
     .replaceAll(MARK_STOP, '</mark>');
 }
 
+function sendKey(user: AuthUser): string {
+  return `send:${user.id}`;
+}
+
 function messageNotFound(): AppError {
   return new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'Message not found');
 }
@@ -51,6 +55,13 @@ export class MessagesService {
     }
   }
 
+  /** Counts one message (a send or a regenerate) against MESSAGE_RATE_LIMIT; 429 past it. */
+  async takeSendAllowance(user: AuthUser): Promise<void> {
+    const { messageRateLimit, messageRateWindowMs } = this.config.limits;
+    const decision = await this.rateLimiter.consume(sendKey(user), messageRateLimit, messageRateWindowMs);
+    if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);
+  }
+
   /** The message this author already stored under clientMessageId, if any: a retry gets it back. */
   async findReplay(user: AuthUser, access: ConversationAccess, clientMessageId: string): Promise<MessageDto | undefined> {
     const stored = await this.messages.findByClientMessageId(access.view.id, user.id, clientMessageId);
@@ -64,17 +75,20 @@ export class MessagesService {
   async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto): Promise<SendOutcome> {
     const conversationId = access.view.id;
     this.checkLength(dto.content);
-    const { messageRateLimit, messageRateWindowMs } = this.config.limits;
-    const decision = await this.rateLimiter.consume(`send:${user.id}`, messageRateLimit, messageRateWindowMs);
-    if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);
-
-    const stored = await this.messages.append({
-      conversationId,
-      role: 'user',
-      authorId: user.id,
-      content: dto.content,
-      clientMessageId: dto.clientMessageId ?? null,
-    });
+    await this.takeSendAllowance(user);
+    let stored: Awaited<ReturnType<MessagesRepository['append']>>;
+    try {
+      stored = await this.messages.append({
+        conversationId,
+        role: 'user',
+        authorId: user.id,
+        content: dto.content,
+        clientMessageId: dto.clientMessageId ?? null,
+      });
+    } finally {
+      // Only the send that stores the message is charged: a concurrent retry of it (from any transport) gives its share back.
+      if (!stored?.created) await this.rateLimiter.refund(sendKey(user));
+    }
     if (!stored) throw conversationNotFound();
     const message = MessageDto.from(stored.message);
     if (stored.created) this.bus.publish({ type: 'message.created', conversationId, message });
@@ -118,6 +132,8 @@ export class MessagesService {
     const deleted = await this.messages.softDelete(conversationId, messageId);
     if (!deleted) throw messageNotFound();
     this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.seq });
+    // A reply deleted while it streams stops its run, wherever it executes: nobody asked for the rest.
+    if (existing.runId && existing.status === 'streaming') this.bus.publish({ type: 'run.cancel', conversationId, runId: existing.runId });
   }
 
   async search(user: AuthUser, q: string, limit = 20): Promise<SearchResultDto> {

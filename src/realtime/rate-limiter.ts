@@ -10,6 +10,8 @@ export interface RateLimitDecision {
 /** Counts events per key in fixed windows; shared by the REST and Socket.IO send paths. */
 export abstract class RateLimiter {
   abstract consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision>;
+  /** Gives back one event consumed in the current window (the attempt turned out to add nothing). */
+  abstract refund(key: string): Promise<void>;
 }
 
 @Injectable()
@@ -32,6 +34,11 @@ export class InMemoryRateLimiter extends RateLimiter {
     return { allowed: true, retryAfterSeconds: 0 };
   }
 
+  async refund(key: string): Promise<void> {
+    const window = this.windows.get(key);
+    if (window && window.resetAt > Date.now() && window.count > 0) window.count--;
+  }
+
   /** Drops expired windows now and then, so idle keys do not accumulate. */
   private sweep(now: number): void {
     if (now - this.lastSweep < 60_000) return;
@@ -39,6 +46,8 @@ export class InMemoryRateLimiter extends RateLimiter {
     for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
   }
 }
+
+const REFUND = `if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end return 0`;
 
 /**
  * Counters shared by all instances (fixed windows in Redis). While Redis is unreachable each
@@ -65,6 +74,17 @@ export class RedisRateLimiter extends RateLimiter {
       return { allowed: true, retryAfterSeconds: 0 };
     } catch {
       return this.fallback.consume(key, limit, windowMs);
+    }
+  }
+
+  async refund(key: string): Promise<void> {
+    const client = this.redis.client;
+    if (!client?.isReady) return this.fallback.refund(key);
+    try {
+      // Only within a live window: a DECR on an expired key would start a counter that never expires.
+      await client.eval(REFUND, { keys: [`agentchat:rate:${key}`] });
+    } catch {
+      await this.fallback.refund(key);
     }
   }
 }

@@ -164,6 +164,52 @@ describe('the builtin offline agent', () => {
   });
 });
 
+describe('the agent never shows a participant what they could not read', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000' });
+  });
+  afterAll(() => t?.close());
+
+  const post = (token: string, path: string, json: unknown) => t.http(`${API}${path}`, { method: 'POST', token, json });
+  const ask = async (token: string, conversationId: string, content: string) => {
+    const response = await post(token, `/conversations/${conversationId}/messages?wait=true`, { content });
+    expect(response.body.run).toMatchObject({ status: 'completed' });
+    return response.body.reply as { content: string; metadata: { sources?: { conversationId: string; excerpt: string }[] } };
+  };
+
+  it('/search in a shared conversation finds only that conversation, alone it finds all of your own, with clean excerpts', async () => {
+    const [owner, viewer] = await Promise.all([register(t), register(t)]);
+    const privateId = (await post(owner.accessToken, '/conversations', { title: 'Private', agent: { mode: 'off' } })).body.id as string;
+    await post(owner.accessToken, `/conversations/${privateId}/messages`, { content: 'The private budget for the quarter is the budget we agreed: zebra42' });
+    const sharedId = (await post(owner.accessToken, '/conversations', { title: 'Shared' })).body.id as string;
+    await post(owner.accessToken, `/conversations/${sharedId}/participants`, { userId: viewer.id, role: 'viewer' });
+    await post(owner.accessToken, `/conversations/${sharedId}/messages?wait=true`, { content: 'the shared plan for everyone here' });
+
+    for (const query of ['budget', 'zebra42']) {
+      const shared = await ask(owner.accessToken, sharedId, `/search ${query}`);
+      // It finds the question itself, asked here, and nothing from elsewhere.
+      expect(shared.metadata.sources).toEqual([expect.objectContaining({ conversationId: sharedId, excerpt: `/search **${query}**` })]);
+      expect(shared.content).not.toContain('private');
+    }
+    const seenByViewer = await t.http(`${API}/conversations/${sharedId}/messages`, { token: viewer.accessToken });
+    expect(JSON.stringify(seenByViewer.body.items)).not.toContain(privateId);
+    expect(JSON.stringify(seenByViewer.body.items)).not.toContain('The private');
+    expect((await ask(owner.accessToken, sharedId, '/search plan')).metadata.sources).toContainEqual(
+      expect.objectContaining({ conversationId: sharedId, excerpt: 'shared **plan** for everyone here' }),
+    );
+
+    const aloneId = (await post(owner.accessToken, '/conversations', { title: 'Alone' })).body.id as string;
+    const alone = await ask(owner.accessToken, aloneId, '/search zebra42');
+    expect(alone.metadata.sources).toContainEqual(
+      expect.objectContaining({ conversationId: privateId, excerpt: expect.stringMatching(/budget we agreed: \*\*zebra42\*\*$/) }),
+    );
+    const excerpts = (await ask(owner.accessToken, aloneId, '/search budget')).metadata.sources!.map((source) => source.excerpt);
+    expect(excerpts).toContainEqual(expect.stringMatching(/^(The )?private \*\*budget\*\* for the quarter is the \*\*budget\*\* we agreed: zebra42$/));
+    expect(excerpts.join(' ')).not.toContain(',');
+  });
+});
+
 describe('agent quotas', () => {
   let t: TestApp;
   beforeAll(async () => {

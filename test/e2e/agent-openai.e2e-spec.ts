@@ -29,6 +29,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     t = await startTestApp({
       AGENT_PROVIDER: 'openai',
       AGENT_MODEL: 'fake-model',
+      AGENT_ALLOWED_MODELS: 'fake-large',
       OPENAI_BASE_URL: fake.url,
       OPENAI_API_KEY: 'sk-test-not-a-real-key',
       AGENT_RETRY_BASE_MS: '20',
@@ -242,6 +243,50 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(row).toMatchObject({ content: '', metadata: {}, deleted_at: expect.any(Date) });
   });
 
+  it('stops the run at once when its streaming reply is deleted, and the reply stays a tombstone', async () => {
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 200 }, (_, i) => `secret${i} `), delayMs: 20 });
+    const id = await newConversation();
+    const { run } = (await api.post(`/conversations/${id}/messages`, { content: 'tell me everything' })).body;
+    const started = await until(() => events.find((e): e is Extract<RealtimeEvent, { type: 'run.started' }> => e.type === 'run.started' && e.run.id === run.id));
+    await until(() => deltasOf(run.id).length >= 2);
+    const deletedAt = Date.now();
+    expect((await t.http(`${API}/conversations/${id}/messages/${started.run.responseMessageId}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+
+    const ended = await until(() => events.find((e) => e.type === 'run.cancelled' && e.run.id === run.id), 2000);
+    expect(Date.now() - deletedAt).toBeLessThan(1000);
+    expect(ended).toMatchObject({ run: { status: 'cancelled' } });
+    await until(() => fake.requests[0]!.aborted, 1000);
+    const deltasAtEnd = deltasOf(run.id).length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(deltasOf(run.id)).toHaveLength(deltasAtEnd);
+    expect(deltasAtEnd).toBeLessThan(50);
+    expect((await api.get(`/conversations/${id}/runs/${run.id}`)).body.status).toBe('cancelled');
+    const [row] = await t.app.get(DataSource).query(`SELECT content, metadata, status, deleted_at FROM messages WHERE id = $1`, [started.run.responseMessageId]);
+    expect(row).toMatchObject({ content: '', metadata: {}, status: 'cancelled', deleted_at: expect.any(Date) });
+  });
+
+  it('lets the model search other conversations only when the user is alone, and gives it clean excerpts', async () => {
+    const privateId = await newConversation({ mode: 'off' });
+    await api.post(`/conversations/${privateId}/messages`, { content: 'Private: the merger codeword is heron77' });
+    const bob = await register(t, { displayName: 'Bob' });
+    const sharedId = (await api.post('/conversations', { title: 'shared', participantIds: [bob.id] })).body.id as string;
+    const searchFor = (id: string) => ({ kind: 'tool' as const, calls: [{ id: `call_${id}`, name: 'search_history', argumentChunks: ['{"query": "heron77 or codeword"}'] }] });
+
+    fake.enqueue(searchFor('shared'), { kind: 'text', chunks: ['Nothing I can share.'] });
+    const shared = (await api.post(`/conversations/${sharedId}/messages?wait=true`, { content: 'what was the codeword?' })).body;
+    const sharedHits = shared.reply.metadata.toolCalls[0].result as { conversationId: string; excerpt: string }[];
+    expect(sharedHits).toEqual([expect.objectContaining({ conversationId: sharedId, excerpt: 'what was the **codeword**' })]);
+    expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).not.toContain('heron77');
+    expect(JSON.stringify(shared.reply.metadata.sources)).not.toContain(privateId);
+
+    const aloneId = await newConversation();
+    fake.enqueue(searchFor('alone'), { kind: 'text', chunks: ['Found it.'] });
+    const alone = (await api.post(`/conversations/${aloneId}/messages?wait=true`, { content: 'remind me' })).body;
+    const aloneHits = alone.reply.metadata.toolCalls[0].result as { conversationId: string; excerpt: string }[];
+    expect(aloneHits).toContainEqual(expect.objectContaining({ conversationId: privateId, excerpt: 'Private: the merger **codeword** is **heron77**' }));
+    expect(aloneHits.map((hit) => hit.excerpt).join(' ')).not.toContain(',');
+  });
+
   it('runs the runs of one conversation one at a time, in order', async () => {
     fake.enqueue({ kind: 'text', chunks: ['one'], delayMs: 50 }, { kind: 'text', chunks: ['two'], delayMs: 50 }, { kind: 'text', chunks: ['three'], delayMs: 50 });
     const id = await newConversation();
@@ -306,9 +351,29 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(deltas.map((d) => d.text).join('')).toBe('Streamed reply');
   });
 
-  it('fails a run whose provider is not configured, with a message that says what to set', async () => {
-    const id = await newConversation({ provider: 'anthropic' });
-    const { body } = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'hello' });
-    expect(body.run).toMatchObject({ status: 'failed', provider: 'anthropic', error: { code: 'PROVIDER_NOT_CONFIGURED', message: expect.stringContaining('ANTHROPIC_API_KEY') } });
+  it('lets conversations pick only configured providers and allowed models, and runs a retired choice on the server default', async () => {
+    const patch = (id: string, agent: unknown) => t.http(`${API}/conversations/${id}`, { method: 'PATCH', token: user.accessToken, json: { agent } });
+    const pricey = await api.post('/conversations', { agent: { model: 'gpt-5-pricey' } });
+    expect(pricey.status).toBe(400);
+    expect(pricey.body).toMatchObject({ code: 'VALIDATION', details: { 'agent.model': [expect.stringContaining('fake-model, fake-large')] } });
+    const unconfigured = await api.post('/conversations', { agent: { provider: 'anthropic', model: 'fake-large' } });
+    expect(unconfigured.status).toBe(400);
+    expect(unconfigured.body.details).toEqual({ 'agent.provider': [expect.stringContaining('builtin, openai')] });
+
+    const id = await newConversation({ model: 'fake-large' });
+    expect((await patch(id, { model: 'gpt-5-pricey' })).body.details).toHaveProperty(['agent.model']);
+    expect((await patch(id, { provider: 'builtin' })).body.details).toHaveProperty(['agent.model']);
+    expect((await patch(id, { provider: 'anthropic' })).body.details).toHaveProperty(['agent.provider']);
+    expect((await api.get(`/conversations/${id}`)).body.agent).toMatchObject({ provider: null, model: 'fake-large' });
+    const chosen = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'big model please' });
+    expect(chosen.body.run).toMatchObject({ status: 'completed', model: 'fake-large' });
+    expect(fake.requests.at(-1)!.body.model).toBe('fake-large');
+
+    // A setting stored before the operator narrowed the list is not honoured any more.
+    await t.app.get(DataSource).query(`UPDATE conversations SET agent_provider = 'anthropic', agent_model = 'retired-model' WHERE id = $1`, [id]);
+    await until(async () => (await api.get(`/conversations/${id}`)).body.agent.model === 'retired-model', 5000);
+    const retired = await api.post(`/conversations/${id}/messages?wait=true`, { content: 'and now?' });
+    expect(retired.body.run).toMatchObject({ status: 'completed', provider: 'openai', model: 'fake-model' });
+    expect(fake.requests.at(-1)!.body.model).toBe('fake-model');
   });
 });

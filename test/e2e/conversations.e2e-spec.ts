@@ -22,7 +22,8 @@ describe('conversations', () => {
   let t: TestApp;
   let events: RealtimeEvent[];
   beforeAll(async () => {
-    t = await startTestApp({ ...ADMIN_ENV, MESSAGE_RATE_LIMIT: '10000' });
+    // openai set up and gpt-4o-mini allowed, so that conversations may pick them; the default stays builtin.
+    t = await startTestApp({ ...ADMIN_ENV, MESSAGE_RATE_LIMIT: '10000', OPENAI_API_KEY: 'sk-test', AGENT_ALLOWED_MODELS: 'gpt-4o-mini' });
     events = [];
     t.app.get(RealtimeBus).events$.subscribe((event) => events.push(event));
   });

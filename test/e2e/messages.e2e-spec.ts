@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { io } from 'socket.io-client';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
@@ -405,5 +406,80 @@ describe('message rate limit', () => {
     const retry = await api.post(`/conversations/${id}/messages`, { content: 'kept', clientMessageId: 'retry-1' });
     expect(retry.status).toBe(201);
     expect(retry.body.message.id).toBe(first.body.message.id);
+  });
+
+  it('counts a regenerate as a message: a burst of them is refused with 429 and Retry-After', async () => {
+    const dave = await register(t);
+    const api = client(t, dave.accessToken);
+    const id = (await api.post('/conversations', { agent: { mode: 'auto' } })).body.id;
+    const sent = await api.post(`/conversations/${id}/messages`, { content: '/time' });
+    const regenerates = await Promise.all(Array.from({ length: 10 }, () => api.post(`/conversations/${id}/messages/${sent.body.message.id}/regenerate`)));
+    expect(regenerates.filter((response) => response.status === 201)).toHaveLength(4);
+    const limited = regenerates.filter((response) => response.status === 429);
+    expect(limited).toHaveLength(6);
+    expect(limited[0]!.body).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await api.post(`/conversations/${id}/messages`, { content: 'and a message' })).status).toBe(429);
+    const [{ count }] = await t.app.get(DataSource).query(`SELECT count(*)::int AS count FROM agent_runs WHERE trigger_message_id = $1`, [sent.body.message.id]);
+    expect(count).toBe(5);
+  });
+});
+
+describe('one idempotent send from three transports', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '4', MESSAGE_RATE_WINDOW_SECONDS: '60', AGENT_DAILY_RUNS: '2' });
+  });
+  afterAll(() => t?.close());
+
+  /** The same message sent at once over REST JSON, REST SSE and Socket.IO; the ids each answered. */
+  async function sendEverywhere(token: string, conversationId: string, clientMessageId: string): Promise<string[]> {
+    const body = { content: `once ${clientMessageId}`, clientMessageId };
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      const [json, sse, ack] = await Promise.all([
+        client(t, token).post(`/conversations/${conversationId}/messages`, body),
+        t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token, json: body, headers: { accept: 'text/event-stream' } }),
+        socket.timeout(10_000).emitWithAck('message:send', { conversationId, ...body }),
+      ]);
+      expect(json.status).toBe(201);
+      expect(sse.status).toBe(200);
+      expect(ack.ok).toBe(true);
+      const sseCreated = JSON.parse(sse.text.match(/^event: message:created\ndata: (.+)$/m)![1]!);
+      return [json.body.message.id, sseCreated.message.id, ack.data.message.id];
+    } finally {
+      socket.close();
+    }
+  }
+
+  it('charges the message rate limit once, and never refuses the copies near the limit', async () => {
+    const user = await register(t);
+    const api = client(t, user.accessToken);
+    const id = (await api.post('/conversations', { agent: { mode: 'off' } })).body.id;
+    for (let i = 0; i < 2; i++) expect((await api.post(`/conversations/${id}/messages`, { content: `before ${i}` })).status).toBe(201);
+    const ids = await sendEverywhere(user.accessToken, id, 'same-everywhere');
+    expect(new Set(ids).size).toBe(1);
+    expect((await api.post(`/conversations/${id}/messages`, { content: 'the fourth' })).status).toBe(201);
+    const limited = await api.post(`/conversations/${id}/messages`, { content: 'one too many' });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ code: 'RATE_LIMITED' });
+    const history = await api.get(`/conversations/${id}/messages`);
+    expect(history.body.items.filter((m: { clientMessageId: string | null }) => m.clientMessageId === 'same-everywhere')).toHaveLength(1);
+  });
+
+  it('charges the daily agent quota once', async () => {
+    const user = await register(t);
+    const api = client(t, user.accessToken);
+    const id = (await api.post('/conversations', { agent: { mode: 'auto' } })).body.id;
+    const ids = await sendEverywhere(user.accessToken, id, 'same-run');
+    expect(new Set(ids).size).toBe(1);
+    const runs = await t.app.get(DataSource).query(`SELECT id FROM agent_runs WHERE trigger_message_id = $1`, [ids[0]]);
+    expect(runs).toHaveLength(1);
+    expect((await api.post(`/conversations/${id}/messages`, { content: '/time' })).status).toBe(201);
+    expect((await api.post(`/conversations/${id}/messages`, { content: '/time' })).body).toMatchObject({ code: 'QUOTA_EXCEEDED' });
   });
 });

@@ -13,7 +13,7 @@ export const HELP_TEXT = [
   '- `/help` — this list',
   '- `/time [time zone]` — the current time, e.g. `/time Europe/Paris`',
   '- `/calc <expression>` — arithmetic, e.g. `/calc (2 + 3) * 4`',
-  '- `/search <words>` — search the history of your conversations',
+  '- `/search <words>` — search this conversation (all of yours when you are alone in it)',
   '- `/stats` — counts for this conversation',
   '- `/summary` — a summary of this conversation',
   'Plain requests work too: "what time is it in Tokyo?", "calculate 12 * 7", "search for budget", "summarize".',

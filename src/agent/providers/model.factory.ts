@@ -1,13 +1,26 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
+import { type AgentProviderName, agentChoiceErrors, allowedModelsOf, isProviderConfigured } from '../../config/agent.config.js';
 import { AppConfig } from '../../config/app-config.js';
 import { BuiltinModel } from './builtin.model.js';
 
-/** The provider cannot be used as configured; the message says what to set. */
-export class ProviderNotConfiguredError extends Error {}
+/** The provider or model cannot be used as configured; the message says why and what to set. */
+export class ModelUnavailableError extends Error {
+  constructor(
+    readonly code: 'PROVIDER_NOT_CONFIGURED' | 'MODEL_NOT_ALLOWED',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SETUP_HINTS: Record<AgentProviderName, string> = {
+  builtin: '',
+  openai: 'The openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at a local OpenAI-compatible server such as Ollama)',
+  anthropic: 'The anthropic provider needs ANTHROPIC_API_KEY',
+};
 
 export interface ResolvedModel {
   provider: AgentProviderName;
@@ -17,35 +30,42 @@ export interface ResolvedModel {
 /** Turns a conversation's provider/model choice (or the server default) into a language model. */
 @Injectable()
 export class ModelFactory {
+  private readonly logger = new Logger('ModelFactory');
+
   constructor(private readonly config: AppConfig) {}
 
-  /** The provider and model a run will use: the conversation's choice, else the server's. */
+  /**
+   * The provider and model a run will use: the conversation's choice, else the server's. A choice
+   * stored before the operator narrowed what is allowed runs on the server default instead.
+   */
   resolve(provider: string | null, model: string | null): ResolvedModel {
     const agent = this.config.agent;
-    const chosen = (AGENT_PROVIDERS as readonly string[]).includes(provider ?? '') ? (provider as AgentProviderName) : agent.provider;
+    if (agentChoiceErrors(agent, provider, model)) {
+      if (provider !== null || model !== null) this.logger.warn(`Agent choice ${provider ?? 'default'}/${model ?? 'default'} is no longer allowed; using the server default`);
+      return { provider: agent.provider, model: agent.model };
+    }
+    const chosen = (provider ?? agent.provider) as AgentProviderName;
     return { provider: chosen, model: model ?? agent.defaultModels[chosen] };
   }
 
+  /** Refuses what the operator has not set up or allowed (a run queued before a change too). */
   create({ provider, model }: ResolvedModel): LanguageModelV3 {
     const agent = this.config.agent;
+    if (!isProviderConfigured(agent, provider)) throw new ModelUnavailableError('PROVIDER_NOT_CONFIGURED', SETUP_HINTS[provider]);
+    if (!allowedModelsOf(agent, provider).includes(model)) {
+      throw new ModelUnavailableError('MODEL_NOT_ALLOWED', `The model ${model} is not among AGENT_ALLOWED_MODELS for ${provider}`);
+    }
     switch (provider) {
       case 'builtin':
         return new BuiltinModel(model);
-      case 'openai': {
-        if (!agent.openaiApiKey && agent.openaiBaseUrl.includes('api.openai.com')) {
-          throw new ProviderNotConfiguredError(
-            'The openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at a local OpenAI-compatible server such as Ollama)',
-          );
-        }
+      case 'openai':
         return createOpenAICompatible({
           name: 'openai',
           baseURL: agent.openaiBaseUrl,
           ...(agent.openaiApiKey && { apiKey: agent.openaiApiKey }),
           includeUsage: true,
         }).chatModel(model);
-      }
       case 'anthropic':
-        if (!agent.anthropicApiKey) throw new ProviderNotConfiguredError('The anthropic provider needs ANTHROPIC_API_KEY');
         return createAnthropic({ apiKey: agent.anthropicApiKey, baseURL: agent.anthropicBaseUrl })(model);
     }
   }

@@ -10,7 +10,7 @@ import { calculate, formatNumber } from './calculator.js';
 
 export interface ToolContext {
   conversationId: string;
-  /** Whose conversations search_history may look into. */
+  /** Who asked: whose conversations search_history may look into when they are alone here. */
   userId: string;
 }
 
@@ -52,13 +52,18 @@ export class ToolRegistry {
     this.tools = [
       this.define({
         name: 'search_history',
-        description: "Full-text search over the messages of the user's conversations. Returns matching excerpts with where they were said.",
+        description:
+          "Full-text search over the messages of this conversation (of all the user's conversations when the user is alone in this one). " +
+          'Returns matching excerpts, matches in **bold**, with where they were said.',
         schema: z.object({
           query: z.string().trim().min(1).max(200).describe('Words or phrases to look for (web-search syntax)'),
           limit: z.number().int().min(1).max(20).optional().describe('How many results (default 5)'),
         }),
-        execute: async ({ query, limit }, { userId }) => {
-          const hits = await this.messages.search(userId, query, limit ?? 5, { start: '', stop: '' });
+        execute: async ({ query, limit }, { conversationId, userId }) => {
+          // Everyone here reads the results: with other people present, only what they can all read.
+          const view = await this.conversations.findView(conversationId);
+          const alone = !!view && view.participants.every((participant) => participant.userId === userId);
+          const hits = await this.messages.search(userId, query, limit ?? 5, { start: '**', stop: '**' }, alone ? undefined : conversationId);
           return hits.map((hit) => ({
             messageId: hit.message.id,
             conversationId: hit.message.conversationId,
