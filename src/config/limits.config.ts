@@ -33,7 +33,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     wsEventRatePerSecond: readInt(env, 'WS_EVENT_RATE', 20, { min: 1, max: 100_000 }),
     // A reconnecting client re-joins every open conversation at once: the burst must hold that.
     wsEventBurst: readInt(env, 'WS_EVENT_BURST', 100, { min: 1, max: 100_000 }),
-    wsFloodDisconnectAfter: readInt(env, 'WS_FLOOD_DISCONNECT_AFTER', 500, { min: 0, max: 10_000_000 }),
+    wsFloodDisconnectAfter: readInt(env, 'WS_FLOOD_DISCONNECT_AFTER', 200, { min: 0, max: 10_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
   };
