@@ -4,10 +4,20 @@ export interface LimitSettings {
   messageMaxLength: number;
   messageRateLimit: number;
   messageRateWindowMs: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON payload. */
+  jsonMaxDepth: number;
   /** Largest Socket.IO frame; a bigger one drops only the socket that sent it. */
   wsMaxBufferBytes: number;
   wsPingIntervalMs: number;
   wsPingTimeoutMs: number;
+  /** Client events per socket: tokens regained per second, and the burst a quiet socket may send. */
+  wsEventRatePerSecond: number;
+  wsEventBurst: number;
+  /** Refused events (net of the refill) after which a socket is disconnected as a flood; 0 never. */
+  wsFloodDisconnectAfter: number;
+  /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
+  recoveryPageMessages: number;
+  recoveryPageBytes: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -15,9 +25,16 @@ export function parseLimitSettings(env: Env): LimitSettings {
     messageMaxLength: readInt(env, 'MESSAGE_MAX_LENGTH', 16_000, { min: 1, max: 1_000_000 }),
     messageRateLimit: readInt(env, 'MESSAGE_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
     messageRateWindowMs: readInt(env, 'MESSAGE_RATE_WINDOW_SECONDS', 10, { min: 1, max: 3600 }) * 1000,
+    jsonMaxDepth: readInt(env, 'JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
     wsMaxBufferBytes: readInt(env, 'WS_MAX_BUFFER_BYTES', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
     // Below the 60 s idle timeout of common proxies and load balancers.
     wsPingIntervalMs: readInt(env, 'WS_PING_INTERVAL_MS', 25_000, { min: 1000, max: 300_000 }),
     wsPingTimeoutMs: readInt(env, 'WS_PING_TIMEOUT_MS', 20_000, { min: 1000, max: 300_000 }),
+    wsEventRatePerSecond: readInt(env, 'WS_EVENT_RATE', 20, { min: 1, max: 100_000 }),
+    // A reconnecting client re-joins every open conversation at once: the burst must hold that.
+    wsEventBurst: readInt(env, 'WS_EVENT_BURST', 100, { min: 1, max: 100_000 }),
+    wsFloodDisconnectAfter: readInt(env, 'WS_FLOOD_DISCONNECT_AFTER', 200, { min: 0, max: 10_000_000 }),
+    recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
+    recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
   };
 }

@@ -15,8 +15,9 @@ import { ChatService } from '../agent/chat.service.js';
 import { toClientEvent } from '../agent/client-events.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError } from '../common/errors.js';
+import { AppError, ErrorCode } from '../common/errors.js';
 import { createValidationPipe } from '../common/pipes/validation.pipe.js';
+import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
@@ -26,14 +27,16 @@ import { PresenceService } from '../realtime/presence.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
+import { EventBudget } from './event-budget.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { TypingRelay } from './typing-relay.js';
 import { type Ack, ackOk } from './ws-ack.js';
 import { WsAckExceptionFilter } from './ws-exception.filter.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
-export const TYPING_TTL_MS = 5000;
 const PRESENCE_COALESCE_MS = 100;
-const MISSED_LIMIT = 1000;
+/** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
+const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
 
 interface SocketData {
   user: AuthUser & { expiresAt: number };
@@ -57,7 +60,7 @@ const userRoom = (id: string) => `user:${id}`;
 export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy, BeforeApplicationShutdown {
   @WebSocketServer() private server!: Namespace;
   private subscription: Subscription | undefined;
-  private readonly typing = new Map<string, NodeJS.Timeout>();
+  private readonly typing = new TypingRelay((conversationId, userId, isTyping) => this.bus.publish({ type: 'typing', conversationId, userId, isTyping }));
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
@@ -68,6 +71,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly presence: PresenceService,
     private readonly bus: RealtimeBus,
     private readonly metrics: GatewayMetrics,
+    private readonly config: AppConfig,
   ) {}
 
   /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
@@ -123,8 +127,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.data.conversations.add(view.id);
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
-    const missed =
-      dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.messages.history(view.id, { limit: MISSED_LIMIT, afterSeq: dto.afterSeq });
+    const missed = dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.recoveryPage(socket, view.id, dto.afterSeq);
     const activeRun = await this.chat.activeRun(view.id);
     return ackOk({
       conversation: ConversationDto.from(view, user.id),
@@ -148,24 +151,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   @SubscribeMessage('typing:start')
-  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Ack {
-    this.requireJoined(socket, dto.conversationId);
-    const key = `${dto.conversationId}:${socket.data.user.id}`;
-    const wasTyping = this.typing.has(key);
-    clearTimeout(this.typing.get(key));
-    this.typing.set(
-      key,
-      setTimeout(() => this.stopTyping(dto.conversationId, socket.data.user.id), TYPING_TTL_MS),
-    );
-    // Repeated starts only extend the timer; others hear about it once.
-    if (!wasTyping) this.bus.publish({ type: 'typing', conversationId: dto.conversationId, userId: socket.data.user.id, isTyping: true });
+  async typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    // Viewers cannot send, so there is nothing for them to be typing.
+    if ((await this.typist(socket, dto.conversationId)).role === 'viewer') {
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Viewers cannot type');
+    }
+    this.typing.start(dto.conversationId, socket.data.user.id);
     return ackOk({ conversationId: dto.conversationId });
   }
 
   @SubscribeMessage('typing:stop')
-  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Ack {
-    this.requireJoined(socket, dto.conversationId);
-    this.stopTyping(dto.conversationId, socket.data.user.id);
+  async typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    await this.typist(socket, dto.conversationId);
+    this.typing.stop(dto.conversationId, socket.data.user.id);
     return ackOk({ conversationId: dto.conversationId });
   }
 
@@ -182,7 +180,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
-    for (const timer of [...this.typing.values(), ...this.presenceTimers.values()]) clearTimeout(timer);
+    this.typing.clear();
+    for (const timer of this.presenceTimers.values()) clearTimeout(timer);
   }
 
   /**
@@ -197,26 +196,35 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  private requireJoined(socket: ChatSocket, conversationId: string): void {
+  /**
+   * The typist's participation in a joined conversation. Start and stop both wait on it, so a
+   * socket's starts and stops take effect in the order it sent them.
+   */
+  private async typist(socket: ChatSocket, conversationId: string) {
     if (!socket.data.conversations.has(conversationId)) {
       throw new AppError(HttpStatus.NOT_FOUND, 'NOT_JOINED', 'Join the conversation first');
     }
+    return (await this.conversations.authorize(conversationId, socket.data.user, 'read')).participant;
   }
 
-  private stopTyping(conversationId: string, userId: string): void {
-    const key = `${conversationId}:${userId}`;
-    const timer = this.typing.get(key);
-    if (!timer) return;
-    clearTimeout(timer);
-    this.typing.delete(key);
-    this.bus.publish({ type: 'typing', conversationId, userId, isTyping: false });
+  /**
+   * The messages after afterSeq, one bounded page (RECOVERY_PAGE_MESSAGES, RECOVERY_PAGE_BYTES);
+   * the client re-joins with the last seq it got while hasMore. Pages are read one at a time per
+   * socket and paid for from its event budget by size, so re-join floods cannot pile them up.
+   */
+  private recoveryPage(socket: ChatSocket, conversationId: string, afterSeq: number) {
+    const { recoveryPageMessages: limit, recoveryPageBytes: maxBytes } = this.config.limits;
+    return EventBudget.of(socket).metered(async () => {
+      const page = await this.messages.recoveryPage(conversationId, afterSeq, { limit, maxBytes });
+      return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
+    });
   }
 
   private leaveConversation(socket: ChatSocket, conversationId: string): void {
     if (!socket.data.conversations.delete(conversationId)) return;
     const { user } = socket.data;
     if (this.presence.leave(conversationId, user.id, socket.id)) {
-      this.stopTyping(conversationId, user.id);
+      this.typing.stop(conversationId, user.id);
       this.publishPresence(conversationId);
     }
   }

@@ -4,8 +4,10 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import { defer, filter, type Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
-import { AppError } from '../common/errors.js';
+import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
+import { nestsDeeperThan } from '../common/json-depth.js';
 import type { AppConfig } from '../config/app-config.js';
+import { EventBudget } from './event-budget.js';
 import { ackError } from './ws-ack.js';
 
 /**
@@ -25,7 +27,7 @@ export class ChatIoAdapter extends IoAdapter {
   override createIOServer(port: number, options?: ServerOptions): Server {
     const { corsOrigins } = this.config.app;
     const { wsMaxBufferBytes, wsPingIntervalMs, wsPingTimeoutMs } = this.config.limits;
-    return super.createIOServer(port, {
+    const server: Server = super.createIOServer(port, {
       ...options,
       serveClient: false,
       maxHttpBufferSize: wsMaxBufferBytes,
@@ -37,23 +39,44 @@ export class ChatIoAdapter extends IoAdapter {
         callback(null, origin === undefined || corsOrigins.includes(origin));
       },
     } as ServerOptions);
+    // Only /chat is served, and only to authenticated sockets: the default namespace, which
+    // Socket.IO always creates, would otherwise hold anonymous connections open.
+    server.use((_socket, next) => next(new Error('Invalid namespace')));
+    return server;
   }
 
   /**
    * One dispatcher per socket instead of Nest's default of one rxjs pipeline per event per
    * socket: the same handlers and acknowledgements, at a fraction of the memory per connection.
-   * An event no handler knows is still acknowledged (NOT_FOUND), never left hanging.
+   * Before any handler runs, every event — unknown ones included — is charged to the socket's
+   * EventBudget and its payload's nesting is checked; a refusal is still acknowledged, and a
+   * socket that keeps flooding far past its limit is disconnected.
    */
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     const byEvent = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    const { jsonMaxDepth, wsEventRatePerSecond, wsEventBurst, wsFloodDisconnectAfter } = this.config.limits;
+    const budget = EventBudget.attach(socket, { ratePerSecond: wsEventRatePerSecond, burst: wsEventBurst, floodLimit: wsFloodDisconnectAfter });
     // The parser also lets a client name an event with a number: never assume a string here.
     socket.onAny((event: unknown, ...payload: unknown[]) => {
       const name = String(event);
-      const handler = byEvent.get(name);
       const { data, ack } = this.mapPayload(payload);
-      if (!handler) {
-        if (typeof ack === 'function') ack(ackError(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${name.slice(0, 64)}"`)));
+      const refuse = (error: AppError) => {
+        if (typeof ack === 'function') ack(ackError(error));
+      };
+      const admission = budget.admit();
+      if (!admission.admitted) {
+        refuse(new RateLimitedError('Too many events, slow down', admission.retryAfterSeconds));
+        if (admission.flooding && socket.connected) {
+          this.log.warn(`Disconnecting socket ${socket.id}: it kept flooding past its event limit`);
+          socket.disconnect(true);
+        }
         return;
+      }
+      const handler = byEvent.get(name);
+      if (!handler) return refuse(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${name.slice(0, 64)}"`));
+      // Validation walks payloads recursively: refuse deep ones before they can overflow the stack.
+      if (nestsDeeperThan(data, jsonMaxDepth)) {
+        return refuse(new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, `Payload nested deeper than ${jsonMaxDepth} levels`, { maxDepth: jsonMaxDepth }));
       }
       defer(() => transform(handler.callback(data, ack)))
         .pipe(filter((response) => response !== undefined && response !== null))

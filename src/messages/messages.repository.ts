@@ -182,6 +182,37 @@ export class MessagesRepository {
     return { items: forwards ? page : page.toReversed(), hasMore };
   }
 
+  /**
+   * A recovery page: the messages after afterSeq, ascending, at most `limit` of them and at most
+   * `maxBytes` of content and metadata together — but always at least one. Sizes are summed in
+   * the database, so only the page's own rows (and the one that would overflow it) leave it.
+   */
+  async recoveryPage(
+    conversationId: string,
+    afterSeq: number,
+    { limit, maxBytes }: { limit: number; maxBytes: number },
+  ): Promise<{ items: MessageEntity[]; hasMore: boolean; bytes: number }> {
+    const rows: (MessageRow & { total: string | number })[] = await this.dataSource.query(
+      `SELECT * FROM (
+         SELECT ${COLUMNS}, size, sum(size) OVER (ORDER BY seq) AS total FROM (
+           SELECT ${COLUMNS}, octet_length(content) + octet_length(metadata::text) AS size
+           FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+         ) head
+       ) page
+       WHERE total - size <= $4 ORDER BY seq`,
+      [conversationId, afterSeq, limit + 1, maxBytes],
+    );
+    const items: MessageEntity[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      const total = Number(row.total);
+      if (items.length === limit || (items.length > 0 && total > maxBytes)) break;
+      items.push(toEntity(row));
+      bytes = total;
+    }
+    return { items, hasMore: rows.length > items.length, bytes };
+  }
+
   /** Every message of a conversation, in pages, for exports of any size. */
   async *stream(conversationId: string, { afterSeq = 0, pageSize = 500 }: { afterSeq?: number; pageSize?: number } = {}): AsyncGenerator<MessageEntity[]> {
     for (;;) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
@@ -85,6 +85,17 @@ describe('Socket.IO gateway', () => {
       expect(outcome).toBe('refused');
     });
 
+    it('serves no anonymous socket on the default namespace', async () => {
+      const socket = io(t.baseUrl, { auth: { token: alice.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+      sockets.push(socket);
+      const outcome = await new Promise<string>((resolve) => {
+        socket.once('connect_error', (error) => resolve(error.message));
+        socket.once('connect', () => resolve('connected'));
+      });
+      expect(outcome).toBe('Invalid namespace');
+      expect(socket.connected).toBe(false);
+    });
+
     it('refuses the token of a deleted account', async () => {
       const doomed = await register(t);
       await t.http(`${API}/auth/me`, { method: 'DELETE', token: doomed.accessToken });
@@ -143,12 +154,60 @@ describe('Socket.IO gateway', () => {
       expect(a.socket.connected).toBe(true);
     });
 
+    it('answers payloads nested deeper than 32 levels with VALIDATION, up to the frame limit, and stays up', async () => {
+      const a = await client(alice);
+      // Sent as raw frames: the client's own encoder would overflow its stack on these.
+      const engine = (a.socket.io as unknown as { engine: { write(data: string): void; on(event: 'message', listener: (data: string) => void): void } }).engine;
+      const acks = new Map<number, any>();
+      engine.on('message', (data) => {
+        const match = /^3\/chat,(\d+)(.*)$/s.exec(String(data));
+        if (match) acks.set(Number(match[1]), JSON.parse(match[2]!)[0]);
+      });
+      const deep = {
+        arrays: '['.repeat(30_000) + ']'.repeat(30_000),
+        objects: '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000),
+        inField: `{"conversationId":"${conversationId}","afterSeq":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+        justOver: '['.repeat(33) + ']'.repeat(33),
+      };
+      const ids = Object.keys(deep).map((_, i) => 900 + i);
+      Object.values(deep).forEach((payload, i) => engine.write(`2/chat,${ids[i]}["conversation:join",${payload}]`));
+      await vi.waitFor(() => expect(acks.size).toBe(ids.length), { timeout: 5000 });
+      for (const id of ids) expect(acks.get(id)).toEqual({ ok: false, error: { code: 'VALIDATION', message: expect.stringContaining('nested'), details: { maxDepth: 32 } } });
+      // At the limit, the payload reaches validation like any other.
+      const atLimit = JSON.parse('['.repeat(32) + ']'.repeat(32));
+      expect((await a.emit('conversation:join', atLimit)).error).toMatchObject({ code: 'VALIDATION', message: 'Validation failed' });
+      expect((await a.emit('conversation:join', { conversationId })).ok).toBe(true);
+    });
+
+    it('rate-limits every event per socket with RATE_LIMITED acks', async () => {
+      const [a, other] = await Promise.all([client(alice), client(alice)]);
+      const events: [string, unknown][] = [
+        ['conversation:join', { conversationId }],
+        ['conversation:leave', { conversationId }],
+        ['typing:stop', { conversationId }],
+        ['conversation:read', { conversationId, seq: 0 }],
+        ['run:cancel', { runId: randomUUID() }],
+        ['no:such:event', {}],
+      ];
+      const acks = await Promise.all(Array.from({ length: 180 }, (_, i) => a.emit(...events[i % events.length]!)));
+      const limited = acks.filter((ack) => ack.error?.code === 'RATE_LIMITED');
+      expect(limited.length).toBeGreaterThanOrEqual(60);
+      expect(limited[0]).toEqual({ ok: false, error: { code: 'RATE_LIMITED', message: expect.any(String), details: { retryAfterSeconds: expect.any(Number) } } });
+      // Each kind was refused at least once: no event is exempt.
+      const refusedKinds = new Set(acks.flatMap((ack, i) => (ack.error?.code === 'RATE_LIMITED' ? [events[i % events.length]![0]] : [])));
+      expect(refusedKinds.size).toBe(events.length);
+      expect(a.socket.connected).toBe(true);
+      // The limit is the socket's, not the user's.
+      expect((await other.emit('conversation:join', { conversationId })).ok).toBe(true);
+    });
+
     it('refuses sends from a viewer with FORBIDDEN', async () => {
       const viewer = await register(t);
       await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: alice.accessToken, json: { userId: viewer.id, role: 'viewer' } });
       const v = await client(viewer);
       expect((await v.emit('conversation:join', { conversationId })).ok).toBe(true);
       expect((await v.emit('message:send', { conversationId, content: 'let me in' })).error.code).toBe('FORBIDDEN');
+      expect((await v.emit('typing:start', { conversationId })).error).toMatchObject({ code: 'FORBIDDEN', message: 'Viewers cannot type' });
     });
 
     it('limits a flood of sends with RATE_LIMITED acks, and every ok ack is persisted', async () => {
@@ -197,6 +256,21 @@ describe('Socket.IO gateway', () => {
       await b1.waitFor('typing', () => b1.of('typing').length === 4);
       expect(b1.of('typing').at(-1).isTyping).toBe(false);
     }, 15_000);
+
+    it('relays a flood of alternating typing:start/stop at most once per 2 s, ending in the last state', async () => {
+      const id = (await t.http(`${API}/conversations`, { method: 'POST', token: alice.accessToken, json: { participantIds: [bob.id], agent: { mode: 'off' } } })).body.id;
+      const [a, b] = await Promise.all([client(alice), client(bob)]);
+      for (const c of [a, b]) await c.emit('conversation:join', { conversationId: id });
+      // Within the socket's burst, so each of these reaches the typing rules.
+      const acks = await Promise.all(Array.from({ length: 90 }, (_, i) => a.emit(i % 2 ? 'typing:stop' : 'typing:start', { conversationId: id })));
+      expect(acks.every((ack) => ack.ok)).toBe(true);
+      await b.waitFor('typing', (p) => p.isTyping === false, 4000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(b.of('typing')).toEqual([
+        { conversationId: id, userId: alice.id, isTyping: true },
+        { conversationId: id, userId: alice.id, isTyping: false },
+      ]);
+    });
 
     it('reports presence per user on join, leave and disconnect', async () => {
       const b1 = await client(bob);

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MessagesRepository } from '../../src/messages/messages.repository.js';
+import { type Registered, register } from '../support/auth.js';
+import { RecordingClient } from '../support/socket-client.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const API = '/api/v1';
+const MAX_PAGE_BYTES = 2 * 1024 * 1024;
+
+const contentOf = (i: number) => `${i}:`.padEnd(16_000, String.fromCharCode(97 + (i % 26)));
+
+interface FloodOutcome {
+  sent: number;
+  codes: Map<string, number>;
+  /** Acks the client gave up on because the server disconnected the socket. */
+  dropped: number;
+  disconnect?: string;
+}
+
+/**
+ * Hostile clients: real sockets flooding one event type each while a bystander in another
+ * conversation keeps sending messages; the server must answer or cut off every flooder and keep
+ * serving the bystander.
+ */
+describe('Socket.IO gateway under floods', () => {
+  let t: TestApp;
+  let flooder: Registered;
+  let bystander: Registered;
+  let big: string;
+  let small: string;
+  let quiet: string;
+  const sockets: Socket[] = [];
+
+  async function connect(user: Registered): Promise<RecordingClient> {
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new RecordingClient(socket, 20_000);
+  }
+
+  /** Bytes of Socket.IO frames the socket receives from now on. */
+  function countBytes(socket: Socket): { bytes: number; largest: number } {
+    const counter = { bytes: 0, largest: 0 };
+    (socket.io as unknown as { engine: { on(event: 'message', listener: (data: string) => void): void } }).engine.on('message', (data) => {
+      counter.bytes += data.length;
+      counter.largest = Math.max(counter.largest, data.length);
+    });
+    return counter;
+  }
+
+  /** Sends `count` events at once, without waiting, and settles when each is acked or the socket is gone. */
+  async function flood(client: RecordingClient, count: number, event: string, payload: (i: number) => unknown): Promise<FloodOutcome> {
+    const outcome: FloodOutcome = { sent: count, codes: new Map(), dropped: 0 };
+    let settled = 0;
+    client.socket.on('disconnect', (reason) => (outcome.disconnect = reason));
+    for (let i = 0; i < count; i++) {
+      // The flooders share this process with the server: let the bystander in between bursts.
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      client.socket.timeout(20_000).emit(event, payload(i), (error: Error | null, ack: { ok: boolean; error?: { code: string } }) => {
+        settled++;
+        if (error) outcome.dropped++;
+        else {
+          const code = ack.ok ? 'ok' : ack.error!.code;
+          outcome.codes.set(code, (outcome.codes.get(code) ?? 0) + 1);
+        }
+      });
+    }
+    await vi.waitFor(() => expect(settled === count || outcome.disconnect !== undefined).toBe(true), { timeout: 20_000, interval: 20 });
+    return outcome;
+  }
+
+  beforeAll(async () => {
+    // The bystander sends far more than the per-user message limit; that limit has its own tests.
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000' });
+    [flooder, bystander] = await Promise.all([register(t), register(t)]);
+    const create = async (owner: Registered) =>
+      (await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id as string;
+    [big, small, quiet] = await Promise.all([create(flooder), create(flooder), create(bystander)]);
+    const messages = t.app.get(MessagesRepository);
+    for (let i = 1; i <= 300; i++) await messages.append({ conversationId: big, role: 'user', authorId: flooder.id, content: contentOf(i) });
+    for (let i = 1; i <= 20; i++) await messages.append({ conversationId: small, role: 'user', authorId: flooder.id, content: contentOf(i) });
+  }, 120_000);
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('pages a recovery of 300 × 16,000 characters in acks of at most 500 messages and 2 MB, to the end, nothing lost or duplicated', async () => {
+    const client = await connect(flooder);
+    const frames = countBytes(client.socket);
+    const pages: { count: number; bytes: number }[] = [];
+    const seqs: number[] = [];
+    let afterSeq = 0;
+    for (let hasMore = true; hasMore; ) {
+      const ack = await client.emit('conversation:join', { conversationId: big, afterSeq });
+      expect(ack.ok).toBe(true);
+      expect(Object.keys(ack.data).sort()).toEqual(['activeRun', 'conversation', 'hasMore', 'missed']);
+      const missed: { seq: number; content: string }[] = ack.data.missed;
+      expect(missed.length).toBeGreaterThan(0);
+      pages.push({ count: missed.length, bytes: missed.reduce((sum, m) => sum + Buffer.byteLength(m.content), 0) });
+      for (const message of missed) {
+        seqs.push(message.seq);
+        expect(message.content).toBe(contentOf(message.seq));
+      }
+      hasMore = ack.data.hasMore;
+      // The client pages on by re-joining with the last seq it got.
+      afterSeq = missed.at(-1)!.seq;
+    }
+    expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(pages.length).toBe(3);
+    for (const page of pages) {
+      expect(page.count).toBeLessThanOrEqual(500);
+      expect(page.bytes).toBeLessThanOrEqual(MAX_PAGE_BYTES);
+    }
+    expect(frames.largest).toBeLessThan(MAX_PAGE_BYTES + 128 * 1024);
+  });
+
+  it('answers a flood of 120 re-joins with afterSeq 0 on that conversation with a few pages, not one per join', async () => {
+    const client = await connect(flooder);
+    const frames = countBytes(client.socket);
+    const outcome = await flood(client, 120, 'conversation:join', () => ({ conversationId: big, afterSeq: 0 }));
+    expect(outcome.dropped).toBe(0);
+    expect([...outcome.codes.keys()].sort()).toEqual(['RATE_LIMITED', 'ok']);
+    expect(outcome.codes.get('RATE_LIMITED')).toBeGreaterThanOrEqual(100);
+    // Unbounded, this was 120 × 4.8 MB.
+    expect(frames.bytes).toBeLessThan(5 * MAX_PAGE_BYTES);
+    expect(client.socket.connected).toBe(true);
+  });
+
+  it('acks or disconnects every flooder of every event type while a bystander elsewhere keeps being served', async () => {
+    const sender = await connect(bystander);
+    expect((await sender.emit('conversation:join', { conversationId: quiet })).ok).toBe(true);
+    const N = 1500;
+    const kinds: [string, (i: number) => unknown][] = [
+      ['conversation:join', () => ({ conversationId: small, afterSeq: 0 })],
+      ['conversation:leave', () => ({ conversationId: small })],
+      ['typing:start', () => ({ conversationId: small })],
+      ['typing:stop', () => ({ conversationId: small })],
+      ['conversation:read', (i) => ({ conversationId: small, seq: i % 20 })],
+      ['run:cancel', () => ({ runId: randomUUID() })],
+      ['no:such:event', (i) => ({ i })],
+      ['conversation:join', () => JSON.parse('['.repeat(200) + ']'.repeat(200))],
+    ];
+    const flooders = await Promise.all(kinds.map(() => connect(flooder)));
+    await Promise.all(flooders.slice(2, 4).map((client) => client.emit('conversation:join', { conversationId: small })));
+    const oversized = await Promise.all(Array.from({ length: 10 }, () => connect(flooder)));
+
+    // Sent on a fixed clock, not one after another, through the flood and what follows it: a
+    // stalled server shows as many slow sends, not one.
+    const sends: Promise<number>[] = [];
+    const send = async (i: number) => {
+      const started = performance.now();
+      const ack = await sender.emit('message:send', { conversationId: quiet, content: `still here ${i}`, clientMessageId: randomUUID() });
+      expect(ack.ok).toBe(true);
+      return performance.now() - started;
+    };
+    const ticker = setInterval(() => sends.push(send(sends.length)), 20);
+    const [outcomes, oversizedReasons] = await Promise.all([
+      Promise.all(kinds.map(([event, payload], i) => flood(flooders[i]!, N, event, payload))),
+      Promise.all(
+        oversized.map((client) => {
+          const reason = new Promise<string>((resolve) => client.socket.on('disconnect', resolve));
+          client.socket.emit('message:send', { conversationId: small, content: 'x'.repeat(70 * 1024) });
+          return reason;
+        }),
+      ),
+    ]);
+    await vi.waitFor(() => expect(sends.length).toBeGreaterThanOrEqual(20), { timeout: 10_000 });
+    clearInterval(ticker);
+    const latencies = (await Promise.all(sends)).sort((a, b) => a - b);
+
+    for (const outcome of outcomes) {
+      const acked = [...outcome.codes.values()].reduce((sum, n) => sum + n, 0);
+      expect(outcome.codes.get('RATE_LIMITED')).toBeGreaterThan(0);
+      expect([...outcome.codes.keys()].every((code) => ['ok', 'RATE_LIMITED', 'NOT_FOUND', 'VALIDATION'].includes(code))).toBe(true);
+      // Either every event was answered, or the server cut the flooder off.
+      expect(acked === N || outcome.disconnect === 'io server disconnect').toBe(true);
+    }
+    expect(oversizedReasons).toEqual(Array(10).fill('transport close'));
+    expect(latencies.length).toBeGreaterThanOrEqual(20);
+    // Embedded PGlite runs every query on the server's own thread, next to the flood's handling.
+    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(process.env.TEST_DATABASE_URL ? 500 : 1000);
+
+    // The server keeps serving, the flooding user included, on a fresh socket.
+    const fresh = await connect(flooder);
+    expect((await fresh.emit('conversation:join', { conversationId: small })).ok).toBe(true);
+    expect((await fresh.emit('message:send', { conversationId: small, content: 'after the flood' })).ok).toBe(true);
+  });
+});
