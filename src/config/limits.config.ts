@@ -15,6 +15,8 @@ export interface LimitSettings {
   wsEventBurst: number;
   /** Refused events (net of the refill) after which a socket is disconnected as a flood; 0 never. */
   wsFloodDisconnectAfter: number;
+  /** Socket.IO connections per user and minute: each new socket would bring a fresh event budget. */
+  wsConnectRateLimit: number;
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
@@ -34,6 +36,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     // A reconnecting client re-joins every open conversation at once: the burst must hold that.
     wsEventBurst: readInt(env, 'WS_EVENT_BURST', 100, { min: 1, max: 100_000 }),
     wsFloodDisconnectAfter: readInt(env, 'WS_FLOOD_DISCONNECT_AFTER', 200, { min: 0, max: 10_000_000 }),
+    wsConnectRateLimit: readInt(env, 'WS_CONNECT_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
   };

@@ -24,6 +24,7 @@ import { ConversationsService } from '../conversations/conversations.service.js'
 import { MessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { PresenceService } from '../realtime/presence.service.js';
+import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
@@ -35,6 +36,7 @@ import { WsAckExceptionFilter } from './ws-exception.filter.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 const PRESENCE_COALESCE_MS = 100;
+const CONNECT_RATE_WINDOW_MS = 60_000;
 /** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
 const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
 
@@ -72,6 +74,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly bus: RealtimeBus,
     private readonly metrics: GatewayMetrics,
     private readonly config: AppConfig,
+    private readonly rateLimiter: RateLimiter,
   ) {}
 
   /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
@@ -83,7 +86,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         failure = new Error('unauthorized');
       } else {
         try {
-          (socket.data as SocketData).user = await this.accessTokens.authenticate(token);
+          const user = await this.accessTokens.authenticate(token);
+          failure = await this.refuseReconnectFlood(user.id);
+          (socket.data as SocketData).user = user;
           (socket.data as SocketData).conversations = new Set();
         } catch (error) {
           failure = new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
@@ -92,6 +97,16 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       next(failure);
     });
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+  }
+
+  /**
+   * Every socket brings a fresh event budget, so a client that reconnects in a loop would get
+   * around it: connections are counted per user (on every instance, with Redis).
+   */
+  private async refuseReconnectFlood(userId: string): Promise<Error | undefined> {
+    const decision = await this.rateLimiter.consume(`connect:${userId}`, this.config.limits.wsConnectRateLimit, CONNECT_RATE_WINDOW_MS);
+    if (decision.allowed) return undefined;
+    return Object.assign(new Error('rate_limited'), { data: { retryAfterSeconds: decision.retryAfterSeconds } });
   }
 
   // Only sockets that passed the handshake middleware get here, so socket.data.user is set.

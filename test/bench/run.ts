@@ -58,6 +58,8 @@ function appEnv(databaseUrl: string | undefined, extra: Record<string, string> =
     MESSAGE_RATE_LIMIT: '1000000',
     REGISTER_RATE_LIMIT: '100000',
     LOGIN_RATE_LIMIT: '100000',
+    // The idle scenario opens thousands of sockets as one user.
+    WS_CONNECT_RATE_LIMIT: '1000000',
     DATABASE_POOL_SIZE: '10',
     ...extra,
   };

@@ -75,8 +75,9 @@ describe('Socket.IO gateway under floods', () => {
   }
 
   beforeAll(async () => {
-    // The bystander sends far more than the per-user message limit; that limit has its own tests.
-    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000' });
+    // The bystander sends far more than the per-user message limit, and the flooder opens a socket
+    // per flood; both limits have tests of their own.
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000', WS_CONNECT_RATE_LIMIT: '1000' });
     [flooder, bystander] = await Promise.all([register(t), register(t)]);
     const create = async (owner: Registered) =>
       (await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id as string;
@@ -192,5 +193,31 @@ describe('Socket.IO gateway under floods', () => {
     const fresh = await connect(flooder);
     expect((await fresh.emit('conversation:join', { conversationId: small })).ok).toBe(true);
     expect((await fresh.emit('message:send', { conversationId: small, content: 'after the flood' })).ok).toBe(true);
+  });
+});
+
+describe('Socket.IO gateway under a reconnect loop', () => {
+  let t: TestApp;
+  afterAll(() => t?.close());
+
+  it('refuses a user who keeps opening sockets (each would bring a fresh event budget), and no one else', async () => {
+    t = await startTestApp({ WS_CONNECT_RATE_LIMIT: '5' });
+    const [looping, other] = await Promise.all([register(t), register(t)]);
+    const attempt = (user: Registered) =>
+      new Promise<{ connected: true } | { connected: false; message: string; data: unknown }>((resolve) => {
+        const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+        socket.once('connect', () => {
+          socket.close();
+          resolve({ connected: true });
+        });
+        socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ connected: false, message: error.message, data: error.data }));
+      });
+    const outcomes = [];
+    for (let i = 0; i < 8; i++) outcomes.push(await attempt(looping));
+    expect(outcomes.slice(0, 5)).toEqual(Array(5).fill({ connected: true }));
+    for (const refused of outcomes.slice(5)) {
+      expect(refused).toEqual({ connected: false, message: 'rate_limited', data: { retryAfterSeconds: expect.any(Number) } });
+    }
+    expect(await attempt(other)).toEqual({ connected: true });
   });
 });
