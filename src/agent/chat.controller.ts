@@ -9,13 +9,14 @@ import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { SessionWatch } from '../realtime/session-watch.js';
 import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from './dto/run.dto.js';
 import { resumeAfter } from './sse-resume.js';
-import { openSse } from './sse.js';
+import { openSse, type SseStream } from './sse.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 
@@ -27,6 +28,7 @@ export class ChatController {
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
     private readonly bus: RealtimeBus,
+    private readonly sessionWatch: SessionWatch,
   ) {}
 
   @Post('messages')
@@ -108,16 +110,21 @@ export class ChatController {
   ): Promise<void> {
     const { view } = await this.conversations.authorize(id, user, 'read');
     const afterSeq = await resumeAfter(lastEventId, query.afterSeq, view.lastSeq, () => this.conversations.lastSeq(id));
-    const stream = openSse(reply, { user, events$: this.bus.events$ });
+    const stream = this.openStream(reply, user);
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
     const replay = afterSeq === undefined ? async function* () {} : () => this.chat.messagesAfter(id, afterSeq);
     await feed.start(this.bus.events$, replay, () => this.chat.activeRun(id));
   }
 
+  /** An SSE response that lives no longer than the caller's session. */
+  private openStream(reply: FastifyReply, user: AuthUser): SseStream {
+    return openSse(reply, { user, events$: this.bus.events$, watch: this.sessionWatch });
+  }
+
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
   private streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): void {
-    const stream = openSse(reply, { user, events$: this.bus.events$ });
+    const stream = this.openStream(reply, user);
     stream.send('message:created', { message });
     if (!run) {
       stream.close();

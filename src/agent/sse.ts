@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { Observable } from 'rxjs';
 import type { AuthUser, SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import type { SessionWatch } from '../realtime/session-watch.js';
 
 export const SSE_HEARTBEAT_MS = 15_000;
 
@@ -12,10 +13,11 @@ export interface SseStream {
   onClose(listener: () => void): void;
 }
 
-/** The caller whose session bounds the stream, and the bus that announces sessions ending. */
+/** The caller whose session bounds the stream, the bus that announces sessions ending, and the watch that double-checks. */
 export interface SseSession {
   user: Pick<AuthUser, 'sessionId' | 'expiresAt'>;
   events$: Observable<RealtimeEvent>;
+  watch: SessionWatch;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface SseSession {
  * caller's session: when it is revoked (on any instance) or its access token expires, the stream
  * sends `session:expired {reason}` and closes.
  */
-export function openSse(reply: FastifyReply, { user, events$ }: SseSession): SseStream {
+export function openSse(reply: FastifyReply, { user, events$, watch }: SseSession): SseStream {
   reply.hijack();
   const raw = reply.raw;
   const headers: Record<string, string> = {};
@@ -49,12 +51,14 @@ export function openSse(reply: FastifyReply, { user, events$ }: SseSession): Sse
   const revocation = events$.subscribe((event) => {
     if (event.type === 'session.revoked' && event.sessionIds.includes(user.sessionId)) sessionEnd(event.reason);
   });
+  const unwatch = watch.watch(user.sessionId);
   const finish = () => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     clearTimeout(expiry);
     revocation.unsubscribe();
+    unwatch();
     for (const listener of listeners) listener();
   };
   raw.on('close', finish);

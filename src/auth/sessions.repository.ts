@@ -24,6 +24,16 @@ export class SessionsRepository {
     return this.sessions.findOne({ select: { userId: true, revokedAt: true, revokedReason: true }, where: { id } });
   }
 
+  /** Which of the given sessions have ended, with whose they are and why. */
+  async findEnded(ids: string[]): Promise<{ id: string; userId: string; reason: string | null }[]> {
+    if (!ids.length) return [];
+    const rows: { id: string; user_id: string; revoked_reason: string | null }[] = await this.sessions.query(
+      `SELECT id, user_id, revoked_reason FROM sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NOT NULL`,
+      [ids],
+    );
+    return rows.map((row) => ({ id: row.id, userId: row.user_id, reason: row.revoked_reason }));
+  }
+
   /**
    * Ends the user's live sessions — the one given, or all of them but `exceptId` — and returns the
    * ids it ended, in one statement (a session already ended is not ended again).

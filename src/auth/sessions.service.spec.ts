@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config.js';
 import { InProcessRealtimeBus } from '../realtime/realtime-bus.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import { SessionWatch } from '../realtime/session-watch.js';
 import type { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import type { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
@@ -14,6 +17,7 @@ describe('SessionsService liveness cache', () => {
   let reads: number;
   let findById: (id: string) => Promise<typeof row | null>;
   let service: SessionsService;
+  let watch: SessionWatch;
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -26,8 +30,12 @@ describe('SessionsService liveness cache', () => {
         reads++;
         return findById(id);
       },
+      findEnded: async (ids: string[]) =>
+        ids.includes(SID) && row.revokedAt ? [{ id: SID, userId: row.userId, reason: row.revokedReason }] : [],
     } as unknown as SessionsRepository;
-    service = new SessionsService({} as DataSource, repository, {} as RefreshTokensRepository, bus);
+    watch = new SessionWatch();
+    const config = { auth: { sessionCheckIntervalMs: 60_000 } } as AppConfig;
+    service = new SessionsService({} as DataSource, repository, {} as RefreshTokensRepository, bus, watch, config);
     service.onModuleInit();
   });
   afterEach(() => {
@@ -69,5 +77,24 @@ describe('SessionsService liveness cache', () => {
     expect(await service.state('someone-else', SID)).toEqual({ status: 'unknown' });
     await service.state(USER, SID);
     expect(await service.state('someone-else', SID)).toEqual({ status: 'unknown' });
+  });
+
+  it('announces, on its next sweep, a watched session that ended without an event reaching here', async () => {
+    const announced: RealtimeEvent[] = [];
+    bus.events$.subscribe((event) => announced.push(event));
+    const release = watch.watch(SID);
+    await service.sweep();
+    expect(announced).toEqual([]);
+
+    row = { ...row, revokedAt: new Date(), revokedReason: 'password-changed' };
+    await service.sweep();
+    expect(announced).toEqual([{ type: 'session.revoked', userId: USER, sessionIds: [SID], reason: 'password-changed' }]);
+    expect(await service.state(USER, SID)).toEqual({ status: 'ended', reason: 'password-changed' });
+
+    // Once its connections have closed, the session is no longer checked.
+    release();
+    announced.length = 0;
+    await service.sweep();
+    expect(announced).toEqual([]);
   });
 });

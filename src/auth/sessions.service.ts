@@ -2,7 +2,9 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import type { Subscription } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SessionEndReason } from '../common/auth/auth-user.js';
+import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { SessionWatch } from '../realtime/session-watch.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { SessionsRepository } from './sessions.repository.js';
 
@@ -12,6 +14,8 @@ import { SessionsRepository } from './sessions.repository.js';
  */
 const LIVE_CACHE_MS = 1000;
 const CACHE_MAX = 10_000;
+/** Sessions checked per query by the sweep. */
+const SWEEP_BATCH = 1000;
 
 export type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
 
@@ -30,12 +34,16 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
   private readonly ended = new Map<string, string>();
   private subscription: Subscription | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly sessions: SessionsRepository,
     private readonly refreshTokens: RefreshTokensRepository,
     private readonly bus: RealtimeBus,
+    private readonly watch: SessionWatch,
+    private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -43,10 +51,37 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
       if (event.type !== 'session.revoked') return;
       for (const id of event.sessionIds) this.rememberEnded(id, event.reason);
     });
+    this.sweepTimer = setInterval(() => void this.sweep(), this.config.auth.sessionCheckIntervalMs);
+    this.sweepTimer.unref();
   }
 
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
+    clearInterval(this.sweepTimer);
+  }
+
+  /**
+   * Checks the sessions of this instance's open sockets and SSE streams against the database and
+   * announces those that ended without this instance hearing of it (an event lost while Redis was
+   * down, or sent while a stream was opening). Announcing again is harmless: ending is final.
+   */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const ids = this.watch.sessionIds;
+      for (let start = 0; start < ids.length; start += SWEEP_BATCH) {
+        for (const ended of await this.sessions.findEnded(ids.slice(start, start + SWEEP_BATCH))) {
+          const reason = (ended.reason ?? 'revoked') as SessionEndReason;
+          this.rememberEnded(ended.id, reason);
+          this.bus.publish({ type: 'session.revoked', userId: ended.userId, sessionIds: [ended.id], reason });
+        }
+      }
+    } catch {
+      // The database is down: the next sweep tries again.
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   start(userId: string, manager?: EntityManager): Promise<string> {

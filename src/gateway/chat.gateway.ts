@@ -26,6 +26,7 @@ import { MessagesRepository } from '../messages/messages.repository.js';
 import { PresenceService } from '../realtime/presence.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { SessionWatch } from '../realtime/session-watch.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 import { EventBudget } from './event-budget.js';
@@ -44,6 +45,7 @@ interface SocketData {
   user: AuthUser & { expiresAt: number };
   conversations: Set<string>;
   expiry?: NodeJS.Timeout;
+  unwatch?: () => void;
 }
 type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
 
@@ -75,6 +77,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly metrics: GatewayMetrics,
     private readonly config: AppConfig,
     private readonly rateLimiter: RateLimiter,
+    private readonly sessionWatch: SessionWatch,
   ) {}
 
   /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
@@ -115,6 +118,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.presence.connect();
     this.metrics.connected.inc();
     void socket.join(userRoom(user.id));
+    socket.data.unwatch = this.sessionWatch.watch(user.sessionId);
     // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
     socket.data.expiry = setTimeout(() => {
       socket.emit('session:expired', { reason: 'expired' });
@@ -123,8 +127,9 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   handleDisconnect(socket: ChatSocket): void {
-    const { conversations, expiry } = socket.data;
+    const { conversations, expiry, unwatch } = socket.data;
     clearTimeout(expiry);
+    unwatch?.();
     this.presence.disconnect();
     this.metrics.connected.dec();
     for (const conversationId of conversations) this.leaveConversation(socket, conversationId);

@@ -5,8 +5,9 @@ import { InMemoryRateLimiter, RateLimiter, RedisRateLimiter } from './rate-limit
 import { InProcessRealtimeBus, RealtimeBus } from './realtime-bus.js';
 import { RedisRealtimeBus } from './redis-realtime-bus.js';
 import { RedisConnection } from './redis.connection.js';
+import { SessionWatch } from './session-watch.js';
 
-/** Shared ephemeral state: the event bus, rate-limit counters, presence and the Redis connection. */
+/** Shared ephemeral state: the event bus, rate-limit counters, presence, watched sessions and the Redis connection. */
 @Global()
 @Module({
   providers: [
@@ -22,7 +23,8 @@ import { RedisConnection } from './redis.connection.js';
       useFactory: (redis: RedisConnection) => (redis.enabled ? new RedisRateLimiter(redis) : new InMemoryRateLimiter()),
     },
     PresenceService,
+    SessionWatch,
   ],
-  exports: [RedisConnection, RealtimeBus, RateLimiter, PresenceService],
+  exports: [RedisConnection, RealtimeBus, RateLimiter, PresenceService, SessionWatch],
 })
 export class RealtimeModule {}

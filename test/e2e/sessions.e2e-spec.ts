@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { io } from 'socket.io-client';
+import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { PASSWORD, type Registered, register } from '../support/auth.js';
@@ -122,7 +123,7 @@ describe('sessions', () => {
 
   beforeAll(async () => {
     fake = await new FakeOpenAI().start();
-    t = await startTestApp({ AGENT_PROVIDER: 'openai', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test' });
+    t = await startTestApp({ AGENT_PROVIDER: 'openai', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test', SESSION_CHECK_INTERVAL_MS: '200' });
   });
   afterEach(() => {
     for (const close of closers.splice(0)) close();
@@ -213,6 +214,21 @@ describe('sessions', () => {
 
       await expectEnded(user, first, 'account-deleted');
       await expectEnded(other, second, 'account-deleted');
+    });
+  });
+
+  describe('an end no event announced', () => {
+    // As when the session.revoked event was lost in a Redis outage, or sent while a stream was
+    // still opening: the open connections' sessions are checked again every SESSION_CHECK_INTERVAL_MS.
+    it('still closes the socket and SSE stream of a session ended behind the instance\'s back', async () => {
+      const user = await register(t);
+      const conversationId = await conversationOf(user);
+      const watched = await watch(user.accessToken, conversationId);
+      const { sid } = decodePayload(user.accessToken) as { sid: string };
+
+      await t.app.get(DataSource).query(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1`, [sid]);
+
+      await expectEnded(user, watched, 'logout');
     });
   });
 

@@ -12,8 +12,8 @@ export interface AuthUser {
   expiresAt: number;
 }
 
-/** Why a session ended, as told to its clients in `session:expired`. */
-export type SessionEndReason = 'logout' | 'logout-all' | 'password-changed' | 'refresh-reuse' | 'account-deleted';
+/** Why a session ended, as told to its clients in `session:expired` (`revoked`: ended before reasons were kept). */
+export type SessionEndReason = 'logout' | 'logout-all' | 'password-changed' | 'refresh-reuse' | 'account-deleted' | 'revoked';
 
 /** `session:expired` also closes a connection whose access token expired. */
 export type SessionExpiredReason = SessionEndReason | 'expired';
