@@ -97,4 +97,16 @@ describe('SessionsService liveness cache', () => {
     await service.sweep();
     expect(announced).toEqual([]);
   });
+
+  it('closes a connection that opened while its session\'s end was being announced', async () => {
+    const announced: RealtimeEvent[] = [];
+    bus.publish({ type: 'session.revoked', userId: USER, sessionIds: [SID], reason: 'logout' });
+    bus.events$.subscribe((event) => announced.push(event));
+    // Authenticated just before the end, set up just after it.
+    watch.watch(SID);
+    watch.watch('another-session');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(announced).toEqual([{ type: 'session.revoked', userId: USER, sessionIds: [SID], reason: 'logout' }]);
+    expect(reads).toBe(0);
+  });
 });

@@ -32,7 +32,7 @@ export type SessionState = { status: 'live' } | { status: 'ended'; reason: strin
 export class SessionsService implements OnModuleInit, OnModuleDestroy {
   private readonly live = new Map<string, { userId: string; until: number }>();
   /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
-  private readonly ended = new Map<string, string>();
+  private readonly ended = new Map<string, { userId: string; reason: SessionEndReason }>();
   private subscription: Subscription | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -49,10 +49,11 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscription = this.bus.events$.subscribe((event) => {
       if (event.type !== 'session.revoked') return;
-      for (const id of event.sessionIds) this.rememberEnded(id, event.reason);
+      for (const id of event.sessionIds) this.rememberEnded(id, event.userId, event.reason);
     });
     this.sweepTimer = setInterval(() => void this.sweep(), this.config.auth.sessionCheckIntervalMs);
     this.sweepTimer.unref();
+    this.watch.onWatch((sessionId) => this.checkSoon(sessionId));
   }
 
   onModuleDestroy(): void {
@@ -63,7 +64,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   /**
    * Checks the sessions of this instance's open sockets and SSE streams against the database and
    * announces those that ended without this instance hearing of it (an event lost while Redis was
-   * down, or sent while a stream was opening). Announcing again is harmless: ending is final.
+   * down). Announcing again is harmless: ending is final.
    */
   async sweep(): Promise<void> {
     if (this.sweeping) return;
@@ -73,15 +74,27 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
       for (let start = 0; start < ids.length; start += SWEEP_BATCH) {
         for (const ended of await this.sessions.findEnded(ids.slice(start, start + SWEEP_BATCH))) {
           const reason = (ended.reason ?? 'revoked') as SessionEndReason;
-          this.rememberEnded(ended.id, reason);
+          this.rememberEnded(ended.id, ended.userId, reason);
           this.bus.publish({ type: 'session.revoked', userId: ended.userId, sessionIds: [ended.id], reason });
         }
       }
     } catch {
-      // The database is down: the next sweep tries again.
+      // The database is unreachable: the next sweep tries again.
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /**
+   * A connection that just opened is checked again once it is set up: an end announced here
+   * while it was being set up (after its authentication) found nothing to close. An end whose
+   * announcement never arrived is the sweep's.
+   */
+  private checkSoon(sessionId: string): void {
+    setImmediate(() => {
+      const known = this.ended.get(sessionId);
+      if (known) this.bus.publish({ type: 'session.revoked', userId: known.userId, sessionIds: [sessionId], reason: known.reason });
+    });
   }
 
   start(userId: string, manager?: EntityManager): Promise<string> {
@@ -100,19 +113,19 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
 
   /** Whether a token's `sid` is a live session of its `sub`: cached for at most LIVE_CACHE_MS. */
   async state(userId: string, sessionId: string): Promise<SessionState> {
-    const reason = this.ended.get(sessionId);
-    if (reason !== undefined) return { status: 'ended', reason };
+    const known = this.ended.get(sessionId);
+    if (known !== undefined) return { status: 'ended', reason: known.reason };
     const cached = this.live.get(sessionId);
     if (cached && cached.until > Date.now()) return cached.userId === userId ? { status: 'live' } : { status: 'unknown' };
     const session = await this.sessions.findById(sessionId);
     if (!session || session.userId !== userId) return { status: 'unknown' };
     if (session.revokedAt) {
-      this.rememberEnded(sessionId, session.revokedReason ?? 'revoked');
+      this.rememberEnded(sessionId, session.userId, (session.revokedReason ?? 'revoked') as SessionEndReason);
       return { status: 'ended', reason: session.revokedReason ?? 'revoked' };
     }
     // A revocation announced while the row was being read wins over what was read.
     const endedMeanwhile = this.ended.get(sessionId);
-    if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile };
+    if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile.reason };
     if (this.live.size >= CACHE_MAX) this.live.clear();
     this.live.set(sessionId, { userId, until: Date.now() + LIVE_CACHE_MS });
     return { status: 'live' };
@@ -128,9 +141,9 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
   }
 
-  private rememberEnded(sessionId: string, reason: string): void {
+  private rememberEnded(sessionId: string, userId: string, reason: SessionEndReason): void {
     this.live.delete(sessionId);
     if (this.ended.size >= CACHE_MAX) this.ended.delete(this.ended.keys().next().value!);
-    this.ended.set(sessionId, reason);
+    this.ended.set(sessionId, { userId, reason });
   }
 }

@@ -66,7 +66,7 @@ export function parseAuthSettings(env: Env, app: AppSettings): AuthSettings {
     accessTtlSeconds: readInt(env, 'JWT_ACCESS_TTL', 900, { min: 30, max: 86_400 }),
     refreshTtlSeconds: readInt(env, 'JWT_REFRESH_TTL', 30 * 86_400, { min: 300, max: 365 * 86_400 }),
     loginRateLimitPerMinute: readInt(env, 'LOGIN_RATE_LIMIT', 10, { min: 1, max: 100_000 }),
-    sessionCheckIntervalMs: readInt(env, 'SESSION_CHECK_INTERVAL_MS', 5000, { min: 100, max: 600_000 }),
+    sessionCheckIntervalMs: readInt(env, 'SESSION_CHECK_INTERVAL_MS', 1000, { min: 100, max: 600_000 }),
     registerRateLimitPerMinute: readInt(env, 'REGISTER_RATE_LIMIT', 20, { min: 1, max: 100_000 }),
     adminEmail,
     adminPassword,

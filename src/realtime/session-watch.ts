@@ -8,10 +8,12 @@ import { Injectable } from '@nestjs/common';
 @Injectable()
 export class SessionWatch {
   private readonly open = new Map<string, number>();
+  private readonly listeners: ((sessionId: string) => void)[] = [];
 
   /** Counts one more connection of the session; call the returned function when it closes. */
   watch(sessionId: string): () => void {
     this.open.set(sessionId, (this.open.get(sessionId) ?? 0) + 1);
+    for (const listener of this.listeners) listener(sessionId);
     let released = false;
     return () => {
       if (released) return;
@@ -20,6 +22,14 @@ export class SessionWatch {
       if (left > 0) this.open.set(sessionId, left);
       else this.open.delete(sessionId);
     };
+  }
+
+  /**
+   * Called for every new connection: the session was checked when the request or handshake was
+   * authenticated, but an end announced between then and now reached no one.
+   */
+  onWatch(listener: (sessionId: string) => void): void {
+    this.listeners.push(listener);
   }
 
   get sessionIds(): string[] {
