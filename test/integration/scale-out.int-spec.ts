@@ -268,7 +268,7 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     90_000,
   );
 
-  it('ends a session signed out on one instance on the other within a second: its REST token and its socket', async () => {
+  it('ends a session signed out on one instance on the other within a second: its REST token, its socket and its SSE stream', async () => {
     const email = `s-${randomUUID()}@example.com`;
     const signedUp = await call(one, 'POST', '/auth/register', undefined, { email, password: 'correct horse battery', displayName: 'S' });
     const other = await call(two, 'POST', '/auth/login', undefined, { email, password: 'correct horse battery' });
@@ -278,6 +278,18 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     const ending = await client(two, accessToken);
     const staying = await client(two, other.body.accessToken);
     const disconnected = new Promise<string>((resolve) => ending.socket.on('disconnect', resolve));
+    const own = await call(one, 'POST', '/conversations', accessToken, { title: 'mine' });
+    const sse = await fetch(`${two.baseUrl}/api/v1/conversations/${own.body.id}/events`, {
+      headers: { authorization: `Bearer ${accessToken}`, accept: 'text/event-stream' },
+    });
+    expect(sse.status).toBe(200);
+    let sseText = '';
+    const sseEnded = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of sse.body as unknown as AsyncIterable<Uint8Array>) sseText += decoder.decode(chunk, { stream: true });
+      return 'ended';
+    })();
+    await until(() => sseText.includes(': connected'), 5000, 'SSE stream open');
 
     expect((await call(one, 'POST', '/auth/logout', accessToken, { refreshToken })).status).toBe(204);
     const loggedOutAt = Date.now();
@@ -289,6 +301,8 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     expect(refused.body.code).toBe('SESSION_REVOKED');
     expect(await Promise.race([disconnected, until(() => Date.now() - loggedOutAt > 1000, 2000).then(() => 'still connected')])).toBe('io server disconnect');
     expect(ending.of('session:expired')).toEqual([{ reason: 'logout' }]);
+    expect(await Promise.race([sseEnded, until(() => Date.now() - loggedOutAt > 1000, 2000).then(() => 'still open')])).toBe('ended');
+    expect(sseText).toContain('event: session:expired\ndata: {"reason":"logout"}');
     expect(staying.socket.connected).toBe(true);
     expect((await call(two, 'GET', '/auth/me', other.body.accessToken)).status).toBe(200);
   });
