@@ -79,7 +79,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const fastify = app.getHttpAdapter().getInstance();
   installRequestHooks(fastify, logger, app.get(MetricsService));
-  app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify));
+  app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {
     // Swagger UI needs inline styles and data: images; everything else stays locked down.

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { defer, filter, type Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
-import { nestsDeeperThan } from '../common/json-depth.js';
+import { valueNestsDeeperThan } from '../common/json-depth.js';
 import type { AppConfig } from '../config/app-config.js';
 import { EventBudget } from './event-budget.js';
 import { ackError } from './ws-ack.js';
@@ -75,7 +75,7 @@ export class ChatIoAdapter extends IoAdapter {
       const handler = byEvent.get(name);
       if (!handler) return refuse(new AppError(HttpStatus.NOT_FOUND, 'UNKNOWN_EVENT', `Unknown event "${name.slice(0, 64)}"`));
       // Validation walks payloads recursively: refuse deep ones before they can overflow the stack.
-      if (nestsDeeperThan(data, jsonMaxDepth)) {
+      if (valueNestsDeeperThan(data, jsonMaxDepth)) {
         return refuse(new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, `Payload nested deeper than ${jsonMaxDepth} levels`, { maxDepth: jsonMaxDepth }));
       }
       defer(() => transform(handler.callback(data, ack)))
