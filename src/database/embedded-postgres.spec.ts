@@ -184,6 +184,19 @@ describe('EmbeddedPostgres', () => {
       expect(existsSync(new URL(db.url).searchParams.get('host')!)).toBe(false);
     });
 
+    it('removes the socket directory a killed process left behind, and no live one', async () => {
+      const abandoned = mkdtempSync(join(tmpdir(), 'agentchat-pg-999999999-'));
+      const live = mkdtempSync(join(tmpdir(), `agentchat-pg-${process.pid}-`));
+      const db = await EmbeddedPostgres.start({ dataDir: undefined, template });
+      try {
+        expect(existsSync(abandoned)).toBe(false);
+        expect(existsSync(live)).toBe(true);
+      } finally {
+        await db.stop();
+        rmSync(live, { recursive: true, force: true });
+      }
+    });
+
     it('keeps no socket in the data directory and none on a TCP port', async () => {
       const dataDir = join(scratch, 'private');
       const db = await EmbeddedPostgres.start({ dataDir, template });

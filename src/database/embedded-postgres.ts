@@ -12,6 +12,8 @@ const logger = new Logger('Database');
 /** Longest path a unix socket address can hold on Linux, minus the terminating NUL. */
 const MAX_UNIX_SOCKET_PATH = 107;
 const SOCKET_NAME = '.s.PGSQL.5432';
+/** Followed by the pid of the process that made the directory. */
+const SOCKET_DIR_PREFIX = 'agentchat-pg-';
 
 export interface EmbeddedPostgresOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
@@ -83,14 +85,30 @@ export class EmbeddedPostgres {
  */
 function privateSocketDir(): string | undefined {
   for (const parent of new Set([tmpdir(), '/tmp'])) {
-    if (join(parent, 'agentchat-XXXXXX', SOCKET_NAME).length > MAX_UNIX_SOCKET_PATH) continue;
+    const prefix = `${SOCKET_DIR_PREFIX}${process.pid}-`;
+    if (join(parent, `${prefix}XXXXXX`, SOCKET_NAME).length > MAX_UNIX_SOCKET_PATH) continue;
     try {
-      return mkdtempSync(join(parent, 'agentchat-'));
+      removeAbandonedSocketDirs(parent);
+      return mkdtempSync(join(parent, prefix));
     } catch {
       // Not writable: try the next one.
     }
   }
   return undefined;
+}
+
+/** Directories left by processes that were killed before they could remove theirs. */
+function removeAbandonedSocketDirs(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(SOCKET_DIR_PREFIX)) continue;
+    const pid = Number.parseInt(name.slice(SOCKET_DIR_PREFIX.length), 10);
+    if (!(pid > 0) || isAlive(pid)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    } catch {
+      // Another user's: it cannot be removed here, and need not be.
+    }
+  }
 }
 
 /** An existing database is opened as it is; a new one starts from the template, or else runs initdb. */

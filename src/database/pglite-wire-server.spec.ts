@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import * as fc from 'fast-check';
 import { Client, Pool } from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PGliteWireServer } from './pglite-wire-server.js';
 
 describe('PGliteWireServer', () => {
@@ -151,7 +151,7 @@ describe('PGliteWireServer', () => {
     let address: string;
 
     beforeAll(async () => {
-      guarded = new PGliteWireServer(db, 'the right one');
+      guarded = new PGliteWireServer(db, 'the right one', 300);
       address = await guarded.listen({ host: '127.0.0.1', port: 0 });
     });
     afterAll(() => guarded.close());
@@ -174,6 +174,53 @@ describe('PGliteWireServer', () => {
 
     it.each([['a wrong password', 'the wrong one'], ['an empty password', '']])('refuses %s as a real server would (28P01)', async (_, password) => {
       await expect(connectWith(password)).rejects.toMatchObject({ code: '28P01' });
+    });
+
+    it('reads messages however they are cut: a few bytes at a time, or megabytes at once', async () => {
+      const { Socket } = await import('node:net');
+      const [host, port] = address.split(':');
+      const socket = new Socket();
+      socket.setNoDelay(true);
+      await new Promise<void>((resolve) => socket.connect(Number(port), host!, resolve));
+      let received = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+      const message = (type: string, body: Buffer) => {
+        const header = Buffer.alloc(5);
+        header.write(type, 0);
+        header.writeInt32BE(4 + body.length, 1);
+        return Buffer.concat([header, body]);
+      };
+      const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+      const startup = Buffer.alloc(8);
+      startup.writeInt32BE(8 + params.length, 0);
+      startup.writeInt32BE(196_608, 4);
+      const bytes = Buffer.concat([
+        startup,
+        params,
+        message('p', Buffer.from('the right one\0')),
+        message('Q', Buffer.from(`SELECT length('${'x'.repeat(3_000_000)}') AS n\0`)),
+      ]);
+      // The small messages byte by byte, then the big one in uneven slices.
+      let at = 0;
+      for (; at < bytes.length - 3_000_000; at++) {
+        socket.write(bytes.subarray(at, at + 1));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (let size = 7; at < bytes.length; size = (size * 31) % 65_521 + 1) {
+        socket.write(bytes.subarray(at, at + size));
+        at += size;
+      }
+      await vi.waitFor(() => expect(received.includes(Buffer.from('3000000'))).toBe(true), { timeout: 10_000 });
+      socket.destroy();
+    });
+
+    it('closes a connection that does not authenticate in time', async () => {
+      const { Socket } = await import('node:net');
+      const [host, port] = address.split(':');
+      const socket = new Socket();
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.connect(Number(port), host!);
+      await expect(Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('open'), 5000))])).resolves.toBe('closed');
     });
 
     it('never passes on what a client sends instead of the password', async () => {

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import { SecretMatcher } from '../common/crypto/secret-matcher.js';
 
 const SSL_REQUEST = 80_877_103;
 const GSSENC_REQUEST = 80_877_104;
@@ -15,6 +15,7 @@ const PASSWORD_MESSAGE = 0x70; // 'p'
 
 /** Far above any real startup or password message; a bigger one is an attack on our buffer. */
 const MAX_STARTUP_BYTES = 10_000;
+const DEFAULT_AUTHENTICATION_TIMEOUT_MS = 10_000;
 
 /** AuthenticationCleartextPassword: the client answers with a PasswordMessage. */
 const ASK_FOR_PASSWORD = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]);
@@ -27,8 +28,6 @@ function authenticationFailed(): Buffer {
   header.writeInt32BE(4 + fields.length, 1);
   return Buffer.concat([header, fields]);
 }
-
-const digest = (value: Buffer | string) => createHash('sha256').update(value).digest();
 
 /**
  * Serves one PGlite database to many PostgreSQL wire-protocol clients (the `pg` pool).
@@ -52,13 +51,14 @@ export class PGliteWireServer {
   private readonly waiting: Connection[] = [];
   private running = false;
 
-  private readonly passwordDigest: Buffer | undefined;
+  private readonly password: SecretMatcher | undefined;
 
   constructor(
     private readonly db: PGlite,
     password?: string,
+    private readonly authenticationTimeoutMs = DEFAULT_AUTHENTICATION_TIMEOUT_MS,
   ) {
-    this.passwordDigest = password === undefined ? undefined : digest(password);
+    this.password = password === undefined ? undefined : new SecretMatcher(password);
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -84,103 +84,118 @@ export class PGliteWireServer {
 
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const connection: Connection = { socket, buffer: Buffer.alloc(0), started: false, units: [], closed: false };
+    const connection: Connection = { socket, chunks: [], bytes: 0, needed: 8, started: false, units: [], closed: false };
     this.connections.add(connection);
+    if (this.password) {
+      // A client that never finishes authenticating does not keep its connection.
+      connection.authTimer = setTimeout(() => socket.destroy(), this.authenticationTimeoutMs);
+      connection.authTimer.unref();
+    }
     socket.on('data', (chunk: Buffer) => {
       if (connection.refused) return;
-      connection.buffer = connection.buffer.length ? Buffer.concat([connection.buffer, chunk]) : chunk;
-      this.parse(connection);
+      // Chunks are joined once a whole message is there, not on every chunk: a large message
+      // arriving in many chunks is copied once, not once per chunk.
+      connection.chunks.push(chunk);
+      connection.bytes += chunk.length;
+      if (connection.bytes < connection.needed) return;
+      const buffer = connection.chunks.length === 1 ? connection.chunks[0]! : Buffer.concat(connection.chunks, connection.bytes);
+      connection.chunks = [];
+      connection.bytes = 0;
+      this.parse(connection, buffer);
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       connection.closed = true;
+      clearTimeout(connection.authTimer);
       this.connections.delete(connection);
       void this.pump();
     });
   }
 
-  /** Splits the buffer into units of work and queues them. */
-  private parse(connection: Connection): void {
+  /**
+   * Splits what a client sent into units of work and queues them; keeps an incomplete message
+   * (and the unit it belongs to) for the next chunk, noting how many bytes it needs.
+   */
+  private parse(connection: Connection, buffer: Buffer): void {
     let offset = 0;
     let unitStart = 0;
-    const { buffer } = connection;
     while (true) {
-      if (!connection.started) {
-        if (buffer.length - offset < 8) break;
-        const length = buffer.readInt32BE(offset);
-        if (length < 8 || length > MAX_STARTUP_BYTES) {
-          connection.socket.destroy();
-          return;
-        }
-        if (buffer.length - offset < length) break;
-        const code = buffer.readInt32BE(offset + 4);
-        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-          connection.socket.write('N');
-          offset += length;
-          unitStart = offset;
-          continue;
-        }
-        if (code === CANCEL_REQUEST || code !== PROTOCOL_3) {
-          connection.socket.destroy();
-          return;
-        }
-        offset += length;
-        connection.started = true;
-        const startup = buffer.subarray(unitStart, offset);
-        unitStart = offset;
-        if (this.passwordDigest) {
-          connection.pendingStartup = Buffer.from(startup);
-          connection.socket.write(ASK_FOR_PASSWORD);
-        } else {
-          this.enqueue(connection, startup);
-        }
-        continue;
-      }
-      if (buffer.length - offset < 5) break;
-      const type = buffer[offset]!;
-      const length = 1 + buffer.readInt32BE(offset + 1);
-      if (length < 5) {
-        connection.socket.destroy();
+      const step = !connection.started
+        ? this.readStartup(connection, buffer, offset)
+        : connection.pendingStartup
+          ? this.readPassword(connection, buffer, offset)
+          : this.readMessage(connection, buffer, offset);
+      if (step.kind === 'stop') return;
+      if (step.kind === 'incomplete') {
+        const rest = buffer.subarray(unitStart);
+        connection.chunks = rest.length ? [rest] : [];
+        connection.bytes = rest.length;
+        connection.needed = offset - unitStart + step.needs;
         return;
       }
-      if (connection.pendingStartup && (type !== PASSWORD_MESSAGE || length > MAX_STARTUP_BYTES)) {
-        this.refuse(connection);
-        return;
-      }
-      if (buffer.length - offset < length) break;
-      offset += length;
-      if (connection.pendingStartup) {
-        // The password ends with a NUL terminator.
-        if (!this.passwordMatches(buffer.subarray(offset - length + 5, offset - 1))) {
-          this.refuse(connection);
-          return;
-        }
-        this.enqueue(connection, connection.pendingStartup);
-        connection.pendingStartup = undefined;
-        unitStart = offset;
-        continue;
-      }
-      if (type === TERMINATE) {
-        connection.socket.end();
-        break;
-      }
-      if (type === SYNC || type === QUERY) {
-        this.enqueue(connection, buffer.subarray(unitStart, offset));
-        unitStart = offset;
-      }
+      offset += step.length;
+      if (step.unit === 'ends') this.enqueue(connection, buffer.subarray(unitStart, offset));
+      if (step.unit !== 'continues') unitStart = offset;
     }
-    connection.buffer = Buffer.from(buffer.subarray(unitStart));
   }
 
-  private passwordMatches(supplied: Buffer): boolean {
-    return timingSafeEqual(digest(supplied), this.passwordDigest!);
+  /** The startup packet (after an optional SSL/GSSAPI request, declined). */
+  private readStartup(connection: Connection, buffer: Buffer, offset: number): Step {
+    if (buffer.length - offset < 8) return { kind: 'incomplete', needs: 8 };
+    const length = buffer.readInt32BE(offset);
+    if (length < 8 || length > MAX_STARTUP_BYTES) return this.drop(connection);
+    if (buffer.length - offset < length) return { kind: 'incomplete', needs: length };
+    const code = buffer.readInt32BE(offset + 4);
+    if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+      connection.socket.write('N');
+      return { kind: 'read', length, unit: 'discarded' };
+    }
+    if (code === CANCEL_REQUEST || code !== PROTOCOL_3) return this.drop(connection);
+    connection.started = true;
+    if (!this.password) return { kind: 'read', length, unit: 'ends' };
+    connection.pendingStartup = Buffer.from(buffer.subarray(offset, offset + length));
+    connection.socket.write(ASK_FOR_PASSWORD);
+    return { kind: 'read', length, unit: 'discarded' };
   }
 
-  private refuse(connection: Connection): void {
+  /** The PasswordMessage: only with the right password does PGlite see the startup packet. */
+  private readPassword(connection: Connection, buffer: Buffer, offset: number): Step {
+    if (buffer.length - offset < 5) return { kind: 'incomplete', needs: 5 };
+    const length = 1 + buffer.readInt32BE(offset + 1);
+    if (buffer[offset] !== PASSWORD_MESSAGE || length < 5 || length > MAX_STARTUP_BYTES) return this.refuse(connection);
+    if (buffer.length - offset < length) return { kind: 'incomplete', needs: length };
+    // The password ends with a NUL terminator.
+    if (!this.password!.matches(buffer.subarray(offset + 5, offset + length - 1))) return this.refuse(connection);
+    clearTimeout(connection.authTimer);
+    this.enqueue(connection, connection.pendingStartup!);
+    connection.pendingStartup = undefined;
+    return { kind: 'read', length, unit: 'discarded' };
+  }
+
+  /** A regular message: a Sync or a simple Query ends a unit of work. */
+  private readMessage(connection: Connection, buffer: Buffer, offset: number): Step {
+    if (buffer.length - offset < 5) return { kind: 'incomplete', needs: 5 };
+    const type = buffer[offset]!;
+    const length = 1 + buffer.readInt32BE(offset + 1);
+    if (length < 5) return this.drop(connection);
+    if (buffer.length - offset < length) return { kind: 'incomplete', needs: length };
+    if (type === TERMINATE) {
+      connection.socket.end();
+      return { kind: 'stop' };
+    }
+    return { kind: 'read', length, unit: type === SYNC || type === QUERY ? 'ends' : 'continues' };
+  }
+
+  private drop(connection: Connection): Step {
+    connection.socket.destroy();
+    return { kind: 'stop' };
+  }
+
+  private refuse(connection: Connection): Step {
     connection.refused = true;
     connection.pendingStartup = undefined;
-    connection.buffer = Buffer.alloc(0);
     connection.socket.end(authenticationFailed());
+    return { kind: 'stop' };
   }
 
   private enqueue(connection: Connection, unit: Buffer): void {
@@ -233,9 +248,19 @@ export class PGliteWireServer {
   }
 }
 
+/** What reading one message did: consumed it (ending, continuing or outside a unit of work), needs more bytes, or ended the connection. */
+type Step =
+  | { kind: 'read'; length: number; unit: 'ends' | 'continues' | 'discarded' }
+  | { kind: 'incomplete'; needs: number }
+  | { kind: 'stop' };
+
 interface Connection {
   socket: Socket;
-  buffer: Buffer;
+  /** Received and not yet parsed: the rest of a unit of work, then chunks since. */
+  chunks: Buffer[];
+  bytes: number;
+  /** Bytes the first incomplete message needs before parsing can go on. */
+  needed: number;
   started: boolean;
   units: Buffer[];
   closed: boolean;
@@ -243,4 +268,5 @@ interface Connection {
   pendingStartup?: Buffer | undefined;
   /** Failed authentication: nothing more it sends is read. */
   refused?: boolean;
+  authTimer?: NodeJS.Timeout;
 }
