@@ -14,7 +14,10 @@ export interface AgentSettings {
   /** The model when a conversation names none (per provider when the conversation picks another provider). */
   model: string;
   defaultModels: Record<AgentProviderName, string>;
-  /** Models a conversation may pick (AGENT_ALLOWED_MODELS, AGENT_MODEL always among them): each one spends the operator's key. */
+  /**
+   * Models a conversation may pick (AGENT_ALLOWED_MODELS, AGENT_MODEL always among them): each one
+   * spends the operator's key. `provider:model` allows it for that provider only, `model` for any.
+   */
   allowedModels: string[];
   openaiBaseUrl: string;
   openaiApiKey: string | undefined;
@@ -40,7 +43,7 @@ export function parseAgentSettings(env: Env): AgentSettings {
   const provider = readEnum(env, 'AGENT_PROVIDER', AGENT_PROVIDERS, 'builtin');
   const model = readString(env, 'AGENT_MODEL', DEFAULT_MODELS[provider]);
   if (model.length > 200) throw new ConfigError('Invalid environment variable AGENT_MODEL: longer than 200 characters');
-  const allowedModels = [...new Set([model, ...readList(env, 'AGENT_ALLOWED_MODELS')])];
+  const allowedModels = [...new Set([`${provider}:${model}`, ...readList(env, 'AGENT_ALLOWED_MODELS')])];
   if (allowedModels.some((name) => name.length > 200)) throw new ConfigError('Invalid environment variable AGENT_ALLOWED_MODELS: a model name is longer than 200 characters');
   return {
     provider,
@@ -79,9 +82,19 @@ export function isProviderConfigured(settings: AgentSettings, provider: AgentPro
   }
 }
 
-/** The models a provider may run: the builtin agent only itself, the others AGENT_ALLOWED_MODELS. */
+/**
+ * The models a provider may run: the builtin agent only itself, the others what AGENT_ALLOWED_MODELS
+ * names for them or for any provider. Model names may contain colons themselves (`llama3.1:8b`):
+ * only a provider's name before the first one makes a prefix.
+ */
 export function allowedModelsOf(settings: AgentSettings, provider: AgentProviderName): string[] {
-  return provider === 'builtin' ? [settings.defaultModels.builtin] : settings.allowedModels;
+  if (provider === 'builtin') return [settings.defaultModels.builtin];
+  return settings.allowedModels.flatMap((entry) => {
+    const colon = entry.indexOf(':');
+    const prefix = AGENT_PROVIDERS.find((name) => name === entry.slice(0, colon));
+    if (colon < 0 || !prefix) return [entry];
+    return prefix === provider ? [entry.slice(colon + 1)] : [];
+  });
 }
 
 /**

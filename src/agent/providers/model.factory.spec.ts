@@ -41,4 +41,16 @@ describe('ModelFactory', () => {
     expect(() => models.create({ provider: 'openai', model: 'small' })).toThrow(/OPENAI_API_KEY/);
     expect(refusal(() => factory({ ...openai, AGENT_ALLOWED_MODELS: 'claude' }).create({ provider: 'anthropic', model: 'claude' }))).toBe('PROVIDER_NOT_CONFIGURED');
   });
+
+  it('ties a `provider:model` entry to that provider, and the configured model to its own provider', () => {
+    const models = factory({ ...openai, ANTHROPIC_API_KEY: 'sk-ant', AGENT_ALLOWED_MODELS: 'anthropic:claude-x, openai:llama3.1:8b, shared' });
+    expect(models.resolve('anthropic', 'claude-x')).toEqual({ provider: 'anthropic', model: 'claude-x' });
+    expect(models.resolve('openai', 'llama3.1:8b')).toEqual({ provider: 'openai', model: 'llama3.1:8b' });
+    expect(models.resolve('anthropic', 'shared')).toEqual({ provider: 'anthropic', model: 'shared' });
+    expect(models.resolve('openai', 'shared')).toEqual({ provider: 'openai', model: 'shared' });
+    // Not across providers: the operator allowed claude-x for anthropic, and small (AGENT_MODEL) for openai.
+    expect(refusal(() => models.create({ provider: 'openai', model: 'claude-x' }))).toBe('MODEL_NOT_ALLOWED');
+    expect(refusal(() => models.create({ provider: 'anthropic', model: 'small' }))).toBe('MODEL_NOT_ALLOWED');
+    expect(refusal(() => models.create({ provider: 'anthropic', model: 'claude-x' }))).toBeUndefined();
+  });
 });

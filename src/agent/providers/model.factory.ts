@@ -31,6 +31,7 @@ export interface ResolvedModel {
 @Injectable()
 export class ModelFactory {
   private readonly logger = new Logger('ModelFactory');
+  private readonly retiredChoicesSeen = new Set<string>();
 
   constructor(private readonly config: AppConfig) {}
 
@@ -41,7 +42,12 @@ export class ModelFactory {
   resolve(provider: string | null, model: string | null): ResolvedModel {
     const agent = this.config.agent;
     if (agentChoiceErrors(agent, provider, model)) {
-      if (provider !== null || model !== null) this.logger.warn(`Agent choice ${provider ?? 'default'}/${model ?? 'default'} is no longer allowed; using the server default`);
+      const choice = `${provider ?? 'default'}/${model ?? 'default'}`;
+      // Once per choice, not on every run of every conversation that still has it.
+      if ((provider !== null || model !== null) && !this.retiredChoicesSeen.has(choice)) {
+        this.retiredChoicesSeen.add(choice);
+        this.logger.warn(`Agent choice ${choice} is no longer allowed; using the server default`);
+      }
       return { provider: agent.provider, model: agent.model };
     }
     const chosen = (provider ?? agent.provider) as AgentProviderName;
