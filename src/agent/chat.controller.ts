@@ -15,7 +15,6 @@ import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from './dto/run.dto.js';
-import { resumeAfter } from './sse-resume.js';
 import { openSse, type SseStream } from './sse.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
@@ -109,7 +108,7 @@ export class ChatController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<void> {
     const { view } = await this.conversations.authorize(id, user, 'read');
-    const afterSeq = await resumeAfter(lastEventId, query.afterSeq, view.lastSeq, () => this.conversations.lastSeq(id));
+    const afterSeq = await this.chat.resumePoint(view, lastEventId, query.afterSeq);
     const stream = this.openStream(reply, user);
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);

@@ -4,6 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
@@ -14,6 +15,7 @@ import { RunDto } from './dto/run.dto.js';
 import { ModelFactory } from './providers/model.factory.js';
 import type { RunEntity } from './run.entity.js';
 import { RunScheduler } from './run-scheduler.service.js';
+import { resumeAfter } from './sse-resume.js';
 import { RunsRepository } from './runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
@@ -140,6 +142,11 @@ export class ChatService {
   /** Every message after afterSeq, in pages (an SSE stream's replay). */
   async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
     for await (const page of this.messages.stream(conversationId, { afterSeq, pageSize: 200 })) yield page.map(MessageDto.from);
+  }
+
+  /** Where an SSE feed of the conversation resumes; a point it could never deliver from is a 400. */
+  resumePoint(view: ConversationView, lastEventId: string | undefined, afterSeq: number | undefined): Promise<number | undefined> {
+    return resumeAfter(lastEventId, afterSeq, view.lastSeq, () => this.conversations.lastSeq(view.id));
   }
 
   /** The run streaming in a conversation, with its text so far (for joins and stream resumes). */
