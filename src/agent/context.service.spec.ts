@@ -53,7 +53,7 @@ describe('tokensOf', () => {
     const prose = (unique: string) => Array.from({ length: 2400 }, (_, i) => words[i % words.length] + unique).join(' ').slice(0, 16_000);
     const ordinary = firstCountMs(prose);
     for (const crafted of [(c: string) => c.repeat(16_000), (c: string) => `${c}a`.repeat(8000), (c: string) => `${c}\u00a0`.repeat(8000)]) {
-      expect(firstCountMs(crafted)).toBeLessThan(Math.max(ordinary * 5, 25));
+      expect(firstCountMs(crafted)).toBeLessThan(Math.max(ordinary * 5, 60));
     }
   });
 });
