@@ -214,7 +214,7 @@ describe('Socket.IO gateway under a reconnect loop', () => {
       });
     const outcomes = [];
     for (let i = 0; i < 8; i++) outcomes.push(await attempt(looping));
-    expect(outcomes.slice(0, 5)).toEqual(Array(5).fill({ connected: true }));
+    expect(outcomes.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => ({ connected: true })));
     for (const refused of outcomes.slice(5)) {
       expect(refused).toEqual({ connected: false, message: 'rate_limited', data: { retryAfterSeconds: expect.any(Number) } });
     }

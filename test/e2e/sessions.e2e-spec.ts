@@ -226,7 +226,8 @@ describe('sessions', () => {
       const watched = await watch(user.accessToken, conversationId);
       const { sid } = decodePayload(user.accessToken) as { sid: string };
 
-      await t.app.get(DataSource).query(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1`, [sid]);
+      const [, updated] = await t.app.get(DataSource).query(`UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = $1`, [sid]);
+      expect(updated).toBe(1);
 
       await expectEnded(user, watched, 'logout');
     });
