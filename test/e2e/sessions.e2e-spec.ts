@@ -217,6 +217,42 @@ describe('sessions', () => {
     });
   });
 
+  describe('a refresh racing the end of its session', () => {
+    const ROUNDS = 30;
+
+    /**
+     * Fresh sessions, each refreshed while it is being ended. However the two interleave, the
+     * session ends with no refresh token of it left live: else its client would refresh forever
+     * and never get an access token that works.
+     */
+    async function race(end: (session: Session) => Promise<{ status: number }>): Promise<void> {
+      const db = t.app.get(DataSource);
+      const user = await register(t);
+      for (let round = 0; round < ROUNDS; round++) {
+        const session = await login(user);
+        const { sid } = decodePayload(session.accessToken) as { sid: string };
+        const [refreshed, ended] = await Promise.all([post('/auth/refresh', { refreshToken: session.refreshToken }), end(session)]);
+        expect(ended.status).toBe(204);
+        const [{ revoked }] = await db.query(`SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1`, [sid]);
+        expect(revoked).toBe(true);
+        const live: unknown[] = await db.query(`SELECT id FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL`, [sid]);
+        expect(live, `round ${round}: live refresh tokens of an ended session`).toEqual([]);
+        const newest = refreshed.status === 200 ? (refreshed.body as Session).refreshToken : session.refreshToken;
+        const again = await post('/auth/refresh', { refreshToken: newest });
+        expect(again.status).toBe(401);
+        expect(again.body.code).toBe('INVALID_REFRESH_TOKEN');
+      }
+    }
+
+    it('logout leaves no live refresh token, whichever of the two commits first', async () => {
+      await race((session) => post('/auth/logout', { refreshToken: session.refreshToken }, session.accessToken));
+    });
+
+    it('logout-all leaves no live refresh token, whichever of the two commits first', async () => {
+      await race((session) => post('/auth/logout-all', undefined, session.accessToken));
+    });
+  });
+
   describe('an end no event announced', () => {
     // As when the session.revoked event was lost in a Redis outage, or sent while a stream was
     // still opening: the open connections' sessions are checked again every SESSION_CHECK_INTERVAL_MS.
