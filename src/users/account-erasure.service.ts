@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { isTransactionConflict } from '../database/database-errors.js';
 import { UsersRepository } from './users.repository.js';
 
 /** Runs once the erasure has committed: announces what changed (domain events). */
@@ -22,6 +24,10 @@ export interface ErasureStep {
  */
 export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30 } as const;
 
+/** Deadlocks with the agent's writes to runs and messages are possible; each retry usually wins. */
+const ATTEMPTS = 4;
+const BACKOFF_MS = 25;
+
 /**
  * Account deletion as erasure: every registered step and the anonymisation of the user row commit
  * together or not at all; events go out only after the commit.
@@ -41,10 +47,22 @@ export class AccountErasure {
     this.steps.splice(at === -1 ? this.steps.length : at, 0, { step, order });
   }
 
-  /** Erases the account; nothing happens to an account already deleted. */
+  /**
+   * Erases the account; nothing happens to an account already deleted. A transaction the database
+   * aborted for a conflict with a concurrent one (deadlock, serialization failure) runs again.
+   */
   async erase(userId: string): Promise<void> {
-    const announcements = await this.eraseOnce(userId);
-    for (const announce of announcements) announce();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const announcements = await this.eraseOnce(userId);
+        for (const announce of announcements) announce();
+        return;
+      } catch (error) {
+        if (attempt >= ATTEMPTS || !isTransactionConflict(error)) throw error;
+        // Jittered, so that the transactions that collided do not collide again in step.
+        await sleep(BACKOFF_MS * attempt * (0.5 + Math.random()));
+      }
+    }
   }
 
   private eraseOnce(userId: string): Promise<ErasureAnnouncement[]> {
