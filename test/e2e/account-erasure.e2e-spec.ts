@@ -1,7 +1,9 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunsRepository } from '../../src/agent/runs.repository.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
+import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 
@@ -202,4 +204,76 @@ describe('DELETE /auth/me erases the account', () => {
     const { body } = await t.http('/api/docs-json');
     expect(body.paths[`${API}/auth/me`].delete.description).toMatch(/owned alone.*deleted/is);
   });
+});
+
+describe('DELETE /auth/me while the agent is at work', () => {
+  let t: TestApp;
+  let fake: FakeOpenAI;
+  let db: DataSource;
+
+  const until = async (probe: () => Promise<unknown>, what: string) => {
+    for (const started = Date.now(); !(await probe()); await new Promise((resolve) => setTimeout(resolve, 20))) {
+      if (Date.now() - started > 5000) throw new Error(`${what} not within 5 s`);
+    }
+  };
+  const deleteAccount = (user: Registered) => t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken });
+  /** Starts a reply that streams for seconds, and waits until its run is running and streaming. */
+  const streaming = async (user: Registered, conversationId: string) => {
+    const requests = fake.requests.length;
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 500 }, (_, i) => `w${i} `), delayMs: 20 });
+    const sent = await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: user.accessToken, json: { content: 'talk for a while' } });
+    expect(sent.status).toBe(201);
+    const runId = sent.body.run.id as string;
+    await until(async () => (await db.query(`SELECT status FROM agent_runs WHERE id = $1`, [runId]))[0]?.status === 'running', 'the run running');
+    await until(async () => fake.requests.length > requests, 'the provider request');
+    return runId;
+  };
+  const conversation = async (owner: Registered, participantIds: string[] = []) => {
+    const response = await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { title: 'room', participantIds, agent: { mode: 'auto' } } });
+    expect(response.status).toBe(201);
+    return response.body.id as string;
+  };
+
+  beforeAll(async () => {
+    fake = await new FakeOpenAI().start();
+    t = await startTestApp({ AGENT_PROVIDER: 'openai', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test' });
+    db = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.stop();
+  });
+
+  it('stops a reply still streaming in a conversation it deletes: the provider request is cut off', async () => {
+    const alice = await register(t);
+    const conversationId = await conversation(alice);
+    const runId = await streaming(alice, conversationId);
+    const events: RealtimeEvent[] = [];
+    const subscription = t.app.get(RealtimeBus).events$.subscribe((event) => events.push(event));
+
+    expect((await deleteAccount(alice)).status).toBe(204);
+
+    subscription.unsubscribe();
+    expect(events).toContainEqual({ type: 'run.cancel', conversationId, runId });
+    expect((await db.query(`SELECT count(*)::int AS count FROM conversations WHERE id = $1`, [conversationId]))[0].count).toBe(0);
+    await until(async () => fake.requests.at(-1)!.aborted, 'the provider request cut off');
+  });
+
+  it('records nothing more of the tool calls of a run it erased, though the run has not stopped yet', async () => {
+    const [alice, bob] = await Promise.all([register(t), register(t)]);
+    const conversationId = await conversation(bob, [alice.id]);
+    const runId = await streaming(alice, conversationId);
+    const runs = t.app.get(RunsRepository);
+    const started = await runs.recordToolStart({ runId, callId: 'before', name: 'search_history', arguments: { query: 'started before' } });
+    expect(started).toEqual(expect.any(String));
+
+    expect((await deleteAccount(alice)).status).toBe(204);
+
+    // What the instance executing the run would still write until it hears that it must stop.
+    expect(await runs.recordToolEnd(started!, { result: ['ended after'] })).toBe(false);
+    expect(await runs.recordToolStart({ runId, callId: 'after', name: 'search_history', arguments: { query: 'started after' } })).toBeUndefined();
+    const calls = await db.query(`SELECT call_id, arguments, result, error FROM tool_invocations WHERE run_id = $1`, [runId]);
+    expect(calls).toEqual([{ call_id: 'before', arguments: {}, result: null, error: null }]);
+  });
+
 });
