@@ -136,16 +136,20 @@ export class AuthService {
     return UserDto.from(await this.usersService.getActive(caller.id));
   }
 
-  /** Erases the account (AccountErasure says what that covers), then ends every session. */
+  /** Ends every session, then erases the account (AccountErasure says what that covers). */
   async deleteMe(caller: AuthUser): Promise<void> {
     // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
     await this.erasure.erase(caller.id);
+    // A sign-in between the two got a session; none can start after the erasure (startSession).
+    await this.sessions.endAll(caller.id, 'account-deleted');
     this.accessTokens.forget(caller.id);
   }
 
   private async startSession(user: ActiveUser): Promise<AuthResponseDto> {
     const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
+      // The account was read before the password check; it may have been deleted since.
+      if (!(await this.users.lockActive(user.id, manager))) throw invalidCredentials();
       const id = await this.sessions.start(user.id, manager);
       return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
     });

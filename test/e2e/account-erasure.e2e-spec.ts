@@ -4,7 +4,7 @@ import { RunsRepository } from '../../src/agent/runs.repository.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
-import { type Registered, register } from '../support/auth.js';
+import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -206,7 +206,7 @@ describe('DELETE /auth/me erases the account', () => {
   });
 });
 
-describe('DELETE /auth/me while the agent is at work', () => {
+describe('DELETE /auth/me while the agent or a sign-in is at work', () => {
   let t: TestApp;
   let fake: FakeOpenAI;
   let db: DataSource;
@@ -276,4 +276,22 @@ describe('DELETE /auth/me while the agent is at work', () => {
     expect(calls).toEqual([{ call_id: 'before', arguments: {}, result: null, error: null }]);
   });
 
+  it('ends a session that signed in while the account was being deleted, and lets none start after', async () => {
+    for (let round = 0; round < 10; round++) {
+      const user = await register(t);
+      const [signedIn, deleted] = await Promise.all([
+        t.http(`${API}/auth/login`, { method: 'POST', json: { email: user.email, password: PASSWORD } }),
+        deleteAccount(user),
+      ]);
+      expect(deleted.status).toBe(204);
+      const [{ live }] = await db.query(`SELECT count(*)::int AS live FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [user.id]);
+      expect(live, `round ${round}: live sessions of a deleted account`).toBe(0);
+      if (signedIn.status === 200) {
+        expect((await t.http(`${API}/auth/me`, { token: signedIn.body.accessToken })).status).toBe(401);
+        expect((await t.http(`${API}/auth/refresh`, { method: 'POST', json: { refreshToken: signedIn.body.refreshToken } })).status).toBe(401);
+      } else {
+        expect(signedIn.status).toBe(401);
+      }
+    }
+  });
 });
