@@ -8,7 +8,37 @@ import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 
 const API = '/api/v1';
-const TABLES = ['users', 'refresh_tokens', 'conversations', 'conversation_participants', 'messages', 'agent_runs', 'tool_invocations'];
+/** Bookkeeping of the schema itself, not data anyone put in. */
+const SCHEMA_TABLES = ['migrations', 'typeorm_metadata'];
+/** Every column type that can hold what a user wrote (tsvector: the search index of message text). */
+const TEXT_TYPES = ['text', 'character varying', 'character', 'json', 'jsonb', 'tsvector', 'ARRAY'];
+
+/**
+ * Every table of the schema (those added later included) with every column that can hold text:
+ * each table as its name followed by its rows, those columns only.
+ */
+async function dumpText(db: DataSource): Promise<{ tables: string[]; text: string }> {
+  const columns: { table_name: string; column_name: string }[] = await db.query(
+    `SELECT c.table_name, c.column_name FROM information_schema.columns c
+     JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+     WHERE c.table_schema = current_schema() AND NOT (c.table_name = ANY($1::text[])) AND c.data_type = ANY($2::text[])
+     ORDER BY c.table_name, c.ordinal_position`,
+    [SCHEMA_TABLES, TEXT_TYPES],
+  );
+  const tables: { table_name: string }[] = await db.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND NOT (table_name = ANY($1::text[])) ORDER BY 1`,
+    [SCHEMA_TABLES],
+  );
+  const parts: string[] = [];
+  for (const { table_name: table } of tables) {
+    const names = columns.filter((column) => column.table_name === table).map((column) => `"${column.column_name}"::text`);
+    parts.push(`-- ${table}`);
+    if (!names.length) continue;
+    const rows: { row: string }[] = await db.query(`SELECT concat_ws(E'\\t', ${names.join(', ')}) AS row FROM "${table}"`);
+    parts.push(...rows.map((r) => r.row));
+  }
+  return { tables: tables.map((t) => t.table_name), text: parts.join('\n').toLowerCase() };
+}
 
 /** Everything the departing user put into the service; none of it may survive anywhere. */
 const ALICE = {
@@ -51,14 +81,7 @@ describe('DELETE /auth/me erases the account', () => {
     );
     return response.body as { message: { id: string }; run: { id: string } | null; reply: { id: string } | null };
   };
-  const dump = async () => {
-    const parts: string[] = [];
-    for (const table of TABLES) {
-      const rows: { row: string }[] = await db.query(`SELECT row_to_json(t)::text AS row FROM ${table} t`);
-      parts.push(...rows.map((r) => r.row));
-    }
-    return parts.join('\n').toLowerCase();
-  };
+  const dump = async () => (await dumpText(db)).text;
 
   let aliceShared: Awaited<ReturnType<typeof send>>;
   let aliceSearch: Awaited<ReturnType<typeof send>>;
@@ -105,6 +128,12 @@ describe('DELETE /auth/me erases the account', () => {
     for (const value of [alice.email, ALICE.displayName, ALICE.soloTitle, ALICE.sharedPrompt, ALICE.sharedText, '1111+2222', 'pangolin', ALICE.deletedText]) {
       expect(before, value).toContain(value.toLowerCase());
     }
+  });
+
+  it('looks for them in every table of the schema, sessions and refresh tokens included', async () => {
+    const { tables } = await dumpText(db);
+    expect(tables).toEqual(expect.arrayContaining(['users', 'sessions', 'refresh_tokens', 'conversations', 'messages', 'agent_runs', 'tool_invocations']));
+    expect(tables).not.toEqual(expect.arrayContaining(SCHEMA_TABLES));
   });
 
   it('leaves no trace of her email, name, titles, prompts, messages or tool arguments in any table', async () => {
