@@ -243,13 +243,16 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
               case 'tool-call': {
                 this.flush(active);
                 const id = await this.runs.recordToolStart({ runId: run.id, callId: part.toolCallId, name: part.toolName, arguments: part.input });
+                // Not recorded: the run was erased with its account (its stop is on the way). Its
+                // tool calls from then on are neither kept nor shown to anyone; nor are outcomes.
+                if (!id) break;
                 invocations.set(part.toolCallId, id);
                 this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'started', args: part.input });
                 break;
               }
               case 'tool-result': {
                 const id = invocations.get(part.toolCallId);
-                if (id) await this.runs.recordToolEnd(id, { result: part.output });
+                if (!id || !(await this.runs.recordToolEnd(id, { result: part.output }))) break;
                 toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, result: part.output });
                 if (part.toolName === 'search_history' && Array.isArray(part.output)) sources.push(...part.output);
                 this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'completed', args: part.input, result: part.output });
@@ -258,7 +261,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
               case 'tool-error': {
                 const message = part.error instanceof Error ? part.error.message : String(part.error);
                 const id = invocations.get(part.toolCallId);
-                if (id) await this.runs.recordToolEnd(id, { error: message });
+                if (!id || !(await this.runs.recordToolEnd(id, { error: message }))) break;
                 toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, error: message });
                 this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'failed', args: part.input, result: { error: message } });
                 break;

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { AccountErasure, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
+import { AccountErasure, ERASURE_ORDER, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { RunsRepository } from './runs.repository.js';
 
@@ -22,7 +22,7 @@ export class RunsErasure implements ErasureStep, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.erasure.register(this);
+    this.erasure.register(this, ERASURE_ORDER.runs);
   }
 
   async erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement | undefined> {

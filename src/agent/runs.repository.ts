@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In } from 'typeorm';
 import { rowsOf } from '../database/query-rows.js';
 import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
-import { ToolInvocationEntity } from './tool-invocation.entity.js';
 
 /** A run row as the entity's fields, for RETURNING clauses (one round trip instead of write + read). */
 const RUN_FIELDS = [
@@ -186,18 +185,39 @@ export class RunsRepository {
     return { ids, cancelled, running };
   }
 
-  async recordToolStart(fields: { runId: string; callId: string; name: string; arguments: unknown }): Promise<string> {
-    const repo = this.dataSource.getRepository(ToolInvocationEntity);
-    const saved = await repo.save(repo.create({ ...fields, arguments: fields.arguments ?? {}, status: 'started' }));
-    return saved.id;
+  /**
+   * Records the start of a tool call; undefined, and nothing written, when the run was erased
+   * (its account deleted: the run no longer names who requested it) or deleted. The executing
+   * instance hears that it must stop only after the erasure commits, so calls still come in.
+   * The key-share lock waits for an erasure holding the run and then reads the run as it left it.
+   */
+  async recordToolStart(fields: { runId: string; callId: string; name: string; arguments: unknown }): Promise<string | undefined> {
+    const [row] = rowsOf<{ id: string }>(
+      await this.dataSource.query(
+        `INSERT INTO tool_invocations (run_id, call_id, name, arguments, status)
+         SELECT id, $2, $3, $4, 'started' FROM agent_runs WHERE id = $1 AND requested_by_id IS NOT NULL FOR KEY SHARE
+         RETURNING id`,
+        [fields.runId, fields.callId, fields.name, JSON.stringify(fields.arguments ?? {})],
+      ),
+    );
+    return row?.id;
   }
 
-  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE tool_invocations SET status = $2, result = $3, error = $4, finished_at = now(),
-         duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
-       WHERE id = $1`,
-      [id, outcome.error === undefined ? 'completed' : 'failed', outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null],
+  /** Records how a tool call ended; false, and nothing written, once its run was erased (see recordToolStart). */
+  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }): Promise<boolean> {
+    const rows = rowsOf<unknown>(
+      await this.dataSource.query(
+        `WITH run AS (
+           SELECT r.id FROM agent_runs r JOIN tool_invocations t ON t.run_id = r.id
+           WHERE t.id = $1 AND r.requested_by_id IS NOT NULL FOR KEY SHARE OF r
+         )
+         UPDATE tool_invocations SET status = $2, result = $3, error = $4, finished_at = now(),
+           duration_ms = (extract(epoch FROM now() - started_at) * 1000)::int
+         WHERE id = $1 AND run_id IN (SELECT id FROM run)
+         RETURNING 1`,
+        [id, outcome.error === undefined ? 'completed' : 'failed', outcome.result === undefined ? null : JSON.stringify(outcome.result), outcome.error ?? null],
+      ),
     );
+    return rows.length > 0;
   }
 }

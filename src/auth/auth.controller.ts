@@ -98,7 +98,7 @@ export class AuthController {
   @ApiOperation({
     summary: 'Delete and erase the account',
     description: [
-      'Erases the account in one transaction, then ends every session:',
+      'Ends every session of the account (its access tokens are refused, its sockets and SSE streams close), then erases the account in one transaction:',
       '- conversations the caller owned alone (no other participant), or had deleted, are deleted with everything in them (messages, runs, tool calls);',
       '- a shared conversation the caller owned passes to its longest-standing remaining participant (members before viewers) and loses its title and system prompt;',
       "- in every conversation, the caller's messages and the agent's replies to them become tombstones (empty content and metadata, deletedAt set, author shown as a deleted user); the runs the caller triggered lose their tool arguments, results and errors, and unfinished ones are cancelled; the agent's rolling summary of those conversations is dropped;",

@@ -13,6 +13,7 @@ import { AccessTokenService } from './access-token.service.js';
 import type { AuthResponseDto, LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
 import { PasswordHasher } from './password.hasher.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
+import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -45,6 +46,7 @@ export class AuthService {
     private readonly accessTokens: AccessTokenService,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionsService,
+    private readonly sessionRows: SessionsRepository,
     private readonly erasure: AccountErasure,
   ) {}
 
@@ -77,7 +79,13 @@ export class AuthService {
    */
   async refresh(refreshToken: string): Promise<AuthResponseDto> {
     const tokenHash = hashRefreshToken(refreshToken);
+    const presented = await this.refreshTokens.findByHash(tokenHash);
+    if (!presented) throw invalidRefreshToken();
     const rotated = await this.dataSource.transaction(async (manager) => {
+      // Ending the session revokes the tokens it can see; a token inserted by a rotation that
+      // commits meanwhile would escape it and stay live in an ended session. The session lock
+      // orders the two: the end waits and then revokes the new token too, or this sees the end.
+      if (!(await this.sessionRows.lockLive(presented.familyId, manager))) return undefined;
       const consumed = await this.refreshTokens.consume(tokenHash, manager);
       if (!consumed) return undefined;
       const user = await this.users.findActiveById(consumed.userId, manager);
@@ -128,16 +136,20 @@ export class AuthService {
     return UserDto.from(await this.usersService.getActive(caller.id));
   }
 
-  /** Erases the account (AccountErasure says what that covers), then ends every session. */
+  /** Ends every session, then erases the account (AccountErasure says what that covers). */
   async deleteMe(caller: AuthUser): Promise<void> {
     // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
     await this.erasure.erase(caller.id);
+    // A sign-in between the two got a session; none can start after the erasure (startSession).
+    await this.sessions.endAll(caller.id, 'account-deleted');
     this.accessTokens.forget(caller.id);
   }
 
   private async startSession(user: ActiveUser): Promise<AuthResponseDto> {
     const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
+      // The account was read before the password check; it may have been deleted since.
+      if (!(await this.users.lockActive(user.id, manager))) throw invalidCredentials();
       const id = await this.sessions.start(user.id, manager);
       return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
     });

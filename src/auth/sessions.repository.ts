@@ -24,6 +24,16 @@ export class SessionsRepository {
     return this.sessions.findOne({ select: { userId: true, revokedAt: true, revokedReason: true }, where: { id } });
   }
 
+  /**
+   * Whether the session is live, holding a share lock on its row until the transaction ends.
+   * The lock lets concurrent refreshes of the session through but conflicts with ending it
+   * (revoke's UPDATE): whichever comes second sees what the first did.
+   */
+  async lockLive(id: string, manager: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await manager.query(`SELECT 1 FROM sessions WHERE id = $1 AND revoked_at IS NULL FOR SHARE`, [id]);
+    return rows.length > 0;
+  }
+
   /** Which of the given sessions have ended, with whose they are and why. */
   async findEnded(ids: string[]): Promise<{ id: string; userId: string; reason: string | null }[]> {
     if (!ids.length) return [];

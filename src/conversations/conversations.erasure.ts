@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { AccountErasure, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
+import { AccountErasure, ERASURE_ORDER, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
 import type { ConversationView } from './conversation.view.js';
 import { ConversationsRepository } from './conversations.repository.js';
 
@@ -15,7 +15,7 @@ export class ConversationsErasure implements ErasureStep, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.erasure.register(this);
+    this.erasure.register(this, ERASURE_ORDER.conversations);
   }
 
   async erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement> {

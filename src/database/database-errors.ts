@@ -37,3 +37,19 @@ export function isInvalidValue(error: unknown): boolean {
   }
   return false;
 }
+
+/** SQLSTATEs of a transaction the database aborted only to resolve a conflict with another one. */
+const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
+
+/**
+ * True when the database aborted the transaction because of a concurrent one (deadlock detected,
+ * serialization failure): running the whole transaction again can succeed.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const { code } = current as { code?: unknown };
+    if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
+    current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

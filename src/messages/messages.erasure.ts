@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { AccountErasure, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
+import { AccountErasure, ERASURE_ORDER, type ErasureAnnouncement, type ErasureStep } from '../users/account-erasure.service.js';
 import { MessagesRepository } from './messages.repository.js';
 
 /** Every message a deleted account wrote, wherever it still is, becomes a tombstone. */
@@ -16,7 +16,7 @@ export class MessagesErasure implements ErasureStep, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.erasure.register(this);
+    this.erasure.register(this, ERASURE_ORDER.messages);
   }
 
   async erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement> {

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { isTransactionConflict } from '../database/database-errors.js';
 import { UsersRepository } from './users.repository.js';
 
 /** Runs once the erasure has committed: announces what changed (domain events). */
@@ -8,11 +10,23 @@ export type ErasureAnnouncement = () => void;
 /**
  * What one module erases of an account, inside the erasure's transaction. Modules above users
  * (conversations, messages, agent) register theirs, so the erasure reaches their data without
- * users depending on them. Each step must be correct whichever steps ran before it.
+ * users depending on them.
  */
 export interface ErasureStep {
   erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement | undefined>;
 }
+
+/**
+ * When each step runs, lowest first. What refers to a record is handled before the step that may
+ * delete the record: the runs step must see the runs of conversations the conversations step
+ * deletes (with everything in them), or their executing instances would never be told to stop.
+ * Fixed here rather than left to the order Nest happens to initialise modules in.
+ */
+export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30 } as const;
+
+/** Deadlocks with the agent's writes to runs and messages are possible; each retry usually wins. */
+const ATTEMPTS = 4;
+const BACKOFF_MS = 25;
 
 /**
  * Account deletion as erasure: every registered step and the anonymisation of the user row commit
@@ -20,33 +34,47 @@ export interface ErasureStep {
  */
 @Injectable()
 export class AccountErasure {
-  private readonly steps: ErasureStep[] = [];
+  private readonly steps: { step: ErasureStep; order: number }[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly users: UsersRepository,
   ) {}
 
-  /**
-   * Modules register in their onModuleInit, which Nest calls dependencies first; steps run in the
-   * reverse order, so what refers to a record (a run to its message) is handled before the record.
-   */
-  register(step: ErasureStep): void {
-    this.steps.unshift(step);
+  /** Adds a step, to run at `order` (see ERASURE_ORDER). */
+  register(step: ErasureStep, order: number): void {
+    const at = this.steps.findIndex((registered) => registered.order > order);
+    this.steps.splice(at === -1 ? this.steps.length : at, 0, { step, order });
   }
 
-  /** Erases the account; nothing happens to an account already deleted. */
+  /**
+   * Erases the account; nothing happens to an account already deleted. A transaction the database
+   * aborted for a conflict with a concurrent one (deadlock, serialization failure) runs again.
+   */
   async erase(userId: string): Promise<void> {
-    const announcements = await this.dataSource.transaction(async (manager) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const announcements = await this.eraseOnce(userId);
+        for (const announce of announcements) announce();
+        return;
+      } catch (error) {
+        if (attempt >= ATTEMPTS || !isTransactionConflict(error)) throw error;
+        // Jittered, so that the transactions that collided do not collide again in step.
+        await sleep(BACKOFF_MS * attempt * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  private eraseOnce(userId: string): Promise<ErasureAnnouncement[]> {
+    return this.dataSource.transaction(async (manager) => {
       // First: the row lock makes a concurrent second deletion wait, then find nothing to do.
       if (!(await this.users.anonymise(userId, manager))) return [];
       const pending: ErasureAnnouncement[] = [];
-      for (const step of this.steps) {
+      for (const { step } of this.steps) {
         const announce = await step.erase(userId, manager);
         if (announce) pending.push(announce);
       }
       return pending;
     });
-    for (const announce of announcements) announce();
   }
 }

@@ -16,6 +16,15 @@ export class UsersRepository {
     return (manager?.getRepository(UserEntity) ?? this.users).findOneBy({ id, deletedAt: IsNull() }) as Promise<ActiveUser | null>;
   }
 
+  /**
+   * Whether the account exists and is not deleted, holding a share lock on its row until the
+   * transaction ends: its deletion (anonymise) waits for the transaction, or it sees the deletion.
+   */
+  async lockActive(id: string, manager: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await manager.query(`SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, [id]);
+    return rows.length > 0;
+  }
+
   /** Those of the given ids that belong to existing, not deleted, users. */
   async findActiveIds(ids: string[]): Promise<Set<string>> {
     if (!ids.length) return new Set();

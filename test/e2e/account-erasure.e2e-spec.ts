@@ -1,12 +1,44 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunsRepository } from '../../src/agent/runs.repository.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
-import { type Registered, register } from '../support/auth.js';
+import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 
 const API = '/api/v1';
-const TABLES = ['users', 'refresh_tokens', 'conversations', 'conversation_participants', 'messages', 'agent_runs', 'tool_invocations'];
+/** Bookkeeping of the schema itself, not data anyone put in. */
+const SCHEMA_TABLES = ['migrations', 'typeorm_metadata'];
+/** Every column type that can hold what a user wrote (tsvector: the search index of message text). */
+const TEXT_TYPES = ['text', 'character varying', 'character', 'json', 'jsonb', 'tsvector', 'ARRAY'];
+
+/**
+ * Every table of the schema (those added later included) with every column that can hold text:
+ * each table as its name followed by its rows, those columns only.
+ */
+async function dumpText(db: DataSource): Promise<{ tables: string[]; text: string }> {
+  const columns: { table_name: string; column_name: string }[] = await db.query(
+    `SELECT c.table_name, c.column_name FROM information_schema.columns c
+     JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'
+     WHERE c.table_schema = current_schema() AND NOT (c.table_name = ANY($1::text[])) AND c.data_type = ANY($2::text[])
+     ORDER BY c.table_name, c.ordinal_position`,
+    [SCHEMA_TABLES, TEXT_TYPES],
+  );
+  const tables: { table_name: string }[] = await db.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND NOT (table_name = ANY($1::text[])) ORDER BY 1`,
+    [SCHEMA_TABLES],
+  );
+  const parts: string[] = [];
+  for (const { table_name: table } of tables) {
+    const names = columns.filter((column) => column.table_name === table).map((column) => `"${column.column_name}"::text`);
+    parts.push(`-- ${table}`);
+    if (!names.length) continue;
+    const rows: { row: string }[] = await db.query(`SELECT concat_ws(E'\\t', ${names.join(', ')}) AS row FROM "${table}"`);
+    parts.push(...rows.map((r) => r.row));
+  }
+  return { tables: tables.map((t) => t.table_name), text: parts.join('\n').toLowerCase() };
+}
 
 /** Everything the departing user put into the service; none of it may survive anywhere. */
 const ALICE = {
@@ -49,14 +81,7 @@ describe('DELETE /auth/me erases the account', () => {
     );
     return response.body as { message: { id: string }; run: { id: string } | null; reply: { id: string } | null };
   };
-  const dump = async () => {
-    const parts: string[] = [];
-    for (const table of TABLES) {
-      const rows: { row: string }[] = await db.query(`SELECT row_to_json(t)::text AS row FROM ${table} t`);
-      parts.push(...rows.map((r) => r.row));
-    }
-    return parts.join('\n').toLowerCase();
-  };
+  const dump = async () => (await dumpText(db)).text;
 
   let aliceShared: Awaited<ReturnType<typeof send>>;
   let aliceSearch: Awaited<ReturnType<typeof send>>;
@@ -103,6 +128,12 @@ describe('DELETE /auth/me erases the account', () => {
     for (const value of [alice.email, ALICE.displayName, ALICE.soloTitle, ALICE.sharedPrompt, ALICE.sharedText, '1111+2222', 'pangolin', ALICE.deletedText]) {
       expect(before, value).toContain(value.toLowerCase());
     }
+  });
+
+  it('looks for them in every table of the schema, sessions and refresh tokens included', async () => {
+    const { tables } = await dumpText(db);
+    expect(tables).toEqual(expect.arrayContaining(['users', 'sessions', 'refresh_tokens', 'conversations', 'messages', 'agent_runs', 'tool_invocations']));
+    expect(tables).not.toEqual(expect.arrayContaining(SCHEMA_TABLES));
   });
 
   it('leaves no trace of her email, name, titles, prompts, messages or tool arguments in any table', async () => {
@@ -201,5 +232,94 @@ describe('DELETE /auth/me erases the account', () => {
   it('is described in the OpenAPI document', async () => {
     const { body } = await t.http('/api/docs-json');
     expect(body.paths[`${API}/auth/me`].delete.description).toMatch(/owned alone.*deleted/is);
+  });
+});
+
+describe('DELETE /auth/me while the agent or a sign-in is at work', () => {
+  let t: TestApp;
+  let fake: FakeOpenAI;
+  let db: DataSource;
+
+  const until = async (probe: () => Promise<unknown>, what: string) => {
+    for (const started = Date.now(); !(await probe()); await new Promise((resolve) => setTimeout(resolve, 20))) {
+      if (Date.now() - started > 5000) throw new Error(`${what} not within 5 s`);
+    }
+  };
+  const deleteAccount = (user: Registered) => t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken });
+  /** Starts a reply that streams for seconds, and waits until its run is running and streaming. */
+  const streaming = async (user: Registered, conversationId: string) => {
+    const requests = fake.requests.length;
+    fake.enqueue({ kind: 'text', chunks: Array.from({ length: 500 }, (_, i) => `w${i} `), delayMs: 20 });
+    const sent = await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: user.accessToken, json: { content: 'talk for a while' } });
+    expect(sent.status).toBe(201);
+    const runId = sent.body.run.id as string;
+    await until(async () => (await db.query(`SELECT status FROM agent_runs WHERE id = $1`, [runId]))[0]?.status === 'running', 'the run running');
+    await until(async () => fake.requests.length > requests, 'the provider request');
+    return runId;
+  };
+  const conversation = async (owner: Registered, participantIds: string[] = []) => {
+    const response = await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { title: 'room', participantIds, agent: { mode: 'auto' } } });
+    expect(response.status).toBe(201);
+    return response.body.id as string;
+  };
+
+  beforeAll(async () => {
+    fake = await new FakeOpenAI().start();
+    t = await startTestApp({ AGENT_PROVIDER: 'openai', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'test' });
+    db = t.app.get(DataSource);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.stop();
+  });
+
+  it('stops a reply still streaming in a conversation it deletes: the provider request is cut off', async () => {
+    const alice = await register(t);
+    const conversationId = await conversation(alice);
+    const runId = await streaming(alice, conversationId);
+    const events: RealtimeEvent[] = [];
+    const subscription = t.app.get(RealtimeBus).events$.subscribe((event) => events.push(event));
+
+    expect((await deleteAccount(alice)).status).toBe(204);
+
+    subscription.unsubscribe();
+    expect(events).toContainEqual({ type: 'run.cancel', conversationId, runId });
+    expect((await db.query(`SELECT count(*)::int AS count FROM conversations WHERE id = $1`, [conversationId]))[0].count).toBe(0);
+    await until(async () => fake.requests.at(-1)!.aborted, 'the provider request cut off');
+  });
+
+  it('records nothing more of the tool calls of a run it erased, though the run has not stopped yet', async () => {
+    const [alice, bob] = await Promise.all([register(t), register(t)]);
+    const conversationId = await conversation(bob, [alice.id]);
+    const runId = await streaming(alice, conversationId);
+    const runs = t.app.get(RunsRepository);
+    const started = await runs.recordToolStart({ runId, callId: 'before', name: 'search_history', arguments: { query: 'started before' } });
+    expect(started).toEqual(expect.any(String));
+
+    expect((await deleteAccount(alice)).status).toBe(204);
+
+    // What the instance executing the run would still write until it hears that it must stop.
+    expect(await runs.recordToolEnd(started!, { result: ['ended after'] })).toBe(false);
+    expect(await runs.recordToolStart({ runId, callId: 'after', name: 'search_history', arguments: { query: 'started after' } })).toBeUndefined();
+    const calls = await db.query(`SELECT call_id, arguments, result, error FROM tool_invocations WHERE run_id = $1`, [runId]);
+    expect(calls).toEqual([{ call_id: 'before', arguments: {}, result: null, error: null }]);
+  });
+
+  it('ends a session that signed in while the account was being deleted, and lets none start after', async () => {
+    for (let round = 0; round < 10; round++) {
+      const user = await register(t);
+      const [signedIn, deleted] = await Promise.all([
+        t.http(`${API}/auth/login`, { method: 'POST', json: { email: user.email, password: PASSWORD } }),
+        deleteAccount(user),
+      ]);
+      expect(deleted.status).toBe(204);
+      const [{ live }] = await db.query(`SELECT count(*)::int AS live FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [user.id]);
+      expect(live, `round ${round}: live sessions of a deleted account`).toBe(0);
+      expect([200, 401]).toContain(signedIn.status);
+      if (signedIn.status !== 200) continue;
+      // Signed in before the erasure committed: with a session that has ended since.
+      expect((await t.http(`${API}/auth/me`, { token: signedIn.body.accessToken })).status).toBe(401);
+      expect((await t.http(`${API}/auth/refresh`, { method: 'POST', json: { refreshToken: signedIn.body.refreshToken } })).status).toBe(401);
+    }
   });
 });

@@ -217,6 +217,43 @@ describe('sessions', () => {
     });
   });
 
+  describe('a refresh racing the end of its session', () => {
+    const ROUNDS = 30;
+
+    /**
+     * Fresh sessions, each refreshed while it is being ended. However the two interleave, the
+     * session ends with no refresh token of it left live: else its client would refresh forever
+     * and never get an access token that works. Returns what went wrong, round by round.
+     */
+    async function race(end: (session: Session) => Promise<{ status: number }>): Promise<string[]> {
+      const db = t.app.get(DataSource);
+      const user = await register(t);
+      const wrong: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const session = await login(user);
+        const { sid } = decodePayload(session.accessToken) as { sid: string };
+        const [refreshed, ended] = await Promise.all([post('/auth/refresh', { refreshToken: session.refreshToken }), end(session)]);
+        if (ended.status !== 204) wrong.push(`round ${round}: ending the session answered ${ended.status}`);
+        const [{ revoked }] = await db.query(`SELECT revoked_at IS NOT NULL AS revoked FROM sessions WHERE id = $1`, [sid]);
+        if (!revoked) wrong.push(`round ${round}: the session is still live`);
+        const [{ live }] = await db.query(`SELECT count(*)::int AS live FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL`, [sid]);
+        if (live) wrong.push(`round ${round}: ${live} live refresh token(s) in the ended session`);
+        const newest = refreshed.status === 200 ? (refreshed.body as Session).refreshToken : session.refreshToken;
+        const again = await post('/auth/refresh', { refreshToken: newest });
+        if (again.body.code !== 'INVALID_REFRESH_TOKEN') wrong.push(`round ${round}: the newest refresh token answered ${again.status}`);
+      }
+      return wrong;
+    }
+
+    it('logout leaves no live refresh token, whichever of the two commits first', async () => {
+      expect(await race((session) => post('/auth/logout', { refreshToken: session.refreshToken }, session.accessToken))).toEqual([]);
+    });
+
+    it('logout-all leaves no live refresh token, whichever of the two commits first', async () => {
+      expect(await race((session) => post('/auth/logout-all', undefined, session.accessToken))).toEqual([]);
+    });
+  });
+
   describe('an end no event announced', () => {
     // As when the session.revoked event was lost in a Redis outage, or sent while a stream was
     // still opening: the open connections' sessions are checked again every SESSION_CHECK_INTERVAL_MS.
