@@ -10,6 +10,8 @@ const API = '/api/v1';
 const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 
 const contentOf = (i: number) => `${i}:`.padEnd(16_000, String.fromCharCode(97 + (i % 26)));
+/** 16,000 characters that take 6 bytes each as JSON (\u0001): 96 KB on the wire. */
+const escapedContentOf = (i: number) => `${i}:`.padEnd(16_000, '\u0001');
 
 interface FloodOutcome {
   sent: number;
@@ -31,6 +33,8 @@ describe('Socket.IO gateway under floods', () => {
   let big: string;
   let small: string;
   let quiet: string;
+  let escaped: string;
+  let chatty: string;
   const sockets: Socket[] = [];
 
   async function connect(user: Registered): Promise<RecordingClient> {
@@ -47,8 +51,9 @@ describe('Socket.IO gateway under floods', () => {
   function countBytes(socket: Socket): { bytes: number; largest: number } {
     const counter = { bytes: 0, largest: 0 };
     (socket.io as unknown as { engine: { on(event: 'message', listener: (data: string) => void): void } }).engine.on('message', (data) => {
-      counter.bytes += data.length;
-      counter.largest = Math.max(counter.largest, data.length);
+      const bytes = Buffer.byteLength(data);
+      counter.bytes += bytes;
+      counter.largest = Math.max(counter.largest, bytes);
     });
     return counter;
   }
@@ -81,10 +86,12 @@ describe('Socket.IO gateway under floods', () => {
     [flooder, bystander] = await Promise.all([register(t), register(t)]);
     const create = async (owner: Registered) =>
       (await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id as string;
-    [big, small, quiet] = await Promise.all([create(flooder), create(flooder), create(bystander)]);
+    [big, small, quiet, escaped, chatty] = await Promise.all([create(flooder), create(flooder), create(bystander), create(flooder), create(flooder)]);
     const messages = t.app.get(MessagesRepository);
     for (let i = 1; i <= 300; i++) await messages.append({ conversationId: big, role: 'user', authorId: flooder.id, content: contentOf(i) });
     for (let i = 1; i <= 20; i++) await messages.append({ conversationId: small, role: 'user', authorId: flooder.id, content: contentOf(i) });
+    for (let i = 1; i <= 40; i++) await messages.append({ conversationId: escaped, role: 'user', authorId: flooder.id, content: escapedContentOf(i) });
+    for (let i = 1; i <= 500; i++) await messages.append({ conversationId: chatty, role: 'user', authorId: flooder.id, content: `${i}:`.padEnd(4000, '.') });
   }, 120_000);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
@@ -121,6 +128,29 @@ describe('Socket.IO gateway under floods', () => {
       expect(page.bytes).toBeLessThanOrEqual(MAX_PAGE_BYTES);
     }
     expect(frames.largest).toBeLessThan(MAX_PAGE_BYTES + 128 * 1024);
+  });
+
+  it.each([
+    ['40 messages of control characters (16,000 stored bytes, 96 KB as JSON, each)', () => escaped, 40, escapedContentOf],
+    ['500 messages of 4,000 characters (2 MB stored, 2.2 MB with their ids and timestamps)', () => chatty, 500, (i: number) => `${i}:`.padEnd(4000, '.')],
+  ])('keeps recovery acks within 2 MB as sent: %s', async (_label, conversation, count, contentAt) => {
+    const client = await connect(flooder);
+    const frames = countBytes(client.socket);
+    const seqs: number[] = [];
+    let afterSeq = 0;
+    for (let hasMore = true; hasMore; ) {
+      const ack = await client.emit('conversation:join', { conversationId: conversation(), afterSeq });
+      expect(ack.ok).toBe(true);
+      for (const message of ack.data.missed) {
+        seqs.push(message.seq);
+        expect(message.content).toBe(contentAt(message.seq));
+      }
+      hasMore = ack.data.hasMore;
+      afterSeq = seqs.at(-1)!;
+    }
+    expect(seqs).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    // The page, plus the conversation and the acknowledgement's own few bytes.
+    expect(frames.largest).toBeLessThanOrEqual(MAX_PAGE_BYTES + 4096);
   });
 
   it('answers a flood of 120 re-joins with afterSeq 0 on that conversation with a few pages, not one per join', async () => {
