@@ -15,14 +15,13 @@ import { ChatService } from '../agent/chat.service.js';
 import { toClientEvent } from '../agent/client-events.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError } from '../common/errors.js';
 import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ConversationDto } from '../conversations/dto/conversation.dto.js';
-import { ConversationsService } from '../conversations/conversations.service.js';
-import { MessageDto } from '../messages/dto/message.dto.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
+import { type Access, type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
+import { MessagesService, type RecoveryPage } from '../messages/messages.service.js';
 import { PresenceService } from '../realtime/presence.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -40,10 +39,13 @@ const PRESENCE_COALESCE_MS = 100;
 const CONNECT_RATE_WINDOW_MS = 60_000;
 /** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
 const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
+const NO_PAGE: RecoveryPage = { items: [], hasMore: false, bytes: 0 };
 
 interface SocketData {
-  user: AuthUser & { expiresAt: number };
+  user: AuthUser;
   conversations: Set<string>;
+  /** Per conversation, the socket's last typing change: the next one waits for it. */
+  typing: Map<string, Promise<unknown>>;
   expiry?: NodeJS.Timeout;
   unwatch?: () => void;
 }
@@ -71,7 +73,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly accessTokens: AccessTokenService,
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
-    private readonly messages: MessagesRepository,
+    private readonly messages: MessagesService,
     private readonly presence: PresenceService,
     private readonly bus: RealtimeBus,
     private readonly metrics: GatewayMetrics,
@@ -80,26 +82,25 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly sessionWatch: SessionWatch,
   ) {}
 
-  /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
   afterInit(namespace: Namespace): void {
-    namespace.use(async (socket, next) => {
-      const token: unknown = socket.handshake.auth?.token;
-      let failure: Error | undefined;
-      if (typeof token !== 'string' || !token || token.length > 4096) {
-        failure = new Error('unauthorized');
-      } else {
-        try {
-          const user = await this.accessTokens.authenticate(token);
-          failure = await this.refuseReconnectFlood(user.id);
-          (socket.data as SocketData).user = user;
-          (socket.data as SocketData).conversations = new Set();
-        } catch (error) {
-          failure = new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
-        }
-      }
-      next(failure);
-    });
+    namespace.use(async (socket, next) => next(await this.admit(socket as ChatSocket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+  }
+
+  /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
+  private async admit(socket: ChatSocket): Promise<Error | undefined> {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || !token || token.length > 4096) return new Error('unauthorized');
+    let user: AuthUser;
+    try {
+      user = await this.accessTokens.authenticate(token);
+      const flood = await this.refuseReconnectFlood(user.id);
+      if (flood) return flood;
+    } catch (error) {
+      return new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
+    }
+    socket.data = { user, conversations: new Set(), typing: new Map() };
+    return undefined;
   }
 
   /**
@@ -138,7 +139,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   @SubscribeMessage('conversation:join')
   async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<Ack> {
     const { user } = socket.data;
-    const { view } = await this.conversations.authorize(dto.conversationId, user, 'read');
+    const access = await this.conversations.authorize(dto.conversationId, user, 'read');
+    const { view } = access;
     // Gone while the access check ran: joining now would leave a ghost in the room and in presence.
     if (socket.disconnected) throw new AppError(HttpStatus.CONFLICT, 'DISCONNECTED', 'The socket disconnected during the join');
     // Join first, read after: whatever happens in between arrives live (at worst twice, never lost).
@@ -147,11 +149,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.data.conversations.add(view.id);
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
-    const missed = dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.recoveryPage(socket, view.id, dto.afterSeq);
+    const missed = dto.afterSeq === undefined ? NO_PAGE : await this.recoveryPage(socket, access, dto.afterSeq);
     const activeRun = await this.chat.activeRun(view.id);
     return ackOk({
       conversation: ConversationDto.from(view, user.id),
-      missed: missed.items.map(MessageDto.from),
+      missed: missed.items,
       hasMore: missed.hasMore,
       activeRun,
     });
@@ -170,21 +172,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     return ackOk(await this.chat.send(socket.data.user, conversationId, message));
   }
 
+  /** Typing needs what sending needs: a viewer has nothing to be typing. */
   @SubscribeMessage('typing:start')
-  async typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
-    // Viewers cannot send, so there is nothing for them to be typing.
-    if ((await this.typist(socket, dto.conversationId)).role === 'viewer') {
-      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Viewers cannot type');
-    }
-    this.typing.start(dto.conversationId, socket.data.user.id);
-    return ackOk({ conversationId: dto.conversationId });
+  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    return this.inTypingOrder(socket, dto.conversationId, 'send', () => this.typing.start(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('typing:stop')
-  async typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
-    await this.typist(socket, dto.conversationId);
-    this.typing.stop(dto.conversationId, socket.data.user.id);
-    return ackOk({ conversationId: dto.conversationId });
+  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    return this.inTypingOrder(socket, dto.conversationId, 'read', () => this.typing.stop(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('conversation:read')
@@ -217,25 +213,42 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   /**
-   * The typist's participation in a joined conversation. Start and stop both wait on it, so a
-   * socket's starts and stops take effect in the order it sent them.
+   * Applies a socket's typing changes in a conversation in the order it sent them. Each waits for
+   * the one before: its access check may be answered by the cache or by the database, and a stop
+   * that overtook its start would leave the typist shown as typing.
    */
-  private async typist(socket: ChatSocket, conversationId: string) {
+  private inTypingOrder(socket: ChatSocket, conversationId: string, access: Access, apply: () => void): Promise<Ack> {
+    const chains = socket.data.typing;
+    const turn = (chains.get(conversationId) ?? Promise.resolve()).then(async () => {
+      this.requireJoined(socket, conversationId);
+      await this.conversations.authorize(conversationId, socket.data.user, access);
+      // Left while the check ran: typing now would outlive the leave.
+      this.requireJoined(socket, conversationId);
+      apply();
+      return ackOk({ conversationId });
+    });
+    const settled = turn.catch(() => undefined);
+    chains.set(conversationId, settled);
+    void settled.finally(() => {
+      if (chains.get(conversationId) === settled) chains.delete(conversationId);
+    });
+    return turn;
+  }
+
+  private requireJoined(socket: ChatSocket, conversationId: string): void {
     if (!socket.data.conversations.has(conversationId)) {
       throw new AppError(HttpStatus.NOT_FOUND, 'NOT_JOINED', 'Join the conversation first');
     }
-    return (await this.conversations.authorize(conversationId, socket.data.user, 'read')).participant;
   }
 
   /**
-   * The messages after afterSeq, one bounded page (RECOVERY_PAGE_MESSAGES, RECOVERY_PAGE_BYTES);
-   * the client re-joins with the last seq it got while hasMore. Pages are read one at a time per
-   * socket and paid for from its event budget by size, so re-join floods cannot pile them up.
+   * The messages after afterSeq, one bounded page; the client re-joins with the last seq it got
+   * while hasMore. Pages are read one at a time per socket and paid for from its event budget by
+   * size, so re-join floods cannot pile them up in memory.
    */
-  private recoveryPage(socket: ChatSocket, conversationId: string, afterSeq: number) {
-    const { recoveryPageMessages: limit, recoveryPageBytes: maxBytes } = this.config.limits;
+  private recoveryPage(socket: ChatSocket, access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
     return EventBudget.of(socket).metered(async () => {
-      const page = await this.messages.recoveryPage(conversationId, afterSeq, { limit, maxBytes });
+      const page = await this.messages.recoveryPage(access, afterSeq);
       return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
     });
   }
