@@ -15,7 +15,7 @@ import { ChatService } from '../agent/chat.service.js';
 import { toClientEvent } from '../agent/client-events.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError } from '../common/errors.js';
+import { AppError, ErrorCode } from '../common/errors.js';
 import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
@@ -30,6 +30,7 @@ import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 import { EventBudget } from './event-budget.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { BacklogGuard, outgoingBacklog } from './socket-backlog.js';
 import { TypingRelay } from './typing-relay.js';
 import { type Ack, ackOk } from './ws-ack.js';
 import { WsAckExceptionFilter } from './ws-exception.filter.js';
@@ -39,6 +40,8 @@ const PRESENCE_COALESCE_MS = 100;
 const CONNECT_RATE_WINDOW_MS = 60_000;
 /** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
 const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
+/** Recovery pages are refused while more than this waits to be written to the socket. */
+const RECOVERY_MAX_BACKLOG_BYTES = 1024 * 1024;
 const NO_PAGE: RecoveryPage = { items: [], hasMore: false, bytes: 0 };
 
 interface SocketData {
@@ -46,6 +49,8 @@ interface SocketData {
   conversations: Set<string>;
   /** Per conversation, the socket's last typing change: the next one waits for it. */
   typing: Map<string, Promise<unknown>>;
+  /** Recovery pages read and not yet written to the transport, in bytes. */
+  unsentPageBytes: number;
   expiry?: NodeJS.Timeout;
   unwatch?: () => void;
 }
@@ -68,6 +73,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   private subscription: Subscription | undefined;
   private readonly typing = new TypingRelay((conversationId, userId, isTyping) => this.bus.publish({ type: 'typing', conversationId, userId, isTyping }));
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
+  private backlogGuard: BacklogGuard | undefined;
 
   constructor(
     private readonly accessTokens: AccessTokenService,
@@ -85,6 +91,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   afterInit(namespace: Namespace): void {
     namespace.use(async (socket, next) => next(await this.admit(socket as ChatSocket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+    this.backlogGuard = new BacklogGuard(namespace, this.config.limits.wsMaxBacklogBytes);
+    this.backlogGuard.start();
   }
 
   /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
@@ -99,7 +107,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     } catch (error) {
       return new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
     }
-    socket.data = { user, conversations: new Set(), typing: new Map() };
+    socket.data = { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 };
     return undefined;
   }
 
@@ -150,13 +158,18 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
     const missed = dto.afterSeq === undefined ? NO_PAGE : await this.recoveryPage(socket, access, dto.afterSeq);
-    const activeRun = await this.chat.activeRun(view.id);
-    return ackOk({
-      conversation: ConversationDto.from(view, user.id),
-      missed: missed.items,
-      hasMore: missed.hasMore,
-      activeRun,
-    });
+    try {
+      const activeRun = await this.chat.activeRun(view.id);
+      return ackOk({
+        conversation: ConversationDto.from(view, user.id),
+        missed: missed.items,
+        hasMore: missed.hasMore,
+        activeRun,
+      });
+    } finally {
+      // The dispatcher writes the acknowledgement once this returns: by the next turn of the event loop.
+      if (missed.bytes) setImmediate(() => (socket.data.unsentPageBytes -= missed.bytes));
+    }
   }
 
   @SubscribeMessage('conversation:leave')
@@ -197,6 +210,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.typing.clear();
+    this.backlogGuard?.stop();
     for (const timer of this.presenceTimers.values()) clearTimeout(timer);
   }
 
@@ -244,11 +258,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   /**
    * The messages after afterSeq, one bounded page; the client re-joins with the last seq it got
    * while hasMore. Pages are read one at a time per socket and paid for from its event budget by
-   * size, so re-join floods cannot pile them up in memory.
+   * size, so re-join floods cannot pile them up in memory — and none is read while earlier ones
+   * still wait to be written to a client that does not read them (or to the transport).
    */
   private recoveryPage(socket: ChatSocket, access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
     return EventBudget.of(socket).metered(async () => {
+      if (outgoingBacklog(socket.conn) + socket.data.unsentPageBytes > RECOVERY_MAX_BACKLOG_BYTES) {
+        throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'What was sent before has not been read yet', {
+          retryAfterSeconds: 1,
+          reason: 'CLIENT_BACKLOG',
+        });
+      }
       const page = await this.messages.recoveryPage(access, afterSeq);
+      socket.data.unsentPageBytes += page.bytes;
       return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
     });
   }

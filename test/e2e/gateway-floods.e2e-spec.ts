@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Namespace } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ChatGateway } from '../../src/gateway/chat.gateway.js';
+import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type Registered, register } from '../support/auth.js';
 import { RecordingClient } from '../support/socket-client.js';
@@ -226,6 +229,20 @@ describe('Socket.IO gateway under floods', () => {
   });
 });
 
+type Attempt = { connected: true; socket: Socket } | { connected: false; message: string; data: unknown };
+
+/** Opens a socket as the user: connected (kept open unless `close`), or the handshake's refusal. */
+function attemptConnect(t: TestApp, user: Registered, { close }: { close: boolean }): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+    socket.once('connect', () => {
+      if (close) socket.close();
+      resolve({ connected: true, socket });
+    });
+    socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ connected: false, message: error.message, data: error.data }));
+  });
+}
+
 describe('Socket.IO gateway under a reconnect loop', () => {
   let t: TestApp;
   afterAll(() => t?.close());
@@ -233,21 +250,127 @@ describe('Socket.IO gateway under a reconnect loop', () => {
   it('refuses a user who keeps opening sockets (each would bring a fresh event budget), and no one else', async () => {
     t = await startTestApp({ WS_CONNECT_RATE_LIMIT: '5' });
     const [looping, other] = await Promise.all([register(t), register(t)]);
-    const attempt = (user: Registered) =>
-      new Promise<{ connected: true } | { connected: false; message: string; data: unknown }>((resolve) => {
-        const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-        socket.once('connect', () => {
-          socket.close();
-          resolve({ connected: true });
-        });
-        socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ connected: false, message: error.message, data: error.data }));
-      });
+    const attempt = async (user: Registered) => {
+      const outcome = await attemptConnect(t, user, { close: true });
+      return outcome.connected ? { connected: true } : outcome;
+    };
     const outcomes = [];
     for (let i = 0; i < 8; i++) outcomes.push(await attempt(looping));
-    expect(outcomes.slice(0, 5)).toEqual(Array(5).fill({ connected: true }));
+    expect(outcomes.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => ({ connected: true })));
     for (const refused of outcomes.slice(5)) {
       expect(refused).toEqual({ connected: false, message: 'rate_limited', data: { retryAfterSeconds: expect.any(Number) } });
     }
     expect(await attempt(other)).toEqual({ connected: true });
   });
 });
+
+describe('Socket.IO gateway and a client that stops reading', () => {
+  let t: TestApp;
+  let reader: Registered;
+  let bystander: Registered;
+  let big: string;
+  let busy: string;
+  const sockets: Socket[] = [];
+
+  async function connect(user: Registered): Promise<RecordingClient> {
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new RecordingClient(socket, 30_000);
+  }
+
+  /** The client's TCP socket: paused, it reads nothing more, as a stalled or hostile client would. */
+  const tcpOf = (client: RecordingClient) =>
+    (client.socket.io as unknown as { engine: { transport: { ws: Record<string, { pause(): void; resume(): void }> } } }).engine.transport.ws['_socket']!;
+
+  /** The server's side of a client's socket (the same id on both ends). */
+  const serverSocketOf = (client: RecordingClient) =>
+    (t.app.get(ChatGateway) as unknown as { server: Namespace }).server.sockets.get(client.socket.id!);
+
+  /** Samples the bytes waiting on the server for this socket until stopped; returns the largest. */
+  function watchBacklog(client: RecordingClient): { stop(): number } {
+    const server = serverSocketOf(client)!;
+    let largest = 0;
+    const timer = setInterval(() => (largest = Math.max(largest, outgoingBacklog(server.conn))), 10);
+    return {
+      stop: () => {
+        clearInterval(timer);
+        return largest;
+      },
+    };
+  }
+
+  beforeAll(async () => {
+    // Room for many pages and sends: here only the bytes waiting for the reader may hold them back.
+    t = await startTestApp({ WS_EVENT_RATE: '1000', WS_EVENT_BURST: '1000', MESSAGE_RATE_LIMIT: '100000', WS_MAX_BACKLOG_BYTES: String(4 * 1024 * 1024) });
+    [reader, bystander] = await Promise.all([register(t), register(t)]);
+    const create = async (participantIds: string[]) =>
+      (await t.http(`${API}/conversations`, { method: 'POST', token: reader.accessToken, json: { participantIds, agent: { mode: 'off' } } })).body.id as string;
+    [big, busy] = await Promise.all([create([]), create([bystander.id])]);
+    const messages = t.app.get(MessagesRepository);
+    for (let i = 1; i <= 150; i++) await messages.append({ conversationId: big, role: 'user', authorId: reader.id, content: contentOf(i) });
+  }, 120_000);
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('reads no more recovery pages while earlier ones wait to be written: RATE_LIMITED, reason CLIENT_BACKLOG', async () => {
+    const client = await connect(reader);
+    const backlog = watchBacklog(client);
+    tcpOf(client).pause();
+    const acks: Promise<any>[] = [];
+    // 30 pages of 2 MB asked for; unchecked, each one waits in the server's memory.
+    for (let i = 0; i < 30; i++) {
+      acks.push(client.emit('conversation:join', { conversationId: big, afterSeq: 0 }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const largest = backlog.stop();
+    expect(serverSocketOf(client)?.connected).toBe(true);
+    tcpOf(client).resume();
+    const answers = await Promise.all(acks);
+    const refused = answers.filter((ack) => !ack.ok);
+    expect(answers.filter((ack) => ack.ok).length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(15);
+    for (const ack of refused) {
+      expect(ack.error).toEqual({ code: 'RATE_LIMITED', message: expect.any(String), details: { retryAfterSeconds: 1, reason: 'CLIENT_BACKLOG' } });
+    }
+    // The threshold, then one page; unchecked, this was ~60 MB.
+    expect(largest).toBeLessThan(1024 * 1024 + MAX_PAGE_BYTES + 64 * 1024);
+  });
+
+  it('disconnects a socket whose backlog of live events passes WS_MAX_BACKLOG_BYTES; the others in its room are served throughout', async () => {
+    const [stalled, sender, watcher] = await Promise.all([connect(reader), connect(bystander), connect(bystander)]);
+    for (const client of [stalled, sender, watcher]) expect((await client.emit('conversation:join', { conversationId: busy })).ok).toBe(true);
+    const server = serverSocketOf(stalled)!;
+    const backlog = watchBacklog(stalled);
+    tcpOf(stalled).pause();
+    const sent: string[] = [];
+    // Each message reaches the stalled socket too: 16 KB more waiting for it every time.
+    while (server.connected && sent.length < 2000) {
+      const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => sender.emit('message:send', { conversationId: busy, content: contentOf(sent.length + i) })));
+      for (const ack of acks) {
+        expect(ack.ok).toBe(true);
+        sent.push(ack.data.message.id);
+      }
+    }
+    const largest = backlog.stop();
+    expect(server.connected).toBe(false);
+    // Once cut off, nothing waits for it any more.
+    await vi.waitFor(() => expect(outgoingBacklog(server.conn)).toBe(0));
+    expect(largest).toBeLessThan(2 * 4 * 1024 * 1024);
+    const last = await sender.emit('message:send', { conversationId: busy, content: 'still here' });
+    expect(last.ok).toBe(true);
+    await watcher.waitFor('message:created', (p) => p.message.id === last.data.message.id);
+    // Sent ten at a time, so they were stored (and delivered) in an order of their own.
+    expect(watcher.of('message:created').map((p) => p.message.id).sort()).toEqual([...sent, last.data.message.id].sort());
+    expect(watcher.socket.connected && sender.socket.connected).toBe(true);
+  });
+});
+
