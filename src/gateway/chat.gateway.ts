@@ -95,7 +95,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.backlogGuard.start();
   }
 
-  /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
+  /**
+   * The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise.
+   * The user's sockets on this instance are counted and the new one joins the user's room in one
+   * step, so concurrent handshakes cannot all pass the count; one that fails later leaves the
+   * room again (Socket.IO cleans up sockets that never connect).
+   */
   private async admit(socket: ChatSocket): Promise<Error | undefined> {
     const token: unknown = socket.handshake.auth?.token;
     if (typeof token !== 'string' || !token || token.length > 4096) return new Error('unauthorized');
@@ -107,7 +112,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     } catch (error) {
       return new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
     }
+    const limit = this.config.limits.wsMaxSocketsPerUser;
+    if ((socket.nsp.adapter.rooms.get(userRoom(user.id))?.size ?? 0) >= limit) {
+      return Object.assign(new Error('too_many_connections'), { data: { limit } });
+    }
     socket.data = { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 };
+    void socket.join(userRoom(user.id));
     return undefined;
   }
 
@@ -126,7 +136,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const { user } = socket.data;
     this.presence.connect();
     this.metrics.connected.inc();
-    void socket.join(userRoom(user.id));
     socket.data.unwatch = this.sessionWatch.watch(user.sessionId);
     // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
     socket.data.expiry = setTimeout(() => {

@@ -84,8 +84,8 @@ describe('Socket.IO gateway under floods', () => {
 
   beforeAll(async () => {
     // The bystander sends far more than the per-user message limit, and the flooder opens a socket
-    // per flood; both limits have tests of their own.
-    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000', WS_CONNECT_RATE_LIMIT: '1000' });
+    // per flood, ~20 at once; these limits have tests of their own.
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000', WS_CONNECT_RATE_LIMIT: '1000', WS_MAX_SOCKETS_PER_USER: '1000' });
     [flooder, bystander] = await Promise.all([register(t), register(t)]);
     const create = async (owner: Registered) =>
       (await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id as string;
@@ -374,3 +374,33 @@ describe('Socket.IO gateway and a client that stops reading', () => {
   });
 });
 
+describe('Socket.IO gateway and the sockets one user holds open', () => {
+  let t: TestApp;
+  const sockets: Socket[] = [];
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await t?.close();
+  });
+
+  it('refuses sockets beyond WS_MAX_SOCKETS_PER_USER with "too_many_connections", however many handshakes race, and frees a place on disconnect', async () => {
+    t = await startTestApp({ WS_MAX_SOCKETS_PER_USER: '3' });
+    const [hoarder, other] = await Promise.all([register(t), register(t)]);
+    const open = async (user: Registered) => {
+      const outcome = await attemptConnect(t, user, { close: false });
+      if (outcome.connected) sockets.push(outcome.socket);
+      return outcome;
+    };
+    // All at once: each handshake must see the ones admitted before it.
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => open(hoarder)));
+    const connected = outcomes.filter((outcome) => outcome.connected);
+    expect(connected).toHaveLength(3);
+    for (const refused of outcomes.filter((outcome) => !outcome.connected)) {
+      expect(refused).toEqual({ connected: false, message: 'too_many_connections', data: { limit: 3 } });
+    }
+    expect((await open(other)).connected).toBe(true);
+
+    (connected[0] as { socket: Socket }).socket.close();
+    await vi.waitFor(async () => expect((await open(hoarder)).connected).toBe(true), { timeout: 5000, interval: 100 });
+    expect(await open(hoarder)).toMatchObject({ connected: false, message: 'too_many_connections' });
+  });
+});
