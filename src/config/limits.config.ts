@@ -17,6 +17,10 @@ export interface LimitSettings {
   wsFloodDisconnectAfter: number;
   /** Socket.IO connections per user and minute: each new socket would bring a fresh event budget. */
   wsConnectRateLimit: number;
+  /** Sockets one user may hold open at once on this instance. */
+  wsMaxSocketsPerUser: number;
+  /** Bytes waiting to be written to one socket past which it is disconnected: a client that stops reading. */
+  wsMaxBacklogBytes: number;
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
@@ -37,6 +41,9 @@ export function parseLimitSettings(env: Env): LimitSettings {
     wsEventBurst: readInt(env, 'WS_EVENT_BURST', 100, { min: 1, max: 100_000 }),
     wsFloodDisconnectAfter: readInt(env, 'WS_FLOOD_DISCONNECT_AFTER', 200, { min: 0, max: 10_000_000 }),
     wsConnectRateLimit: readInt(env, 'WS_CONNECT_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
+    wsMaxSocketsPerUser: readInt(env, 'WS_MAX_SOCKETS_PER_USER', 20, { min: 1, max: 1_000_000 }),
+    // Above a full recovery page (2 MB) plus the backlog at which pages are refused (1 MB).
+    wsMaxBacklogBytes: readInt(env, 'WS_MAX_BACKLOG_BYTES', 8 * 1024 * 1024, { min: 4 * 1024 * 1024, max: 1024 * 1024 * 1024 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
   };

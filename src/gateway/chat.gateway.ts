@@ -20,9 +20,8 @@ import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ConversationDto } from '../conversations/dto/conversation.dto.js';
-import { ConversationsService } from '../conversations/conversations.service.js';
-import { MessageDto } from '../messages/dto/message.dto.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
+import { type Access, type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
+import { MessagesService, type RecoveryPage } from '../messages/messages.service.js';
 import { PresenceService } from '../realtime/presence.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -31,6 +30,7 @@ import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 import { EventBudget } from './event-budget.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { BacklogGuard, outgoingBacklog } from './socket-backlog.js';
 import { TypingRelay } from './typing-relay.js';
 import { type Ack, ackOk } from './ws-ack.js';
 import { WsAckExceptionFilter } from './ws-exception.filter.js';
@@ -40,10 +40,17 @@ const PRESENCE_COALESCE_MS = 100;
 const CONNECT_RATE_WINDOW_MS = 60_000;
 /** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
 const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
+/** Recovery pages are refused while more than this waits to be written to the socket. */
+const RECOVERY_MAX_BACKLOG_BYTES = 1024 * 1024;
+const NO_PAGE: RecoveryPage = { items: [], hasMore: false, bytes: 0 };
 
 interface SocketData {
-  user: AuthUser & { expiresAt: number };
+  user: AuthUser;
   conversations: Set<string>;
+  /** Per conversation, the socket's last typing change: the next one waits for it. */
+  typing: Map<string, Promise<unknown>>;
+  /** Recovery pages read and not yet written to the transport, in bytes. */
+  unsentPageBytes: number;
   expiry?: NodeJS.Timeout;
   unwatch?: () => void;
 }
@@ -66,12 +73,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   private subscription: Subscription | undefined;
   private readonly typing = new TypingRelay((conversationId, userId, isTyping) => this.bus.publish({ type: 'typing', conversationId, userId, isTyping }));
   private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
+  private backlogGuard: BacklogGuard | undefined;
 
   constructor(
     private readonly accessTokens: AccessTokenService,
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
-    private readonly messages: MessagesRepository,
+    private readonly messages: MessagesService,
     private readonly presence: PresenceService,
     private readonly bus: RealtimeBus,
     private readonly metrics: GatewayMetrics,
@@ -80,26 +88,37 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly sessionWatch: SessionWatch,
   ) {}
 
-  /** The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise. */
   afterInit(namespace: Namespace): void {
-    namespace.use(async (socket, next) => {
-      const token: unknown = socket.handshake.auth?.token;
-      let failure: Error | undefined;
-      if (typeof token !== 'string' || !token || token.length > 4096) {
-        failure = new Error('unauthorized');
-      } else {
-        try {
-          const user = await this.accessTokens.authenticate(token);
-          failure = await this.refuseReconnectFlood(user.id);
-          (socket.data as SocketData).user = user;
-          (socket.data as SocketData).conversations = new Set();
-        } catch (error) {
-          failure = new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
-        }
-      }
-      next(failure);
-    });
+    namespace.use(async (socket, next) => next(await this.admit(socket as ChatSocket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+    this.backlogGuard = new BacklogGuard(namespace, this.config.limits.wsMaxBacklogBytes);
+    this.backlogGuard.start();
+  }
+
+  /**
+   * The handshake is authenticated once, before any event: connect_error "unauthorized" otherwise.
+   * The user's sockets on this instance are counted and the new one joins the user's room in one
+   * step, so concurrent handshakes cannot all pass the count; one that fails later leaves the
+   * room again (Socket.IO cleans up sockets that never connect).
+   */
+  private async admit(socket: ChatSocket): Promise<Error | undefined> {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || !token || token.length > 4096) return new Error('unauthorized');
+    let user: AuthUser;
+    try {
+      user = await this.accessTokens.authenticate(token);
+      const flood = await this.refuseReconnectFlood(user.id);
+      if (flood) return flood;
+    } catch (error) {
+      return new Error(isDatabaseUnavailable(error) ? 'unavailable' : 'unauthorized');
+    }
+    const limit = this.config.limits.wsMaxSocketsPerUser;
+    if ((socket.nsp.adapter.rooms.get(userRoom(user.id))?.size ?? 0) >= limit) {
+      return Object.assign(new Error('too_many_connections'), { data: { limit } });
+    }
+    socket.data = { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 };
+    void socket.join(userRoom(user.id));
+    return undefined;
   }
 
   /**
@@ -117,7 +136,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const { user } = socket.data;
     this.presence.connect();
     this.metrics.connected.inc();
-    void socket.join(userRoom(user.id));
     socket.data.unwatch = this.sessionWatch.watch(user.sessionId);
     // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
     socket.data.expiry = setTimeout(() => {
@@ -138,7 +156,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   @SubscribeMessage('conversation:join')
   async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<Ack> {
     const { user } = socket.data;
-    const { view } = await this.conversations.authorize(dto.conversationId, user, 'read');
+    const access = await this.conversations.authorize(dto.conversationId, user, 'read');
+    const { view } = access;
     // Gone while the access check ran: joining now would leave a ghost in the room and in presence.
     if (socket.disconnected) throw new AppError(HttpStatus.CONFLICT, 'DISCONNECTED', 'The socket disconnected during the join');
     // Join first, read after: whatever happens in between arrives live (at worst twice, never lost).
@@ -147,14 +166,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.data.conversations.add(view.id);
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
-    const missed = dto.afterSeq === undefined ? { items: [], hasMore: false } : await this.recoveryPage(socket, view.id, dto.afterSeq);
-    const activeRun = await this.chat.activeRun(view.id);
-    return ackOk({
-      conversation: ConversationDto.from(view, user.id),
-      missed: missed.items.map(MessageDto.from),
-      hasMore: missed.hasMore,
-      activeRun,
-    });
+    const missed = dto.afterSeq === undefined ? NO_PAGE : await this.recoveryPage(socket, access, dto.afterSeq);
+    try {
+      const activeRun = await this.chat.activeRun(view.id);
+      return ackOk({
+        conversation: ConversationDto.from(view, user.id),
+        missed: missed.items,
+        hasMore: missed.hasMore,
+        activeRun,
+      });
+    } finally {
+      // The dispatcher writes the acknowledgement once this returns: by the next turn of the event loop.
+      if (missed.bytes) setImmediate(() => (socket.data.unsentPageBytes -= missed.bytes));
+    }
   }
 
   @SubscribeMessage('conversation:leave')
@@ -170,21 +194,15 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     return ackOk(await this.chat.send(socket.data.user, conversationId, message));
   }
 
+  /** Typing needs what sending needs: a viewer has nothing to be typing. */
   @SubscribeMessage('typing:start')
-  async typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
-    // Viewers cannot send, so there is nothing for them to be typing.
-    if ((await this.typist(socket, dto.conversationId)).role === 'viewer') {
-      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Viewers cannot type');
-    }
-    this.typing.start(dto.conversationId, socket.data.user.id);
-    return ackOk({ conversationId: dto.conversationId });
+  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    return this.inTypingOrder(socket, dto.conversationId, 'send', () => this.typing.start(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('typing:stop')
-  async typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
-    await this.typist(socket, dto.conversationId);
-    this.typing.stop(dto.conversationId, socket.data.user.id);
-    return ackOk({ conversationId: dto.conversationId });
+  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+    return this.inTypingOrder(socket, dto.conversationId, 'read', () => this.typing.stop(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('conversation:read')
@@ -201,6 +219,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.typing.clear();
+    this.backlogGuard?.stop();
     for (const timer of this.presenceTimers.values()) clearTimeout(timer);
   }
 
@@ -217,25 +236,50 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   /**
-   * The typist's participation in a joined conversation. Start and stop both wait on it, so a
-   * socket's starts and stops take effect in the order it sent them.
+   * Applies a socket's typing changes in a conversation in the order it sent them. Each waits for
+   * the one before: its access check may be answered by the cache or by the database, and a stop
+   * that overtook its start would leave the typist shown as typing.
    */
-  private async typist(socket: ChatSocket, conversationId: string) {
+  private inTypingOrder(socket: ChatSocket, conversationId: string, access: Access, apply: () => void): Promise<Ack> {
+    const chains = socket.data.typing;
+    const turn = (chains.get(conversationId) ?? Promise.resolve()).then(async () => {
+      this.requireJoined(socket, conversationId);
+      await this.conversations.authorize(conversationId, socket.data.user, access);
+      // Left while the check ran: typing now would outlive the leave.
+      this.requireJoined(socket, conversationId);
+      apply();
+      return ackOk({ conversationId });
+    });
+    const settled = turn.catch(() => undefined);
+    chains.set(conversationId, settled);
+    void settled.finally(() => {
+      if (chains.get(conversationId) === settled) chains.delete(conversationId);
+    });
+    return turn;
+  }
+
+  private requireJoined(socket: ChatSocket, conversationId: string): void {
     if (!socket.data.conversations.has(conversationId)) {
       throw new AppError(HttpStatus.NOT_FOUND, 'NOT_JOINED', 'Join the conversation first');
     }
-    return (await this.conversations.authorize(conversationId, socket.data.user, 'read')).participant;
   }
 
   /**
-   * The messages after afterSeq, one bounded page (RECOVERY_PAGE_MESSAGES, RECOVERY_PAGE_BYTES);
-   * the client re-joins with the last seq it got while hasMore. Pages are read one at a time per
-   * socket and paid for from its event budget by size, so re-join floods cannot pile them up.
+   * The messages after afterSeq, one bounded page; the client re-joins with the last seq it got
+   * while hasMore. Pages are read one at a time per socket and paid for from its event budget by
+   * size, so re-join floods cannot pile them up in memory — and none is read while earlier ones
+   * still wait to be written to a client that does not read them (or to the transport).
    */
-  private recoveryPage(socket: ChatSocket, conversationId: string, afterSeq: number) {
-    const { recoveryPageMessages: limit, recoveryPageBytes: maxBytes } = this.config.limits;
+  private recoveryPage(socket: ChatSocket, access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
     return EventBudget.of(socket).metered(async () => {
-      const page = await this.messages.recoveryPage(conversationId, afterSeq, { limit, maxBytes });
+      if (outgoingBacklog(socket.conn) + socket.data.unsentPageBytes > RECOVERY_MAX_BACKLOG_BYTES) {
+        throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'What was sent before has not been read yet', {
+          retryAfterSeconds: 1,
+          reason: 'CLIENT_BACKLOG',
+        });
+      }
+      const page = await this.messages.recoveryPage(access, afterSeq);
+      socket.data.unsentPageBytes += page.bytes;
       return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
     });
   }

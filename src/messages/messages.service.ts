@@ -34,6 +34,13 @@ export interface SendOutcome {
   created: boolean;
 }
 
+export interface RecoveryPage {
+  items: MessageDto[];
+  hasMore: boolean;
+  /** The page's size as JSON, in bytes. */
+  bytes: number;
+}
+
 /** Messages: sending (ordered, idempotent, rate-limited), history, edits, deletion and search. */
 @Injectable()
 export class MessagesService {
@@ -103,6 +110,17 @@ export class MessagesService {
       ...(query.beforeSeq !== undefined && { beforeSeq: query.beforeSeq }),
     });
     return { items: items.map(MessageDto.from), hasMore };
+  }
+
+  /**
+   * The messages after afterSeq, for a reader the caller has authorized (`access`) who is catching
+   * up: one page of at most RECOVERY_PAGE_MESSAGES and RECOVERY_PAGE_BYTES as sent (at least one
+   * message), with its size so that the transport can charge for it.
+   */
+  async recoveryPage(access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
+    const { recoveryPageMessages: limit, recoveryPageBytes: maxBytes } = this.config.limits;
+    const { items, hasMore, bytes } = await this.messages.recoveryPage(access.view.id, afterSeq, { limit, maxBytes });
+    return { items: items.map(MessageDto.from), hasMore, bytes };
   }
 
   /** Only the author edits, and only while they may still send here. */

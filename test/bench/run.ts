@@ -60,6 +60,7 @@ function appEnv(databaseUrl: string | undefined, extra: Record<string, string> =
     LOGIN_RATE_LIMIT: '100000',
     // The idle scenario opens thousands of sockets as one user.
     WS_CONNECT_RATE_LIMIT: '1000000',
+    WS_MAX_SOCKETS_PER_USER: '1000000',
     DATABASE_POOL_SIZE: '10',
     ...extra,
   };

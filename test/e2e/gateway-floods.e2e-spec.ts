@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Namespace } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ChatGateway } from '../../src/gateway/chat.gateway.js';
+import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type Registered, register } from '../support/auth.js';
 import { RecordingClient } from '../support/socket-client.js';
@@ -10,6 +13,8 @@ const API = '/api/v1';
 const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 
 const contentOf = (i: number) => `${i}:`.padEnd(16_000, String.fromCharCode(97 + (i % 26)));
+/** 16,000 characters that take 6 bytes each as JSON (\u0001): 96 KB on the wire. */
+const escapedContentOf = (i: number) => `${i}:`.padEnd(16_000, '\u0001');
 
 interface FloodOutcome {
   sent: number;
@@ -31,6 +36,8 @@ describe('Socket.IO gateway under floods', () => {
   let big: string;
   let small: string;
   let quiet: string;
+  let escaped: string;
+  let chatty: string;
   const sockets: Socket[] = [];
 
   async function connect(user: Registered): Promise<RecordingClient> {
@@ -47,8 +54,9 @@ describe('Socket.IO gateway under floods', () => {
   function countBytes(socket: Socket): { bytes: number; largest: number } {
     const counter = { bytes: 0, largest: 0 };
     (socket.io as unknown as { engine: { on(event: 'message', listener: (data: string) => void): void } }).engine.on('message', (data) => {
-      counter.bytes += data.length;
-      counter.largest = Math.max(counter.largest, data.length);
+      const bytes = Buffer.byteLength(data);
+      counter.bytes += bytes;
+      counter.largest = Math.max(counter.largest, bytes);
     });
     return counter;
   }
@@ -76,15 +84,17 @@ describe('Socket.IO gateway under floods', () => {
 
   beforeAll(async () => {
     // The bystander sends far more than the per-user message limit, and the flooder opens a socket
-    // per flood; both limits have tests of their own.
-    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000', WS_CONNECT_RATE_LIMIT: '1000' });
+    // per flood, ~20 at once; these limits have tests of their own.
+    t = await startTestApp({ MESSAGE_RATE_LIMIT: '100000', WS_CONNECT_RATE_LIMIT: '1000', WS_MAX_SOCKETS_PER_USER: '1000' });
     [flooder, bystander] = await Promise.all([register(t), register(t)]);
     const create = async (owner: Registered) =>
       (await t.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id as string;
-    [big, small, quiet] = await Promise.all([create(flooder), create(flooder), create(bystander)]);
+    [big, small, quiet, escaped, chatty] = await Promise.all([create(flooder), create(flooder), create(bystander), create(flooder), create(flooder)]);
     const messages = t.app.get(MessagesRepository);
     for (let i = 1; i <= 300; i++) await messages.append({ conversationId: big, role: 'user', authorId: flooder.id, content: contentOf(i) });
     for (let i = 1; i <= 20; i++) await messages.append({ conversationId: small, role: 'user', authorId: flooder.id, content: contentOf(i) });
+    for (let i = 1; i <= 40; i++) await messages.append({ conversationId: escaped, role: 'user', authorId: flooder.id, content: escapedContentOf(i) });
+    for (let i = 1; i <= 500; i++) await messages.append({ conversationId: chatty, role: 'user', authorId: flooder.id, content: `${i}:`.padEnd(4000, '.') });
   }, 120_000);
   afterEach(() => {
     for (const socket of sockets.splice(0)) socket.close();
@@ -121,6 +131,29 @@ describe('Socket.IO gateway under floods', () => {
       expect(page.bytes).toBeLessThanOrEqual(MAX_PAGE_BYTES);
     }
     expect(frames.largest).toBeLessThan(MAX_PAGE_BYTES + 128 * 1024);
+  });
+
+  it.each([
+    ['40 messages of control characters (16,000 stored bytes, 96 KB as JSON, each)', () => escaped, 40, escapedContentOf],
+    ['500 messages of 4,000 characters (2 MB stored, 2.2 MB with their ids and timestamps)', () => chatty, 500, (i: number) => `${i}:`.padEnd(4000, '.')],
+  ])('keeps recovery acks within 2 MB as sent: %s', async (_label, conversation, count, contentAt) => {
+    const client = await connect(flooder);
+    const frames = countBytes(client.socket);
+    const seqs: number[] = [];
+    let afterSeq = 0;
+    for (let hasMore = true; hasMore; ) {
+      const ack = await client.emit('conversation:join', { conversationId: conversation(), afterSeq });
+      expect(ack.ok).toBe(true);
+      for (const message of ack.data.missed) {
+        seqs.push(message.seq);
+        expect(message.content).toBe(contentAt(message.seq));
+      }
+      hasMore = ack.data.hasMore;
+      afterSeq = seqs.at(-1)!;
+    }
+    expect(seqs).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    // The page, plus the conversation and the acknowledgement's own few bytes.
+    expect(frames.largest).toBeLessThanOrEqual(MAX_PAGE_BYTES + 4096);
   });
 
   it('answers a flood of 120 re-joins with afterSeq 0 on that conversation with a few pages, not one per join', async () => {
@@ -196,6 +229,20 @@ describe('Socket.IO gateway under floods', () => {
   });
 });
 
+type Attempt = { connected: true; socket: Socket } | { connected: false; message: string; data: unknown };
+
+/** Opens a socket as the user: connected (kept open unless `close`), or the handshake's refusal. */
+function attemptConnect(t: TestApp, user: Registered, { close }: { close: boolean }): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+    socket.once('connect', () => {
+      if (close) socket.close();
+      resolve({ connected: true, socket });
+    });
+    socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ connected: false, message: error.message, data: error.data }));
+  });
+}
+
 describe('Socket.IO gateway under a reconnect loop', () => {
   let t: TestApp;
   afterAll(() => t?.close());
@@ -203,15 +250,10 @@ describe('Socket.IO gateway under a reconnect loop', () => {
   it('refuses a user who keeps opening sockets (each would bring a fresh event budget), and no one else', async () => {
     t = await startTestApp({ WS_CONNECT_RATE_LIMIT: '5' });
     const [looping, other] = await Promise.all([register(t), register(t)]);
-    const attempt = (user: Registered) =>
-      new Promise<{ connected: true } | { connected: false; message: string; data: unknown }>((resolve) => {
-        const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-        socket.once('connect', () => {
-          socket.close();
-          resolve({ connected: true });
-        });
-        socket.once('connect_error', (error: Error & { data?: unknown }) => resolve({ connected: false, message: error.message, data: error.data }));
-      });
+    const attempt = async (user: Registered) => {
+      const outcome = await attemptConnect(t, user, { close: true });
+      return outcome.connected ? { connected: true } : outcome;
+    };
     const outcomes = [];
     for (let i = 0; i < 8; i++) outcomes.push(await attempt(looping));
     expect(outcomes.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => ({ connected: true })));
@@ -219,5 +261,146 @@ describe('Socket.IO gateway under a reconnect loop', () => {
       expect(refused).toEqual({ connected: false, message: 'rate_limited', data: { retryAfterSeconds: expect.any(Number) } });
     }
     expect(await attempt(other)).toEqual({ connected: true });
+  });
+});
+
+describe('Socket.IO gateway and a client that stops reading', () => {
+  let t: TestApp;
+  let reader: Registered;
+  let bystander: Registered;
+  let big: string;
+  let busy: string;
+  const sockets: Socket[] = [];
+
+  async function connect(user: Registered): Promise<RecordingClient> {
+    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    return new RecordingClient(socket, 30_000);
+  }
+
+  /** The client's TCP socket: paused, it reads nothing more, as a stalled or hostile client would. */
+  const tcpOf = (client: RecordingClient) =>
+    (client.socket.io as unknown as { engine: { transport: { ws: Record<string, { pause(): void; resume(): void }> } } }).engine.transport.ws['_socket']!;
+
+  /** The server's side of a client's socket (the same id on both ends). */
+  const serverSocketOf = (client: RecordingClient) =>
+    (t.app.get(ChatGateway) as unknown as { server: Namespace }).server.sockets.get(client.socket.id!);
+
+  /** Samples the bytes waiting on the server for this socket until stopped; returns the largest. */
+  function watchBacklog(client: RecordingClient): { stop(): number } {
+    const server = serverSocketOf(client)!;
+    let largest = 0;
+    const timer = setInterval(() => (largest = Math.max(largest, outgoingBacklog(server.conn))), 10);
+    return {
+      stop: () => {
+        clearInterval(timer);
+        return largest;
+      },
+    };
+  }
+
+  beforeAll(async () => {
+    // Room for many pages and sends: here only the bytes waiting for the reader may hold them back.
+    t = await startTestApp({ WS_EVENT_RATE: '1000', WS_EVENT_BURST: '1000', MESSAGE_RATE_LIMIT: '100000', WS_MAX_BACKLOG_BYTES: String(4 * 1024 * 1024) });
+    [reader, bystander] = await Promise.all([register(t), register(t)]);
+    const create = async (participantIds: string[]) =>
+      (await t.http(`${API}/conversations`, { method: 'POST', token: reader.accessToken, json: { participantIds, agent: { mode: 'off' } } })).body.id as string;
+    [big, busy] = await Promise.all([create([]), create([bystander.id])]);
+    const messages = t.app.get(MessagesRepository);
+    for (let i = 1; i <= 150; i++) await messages.append({ conversationId: big, role: 'user', authorId: reader.id, content: contentOf(i) });
+  }, 120_000);
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('reads no more recovery pages while earlier ones wait to be written: RATE_LIMITED, reason CLIENT_BACKLOG', async () => {
+    const client = await connect(reader);
+    const backlog = watchBacklog(client);
+    tcpOf(client).pause();
+    const acks: Promise<any>[] = [];
+    // 30 pages of 2 MB asked for; unchecked, each one waits in the server's memory.
+    for (let i = 0; i < 30; i++) {
+      acks.push(client.emit('conversation:join', { conversationId: big, afterSeq: 0 }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const largest = backlog.stop();
+    expect(serverSocketOf(client)?.connected).toBe(true);
+    tcpOf(client).resume();
+    const answers = await Promise.all(acks);
+    const refused = answers.filter((ack) => !ack.ok);
+    expect(answers.filter((ack) => ack.ok).length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(15);
+    for (const ack of refused) {
+      expect(ack.error).toEqual({ code: 'RATE_LIMITED', message: expect.any(String), details: { retryAfterSeconds: 1, reason: 'CLIENT_BACKLOG' } });
+    }
+    // The threshold, then one page; unchecked, this was ~60 MB.
+    expect(largest).toBeLessThan(1024 * 1024 + MAX_PAGE_BYTES + 64 * 1024);
+  });
+
+  it('disconnects a socket whose backlog of live events passes WS_MAX_BACKLOG_BYTES; the others in its room are served throughout', async () => {
+    const [stalled, sender, watcher] = await Promise.all([connect(reader), connect(bystander), connect(bystander)]);
+    for (const client of [stalled, sender, watcher]) expect((await client.emit('conversation:join', { conversationId: busy })).ok).toBe(true);
+    const server = serverSocketOf(stalled)!;
+    const backlog = watchBacklog(stalled);
+    tcpOf(stalled).pause();
+    const sent: string[] = [];
+    // Each message reaches the stalled socket too: 16 KB more waiting for it every time.
+    while (server.connected && sent.length < 2000) {
+      const acks = await Promise.all(Array.from({ length: 10 }, (_, i) => sender.emit('message:send', { conversationId: busy, content: contentOf(sent.length + i) })));
+      for (const ack of acks) {
+        expect(ack.ok).toBe(true);
+        sent.push(ack.data.message.id);
+      }
+    }
+    const largest = backlog.stop();
+    expect(server.connected).toBe(false);
+    // Once cut off, nothing waits for it any more.
+    await vi.waitFor(() => expect(outgoingBacklog(server.conn)).toBe(0));
+    expect(largest).toBeLessThan(2 * 4 * 1024 * 1024);
+    const last = await sender.emit('message:send', { conversationId: busy, content: 'still here' });
+    expect(last.ok).toBe(true);
+    await watcher.waitFor('message:created', (p) => p.message.id === last.data.message.id);
+    // Sent ten at a time, so they were stored (and delivered) in an order of their own.
+    expect(watcher.of('message:created').map((p) => p.message.id).sort()).toEqual([...sent, last.data.message.id].sort());
+    expect(watcher.socket.connected && sender.socket.connected).toBe(true);
+  });
+});
+
+describe('Socket.IO gateway and the sockets one user holds open', () => {
+  let t: TestApp;
+  const sockets: Socket[] = [];
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await t?.close();
+  });
+
+  it('refuses sockets beyond WS_MAX_SOCKETS_PER_USER with "too_many_connections", however many handshakes race, and frees a place on disconnect', async () => {
+    t = await startTestApp({ WS_MAX_SOCKETS_PER_USER: '3' });
+    const [hoarder, other] = await Promise.all([register(t), register(t)]);
+    const open = async (user: Registered) => {
+      const outcome = await attemptConnect(t, user, { close: false });
+      if (outcome.connected) sockets.push(outcome.socket);
+      return outcome;
+    };
+    // All at once: each handshake must see the ones admitted before it.
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => open(hoarder)));
+    const connected = outcomes.filter((outcome) => outcome.connected);
+    expect(connected).toHaveLength(3);
+    for (const refused of outcomes.filter((outcome) => !outcome.connected)) {
+      expect(refused).toEqual({ connected: false, message: 'too_many_connections', data: { limit: 3 } });
+    }
+    expect((await open(other)).connected).toBe(true);
+
+    (connected[0] as { socket: Socket }).socket.close();
+    await vi.waitFor(async () => expect((await open(hoarder)).connected).toBe(true), { timeout: 5000, interval: 100 });
+    expect(await open(hoarder)).toMatchObject({ connected: false, message: 'too_many_connections' });
   });
 });

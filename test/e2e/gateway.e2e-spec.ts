@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
@@ -207,7 +208,9 @@ describe('Socket.IO gateway', () => {
       const v = await client(viewer);
       expect((await v.emit('conversation:join', { conversationId })).ok).toBe(true);
       expect((await v.emit('message:send', { conversationId, content: 'let me in' })).error.code).toBe('FORBIDDEN');
-      expect((await v.emit('typing:start', { conversationId })).error).toMatchObject({ code: 'FORBIDDEN', message: 'Viewers cannot type' });
+      // Typing needs what sending needs.
+      expect((await v.emit('typing:start', { conversationId })).error).toMatchObject({ code: 'FORBIDDEN', message: 'Viewers cannot send messages' });
+      expect((await v.emit('typing:stop', { conversationId })).ok).toBe(true);
     });
 
     it('limits a flood of sends with RATE_LIMITED acks, and every ok ack is persisted', async () => {
@@ -270,6 +273,33 @@ describe('Socket.IO gateway', () => {
         { conversationId: id, userId: alice.id, isTyping: true },
         { conversationId: id, userId: alice.id, isTyping: false },
       ]);
+    });
+
+    it('applies a typing:stop after the typing:start sent before it, even when the start waits on the database', async () => {
+      const id = (await t.http(`${API}/conversations`, { method: 'POST', token: alice.accessToken, json: { participantIds: [bob.id], agent: { mode: 'off' } } })).body.id;
+      const [a, b] = await Promise.all([client(alice), client(bob)]);
+      for (const c of [a, b]) await c.emit('conversation:join', { conversationId: id });
+      // Past the conversation cache's 2 s: both access checks go to the database, the start's slowly.
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const repository = t.app.get(ConversationsRepository);
+      const findView = repository.findView.bind(repository);
+      let slowed = false;
+      const spy = vi.spyOn(repository, 'findView').mockImplementation(async (conversation) => {
+        if (!slowed) {
+          slowed = true;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        return findView(conversation);
+      });
+      try {
+        const acks = await Promise.all([a.emit('typing:start', { conversationId: id }), a.emit('typing:stop', { conversationId: id })]);
+        expect(acks.every((ack) => ack.ok)).toBe(true);
+      } finally {
+        spy.mockRestore();
+      }
+      // The stop follows within the 2 s relay interval; applied before the start, the start would stand until it expires (5 s).
+      expect(await b.waitFor('typing', (p) => p.isTyping === false, 3000)).toEqual({ conversationId: id, userId: alice.id, isTyping: false });
+      expect(b.of('typing').map((p) => p.isTyping)).toEqual([true, false]);
     });
 
     it('reports presence per user on join, leave and disconnect', async () => {
