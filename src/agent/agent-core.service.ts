@@ -275,7 +275,8 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
             const now = Date.now();
             if (now - lastCheckpoint >= agent.checkpointMs) {
               lastCheckpoint = now;
-              await this.messages.updateReply(active.responseMessageId, { content: active.content });
+              // The published text with the index of its last delta (the pending text is in neither).
+              await this.messages.checkpointReply(active.responseMessageId, active.content, active.index);
             }
           }
           break;

@@ -8,6 +8,7 @@ import { ChatService } from './chat.service.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunScheduler } from './run-scheduler.service.js';
+import { RunSnapshots } from './run-snapshots.service.js';
 import { RunsErasure } from './runs.erasure.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
@@ -15,7 +16,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
 @Module({
   imports: [MessagesModule, ConversationsModule, UsersModule],
   controllers: [ChatController],
-  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunsRepository, RunsErasure, ToolRegistry],
+  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [AgentCore, ChatService],
 })
 export class AgentModule {}

@@ -10,11 +10,12 @@ import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js'
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { AgentCore, type RunSnapshot } from './agent-core.service.js';
+import type { RunSnapshot } from './agent-core.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory } from './providers/model.factory.js';
 import type { RunEntity } from './run.entity.js';
 import { RunScheduler } from './run-scheduler.service.js';
+import { RunSnapshots } from './run-snapshots.service.js';
 import { resumeAfter } from './sse-resume.js';
 import { RunsRepository } from './runs.repository.js';
 
@@ -42,7 +43,7 @@ export class ChatService {
     private readonly messages: MessagesRepository,
     private readonly runs: RunsRepository,
     private readonly scheduler: RunScheduler,
-    private readonly core: AgentCore,
+    private readonly snapshots: RunSnapshots,
     private readonly models: ModelFactory,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
@@ -153,10 +154,9 @@ export class ChatService {
   async activeRun(conversationId: string): Promise<RunSnapshot | null> {
     const run = await this.runs.findActive(conversationId);
     if (!run) return null;
-    const snapshot = this.core.snapshot(run.id);
-    if (snapshot) return { run: RunDto.from(run), ...snapshot };
-    const reply = run.responseMessageId ? await this.messages.findById(conversationId, run.responseMessageId) : undefined;
-    return { run: RunDto.from(run), content: reply?.content ?? '', index: -1 };
+    const position = await this.snapshots.of(run);
+    // Ended meanwhile: its final events reach the caller, who listens from before the lookup.
+    return position ? { run: RunDto.from(run), ...position } : null;
   }
 
   private waitForEnd(runId: string): Promise<unknown> {

@@ -82,6 +82,13 @@ export class MessageEntity {
   @Column({ type: 'jsonb', default: {} })
   metadata!: MessageMetadata;
 
+  /**
+   * A streaming reply's last checkpoint: the index of the last delta its stored content covers
+   * (null before the first). Internal: clients get it as `activeRun.index`, never on a message.
+   */
+  @Column({ name: 'stream_index', type: 'integer', nullable: true, select: false })
+  streamIndex?: number | null;
+
   @Column({
     name: 'search_vector',
     type: 'tsvector',

@@ -261,6 +261,32 @@ export class MessagesRepository {
     return rows[0] && toEntity(rows[0]);
   }
 
+  /**
+   * A checkpoint of a streaming reply: the text published so far and the index of the last delta
+   * in it, written in one statement so that no reader sees one without the other.
+   */
+  async checkpointReply(id: string, content: string, index: number): Promise<void> {
+    // A reply deleted while it streamed stays erased.
+    await this.dataSource.query(`UPDATE messages SET content = $2, stream_index = $3 WHERE id = $1 AND deleted_at IS NULL`, [id, content, index]);
+  }
+
+  /**
+   * The last checkpoint of a reply that is still streaming: its text and the index of the last
+   * delta in it. Undefined once the reply has its final text (the run is ending).
+   */
+  async streamCheckpoint(id: string): Promise<{ content: string; index: number } | undefined> {
+    const [row] = rowsOf<{ content: string; stream_index: number | null; deleted: boolean }>(
+      await this.dataSource.query(
+        `SELECT content, stream_index, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1 AND status = 'streaming'`,
+        [id],
+      ),
+    );
+    if (!row) return undefined;
+    // Not checkpointed yet, or erased while streaming: none of its text is stored.
+    if (row.stream_index === null || row.deleted) return { content: '', index: -1 };
+    return { content: row.content, index: row.stream_index };
+  }
+
   async countByRole(conversationId: string): Promise<Record<string, number>> {
     const rows: { role: string; count: number }[] = await this.dataSource.query(
       `SELECT role, count(*)::int AS count FROM messages WHERE conversation_id = $1 AND deleted_at IS NULL GROUP BY role`,

@@ -31,6 +31,10 @@ export type RealtimeEvent =
   | { type: 'run.cancelled'; conversationId: string; run: RunDto }
   /** Internal: asks whichever instance executes the run to stop it. */
   | { type: 'run.cancel'; conversationId: string; runId: string }
+  /** Internal: asks whichever instance executes the run for its text so far (a join on another instance). */
+  | { type: 'run.snapshot.request'; conversationId?: undefined; runId: string; requestId: string }
+  /** Internal: the answer, from the instance executing the run: the text of deltas 0..index. */
+  | { type: 'run.snapshot'; conversationId?: undefined; runId: string; requestId: string; content: string; index: number }
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
   | { type: 'presence'; conversationId: string; online: string[] }
   /** Internal: an account was changed or deleted; instances drop what they cached of it. */

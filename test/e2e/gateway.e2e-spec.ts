@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
+import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
@@ -388,6 +389,30 @@ describe('Socket.IO gateway', () => {
       expect(after.map((d: { index: number }) => d.index)).toEqual(Array.from({ length: after.length }, (_, i) => activeRun.index + 1 + i));
       expect(activeRun.content + after.map((d: { text: string }) => d.text).join('')).toBe(completed.message.content);
       expect(completed.message.content).toBe(Array.from({ length: 60 }, (_, i) => `t${i} `).join(''));
+    });
+
+    it('checkpoints a streaming reply with the index of the last delta in it, so that the stored text and index agree', async () => {
+      const chunks = Array.from({ length: 100 }, (_, i) => `c${i} `);
+      fake.enqueue({ kind: 'text', chunks, delayMs: 25 });
+      const messages = t.app.get(MessagesRepository);
+      const a = await client(alice);
+      await a.emit('conversation:join', { conversationId });
+      const sent = await a.emit('message:send', { conversationId, content: '@agent checkpoint as you go' });
+      const runId = sent.data.run.id;
+      const started = await a.waitFor('run:started', (p) => p.run.id === runId);
+      const readings: { content: string; index: number }[] = [];
+      while (!a.of('run:completed').some((p) => p.run.id === runId)) {
+        const checkpoint = await messages.streamCheckpoint(started.run.responseMessageId);
+        if (checkpoint && checkpoint.index >= 0 && checkpoint.index !== readings.at(-1)?.index) readings.push(checkpoint);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(readings.length).toBeGreaterThan(0);
+      const deltas = a.of('run:delta').filter((d) => d.runId === runId);
+      for (const { content, index } of readings) {
+        expect(content).toBe(deltas.slice(0, index + 1).map((d: { text: string }) => d.text).join(''));
+      }
+      // Once the reply has its final text the checkpoint no longer stands for it.
+      expect(await messages.streamCheckpoint(started.run.responseMessageId)).toBeUndefined();
     });
 
     it('lets another participant cancel a run from their socket; an outsider cannot', async () => {
