@@ -235,6 +235,44 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     expect(history.body.items.map((m: { content: string }) => m.content)).toEqual(expect.arrayContaining(['while redis is down', 'redis is back']));
   }, 60_000);
 
+  it('joins on instance B while the reply streams on A and rebuilds it exactly: ack content + deltas with index > ack.index = the final text, no delta applied twice', async () => {
+    const chunks = Array.from({ length: 240 }, (_, i) => `s${i} `);
+    fake.enqueue({ kind: 'text', chunks, delayMs: 15 });
+    const watcher = await client(one, token);
+    await watcher.emit('conversation:join', { conversationId });
+    const sent = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: '@agent stream slowly' });
+    const runId = sent.body.run.id;
+    await watcher.waitFor('run:delta', (d) => d.runId === runId);
+    // Joins at random moments of the stream, on both instances: whichever executes the run, the
+    // other is asked for its text across the bus.
+    const joins: { app: AppProcess; client: RecordingClient; ack: any }[] = [];
+    for (let i = 0; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 300));
+      const app = i % 2 ? two : one;
+      const joiner = await client(app, i % 2 ? otherToken : token);
+      joins.push({ app, client: joiner, ack: await joiner.emit('conversation:join', { conversationId }) });
+    }
+    const completed = await watcher.waitFor('run:completed', (p) => p.run.id === runId, 20_000);
+    expect(completed.message.content).toBe(chunks.join(''));
+    const deltas = watcher.of('run:delta').filter((d) => d.runId === runId);
+    for (const { client: joiner, ack } of joins) {
+      expect(ack.ok).toBe(true);
+      await joiner.waitFor('run:completed', (p) => p.run.id === runId);
+      const active = ack.data.activeRun;
+      if (!active) continue;
+      expect(active.run.id).toBe(runId);
+      // The ack is consistent in itself: its text is that of deltas 0..index.
+      expect(active.content).toBe(deltas.slice(0, active.index + 1).map((d) => d.text).join(''));
+      const received = joiner.of('run:delta').filter((d) => d.runId === runId);
+      const applied = received.filter((d) => d.index > active.index);
+      // Every later delta arrived, once, in order: none missing at the seam, none repeated.
+      expect(applied.map((d) => d.index)).toEqual(Array.from({ length: applied.length }, (_, i) => active.index + 1 + i));
+      expect(active.content + applied.map((d) => d.text).join('')).toBe(completed.message.content);
+    }
+    const streaming = joins.filter(({ ack }) => ack.data.activeRun?.index >= 0);
+    expect(new Set(streaming.map(({ app }) => app.baseUrl))).toEqual(new Set([one.baseUrl, two.baseUrl]));
+  }, 60_000);
+
   it.runIf(process.env.TEST_PG_STOP && process.env.TEST_PG_START)(
     'answers 503 while PostgreSQL is down, loses nothing accepted, and recovers by itself',
     async () => {
