@@ -94,6 +94,7 @@ export class ChatController {
     description:
       'The same events as Socket.IO (message:created, run:delta, …). `id:` lines let `Last-Event-ID` (or `?afterSeq=`) resume ' +
       'without losing anything; a `run:snapshot` event carries the text so far of a reply in progress; heartbeats every 15 s. ' +
+      'After a Redis outage (several instances) the stream sends `resync` and ends: reconnect with `Last-Event-ID`. ' +
       'A malformed resume point, or one past the last message, is a 400 before the stream opens.',
   })
   @ApiProduces('text/event-stream')
@@ -112,6 +113,13 @@ export class ChatController {
     const stream = this.openStream(reply, user);
     // Without a resume point the feed starts live, from the current end of the conversation.
     const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
+    // Events for this stream may have been lost while Redis was away. Ending it (after saying why)
+    // recovers them with no client code: EventSource reconnects by itself with Last-Event-ID.
+    const resync = this.bus.resumed$.subscribe(() => {
+      stream.send('resync', { conversationIds: [id] });
+      stream.close();
+    });
+    stream.onClose(() => resync.unsubscribe());
     const replay = afterSeq === undefined ? async function* () {} : () => this.chat.messagesAfter(id, afterSeq);
     await feed.start(this.bus.events$, replay, () => this.chat.activeRun(id));
   }

@@ -91,6 +91,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   afterInit(namespace: Namespace): void {
     namespace.use(async (socket, next) => next(await this.admit(socket as ChatSocket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
+    this.subscription.add(this.bus.resumed$.subscribe(() => this.resync()));
     this.backlogGuard = new BacklogGuard(namespace, this.config.limits.wsMaxBacklogBytes);
     this.backlogGuard.start();
   }
@@ -344,6 +345,24 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         this.metrics.eventsOut.inc({ event: client.name });
       }
     }
+  }
+
+  /**
+   * Events for this instance's sockets may have been lost while Redis was away: each socket is
+   * told to re-join the conversations it has joined (recovering from its last seq or version),
+   * and presence, whose changes were lost too, is announced again.
+   */
+  private resync(): void {
+    if (!this.server) return;
+    const conversations = new Set<string>();
+    for (const socket of this.server.sockets.values()) {
+      const conversationIds = [...((socket as ChatSocket).data.conversations ?? [])];
+      if (!conversationIds.length) continue;
+      socket.emit('resync', { conversationIds });
+      this.metrics.eventsOut.inc({ event: 'resync' });
+      for (const id of conversationIds) conversations.add(id);
+    }
+    for (const id of conversations) this.publishPresence(id);
   }
 
   /** Sockets of ended sessions are told why and disconnected; the user's other sessions stay. */

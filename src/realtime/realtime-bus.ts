@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Observable, Subject } from 'rxjs';
+import { NEVER, Observable, Subject } from 'rxjs';
 import type { RealtimeEvent } from './realtime.events.js';
 
 /**
@@ -9,12 +9,19 @@ import type { RealtimeEvent } from './realtime.events.js';
 export abstract class RealtimeBus {
   abstract publish(event: RealtimeEvent): void;
   abstract readonly events$: Observable<RealtimeEvent>;
+  /**
+   * Emits when events between instances may have been lost and delivery works again (Redis came
+   * back): what this instance's clients missed must be recovered (they re-join).
+   */
+  abstract readonly resumed$: Observable<void>;
 }
 
 @Injectable()
 export class InProcessRealtimeBus extends RealtimeBus {
   private readonly subject = new Subject<RealtimeEvent>();
   readonly events$ = this.subject.asObservable();
+  /** One process: nothing published can be lost on the way. */
+  readonly resumed$: Observable<void> = NEVER;
 
   publish(event: RealtimeEvent): void {
     this.subject.next(event);

@@ -1,29 +1,37 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RedisClientType } from 'redis';
-import { Subject } from 'rxjs';
+import { auditTime, Subject } from 'rxjs';
 import { INSTANCE_ID } from './instance.js';
 import type { RedisConnection } from './redis.connection.js';
 import { RealtimeBus } from './realtime-bus.js';
 import type { RealtimeEvent } from './realtime.events.js';
 
 export const EVENTS_CHANNEL = 'agentchat:events';
+/** Recoveries this close together (each connection coming back, the other instances' notices) make one. */
+const RESUME_COALESCE_MS = 250;
 
-interface Envelope {
-  origin: string;
-  event: RealtimeEvent;
-}
+/** An event, or a notice that events of the origin instance were lost on their way to the others. */
+type Envelope = { origin: string; event: RealtimeEvent } | { origin: string; lost: true };
 
 /**
  * The bus across instances: every event is delivered here at once and published on a Redis
  * channel for the other instances (which skip their own). While Redis is unreachable the
  * instance keeps serving its own clients; cross-instance delivery resumes when Redis returns.
+ * Pub/sub keeps nothing for a subscriber that is away, so the loss is announced instead
+ * (`resumed$`): here when this instance's subscriber comes back, and on every other instance
+ * when events this one could not publish are known to be lost.
  */
 export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('RealtimeBus');
   private readonly subject = new Subject<RealtimeEvent>();
   readonly events$ = this.subject.asObservable();
+  private readonly resumed = new Subject<void>();
+  readonly resumed$ = this.resumed.pipe(auditTime(RESUME_COALESCE_MS));
   private subscriber: RedisClientType | undefined;
+  /** Events were not published since the last success: the other instances' clients missed them. */
   private publishFailing = false;
+  /** The subscriber lost its connection: the other instances' events of that time missed this one. */
+  private subscriberInterrupted = false;
 
   constructor(private readonly redis: RedisConnection) {
     super();
@@ -33,7 +41,14 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
     // The subscriber queues its SUBSCRIBE while offline and renews it after every reconnect.
     const subscriber = this.redis.client!.duplicate({ disableOfflineQueue: false }) as RedisClientType;
     this.subscriber = subscriber;
-    subscriber.on('error', () => undefined);
+    subscriber.on('error', () => (this.subscriberInterrupted = true));
+    // Ready again means subscribed again: from here on nothing more is missed.
+    subscriber.on('ready', () => {
+      if (!this.subscriberInterrupted) return;
+      this.subscriberInterrupted = false;
+      this.resumed.next();
+    });
+    this.redis.client!.on('ready', () => this.publishingWorks());
     subscriber.connect().catch(() => undefined);
     void subscriber
       .subscribe(EVENTS_CHANNEL, (raw) => {
@@ -43,7 +58,9 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
         } catch {
           return;
         }
-        if (envelope.origin !== INSTANCE_ID) this.subject.next(envelope.event);
+        if (envelope.origin === INSTANCE_ID) return;
+        if ('event' in envelope) this.subject.next(envelope.event);
+        else this.resumed.next();
       })
       .catch((error: unknown) => this.logger.warn(`Subscribing to ${EVENTS_CHANNEL} failed: ${String(error)}`));
   }
@@ -61,11 +78,19 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
   private async publishRemote(client: RedisClientType, message: string): Promise<void> {
     try {
       await client.publish(EVENTS_CHANNEL, message);
-      if (this.publishFailing) this.logger.log('Publishing to Redis works again');
-      this.publishFailing = false;
+      this.publishingWorks();
     } catch (error) {
       this.reportFailure(String(error));
     }
+  }
+
+  /** After events were dropped, the other instances are told, so that their clients recover them. */
+  private publishingWorks(): void {
+    const client = this.redis.client! as RedisClientType;
+    if (!this.publishFailing || !client.isReady) return;
+    this.publishFailing = false;
+    this.logger.log('Publishing to Redis works again');
+    void this.publishRemote(client, JSON.stringify({ origin: INSTANCE_ID, lost: true } satisfies Envelope));
   }
 
   private reportFailure(reason: string): void {
@@ -75,6 +100,7 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
 
   async onApplicationShutdown(): Promise<void> {
     this.subject.complete();
+    this.resumed.complete();
     // close() would wait for commands queued while disconnected; destroy() drops them.
     if (this.subscriber?.isReady) await this.subscriber.close().catch(() => undefined);
     else if (this.subscriber?.isOpen) this.subscriber.destroy();

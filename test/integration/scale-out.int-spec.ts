@@ -273,6 +273,56 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     expect(new Set(streaming.map(({ app }) => app.baseUrl))).toEqual(new Set([one.baseUrl, two.baseUrl]));
   }, 60_000);
 
+  it('after a Redis outage every instance tells its sockets to resync the conversations they joined', async () => {
+    const second = (await call(one, 'POST', '/conversations', token, { title: 'second', participantIds: [otherId] })).body.id;
+    const a = await client(one, token);
+    const b = await client(two, otherToken);
+    const idle = await client(two, otherToken);
+    await a.emit('conversation:join', { conversationId });
+    await a.emit('conversation:join', { conversationId: second });
+    const joined = await b.emit('conversation:join', { conversationId });
+    const controller = new AbortController();
+    const sse = await fetch(`${two.baseUrl}/api/v1/conversations/${second}/events`, {
+      headers: { authorization: `Bearer ${otherToken}`, accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    let sseText = '';
+    const sseEnded = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of sse.body as unknown as AsyncIterable<Uint8Array>) sseText += decoder.decode(chunk, { stream: true });
+    })();
+    await until(() => sseText.includes(': connected'), 5000, 'SSE stream open');
+
+    await redis.stop();
+    await waitForStatus(`${one.baseUrl}/health/ready`, 503, 10_000);
+    await waitForStatus(`${two.baseUrl}/health/ready`, 503, 10_000);
+    // Lost on its way to instance two: only a re-join brings it to b.
+    const during = await a.emit('message:send', { conversationId, content: 'sent while redis was down' });
+    expect(during.ok).toBe(true);
+    await redis.start();
+
+    const aResync = await a.waitFor('resync', () => true, 20_000);
+    const bResync = await b.waitFor('resync', () => true, 20_000);
+    expect([...aResync.conversationIds].sort()).toEqual([conversationId, second].sort());
+    expect(bResync).toEqual({ conversationIds: [conversationId] });
+    expect(idle.of('resync')).toEqual([]);
+    await until(() => sseText.includes('event: resync'), 10_000, 'SSE resync');
+    await sseEnded;
+    expect(sseText).toContain(`event: resync\ndata: {"conversationIds":["${second}"]}`);
+    controller.abort();
+
+    // Presence is told again, and the recipe recovers what was lost.
+    const resyncAt = b.received.findIndex((r) => r.event === 'resync');
+    await until(
+      () => b.received.slice(resyncAt).some((r) => r.event === 'presence' && r.payload.conversationId === conversationId && r.payload.online.length === 2),
+      20_000,
+      'presence after the outage',
+    );
+    const rejoined = await b.emit('conversation:join', { conversationId, afterSeq: joined.data.conversation.lastSeq });
+    expect(rejoined.data.missed.map((m: { id: string }) => m.id)).toContain(during.data.message.id);
+    expect(b.of('message:created').some((p) => p.message.id === during.data.message.id)).toBe(false);
+  }, 60_000);
+
   it.runIf(process.env.TEST_PG_STOP && process.env.TEST_PG_START)(
     'answers 503 while PostgreSQL is down, loses nothing accepted, and recovers by itself',
     async () => {
