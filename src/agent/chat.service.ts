@@ -5,18 +5,20 @@ import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
-import { ConversationsService } from '../conversations/conversations.service.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
+import { type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RunSnapshot } from './agent-core.service.js';
+import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory } from './providers/model.factory.js';
 import type { RunEntity } from './run.entity.js';
 import { RunScheduler } from './run-scheduler.service.js';
 import { RunSnapshots } from './run-snapshots.service.js';
-import { resumeAfter } from './sse-resume.js';
+import { resumeFrom } from './sse-resume.js';
 import { RunsRepository } from './runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
@@ -39,6 +41,7 @@ function runNotFound(): AppError {
 export class ChatService {
   constructor(
     private readonly conversations: ConversationsService,
+    private readonly conversationsRepository: ConversationsRepository,
     private readonly messagesService: MessagesService,
     private readonly messages: MessagesRepository,
     private readonly runs: RunsRepository,
@@ -112,9 +115,9 @@ export class ChatService {
     const run = await this.runs.findInConversation(conversationId, runId);
     if (!run) throw runNotFound();
     if (TERMINAL.has(run.status)) return RunDto.from(run);
-    const cancelledInQueue = await this.runs.cancelQueued(runId);
+    const cancelledInQueue = await this.conversationsRepository.versioned(conversationId, (manager) => this.runs.cancelQueued(runId, manager));
     if (cancelledInQueue) {
-      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue) });
+      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue.result), version: cancelledInQueue.version });
     } else {
       // Running here or on another instance: whichever executes it stops it.
       this.bus.publish({ type: 'run.cancel', conversationId, runId });
@@ -140,14 +143,44 @@ export class ChatService {
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
   }
 
-  /** Every message after afterSeq, in pages (an SSE stream's replay). */
-  async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
-    for await (const page of this.messages.stream(conversationId, { afterSeq, pageSize: 200 })) yield page.map(MessageDto.from);
+  /**
+   * The version an SSE feed of the conversation resumes after (a deprecated seq is turned into
+   * one); a point it could never deliver from is a 400.
+   */
+  async resumePoint(
+    view: ConversationView,
+    lastEventId: string | undefined,
+    query: { afterVersion?: number | undefined; afterSeq?: number | undefined },
+  ): Promise<number | undefined> {
+    const point = await resumeFrom(lastEventId, query, view, () => this.conversations.progress(view.id));
+    if (!point || 'afterVersion' in point) return point?.afterVersion;
+    return this.messages.versionBeforeSeq(view.id, point.afterSeq);
   }
 
-  /** Where an SSE feed of the conversation resumes; a point it could never deliver from is a 400. */
-  resumePoint(view: ConversationView, lastEventId: string | undefined, afterSeq: number | undefined): Promise<number | undefined> {
-    return resumeAfter(lastEventId, afterSeq, view.lastSeq, () => this.conversations.lastSeq(view.id));
+  /** What an SSE feed of the conversation reads, for a reader the caller has authorized (`access`). */
+  feedSource(access: ConversationAccess): FeedSource {
+    return {
+      changes: (afterVersion) => this.messagesService.changes(access, afterVersion),
+      activeRun: () => this.activeRun(access.view.id),
+    };
+  }
+
+  /**
+   * A recovery page read together with the reply streaming now, as one consistent answer. The run
+   * is looked up first: one that ends meanwhile has its final reply in the page (and no snapshot
+   * is given for it), one that starts meanwhile shows a streaming reply, whose snapshot is then read.
+   */
+  async withActiveRun<Page extends { items: MessageDto[] }>(
+    conversationId: string,
+    readPage: () => Promise<Page>,
+  ): Promise<{ page: Page; activeRun: RunSnapshot | null }> {
+    let activeRun = await this.activeRun(conversationId);
+    const page = await readPage();
+    const runId = activeRun?.run.id;
+    if (runId && page.items.some((message) => message.runId === runId && message.status !== 'streaming')) activeRun = null;
+    const streaming = page.items.find((message) => message.status === 'streaming' && message.runId !== null);
+    if (streaming && streaming.runId !== activeRun?.run.id) activeRun = await this.activeRun(conversationId);
+    return { page, activeRun };
   }
 
   /** The run streaming in a conversation, with its text so far (for joins and stream resumes). */
