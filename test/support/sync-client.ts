@@ -393,7 +393,7 @@ export class SocketSync implements SyncTransport {
     const afterVersion = replica.version;
     let ack: Json;
     try {
-      ack = await this.socket.timeout(10_000).emitWithAck('conversation:join', { conversationId: this.options.conversationId, afterVersion });
+      ack = await this.socket.timeout(5_000).emitWithAck('conversation:join', { conversationId: this.options.conversationId, afterVersion });
     } catch (error) {
       replica.note(`join after v${afterVersion} unanswered: ${(error as Error).message}`);
       this.flush();

@@ -13,7 +13,8 @@ import { ConversationReplica, type Json, readChanges, SocketSync, SseSync, type 
 const API = '/api/v1';
 
 export type Action =
-  | { kind: 'send'; user: number; via: 'rest' | 'socket'; mention: boolean }
+  /** `retry`: sent again with the same clientMessageId over the other transport. */
+  | { kind: 'send'; user: number; via: 'rest' | 'socket'; mention: boolean; retry: boolean }
   | { kind: 'edit'; pick: number }
   | { kind: 'delete'; pick: number; reply: boolean }
   | { kind: 'regenerate'; pick: number }
@@ -29,7 +30,7 @@ export type Action =
   | { kind: 'awaitReplies' };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('send' as const), user: fc.nat(1), via: fc.constantFrom('rest' as const, 'socket' as const), mention: fc.boolean() }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('send' as const), user: fc.nat(1), via: fc.constantFrom('rest' as const, 'socket' as const), mention: fc.boolean(), retry: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('edit' as const), pick: fc.nat(50) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), pick: fc.nat(50), reply: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('regenerate' as const), pick: fc.nat(50) }) },
@@ -247,15 +248,22 @@ export async function runSchedule(world: SyncWorld, schedule: Action[], label: s
           const user = world.users[act.user]!;
           const content = `${act.mention ? '@agent ' : ''}m${step} from user${act.user}`;
           const clientMessageId = randomUUID();
-          const answer =
-            act.via === 'rest'
-              ? await http(world.instances[act.user % world.instances.length]!, user.accessToken, 'POST', `/conversations/${conversationId}/messages`, { content, clientMessageId })
-              : await ackOf(senders[act.user]!, 'message:send', { conversationId, content, clientMessageId }).then((ack) => ({ status: ack.ok ? 201 : 0, body: ack.ok ? ack.data : ack.error }));
+          const send = (via: 'rest' | 'socket') =>
+            via === 'rest'
+              ? http(world.instances[act.user % world.instances.length]!, user.accessToken, 'POST', `/conversations/${conversationId}/messages`, { content, clientMessageId })
+              : ackOf(senders[act.user]!, 'message:send', { conversationId, content, clientMessageId }).then((ack) => ({ status: ack.ok ? 201 : 0, body: ack.ok ? ack.data : ack.error }));
+          const answer = await send(act.via);
           if (answer.status === 201) {
             userMessages.push({ id: answer.body.message.id, author: act.user });
             noteRun(answer.body.run);
           }
           log(`${step} ${describe} → ${answer.status} ${answer.body?.message?.id ?? JSON.stringify(answer.body)} run ${answer.body?.run?.id ?? '-'}`);
+          if (act.retry && answer.status === 201) {
+            const again = await send(act.via === 'rest' ? 'socket' : 'rest');
+            if (again.body?.message?.id !== answer.body.message.id || (again.body?.run?.id ?? null) !== (answer.body.run?.id ?? null)) {
+              failures.push(`server: a retried send (clientMessageId ${clientMessageId}) answered ${JSON.stringify(again.body)}, not message ${answer.body.message.id}`);
+            }
+          }
           break;
         }
         case 'edit': {
