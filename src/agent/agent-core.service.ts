@@ -172,8 +172,10 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
 
   /** Ends a run whose message or conversation was deleted before it could answer. */
   private async endGone(run: RunEntity): Promise<void> {
-    const ended = await this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } });
-    if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended) });
+    const ended = await this.conversations.versioned(run.conversationId, (manager) =>
+      this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } }, manager),
+    );
+    if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended.result), version: ended.version });
   }
 
   /**
@@ -275,7 +277,7 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
             const now = Date.now();
             if (now - lastCheckpoint >= agent.checkpointMs) {
               lastCheckpoint = now;
-              await this.messages.updateReply(active.responseMessageId, { content: active.content });
+              await this.messages.checkpointReply(active.responseMessageId, active.content);
             }
           }
           break;
@@ -354,18 +356,26 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     const error = 'error' in outcome ? outcome.error : undefined;
     // A run that failed before its reply row existed (say, an unconfigured provider) still gets one.
     if (!(await this.openReply(active))) return this.endGone(run);
-    const message = await this.messages.updateReply(active.responseMessageId, {
-      content: active.content,
-      status: outcome.status === 'completed' ? 'complete' : outcome.status,
-      metadata: { ...metadata, ...(error && { error }) },
+    // The run's end and its reply's final state are one change: one version, all or nothing. A run
+    // that has ended meanwhile (interrupted by another instance that took this one for dead) keeps
+    // the reply as that end left it.
+    const ended = await this.conversations.versioned(run.conversationId, async (manager, version) => {
+      const finished = await this.runs.finish(run.id, outcome.status, { usage: metadata.usage ?? null, error: error ?? null }, manager);
+      if (!finished) return undefined;
+      const message = await this.messages.finalizeReply(
+        active.responseMessageId,
+        { content: active.content, status: outcome.status === 'completed' ? 'complete' : outcome.status, metadata: { ...metadata, ...(error && { error }) } },
+        version,
+        manager,
+      );
+      return message && { run: RunDto.from(finished), message: MessageDto.from(message) };
     });
-    const ended = await this.runs.finish(run.id, outcome.status, { usage: metadata.usage ?? null, error: error ?? null });
-    if (!ended || !message) return;
-    const runDto = RunDto.from(ended);
-    const messageDto = MessageDto.from(message);
-    this.bus.publish({ type: 'message.updated', conversationId: run.conversationId, message: messageDto });
-    if (outcome.status === 'completed') this.bus.publish({ type: 'run.completed', conversationId: run.conversationId, run: runDto, message: messageDto });
-    else if (outcome.status === 'cancelled') this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: runDto });
-    else this.bus.publish({ type: 'run.failed', conversationId: run.conversationId, run: runDto, error: error! });
+    if (!ended) return;
+    const { conversationId } = run;
+    const { version, result } = ended;
+    this.bus.publish({ type: 'message.updated', conversationId, message: result.message });
+    if (outcome.status === 'completed') this.bus.publish({ type: 'run.completed', conversationId, run: result.run, message: result.message, version });
+    else if (outcome.status === 'cancelled') this.bus.publish({ type: 'run.cancelled', conversationId, run: result.run, version });
+    else this.bus.publish({ type: 'run.failed', conversationId, run: result.run, error: error!, version });
   }
 }

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
@@ -38,6 +39,7 @@ function runNotFound(): AppError {
 export class ChatService {
   constructor(
     private readonly conversations: ConversationsService,
+    private readonly conversationsRepository: ConversationsRepository,
     private readonly messagesService: MessagesService,
     private readonly messages: MessagesRepository,
     private readonly runs: RunsRepository,
@@ -111,9 +113,9 @@ export class ChatService {
     const run = await this.runs.findInConversation(conversationId, runId);
     if (!run) throw runNotFound();
     if (TERMINAL.has(run.status)) return RunDto.from(run);
-    const cancelledInQueue = await this.runs.cancelQueued(runId);
+    const cancelledInQueue = await this.conversationsRepository.versioned(conversationId, (manager) => this.runs.cancelQueued(runId, manager));
     if (cancelledInQueue) {
-      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue) });
+      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue.result), version: cancelledInQueue.version });
     } else {
       // Running here or on another instance: whichever executes it stops it.
       this.bus.publish({ type: 'run.cancel', conversationId, runId });

@@ -9,18 +9,23 @@ export interface ClientEvent {
 
 /**
  * A domain event as a given user receives it, or undefined when it is not for clients. Socket.IO
- * and SSE both use this, so they deliver the same events with the same payloads.
+ * and SSE both use this, so they deliver the same events with the same payloads. A top-level
+ * `version` says which change of the conversation the event announces; events without one are
+ * live only (deltas, tools, typing, presence) or per user (read markers, pins, archives).
  */
 export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent | undefined {
   switch (event.type) {
     case 'message.created':
-      return { name: 'message:created', payload: { message: event.message } };
+      return { name: 'message:created', payload: { message: event.message, version: event.message.version } };
     case 'message.updated':
-      return { name: 'message:updated', payload: { message: event.message } };
+      return { name: 'message:updated', payload: { message: event.message, version: event.message.version } };
     case 'message.deleted':
-      return { name: 'message:deleted', payload: { conversationId: event.conversationId, messageId: event.messageId } };
+      return { name: 'message:deleted', payload: { conversationId: event.conversationId, messageId: event.messageId, version: event.version } };
     case 'conversation.updated':
-      return { name: 'conversation:updated', payload: { conversation: ConversationDto.from(event.conversation, userId) } };
+      return {
+        name: 'conversation:updated',
+        payload: { conversation: ConversationDto.from(event.conversation, userId), ...(event.version !== undefined && { version: event.version }) },
+      };
     case 'run.started':
       return { name: 'run:started', payload: { run: event.run } };
     case 'run.delta':
@@ -30,11 +35,11 @@ export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent
       return { name: 'run:tool', payload };
     }
     case 'run.completed':
-      return { name: 'run:completed', payload: { run: event.run, message: event.message } };
+      return { name: 'run:completed', payload: { run: event.run, message: event.message, version: event.version } };
     case 'run.failed':
-      return { name: 'run:failed', payload: { run: event.run, error: event.error } };
+      return { name: 'run:failed', payload: { run: event.run, error: event.error, version: event.version } };
     case 'run.cancelled':
-      return { name: 'run:cancelled', payload: { run: event.run } };
+      return { name: 'run:cancelled', payload: { run: event.run, version: event.version } };
     case 'typing':
       return { name: 'typing', payload: { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping } };
     case 'presence':

@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { AppDataSource } from '../database/data-source.factory.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { INSTANCE_ID } from '../realtime/instance.js';
@@ -31,6 +32,7 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly core: AgentCore,
     private readonly runs: RunsRepository,
     private readonly messages: MessagesRepository,
+    private readonly conversations: ConversationsRepository,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
     private readonly dataSource: AppDataSource,
@@ -90,15 +92,23 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     for (const conversationId of await this.runs.conversationsWithQueued()) this.enqueue(conversationId);
   }
 
+  /** Each stale run ends as interrupted together with its reply (text kept): one change, one version. */
   private async interrupt(staleMs: number | undefined): Promise<void> {
-    for (const run of await this.runs.interruptRunning(staleMs)) {
-      if (run.responseMessageId) {
-        const message = await this.messages.updateReply(run.responseMessageId, { status: 'interrupted', metadata: { model: run.model, error: run.error! } });
-        if (message) this.bus.publish({ type: 'message.updated', conversationId: run.conversationId, message: MessageDto.from(message) });
-      }
-      this.bus.publish({ type: 'run.failed', conversationId: run.conversationId, run: RunDto.from(run), error: run.error! });
+    for (const { id, conversationId } of await this.runs.findStale(staleMs)) {
+      const ended = await this.conversations.versioned(conversationId, async (manager, version) => {
+        const run = await this.runs.interrupt(id, staleMs, manager);
+        if (!run) return undefined;
+        const message = run.responseMessageId
+          ? await this.messages.finalizeReply(run.responseMessageId, { status: 'interrupted', metadata: { model: run.model, error: run.error! } }, version, manager)
+          : undefined;
+        return { run, message };
+      });
+      if (!ended) continue;
+      const { run, message } = ended.result;
+      if (message) this.bus.publish({ type: 'message.updated', conversationId, message: MessageDto.from(message) });
+      this.bus.publish({ type: 'run.failed', conversationId, run: RunDto.from(run), error: run.error!, version: ended.version });
       this.logger.warn(`Run ${run.id} was interrupted: the instance running it stopped`);
-      this.enqueue(run.conversationId);
+      this.enqueue(conversationId);
     }
   }
 

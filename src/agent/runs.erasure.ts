@@ -30,9 +30,15 @@ export class RunsErasure implements ErasureStep, OnModuleInit {
     if (!ids.length) return undefined;
     const { deleted, conversationIds } = await this.messages.erase({ runIds: ids }, manager);
     await this.conversations.forgetSummaries(conversationIds, manager);
+    // A run cancelled before it started is a change the participants see, like any run's end.
+    const ended: { run: RunDto; version: number }[] = [];
+    for (const run of cancelled) {
+      const version = await this.conversations.takeVersion(run.conversationId, manager);
+      if (version !== undefined) ended.push({ run: RunDto.from(run), version });
+    }
     return () => {
-      for (const { conversationId, id, seq } of deleted) this.bus.publish({ type: 'message.deleted', conversationId, messageId: id, seq });
-      for (const run of cancelled) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(run) });
+      for (const { conversationId, id, seq, version } of deleted) this.bus.publish({ type: 'message.deleted', conversationId, messageId: id, seq, version });
+      for (const { run, version } of ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run, version });
       // The instance executing each one stops it; its reply, already a tombstone, stays erased.
       for (const run of running) this.bus.publish({ type: 'run.cancel', conversationId: run.conversationId, runId: run.id });
     };

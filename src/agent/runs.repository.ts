@@ -92,10 +92,10 @@ export class RunsRepository {
     await this.runs().update({ id }, { responseMessageId });
   }
 
-  /** Cancels a run that has not started; false if it already has (or has ended). */
-  async cancelQueued(id: string): Promise<RunEntity | undefined> {
+  /** Cancels a run that has not started (within a versioned change); undefined if it already has (or has ended). */
+  async cancelQueued(id: string, manager: EntityManager): Promise<RunEntity | undefined> {
     const [run] = toRuns(
-      await this.dataSource.query(`UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING ${RUN_FIELDS}`, [id]),
+      await manager.query(`UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING ${RUN_FIELDS}`, [id]),
     );
     return run;
   }
@@ -105,19 +105,29 @@ export class RunsRepository {
   }
 
   /**
-   * Marks running runs as interrupted — those whose instance stopped heartbeating, or all of them
-   * (`staleMs` undefined: the embedded database, which no other instance can share).
+   * Running runs whose instance stopped heartbeating, or all of them (`staleMs` undefined: the
+   * embedded database, which no other instance can share).
    */
-  async interruptRunning(staleMs?: number): Promise<RunEntity[]> {
-    return toRuns(
-      await this.dataSource.query(
+  async findStale(staleMs?: number): Promise<{ id: string; conversationId: string }[]> {
+    return this.dataSource.query(
+      `SELECT id, conversation_id AS "conversationId" FROM agent_runs
+       WHERE status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)`}`,
+      staleMs === undefined ? [] : [staleMs],
+    );
+  }
+
+  /** Marks a run found stale as interrupted (within a versioned change), unless it has ended or heartbeated since. */
+  async interrupt(id: string, staleMs: number | undefined, manager: EntityManager): Promise<RunEntity | undefined> {
+    const [run] = toRuns(
+      await manager.query(
         `UPDATE agent_runs SET status = 'interrupted', finished_at = now(),
            error = '{"code":"INTERRUPTED","message":"The server running this reply stopped; the text written so far is kept"}'
-         WHERE status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $1::double precision / 1000)`}
+         WHERE id = $1 AND status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`}
          RETURNING ${RUN_FIELDS}`,
-        staleMs === undefined ? [] : [staleMs],
+        staleMs === undefined ? [id] : [id, staleMs],
       ),
     );
+    return run;
   }
 
   /** Conversations with runs waiting (picked up by whichever instance is free). */
@@ -128,10 +138,15 @@ export class RunsRepository {
     return rows.map((row) => row.conversation_id);
   }
 
-  /** Ends an active run; returns the updated row, or undefined if it had already ended. */
-  async finish(id: string, status: Exclude<RunStatus, 'queued' | 'running'>, fields: { usage?: RunUsage | null; error?: RunError | null } = {}): Promise<RunEntity | undefined> {
+  /** Ends an active run (within a versioned change); returns the updated row, or undefined if it had already ended. */
+  async finish(
+    id: string,
+    status: Exclude<RunStatus, 'queued' | 'running'>,
+    fields: { usage?: RunUsage | null; error?: RunError | null },
+    manager: EntityManager,
+  ): Promise<RunEntity | undefined> {
     const [run] = toRuns(
-      await this.dataSource.query(
+      await manager.query(
         `UPDATE agent_runs SET status = $2, usage = $3, error = $4, finished_at = now()
          WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${RUN_FIELDS}`,
         [id, status, fields.usage ? JSON.stringify(fields.usage) : null, fields.error ? JSON.stringify(fields.error) : null],

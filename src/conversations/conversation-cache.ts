@@ -33,18 +33,29 @@ export class ConversationCache implements OnModuleInit, OnModuleDestroy {
           this.entries.delete(event.conversationId);
           return;
         case 'message.created': {
-          // The append moved the conversation's counter and its author's read marker.
+          // The append moved the conversation's counters and its author's read marker.
           const entry = this.entries.get(event.conversationId);
           if (!entry) return;
           const { message } = event;
           entry.view = {
             ...entry.view,
             lastSeq: Math.max(entry.view.lastSeq, message.seq),
+            version: Math.max(entry.view.version, message.version),
             lastMessageAt: message.createdAt,
             participants: entry.view.participants.map((p) =>
               p.userId === message.authorId && p.lastReadSeq < message.seq ? { ...p, lastReadSeq: message.seq } : p,
             ),
           };
+          return;
+        }
+        case 'message.updated':
+        case 'message.deleted':
+        case 'run.completed':
+        case 'run.failed':
+        case 'run.cancelled': {
+          const entry = this.entries.get(event.conversationId);
+          const version = event.type === 'message.updated' ? event.message.version : event.version;
+          if (entry && entry.view.version < version) entry.view = { ...entry.view, version };
           return;
         }
         default:

@@ -10,6 +10,7 @@ import {
   type Relation,
   UpdateDateColumn,
 } from 'typeorm';
+import { BIGINT_AS_NUMBER } from '../database/bigint-column.js';
 import { UserEntity } from '../users/user.entity.js';
 
 export const AGENT_MODES = ['auto', 'mention', 'off'] as const;
@@ -56,6 +57,13 @@ export class ConversationEntity {
   /** Highest message seq handed out; the next message takes lastSeq + 1 in the same transaction. */
   @Column({ name: 'last_seq', type: 'integer', default: 0 })
   lastSeq!: number;
+
+  /**
+   * Counts every change a participant can observe (messages created, edited, deleted, replies
+   * finished; title, agent settings, participants): each takes version + 1 in its own transaction.
+   */
+  @Column({ type: 'bigint', default: 0, transformer: BIGINT_AS_NUMBER })
+  version!: number;
 
   @Column({ name: 'last_message_at', type: 'timestamptz', nullable: true })
   lastMessageAt!: Date | null;

@@ -11,6 +11,8 @@ export interface ConversationView {
   ownerId: string;
   agent: { mode: AgentMode; provider: string | null; model: string | null; systemPrompt: string | null };
   lastSeq: number;
+  /** The conversation's newest version: every change up to it is in this view (and in its messages). */
+  version: number;
   lastMessageAt: string | null;
   createdAt: string;
   updatedAt: string;

@@ -29,7 +29,8 @@ export class ConversationsErasure implements ErasureStep, OnModuleInit {
       for (const conversationId of deleted) this.bus.publish({ type: 'conversation.deleted', conversationId });
       for (const view of views) {
         this.bus.publish({ type: 'participant.removed', conversationId: view.id, userId });
-        this.bus.publish({ type: 'conversation.updated', conversationId: view.id, conversation: view });
+        // Read after the version its change of participants took, under that change's lock.
+        this.bus.publish({ type: 'conversation.updated', conversationId: view.id, conversation: view, version: view.version });
       }
     };
   }

@@ -31,6 +31,7 @@ interface ViewRow {
   agent_model: string | null;
   agent_system_prompt: string | null;
   last_seq: number;
+  version: string;
   last_message_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -51,6 +52,7 @@ function toView(conversation: ConversationEntity, participants: ParticipantEntit
       systemPrompt: conversation.agentSystemPrompt,
     },
     lastSeq: conversation.lastSeq,
+    version: conversation.version,
     lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
     createdAt: conversation.createdAt.toISOString(),
     updatedAt: conversation.updatedAt.toISOString(),
@@ -74,6 +76,9 @@ function toView(conversation: ConversationEntity, participants: ParticipantEntit
   };
 }
 
+/** Thrown inside a versioned change to roll it back, version included, when it changed nothing. */
+class NothingChanged extends Error {}
+
 /** Every query on conversations and their participants. Soft-deleted conversations are invisible. */
 @Injectable()
 export class ConversationsRepository {
@@ -85,6 +90,49 @@ export class ConversationsRepository {
 
   private get participants() {
     return this.dataSource.getRepository(ParticipantEntity);
+  }
+
+  /**
+   * Takes the conversation's next version (see ConversationEntity.version). The row stays locked
+   * until the transaction ends, so versions are handed out — and committed — one at a time, in
+   * order: whoever reads the conversation at version V sees every change up to V and none after.
+   * Undefined if the conversation no longer exists.
+   */
+  async takeVersion(id: string, manager: EntityManager): Promise<number | undefined> {
+    const rows = rowsOf<{ version: string }>(await manager.query(`UPDATE conversations SET version = version + 1 WHERE id = $1 RETURNING version`, [id]));
+    return rows[0] && Number(rows[0].version);
+  }
+
+  /**
+   * Runs `change` in a transaction that first takes the conversation's next version. A change that
+   * finds nothing to do (answers undefined) is rolled back with its version, so versions stay
+   * gap-free. Taking the version first also orders the locks: conversation, then what changes.
+   */
+  async versioned<T>(id: string, change: (manager: EntityManager, version: number) => Promise<T | undefined>): Promise<{ result: T; version: number } | undefined> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const version = await this.takeVersion(id, manager);
+        if (version === undefined) return undefined;
+        const result = await change(manager, version);
+        if (result === undefined) throw new NothingChanged();
+        return { result, version };
+      });
+    } catch (error) {
+      if (error instanceof NothingChanged) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Reads the conversation and, with `read`, whatever goes with it, all at one version (one
+   * snapshot): what `read` sees is exactly the state up to `view.version`. Undefined if the
+   * conversation no longer exists.
+   */
+  async atVersion<T>(id: string, read: (view: ConversationView, manager: EntityManager) => Promise<T>): Promise<T | undefined> {
+    return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
+      const view = await this.findView(id, manager);
+      return view && read(view, manager);
+    });
   }
 
   async create(fields: NewConversation, members: { userId: string; role: ParticipantRole }[]): Promise<string> {
@@ -101,7 +149,7 @@ export class ConversationsRepository {
   async findView(id: string, manager?: EntityManager): Promise<ConversationView | undefined> {
     const rows: ViewRow[] = await (manager ?? this.dataSource).query(
       `SELECT c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.last_seq,
-              c.last_message_at, c.created_at, c.updated_at,
+              c.version, c.last_message_at, c.created_at, c.updated_at,
               coalesce(json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
                 'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at)) FILTER (WHERE p.user_id IS NOT NULL), '[]') AS participants
        FROM conversations c LEFT JOIN conversation_participants p ON p.conversation_id = c.id
@@ -120,6 +168,7 @@ export class ConversationsRepository {
       agentModel: row.agent_model,
       agentSystemPrompt: row.agent_system_prompt,
       lastSeq: row.last_seq,
+      version: Number(row.version),
       lastMessageAt: row.last_message_at,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -156,13 +205,14 @@ export class ConversationsRepository {
     return entities.length > filter.limit ? { views, last: { activity: raw[lastIndex]!.activity_key, id: page[lastIndex]!.id } } : { views };
   }
 
-  async updateSettings(id: string, settings: ConversationSettings): Promise<void> {
-    if (Object.keys(settings).length) await this.conversations.update({ id }, settings);
+  async updateSettings(id: string, settings: ConversationSettings, manager: EntityManager): Promise<void> {
+    await manager.getRepository(ConversationEntity).update({ id }, settings);
   }
 
   /** The agent's rolling memory of turns up to and including `seq`. */
   async updateSummary(id: string, summary: string, seq: number): Promise<void> {
-    await this.conversations.update({ id }, { summary, summarySeq: seq });
+    // Not through the entity: its updated_at would move, and the summary is no change that participants see.
+    await this.dataSource.query(`UPDATE conversations SET summary = $2, summary_seq = $3 WHERE id = $1`, [id, summary, seq]);
   }
 
   async findSummary(id: string): Promise<{ summary: string | null; summarySeq: number } | undefined> {
@@ -178,18 +228,25 @@ export class ConversationsRepository {
     await this.conversations.update({ id }, { deletedAt: () => 'now()' });
   }
 
-  /** Adds the user, or changes their role if they already take part (the owner's role never changes). */
-  async upsertParticipant(conversationId: string, userId: string, role: ParticipantRole): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)
-       ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = EXCLUDED.role
-       WHERE conversation_participants.role <> 'owner'`,
-      [conversationId, userId, role],
+  /**
+   * Adds the user, or changes their role if they already take part (the owner's role never
+   * changes); false if that changed nothing.
+   */
+  async upsertParticipant(conversationId: string, userId: string, role: ParticipantRole, manager: EntityManager): Promise<boolean> {
+    const rows = rowsOf<unknown>(
+      await manager.query(
+        `INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)
+         ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = EXCLUDED.role
+         WHERE conversation_participants.role <> 'owner' AND conversation_participants.role <> EXCLUDED.role
+         RETURNING 1`,
+        [conversationId, userId, role],
+      ),
     );
+    return rows.length > 0;
   }
 
-  async removeParticipant(conversationId: string, userId: string): Promise<boolean> {
-    const result = await this.participants.delete({ conversationId, userId });
+  async removeParticipant(conversationId: string, userId: string, manager: EntityManager): Promise<boolean> {
+    const result = await manager.getRepository(ParticipantEntity).delete({ conversationId, userId });
     return (result.affected ?? 0) > 0;
   }
 
@@ -197,7 +254,8 @@ export class ConversationsRepository {
    * A deleted account's conversations. Those it owns that no other account takes part in, or that
    * it had already deleted, go entirely (messages, runs, tool calls, participants cascade). Those it
    * owns with others pass to the longest-standing remaining participant, members before viewers,
-   * and lose the title and system prompt it wrote. Its own participation ends everywhere.
+   * and lose the title and system prompt it wrote. Its own participation ends everywhere, which
+   * takes a version of each conversation it leaves (the change of owner comes with it).
    */
   async eraseParticipant(userId: string, manager: EntityManager): Promise<{ deleted: string[]; left: string[] }> {
     const deleted = rowsOf<{ id: string; live: boolean }>(
@@ -227,7 +285,12 @@ export class ConversationsRepository {
       [userId],
     );
     const left = rowsOf<{ conversation_id: string }>(
-      await manager.query(`DELETE FROM conversation_participants WHERE user_id = $1 RETURNING conversation_id`, [userId]),
+      await manager.query(
+        `WITH membership AS (DELETE FROM conversation_participants WHERE user_id = $1 RETURNING conversation_id)
+         UPDATE conversations c SET version = c.version + 1 FROM membership WHERE c.id = membership.conversation_id
+         RETURNING c.id AS conversation_id`,
+        [userId],
+      ),
     );
     return { deleted: deleted.filter((row) => row.live).map((row) => row.id), left: left.map((row) => row.conversation_id) };
   }

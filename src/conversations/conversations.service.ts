@@ -1,4 +1,5 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppError, ErrorCode } from '../common/errors.js';
@@ -146,12 +147,17 @@ export class ConversationsService {
     const changesSettings = dto.title !== undefined || dto.agent !== undefined;
     const { view } = await this.authorize(id, user, changesSettings ? 'manage' : 'read');
     this.checkAgentChoice(view.agent, dto.agent);
-    await this.conversations.updateSettings(id, { ...(dto.title !== undefined && { title: dto.title }), ...agentColumns(dto.agent) });
+    const settings = { ...(dto.title !== undefined && { title: dto.title }), ...agentColumns(dto.agent) };
     await this.conversations.setParticipantFlags(id, user.id, {
       ...(dto.archived !== undefined && { archived: dto.archived }),
       ...(dto.pinned !== undefined && { pinned: dto.pinned }),
     });
-    return ConversationDto.from(await this.publishUpdated(id), user.id);
+    // Pin and archive are the caller's own: they change nothing the others see, and take no version.
+    const updated = Object.keys(settings).length
+      ? await this.changeVersioned(id, (manager) => this.conversations.updateSettings(id, settings, manager).then(() => true))
+      : await this.publishUpdated(id);
+    if (!updated) throw conversationNotFound();
+    return ConversationDto.from(updated, user.id);
   }
 
   async remove(user: AuthUser, id: string): Promise<void> {
@@ -168,8 +174,8 @@ export class ConversationsService {
     if (!(await this.users.findActiveIds([dto.userId])).has(dto.userId)) {
       throw new AppError(HttpStatus.NOT_FOUND, 'USER_NOT_FOUND', 'User not found');
     }
-    await this.conversations.upsertParticipant(id, dto.userId, dto.role);
-    return ConversationDto.from(await this.publishUpdated(id), user.id);
+    const changed = await this.changeVersioned(id, async (manager) => (await this.conversations.upsertParticipant(id, dto.userId, dto.role, manager)) || undefined);
+    return ConversationDto.from(changed ?? (await this.view(id)), user.id);
   }
 
   /** The owner removes anyone else; any other participant may remove (only) themselves. */
@@ -181,11 +187,12 @@ export class ConversationsService {
     if (userId === view.ownerId) {
       throw new AppError(HttpStatus.CONFLICT, ErrorCode.CONFLICT, 'The owner cannot leave; delete the conversation instead');
     }
-    if (!(await this.conversations.removeParticipant(id, userId))) {
-      throw new AppError(HttpStatus.NOT_FOUND, 'PARTICIPANT_NOT_FOUND', 'Not a participant of this conversation');
-    }
-    this.bus.publish({ type: 'participant.removed', conversationId: id, userId });
-    await this.publishUpdated(id);
+    const removed = await this.changeVersioned(
+      id,
+      async (manager) => (await this.conversations.removeParticipant(id, userId, manager)) || undefined,
+      () => this.bus.publish({ type: 'participant.removed', conversationId: id, userId }),
+    );
+    if (!removed) throw new AppError(HttpStatus.NOT_FOUND, 'PARTICIPANT_NOT_FOUND', 'Not a participant of this conversation');
   }
 
   async markRead(user: AuthUser, id: string, seq: number): Promise<void> {
@@ -194,10 +201,34 @@ export class ConversationsService {
     if (await this.conversations.markRead(id, user.id, seq)) await this.publishUpdated(id);
   }
 
+  /** Announces a change of per-user state (read marker, pin, archive), which takes no version. */
   private async publishUpdated(id: string): Promise<ConversationView> {
-    const view = await this.conversations.findView(id);
-    if (!view) throw conversationNotFound();
+    const view = await this.view(id);
     this.bus.publish({ type: 'conversation.updated', conversationId: id, conversation: view });
     return view;
+  }
+
+  private async view(id: string): Promise<ConversationView> {
+    const view = await this.conversations.findView(id);
+    if (!view) throw conversationNotFound();
+    return view;
+  }
+
+  /**
+   * Applies a change the participants see under the conversation's next version and announces
+   * it with the conversation as of that version (read under the same lock, so nothing later is
+   * in it); `before` announces what must be known first. Undefined, and nothing announced, if
+   * the change found nothing to do.
+   */
+  private async changeVersioned(
+    id: string,
+    change: (manager: EntityManager) => Promise<true | undefined>,
+    before?: () => void,
+  ): Promise<ConversationView | undefined> {
+    const changed = await this.conversations.versioned(id, async (manager) => (await change(manager)) && this.conversations.findView(id, manager));
+    if (!changed) return undefined;
+    before?.();
+    this.bus.publish({ type: 'conversation.updated', conversationId: id, conversation: changed.result, version: changed.version });
+    return changed.result;
   }
 }

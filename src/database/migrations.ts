@@ -1,6 +1,7 @@
 import { InitialSchema1795265668851 } from '../../migrations/1795265668851-InitialSchema.js';
 import { ErasedAccountsHaveNoEmail1795300000000 } from '../../migrations/1795300000000-ErasedAccountsHaveNoEmail.js';
 import { Sessions1795400000000 } from '../../migrations/1795400000000-Sessions.js';
+import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
-export const MIGRATIONS = [InitialSchema1795265668851, ErasedAccountsHaveNoEmail1795300000000, Sessions1795400000000];
+export const MIGRATIONS = [InitialSchema1795265668851, ErasedAccountsHaveNoEmail1795300000000, Sessions1795400000000, Versions1795500000000];

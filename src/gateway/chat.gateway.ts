@@ -20,7 +20,7 @@ import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ConversationDto } from '../conversations/dto/conversation.dto.js';
-import { type Access, type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
+import { type Access, ConversationsService } from '../conversations/conversations.service.js';
 import { MessagesService, type RecoveryPage } from '../messages/messages.service.js';
 import { PresenceService } from '../realtime/presence.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
@@ -166,18 +166,25 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.data.conversations.add(view.id);
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
-    const missed = dto.afterSeq === undefined ? NO_PAGE : await this.recoveryPage(socket, access, dto.afterSeq);
+    const legacy = dto.afterVersion === undefined && dto.afterSeq !== undefined;
+    const changes = await (dto.afterVersion === undefined
+      ? this.messages.changes(access, undefined)
+      : this.metered(socket, () => this.messages.changes(access, dto.afterVersion)));
+    const missed = legacy ? await this.metered(socket, () => this.messages.recoveryPage(access, dto.afterSeq!)) : NO_PAGE;
     try {
       const activeRun = await this.chat.activeRun(view.id);
       return ackOk({
-        conversation: ConversationDto.from(view, user.id),
-        missed: missed.items,
-        hasMore: missed.hasMore,
+        conversation: ConversationDto.from(changes.conversation, user.id),
+        changes: changes.items,
+        hasMore: legacy ? missed.hasMore : changes.hasMore,
+        version: changes.version,
         activeRun,
+        ...(legacy && { missed: missed.items }),
       });
     } finally {
       // The dispatcher writes the acknowledgement once this returns: by the next turn of the event loop.
-      if (missed.bytes) setImmediate(() => (socket.data.unsentPageBytes -= missed.bytes));
+      const bytes = changes.bytes + missed.bytes;
+      if (bytes) setImmediate(() => (socket.data.unsentPageBytes -= bytes));
     }
   }
 
@@ -265,12 +272,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   /**
-   * The messages after afterSeq, one bounded page; the client re-joins with the last seq it got
-   * while hasMore. Pages are read one at a time per socket and paid for from its event budget by
-   * size, so re-join floods cannot pile them up in memory — and none is read while earlier ones
-   * still wait to be written to a client that does not read them (or to the transport).
+   * Reads one bounded recovery page; the client re-joins from the last one it got while hasMore.
+   * Pages are read one at a time per socket and paid for from its event budget by size, so
+   * re-join floods cannot pile them up in memory — and none is read while earlier ones still wait
+   * to be written to a client that does not read them (or to the transport).
    */
-  private recoveryPage(socket: ChatSocket, access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
+  private metered<T extends RecoveryPage>(socket: ChatSocket, read: () => Promise<T>): Promise<T> {
     return EventBudget.of(socket).metered(async () => {
       if (outgoingBacklog(socket.conn) + socket.data.unsentPageBytes > RECOVERY_MAX_BACKLOG_BYTES) {
         throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'What was sent before has not been read yet', {
@@ -278,7 +285,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
           reason: 'CLIENT_BACKLOG',
         });
       }
-      const page = await this.messages.recoveryPage(access, afterSeq);
+      const page = await read();
       socket.data.unsentPageBytes += page.bytes;
       return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
     });
@@ -326,7 +333,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         for (const participant of event.conversation.participants) {
           const personal = userRoom(participant.userId);
           if (!this.server.adapter.rooms.has(personal)) continue;
-          local.to(personal).emit('conversation:updated', { conversation: ConversationDto.from(event.conversation, participant.userId) });
+          const client = toClientEvent(event, participant.userId)!;
+          local.to(personal).emit(client.name, client.payload);
           this.metrics.eventsOut.inc({ event: 'conversation:updated' });
         }
         return;

@@ -11,6 +11,7 @@ import {
   Unique,
 } from 'typeorm';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
+import { BIGINT_AS_NUMBER } from '../database/bigint-column.js';
 import { UserEntity } from '../users/user.entity.js';
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
@@ -36,6 +37,7 @@ export interface MessageMetadata {
   where: '"client_message_id" IS NOT NULL',
 })
 @Index('messages_author_id_idx', ['authorId'])
+@Index('messages_conversation_id_version_idx', ['conversationId', 'version'])
 // GIN index over the generated tsvector; TypeORM cannot express the access method, so it is left to the migration.
 @Index('messages_search_vector_idx', { synchronize: false })
 @Check('messages_role_check', `"role" IN ('user', 'assistant', 'system', 'tool')`)
@@ -54,6 +56,10 @@ export class MessageEntity {
   /** Position in the conversation: 1, 2, 3 … unique and gap-free per conversation. */
   @Column({ type: 'integer' })
   seq!: number;
+
+  /** The conversation's version of this message's last change (creation, edit, deletion, final reply). */
+  @Column({ type: 'bigint', default: 0, transformer: BIGINT_AS_NUMBER })
+  version!: number;
 
   @Column({ type: 'varchar', length: 16 })
   role!: MessageRole;

@@ -4,7 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
-import { EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto } from './dto/message.dto.js';
+import { ChangesPageDto, ChangesQuery, EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto } from './dto/message.dto.js';
 import { MessagesService } from './messages.service.js';
 
 @ApiTags('messages')
@@ -19,6 +19,20 @@ export class MessagesController {
   @ApiErrors(400, 404)
   history(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Query() query: HistoryQuery): Promise<HistoryPageDto> {
     return this.messages.history(user, id, query);
+  }
+
+  @Get('conversations/:id/changes')
+  @ApiOperation({
+    summary: 'What changed since a version: the current state of every message created, edited, deleted or finished after it',
+    description:
+      'Ascending by version, tombstones included, at most `limit` messages and 2 MB a page. While `hasMore`, ask again with ' +
+      "`afterVersion` = the last item's version; then you hold the conversation's messages as of `version`. " +
+      'An afterVersion the conversation has not reached is a 400.',
+  })
+  @ApiOkResponse({ type: ChangesPageDto })
+  @ApiErrors(400, 404)
+  listChanges(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Query() query: ChangesQuery): Promise<ChangesPageDto> {
+    return this.messages.changesFeed(user, id, query);
   }
 
   @Patch('conversations/:id/messages/:messageId')

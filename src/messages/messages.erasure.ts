@@ -23,7 +23,7 @@ export class MessagesErasure implements ErasureStep, OnModuleInit {
     const { deleted, conversationIds } = await this.messages.erase({ authorId: userId }, manager);
     await this.conversations.forgetSummaries(conversationIds, manager);
     return () => {
-      for (const { conversationId, id, seq } of deleted) this.bus.publish({ type: 'message.deleted', conversationId, messageId: id, seq });
+      for (const { conversationId, id, seq, version } of deleted) this.bus.publish({ type: 'message.deleted', conversationId, messageId: id, seq, version });
     };
   }
 }

@@ -8,6 +8,7 @@ const COLUMN_NAMES = [
   'id',
   'conversation_id',
   'seq',
+  'version',
   'role',
   'author_id',
   'content',
@@ -29,13 +30,15 @@ const M_COLUMNS = COLUMN_NAMES.map((name) => `m.${name}`).join(', ');
  * separates it from the next message). jsonb prints a space after every colon and comma, so
  * metadata is counted a little high.
  */
-const ROW_FIELDS_BYTES = 420;
+const ROW_FIELDS_BYTES = 450;
 const SERIALIZED_SIZE = `${ROW_FIELDS_BYTES} + octet_length(to_json(content)::text) + octet_length(metadata::text) + coalesce(octet_length(to_json(client_message_id)::text), 4)`;
 
 interface MessageRow {
   id: string;
   conversation_id: string;
   seq: number;
+  /** bigint: a string from the driver. */
+  version: string;
   role: MessageRole;
   author_id: string | null;
   content: string;
@@ -53,6 +56,7 @@ function toEntity(row: MessageRow): MessageEntity {
     id: row.id,
     conversationId: row.conversation_id,
     seq: row.seq,
+    version: Number(row.version),
     role: row.role,
     authorId: row.author_id,
     content: row.content,
@@ -90,18 +94,21 @@ export interface SearchRow {
   snippet: string;
 }
 
+/** Which order a page of messages follows: creation (seq) or last change (version). */
+export type PageKey = 'seq' | 'version';
+
 /**
- * Appends a message in one statement: the conversation row is locked while its counter moves, so
- * under any concurrency seqs are unique and gap-free; the author's read marker moves to it.
+ * Appends a message in one statement: the conversation row is locked while its counters move, so
+ * under any concurrency seqs and versions are unique and gap-free; the author's read marker moves to it.
  */
 const APPEND = `
   WITH next AS (
-    UPDATE conversations SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now()
+    UPDATE conversations SET last_seq = last_seq + 1, version = version + 1, last_message_at = now(), last_activity_at = now()
     WHERE id = $1 AND deleted_at IS NULL
-    RETURNING id, last_seq
+    RETURNING id, last_seq, version
   ), inserted AS (
-    INSERT INTO messages (conversation_id, seq, role, author_id, content, status, client_message_id, run_id, metadata)
-    SELECT next.id, next.last_seq, $2, $3, $4, $5, $6, $7, $8 FROM next
+    INSERT INTO messages (conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata)
+    SELECT next.id, next.last_seq, next.version, $2, $3, $4, $5, $6, $7, $8 FROM next
     ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING ${COLUMNS}
   ), marker AS (
@@ -149,7 +156,7 @@ export class MessagesRepository {
         if (row) return { message: toEntity(row), created: true };
         const [conversation] = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL`, [input.conversationId]);
         if (!conversation) return undefined;
-        // The key was taken meanwhile: undo this statement's increment, so seqs stay gap-free.
+        // The key was taken meanwhile: undo this statement's increments, so seqs and versions stay gap-free.
         throw new DuplicateClientMessage();
       });
     } catch (error) {
@@ -193,24 +200,27 @@ export class MessagesRepository {
   }
 
   /**
-   * A recovery page: the messages after afterSeq, ascending, at most `limit` of them and at most
-   * `maxBytes` as sent to clients (JSON) — but always at least one. Sizes are summed in the
-   * database, so only the page's own rows (and the one that would overflow it) leave it.
+   * A recovery page: the messages whose `key` (seq: created; version: changed) is greater than
+   * `after`, ascending by it, at most `limit` of them and at most `maxBytes` as sent to clients
+   * (JSON) — but always at least one. Sizes are summed in the database, so only the page's own rows
+   * (and the one that would overflow it) leave it.
    */
   async recoveryPage(
     conversationId: string,
-    afterSeq: number,
+    key: PageKey,
+    after: number,
     { limit, maxBytes }: { limit: number; maxBytes: number },
+    manager?: EntityManager,
   ): Promise<{ items: MessageEntity[]; hasMore: boolean; bytes: number }> {
-    const rows: (MessageRow & { total: string | number })[] = await this.dataSource.query(
+    const rows: (MessageRow & { total: string | number })[] = await (manager ?? this.dataSource).query(
       `SELECT * FROM (
-         SELECT ${COLUMNS}, size, sum(size) OVER (ORDER BY seq) AS total FROM (
+         SELECT ${COLUMNS}, size, sum(size) OVER (ORDER BY ${key}) AS total FROM (
            SELECT ${COLUMNS}, ${SERIALIZED_SIZE} AS size
-           FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+           FROM messages WHERE conversation_id = $1 AND ${key} > $2 ORDER BY ${key} LIMIT $3
          ) head
        ) page
-       WHERE total - size <= $4 ORDER BY seq`,
-      [conversationId, afterSeq, limit + 1, maxBytes],
+       WHERE total - size <= $4 ORDER BY ${key}`,
+      [conversationId, after, limit + 1, maxBytes],
     );
     const items: MessageEntity[] = [];
     let bytes = 0;
@@ -233,29 +243,43 @@ export class MessagesRepository {
     }
   }
 
-  async edit(conversationId: string, id: string, content: string): Promise<MessageEntity | undefined> {
-    const rows = rowsOf<MessageRow>(await this.dataSource.query(
-      `UPDATE messages SET content = $3, edited_at = now()
+  /** Within a versioned change (ConversationsRepository.versioned); undefined if the message is gone. */
+  async edit(conversationId: string, id: string, content: string, version: number, manager: EntityManager): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(await manager.query(
+      `UPDATE messages SET content = $3, edited_at = now(), version = $4
        WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
-      [conversationId, id, content],
+      [conversationId, id, content, version],
     ));
     return rows[0] && toEntity(rows[0]);
   }
 
-  /** Saves the text streamed so far (a checkpoint), or the final text with its status and metadata. */
-  async updateReply(
+  /**
+   * Saves the text streamed so far. Not a change clients follow by version (they follow the
+   * deltas), and only while the reply streams: once it has ended, its text is final.
+   */
+  async checkpointReply(id: string, content: string): Promise<void> {
+    await this.dataSource.query(`UPDATE messages SET content = $2 WHERE id = $1 AND status = 'streaming' AND deleted_at IS NULL`, [id, content]);
+  }
+
+  /**
+   * A reply's final state, within its run's versioned end: the text (when given) with its status
+   * and metadata. A reply deleted while it streamed stays erased: only its status still follows the run.
+   */
+  async finalizeReply(
     id: string,
-    fields: { content?: string; status?: MessageStatus; metadata?: MessageMetadata },
+    fields: { content?: string; status: MessageStatus; metadata: MessageMetadata },
+    version: number,
+    manager: EntityManager,
   ): Promise<MessageEntity | undefined> {
     const rows = rowsOf<MessageRow>(
-      await this.dataSource.query(
-        // A reply deleted while it streamed stays erased: only its status still follows the run.
+      await manager.query(
         `UPDATE messages SET
            content = CASE WHEN deleted_at IS NULL THEN coalesce($2, content) ELSE content END,
-           status = coalesce($3, status),
-           metadata = CASE WHEN deleted_at IS NULL THEN coalesce($4::jsonb, metadata) ELSE metadata END
+           status = $3,
+           metadata = CASE WHEN deleted_at IS NULL THEN $4::jsonb ELSE metadata END,
+           version = $5
          WHERE id = $1 RETURNING ${COLUMNS}`,
-        [id, fields.content ?? null, fields.status ?? null, fields.metadata ? JSON.stringify(fields.metadata) : null],
+        [id, fields.content ?? null, fields.status, JSON.stringify(fields.metadata), version],
       ),
     );
     return rows[0] && toEntity(rows[0]);
@@ -269,37 +293,56 @@ export class MessagesRepository {
     return Object.fromEntries(rows.map((row) => [row.role, row.count]));
   }
 
-  /** Soft delete: the row (and its seq) stays as a tombstone; the text is erased. */
-  async softDelete(conversationId: string, id: string): Promise<MessageEntity | undefined> {
-    const rows = rowsOf<MessageRow>(await this.dataSource.query(
-      `UPDATE messages SET content = '', metadata = '{}', deleted_at = now()
+  /**
+   * Soft delete, within a versioned change: the row (and its seq) stays as a tombstone; the text is
+   * erased. Undefined if the message is gone or already deleted.
+   */
+  async softDelete(conversationId: string, id: string, version: number, manager: EntityManager): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(await manager.query(
+      `UPDATE messages SET content = '', metadata = '{}', deleted_at = now(), version = $3
        WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
-      [conversationId, id],
+      [conversationId, id, version],
     ));
     return rows[0] && toEntity(rows[0]);
   }
 
   /**
    * Erasure: the messages an account wrote, or the replies of the given runs, become tombstones
-   * like a soft delete, and lose their idempotency key too. Returns those that were not
-   * tombstones yet (to announce) and every conversation touched.
+   * like a soft delete, and lose their idempotency key too. Each one that changes (a live message,
+   * or a tombstone that still had its key) takes the next version of its conversation. Returns
+   * those (to announce) and every conversation touched.
    */
   async erase(
     target: { authorId: string } | { runIds: string[] },
     manager: EntityManager,
-  ): Promise<{ deleted: { conversationId: string; id: string; seq: number }[]; conversationIds: string[] }> {
+  ): Promise<{ deleted: { conversationId: string; id: string; seq: number; version: number }[]; conversationIds: string[] }> {
     const [condition, parameter] = 'authorId' in target ? ['author_id = $1', target.authorId] : ['run_id = ANY($1::uuid[])', target.runIds];
-    const rows = rowsOf<{ id: string; conversation_id: string; seq: number; live: boolean }>(
+    const rows = rowsOf<{ id: string; conversation_id: string; seq: number; version: string; changes: boolean }>(
       await manager.query(
-        `WITH target AS (SELECT id, deleted_at IS NULL AS live FROM messages WHERE ${condition} FOR UPDATE)
-         UPDATE messages m SET content = '', metadata = '{}', client_message_id = NULL, deleted_at = coalesce(m.deleted_at, now())
-         FROM target WHERE m.id = target.id
-         RETURNING m.id, m.conversation_id, m.seq, target.live`,
+        `WITH target AS (
+           SELECT id, conversation_id, seq, (deleted_at IS NULL OR client_message_id IS NOT NULL) AS changes
+           FROM messages WHERE ${condition} FOR UPDATE
+         ), counts AS (
+           SELECT conversation_id, count(*) AS n FROM target WHERE changes GROUP BY conversation_id
+         ), bumped AS (
+           UPDATE conversations c SET version = c.version + counts.n FROM counts WHERE c.id = counts.conversation_id
+           RETURNING c.id, c.version - counts.n AS base
+         ), numbered AS (
+           SELECT target.id, target.changes,
+                  bumped.base + row_number() OVER (PARTITION BY target.conversation_id, target.changes ORDER BY target.seq) AS version
+           FROM target LEFT JOIN bumped ON bumped.id = target.conversation_id
+         )
+         UPDATE messages m SET content = '', metadata = '{}', client_message_id = NULL, deleted_at = coalesce(m.deleted_at, now()),
+           version = CASE WHEN numbered.changes THEN numbered.version ELSE m.version END
+         FROM numbered WHERE m.id = numbered.id
+         RETURNING m.id, m.conversation_id, m.seq, m.version, numbered.changes`,
         [parameter],
       ),
     );
     return {
-      deleted: rows.filter((row) => row.live).map((row) => ({ conversationId: row.conversation_id, id: row.id, seq: row.seq })),
+      deleted: rows
+        .filter((row) => row.changes)
+        .map((row) => ({ conversationId: row.conversation_id, id: row.id, seq: row.seq, version: Number(row.version) })),
       conversationIds: [...new Set(rows.map((row) => row.conversation_id))],
     };
   }

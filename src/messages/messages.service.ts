@@ -2,10 +2,12 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
+import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { type ConversationAccess, ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
+import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
 import { MessagesRepository } from './messages.repository.js';
 
 const MARK_START = '\u0002';
@@ -41,12 +43,20 @@ export interface RecoveryPage {
   bytes: number;
 }
 
+/** A page of the changes feed, with the conversation as of the version it was read at. */
+export interface ChangesPage extends RecoveryPage {
+  conversation: ConversationView;
+  /** The conversation's version when read: with `hasMore` false, the reader is up to date with it. */
+  version: number;
+}
+
 /** Messages: sending (ordered, idempotent, rate-limited), history, edits, deletion and search. */
 @Injectable()
 export class MessagesService {
   constructor(
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsService,
+    private readonly conversationsRepository: ConversationsRepository,
     private readonly bus: RealtimeBus,
     private readonly rateLimiter: RateLimiter,
     private readonly config: AppConfig,
@@ -119,8 +129,40 @@ export class MessagesService {
    */
   async recoveryPage(access: ConversationAccess, afterSeq: number): Promise<RecoveryPage> {
     const { recoveryPageMessages: limit, recoveryPageBytes: maxBytes } = this.config.limits;
-    const { items, hasMore, bytes } = await this.messages.recoveryPage(access.view.id, afterSeq, { limit, maxBytes });
+    const { items, hasMore, bytes } = await this.messages.recoveryPage(access.view.id, 'seq', afterSeq, { limit, maxBytes });
     return { items: items.map(MessageDto.from), hasMore, bytes };
+  }
+
+  /**
+   * The changes feed, for a reader the caller has authorized (`access`): the current state of every
+   * message changed after afterVersion (tombstones included), ascending by version, one page of at
+   * most `limit` (RECOVERY_PAGE_MESSAGES by default) and RECOVERY_PAGE_BYTES as sent, read at one
+   * version together with the conversation, so that nothing is half applied. Without afterVersion
+   * only the conversation and its version. An afterVersion the conversation has not reached is a
+   * 400: such a reader would wait for changes it already claims to have.
+   */
+  async changes(access: ConversationAccess, afterVersion: number | undefined, limit = this.config.limits.recoveryPageMessages): Promise<ChangesPage> {
+    const { recoveryPageBytes: maxBytes } = this.config.limits;
+    const page = await this.conversationsRepository.atVersion(access.view.id, async (conversation, manager) => {
+      const base = { conversation, version: conversation.version };
+      if (afterVersion === undefined) return { ...base, items: [], hasMore: false, bytes: 0 };
+      if (afterVersion > conversation.version) {
+        throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
+          afterVersion: [`afterVersion ${afterVersion} is past the conversation's version ${conversation.version}`],
+        });
+      }
+      const { items, hasMore, bytes } = await this.messages.recoveryPage(conversation.id, 'version', afterVersion, { limit, maxBytes }, manager);
+      return { ...base, items: items.map(MessageDto.from), hasMore, bytes };
+    });
+    if (!page) throw conversationNotFound();
+    return page;
+  }
+
+  /** GET …/changes: the changes feed, a page at a time (see changes). */
+  async changesFeed(user: AuthUser, conversationId: string, query: ChangesQuery): Promise<ChangesPageDto> {
+    const access = await this.conversations.authorize(conversationId, user, 'read');
+    const { items, hasMore, version } = await this.changes(access, query.afterVersion ?? 0, query.limit ?? 100);
+    return { items, hasMore, version };
   }
 
   /** Only the author edits, and only while they may still send here. */
@@ -132,9 +174,11 @@ export class MessagesService {
     if (existing.authorId !== user.id) {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author can edit a message');
     }
-    const edited = await this.messages.edit(conversationId, messageId, content);
+    const edited = await this.conversationsRepository.versioned(conversationId, (manager, version) =>
+      this.messages.edit(conversationId, messageId, content, version, manager),
+    );
     if (!edited) throw messageNotFound();
-    const message = MessageDto.from(edited);
+    const message = MessageDto.from(edited.result);
     this.bus.publish({ type: 'message.updated', conversationId, message });
     return message;
   }
@@ -147,9 +191,11 @@ export class MessagesService {
     if (existing.authorId !== user.id && participant.role !== 'owner') {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author or the owner can delete a message');
     }
-    const deleted = await this.messages.softDelete(conversationId, messageId);
+    const deleted = await this.conversationsRepository.versioned(conversationId, (manager, version) =>
+      this.messages.softDelete(conversationId, messageId, version, manager),
+    );
     if (!deleted) throw messageNotFound();
-    this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.seq });
+    this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.result.seq, version: deleted.version });
     // A reply deleted while it streams stops its run, wherever it executes: nobody asked for the rest.
     if (existing.runId && existing.status === 'streaming') this.bus.publish({ type: 'run.cancel', conversationId, runId: existing.runId });
   }

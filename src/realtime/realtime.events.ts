@@ -6,12 +6,14 @@ import type { MessageDto } from '../messages/dto/message.dto.js';
 /**
  * Domain events, published once and delivered by every transport (Socket.IO, SSE) to the
  * clients of the conversation. Payloads are plain JSON so they can cross instances over Redis.
+ * Those about a change carry the conversation version it took (messages carry theirs).
  */
 export type RealtimeEvent =
   | { type: 'message.created'; conversationId: string; message: MessageDto }
   | { type: 'message.updated'; conversationId: string; message: MessageDto }
-  | { type: 'message.deleted'; conversationId: string; messageId: string; seq: number }
-  | { type: 'conversation.updated'; conversationId: string; conversation: ConversationView }
+  | { type: 'message.deleted'; conversationId: string; messageId: string; seq: number; version: number }
+  /** `version` when it announces a change that took one; none for read markers, pins and archives (per user). */
+  | { type: 'conversation.updated'; conversationId: string; conversation: ConversationView; version?: number }
   | { type: 'conversation.deleted'; conversationId: string }
   | { type: 'participant.removed'; conversationId: string; userId: string }
   | { type: 'run.started'; conversationId: string; run: RunDto }
@@ -26,9 +28,10 @@ export type RealtimeEvent =
       args?: unknown;
       result?: unknown;
     }
-  | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto }
-  | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string } }
-  | { type: 'run.cancelled'; conversationId: string; run: RunDto }
+  /** The version the run's end took (its reply's final state, when it has one). */
+  | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto; version: number }
+  | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string }; version: number }
+  | { type: 'run.cancelled'; conversationId: string; run: RunDto; version: number }
   /** Internal: asks whichever instance executes the run to stop it. */
   | { type: 'run.cancel'; conversationId: string; runId: string }
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }

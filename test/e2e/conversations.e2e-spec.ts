@@ -93,6 +93,7 @@ describe('conversations', () => {
         ],
         agent: { mode: 'mention', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.' },
         lastSeq: 0,
+        version: 0,
         unreadCount: 0,
         lastMessageAt: null,
         archived: false,

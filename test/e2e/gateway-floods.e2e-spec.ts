@@ -108,21 +108,21 @@ describe('Socket.IO gateway under floods', () => {
     const frames = countBytes(client.socket);
     const pages: { count: number; bytes: number }[] = [];
     const seqs: number[] = [];
-    let afterSeq = 0;
+    let afterVersion = 0;
     for (let hasMore = true; hasMore; ) {
-      const ack = await client.emit('conversation:join', { conversationId: big, afterSeq });
+      const ack = await client.emit('conversation:join', { conversationId: big, afterVersion });
       expect(ack.ok).toBe(true);
-      expect(Object.keys(ack.data).sort()).toEqual(['activeRun', 'conversation', 'hasMore', 'missed']);
-      const missed: { seq: number; content: string }[] = ack.data.missed;
-      expect(missed.length).toBeGreaterThan(0);
-      pages.push({ count: missed.length, bytes: missed.reduce((sum, m) => sum + Buffer.byteLength(m.content), 0) });
-      for (const message of missed) {
+      expect(Object.keys(ack.data).sort()).toEqual(['activeRun', 'changes', 'conversation', 'hasMore', 'version']);
+      const changes: { seq: number; version: number; content: string }[] = ack.data.changes;
+      expect(changes.length).toBeGreaterThan(0);
+      pages.push({ count: changes.length, bytes: changes.reduce((sum, m) => sum + Buffer.byteLength(m.content), 0) });
+      for (const message of changes) {
         seqs.push(message.seq);
         expect(message.content).toBe(contentOf(message.seq));
       }
       hasMore = ack.data.hasMore;
-      // The client pages on by re-joining with the last seq it got.
-      afterSeq = missed.at(-1)!.seq;
+      // The client pages on by re-joining with the last version it got.
+      afterVersion = changes.at(-1)!.version;
     }
     expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect(pages.length).toBe(3);
@@ -140,26 +140,26 @@ describe('Socket.IO gateway under floods', () => {
     const client = await connect(flooder);
     const frames = countBytes(client.socket);
     const seqs: number[] = [];
-    let afterSeq = 0;
+    let afterVersion = 0;
     for (let hasMore = true; hasMore; ) {
-      const ack = await client.emit('conversation:join', { conversationId: conversation(), afterSeq });
+      const ack = await client.emit('conversation:join', { conversationId: conversation(), afterVersion });
       expect(ack.ok).toBe(true);
-      for (const message of ack.data.missed) {
+      for (const message of ack.data.changes) {
         seqs.push(message.seq);
         expect(message.content).toBe(contentAt(message.seq));
       }
       hasMore = ack.data.hasMore;
-      afterSeq = seqs.at(-1)!;
+      afterVersion = ack.data.changes.at(-1).version;
     }
     expect(seqs).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     // The page, plus the conversation and the acknowledgement's own few bytes.
     expect(frames.largest).toBeLessThanOrEqual(MAX_PAGE_BYTES + 4096);
   });
 
-  it('answers a flood of 120 re-joins with afterSeq 0 on that conversation with a few pages, not one per join', async () => {
+  it('answers a flood of 120 re-joins with afterVersion 0 on that conversation with a few pages, not one per join', async () => {
     const client = await connect(flooder);
     const frames = countBytes(client.socket);
-    const outcome = await flood(client, 120, 'conversation:join', () => ({ conversationId: big, afterSeq: 0 }));
+    const outcome = await flood(client, 120, 'conversation:join', () => ({ conversationId: big, afterVersion: 0 }));
     expect(outcome.dropped).toBe(0);
     expect([...outcome.codes.keys()].sort()).toEqual(['RATE_LIMITED', 'ok']);
     expect(outcome.codes.get('RATE_LIMITED')).toBeGreaterThanOrEqual(100);
@@ -173,7 +173,7 @@ describe('Socket.IO gateway under floods', () => {
     expect((await sender.emit('conversation:join', { conversationId: quiet })).ok).toBe(true);
     const N = 1500;
     const kinds: [string, (i: number) => unknown][] = [
-      ['conversation:join', () => ({ conversationId: small, afterSeq: 0 })],
+      ['conversation:join', () => ({ conversationId: small, afterVersion: 0 })],
       ['conversation:leave', () => ({ conversationId: small })],
       ['typing:start', () => ({ conversationId: small })],
       ['typing:stop', () => ({ conversationId: small })],
@@ -327,7 +327,7 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     const acks: Promise<any>[] = [];
     // 30 pages of 2 MB asked for; unchecked, each one waits in the server's memory.
     for (let i = 0; i < 30; i++) {
-      acks.push(client.emit('conversation:join', { conversationId: big, afterSeq: 0 }));
+      acks.push(client.emit('conversation:join', { conversationId: big, afterVersion: 0 }));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await new Promise((resolve) => setTimeout(resolve, 500));

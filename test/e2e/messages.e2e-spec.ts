@@ -50,6 +50,7 @@ describe('messages', () => {
           id: expect.any(String),
           conversationId: id,
           seq: 1,
+          version: 1,
           role: 'user',
           authorId: world.member.id,
           content: 'Hello **world**',
@@ -65,7 +66,7 @@ describe('messages', () => {
       });
       expect(events).toContainEqual({ type: 'message.created', conversationId: id, message: response.body.message });
       const conversation = await owner().get(`/conversations/${id}`);
-      expect(conversation.body).toMatchObject({ lastSeq: 1, unreadCount: 1, lastMessageAt: expect.any(String) });
+      expect(conversation.body).toMatchObject({ lastSeq: 1, version: 1, unreadCount: 1, lastMessageAt: expect.any(String) });
     });
 
     it('stores SQL and HTML verbatim', async () => {
@@ -208,7 +209,8 @@ describe('messages', () => {
       await member().post(messagesOf(id), { content: 'second' });
       events.length = 0;
       expect((await owner().delete(`${messagesOf(id)}/${first.body.message.id}`)).status).toBe(204);
-      expect(events).toContainEqual({ type: 'message.deleted', conversationId: id, messageId: first.body.message.id, seq: 1 });
+      // Two messages took versions 1 and 2; the deletion takes the next.
+      expect(events).toContainEqual({ type: 'message.deleted', conversationId: id, messageId: first.body.message.id, seq: 1, version: 3 });
 
       const history = await member().get(messagesOf(id));
       expect(history.body.items[0]).toMatchObject({ seq: 1, content: '', deletedAt: expect.any(String) });

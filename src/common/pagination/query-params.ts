@@ -10,20 +10,31 @@ const MAX_INT = 2_147_483_647;
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
-/** `?limit=` of a page: 1..100. */
-export const PageLimit = (defaultSize: number) =>
+/** `?limit=` of a page: 1..100 unless said otherwise. */
+export const PageLimit = (defaultSize: number, maximum = MAX_PAGE_SIZE) =>
   applyDecorators(
-    ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: defaultSize }),
+    ApiPropertyOptional({ minimum: 1, maximum, default: defaultSize }),
     IsOptional(),
     Transform(toInt),
     IsInt(),
     Min(1),
-    Max(MAX_PAGE_SIZE),
+    Max(maximum),
   );
 
 /** A message sequence number in a query string. */
 export const SeqQuery = (description: string) =>
   applyDecorators(ApiPropertyOptional({ minimum: 0, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_INT));
+
+/** A conversation version in a query string (a bigint in the database, never past 2^53 in practice). */
+export const VersionQuery = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }),
+    IsOptional(),
+    Transform(toInt),
+    IsInt(),
+    Min(0),
+    Max(Number.MAX_SAFE_INTEGER),
+  );
 
 export const BooleanQuery = (description: string) =>
   applyDecorators(ApiPropertyOptional({ description }), IsOptional(), Transform(toBoolean), IsBoolean());

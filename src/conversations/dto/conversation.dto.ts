@@ -187,6 +187,11 @@ export class ConversationDto {
   @ApiProperty({ description: 'seq of the newest message (0: none yet)' })
   lastSeq!: number;
 
+  @ApiProperty({
+    description: 'Newest version of the conversation: every change to it or its messages takes the next one (see GET …/changes)',
+  })
+  version!: number;
+
   @ApiProperty({ description: "Messages after the caller's read marker" })
   unreadCount!: number;
 
@@ -215,6 +220,7 @@ export class ConversationDto {
       participants: view.participants.map(({ userId: id, role, lastReadSeq }) => ({ userId: id, role, lastReadSeq })),
       agent: view.agent,
       lastSeq: view.lastSeq,
+      version: view.version,
       unreadCount: Math.max(0, view.lastSeq - (own?.lastReadSeq ?? 0)),
       lastMessageAt: view.lastMessageAt,
       archived: own?.archived ?? false,

@@ -9,6 +9,14 @@ export class ConversationRefDto {
 }
 
 export class JoinDto extends ConversationRefDto {
+  /** The highest version the client has applied without a gap: the changes after it come back. */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  afterVersion?: number;
+
+  /** Deprecated (one release): the messages created after this seq come back as `missed`; afterVersion wins. */
   @IsOptional()
   @IsInt()
   @Min(0)

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
-import { PageLimit, SeqQuery } from '../../common/pagination/query-params.js';
+import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
 // The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
@@ -37,6 +37,17 @@ export class HistoryQuery {
 
   @SeqQuery('Only messages with a greater seq (page forwards, catch up)')
   afterSeq?: number;
+}
+
+/** The most a page of the changes feed holds (as a recovery page: RECOVERY_PAGE_MESSAGES at most). */
+export const MAX_CHANGES_PAGE = 500;
+
+export class ChangesQuery {
+  @VersionQuery('The highest version you have applied: the changes after it come back (0: everything)')
+  afterVersion?: number;
+
+  @PageLimit(100, MAX_CHANGES_PAGE)
+  limit?: number;
 }
 
 export class SearchQuery {
@@ -92,6 +103,9 @@ export class MessageDto {
   @ApiProperty({ description: 'Position in the conversation: 1, 2, 3 … gap-free' })
   seq!: number;
 
+  @ApiProperty({ description: "The conversation's version of this message's last change: creation, edit, deletion or a reply's final state" })
+  version!: number;
+
   @ApiProperty({ enum: MESSAGE_ROLES })
   role!: MessageRole;
 
@@ -128,6 +142,7 @@ export class MessageDto {
       id: message.id,
       conversationId: message.conversationId,
       seq: message.seq,
+      version: message.version,
       role: message.role,
       authorId: message.authorId,
       content: deleted ? '' : message.content,
@@ -148,6 +163,20 @@ export class HistoryPageDto {
 
   @ApiProperty({ description: 'More messages exist beyond this page in the direction paged' })
   hasMore!: boolean;
+}
+
+export class ChangesPageDto {
+  @ApiProperty({
+    type: [MessageDto],
+    description: 'The current state of every message changed after afterVersion (tombstones included), ascending by version',
+  })
+  items!: MessageDto[];
+
+  @ApiProperty({ description: "More changes are due: ask again with afterVersion = the last item's version" })
+  hasMore!: boolean;
+
+  @ApiProperty({ description: "The conversation's version when read; with hasMore false, you are up to date with it" })
+  version!: number;
 }
 
 export class SearchHitDto {
