@@ -1,8 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { register } from '../support/auth.js';
-import { REPLY_CHUNK_DELAY_MS, REPLY_CHUNKS, runSchedule, schedules, type SyncWorld } from '../support/sync-scenario.js';
+import { clientsOf, REPLY_CHUNK_DELAY_MS, REPLY_CHUNKS, runSchedule, schedules, type SyncWorld } from '../support/sync-scenario.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /**
@@ -11,7 +14,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
  * back; at quiescence every client holds exactly the server's state.
  *
  * CI runs a fixed seed and a few schedules; `npm run test:sync` runs many
- * (SYNC_RUNS, SYNC_SEED, SYNC_STEPS).
+ * (SYNC_RUNS, SYNC_SEED, SYNC_STEPS; SYNC_CLIENTS=socket or sse narrows the clients to one transport).
  */
 const RUNS = Number(process.env.SYNC_RUNS ?? 3);
 const SEED = Number(process.env.SYNC_SEED ?? 20_240_601);
@@ -43,13 +46,13 @@ describe('sync model: every client converges to the server state', () => {
     world = {
       instances: [t.baseUrl],
       users: [owner, member],
-      clients: [
+      clients: clientsOf([
         { kind: 'socket', user: 0, instance: 0 },
         { kind: 'socket', user: 1, instance: 0 },
         { kind: 'socket', user: 0, instance: 0 },
         { kind: 'sse', user: 1, instance: 0 },
         { kind: 'sse', user: 0, instance: 0 },
-      ],
+      ]),
       pageLimit: 3,
     };
   }, 60_000);
@@ -66,7 +69,11 @@ describe('sync model: every client converges to the server state', () => {
         fc.asyncProperty(schedules(Math.min(8, STEPS), STEPS), async (schedule) => {
           run++;
           const outcome = await runSchedule(world, schedule, `seed ${SEED} run ${run}`);
-          if (outcome.failures.length) throw new Error(`sync diverged (seed ${SEED}, run ${run})\n${outcome.report}`);
+          if (outcome.failures.length) {
+            const file = join(tmpdir(), `sync-model-seed-${SEED}-run-${run}.txt`);
+            writeFileSync(file, outcome.report);
+            throw new Error(`sync diverged (seed ${SEED}, run ${run}; full report in ${file})\n${outcome.report}`);
+          }
           if (process.env.SYNC_VERBOSE) process.stderr.write(`run ${run}: ${JSON.stringify(outcome.stats)}\n`);
         }),
         // Shrinking replays whole schedules against a live server: opt in when hunting a bug.

@@ -8,7 +8,7 @@ import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import type { Registered } from '../support/auth.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
-import { REPLY_CHUNK_DELAY_MS, REPLY_CHUNKS, runSchedule, schedules, type SyncWorld } from '../support/sync-scenario.js';
+import { clientsOf, REPLY_CHUNK_DELAY_MS, REPLY_CHUNKS, runSchedule, schedules, type SyncWorld } from '../support/sync-scenario.js';
 
 /**
  * The sync model across two server processes sharing PostgreSQL and Redis: replies stream on
@@ -72,13 +72,13 @@ describe.runIf(databaseServer && redisUrl)('sync model on two instances', () => 
     world = {
       instances: apps.map((app) => app.baseUrl),
       users: [owner, member],
-      clients: [
+      clients: clientsOf([
         { kind: 'socket', user: 0, instance: 0 },
         { kind: 'socket', user: 1, instance: 1 },
         { kind: 'socket', user: 0, instance: 1 },
         { kind: 'sse', user: 1, instance: 0 },
         { kind: 'sse', user: 0, instance: 1 },
-      ],
+      ]),
       pageLimit: 3,
     };
   }, 120_000);

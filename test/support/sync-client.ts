@@ -425,6 +425,13 @@ export class SocketSync implements SyncTransport {
       }, this.options.pageLimit);
     }
     replica.settle(version);
+    // The answer is one state: a reply streaming at `version` is the active run, with its text.
+    const activeRunId: string | undefined = data.activeRun?.run?.id;
+    for (const message of data.changes) {
+      if (message.status === 'streaming' && !message.deletedAt && message.runId !== activeRunId) {
+        replica.violation(`join after v${afterVersion}: reply ${message.id} of run ${message.runId} is streaming at v${data.version}, but activeRun is ${activeRunId ?? 'none'}`);
+      }
+    }
     if (data.activeRun) replica.applySnapshot(data.activeRun, 'join');
     this.flush();
   }
@@ -441,7 +448,9 @@ export class SocketSync implements SyncTransport {
   }
 
   drop(): void {
-    // Closing the engine looks like a network failure to Socket.IO, which then reconnects itself.
+    // Closing the engine looks like a network failure to Socket.IO, which then reconnects itself;
+    // during a handshake it would instead leave the manager opening forever.
+    if (!this.socket.connected) return;
     (this.socket.io as unknown as { engine?: { close(): void } }).engine?.close();
   }
 
@@ -546,6 +555,8 @@ export class SseSync implements SyncTransport {
       });
       if (response.status !== 200 || !response.body) {
         replica.violation(`SSE open after ${resume ?? 'v0'}: ${response.status} ${await response.text()}`);
+        // EventSource gives up on a refused stream rather than hammering the server.
+        this.wanted = false;
         return;
       }
       replica.note(`sse open, Last-Event-ID ${resume ?? '(none, afterVersion=0)'}`);

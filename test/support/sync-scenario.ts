@@ -55,6 +55,12 @@ export interface ClientSpec {
   instance: number;
 }
 
+/** The clients of a world, narrowed to one transport by SYNC_CLIENTS=socket|sse (to bisect a failure). */
+export function clientsOf(specs: ClientSpec[]): ClientSpec[] {
+  const only = process.env.SYNC_CLIENTS;
+  return only ? specs.filter((spec) => spec.kind === only) : specs;
+}
+
 export interface SyncWorld {
   /** Base URLs of the server instances (one, or several sharing a database and Redis). */
   instances: string[];
@@ -139,15 +145,16 @@ export async function readTruth(world: SyncWorld, conversationId: string): Promi
     if (!page.hasMore || !page.items.length) break;
     afterSeq = page.items.at(-1).seq;
   }
-  const live = replica.snapshot().filter((m) => !m.deleted);
-  const fromHistory = history.map((m) => m.id);
-  if (JSON.stringify(live.map((m) => m.id)) !== JSON.stringify(fromHistory)) {
-    problems.push(`history lists ${fromHistory.length} messages, the changes feed ${live.length} undeleted ones`);
+  // History lists every message in seq order, tombstones included, each in its current state.
+  const fed = replica.snapshot();
+  if (JSON.stringify(fed.map((m) => m.id)) !== JSON.stringify(history.map((m) => m.id))) {
+    problems.push(`history lists ${history.length} messages, the changes feed ${fed.length}, or in another order`);
   }
   for (const message of history) {
-    const fed = replica.messages.get(message.id);
-    if (fed && (fed.content !== message.content || fed.status !== message.status || fed.version !== message.version)) {
-      problems.push(`message ${message.id}: history has v${message.version} ${message.status} ${JSON.stringify(message.content)}, changes v${fed.version} ${fed.status} ${JSON.stringify(fed.content)}`);
+    const known = replica.messages.get(message.id);
+    const deleted = Boolean(message.deletedAt);
+    if (known && (known.version !== message.version || known.deleted !== deleted || (!deleted && (known.content !== message.content || known.status !== message.status)))) {
+      problems.push(`message ${message.id}: history has v${message.version} ${deleted ? 'deleted' : message.status} ${JSON.stringify(message.content)}, changes v${known.version} ${known.deleted ? 'deleted' : known.status} ${JSON.stringify(known.content)}`);
     }
   }
   return { version, messages: replica.snapshot(), conversation, problems };
