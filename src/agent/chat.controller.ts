@@ -92,12 +92,14 @@ export class ChatController {
   @ApiOperation({
     summary: 'Server-Sent Events: the live events of the conversation',
     description:
-      'The same events as Socket.IO (message:created, run:delta, …). `id:` lines let `Last-Event-ID` (or `?afterSeq=`) resume ' +
-      'without losing anything; a `run:snapshot` event carries the text so far of a reply in progress; heartbeats every 15 s. ' +
-      'A malformed resume point, or one past the last message, is a 400 before the stream opens.',
+      'The same events as Socket.IO (message:created, run:delta, …). `id:` lines carry the version up to which every change has ' +
+      'been delivered: `Last-Event-ID` (or `?afterVersion=`) resumes from it, replaying the current state of every message changed ' +
+      'since as `message:updated` / `message:deleted` before going live; a `run:snapshot` event carries the text so far of a reply ' +
+      'in progress; heartbeats every 15 s. A malformed resume point, or one the conversation has not reached, is a 400 before the ' +
+      'stream opens. `?afterSeq=` is deprecated and kept for one release.',
   })
   @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'last-event-id', required: false, description: 'An `id:` this stream sent (a seq); takes precedence over afterSeq' })
+  @ApiHeader({ name: 'last-event-id', required: false, description: 'An `id:` this stream sent (a version); takes precedence over afterVersion' })
   @ApiOkResponse({ description: 'text/event-stream' })
   @ApiErrors(400, 404)
   async events(
@@ -107,13 +109,12 @@ export class ChatController {
     @Headers('last-event-id') lastEventId: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<void> {
-    const { view } = await this.conversations.authorize(id, user, 'read');
-    const afterSeq = await this.chat.resumePoint(view, lastEventId, query.afterSeq);
+    const access = await this.conversations.authorize(id, user, 'read');
+    const afterVersion = await this.chat.resumePoint(access.view, lastEventId, query);
     const stream = this.openStream(reply, user);
-    // Without a resume point the feed starts live, from the current end of the conversation.
-    const feed = new ConversationFeed(stream, id, user.id, afterSeq ?? view.lastSeq);
-    const replay = afterSeq === undefined ? async function* () {} : () => this.chat.messagesAfter(id, afterSeq);
-    await feed.start(this.bus.events$, replay, () => this.chat.activeRun(id));
+    // Without a resume point the feed starts live, from the conversation's current version.
+    const feed = new ConversationFeed(stream, id, user.id, this.chat.feedSource(access));
+    await feed.start(this.bus.events$, afterVersion);
   }
 
   /** An SSE response that lives no longer than the caller's session. */

@@ -6,17 +6,18 @@ import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
-import { ConversationsService } from '../conversations/conversations.service.js';
+import { type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { AgentCore, type RunSnapshot } from './agent-core.service.js';
+import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from './dto/run.dto.js';
 import { ModelFactory } from './providers/model.factory.js';
 import type { RunEntity } from './run.entity.js';
 import { RunScheduler } from './run-scheduler.service.js';
-import { resumeAfter } from './sse-resume.js';
+import { resumeFrom } from './sse-resume.js';
 import { RunsRepository } from './runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
@@ -141,14 +142,26 @@ export class ChatService {
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
   }
 
-  /** Every message after afterSeq, in pages (an SSE stream's replay). */
-  async *messagesAfter(conversationId: string, afterSeq: number): AsyncGenerator<MessageDto[]> {
-    for await (const page of this.messages.stream(conversationId, { afterSeq, pageSize: 200 })) yield page.map(MessageDto.from);
+  /**
+   * The version an SSE feed of the conversation resumes after (a deprecated seq is turned into
+   * one); a point it could never deliver from is a 400.
+   */
+  async resumePoint(
+    view: ConversationView,
+    lastEventId: string | undefined,
+    query: { afterVersion?: number | undefined; afterSeq?: number | undefined },
+  ): Promise<number | undefined> {
+    const point = await resumeFrom(lastEventId, query, view, () => this.conversations.progress(view.id));
+    if (!point || 'afterVersion' in point) return point?.afterVersion;
+    return this.messages.versionBeforeSeq(view.id, point.afterSeq);
   }
 
-  /** Where an SSE feed of the conversation resumes; a point it could never deliver from is a 400. */
-  resumePoint(view: ConversationView, lastEventId: string | undefined, afterSeq: number | undefined): Promise<number | undefined> {
-    return resumeAfter(lastEventId, afterSeq, view.lastSeq, () => this.conversations.lastSeq(view.id));
+  /** What an SSE feed of the conversation reads, for a reader the caller has authorized (`access`). */
+  feedSource(access: ConversationAccess): FeedSource {
+    return {
+      changes: (afterVersion) => this.messagesService.changes(access, afterVersion),
+      activeRun: () => this.activeRun(access.view.id),
+    };
   }
 
   /** The run streaming in a conversation, with its text so far (for joins and stream resumes). */

@@ -1,48 +1,140 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { MessageDto } from '../messages/dto/message.dto.js';
+import type { ChangesPage } from '../messages/messages.service.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { RunSnapshot } from './agent-core.service.js';
 import { toClientEvent } from './client-events.js';
 import type { SseStream } from './sse.js';
 
+/** How long a missing version may stay missing before the feed reads it from the database. */
+export const GAP_FILL_MS = 2000;
+
+/** What the feed reads: pages of the changes feed, and the reply streaming now. */
+export interface FeedSource {
+  /** One page of the changes after afterVersion; without it, none (only the current version). */
+  changes(afterVersion: number | undefined): Promise<ChangesPage>;
+  activeRun(): Promise<RunSnapshot | null>;
+}
+
+/** The conversation version an event announces, if it announces a change. */
+function versionOf(event: RealtimeEvent): number | undefined {
+  switch (event.type) {
+    case 'message.created':
+    case 'message.updated':
+      return event.message.version;
+    case 'message.deleted':
+    case 'conversation.updated':
+    case 'run.completed':
+    case 'run.failed':
+    case 'run.cancelled':
+      return event.version;
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The SSE feed of one conversation for one user, resumable by `Last-Event-ID`.
  *
- * The event id is a low watermark of the conversation's seq: every message at or below it has
- * reached the client in its final state. Messages still streaming hold the watermark below
- * them, so a client that reconnects with the last id it saw gets every later message again in
- * its current state — nothing lost, and the few repeats are idempotent by message id and seq.
+ * The event id is a watermark of the conversation's version: every change up to it has reached
+ * the client (a message in its state then or a later one). Reconnecting with it, the client gets
+ * the current state of every message changed after it — nothing lost; the few repeats carry the
+ * same or a newer state of a message, idempotent by id. Changes announced out of order (events of
+ * other instances cross the bus at their own pace) hold the watermark at the highest version
+ * below which none is missing; a version that stays missing for GAP_FILL_MS is read from the
+ * database instead. Live events of changes a replay from the database already covered are
+ * dropped, so that an older state never follows the newer one read there.
  */
 export class ConversationFeed {
-  private highest: number;
-  private readonly streaming = new Set<number>();
+  private watermark = 0;
+  /** The version the last replay from the database was read at: events up to it are covered. */
+  private replayedThrough = 0;
+  /** Versions delivered above the watermark, with a gap below them. */
+  private readonly ahead = new Set<number>();
   private subscription: Subscription | undefined;
+  /** Live events held while the feed reads from the database; undefined while it is live. */
   private buffered: RealtimeEvent[] | undefined = [];
-  private snapshotIndex = new Map<string, number>();
+  private gapTimer: NodeJS.Timeout | undefined;
+  private readonly snapshotIndex = new Map<string, number>();
 
   constructor(
     private readonly stream: SseStream,
     private readonly conversationId: string,
     private readonly userId: string,
-    afterSeq: number,
-  ) {
-    this.highest = afterSeq;
-  }
+    private readonly source: FeedSource,
+    private readonly gapFillMs = GAP_FILL_MS,
+  ) {}
 
-  /** Listen first, replay, then go live: events raised during the replay are not lost. */
-  async start(events$: Observable<RealtimeEvent>, replay: () => AsyncGenerator<MessageDto[]>, activeRun: () => Promise<RunSnapshot | null>): Promise<void> {
+  /**
+   * Listen first, replay the changes after afterVersion (without it, start from the current
+   * version), then go live: events raised during the replay are not lost.
+   */
+  async start(events$: Observable<RealtimeEvent>, afterVersion: number | undefined): Promise<void> {
     this.subscription = events$.subscribe((event) => {
       if (event.conversationId !== this.conversationId) return;
       if (this.buffered) this.buffered.push(event);
       else this.deliver(event);
     });
-    this.stream.onClose(() => this.subscription?.unsubscribe());
-    for await (const page of replay()) for (const message of page) this.sendMessage('message:created', message);
-    const snapshot = await activeRun();
-    if (snapshot) {
-      this.snapshotIndex.set(snapshot.run.id, snapshot.index);
-      this.stream.send('run:snapshot', snapshot);
+    this.stream.onClose(() => {
+      this.subscription?.unsubscribe();
+      clearTimeout(this.gapTimer);
+    });
+    try {
+      if (afterVersion === undefined) {
+        this.watermark = this.replayedThrough = (await this.source.changes(undefined)).version;
+        // A client that reconnects before any change still resumes from here.
+        this.stream.mark(this.watermark);
+      } else {
+        this.watermark = afterVersion;
+        await this.replay();
+      }
+      const snapshot = await this.source.activeRun();
+      if (snapshot) {
+        this.snapshotIndex.set(snapshot.run.id, snapshot.index);
+        this.stream.send('run:snapshot', snapshot);
+      }
+    } catch {
+      // The stream is open: the client reconnects with the last id it got and resumes from there.
+      this.stream.close();
+      return;
     }
+    this.goLive();
+  }
+
+  /**
+   * Sends the current state of every message changed after the watermark, then the conversation,
+   * and moves the watermark to the version all of it was read at.
+   */
+  private async replay(): Promise<void> {
+    const from = this.watermark;
+    for (;;) {
+      const page = await this.source.changes(this.watermark);
+      for (const message of page.items) this.sendState(message);
+      if (page.hasMore) {
+        this.watermark = page.items.at(-1)!.version;
+        continue;
+      }
+      if (page.version > from) {
+        // Title, agent settings and participants change too; they are not in the messages.
+        const client = toClientEvent({ type: 'conversation.updated', conversationId: this.conversationId, conversation: page.conversation }, this.userId)!;
+        this.stream.send(client.name, client.payload);
+      }
+      this.replayedThrough = page.version;
+      this.advanceTo(page.version);
+      this.stream.mark(this.watermark);
+      return;
+    }
+  }
+
+  private sendState(message: MessageDto): void {
+    if (message.deletedAt) {
+      this.stream.send('message:deleted', { conversationId: message.conversationId, messageId: message.id, version: message.version }, message.version);
+    } else {
+      this.stream.send('message:updated', { message, version: message.version }, message.version);
+    }
+  }
+
+  private goLive(): void {
     const pending = this.buffered ?? [];
     this.buffered = undefined;
     for (const event of pending) this.deliver(event);
@@ -55,19 +147,46 @@ export class ConversationFeed {
       return;
     }
     if (event.type === 'run.delta' && event.index <= (this.snapshotIndex.get(event.runId) ?? -1)) return;
-    // Already sent by the replay.
-    if (event.type === 'message.created' && event.message.seq <= this.highest) return;
     const client = toClientEvent(event, this.userId);
     if (!client) return;
-    if (event.type === 'message.created' || event.type === 'message.updated') this.sendMessage(client.name, event.message);
-    else this.stream.send(client.name, client.payload);
+    const version = versionOf(event);
+    if (version === undefined) {
+      this.stream.send(client.name, client.payload);
+      return;
+    }
+    if (version <= this.replayedThrough) return;
+    // A version already delivered comes again with the other event of the same change (a reply's
+    // message:updated and its run:completed).
+    if (version > this.watermark) this.ahead.add(version);
+    this.advanceTo(this.watermark);
+    this.stream.send(client.name, client.payload, this.watermark);
   }
 
-  private sendMessage(name: string, message: MessageDto): void {
-    if (message.status === 'streaming') this.streaming.add(message.seq);
-    else this.streaming.delete(message.seq);
-    this.highest = Math.max(this.highest, message.seq);
-    const watermark = this.streaming.size ? Math.min(...this.streaming) - 1 : this.highest;
-    this.stream.send(name, { message }, watermark);
+  /** Moves the watermark to `version` and on over the versions delivered after it without a gap. */
+  private advanceTo(version: number): void {
+    this.watermark = Math.max(this.watermark, version);
+    for (const delivered of this.ahead) if (delivered <= this.watermark) this.ahead.delete(delivered);
+    while (this.ahead.delete(this.watermark + 1)) this.watermark++;
+    if (!this.ahead.size) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    } else {
+      this.gapTimer ??= setTimeout(() => void this.fillGap(), this.gapFillMs);
+    }
+  }
+
+  /** A version that stayed missing: read what changed from the database, holding live events meanwhile. */
+  private async fillGap(): Promise<void> {
+    this.gapTimer = undefined;
+    if (!this.ahead.size || this.stream.closed) return;
+    this.buffered = [];
+    try {
+      await this.replay();
+    } catch {
+      // The client reconnects with the last id it got and resumes from there.
+      this.stream.close();
+      return;
+    }
+    this.goLive();
   }
 }

@@ -1,36 +1,51 @@
 import { HttpStatus } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/errors.js';
 
-const SEQ = /^\d{1,10}$/;
-const MAX_SEQ = 2_147_483_647;
+const INTEGER = /^\d{1,16}$/;
 
 function invalid(field: string, message: string): AppError {
   return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
 }
 
+/** Where an SSE feed resumes: after a version, or (deprecated) after a seq. */
+export type ResumePoint = { afterVersion: number } | { afterSeq: number };
+
+/** How far a conversation has come: its version and its last seq. */
+export interface Progress {
+  version: number;
+  lastSeq: number;
+}
+
 /**
- * The seq an SSE feed resumes after: `Last-Event-ID` (what EventSource sends on reconnect), else
- * `?afterSeq=` (already an integer ≥ 0), else none. Refused before the stream opens when it is
- * malformed or past the conversation's last message, since such a stream would never deliver.
+ * The point an SSE feed resumes from: `Last-Event-ID` (a version: what EventSource sends on
+ * reconnect), else `?afterVersion=`, else the deprecated `?afterSeq=` (both already integers ≥ 0),
+ * else none. Refused before the stream opens when it is malformed or past what the conversation
+ * has reached, since such a stream would wait for changes the client claims to have.
  */
-export async function resumeAfter(
+export async function resumeFrom(
   lastEventId: string | undefined,
-  afterSeq: number | undefined,
-  cachedLastSeq: number,
-  readLastSeq: () => Promise<number>,
-): Promise<number | undefined> {
-  let seq = afterSeq;
-  let field = 'afterSeq';
+  query: { afterVersion?: number | undefined; afterSeq?: number | undefined },
+  cached: Progress,
+  read: () => Promise<Progress>,
+): Promise<ResumePoint | undefined> {
+  let field: string;
+  let point: ResumePoint;
   // EventSource never sends an empty id; a client that does means "no resume point".
   if (lastEventId) {
-    if (!SEQ.test(lastEventId) || Number(lastEventId) > MAX_SEQ) {
+    if (!INTEGER.test(lastEventId) || Number(lastEventId) > Number.MAX_SAFE_INTEGER) {
       throw invalid('Last-Event-ID', 'Last-Event-ID must be an id of this stream (a non-negative integer)');
     }
-    seq = Number(lastEventId);
-    field = 'Last-Event-ID';
+    [field, point] = ['Last-Event-ID', { afterVersion: Number(lastEventId) }];
+  } else if (query.afterVersion !== undefined) {
+    [field, point] = ['afterVersion', { afterVersion: query.afterVersion }];
+  } else if (query.afterSeq !== undefined) {
+    [field, point] = ['afterSeq', { afterSeq: query.afterSeq }];
+  } else {
+    return undefined;
   }
-  if (seq === undefined || seq <= cachedLastSeq) return seq;
-  // The cached conversation may trail a message just sent through another instance.
-  if (seq <= (await readLastSeq())) return seq;
-  throw invalid(field, `${field} ${seq} is past the last message of the conversation`);
+  const reached = (progress: Progress) => ('afterVersion' in point ? point.afterVersion <= progress.version : point.afterSeq <= progress.lastSeq);
+  // The cached conversation may trail a change made through another instance.
+  if (reached(cached) || reached(await read())) return point;
+  const what = 'afterVersion' in point ? `the conversation's version` : 'the last message of the conversation';
+  throw invalid(field, `${field} ${'afterVersion' in point ? point.afterVersion : point.afterSeq} is past ${what}`);
 }

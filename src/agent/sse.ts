@@ -8,6 +8,8 @@ export const SSE_HEARTBEAT_MS = 15_000;
 
 export interface SseStream {
   send(event: string, data: unknown, id?: string | number): void;
+  /** Sets the client's last event id without an event (EventSource takes an `id:` alone and dispatches nothing). */
+  mark(id: string | number): void;
   close(): void;
   readonly closed: boolean;
   onClose(listener: () => void): void;
@@ -66,6 +68,9 @@ export function openSse(reply: FastifyReply, { user, events$, watch }: SseSessio
     send(event, data, id) {
       if (closed) return;
       raw.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    mark(id) {
+      if (!closed) raw.write(`id: ${id}\n\n`);
     },
     close() {
       if (!closed) raw.end();

@@ -132,9 +132,10 @@ export class ConversationsService {
     };
   }
 
-  /** The newest seq as stored now, past the cache (0 for a conversation that does not exist). */
-  async lastSeq(id: string): Promise<number> {
-    return (await this.conversations.findView(id))?.lastSeq ?? 0;
+  /** The newest version and seq as stored now, past the cache (0 for a conversation that does not exist). */
+  async progress(id: string): Promise<{ version: number; lastSeq: number }> {
+    const view = await this.conversations.findView(id);
+    return { version: view?.version ?? 0, lastSeq: view?.lastSeq ?? 0 };
   }
 
   async get(user: AuthUser, id: string): Promise<ConversationDto> {

@@ -233,6 +233,22 @@ export class MessagesRepository {
     return { items, hasMore: rows.length > items.length, bytes };
   }
 
+  /**
+   * The version after which every message created after `seq` has changed: a deprecated resume
+   * point by seq, turned into one by version (which replays those messages, and whatever else
+   * changed since). The conversation's version when no message came after `seq`.
+   */
+  async versionBeforeSeq(conversationId: string, seq: number): Promise<number> {
+    const [row] = rowsOf<{ version: string }>(
+      await this.dataSource.query(
+        `SELECT coalesce((SELECT min(version) - 1 FROM messages WHERE conversation_id = $1 AND seq > $2),
+                         (SELECT version FROM conversations WHERE id = $1), 0) AS version`,
+        [conversationId, seq],
+      ),
+    );
+    return Number(row!.version);
+  }
+
   /** Every message of a conversation, in pages, for exports of any size. */
   async *stream(conversationId: string, { afterSeq = 0, pageSize = 500 }: { afterSeq?: number; pageSize?: number } = {}): AsyncGenerator<MessageEntity[]> {
     for (;;) {

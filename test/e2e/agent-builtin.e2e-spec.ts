@@ -114,25 +114,31 @@ describe('the builtin offline agent', () => {
     expect(names).toEqual(expect.arrayContaining(['message:created', 'run:started', 'run:tool', 'run:delta', 'message:updated', 'run:completed']));
     const created = frames.filter((f) => f.event === 'message:created');
     const userFrame = created[0]!;
-    const seq = (userFrame.data as { message: { seq: number } }).message.seq;
-    expect(userFrame.id).toBe(String(seq));
-    // While the reply streams, the id stays below it: resuming from it replays the reply again.
+    const { seq, version } = (userFrame.data as { message: { seq: number; version: number } }).message;
+    // The id is the version up to which every change has been delivered.
+    expect(userFrame.id).toBe(String(version));
     const replyCreated = created[1]!;
-    expect(replyCreated.id).toBe(String(seq));
+    expect(replyCreated.id).toBe(String(version + 1));
+    // The reply's final state is a change of its own, so resuming from before it replays the reply.
     const completed = frames.find((f) => f.event === 'message:updated')!;
-    expect(completed.id).toBe(String(seq + 1));
+    expect(completed.id).toBe(String(version + 2));
+    expect(frames.find((f) => f.event === 'run:completed')!.id).toBe(String(version + 2));
 
     const missed = await ask('/calc 3+4');
-    const resumed = await readFrames(await open({ 'last-event-id': String(seq + 1) }), (f) => f.length >= 2, 3000);
-    const replayed = resumed.filter((f) => f.event === 'message:created').map((f) => (f.data as { message: { seq: number; content: string } }).message);
+    const resumed = await readFrames(await open({ 'last-event-id': String(version + 2) }), (f) => f.length >= 3, 3000);
+    const replayed = resumed.filter((f) => f.event === 'message:updated').map((f) => (f.data as { message: { seq: number; content: string; status: string } }).message);
     expect(replayed.map((m) => m.seq)).toEqual([seq + 2, seq + 3]);
-    expect(replayed[1]!.content).toBe(missed.reply.content);
+    expect(replayed[1]).toMatchObject({ content: missed.reply.content, status: 'complete' });
+    expect(resumed.map((f) => f.id)).toEqual([String(version + 3), String(version + 5), undefined]);
+    expect(resumed[2]!.event).toBe('conversation:updated');
 
-    // A Last-Event-ID that is not a seq is refused before the stream opens.
+    // A Last-Event-ID that is not a version is refused before the stream opens.
     expect((await open({ 'last-event-id': "1' OR 1=1" })).status).toBe(400);
 
+    // The deprecated seq resume point still replays the messages created after it.
     const fromQuery = await readFrames(await open({}, `?afterSeq=${seq + 2}`), (f) => f.length >= 1, 3000);
-    expect(fromQuery.map((f) => (f.data as { message: { seq: number } }).message.seq)).toEqual([seq + 3]);
+    const fromSeq = fromQuery.filter((f) => f.event === 'message:updated');
+    expect(fromSeq.map((f) => (f.data as { message: { seq: number } }).message.seq)).toEqual([seq + 3]);
   });
 
   it('refuses the event stream to outsiders', async () => {

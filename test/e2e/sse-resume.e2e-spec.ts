@@ -31,15 +31,19 @@ describe('SSE resume point', () => {
     return { status: response.status, contentType, body, requestId: response.headers.get('x-request-id') };
   }
 
+  // Three messages: the conversation is at version 3, its last seq is 3.
   it.each([
     ['a Last-Event-ID that is not a number', { 'last-event-id': "1' OR 1=1" }, ''],
     ['a negative Last-Event-ID', { 'last-event-id': '-1' }, ''],
     ['a fractional Last-Event-ID', { 'last-event-id': '1.5' }, ''],
     ['a Last-Event-ID beyond any integer', { 'last-event-id': '9'.repeat(30) }, ''],
-    ['a Last-Event-ID past the last message', { 'last-event-id': '4' }, ''],
+    ["a Last-Event-ID past the conversation's version", { 'last-event-id': '4' }, ''],
+    ["an afterVersion past the conversation's version", {}, '?afterVersion=4'],
+    ['a malformed afterVersion', {}, '?afterVersion=abc'],
+    ['an afterVersion beyond any integer', {}, `?afterVersion=${'9'.repeat(30)}`],
     ['an afterSeq past the last message', {}, '?afterSeq=4'],
     ['a malformed afterSeq', {}, '?afterSeq=abc'],
-    ['a valid afterSeq with an out-of-range Last-Event-ID', { 'last-event-id': '99' }, '?afterSeq=1'],
+    ['a valid afterVersion with an out-of-range Last-Event-ID', { 'last-event-id': '99' }, '?afterVersion=1'],
   ])('refuses %s with 400 VALIDATION before the stream opens', async (_name, headers: Record<string, string>, query) => {
     const response = await open(headers, query);
     expect(response.status).toBe(400);
@@ -49,9 +53,10 @@ describe('SSE resume point', () => {
 
   it.each([
     ['no resume point', {}, ''],
-    ['the last seq as Last-Event-ID', { 'last-event-id': '3' }, ''],
+    ['the current version as Last-Event-ID', { 'last-event-id': '3' }, ''],
     ['Last-Event-ID 0', { 'last-event-id': '0' }, ''],
-    ['the last seq as afterSeq', {}, '?afterSeq=3'],
+    ['the current version as afterVersion', {}, '?afterVersion=3'],
+    ['the last seq as the deprecated afterSeq', {}, '?afterSeq=3'],
   ])('opens the stream with %s', async (_name, headers: Record<string, string>, query) => {
     const response = await open(headers, query);
     expect(response.status).toBe(200);
