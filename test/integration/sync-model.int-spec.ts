@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
@@ -98,7 +98,11 @@ describe.runIf(databaseServer && redisUrl)('sync model on two instances', () => 
         fc.asyncProperty(schedules(Math.min(8, STEPS), STEPS), async (schedule) => {
           run++;
           const outcome = await runSchedule(world, schedule, `two instances, seed ${SEED} run ${run}`);
-          if (outcome.failures.length) throw new Error(`sync diverged (seed ${SEED}, run ${run})\n${outcome.report}`);
+          if (outcome.failures.length) {
+            const file = join(tmpdir(), `sync-model-two-instances-seed-${SEED}-run-${run}.txt`);
+            writeFileSync(file, outcome.report);
+            throw new Error(`sync diverged (seed ${SEED}, run ${run}; full report in ${file})\n${outcome.report}`);
+          }
         }),
         { seed: SEED, numRuns: RUNS, endOnFailure: !process.env.SYNC_SHRINK, verbose: 1 },
       );
