@@ -1,45 +1,10 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Registered, register } from '../support/auth.js';
+import { readEvents } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
-
-interface SseFrame {
-  id?: string;
-  event: string;
-  data: unknown;
-}
-
-/** Reads SSE frames from a fetch response until `stop` says so (or the time runs out). */
-async function readFrames(response: Response, stop: (frames: SseFrame[]) => boolean, timeoutMs = 10_000): Promise<SseFrame[]> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  const frames: SseFrame[] = [];
-  let buffer = '';
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (!stop(frames) && Date.now() < deadline) {
-      const { value, done } = await Promise.race([
-        reader.read(),
-        new Promise<{ value: undefined; done: true }>((resolve) => setTimeout(() => resolve({ value: undefined, done: true }), Math.max(1, deadline - Date.now()))),
-      ]);
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const raw = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = raw.match(/^event: (.+)$/m)?.[1];
-        if (!event) continue;
-        frames.push({ id: raw.match(/^id: (.+)$/m)?.[1], event, data: JSON.parse(raw.match(/^data: (.+)$/m)![1]!) });
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return frames;
-}
 
 describe('the builtin offline agent', () => {
   let t: TestApp;
@@ -106,7 +71,7 @@ describe('the builtin offline agent', () => {
       });
     const live = await open();
     expect(live.headers.get('content-type')).toContain('text/event-stream');
-    const framesPromise = readFrames(live, (frames) => frames.some((f) => f.event === 'run:completed'));
+    const framesPromise = readEvents(live, (frames) => frames.some((f) => f.event === 'run:completed'));
     await new Promise((resolve) => setTimeout(resolve, 100));
     await ask('/time');
     const frames = await framesPromise;
@@ -125,7 +90,7 @@ describe('the builtin offline agent', () => {
     expect(frames.find((f) => f.event === 'run:completed')!.id).toBe(String(version + 2));
 
     const missed = await ask('/calc 3+4');
-    const resumed = await readFrames(await open({ 'last-event-id': String(version + 2) }), (f) => f.length >= 3, 3000);
+    const resumed = await readEvents(await open({ 'last-event-id': String(version + 2) }), (f) => f.length >= 3, 3000);
     const replayed = resumed.filter((f) => f.event === 'message:updated').map((f) => (f.data as { message: { seq: number; content: string; status: string } }).message);
     expect(replayed.map((m) => m.seq)).toEqual([seq + 2, seq + 3]);
     expect(replayed[1]).toMatchObject({ content: missed.reply.content, status: 'complete' });
@@ -136,7 +101,7 @@ describe('the builtin offline agent', () => {
     expect((await open({ 'last-event-id': "1' OR 1=1" })).status).toBe(400);
 
     // The deprecated seq resume point still replays the messages created after it.
-    const fromQuery = await readFrames(await open({}, `?afterSeq=${seq + 2}`), (f) => f.length >= 1, 3000);
+    const fromQuery = await readEvents(await open({}, `?afterSeq=${seq + 2}`), (f) => f.length >= 1, 3000);
     const fromSeq = fromQuery.filter((f) => f.event === 'message:updated');
     expect(fromSeq.map((f) => (f.data as { message: { seq: number } }).message.seq)).toEqual([seq + 3]);
   });

@@ -6,7 +6,7 @@ import { ChatGateway } from '../../src/gateway/chat.gateway.js';
 import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type Registered, register } from '../support/auth.js';
-import { RecordingClient } from '../support/socket-client.js';
+import { connectClient, RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -41,13 +41,9 @@ describe('Socket.IO gateway under floods', () => {
   const sockets: Socket[] = [];
 
   async function connect(user: Registered): Promise<RecordingClient> {
-    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-    sockets.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
-    });
-    return new RecordingClient(socket, 20_000);
+    const client = await connectClient(t.baseUrl, user.accessToken, 20_000);
+    sockets.push(client.socket);
+    return client;
   }
 
   /** Bytes of Socket.IO frames the socket receives from now on. */
@@ -273,13 +269,9 @@ describe('Socket.IO gateway and a client that stops reading', () => {
   const sockets: Socket[] = [];
 
   async function connect(user: Registered): Promise<RecordingClient> {
-    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-    sockets.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
-    });
-    return new RecordingClient(socket, 30_000);
+    const client = await connectClient(t.baseUrl, user.accessToken, 30_000);
+    sockets.push(client.socket);
+    return client;
   }
 
   /** The client's TCP socket: paused, it reads nothing more, as a stalled or hostile client would. */

@@ -1,8 +1,9 @@
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
-import { RecordingClient } from '../support/socket-client.js';
+import { connectClient, RecordingClient } from '../support/socket-client.js';
+import { lastEventId, readFrames } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -19,47 +20,6 @@ interface Message {
   deletedAt: string | null;
 }
 
-interface SseFrame {
-  id?: string;
-  event?: string;
-  data?: any;
-}
-
-/** Reads SSE frames (bare `id:` marks included) until `stop` holds or the time is up. */
-async function readFrames(response: Response, stop: (frames: SseFrame[]) => boolean, timeoutMs = 10_000): Promise<SseFrame[]> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  const frames: SseFrame[] = [];
-  let buffer = '';
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (!stop(frames) && Date.now() < deadline) {
-      const { value, done } = await Promise.race([
-        reader.read(),
-        new Promise<{ value: undefined; done: true }>((resolve) => setTimeout(() => resolve({ value: undefined, done: true }), Math.max(1, deadline - Date.now()))),
-      ]);
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const raw = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const id = raw.match(/^id: (.+)$/m)?.[1];
-        const event = raw.match(/^event: (.+)$/m)?.[1];
-        const data = raw.match(/^data: (.+)$/m)?.[1];
-        if (id === undefined && event === undefined) continue;
-        frames.push({ ...(id !== undefined && { id }), ...(event && { event }), ...(data && { data: JSON.parse(data) }) });
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return frames;
-}
-
-/** What EventSource would send as Last-Event-ID after these frames. */
-const lastEventId = (frames: SseFrame[]) => frames.findLast((frame) => frame.id !== undefined)?.id;
-
 describe('sync by version', () => {
   let t: TestApp;
   let fake: FakeOpenAI;
@@ -71,13 +31,9 @@ describe('sync by version', () => {
   const api = (user: Registered, path: string, init: { method?: string; json?: unknown } = {}) => t.http(`${API}${path}`, { ...init, token: user.accessToken });
 
   async function connect(user: Registered): Promise<RecordingClient> {
-    const socket = io(`${t.baseUrl}/chat`, { auth: { token: user.accessToken }, transports: ['websocket'], reconnection: false, forceNew: true });
-    sockets.push(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('connect_error', reject);
-    });
-    return new RecordingClient(socket);
+    const client = await connectClient(t.baseUrl, user.accessToken);
+    sockets.push(client.socket);
+    return client;
   }
 
   async function conversation(mode: 'auto' | 'mention' | 'off' = 'auto'): Promise<string> {

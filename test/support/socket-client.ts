@@ -1,4 +1,4 @@
-import type { Socket } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 
 export interface Received {
   event: string;
@@ -36,4 +36,19 @@ export class RecordingClient {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
+}
+
+/** A connected websocket-only client of /chat that does not reconnect by itself. */
+export async function connectClient(baseUrl: string, token: string, ackTimeoutMs?: number): Promise<RecordingClient> {
+  const socket = io(`${baseUrl}/chat`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return new RecordingClient(socket, ackTimeoutMs);
 }
