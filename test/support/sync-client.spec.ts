@@ -72,4 +72,16 @@ describe('SseParser', () => {
       { event: 'run:delta', data: 'x', id: undefined },
     ]);
   });
+
+  it('reports a bare id, which EventSource takes as its last event id without dispatching an event', () => {
+    const events: SseEvent[] = [];
+    const marks: string[] = [];
+    const parser = new SseParser(
+      (event) => events.push(event),
+      (id) => marks.push(id),
+    );
+    parser.push('id: 4\n\nevent: conversation:updated\ndata: {}\n\nid: 9\n\n');
+    expect(events).toEqual([{ event: 'conversation:updated', data: '{}', id: undefined }]);
+    expect(marks).toEqual(['4', '9']);
+  });
 });

@@ -491,7 +491,11 @@ export class SseParser {
   private event = '';
   private id: string | undefined;
 
-  constructor(private readonly onEvent: (event: SseEvent) => void) {}
+  constructor(
+    private readonly onEvent: (event: SseEvent) => void,
+    /** A frame with an `id:` and no data: no event, but EventSource takes it as its last event id. */
+    private readonly onMark: (id: string) => void = () => undefined,
+  ) {}
 
   push(chunk: string): void {
     this.pending += chunk;
@@ -506,6 +510,7 @@ export class SseParser {
   private line(line: string): void {
     if (line === '') {
       if (this.data.length) this.onEvent({ event: this.event || 'message', data: this.data.join('\n'), id: this.id });
+      else if (this.id !== undefined) this.onMark(this.id);
       this.data = [];
       this.event = '';
       this.id = undefined;
@@ -571,7 +576,10 @@ export class SseSync implements SyncTransport {
       }
       replica.note(`sse open, Last-Event-ID ${resume ?? '(none, afterVersion=0)'}`);
       this.connected = true;
-      const parser = new SseParser((event) => this.onEvent(event));
+      const parser = new SseParser(
+        (event) => this.onEvent(event),
+        (id) => this.advance(id, 'mark'),
+      );
       const decoder = new TextDecoder();
       for await (const chunk of response.body) parser.push(decoder.decode(chunk as Uint8Array, { stream: true }));
       replica.note('sse ended by the server');
@@ -601,16 +609,20 @@ export class SseSync implements SyncTransport {
       return;
     }
     applyEvent(this.replica, event.event, payload, 'sse');
-    if (event.id === undefined) return;
-    const watermark = Number(event.id);
+    if (event.id !== undefined) this.advance(event.id, event.event);
+  }
+
+  /** An `id:` is the server's watermark: every change up to it has been sent. */
+  private advance(id: string, what: string): void {
+    const watermark = Number(id);
     if (!Number.isSafeInteger(watermark) || watermark < 0) {
-      this.replica.violation(`sse ${event.event}: id ${JSON.stringify(event.id)} is not a version`);
+      this.replica.violation(`sse ${what}: id ${JSON.stringify(id)} is not a version`);
       return;
     }
     if (this.lastEventId !== undefined && watermark < Number(this.lastEventId)) {
-      this.replica.violation(`sse ${event.event}: id went back from ${this.lastEventId} to ${watermark}`);
+      this.replica.violation(`sse ${what}: id went back from ${this.lastEventId} to ${watermark}`);
     }
-    this.lastEventId = event.id;
+    this.lastEventId = id;
     this.replica.settle(watermark);
   }
 
