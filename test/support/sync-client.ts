@@ -402,8 +402,10 @@ export class SocketSync implements SyncTransport {
     try {
       ack = await this.socket.timeout(5_000).emitWithAck('conversation:join', { conversationId: this.options.conversationId, afterVersion });
     } catch (error) {
-      replica.note(`join after v${afterVersion} unanswered: ${(error as Error).message}`);
-      this.flush();
+      // The connection went away with the join: what it delivered has no base to apply to, and
+      // the next connection's join recovers all of it.
+      replica.note(`join after v${afterVersion} unanswered: ${(error as Error).message}; ${this.buffer?.length ?? 0} buffered events dropped`);
+      this.buffer = undefined;
       return;
     }
     if (!ack.ok) {
