@@ -332,6 +332,8 @@ export class SocketSync implements SyncTransport {
   readonly replica: ConversationReplica;
   readonly socket: Socket;
   private buffer: { event: string; payload: Json }[] | undefined;
+  /** Whether the current connection's join was answered: live events apply from then on. */
+  private joined = false;
   private recovering = false;
   private recoverAgain = false;
   private wanted = true;
@@ -351,6 +353,7 @@ export class SocketSync implements SyncTransport {
     });
     this.socket.on('disconnect', (reason) => {
       this.replica.note(`disconnected (${reason})`);
+      this.joined = false;
       this.replica.interruptStreams();
     });
     this.socket.on('connect_error', (error) => this.replica.note(`connect_error ${error.message}`));
@@ -363,7 +366,8 @@ export class SocketSync implements SyncTransport {
         if (payload?.message && payload.message.conversationId !== options.conversationId) return;
         if (payload?.conversation && payload.conversation.id !== options.conversationId) return;
         if (this.buffer) this.buffer.push({ event, payload });
-        else this.onEvent(event, payload);
+        // Delivered on a connection that has not joined (yet): its join will recover this.
+        else if (this.joined) this.onEvent(event, payload);
       });
     }
   }
@@ -442,13 +446,14 @@ export class SocketSync implements SyncTransport {
       }
     }
     if (data.activeRun) replica.applySnapshot(data.activeRun, 'join');
+    this.joined = this.socket.connected;
     this.flush();
   }
 
   private flush(): void {
     const pending = this.buffer ?? [];
     this.buffer = undefined;
-    for (const { event, payload } of pending) this.onEvent(event, payload);
+    if (this.joined) for (const { event, payload } of pending) this.onEvent(event, payload);
   }
 
   disconnect(): void {
