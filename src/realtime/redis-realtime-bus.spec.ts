@@ -45,7 +45,8 @@ class FakeClient extends EventEmitter {
 }
 
 const EVENT: RealtimeEvent = { type: 'typing', conversationId: 'c1', userId: 'u1', isTyping: true };
-const settle = () => new Promise((resolve) => setTimeout(resolve, 400));
+// Past the bus's coalescing of recoveries (1 s).
+const settle = () => new Promise((resolve) => setTimeout(resolve, 1300));
 
 describe('RedisRealtimeBus after an outage', () => {
   let publisher: FakeClient;
@@ -107,5 +108,21 @@ describe('RedisRealtimeBus after an outage', () => {
     await settle();
     expect(resumed).toBe(1);
     expect(received).toEqual([]);
+  });
+
+  it('announces no loss for what it published before its first connection (a restart resyncs nobody)', async () => {
+    const starting = new FakeClient();
+    starting.on('error', () => undefined);
+    const restarted = new RedisRealtimeBus({ client: starting } as unknown as RedisConnection);
+    await restarted.onModuleInit();
+    try {
+      restarted.publish(EVENT);
+      starting.up();
+      starting.subscriber!.up();
+      await settle();
+      expect(starting.published).toEqual([]);
+    } finally {
+      await restarted.onApplicationShutdown();
+    }
   });
 });

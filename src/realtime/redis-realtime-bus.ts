@@ -1,14 +1,17 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RedisClientType } from 'redis';
-import { auditTime, Subject } from 'rxjs';
+import { debounceTime, Subject } from 'rxjs';
 import { INSTANCE_ID } from './instance.js';
 import type { RedisConnection } from './redis.connection.js';
 import { RealtimeBus } from './realtime-bus.js';
 import type { RealtimeEvent } from './realtime.events.js';
 
 export const EVENTS_CHANNEL = 'agentchat:events';
-/** Recoveries this close together (each connection coming back, the other instances' notices) make one. */
-const RESUME_COALESCE_MS = 250;
+/**
+ * Recoveries this close together make one: each connection coming back, and the other instances'
+ * notices, which arrive spread over their reconnect backoff.
+ */
+const RESUME_COALESCE_MS = 1000;
 
 /** An event, or a notice that events of the origin instance were lost on their way to the others. */
 type Envelope = { origin: string; event: RealtimeEvent } | { origin: string; lost: true };
@@ -26,12 +29,18 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
   private readonly subject = new Subject<RealtimeEvent>();
   readonly events$ = this.subject.asObservable();
   private readonly resumed = new Subject<void>();
-  readonly resumed$ = this.resumed.pipe(auditTime(RESUME_COALESCE_MS));
+  readonly resumed$ = this.resumed.pipe(debounceTime(RESUME_COALESCE_MS));
   private subscriber: RedisClientType | undefined;
   /** Events were not published since the last success: the other instances' clients missed them. */
   private publishFailing = false;
   /** The subscriber lost its connection: the other instances' events of that time missed this one. */
   private subscriberInterrupted = false;
+  /**
+   * Until the first connection, nothing was published that another instance's client could have
+   * counted on (the start-up's own events carry versions, and a gap makes a client re-join):
+   * not announcing that as a loss spares every rolling restart a resync of the whole cluster.
+   */
+  private publishedBefore = false;
 
   constructor(private readonly redis: RedisConnection) {
     super();
@@ -48,7 +57,10 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
       this.subscriberInterrupted = false;
       this.resumed.next();
     });
-    this.redis.client!.on('ready', () => this.publishingWorks());
+    this.redis.client!.on('ready', () => {
+      this.publishedBefore = true;
+      this.publishingWorks();
+    });
     subscriber.connect().catch(() => undefined);
     void subscriber
       .subscribe(EVENTS_CHANNEL, (raw) => {
@@ -69,7 +81,7 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
     this.subject.next(event);
     const client = this.redis.client! as RedisClientType;
     if (!client.isReady) {
-      this.reportFailure('not connected');
+      if (this.publishedBefore) this.reportFailure('not connected');
       return;
     }
     void this.publishRemote(client, JSON.stringify({ origin: INSTANCE_ID, event } satisfies Envelope));
