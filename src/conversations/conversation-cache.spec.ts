@@ -3,8 +3,8 @@ import { InProcessRealtimeBus } from '../realtime/realtime-bus.js';
 import { ConversationCache } from './conversation-cache.js';
 import type { ConversationView } from './conversation.view.js';
 
-const view = (participants: string[]): ConversationView =>
-  ({ id: 'c1', participants: participants.map((userId) => ({ userId, role: 'member', lastReadSeq: 0 })) }) as unknown as ConversationView;
+const view = (participants: string[], version = 1): ConversationView =>
+  ({ id: 'c1', version, participants: participants.map((userId) => ({ userId, role: 'member', lastReadSeq: 0 })) }) as unknown as ConversationView;
 
 describe('ConversationCache', () => {
   const bus = new InProcessRealtimeBus();
@@ -31,6 +31,14 @@ describe('ConversationCache', () => {
   it('drops an entry when its conversation is deleted', async () => {
     await cache.load('c1', async () => view(['alice']));
     bus.publish({ type: 'conversation.deleted', conversationId: 'c1' });
+    expect(cache.get('c1')).toBeUndefined();
+  });
+
+  it('never takes an older state over a newer one, as events of several instances may arrive out of order', async () => {
+    await cache.load('c1', async () => view(['alice', 'bob'], 5));
+    bus.publish({ type: 'conversation.updated', conversationId: 'c1', conversation: view(['alice', 'bob', 'carol'], 6) });
+    expect(cache.get('c1')?.participants).toHaveLength(3);
+    bus.publish({ type: 'conversation.updated', conversationId: 'c1', conversation: view(['alice', 'bob'], 4) });
     expect(cache.get('c1')).toBeUndefined();
   });
 });

@@ -23,10 +23,16 @@ export class ConversationCache implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscription = this.bus.events$.subscribe((event) => {
       switch (event.type) {
-        case 'conversation.updated':
+        case 'conversation.updated': {
           this.epoch++;
-          if (this.entries.has(event.conversationId)) this.set(event.conversation);
+          const held = this.entries.get(event.conversationId);
+          if (!held) return;
+          // Events of several instances may arrive out of order: an older state is never taken
+          // over a newer one; the entry is read again instead.
+          if (event.conversation.version >= held.view.version) this.set(event.conversation);
+          else this.entries.delete(event.conversationId);
           return;
+        }
         case 'conversation.deleted':
         case 'participant.removed':
           this.epoch++;

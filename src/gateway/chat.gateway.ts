@@ -168,13 +168,19 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
     }
     const legacy = dto.afterVersion === undefined && dto.afterSeq !== undefined;
-    const { page: changes, activeRun } = await this.chat.withActiveRun(view.id, () =>
-      dto.afterVersion === undefined
-        ? this.messages.changes(access, undefined)
-        : this.metered(socket, () => this.messages.changes(access, dto.afterVersion)),
-    );
-    const missed = legacy ? await this.metered(socket, () => this.messages.recoveryPage(access, dto.afterSeq!)) : NO_PAGE;
+    // Pages read count as unsent until the acknowledgement is written, whatever happens after the read.
+    let pageBytes = 0;
     try {
+      const { page, activeRun } = await this.chat.withActiveRun(view.id, async () => {
+        const changes = await (dto.afterVersion === undefined
+          ? this.messages.changes(access, undefined)
+          : this.metered(socket, () => this.messages.changes(access, dto.afterVersion)));
+        pageBytes += changes.bytes;
+        const missed = legacy ? await this.metered(socket, () => this.messages.recoveryPage(access, dto.afterSeq!)) : NO_PAGE;
+        pageBytes += missed.bytes;
+        return { changes, missed, items: [...changes.items, ...missed.items] };
+      });
+      const { changes, missed } = page;
       return ackOk({
         conversation: ConversationDto.from(changes.conversation, user.id),
         changes: changes.items,
@@ -185,7 +191,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       });
     } finally {
       // The dispatcher writes the acknowledgement once this returns: by the next turn of the event loop.
-      const bytes = changes.bytes + missed.bytes;
+      const bytes = pageBytes;
       if (bytes) setImmediate(() => (socket.data.unsentPageBytes -= bytes));
     }
   }

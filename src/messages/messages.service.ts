@@ -4,6 +4,7 @@ import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
+import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import { type ConversationAccess, ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -161,8 +162,8 @@ export class MessagesService {
   /** GET …/changes: the changes feed, a page at a time (see changes). */
   async changesFeed(user: AuthUser, conversationId: string, query: ChangesQuery): Promise<ChangesPageDto> {
     const access = await this.conversations.authorize(conversationId, user, 'read');
-    const { items, hasMore, version } = await this.changes(access, query.afterVersion ?? 0, query.limit ?? 100);
-    return { items, hasMore, version };
+    const { items, hasMore, version, conversation } = await this.changes(access, query.afterVersion ?? 0, query.limit ?? 100);
+    return { items, hasMore, version, conversation: ConversationDto.from(conversation, user.id) };
   }
 
   /** Only the author edits, and only while they may still send here. */

@@ -292,7 +292,12 @@ describe('sync by version', () => {
       expect([...held.values()].toSorted((a, b) => a.seq - b.seq)).toEqual(await history(id));
 
       const none = await api(alice, `/conversations/${id}/changes?afterVersion=10`);
-      expect(none.body).toEqual({ items: [], hasMore: false, version: 10 });
+      expect(none.body).toMatchObject({ items: [], hasMore: false, version: 10, conversation: { id, version: 10 } });
+
+      // A change that is no message (the title) is in the feed's conversation: polling sees it.
+      expect((await api(alice, `/conversations/${id}`, { method: 'PATCH', json: { title: 'renamed while polling' } })).status).toBe(200);
+      const renamed = await api(alice, `/conversations/${id}/changes?afterVersion=10`);
+      expect(renamed.body).toMatchObject({ items: [], version: 11, conversation: { title: 'renamed while polling', version: 11 } });
     });
 
     it.each([

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
+import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
 // The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
@@ -177,6 +178,9 @@ export class ChangesPageDto {
 
   @ApiProperty({ description: "The conversation's version when read; with hasMore false, you are up to date with it" })
   version!: number;
+
+  @ApiProperty({ type: ConversationDto, description: 'The conversation as of `version` (title, agent settings and participants change too)' })
+  conversation!: ConversationDto;
 }
 
 export class SearchHitDto {
