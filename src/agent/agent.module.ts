@@ -3,8 +3,6 @@ import { ConversationsModule } from '../conversations/conversations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
-import { ChatController } from './chat.controller.js';
-import { ChatService } from './chat.service.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunScheduler } from './run-scheduler.service.js';
@@ -13,10 +11,10 @@ import { RunsErasure } from './runs.erasure.js';
 import { RunsRepository } from './runs.repository.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
+/** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
   imports: [MessagesModule, ConversationsModule, UsersModule],
-  controllers: [ChatController],
-  providers: [AgentCore, ChatService, ContextService, ModelFactory, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
-  exports: [AgentCore, ChatService],
+  providers: [AgentCore, ContextService, ModelFactory, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
+  exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })
 export class AgentModule {}

@@ -11,8 +11,8 @@ import {
 } from '@nestjs/websockets';
 import type { Subscription } from 'rxjs';
 import type { DefaultEventsMap, Namespace, Socket } from 'socket.io';
-import { ChatService } from '../agent/chat.service.js';
-import { toClientEvent } from '../agent/client-events.js';
+import { ChatService } from '../chat/chat.service.js';
+import { toClientEvent } from '../chat/client-events.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { AgentModule } from '../agent/agent.module.js';
 import { AuthModule } from '../auth/auth.module.js';
+import { ChatModule } from '../chat/chat.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { ChatGateway } from './chat.gateway.js';
@@ -8,7 +8,7 @@ import { GatewayMetrics } from './gateway.metrics.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 @Module({
-  imports: [AuthModule, MessagesModule, ConversationsModule, AgentModule],
+  imports: [AuthModule, MessagesModule, ConversationsModule, ChatModule],
   providers: [ChatGateway, GatewayMetrics, WsMetricsInterceptor],
 })
 export class GatewayModule {}

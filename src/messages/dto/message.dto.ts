@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
@@ -60,13 +60,6 @@ export class SearchQuery {
 
   @PageLimit(20)
   limit?: number;
-}
-
-export class ExportQuery {
-  @ApiPropertyOptional({ enum: ['json', 'markdown'], default: 'json' })
-  @IsOptional()
-  @IsIn(['json', 'markdown'])
-  format?: 'json' | 'markdown';
 }
 
 export class UsageDto {

@@ -14,7 +14,7 @@ import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
-import { RunDto, WaitResultDto } from './dto/run.dto.js';
+import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
 import { openSse, type SseStream } from './sse.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);

@@ -11,15 +11,15 @@ import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js'
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import type { RunSnapshot } from './agent-core.service.js';
+import type { RunSnapshot } from '../agent/agent-core.service.js';
 import type { FeedSource } from './conversation-feed.js';
-import { RunDto } from './dto/run.dto.js';
-import { ModelFactory } from './providers/model.factory.js';
-import type { RunEntity } from './run.entity.js';
-import { RunScheduler } from './run-scheduler.service.js';
-import { RunSnapshots } from './run-snapshots.service.js';
+import { RunDto } from '../agent/dto/run.dto.js';
+import { ModelFactory } from '../agent/providers/model.factory.js';
+import type { RunEntity } from '../agent/run.entity.js';
+import { RunScheduler } from '../agent/run-scheduler.service.js';
+import { RunSnapshots } from '../agent/run-snapshots.service.js';
 import { resumeFrom } from './sse-resume.js';
-import { RunsRepository } from './runs.repository.js';
+import { RunsRepository } from '../agent/runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);

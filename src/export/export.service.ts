@@ -6,9 +6,9 @@ import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { UsersService } from '../users/users.service.js';
-import { MessageDto } from './dto/message.dto.js';
-import type { MessageEntity } from './message.entity.js';
-import { MessagesRepository } from './messages.repository.js';
+import { MessageDto } from '../messages/dto/message.dto.js';
+import type { MessageEntity } from '../messages/message.entity.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
 
 /**
  * Data portability. Exports are streamed page by page, so a conversation of any length is

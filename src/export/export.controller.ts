@@ -4,7 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
-import { ExportQuery } from './dto/message.dto.js';
+import { ExportQuery } from './dto/export.dto.js';
 import { ExportService } from './export.service.js';
 
 @ApiTags('export')

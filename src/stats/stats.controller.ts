@@ -3,16 +3,12 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { AdminStatsDto, UserStatsDto } from './dto/stats.dto.js';
-import { PresenceService } from '../realtime/presence.service.js';
-import { StatsRepository } from './stats.repository.js';
+import { StatsService } from './stats.service.js';
 
 @ApiTags('stats')
 @Controller()
 export class StatsController {
-  constructor(
-    private readonly stats: StatsRepository,
-    private readonly presence: PresenceService,
-  ) {}
+  constructor(private readonly stats: StatsService) {}
 
   @Get('stats')
   @Authenticated()
@@ -26,7 +22,7 @@ export class StatsController {
   @Authenticated({ roles: ['admin'] })
   @ApiOperation({ summary: 'Service-wide totals (admins only)' })
   @ApiOkResponse({ type: AdminStatsDto })
-  async totals(): Promise<AdminStatsDto> {
-    return { ...(await this.stats.totals()), activeSockets: this.presence.connectedSockets };
+  totals(): Promise<AdminStatsDto> {
+    return this.stats.totals();
   }
 }
