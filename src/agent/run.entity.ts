@@ -16,6 +16,13 @@ import { UserEntity } from '../users/user.entity.js';
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** A run in one of these has ended: it never changes status again. */
+const TERMINAL_RUN_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['completed', 'failed', 'cancelled', 'interrupted']);
+
+export function isTerminalRunStatus(status: string): boolean {
+  return TERMINAL_RUN_STATUSES.has(status);
+}
+
 export interface RunUsage {
   inputTokens: number;
   outputTokens: number;

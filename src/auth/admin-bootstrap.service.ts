@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { isUniqueViolation } from '../database/database-errors.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { normaliseEmail } from './dto/auth.dto.js';
 import { PasswordHasher } from './password.hasher.js';
@@ -42,7 +43,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
       this.logger.log('Created the configured admin account');
     } catch (error) {
       // Another instance starting at the same time created it first.
-      if ((error as { code?: string }).code !== '23505') throw error;
+      if (!isUniqueViolation(error)) throw error;
     }
   }
 }

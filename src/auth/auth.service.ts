@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
+import { isUniqueViolation } from '../database/database-errors.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import type { ActiveUser } from '../users/user.entity.js';
 import { AccountErasure } from '../users/account-erasure.service.js';
@@ -15,8 +16,6 @@ import { PasswordHasher } from './password.hasher.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
-
-const UNIQUE_VIOLATION = '23505';
 
 function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -57,7 +56,7 @@ export class AuthService {
     try {
       user = await this.users.create({ email, displayName, passwordHash });
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+      if (isUniqueViolation(error)) {
         throw new AppError(HttpStatus.CONFLICT, 'EMAIL_TAKEN', 'An account with this email already exists');
       }
       throw error;

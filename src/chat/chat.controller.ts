@@ -15,6 +15,7 @@ import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
+import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { openSse, type SseStream } from './sse.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
@@ -138,7 +139,7 @@ export class ChatController {
       stream.close();
       return;
     }
-    if (['completed', 'failed', 'cancelled', 'interrupted'].includes(run.status)) {
+    if (isTerminalRunStatus(run.status)) {
       stream.send(`run:${run.status === 'interrupted' ? 'failed' : run.status}`, { run });
       stream.close();
       return;

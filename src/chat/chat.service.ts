@@ -15,14 +15,13 @@ import type { RunSnapshot } from '../agent/agent-core.service.js';
 import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from '../agent/dto/run.dto.js';
 import { ModelFactory } from '../agent/providers/model.factory.js';
-import type { RunEntity } from '../agent/run.entity.js';
+import { isTerminalRunStatus, type RunEntity } from '../agent/run.entity.js';
 import { RunScheduler } from '../agent/run-scheduler.service.js';
 import { RunSnapshots } from '../agent/run-snapshots.service.js';
 import { resumeFrom } from './sse-resume.js';
 import { RunsRepository } from '../agent/runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'interrupted']);
 
 /** Whether the agent answers a user message in this mode. */
 export function agentReplies(mode: AgentMode, content: string): boolean {
@@ -114,7 +113,7 @@ export class ChatService {
     finished.catch(() => undefined);
     const run = await this.runs.findInConversation(conversationId, runId);
     if (!run) throw runNotFound();
-    if (TERMINAL.has(run.status)) return RunDto.from(run);
+    if (isTerminalRunStatus(run.status)) return RunDto.from(run);
     const cancelledInQueue = await this.conversationsRepository.versioned(conversationId, (manager) => this.runs.cancelQueued(runId, manager));
     if (cancelledInQueue) {
       this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue.result), version: cancelledInQueue.version });
@@ -137,7 +136,7 @@ export class ChatService {
   async waitForRun(runId: string): Promise<{ run: RunDto; reply: MessageDto | null }> {
     const ended = this.waitForEnd(runId);
     const current = await this.runs.findById(runId);
-    if (current && !TERMINAL.has(current.status)) await ended;
+    if (current && !isTerminalRunStatus(current.status)) await ended;
     const run = (await this.runs.findById(runId))!;
     const reply = run.responseMessageId ? await this.messages.findById(run.conversationId, run.responseMessageId) : undefined;
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };

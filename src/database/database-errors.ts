@@ -30,12 +30,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  * byte in text, a malformed timestamp, a number out of range) — a bad input, not a server fault.
  */
 export function isInvalidValue(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
-    const { code } = current as { code?: unknown };
-    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return true;
-    current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return hasSqlState(error, (code) => /^22[0-9A-Z]{3}$/.test(code));
 }
 
 /** SQLSTATEs of a transaction the database aborted only to resolve a conflict with another one. */
@@ -46,9 +41,19 @@ const CONFLICT_SQLSTATES = new Set(['40P01', '40001']);
  * serialization failure): running the whole transaction again can succeed.
  */
 export function isTransactionConflict(error: unknown): boolean {
+  return hasSqlState(error, (code) => CONFLICT_SQLSTATES.has(code));
+}
+
+/** True when a write broke a unique constraint (SQLSTATE 23505): the row is already there. */
+export function isUniqueViolation(error: unknown): boolean {
+  return hasSqlState(error, (code) => code === '23505');
+}
+
+/** Whether the error, or one it wraps (TypeORM's driverError, a cause), carries a matching SQLSTATE. */
+function hasSqlState(error: unknown, matches: (code: string) => boolean): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
     const { code } = current as { code?: unknown };
-    if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
+    if (typeof code === 'string' && matches(code)) return true;
     current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
   }
   return false;

@@ -4,7 +4,8 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export const MAX_PAGE_SIZE = 100;
-const MAX_INT = 2_147_483_647;
+/** Message seqs are 32-bit integers in the database. */
+export const MAX_SEQ = 2_147_483_647;
 
 /** Query strings carry text; only well-formed numbers and booleans are converted (the rest fail validation). */
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value);
@@ -23,7 +24,7 @@ export const PageLimit = (defaultSize: number, maximum = MAX_PAGE_SIZE) =>
 
 /** A message sequence number in a query string. */
 export const SeqQuery = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ minimum: 0, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_INT));
+  applyDecorators(ApiPropertyOptional({ minimum: 0, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_SEQ));
 
 /** A conversation version in a query string (a bigint in the database, never past 2^53 in practice). */
 export const VersionQuery = (description: string) =>

@@ -1,7 +1,7 @@
 import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { MAX_SEQ } from '../../common/pagination/query-params.js';
 import { SendMessageDto } from '../../messages/dto/message.dto.js';
 
-const MAX_SEQ = 2_147_483_647;
 
 export class ConversationRefDto {
   @IsUUID('all')
