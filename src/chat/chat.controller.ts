@@ -15,10 +15,17 @@ import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
-import { isTerminalRunStatus } from '../agent/run.entity.js';
+import { isTerminalRunStatus, type RunStatus } from '../agent/run.entity.js';
 import { openSse, type SseStream } from './sse.js';
+import type { RunStreamEvents, SseEvents } from './wire-events.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
+
+/** The event that tells of an ended run: an interrupted one is told as failed. */
+function endEvent(status: RunStatus): 'run:completed' | 'run:failed' | 'run:cancelled' {
+  if (status === 'cancelled') return 'run:cancelled';
+  return status === 'completed' ? 'run:completed' : 'run:failed';
+}
 
 @ApiTags('messages')
 @Authenticated()
@@ -127,20 +134,20 @@ export class ChatController {
   }
 
   /** An SSE response that lives no longer than the caller's session. */
-  private openStream(reply: FastifyReply, user: AuthUser): SseStream {
-    return openSse(reply, { user, events$: this.bus.events$, watch: this.sessionWatch });
+  private openStream<Events = SseEvents>(reply: FastifyReply, user: AuthUser): SseStream<Events> {
+    return openSse<Events>(reply, { user, events$: this.bus.events$, watch: this.sessionWatch });
   }
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
   private streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): void {
-    const stream = this.openStream(reply, user);
+    const stream = this.openStream<RunStreamEvents>(reply, user);
     stream.send('message:created', { message });
     if (!run) {
       stream.close();
       return;
     }
     if (isTerminalRunStatus(run.status)) {
-      stream.send(`run:${run.status === 'interrupted' ? 'failed' : run.status}`, { run });
+      stream.send(endEvent(run.status), { run });
       stream.close();
       return;
     }

@@ -1,11 +1,11 @@
 import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import type { PayloadOf, ServerEventName, ServerToClientEvents } from './wire-events.js';
 
-export interface ClientEvent {
-  /** The event name on the wire (Socket.IO event, SSE `event:`). */
-  name: string;
-  payload: unknown;
-}
+/** A server event with its payload, one member per name: a payload that does not fit its name does not compile. */
+export type ClientEvent<K extends ServerEventName = ServerEventName> = {
+  [Name in K]: { name: Name; payload: PayloadOf<ServerToClientEvents, Name> };
+}[K];
 
 /**
  * A domain event as a given user receives it, or undefined when it is not for clients. Socket.IO

@@ -10,54 +10,33 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import type { Subscription } from 'rxjs';
-import type { DefaultEventsMap, Namespace, Socket } from 'socket.io';
 import { ChatService } from '../chat/chat.service.js';
 import { toClientEvent } from '../chat/client-events.js';
+import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from '../chat/dto/ws.dto.js';
+import type { AckOf } from '../chat/wire-events.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError } from '../common/errors.js';
 import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AppConfig } from '../config/app-config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
-import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import { type Access, ConversationsService } from '../conversations/conversations.service.js';
-import { MessagesService, type RecoveryPage } from '../messages/messages.service.js';
 import { PresenceService } from '../realtime/presence.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { SessionWatch } from '../realtime/session-watch.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
-import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
-import { EventBudget } from './event-budget.js';
+import { type ChatNamespace, type ChatSocket, conversationRoom, emitEvent, userRoom } from './chat-socket.js';
 import { GatewayMetrics } from './gateway.metrics.js';
-import { BacklogGuard, outgoingBacklog } from './socket-backlog.js';
+import { JoinRecovery } from './join-recovery.js';
+import { PresenceAnnouncer } from './presence-announcer.js';
+import { BacklogGuard } from './socket-backlog.js';
 import { TypingRelay } from './typing-relay.js';
-import { type Ack, ackOk } from './ws-ack.js';
+import { ackOk } from './ws-ack.js';
 import { WsAckExceptionFilter } from './ws-exception.filter.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
-const PRESENCE_COALESCE_MS = 100;
 const CONNECT_RATE_WINDOW_MS = 60_000;
-/** A recovery page costs one event per this many bytes on top of the join: a full 2 MB page costs 16. */
-const RECOVERY_BYTES_PER_EVENT = 128 * 1024;
-/** Recovery pages are refused while more than this waits to be written to the socket. */
-const RECOVERY_MAX_BACKLOG_BYTES = 1024 * 1024;
-const NO_PAGE: RecoveryPage = { items: [], hasMore: false, bytes: 0 };
-
-interface SocketData {
-  user: AuthUser;
-  conversations: Set<string>;
-  /** Per conversation, the socket's last typing change: the next one waits for it. */
-  typing: Map<string, Promise<unknown>>;
-  /** Recovery pages read and not yet written to the transport, in bytes. */
-  unsentPageBytes: number;
-  expiry?: NodeJS.Timeout;
-  unwatch?: () => void;
-}
-type ChatSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
-
-const conversationRoom = (id: string) => `conversation:${id}`;
-const userRoom = (id: string) => `user:${id}`;
 
 /**
  * The Socket.IO gateway (namespace /chat). Thin: it authenticates the handshake, validates
@@ -69,17 +48,20 @@ const userRoom = (id: string) => `user:${id}`;
 @UseFilters(WsAckExceptionFilter)
 @UseInterceptors(WsMetricsInterceptor)
 export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy, BeforeApplicationShutdown {
-  @WebSocketServer() private server!: Namespace;
+  @WebSocketServer() private server!: ChatNamespace;
   private subscription: Subscription | undefined;
   private readonly typing = new TypingRelay((conversationId, userId, isTyping) => this.bus.publish({ type: 'typing', conversationId, userId, isTyping }));
-  private readonly presenceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly presenceAnnouncer = new PresenceAnnouncer(
+    (conversationId) => this.presence.online(conversationId),
+    (conversationId, online) => this.bus.publish({ type: 'presence', conversationId, online }),
+  );
   private backlogGuard: BacklogGuard | undefined;
 
   constructor(
     private readonly accessTokens: AccessTokenService,
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
-    private readonly messages: MessagesService,
+    private readonly joinRecovery: JoinRecovery,
     private readonly presence: PresenceService,
     private readonly bus: RealtimeBus,
     private readonly metrics: GatewayMetrics,
@@ -88,8 +70,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly sessionWatch: SessionWatch,
   ) {}
 
-  afterInit(namespace: Namespace): void {
-    namespace.use(async (socket, next) => next(await this.admit(socket as ChatSocket)));
+  afterInit(namespace: ChatNamespace): void {
+    namespace.use(async (socket, next) => next(await this.admit(socket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
     this.subscription.add(this.bus.resumed$.subscribe(() => this.resync()));
     this.backlogGuard = new BacklogGuard(namespace, this.config.limits.wsMaxBacklogBytes);
@@ -155,7 +137,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   @SubscribeMessage('conversation:join')
-  async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<Ack> {
+  async join(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: JoinDto): Promise<AckOf<'conversation:join'>> {
     const { user } = socket.data;
     const access = await this.conversations.authorize(dto.conversationId, user, 'read');
     const { view } = access;
@@ -165,69 +147,43 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     await socket.join(conversationRoom(view.id));
     if (!socket.data.conversations.has(view.id)) {
       socket.data.conversations.add(view.id);
-      if (this.presence.join(view.id, user.id, socket.id)) this.publishPresence(view.id);
+      if (this.presence.join(view.id, user.id, socket.id)) this.presenceAnnouncer.changed(view.id);
     }
-    const legacy = dto.afterVersion === undefined && dto.afterSeq !== undefined;
-    // Pages read count as unsent until the acknowledgement is written, whatever happens after the read.
-    let pageBytes = 0;
-    try {
-      const { page, activeRun } = await this.chat.withActiveRun(view.id, async () => {
-        const changes = await (dto.afterVersion === undefined
-          ? this.messages.changes(access, undefined)
-          : this.metered(socket, () => this.messages.changes(access, dto.afterVersion)));
-        pageBytes += changes.bytes;
-        const missed = legacy ? await this.metered(socket, () => this.messages.recoveryPage(access, dto.afterSeq!)) : NO_PAGE;
-        pageBytes += missed.bytes;
-        return { changes, missed, items: [...changes.items, ...missed.items] };
-      });
-      const { changes, missed } = page;
-      return ackOk({
-        conversation: ConversationDto.from(changes.conversation, user.id),
-        changes: changes.items,
-        hasMore: legacy ? missed.hasMore : changes.hasMore,
-        version: changes.version,
-        activeRun,
-        ...(legacy && { missed: missed.items }),
-      });
-    } finally {
-      // The dispatcher writes the acknowledgement once this returns: by the next turn of the event loop.
-      const bytes = pageBytes;
-      if (bytes) setImmediate(() => (socket.data.unsentPageBytes -= bytes));
-    }
+    return ackOk(await this.joinRecovery.answer(socket, access, dto));
   }
 
   @SubscribeMessage('conversation:leave')
-  async leave(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+  async leave(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<AckOf<'conversation:leave'>> {
     this.leaveConversation(socket, dto.conversationId);
     await socket.leave(conversationRoom(dto.conversationId));
     return ackOk({ conversationId: dto.conversationId });
   }
 
   @SubscribeMessage('message:send')
-  async send(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: WsSendDto): Promise<Ack> {
+  async send(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: WsSendDto): Promise<AckOf<'message:send'>> {
     const { conversationId, ...message } = dto;
     return ackOk(await this.chat.send(socket.data.user, conversationId, message));
   }
 
   /** Typing needs what sending needs: a viewer has nothing to be typing. */
   @SubscribeMessage('typing:start')
-  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+  typingStart(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<AckOf<'typing:start'>> {
     return this.inTypingOrder(socket, dto.conversationId, 'send', () => this.typing.start(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('typing:stop')
-  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<Ack> {
+  typingStop(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ConversationRefDto): Promise<AckOf<'typing:stop'>> {
     return this.inTypingOrder(socket, dto.conversationId, 'read', () => this.typing.stop(dto.conversationId, socket.data.user.id));
   }
 
   @SubscribeMessage('conversation:read')
-  async read(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ReadDto): Promise<Ack> {
+  async read(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: ReadDto): Promise<AckOf<'conversation:read'>> {
     await this.conversations.markRead(socket.data.user, dto.conversationId, dto.seq);
     return ackOk({ conversationId: dto.conversationId, seq: dto.seq });
   }
 
   @SubscribeMessage('run:cancel')
-  async cancel(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: CancelRunDto): Promise<Ack> {
+  async cancel(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: CancelRunDto): Promise<AckOf<'run:cancel'>> {
     return ackOk(await this.chat.cancelById(socket.data.user, dto.runId));
   }
 
@@ -235,7 +191,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.subscription?.unsubscribe();
     this.typing.clear();
     this.backlogGuard?.stop();
-    for (const timer of this.presenceTimers.values()) clearTimeout(timer);
+    this.presenceAnnouncer.clear();
   }
 
   /**
@@ -255,7 +211,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    * the one before: its access check may be answered by the cache or by the database, and a stop
    * that overtook its start would leave the typist shown as typing.
    */
-  private inTypingOrder(socket: ChatSocket, conversationId: string, access: Access, apply: () => void): Promise<Ack> {
+  private inTypingOrder(socket: ChatSocket, conversationId: string, access: Access, apply: () => void): Promise<AckOf<'typing:start' | 'typing:stop'>> {
     const chains = socket.data.typing;
     const turn = (chains.get(conversationId) ?? Promise.resolve()).then(async () => {
       this.requireJoined(socket, conversationId);
@@ -279,51 +235,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
   }
 
-  /**
-   * Reads one bounded recovery page; the client re-joins from the last one it got while hasMore.
-   * Pages are read one at a time per socket and paid for from its event budget by size, so
-   * re-join floods cannot pile them up in memory — and none is read while earlier ones still wait
-   * to be written to a client that does not read them (or to the transport).
-   */
-  private metered<T extends RecoveryPage>(socket: ChatSocket, read: () => Promise<T>): Promise<T> {
-    return EventBudget.of(socket).metered(async () => {
-      if (outgoingBacklog(socket.conn) + socket.data.unsentPageBytes > RECOVERY_MAX_BACKLOG_BYTES) {
-        throw new AppError(HttpStatus.TOO_MANY_REQUESTS, ErrorCode.RATE_LIMITED, 'What was sent before has not been read yet', {
-          retryAfterSeconds: 1,
-          reason: 'CLIENT_BACKLOG',
-        });
-      }
-      const page = await read();
-      socket.data.unsentPageBytes += page.bytes;
-      return { value: page, cost: page.bytes / RECOVERY_BYTES_PER_EVENT };
-    });
-  }
-
   private leaveConversation(socket: ChatSocket, conversationId: string): void {
     if (!socket.data.conversations.delete(conversationId)) return;
     const { user } = socket.data;
     if (this.presence.leave(conversationId, user.id, socket.id)) {
       this.typing.stop(conversationId, user.id);
-      this.publishPresence(conversationId);
+      this.presenceAnnouncer.changed(conversationId);
     }
-  }
-
-  /**
-   * Publishes who is online, at most every PRESENCE_COALESCE_MS per conversation: a burst of joins
-   * (a reconnect storm, a busy room) becomes one event with the final list, not one per socket.
-   */
-  private publishPresence(conversationId: string): void {
-    if (this.presenceTimers.has(conversationId)) return;
-    this.presenceTimers.set(
-      conversationId,
-      setTimeout(() => {
-        this.presenceTimers.delete(conversationId);
-        void (async () => {
-          const online = await this.presence.online(conversationId);
-          this.bus.publish({ type: 'presence', conversationId, online });
-        })();
-      }, PRESENCE_COALESCE_MS),
-    );
   }
 
   /** Bus event → emits to the sockets of this instance. */
@@ -341,8 +259,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         for (const participant of event.conversation.participants) {
           const personal = userRoom(participant.userId);
           if (!this.server.adapter.rooms.has(personal)) continue;
-          const client = toClientEvent(event, participant.userId)!;
-          local.to(personal).emit(client.name, client.payload);
+          emitEvent(local.to(personal), toClientEvent(event, participant.userId)!);
           this.metrics.eventsOut.inc({ event: 'conversation:updated' });
         }
         return;
@@ -356,7 +273,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         const client = toClientEvent(event, '');
         if (!client) return;
         // Typing is not echoed to the typist's own sockets.
-        (event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room)).emit(client.name, client.payload);
+        emitEvent(event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room), client);
         this.metrics.eventsOut.inc({ event: client.name });
       }
     }
@@ -371,20 +288,20 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     if (!this.server) return;
     const conversations = new Set<string>();
     for (const socket of this.server.sockets.values()) {
-      const conversationIds = [...((socket as ChatSocket).data.conversations ?? [])];
+      const conversationIds = [...(socket.data.conversations ?? [])];
       if (!conversationIds.length) continue;
       socket.emit('resync', { conversationIds });
       this.metrics.eventsOut.inc({ event: 'resync' });
       for (const id of conversationIds) conversations.add(id);
     }
-    for (const id of conversations) this.publishPresence(id);
+    for (const id of conversations) this.presenceAnnouncer.changed(id);
   }
 
   /** Sockets of ended sessions are told why and disconnected; the user's other sessions stay. */
   private endSessions({ userId, sessionIds, reason }: Extract<RealtimeEvent, { type: 'session.revoked' }>): void {
     if (!this.server) return;
     for (const id of this.server.adapter.rooms.get(userRoom(userId)) ?? []) {
-      const socket = this.server.sockets.get(id) as ChatSocket | undefined;
+      const socket = this.server.sockets.get(id);
       if (!socket || !sessionIds.includes(socket.data.user.sessionId)) continue;
       socket.emit('session:expired', { reason });
       socket.disconnect(true);
@@ -400,13 +317,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const users = new Set<string>(userId ? [userId] : []);
     // Leaving deletes from the set being walked, which a Set's iteration allows.
     for (const id of this.server.adapter.rooms.get(userId ? userRoom(userId) : room) ?? []) {
-      const socket = this.server.sockets.get(id) as ChatSocket | undefined;
+      const socket = this.server.sockets.get(id);
       if (!socket?.data.user || !socket.data.conversations?.delete(conversationId)) continue;
       users.add(socket.data.user.id);
       void socket.leave(room);
     }
     let changed = false;
     for (const user of users) changed = this.presence.evict(conversationId, user) || changed;
-    if (changed && userId) this.publishPresence(conversationId);
+    if (changed && userId) this.presenceAnnouncer.changed(conversationId);
   }
 }

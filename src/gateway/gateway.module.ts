@@ -5,10 +5,11 @@ import { ConversationsModule } from '../conversations/conversations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { JoinRecovery } from './join-recovery.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 @Module({
   imports: [AuthModule, MessagesModule, ConversationsModule, ChatModule],
-  providers: [ChatGateway, GatewayMetrics, WsMetricsInterceptor],
+  providers: [ChatGateway, GatewayMetrics, JoinRecovery, WsMetricsInterceptor],
 })
 export class GatewayModule {}

@@ -1,10 +1,11 @@
+import type { Ack, AckErrorCode } from '../chat/wire-events.js';
 import { describeError } from '../common/filters/all-exceptions.filter.js';
 
 /**
  * The contract's acknowledgement codes, by the HTTP status of the underlying error. Anything
  * else — a database outage included — is INTERNAL, with the specific reason in details.
  */
-const ACK_CODES: Record<number, string> = {
+const ACK_CODES: Record<number, AckErrorCode> = {
   400: 'VALIDATION',
   401: 'FORBIDDEN',
   403: 'FORBIDDEN',
@@ -13,8 +14,6 @@ const ACK_CODES: Record<number, string> = {
   413: 'VALIDATION',
   429: 'RATE_LIMITED',
 };
-
-export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: string; message: string; details?: unknown } };
 
 export function ackOk<T>(data: T): Ack<T> {
   return { ok: true, data };

@@ -2,7 +2,6 @@ import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
 import { MAX_SEQ } from '../../common/pagination/query-params.js';
 import { SendMessageDto } from '../../messages/dto/message.dto.js';
 
-
 export class ConversationRefDto {
   @IsUUID('all')
   conversationId!: string;

@@ -1,0 +1,150 @@
+import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
+import type { SessionExpiredReason } from '../common/auth/auth-user.js';
+import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
+import type { MessageDto } from '../messages/dto/message.dto.js';
+import type { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
+
+/*
+ * The wire contract: what clients receive (Socket.IO events, SSE `event:` frames) and what they
+ * may send (Socket.IO events with their acknowledgements). Domain events on the realtime bus
+ * (RealtimeEvent) are internal; toClientEvent maps them onto this.
+ */
+
+/** The contract's acknowledgement error codes; the specific reason goes in details. */
+export type AckErrorCode = 'VALIDATION' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED' | 'INTERNAL';
+
+/** What every client event is answered with. */
+export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { code: AckErrorCode; message: string; details?: unknown } };
+
+type AckCallback<T> = (response: Ack<T>) => void;
+
+export interface RunToolPayload {
+  conversationId: string;
+  runId: string;
+  callId: string;
+  name: string;
+  status: 'started' | 'completed' | 'failed';
+  args?: unknown;
+  result?: unknown;
+}
+
+/**
+ * Every event the server sends, by name. A top-level `version` says which change of the
+ * conversation the event announces; events without one are live only (deltas, tools, typing,
+ * presence) or per user (read markers, pins, archives).
+ */
+export interface ServerToClientEvents {
+  'message:created': (payload: { message: MessageDto; version: number }) => void;
+  'message:updated': (payload: { message: MessageDto; version: number }) => void;
+  'message:deleted': (payload: { conversationId: string; messageId: string; version: number }) => void;
+  /** The conversation as the receiving user sees it (their unread count, pin and archive). */
+  'conversation:updated': (payload: { conversation: ConversationDto; version?: number }) => void;
+  'run:started': (payload: { run: RunDto }) => void;
+  /** `index` counts the run's deltas from 0, without gaps. */
+  'run:delta': (payload: { runId: string; conversationId: string; index: number; text: string }) => void;
+  'run:tool': (payload: RunToolPayload) => void;
+  'run:completed': (payload: { run: RunDto; message: MessageDto; version: number }) => void;
+  'run:failed': (payload: { run: RunDto; error: { code: string; message: string }; version: number }) => void;
+  'run:cancelled': (payload: { run: RunDto; version: number }) => void;
+  /** Not echoed to the typist. */
+  typing: (payload: { conversationId: string; userId: string; isTyping: boolean }) => void;
+  presence: (payload: { conversationId: string; online: string[] }) => void;
+  /** The connection's session ended (or its access token expired): the connection closes next. */
+  'session:expired': (payload: { reason: SessionExpiredReason }) => void;
+  /** Events may have been lost (a Redis outage): re-join these conversations from the last version. */
+  resync: (payload: { conversationIds: string[] }) => void;
+  /** This instance is stopping; the client reconnects (to another one). Socket.IO only. */
+  'server:shutdown': (payload: { reconnect: true }) => void;
+}
+
+export type ServerEventName = keyof ServerToClientEvents;
+
+/** The payload of an event of `Events`, by name (for a union of names, the union of their payloads). */
+export type PayloadOf<Events, K extends keyof Events> = K extends unknown ? (Events[K] extends (payload: infer P) => void ? P : never) : never;
+
+/**
+ * Every server event with where it comes from: `bus` events are domain events that toClientEvent
+ * maps for a client; `transport` events are sent by the connection itself (its session ending, a
+ * resync after a bus outage, a shutdown). The annotation keeps this list and the interface equal.
+ */
+export const SERVER_EVENTS: Record<ServerEventName, 'bus' | 'transport'> = {
+  'message:created': 'bus',
+  'message:updated': 'bus',
+  'message:deleted': 'bus',
+  'conversation:updated': 'bus',
+  'run:started': 'bus',
+  'run:delta': 'bus',
+  'run:tool': 'bus',
+  'run:completed': 'bus',
+  'run:failed': 'bus',
+  'run:cancelled': 'bus',
+  typing: 'bus',
+  presence: 'bus',
+  'session:expired': 'transport',
+  resync: 'transport',
+  'server:shutdown': 'transport',
+};
+
+/** Frames only the SSE feed of a conversation sends. */
+export interface SseOnlyEvents {
+  /** The reply streaming when the feed opened, with its text so far: deltas up to `index` are not sent. */
+  'run:snapshot': (payload: RunSnapshot) => void;
+  /** The conversation was deleted or the reader removed from it: the stream ends. */
+  'conversation:closed': (payload: { conversationId: string }) => void;
+}
+
+/** What an SSE feed sends. */
+export type SseEvents = ServerToClientEvents & SseOnlyEvents;
+
+type EndedRunEvent = 'run:completed' | 'run:failed' | 'run:cancelled';
+
+/**
+ * What the SSE response of POST …/messages sends: the message as stored (without a top-level
+ * version), then the run's events. A message sent again whose run had already ended gets that run
+ * as it stands, without its reply or error: the changes feed has those.
+ */
+export type RunStreamEvents = Omit<SseEvents, 'message:created' | EndedRunEvent> & {
+  'message:created': (payload: { message: MessageDto }) => void;
+} & { [K in EndedRunEvent]: (payload: { run: RunDto }) => void };
+
+/** Answer of `conversation:join`: the changes after `afterVersion`, the current version and the reply streaming now. */
+export interface JoinResult {
+  conversation: ConversationDto;
+  changes: MessageDto[];
+  hasMore: boolean;
+  version: number;
+  activeRun: RunSnapshot | null;
+  /** Deprecated: with `afterSeq` (and no `afterVersion`), the messages created after it. */
+  missed?: MessageDto[];
+}
+
+/** Every event a client may send, with its payload (validated as the DTO) and its acknowledgement. */
+export interface ClientToServerEvents {
+  'conversation:join': (payload: JoinDto, ack: AckCallback<JoinResult>) => void;
+  'conversation:leave': (payload: ConversationRefDto, ack: AckCallback<{ conversationId: string }>) => void;
+  'message:send': (payload: WsSendDto, ack: AckCallback<SendResultDto>) => void;
+  'typing:start': (payload: ConversationRefDto, ack: AckCallback<{ conversationId: string }>) => void;
+  'typing:stop': (payload: ConversationRefDto, ack: AckCallback<{ conversationId: string }>) => void;
+  'conversation:read': (payload: ReadDto, ack: AckCallback<{ conversationId: string; seq: number }>) => void;
+  'run:cancel': (payload: CancelRunDto, ack: AckCallback<RunDto>) => void;
+}
+
+export type ClientEventName = keyof ClientToServerEvents;
+
+/** The acknowledgement a client event is answered with. */
+export type AckOf<K extends ClientEventName> = Parameters<Parameters<ClientToServerEvents[K]>[1]>[0];
+
+/** Every client event name, at runtime (the annotation keeps it equal to the interface). */
+export const CLIENT_EVENT_NAMES = Object.keys({
+  'conversation:join': true,
+  'conversation:leave': true,
+  'message:send': true,
+  'typing:start': true,
+  'typing:stop': true,
+  'conversation:read': true,
+  'run:cancel': true,
+} satisfies Record<ClientEventName, true>) as ClientEventName[];
+
+/** Instances talk through the realtime bus, never through Socket.IO's serverSideEmit. */
+export type InterServerEvents = Record<string, never>;
