@@ -15,17 +15,11 @@ import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
-import { isTerminalRunStatus, type RunStatus } from '../agent/run.entity.js';
+import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { openSse, type SseStream } from './sse.js';
-import type { RunStreamEvents, SseEvents } from './wire-events.js';
+import type { EndedRunEventFrame, RunStreamEvents, SseEvents } from './wire-events.js';
 
 const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
-
-/** The event that tells of an ended run: an interrupted one is told as failed. */
-function endEvent(status: RunStatus): 'run:completed' | 'run:failed' | 'run:cancelled' {
-  if (status === 'cancelled') return 'run:cancelled';
-  return status === 'completed' ? 'run:completed' : 'run:failed';
-}
 
 @ApiTags('messages')
 @Authenticated()
@@ -58,7 +52,7 @@ export class ChatController {
   ): Promise<WaitResultDto | { message: MessageDto; run: RunDto | null } | undefined> {
     const sent = await this.chat.send(user, id, body);
     if (accept?.includes('text/event-stream')) {
-      this.streamRun(reply, user, sent.message, sent.run);
+      await this.streamRun(reply, user, sent.message, sent.run);
       return undefined;
     }
     if (query.wait && sent.run) {
@@ -139,15 +133,12 @@ export class ChatController {
   }
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
-  private streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): void {
+  private async streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): Promise<void> {
+    const ended = run && isTerminalRunStatus(run.status) ? await this.chat.endedRunEvent(run) : undefined;
     const stream = this.openStream<RunStreamEvents>(reply, user);
-    stream.send('message:created', { message });
-    if (!run) {
-      stream.close();
-      return;
-    }
-    if (isTerminalRunStatus(run.status)) {
-      stream.send(endEvent(run.status), { run });
+    stream.send('message:created', { message, version: message.version });
+    if (!run || ended) {
+      if (ended) sendEnded(stream, ended);
       stream.close();
       return;
     }
@@ -165,4 +156,11 @@ export class ChatController {
       });
     stream.onClose(() => subscription.unsubscribe());
   }
+}
+
+/** Socket.IO's and our SSE's `send` take a name and its payload together; a union needs spelling out. */
+function sendEnded(stream: SseStream<RunStreamEvents>, ended: EndedRunEventFrame): void {
+  if (ended.name === 'run:completed') stream.send(ended.name, ended.payload);
+  else if (ended.name === 'run:failed') stream.send(ended.name, ended.payload);
+  else stream.send(ended.name, ended.payload);
 }

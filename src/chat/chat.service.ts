@@ -19,6 +19,7 @@ import { isTerminalRunStatus, type RunEntity } from '../agent/run.entity.js';
 import { RunScheduler } from '../agent/run-scheduler.service.js';
 import { RunSnapshots } from '../agent/run-snapshots.service.js';
 import { resumeFrom } from './sse-resume.js';
+import type { EndedRunEventFrame } from './wire-events.js';
 import { RunsRepository } from '../agent/runs.repository.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
@@ -140,6 +141,16 @@ export class ChatService {
     const run = (await this.runs.findById(runId))!;
     const reply = run.responseMessageId ? await this.messages.findById(run.conversationId, run.responseMessageId) : undefined;
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
+  }
+
+  /** The end of a run that has ended, told as the live event did (read back from its reply). */
+  async endedRunEvent(run: RunDto): Promise<EndedRunEventFrame> {
+    const reply = run.responseMessageId ? await this.messages.findById(run.conversationId, run.responseMessageId) : undefined;
+    const message = reply && MessageDto.from(reply);
+    if (run.status === 'completed' && message) return { name: 'run:completed', payload: { run, message, version: message.version } };
+    if (run.status === 'cancelled') return { name: 'run:cancelled', payload: { run, ...(message && { version: message.version }) } };
+    const error = run.error ?? { code: 'INTERNAL', message: 'The run failed' };
+    return { name: 'run:failed', payload: { run, error, ...(message && { version: message.version }) } };
   }
 
   /**

@@ -100,13 +100,20 @@ export type SseEvents = ServerToClientEvents & SseOnlyEvents;
 type EndedRunEvent = 'run:completed' | 'run:failed' | 'run:cancelled';
 
 /**
- * What the SSE response of POST …/messages sends: the message as stored (without a top-level
- * version), then the run's events. A message sent again whose run had already ended gets that run
- * as it stands, without its reply or error: the changes feed has those.
+ * What the SSE response of POST …/messages sends: the message, then the run's events. A message
+ * sent again whose run had already ended gets that end as the live event told it — except a run
+ * that ended before it had a reply (cancelled while queued, its message deleted, interrupted by a
+ * crash before its first token): no message carries the version of that end, so its event has none.
  */
-export type RunStreamEvents = Omit<SseEvents, 'message:created' | EndedRunEvent> & {
-  'message:created': (payload: { message: MessageDto }) => void;
-} & { [K in EndedRunEvent]: (payload: { run: RunDto }) => void };
+export type RunStreamEvents = Omit<SseEvents, 'run:cancelled' | 'run:failed'> & {
+  'run:cancelled': (payload: { run: RunDto; version?: number }) => void;
+  'run:failed': (payload: { run: RunDto; error: { code: string; message: string }; version?: number }) => void;
+};
+
+/** The event that tells of a run that has ended, as the POST …/messages stream replays it. */
+export type EndedRunEventFrame = {
+  [K in EndedRunEvent]: { name: K; payload: Parameters<RunStreamEvents[K]>[0] };
+}[EndedRunEvent];
 
 /** Answer of `conversation:join`: the changes after `afterVersion`, the current version and the reply streaming now. */
 export interface JoinResult {

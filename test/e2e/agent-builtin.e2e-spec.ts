@@ -106,6 +106,27 @@ describe('the builtin offline agent', () => {
     expect(fromSeq.map((f) => (f.data as { message: { seq: number } }).message.seq)).toEqual([seq + 3]);
   });
 
+  it('streams a send as SSE with versions, and replays the end of an ended run to a retry of the same message', async () => {
+    const send = () =>
+      fetch(new URL(`${API}/conversations/${conversationId}/messages`, t.baseUrl), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.accessToken}`, accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ content: '/calc 6*7', clientMessageId: 'sse-send-replay' }),
+      });
+    const first = await readEvents(await send(), (frames) => frames.some((f) => f.event === 'run:completed'));
+    const created = first[0]!;
+    expect(created.event).toBe('message:created');
+    const sent = created.data as { message: { id: string; version: number }; version: number };
+    expect(sent.version).toBe(sent.message.version);
+    const live = first.find((f) => f.event === 'run:completed')!.data as { message: { id: string; content: string }; version: number };
+
+    // The same message again: nothing new is stored, and the run's end is told as it was live.
+    const again = await readEvents(await send(), (frames) => frames.some((f) => f.event === 'run:completed'));
+    expect(again.map((f) => f.event)).toEqual(['message:created', 'run:completed']);
+    expect((again[0]!.data as { message: { id: string } }).message.id).toBe(sent.message.id);
+    expect(again[1]!.data).toMatchObject({ message: { id: live.message.id, content: live.message.content }, version: live.version });
+  });
+
   it('refuses the event stream to outsiders', async () => {
     const outsider = await register(t);
     const response = await t.http(`${API}/conversations/${conversationId}/events`, { token: outsider.accessToken });
