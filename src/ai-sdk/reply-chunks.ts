@@ -130,7 +130,10 @@ export class ReplyChunks {
   settle(run: RunDto, reply: MessageDto | null): void {
     if (this.ended) return;
     this.open(run);
-    for (const call of (reply?.metadata.toolCalls ?? []) as ToolCall[]) this.replayTool(call);
+    // Missed calls are shown as one step: all their inputs, then all their outcomes.
+    const calls = (reply?.metadata.toolCalls ?? []) as ToolCall[];
+    for (const { callId, name, args } of calls) this.announceTool(callId, name, args);
+    for (const { callId, result, error } of calls) this.settleTool(callId, error !== undefined ? { errorText: error } : { output: result });
     const content = reply?.content ?? '';
     if (content.startsWith(this.streamed) && content.length > this.streamed.length) this.appendText(content.slice(this.streamed.length));
     this.closeText();
@@ -168,11 +171,6 @@ export class ReplyChunks {
     this.announceTool(callId, name, args);
     if (status === 'completed') this.settleTool(callId, { output: result });
     else if (status === 'failed') this.settleTool(callId, { errorText: text((result as { error?: unknown } | undefined)?.error) ?? 'The tool failed' });
-  }
-
-  private replayTool({ callId, name, args, result, error }: ToolCall): void {
-    this.announceTool(callId, name, args);
-    this.settleTool(callId, error !== undefined ? { errorText: error } : { output: result });
   }
 
   private announceTool(callId: string, name: string, input: unknown): void {

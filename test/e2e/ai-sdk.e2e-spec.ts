@@ -1,4 +1,4 @@
-import type { UIMessage } from 'ai';
+import { DefaultChatTransport, type UIMessage } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
@@ -183,6 +183,25 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
     expect(stored.map((message) => message.role)).toEqual(['user', 'assistant', 'assistant', 'assistant']);
     const runs = partsOf(lastAssistant(chat), 'data-run').map((part) => part.data as { triggerMessageId: string });
     expect(runs).toEqual([expect.objectContaining({ triggerMessageId: stored[0]!.id })]);
+  });
+
+  it('works as well when the client sends only its last message (the README recipe for long conversations)', async () => {
+    const id = await h.conversation(user);
+    const chat = new TestChat({
+      id,
+      transport: new DefaultChatTransport({
+        api: `${t.baseUrl}/api/v1/chat`,
+        headers: () => ({ Authorization: `Bearer ${user.accessToken}` }),
+        fetch: h.recorder.fetch,
+        prepareSendMessagesRequest: ({ id: chatId, messages, trigger, messageId }) => ({ body: { id: chatId, messages: messages.slice(-1), trigger, messageId } }),
+      }),
+    });
+    await chat.sendMessage({ text: '/calc 2*5' });
+    await chat.sendMessage({ text: '/calc 2*6' });
+    await chat.regenerate();
+    expect(h.recorder.streams.map((stream) => (stream.requestBody as { messages: unknown[] }).messages.length)).toEqual([1, 1, 1]);
+    expect(chat.messages.map(textOf)).toEqual(['/calc 2*5', '2*5 = 10', '/calc 2*6', '2*6 = 12']);
+    expect((await h.messages(user, id)).map((message) => message.content)).toEqual(['/calc 2*5', '2*5 = 10', '/calc 2*6', '2*6 = 12', '2*6 = 12']);
   });
 
   it('refuses to reuse a sent message id for other text (useChat edit) with 409', async () => {
