@@ -1,0 +1,88 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { RunDto } from '../agent/dto/run.dto.js';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { uuidParam } from '../common/pipes/uuid.pipe.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { SessionWatch } from '../realtime/session-watch.js';
+import { AiSdkService, type Answer } from './ai-sdk.service.js';
+import { ChatRequestDto } from './dto/ai-sdk.dto.js';
+import { openUiMessageStream } from './ui-message-stream.js';
+
+const UI_MESSAGE_STREAM = {
+  description:
+    'UI message stream protocol v1 (`x-vercel-ai-ui-message-stream: v1`): `data: <chunk>` frames — start {messageId: the reply\'s id}, ' +
+    'start-step, data-message / data-run (our ids, seq and version), text-start/-delta/-end, tool-input-available, ' +
+    'tool-output-available / tool-output-error, source-document / source-url, finish-step, finish {finishReason} ' +
+    '(or error {errorText} / abort) — then `data: [DONE]`.',
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+};
+
+/** The endpoints of the Vercel AI SDK's `useChat` with `DefaultChatTransport({ api: '/api/v1/chat' })`. */
+@ApiTags('chat')
+@Authenticated()
+@Controller('chat')
+export class AiSdkController {
+  constructor(
+    private readonly aiSdk: AiSdkService,
+    private readonly bus: RealtimeBus,
+    private readonly sessionWatch: SessionWatch,
+  ) {}
+
+  @Post()
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    operationId: 'sendChatMessage',
+    summary: 'useChat: send the last user message (or regenerate) and stream the reply',
+    description:
+      'The last message of `messages` is the new user message, its `id` the idempotency key: a retry streams the same reply again. ' +
+      'The history comes from the server; the rest of `messages` is not read. `regenerate-message` answers again the user message ' +
+      'that `messageId` (a reply) answered, else the last user message. When the agent mode does not answer the message, the stream ' +
+      'is start, data-message (the stored message), finish {finishReason: "other"}. Closing the connection does not stop the reply.',
+  })
+  @ApiBody({ type: ChatRequestDto })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse(UI_MESSAGE_STREAM)
+  @ApiErrors(400, 403, 404, 409, 413, 429)
+  async send(@CurrentUser() user: AuthUser, @Body() body: ChatRequestDto, @Res() reply: FastifyReply): Promise<void> {
+    this.answer(reply, user, await this.aiSdk.submit(user, body));
+  }
+
+  @Get(':id/stream')
+  @ApiOperation({
+    operationId: 'resumeChatStream',
+    summary: 'useChat resume: the reply streaming now, replayed from its start and followed live',
+    description: 'The client rebuilds the reply from scratch. 204 when no reply is streaming (a queued one has not started).',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse(UI_MESSAGE_STREAM)
+  @ApiNoContentResponse({ description: 'No reply is streaming' })
+  @ApiErrors(400, 404)
+  async resume(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Res() reply: FastifyReply): Promise<void> {
+    const answer = await this.aiSdk.resume(user, id);
+    if (answer) this.answer(reply, user, answer);
+    else await reply.status(HttpStatus.NO_CONTENT).send();
+  }
+
+  @Post(':id/stop')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    operationId: 'stopChatReply',
+    summary: 'useChat stop: cancel the reply streaming now (its text so far is kept)',
+    description: 'Call it with `stop()`: aborting the request alone only detaches the client. 204 when no reply is streaming.',
+  })
+  @ApiOkResponse({ type: RunDto, description: 'The cancelled run' })
+  @ApiNoContentResponse({ description: 'No reply is streaming' })
+  @ApiErrors(400, 403, 404)
+  async stop(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Res() reply: FastifyReply): Promise<void> {
+    const run = await this.aiSdk.stop(user, id);
+    await (run ? reply.status(HttpStatus.OK).send(run) : reply.status(HttpStatus.NO_CONTENT).send());
+  }
+
+  private answer(reply: FastifyReply, user: AuthUser, answer: Answer): void {
+    answer(openUiMessageStream(reply, { user, events$: this.bus.events$, watch: this.sessionWatch }));
+  }
+}

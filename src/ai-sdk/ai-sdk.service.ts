@@ -1,0 +1,175 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { filter, type Observable } from 'rxjs';
+import type { RunDto } from '../agent/dto/run.dto.js';
+import { isTerminalRunStatus } from '../agent/run.entity.js';
+import { ChatService } from '../chat/chat.service.js';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode } from '../common/errors.js';
+import { AppConfig } from '../config/app-config.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import type { MessageDto } from '../messages/dto/message.dto.js';
+import type { MessageEntity } from '../messages/message.entity.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import type { ChatRequestDto, UiMessageDto } from './dto/ai-sdk.dto.js';
+import { ReplyChunks, unansweredChunks } from './reply-chunks.js';
+import type { UiMessageStream } from './ui-message-stream.js';
+
+/** Writes an answer onto a stream that has just been opened, and ends it in due course. */
+export type Answer = (stream: UiMessageStream) => void;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A conversation's events from now on, held until a reader is ready for them. */
+interface HeldEvents {
+  release(next: (event: RealtimeEvent) => void): void;
+  stop(): void;
+}
+
+function holdEvents(events$: Observable<RealtimeEvent>, conversationId: string): HeldEvents {
+  const held: RealtimeEvent[] = [];
+  let reader: ((event: RealtimeEvent) => void) | undefined;
+  const subscription = events$.pipe(filter((event) => event.conversationId === conversationId)).subscribe((event) => {
+    if (reader) reader(event);
+    else held.push(event);
+  });
+  return {
+    release(next) {
+      reader = next;
+      for (const event of held.splice(0)) next(event);
+    },
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+function invalid(field: string, message: string): AppError {
+  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
+}
+
+/** The text of a UI message: its text parts, one per line (other parts are not read). */
+function textOf(message: UiMessageDto): string {
+  return message.parts.flatMap((part) => (part.type === 'text' ? [part.text as string] : [])).join('\n');
+}
+
+/**
+ * The Vercel AI SDK `useChat` protocol over ChatService: a UI message sent (idempotent on its id)
+ * or an answer regenerated, streamed as UI message chunks; the reply streaming now, replayed for a
+ * client that resumes; stop. Every stream listens to the bus before it reads where the reply
+ * stands, so that nothing falls between the two.
+ */
+@Injectable()
+export class AiSdkService {
+  constructor(
+    private readonly chat: ChatService,
+    private readonly conversations: ConversationsService,
+    private readonly messages: MessagesRepository,
+    private readonly bus: RealtimeBus,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** POST /chat: everything that can fail with a JSON error happens here, before the stream opens. */
+  async submit(user: AuthUser, body: ChatRequestDto): Promise<Answer> {
+    if (body.trigger === 'regenerate-message') return this.follow(user, await this.chat.regenerate(user, body.id, await this.answered(user, body)));
+    const { message, run } = await this.send(user, body);
+    if (!run) return (stream) => this.writeAll(stream, unansweredChunks(message));
+    return this.follow(user, run, message);
+  }
+
+  /** GET /chat/:id/stream: the reply streaming now, from its start; undefined when none is. */
+  async resume(user: AuthUser, conversationId: string): Promise<Answer | undefined> {
+    await this.conversations.authorize(conversationId, user, 'read');
+    const events = holdEvents(this.bus.events$, conversationId);
+    try {
+      const snapshot = await this.chat.activeRun(conversationId);
+      if (!snapshot) {
+        events.stop();
+        return undefined;
+      }
+      return (stream) => this.play(stream, events, new ReplyChunks((chunk) => stream.write(chunk), snapshot.run.id), (chunks) => chunks.resume(snapshot));
+    } catch (error) {
+      events.stop();
+      throw error;
+    }
+  }
+
+  /** POST /chat/:id/stop: cancels the reply streaming now (its text so far is kept); undefined when none is. */
+  async stop(user: AuthUser, conversationId: string): Promise<RunDto | undefined> {
+    await this.conversations.authorize(conversationId, user, 'send');
+    const active = await this.chat.activeRun(conversationId);
+    return active ? this.chat.cancel(user, conversationId, active.run.id) : undefined;
+  }
+
+  /** The last message is the one to send; its UI id is the idempotency key, so a retried POST adds nothing. */
+  private async send(user: AuthUser, body: ChatRequestDto): Promise<{ message: MessageDto; run: RunDto | null }> {
+    const index = body.messages.length - 1;
+    const last = body.messages[index]!;
+    if (last.role !== 'user') throw invalid(`messages.${index}.role`, 'the last message must be the user message to send');
+    const content = textOf(last);
+    if (!/\S/.test(content)) throw invalid(`messages.${index}.parts`, 'the message to send must have text');
+    const max = this.config.limits.messageMaxLength;
+    if (content.length > max) throw invalid(`messages.${index}.parts`, `the text must be shorter than or equal to ${max} characters`);
+    const sent = await this.chat.send(user, body.id, { content, clientMessageId: last.id });
+    if (sent.message.content !== content) {
+      // The id is that of a message sent before with other text: useChat's edit, which would be lost.
+      throw new AppError(HttpStatus.CONFLICT, 'MESSAGE_ID_REUSED', 'A message with this id was already sent with other text; send the edit as a new message');
+    }
+    return sent;
+  }
+
+  /**
+   * The user message a regenerate answers again: the one the named message (`messageId`, our id of
+   * a reply or of a user message) answered or is; otherwise the last user message of the body, by
+   * our id or by the caller's clientMessageId (the UI id it was sent with).
+   */
+  private async answered(user: AuthUser, { id, messageId, messages }: ChatRequestDto): Promise<string> {
+    await this.conversations.authorize(id, user, 'send');
+    const named = messageId ? await this.stored(id, messageId) : undefined;
+    if (named?.role === 'assistant' && named.runId) return (await this.chat.getRun(user, id, named.runId)).triggerMessageId;
+    if (named?.role === 'user') return named.id;
+    const last = messages.findLast((message) => message.role === 'user');
+    const stored = last && ((await this.stored(id, last.id)) ?? (await this.messages.findByClientMessageId(id, user.id, last.id)));
+    if (stored?.role === 'user' && !stored.deletedAt) return stored.id;
+    throw new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'None of these messages is a message of this conversation to answer again');
+  }
+
+  private async stored(conversationId: string, id: string): Promise<MessageEntity | undefined> {
+    const message = UUID.test(id) ? await this.messages.findById(conversationId, id) : undefined;
+    return message && !message.deletedAt ? message : undefined;
+  }
+
+  /** A run's reply from its start: persisted if it has ended, else its snapshot, then live. */
+  private async follow(user: AuthUser, run: RunDto, userMessage?: MessageDto): Promise<Answer> {
+    const events = holdEvents(this.bus.events$, run.conversationId);
+    try {
+      const current = await this.chat.getRun(user, run.conversationId, run.id);
+      let prime = (_chunks: ReplyChunks): void => undefined;
+      if (isTerminalRunStatus(current.status)) {
+        const ended = await this.chat.waitForRun(run.id);
+        prime = (chunks) => chunks.settle(ended.run, ended.reply);
+      } else if (current.status === 'running') {
+        const snapshot = await this.chat.activeRun(run.conversationId);
+        if (snapshot?.run.id === run.id) prime = (chunks) => chunks.resume(snapshot);
+      }
+      return (stream) => this.play(stream, events, new ReplyChunks((chunk) => stream.write(chunk), run.id, userMessage), prime);
+    } catch (error) {
+      events.stop();
+      throw error;
+    }
+  }
+
+  private play(stream: UiMessageStream, events: HeldEvents, chunks: ReplyChunks, prime: (chunks: ReplyChunks) => void): void {
+    stream.onClose(() => events.stop());
+    prime(chunks);
+    events.release((event) => {
+      chunks.event(event);
+      if (chunks.done) stream.end();
+    });
+    if (chunks.done) stream.end();
+  }
+
+  private writeAll(stream: UiMessageStream, chunks: ReturnType<typeof unansweredChunks>): void {
+    for (const chunk of chunks) stream.write(chunk);
+    stream.end();
+  }
+}

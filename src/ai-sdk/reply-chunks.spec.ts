@@ -1,0 +1,142 @@
+import { readUIMessageStream, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from 'ai';
+import { describe, expect, it } from 'vitest';
+import type { RunDto } from '../agent/dto/run.dto.js';
+import type { MessageDto } from '../messages/dto/message.dto.js';
+import { messagesProblem } from './dto/ai-sdk.dto.js';
+import { ReplyChunks, sourceChunk, unansweredChunks } from './reply-chunks.js';
+
+const RUN_ID = 'run-1';
+const REPLY_ID = 'reply-1';
+const CONVERSATION_ID = 'conversation-1';
+
+function run(status: RunDto['status'], extra: Partial<RunDto> = {}): RunDto {
+  return {
+    id: RUN_ID, conversationId: CONVERSATION_ID, triggerMessageId: 'user-1', responseMessageId: REPLY_ID, status, provider: 'openai', model: 'm',
+    usage: null, error: null, createdAt: '2026-01-01T00:00:00.000Z', startedAt: null, finishedAt: null, ...extra,
+  };
+}
+
+function reply(content: string, metadata: MessageDto['metadata'] = {}, status: MessageDto['status'] = 'complete'): MessageDto {
+  return {
+    id: REPLY_ID, conversationId: CONVERSATION_ID, seq: 2, version: 7, role: 'assistant', authorId: null, content, status, clientMessageId: null,
+    runId: RUN_ID, metadata, createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, deletedAt: null,
+  };
+}
+
+function record(): { chunks: UIMessageChunk[]; stream: ReplyChunks } {
+  const chunks: UIMessageChunk[] = [];
+  return { chunks, stream: new ReplyChunks((chunk) => chunks.push(chunk), RUN_ID) };
+}
+
+/** Every chunk passes the SDK's schema, and the SDK's reader builds this message from them. */
+async function rebuilt(chunks: UIMessageChunk[]): Promise<UIMessage> {
+  const schema = uiMessageChunkSchema();
+  for (const chunk of chunks) expect((await schema.validate!(chunk)).success, JSON.stringify(chunk)).toBe(true);
+  const stream = new ReadableStream<UIMessageChunk>({
+    start(controller) {
+      for (const chunk of chunks) if (chunk.type !== 'error') controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  let last: UIMessage | undefined;
+  for await (const message of readUIMessageStream({ stream })) last = message;
+  return last!;
+}
+
+const text = (message: UIMessage) => message.parts.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('');
+const delta = (index: number, value: string) => ({ type: 'run.delta' as const, conversationId: CONVERSATION_ID, runId: RUN_ID, index, text: value });
+
+describe('ReplyChunks', () => {
+  it('joins a snapshot and the live deltas without a gap or a repeat at the seam', async () => {
+    const { chunks, stream } = record();
+    stream.resume({ run: run('running'), content: 'Hello, ', index: 1 });
+    for (const event of [delta(0, 'Hel'), delta(1, 'lo, '), delta(2, 'world'), delta(2, 'world'), delta(3, '!')]) stream.event(event);
+    stream.event({ type: 'run.completed', conversationId: CONVERSATION_ID, run: run('completed'), message: reply('Hello, world!'), version: 7 });
+    expect(chunks.filter((chunk) => chunk.type === 'text-delta').map((chunk) => chunk.delta)).toEqual(['Hello, ', 'world', '!']);
+    expect(chunks[0]).toEqual({ type: 'start', messageId: REPLY_ID });
+    expect(chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'stop' });
+    const message = await rebuilt(chunks);
+    expect(message.id).toBe(REPLY_ID);
+    expect(text(message)).toBe('Hello, world!');
+    expect(stream.done).toBe(true);
+  });
+
+  it('after a gap takes the rest of the text from the final reply, so the client ends with exactly it', async () => {
+    const { chunks, stream } = record();
+    stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running') });
+    stream.event(delta(0, 'one '));
+    stream.event(delta(2, 'three '));
+    stream.event(delta(3, 'four'));
+    stream.event({ type: 'message.updated', conversationId: CONVERSATION_ID, message: reply('one two three four', {}, 'failed') });
+    stream.event({ type: 'run.failed', conversationId: CONVERSATION_ID, run: run('failed', { error: { code: 'X', message: 'It broke' } }), error: { code: 'X', message: 'It broke' }, version: 7 });
+    expect(text(await rebuilt(chunks))).toBe('one two three four');
+    expect(chunks.at(-1)).toEqual({ type: 'error', errorText: 'It broke' });
+  });
+
+  it('replays an ended reply from what was persisted: tools, text, sources, our ids', async () => {
+    const { chunks, stream } = record();
+    const sources = [{ messageId: 'm-1', conversationId: CONVERSATION_ID, conversationTitle: 'Plans', seq: 4, excerpt: '**budget**' }];
+    const toolCalls = [
+      { callId: 'c1', name: 'search_history', args: { query: 'budget' }, result: sources },
+      { callId: 'c2', name: 'calculator', args: { expression: '1/0' }, error: 'division by zero' },
+    ];
+    stream.settle(run('completed'), reply('Found it.', { toolCalls, sources }));
+    const message = await rebuilt(chunks);
+    expect(message.parts.map((part) => part.type)).toEqual([
+      'step-start', 'data-run', 'tool-search_history', 'tool-calculator', 'step-start', 'text', 'source-document', 'data-message',
+    ]);
+    expect(message.parts[3]).toMatchObject({ state: 'output-error', errorText: 'division by zero' });
+    expect(message.parts[6]).toMatchObject({ sourceId: 'm-1', title: 'Plans #4', mediaType: 'text/markdown' });
+    expect(message.parts[7]).toMatchObject({ id: REPLY_ID, data: { id: REPLY_ID, seq: 2, version: 7, role: 'assistant' } });
+  });
+
+  it('shows live tool calls once each, and a cancelled run as abort', async () => {
+    const { chunks, stream } = record();
+    stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running') });
+    const tool = { type: 'run.tool' as const, conversationId: CONVERSATION_ID, runId: RUN_ID, callId: 'c1', name: 'calculator', args: { expression: '2+2' } };
+    stream.event({ ...tool, status: 'started' as const });
+    stream.event({ ...tool, status: 'completed' as const, result: { result: '4' } });
+    stream.event({ type: 'message.updated', conversationId: CONVERSATION_ID, message: reply('', { toolCalls: [{ callId: 'c1', name: 'calculator', args: {}, result: { result: '4' } }] }, 'cancelled') });
+    stream.event({ type: 'run.cancelled', conversationId: CONVERSATION_ID, run: run('cancelled'), version: 7 });
+    expect(chunks.filter((chunk) => chunk.type.startsWith('tool-'))).toHaveLength(2);
+    expect(chunks.at(-1)).toEqual({ type: 'abort', reason: 'cancelled' });
+    expect((await rebuilt(chunks)).parts.find((part) => part.type === 'tool-calculator')).toMatchObject({ state: 'output-available', output: { result: '4' } });
+  });
+
+  it('ignores the events of other runs, and everything once ended', () => {
+    const { chunks, stream } = record();
+    stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running', { id: 'other' }) });
+    stream.event({ ...delta(0, 'x'), runId: 'other' });
+    expect(chunks).toEqual([]);
+    stream.settle(run('completed'), reply(''));
+    const ended = chunks.length;
+    stream.event(delta(0, 'late'));
+    expect(chunks).toHaveLength(ended);
+  });
+
+  it('answers a message the agent does not reply to with the stored message only', async () => {
+    const stored = { ...reply('hi'), id: 'user-1', role: 'user' as const, runId: null };
+    const chunks = unansweredChunks(stored);
+    const message = await rebuilt(chunks);
+    expect(message.parts).toEqual([{ type: 'data-message', id: 'user-1', data: expect.objectContaining({ id: 'user-1', role: 'user', seq: 2 }) }]);
+  });
+});
+
+describe('sourceChunk', () => {
+  it('turns URLs into source-url, documents and messages into source-document, and skips what it cannot name', () => {
+    expect(sourceChunk({ url: 'https://example.com/a', title: 'A' })).toEqual({ type: 'source-url', sourceId: 'https://example.com/a', url: 'https://example.com/a', title: 'A' });
+    expect(sourceChunk({ type: 'document', id: 'd1', title: 'Spec', filename: 'spec.pdf', mediaType: 'application/pdf' })).toMatchObject({
+      type: 'source-document', sourceId: 'd1', title: 'Spec', filename: 'spec.pdf', mediaType: 'application/pdf',
+    });
+    for (const nothing of [null, 'x', [], { title: 'no id' }]) expect(sourceChunk(nothing)).toBeUndefined();
+  });
+});
+
+describe('messagesProblem', () => {
+  it('names the first problem by its path, and bounds the array before reading it', () => {
+    expect(messagesProblem([{ id: 'a', role: 'user', parts: [{ type: 'text', text: 'hi' }, { type: 'tool-x', input: { deep: [1] } }], extra: 1 }])).toBeUndefined();
+    expect(messagesProblem([{ id: 'a', role: 'user', parts: [] }, { id: 'b', role: 'user', parts: [{ type: 'text' }] }])).toBe('messages.1.parts.0 is a text part without a string text');
+    expect(messagesProblem(Array.from({ length: 1001 }, () => null))).toBe('messages must hold 1 to 1000 messages');
+    expect(messagesProblem({})).toBe('messages must be an array');
+  });
+});

@@ -1,0 +1,215 @@
+import type { JSONValue, UIMessageChunk } from 'ai';
+import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunDto } from '../agent/dto/run.dto.js';
+import type { MessageDto } from '../messages/dto/message.dto.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
+
+export type ChunkSink = (chunk: UIMessageChunk) => void;
+
+type ToolEvent = Extract<RealtimeEvent, { type: 'run.tool' }>;
+type ToolCall = { callId: string; name: string; args?: unknown; result?: unknown; error?: string };
+
+/** Our ids, seq and version of a message, without its text (the stream carries that). */
+export function messagePart(message: MessageDto): UIMessageChunk {
+  const { id, conversationId, seq, version, role, status, clientMessageId, runId } = message;
+  return { type: 'data-message', id, data: { id, conversationId, seq, version, role, status, clientMessageId, runId } };
+}
+
+function runPart(run: RunDto): UIMessageChunk {
+  return { type: 'data-run', id: run.id, data: run };
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value ? value : undefined;
+}
+
+/**
+ * A source of `metadata.sources` as the AI SDK shows it: a URL as `source-url`, anything else with
+ * an id (a document, or a message found by search_history) as `source-document`, the whole entry
+ * under `providerMetadata.agentChat`.
+ */
+export function sourceChunk(source: unknown): UIMessageChunk | undefined {
+  if (!source || typeof source !== 'object' || Array.isArray(source)) return undefined;
+  const entry = source as Record<string, JSONValue>;
+  const id = text(entry.id) ?? text(entry.messageId);
+  const url = text(entry.url);
+  if (url) return { type: 'source-url', sourceId: id ?? url, url, ...(text(entry.title) && { title: text(entry.title) }) };
+  if (!id) return undefined;
+  const seq = typeof entry.seq === 'number' ? ` #${entry.seq}` : '';
+  return {
+    type: 'source-document',
+    sourceId: id,
+    mediaType: text(entry.mediaType) ?? 'text/markdown',
+    title: text(entry.title) ?? `${text(entry.conversationTitle) ?? 'Message'}${seq}`,
+    ...(text(entry.filename) && { filename: text(entry.filename) }),
+    providerMetadata: { agentChat: entry },
+  };
+}
+
+function terminalChunk(run: RunDto): UIMessageChunk {
+  if (run.status === 'completed') return { type: 'finish', finishReason: 'stop' };
+  if (run.status === 'cancelled') return { type: 'abort', reason: 'cancelled' };
+  return { type: 'error', errorText: run.error?.message ?? `The reply ended as ${run.status}` };
+}
+
+/** The answer to a message the agent does not reply to: no text, only the stored message. */
+export function unansweredChunks(message: MessageDto): UIMessageChunk[] {
+  return [{ type: 'start' }, messagePart(message), { type: 'finish', finishReason: 'other' }];
+}
+
+/**
+ * One run's reply as UI message stream chunks, from `start` to `finish` (or `error` / `abort`),
+ * built from where it stands (a snapshot, or its persisted end) and its live events.
+ *
+ * Deltas are taken in index order only: a repeated one is dropped, and after a gap the rest of
+ * the text comes from the final reply instead, so the client's text always equals the persisted
+ * one. Tool calls and text missed before a snapshot are filled in the same way at the end.
+ */
+export class ReplyChunks {
+  private opened = false;
+  private ended = false;
+  private textId: string | undefined;
+  private texts = 0;
+  private streamed = '';
+  private nextIndex = 0;
+  private gapped = false;
+  private toolOutputInStep = false;
+  private readonly announced = new Set<string>();
+  private readonly settled = new Set<string>();
+  private final: MessageDto | undefined;
+
+  constructor(
+    private readonly emit: ChunkSink,
+    private readonly runId: string,
+    /** The user message the run answers, sent right after `start` (POST only). */
+    private readonly userMessage?: MessageDto,
+  ) {}
+
+  get done(): boolean {
+    return this.ended;
+  }
+
+  /** A streaming reply as it stands: its text so far as one delta. */
+  resume({ run, content, index }: RunSnapshot): void {
+    // Not yet opened: nothing was streamed, and run.started is still to come.
+    if (!run.responseMessageId) return;
+    this.open(run);
+    this.nextIndex = index + 1;
+    if (content) this.appendText(content);
+  }
+
+  event(event: RealtimeEvent): void {
+    if (this.ended) return;
+    switch (event.type) {
+      case 'run.started':
+        if (event.run.id === this.runId) this.open(event.run);
+        break;
+      case 'run.delta':
+        if (event.runId === this.runId) this.delta(event.index, event.text);
+        break;
+      case 'run.tool':
+        if (event.runId === this.runId && this.opened) this.tool(event);
+        break;
+      case 'message.updated':
+        // The reply's final state comes just before run.failed / run.cancelled, which do not carry it.
+        if (event.message.runId === this.runId && event.message.role === 'assistant') this.final = event.message;
+        break;
+      case 'run.completed':
+        if (event.run.id === this.runId) this.settle(event.run, event.message);
+        break;
+      case 'run.failed':
+      case 'run.cancelled':
+        if (event.run.id === this.runId) this.settle(event.run, this.final ?? null);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The run has ended with this reply: whatever the client lacks of it, then the terminal chunk. */
+  settle(run: RunDto, reply: MessageDto | null): void {
+    if (this.ended) return;
+    this.open(run);
+    // Missed calls are shown as one step: all their inputs, then all their outcomes.
+    const calls = (reply?.metadata.toolCalls ?? []) as ToolCall[];
+    for (const { callId, name, args } of calls) this.announceTool(callId, name, args);
+    for (const { callId, result, error } of calls) this.settleTool(callId, error !== undefined ? { errorText: error } : { output: result });
+    const content = reply?.content ?? '';
+    if (content.startsWith(this.streamed) && content.length > this.streamed.length) this.appendText(content.slice(this.streamed.length));
+    this.closeText();
+    for (const source of reply?.metadata.sources ?? []) {
+      const chunk = sourceChunk(source);
+      if (chunk) this.emit(chunk);
+    }
+    if (reply) this.emit(messagePart(reply));
+    this.emit(runPart(run));
+    this.emit({ type: 'finish-step' });
+    this.emit(terminalChunk(run));
+    this.ended = true;
+  }
+
+  private open(run: RunDto): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.emit(run.responseMessageId ? { type: 'start', messageId: run.responseMessageId } : { type: 'start' });
+    this.emit({ type: 'start-step' });
+    if (this.userMessage) this.emit(messagePart(this.userMessage));
+    this.emit(runPart(run));
+  }
+
+  private delta(index: number, delta: string): void {
+    if (this.gapped || index < this.nextIndex) return;
+    if (!this.opened || index > this.nextIndex) {
+      this.gapped = true;
+      return;
+    }
+    this.nextIndex = index + 1;
+    this.appendText(delta);
+  }
+
+  private tool({ callId, name, status, args, result }: ToolEvent): void {
+    this.announceTool(callId, name, args);
+    if (status === 'completed') this.settleTool(callId, { output: result });
+    else if (status === 'failed') this.settleTool(callId, { errorText: text((result as { error?: unknown } | undefined)?.error) ?? 'The tool failed' });
+  }
+
+  private announceTool(callId: string, name: string, input: unknown): void {
+    if (this.announced.has(callId)) return;
+    this.announced.add(callId);
+    this.nextStep();
+    this.closeText();
+    this.emit({ type: 'tool-input-available', toolCallId: callId, toolName: name, input: input ?? {} });
+  }
+
+  private settleTool(callId: string, outcome: { output: unknown } | { errorText: string }): void {
+    if (this.settled.has(callId)) return;
+    this.settled.add(callId);
+    this.toolOutputInStep = true;
+    this.emit('errorText' in outcome ? { type: 'tool-output-error', toolCallId: callId, errorText: outcome.errorText } : { type: 'tool-output-available', toolCallId: callId, output: outcome.output });
+  }
+
+  private appendText(delta: string): void {
+    this.nextStep();
+    if (!this.textId) {
+      this.textId = `text-${++this.texts}`;
+      this.emit({ type: 'text-start', id: this.textId });
+    }
+    this.emit({ type: 'text-delta', id: this.textId, delta });
+    this.streamed += delta;
+  }
+
+  private closeText(): void {
+    if (!this.textId) return;
+    this.emit({ type: 'text-end', id: this.textId });
+    this.textId = undefined;
+  }
+
+  /** The model is called again after tool results: a new step, as the AI SDK's own streams show it. */
+  private nextStep(): void {
+    if (!this.toolOutputInStep) return;
+    this.toolOutputInStep = false;
+    this.closeText();
+    this.emit({ type: 'finish-step' });
+    this.emit({ type: 'start-step' });
+  }
+}
