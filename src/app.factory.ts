@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
+import { CHAT_ROUTE } from './ai-sdk/ai-sdk.controller.js';
 import { jsonBodyParser } from './common/http/json-body.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
@@ -79,6 +80,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const fastify = app.getHttpAdapter().getInstance();
   installRequestHooks(fastify, logger, app.get(MetricsService));
+  // A route's own limit wins over the parser's; routes are registered by init() below, after this hook.
+  fastify.addHook('onRoute', (route) => {
+    if (route.method === 'POST' && route.url === `/${API_PREFIX}/${CHAT_ROUTE}`) route.bodyLimit = config.limits.chatBodyLimit;
+  });
   app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {

@@ -21,10 +21,13 @@ const UI_MESSAGE_STREAM = {
   content: { 'text/event-stream': { schema: { type: 'string' } } },
 };
 
+/** The useChat endpoint's path under the API prefix (its body limit is its own: CHAT_BODY_LIMIT). */
+export const CHAT_ROUTE = 'chat';
+
 /** The endpoints of the Vercel AI SDK's `useChat` with `DefaultChatTransport({ api: '/api/v1/chat' })`. */
 @ApiTags('chat')
 @Authenticated()
-@Controller('chat')
+@Controller(CHAT_ROUTE)
 export class AiSdkController {
   constructor(
     private readonly aiSdk: AiSdkService,

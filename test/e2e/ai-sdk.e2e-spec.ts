@@ -185,6 +185,21 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
     expect(runs).toEqual([expect.objectContaining({ triggerMessageId: stored[0]!.id })]);
   });
 
+  it('takes the whole history useChat posts for a long conversation, well past the 64 KB body limit of other routes', async () => {
+    const id = await h.conversation(user, { mode: 'off' });
+    const earlier = Array.from({ length: 400 }, (_, i) => ({ id: `old-${i}`, role: i % 2 ? 'assistant' : 'user', parts: [{ type: 'text', text: 'x'.repeat(2_000) }] }));
+    const last = { id: 'long-history-last', role: 'user', parts: [{ type: 'text', text: 'still here' }] };
+    const accepted = await h.post(user, '/chat', { id, trigger: 'submit-message', messages: [...earlier, last] });
+    expect(accepted.status).toBe(200);
+    expect((await h.messages(user, id)).map((message) => message.content)).toEqual(['still here']);
+    // Past CHAT_BODY_LIMIT (4 MB) it is the usual 413, and other routes keep their own limit.
+    const huge = Array.from({ length: 2_200 }, (_, i) => ({ id: `huge-${i}`, role: 'assistant', parts: [{ type: 'text', text: 'y'.repeat(2_000) }] }));
+    const refused = await h.post(user, '/chat', { id, trigger: 'submit-message', messages: [...huge, last] });
+    expect(refused.status).toBe(413);
+    expect(refused.body).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect((await h.post(user, `/conversations/${id}/messages`, { content: 'z'.repeat(100), padding: 'p'.repeat(70_000) })).status).toBe(413);
+  });
+
   it('works as well when the client sends only its last message (the README recipe for long conversations)', async () => {
     const id = await h.conversation(user);
     const chat = new TestChat({
@@ -267,7 +282,7 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
       ['no body', () => undefined, 'id', 'id must be a UUID'],
       ['a conversation id that is no UUID', () => ({ id: 'chat-1', trigger: 'submit-message', messages: [message('hi')] }), 'id', 'id must be a UUID'],
       ['messages that are not an array', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: 'hi' }), 'messages', 'messages must be an array'],
-      ['no messages', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [] }), 'messages', 'messages must hold 1 to 1000 messages'],
+      ['no messages', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [] }), 'messages', 'messages must hold 1 to 10000 messages'],
       ['an unknown trigger', (conversation) => ({ id: conversation, trigger: 'resume-stream', messages: [message('hi')] }), 'trigger', 'trigger must be one of'],
       ['a message that is a string', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: ['hi'] }), 'messages', 'messages.0 must be an object'],
       ['a text part whose text is a number', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message(42)] }), 'messages', 'messages.0.parts.0 is a text part without a string text'],
@@ -275,7 +290,7 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
       ['an unknown role', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ ...message('hi'), role: 'tool' }] }), 'messages', 'messages.0.role must be one of'],
       ['a message id with spaces', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ ...message('hi'), id: 'a b' }] }), 'messages', 'messages.0.id must be'],
       ['an unknown field', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message('hi')], admin: true }), 'admin', 'should not exist'],
-      ['a huge array of messages', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: Array.from({ length: 5000 }, () => ({})) }), 'messages', 'messages must hold 1 to 1000 messages'],
+      ['a huge array of messages', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: Array.from({ length: 20_000 }, () => ({})) }), 'messages', 'messages must hold 1 to 10000 messages'],
       ['a huge array of parts', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ id: 'm', role: 'user', parts: Array.from({ length: 1000 }, () => ({ type: 'x' })) }] }), 'messages', 'messages.0.parts must be an array of at most 100 parts'],
       ['a last message that is not the user\'s', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message('hi', { role: 'assistant' })] }), 'messages.0.role', 'the last message must be the user message'],
       ['a blank text', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message('   ')] }), 'messages.0.parts', 'must have text'],

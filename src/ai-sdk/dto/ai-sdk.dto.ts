@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Length, ValidateBy, type ValidationOptions } from 'class-validator';
 
 /** A useChat client sends its whole copy of the conversation; only its last user message is read. */
-export const MAX_UI_MESSAGES = 1000;
+/** A long conversation, as useChat holds it: the body limit (CHAT_BODY_LIMIT) bounds it first. */
+export const MAX_UI_MESSAGES = 10_000;
 export const MAX_UI_PARTS = 100;
 const MAX_PART_TYPE_LENGTH = 100;
 
