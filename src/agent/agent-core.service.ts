@@ -185,20 +185,11 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
   private async openReply(active: ActiveRun): Promise<boolean> {
     if (active.responseMessageId) return true;
     const { run } = active;
-    const stored = await this.messages.append({
-      conversationId: run.conversationId,
-      role: 'assistant',
-      authorId: null,
-      content: '',
-      status: 'streaming',
-      runId: run.id,
-      metadata: { model: run.model },
-    });
-    if (!stored) return false;
-    active.responseMessageId = stored.message.id;
-    await this.runs.attachResponse(run.id, stored.message.id);
-    active.run = Object.assign(new RunEntity(), run, { responseMessageId: stored.message.id });
-    this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
+    const reply = await this.messages.appendReply({ conversationId: run.conversationId, runId: run.id, metadata: { model: run.model } });
+    if (!reply) return false;
+    active.responseMessageId = reply.id;
+    active.run = Object.assign(new RunEntity(), run, { responseMessageId: reply.id });
+    this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(reply) });
     this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
     return true;
   }
