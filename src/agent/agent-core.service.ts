@@ -1,6 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { APICallError } from '@ai-sdk/provider';
-import { filter, type Subscription } from 'rxjs';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
@@ -8,66 +6,31 @@ import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import type { RealtimeEvent } from '../realtime/realtime.events.js';
-import { streamSteps } from './agent-steps.js';
+import { type AgentStreamPart, streamSteps } from './agent-steps.js';
 import { ContextService, tokensOf } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
-import { ModelFactory, ModelUnavailableError } from './providers/model.factory.js';
-import { RunEntity, type RunError, type RunUsage } from './run.entity.js';
+import { readWithRetries } from './provider-retries.js';
+import { ModelFactory } from './providers/model.factory.js';
+import { ReplyStream, type StreamPosition } from './reply-stream.js';
+import type { RunAbort } from './run-abort.js';
+import { RunCancellations } from './run-cancellations.service.js';
+import type { RunEntity, RunUsage } from './run.entity.js';
+import { failureOutcome, type RunOutcome } from './run-outcome.js';
 import { RunsRepository } from './runs.repository.js';
+import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
-/** Cancels asked for runs this instance has claimed but not yet started are remembered this long. */
-const PENDING_CANCEL_TTL_MS = 60_000;
-
-type AbortReason = 'cancelled' | 'timeout' | 'idle' | 'shutdown';
-
-interface ActiveRun {
-  run: RunEntity;
-  responseMessageId: string;
-  /** The text published so far (what `index` covers). */
-  content: string;
-  /** Index of the last delta published; -1 before the first. */
-  index: number;
-  /** Text received but not yet published: deltas are coalesced to AGENT_DELTA_INTERVAL_MS. */
-  pending: string;
-  lastFlush: number;
-  flushTimer?: NodeJS.Timeout;
-  controller: AbortController;
-  reason?: AbortReason;
-}
-
-export interface RunSnapshot {
+export interface RunSnapshot extends StreamPosition {
   run: RunDto;
-  content: string;
-  index: number;
 }
 
-class RunFailure extends Error {
-  constructor(readonly error: RunError) {
-    super(error.message);
-  }
-}
-
-function isRetryable(error: unknown): boolean {
-  if (APICallError.isInstance(error)) return error.isRetryable;
-  const code = (error as { code?: string; cause?: { code?: string } })?.cause?.code ?? (error as { code?: string })?.code;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(code ?? '') ||
-    (error instanceof TypeError && /fetch failed/i.test(error.message));
-}
-
-function describeProviderError(error: unknown, provider: string): RunError {
-  if (error instanceof ModelUnavailableError) return { code: error.code, message: error.message };
-  if (APICallError.isInstance(error)) {
-    if (error.statusCode === 401 || error.statusCode === 403) {
-      return { code: 'PROVIDER_AUTH', message: `The ${provider} provider rejected the credentials (HTTP ${error.statusCode}); check the API key` };
-    }
-    if (error.statusCode === 404) return { code: 'MODEL_NOT_FOUND', message: `The ${provider} provider does not know this model (HTTP 404); check AGENT_MODEL` };
-    if (error.statusCode === 429) return { code: 'PROVIDER_RATE_LIMITED', message: `The ${provider} provider is rate limiting requests (HTTP 429)` };
-    return { code: 'PROVIDER_ERROR', message: `The ${provider} provider answered HTTP ${error.statusCode ?? '?'}` };
-  }
-  if (isRetryable(error)) return { code: 'PROVIDER_UNAVAILABLE', message: `The ${provider} provider cannot be reached; check OPENAI_BASE_URL / network` };
-  return { code: 'PROVIDER_ERROR', message: `The ${provider} provider failed: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}` };
+/** One run as it executes here. */
+interface RunExecution {
+  run: RunEntity;
+  reply: ReplyStream;
+  abort: RunAbort;
+  tools: ToolCallRecorder;
+  usage?: RunUsage;
 }
 
 /** Starts an async generator at once (its first step runs now) and yields what it yields. */
@@ -94,11 +57,9 @@ function primed<T>(generator: AsyncGenerator<T>): AsyncGenerator<T> {
  * and sources. Knows nothing of Socket.IO or HTTP.
  */
 @Injectable()
-export class AgentCore implements OnModuleInit, OnModuleDestroy {
+export class AgentCore {
   private readonly logger = new Logger('AgentCore');
-  private readonly active = new Map<string, ActiveRun>();
-  private readonly pendingCancels = new Map<string, number>();
-  private subscription: Subscription | undefined;
+  private readonly replies = new Map<string, ReplyStream>();
 
   constructor(
     private readonly runs: RunsRepository,
@@ -107,50 +68,23 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     private readonly context: ContextService,
     private readonly models: ModelFactory,
     private readonly tools: ToolRegistry,
+    private readonly cancellations: RunCancellations,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
   ) {}
 
-  /** Cancel requests reach every instance; the one executing the run stops it. */
-  onModuleInit(): void {
-    this.subscription = this.bus.events$
-      .pipe(filter((event): event is Extract<RealtimeEvent, { type: 'run.cancel' }> => event.type === 'run.cancel'))
-      .subscribe((event) => this.requestCancel(event.runId));
-  }
-
-  onModuleDestroy(): void {
-    this.subscription?.unsubscribe();
-  }
-
   get activeRunIds(): string[] {
-    return [...this.active.keys()];
+    return [...this.replies.keys()];
   }
 
   /** The text streamed so far of a run executing here, with the index of its last delta. */
-  snapshot(runId: string): { content: string; index: number } | undefined {
-    const active = this.active.get(runId);
-    return active && { content: active.content, index: active.index };
-  }
-
-  /** Stops a run executing here at once (it ends as cancelled, text kept), or as soon as it starts here. */
-  private requestCancel(runId: string): void {
-    if (this.abort(runId, 'cancelled')) return;
-    const now = Date.now();
-    for (const [id, at] of this.pendingCancels) if (now - at > PENDING_CANCEL_TTL_MS) this.pendingCancels.delete(id);
-    this.pendingCancels.set(runId, now);
+  snapshot(runId: string): StreamPosition | undefined {
+    return this.replies.get(runId)?.position;
   }
 
   /** Stops every run of this process (shutdown): they end as interrupted, text kept. */
   abortAll(): void {
-    for (const runId of this.active.keys()) this.abort(runId, 'shutdown');
-  }
-
-  private abort(runId: string, reason: AbortReason): boolean {
-    const active = this.active.get(runId);
-    if (!active) return false;
-    active.reason ??= reason;
-    active.controller.abort(reason);
-    return true;
+    this.cancellations.abortAll();
   }
 
   /** Executes a run this instance has claimed (status running). */
@@ -160,13 +94,14 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       this.messages.findById(run.conversationId, run.triggerMessageId),
     ]);
     if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
-    const active: ActiveRun = { run, responseMessageId: '', content: '', index: -1, pending: '', lastFlush: 0, controller: new AbortController() };
-    this.active.set(run.id, active);
-    if (this.pendingCancels.delete(run.id)) this.abort(run.id, 'cancelled');
+    const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
+    this.replies.set(run.id, reply);
+    const abort = this.cancellations.track(run.id);
     try {
-      await this.execute(active, view, trigger);
+      await this.execute({ run, reply, abort, tools: new ToolCallRecorder(run, this.runs, this.bus) }, view, trigger);
     } finally {
-      this.active.delete(run.id);
+      this.replies.delete(run.id);
+      this.cancellations.release(run.id);
     }
   }
 
@@ -178,185 +113,95 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
     if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended.result), version: ended.version });
   }
 
+  private async execute(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<void> {
+    const { run, abort } = execution;
+    abort.startDeadlines(this.config.agent);
+    let outcome: RunOutcome;
+    try {
+      if (!(await this.generate(execution, view, trigger))) return await this.endGone(run);
+      outcome = { status: 'completed' };
+    } catch (error) {
+      outcome = this.failed(error, execution);
+    } finally {
+      abort.end();
+    }
+    const { usage, tools } = execution;
+    await this.finish(execution.reply, run, outcome, { model: run.model, ...(usage && { usage }), ...tools.metadata });
+  }
+
   /**
-   * Writes the assistant message the reply streams into and announces the run (message:created,
-   * run:started). False if the conversation is gone.
+   * Calls the provider with the run's context and tools, and streams its answer into the reply.
+   * False, with nothing streamed, when the conversation went away before the reply was written.
    */
-  private async openReply(active: ActiveRun): Promise<boolean> {
-    if (active.responseMessageId) return true;
-    const { run } = active;
-    const stored = await this.messages.append({
-      conversationId: run.conversationId,
-      role: 'assistant',
-      authorId: null,
-      content: '',
-      status: 'streaming',
-      runId: run.id,
-      metadata: { model: run.model },
+  private async generate(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<boolean> {
+    const { run, reply, abort, tools } = execution;
+    const agent = this.config.agent;
+    const model = this.models.create({ provider: run.provider as never, model: run.model });
+    const context = await this.context.build(view, trigger.seq);
+    const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+    const steps = () =>
+      streamSteps({ model, system: context.system, messages: context.messages, tools: bound, maxSteps: agent.maxSteps, abortSignal: abort.signal });
+
+    // The provider request goes out first; the reply row is written and announced while the
+    // model thinks, so that bookkeeping adds nothing to the time to the first token.
+    const first = primed(steps());
+    abort.touch();
+    if (!(await reply.open())) return false;
+    await readWithRetries(first, {
+      restart: steps,
+      consume: (parts) => this.consume(parts, execution, context.tokens),
+      nothingSent: () => reply.untouched && !tools.any,
+      signal: abort.signal,
+      settings: agent,
+      provider: run.provider,
+      onRetry: (delay, attempt) => this.logger.warn(`Run ${run.id}: provider error before the first token, retrying in ${delay} ms (attempt ${attempt})`),
     });
-    if (!stored) return false;
-    active.responseMessageId = stored.message.id;
-    await this.runs.attachResponse(run.id, stored.message.id);
-    active.run = Object.assign(new RunEntity(), run, { responseMessageId: stored.message.id });
-    this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(stored.message) });
-    this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(active.run) });
     return true;
   }
 
-  private async execute(active: ActiveRun, view: ConversationView, trigger: MessageEntity): Promise<void> {
-    const { run } = active;
-    const agent = this.config.agent;
-    const toolCalls: NonNullable<MessageMetadata['toolCalls']> = [];
-    const sources: unknown[] = [];
-    const invocations = new Map<string, string>();
-    let usage: RunUsage | undefined;
-    let lastCheckpoint = Date.now();
-    let idleTimer: NodeJS.Timeout | undefined;
-    const resetIdle = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => this.abort(run.id, 'idle'), agent.idleTimeoutMs);
-    };
-    const runTimer = setTimeout(() => this.abort(run.id, 'timeout'), agent.runTimeoutMs);
-    let outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError };
-
-    try {
-      const model = this.models.create({ provider: run.provider as never, model: run.model });
-      const context = await this.context.build(view, trigger.seq);
-      const tools = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
-      const steps = () =>
-        streamSteps({ model, system: context.system, messages: context.messages, tools, maxSteps: agent.maxSteps, abortSignal: active.controller.signal });
-
-      // The provider request goes out first; the reply row is written and announced while the
-      // model thinks, so that bookkeeping adds nothing to the time to the first token.
-      let parts = primed(steps());
-      resetIdle();
-      if (!(await this.openReply(active))) return await this.endGone(run);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if (attempt > 0) parts = steps();
-          resetIdle();
-          for await (const part of parts) {
-            resetIdle();
-            switch (part.type) {
-              case 'text-delta': {
-                if (part.text) this.addText(active, part.text);
-                break;
-              }
-              case 'tool-call': {
-                this.flush(active);
-                const id = await this.runs.recordToolStart({ runId: run.id, callId: part.toolCallId, name: part.toolName, arguments: part.input });
-                // Not recorded: the run was erased with its account (its stop is on the way). Its
-                // tool calls from then on are neither kept nor shown to anyone; nor are outcomes.
-                if (!id) break;
-                invocations.set(part.toolCallId, id);
-                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'started', args: part.input });
-                break;
-              }
-              case 'tool-result': {
-                const id = invocations.get(part.toolCallId);
-                if (!id || !(await this.runs.recordToolEnd(id, { result: part.output }))) break;
-                toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, result: part.output });
-                if (part.toolName === 'search_history' && Array.isArray(part.output)) sources.push(...part.output);
-                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'completed', args: part.input, result: part.output });
-                break;
-              }
-              case 'tool-error': {
-                const message = part.error instanceof Error ? part.error.message : String(part.error);
-                const id = invocations.get(part.toolCallId);
-                if (!id || !(await this.runs.recordToolEnd(id, { error: message }))) break;
-                toolCalls.push({ callId: part.toolCallId, name: part.toolName, args: part.input, error: message });
-                this.bus.publish({ type: 'run.tool', conversationId: run.conversationId, runId: run.id, callId: part.toolCallId, name: part.toolName, status: 'failed', args: part.input, result: { error: message } });
-                break;
-              }
-              case 'finish': {
-                const { inputTokens, outputTokens } = part.usage;
-                usage = { inputTokens: inputTokens ?? context.tokens, outputTokens: outputTokens ?? tokensOf(active.content) };
-                break;
-              }
-            }
-            const now = Date.now();
-            if (now - lastCheckpoint >= agent.checkpointMs) {
-              lastCheckpoint = now;
-              // The published text with the index of its last delta (the pending text is in neither).
-              await this.messages.checkpointReply(active.responseMessageId, active.content, active.index);
-            }
-          }
-          break;
-        } catch (error) {
-          if (active.controller.signal.aborted) throw error;
-          const nothingSent = active.index === -1 && !active.pending && invocations.size === 0;
-          if (nothingSent && attempt < agent.maxRetries && isRetryable(error)) {
-            const delay = agent.retryBaseMs * 2 ** attempt;
-            this.logger.warn(`Run ${run.id}: provider error before the first token, retrying in ${delay} ms (attempt ${attempt + 1})`);
-            await new Promise((resolve) => setTimeout(resolve, delay));
-            continue;
-          }
-          if (nothingSent) throw new RunFailure(describeProviderError(error, run.provider));
-          throw new RunFailure({
-            code: 'STREAM_INTERRUPTED',
-            message: `The ${run.provider} stream broke off after the reply had started; the partial text is kept`,
-          });
-        }
-      }
-      outcome = { status: 'completed' };
-    } catch (error) {
-      const reason = active.reason;
-      if (reason === 'cancelled') outcome = { status: 'cancelled' };
-      else if (reason === 'shutdown') outcome = { status: 'interrupted', error: { code: 'SHUTDOWN', message: 'The server shut down during the run' } };
-      else if (reason === 'timeout') outcome = { status: 'failed', error: { code: 'RUN_TIMEOUT', message: `The run took longer than ${agent.runTimeoutMs} ms` } };
-      else if (reason === 'idle') outcome = { status: 'failed', error: { code: 'IDLE_TIMEOUT', message: `The provider sent nothing for ${agent.idleTimeoutMs} ms` } };
-      else if (error instanceof RunFailure) outcome = { status: 'failed', error: error.error };
-      else if (error instanceof ModelUnavailableError) outcome = { status: 'failed', error: describeProviderError(error, run.provider) };
-      else {
-        this.logger.error(`Run ${run.id} failed unexpectedly`, error instanceof Error ? error.stack : String(error));
-        outcome = { status: 'failed', error: { code: 'INTERNAL', message: 'The run failed unexpectedly' } };
-      }
-    } finally {
-      clearTimeout(runTimer);
-      clearTimeout(idleTimer);
-      // Whatever of the provider call is still open ends with the run — also a request started
-      // early whose stream was never read because the bookkeeping in between failed.
-      active.controller.abort('finished');
+  /** Reads one attempt's stream: each part keeps the run from idling out, and a checkpoint follows when due. */
+  private async consume(parts: AsyncIterable<AgentStreamPart>, execution: RunExecution, contextTokens: number): Promise<void> {
+    execution.abort.touch();
+    for await (const part of parts) {
+      execution.abort.touch();
+      await this.dispatch(part, execution, contextTokens);
+      await execution.reply.checkpointIfDue();
     }
-    await this.finish(active, outcome, {
-      model: run.model,
-      ...(usage && { usage }),
-      ...(toolCalls.length && { toolCalls }),
-      ...(sources.length && { sources }),
-    });
   }
 
-  /** The first delta goes out at once; later ones at most every AGENT_DELTA_INTERVAL_MS, text merged. */
-  private addText(active: ActiveRun, text: string): void {
-    active.pending += text;
-    const interval = this.config.agent.deltaIntervalMs;
-    const wait = active.lastFlush + interval - Date.now();
-    if (wait <= 0) this.flush(active);
-    else active.flushTimer ??= setTimeout(() => this.flush(active), wait);
+  private async dispatch(part: AgentStreamPart, execution: RunExecution, contextTokens: number): Promise<void> {
+    const { reply, tools } = execution;
+    switch (part.type) {
+      case 'text-delta':
+        if (part.text) reply.addText(part.text);
+        return;
+      case 'tool-call':
+        reply.flush();
+        return tools.started(part);
+      case 'tool-result':
+        return tools.completed(part);
+      case 'tool-error':
+        return tools.failed(part);
+      case 'finish': {
+        const { inputTokens, outputTokens } = part.usage;
+        execution.usage = { inputTokens: inputTokens ?? contextTokens, outputTokens: outputTokens ?? tokensOf(reply.content) };
+        return;
+      }
+    }
   }
 
-  private flush(active: ActiveRun): void {
-    clearTimeout(active.flushTimer);
-    active.flushTimer = undefined;
-    if (!active.pending) return;
-    const text = active.pending;
-    active.pending = '';
-    active.content += text;
-    active.index += 1;
-    active.lastFlush = Date.now();
-    this.bus.publish({ type: 'run.delta', conversationId: active.run.conversationId, runId: active.run.id, index: active.index, text });
+  private failed(error: unknown, { run, abort }: RunExecution): RunOutcome {
+    const outcome = failureOutcome(error, abort.reason, run.provider, this.config.agent);
+    if (outcome) return outcome;
+    this.logger.error(`Run ${run.id} failed unexpectedly`, error instanceof Error ? error.stack : String(error));
+    return { status: 'failed', error: { code: 'INTERNAL', message: 'The run failed unexpectedly' } };
   }
 
-  private async finish(
-    active: ActiveRun,
-    outcome: { status: 'completed' } | { status: 'cancelled' | 'failed' | 'interrupted'; error?: RunError },
-    metadata: MessageMetadata,
-  ): Promise<void> {
-    const { run } = active;
-    this.flush(active);
+  private async finish(reply: ReplyStream, run: RunEntity, outcome: RunOutcome, metadata: MessageMetadata): Promise<void> {
+    reply.flush();
     const error = 'error' in outcome ? outcome.error : undefined;
     // A run that failed before its reply row existed (say, an unconfigured provider) still gets one.
-    if (!(await this.openReply(active))) return this.endGone(run);
+    if (!(await reply.open())) return this.endGone(run);
     // The run's end and its reply's final state are one change: one version, all or nothing. A run
     // that has ended meanwhile (interrupted by another instance that took this one for dead) keeps
     // the reply as that end left it.
@@ -364,8 +209,8 @@ export class AgentCore implements OnModuleInit, OnModuleDestroy {
       const finished = await this.runs.finish(run.id, outcome.status, { usage: metadata.usage ?? null, error: error ?? null }, manager);
       if (!finished) return undefined;
       const message = await this.messages.finalizeReply(
-        active.responseMessageId,
-        { content: active.content, status: outcome.status === 'completed' ? 'complete' : outcome.status, metadata: { ...metadata, ...(error && { error }) } },
+        reply.messageId,
+        { content: reply.content, status: outcome.status === 'completed' ? 'complete' : outcome.status, metadata: { ...metadata, ...(error && { error }) } },
         version,
         manager,
       );

@@ -7,6 +7,7 @@ import type {
   LanguageModelV3Prompt,
   LanguageModelV3ToolCall,
   LanguageModelV3ToolResultPart,
+  LanguageModelV3Usage,
 } from '@ai-sdk/provider';
 
 /** A tool bound to one run: its schema for the model, a validator and a time-limited executor. */
@@ -49,6 +50,24 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error(`aborted: ${String(signal.reason)}`);
 }
 
+interface TokenTotals {
+  inputTokens: number | undefined;
+  outputTokens: number | undefined;
+}
+
+/** A tool call as the model made it, with its arguments parsed. */
+interface ToolCallMade {
+  toolCallId: string;
+  toolName: string;
+  input: unknown;
+}
+
+function addUsage(totals: TokenTotals, usage: LanguageModelV3Usage): void {
+  const add = (sum: number | undefined, value: number | undefined) => (value === undefined ? sum : (sum ?? 0) + value);
+  totals.inputTokens = add(totals.inputTokens, usage.inputTokens.total);
+  totals.outputTokens = add(totals.outputTokens, usage.outputTokens.total);
+}
+
 /**
  * The agent loop straight on a provider's LanguageModelV3 stream: text deltas as they come, then
  * the step's tool calls validated, executed and fed back to the model, until a step ends without
@@ -64,73 +83,98 @@ export async function* streamSteps({ model, system, messages, tools, maxSteps, a
   const byName = new Map(tools.map((candidate) => [candidate.name, candidate]));
   const definitions: LanguageModelV3FunctionTool[] = tools.map(({ name, description, inputSchema }) => ({ type: 'function', name, description, inputSchema }));
   const prompt: LanguageModelV3Prompt = [{ role: 'system', content: system }, ...messages];
-  let inputTokens: number | undefined;
-  let outputTokens: number | undefined;
-  const add = (sum: number | undefined, value: number | undefined) => (value === undefined ? sum : (sum ?? 0) + value);
+  const totals: TokenTotals = { inputTokens: undefined, outputTokens: undefined };
 
   for (let step = 0; step < maxSteps; step++) {
     if (abortSignal.aborted) throw abortError(abortSignal);
-    const { stream } = await model.doStream({
-      prompt,
-      ...(definitions.length && { tools: definitions, toolChoice: { type: 'auto' } }),
-      abortSignal,
-      includeRawChunks: false,
-    });
-    const calls: LanguageModelV3ToolCall[] = [];
-    let text = '';
-    const reader = stream.getReader();
-    // A provider that ignores the signal still stops: cancelling ends the pending read.
-    const stop = () => void reader.cancel().catch(() => undefined);
-    abortSignal.addEventListener('abort', stop, { once: true });
-    try {
-      for (;;) {
-        const { done, value: part } = await reader.read();
-        if (abortSignal.aborted) throw abortError(abortSignal);
-        if (done) break;
-        if (part.type === 'text-delta') {
-          if (!part.delta) continue;
-          text += part.delta;
-          yield { type: 'text-delta', text: part.delta };
-        } else if (part.type === 'tool-call') {
-          if (!part.providerExecuted) calls.push(part);
-        } else if (part.type === 'finish') {
-          inputTokens = add(inputTokens, part.usage.inputTokens.total);
-          outputTokens = add(outputTokens, part.usage.outputTokens.total);
-        } else if (part.type === 'error') {
-          throw part.error;
-        }
-      }
-    } finally {
-      abortSignal.removeEventListener('abort', stop);
-      // Stops the provider's request when the loop ends early (error, abort, consumer gone).
-      await reader.cancel().catch(() => undefined);
-    }
+    const { text, calls } = yield* streamStep(model, prompt, definitions, abortSignal, totals);
     if (!calls.length) break;
-
     const results: LanguageModelV3ToolResultPart[] = [];
-    const called: { toolCallId: string; toolName: string; input: unknown }[] = [];
-    for (const { toolCallId, toolName, input: raw } of calls) {
-      const { input, error: parseError } = parseArguments(raw);
-      called.push({ toolCallId, toolName, input });
-      yield { type: 'tool-call', toolCallId, toolName, input };
-      try {
-        if (parseError) throw parseError;
-        const tool = byName.get(toolName);
-        if (!tool) throw new Error(`There is no tool named ${toolName}`);
-        const output = await tool.execute(tool.parse(input), abortSignal);
-        yield { type: 'tool-result', toolCallId, toolName, input, output };
-        results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'json', value: (output ?? null) as JSONValue } });
-      } catch (error) {
-        if (abortSignal.aborted) throw abortError(abortSignal);
-        yield { type: 'tool-error', toolCallId, toolName, input, error };
-        const message = error instanceof Error ? error.message : String(error);
-        results.push({ type: 'tool-result', toolCallId, toolName, output: { type: 'error-text', value: message } });
-      }
+    const called: ToolCallMade[] = [];
+    for (const call of calls) {
+      const { input, error: parseError } = parseArguments(call.input);
+      const made = { toolCallId: call.toolCallId, toolName: call.toolName, input };
+      called.push(made);
+      yield { type: 'tool-call', ...made };
+      results.push(yield* runTool(made, parseError, byName.get(call.toolName), abortSignal));
     }
     prompt.push(
       { role: 'assistant', content: [...(text ? [{ type: 'text' as const, text }] : []), ...called.map((call) => ({ type: 'tool-call' as const, ...call }))] },
       { role: 'tool', content: results },
     );
   }
-  yield { type: 'finish', usage: { inputTokens, outputTokens } };
+  yield { type: 'finish', usage: { ...totals } };
+}
+
+/**
+ * One call of the model: its text deltas as they come, its usage added to the totals. Returns the
+ * step's whole text and the tool calls for this side to execute.
+ */
+async function* streamStep(
+  model: LanguageModelV3,
+  prompt: LanguageModelV3Prompt,
+  definitions: LanguageModelV3FunctionTool[],
+  abortSignal: AbortSignal,
+  totals: TokenTotals,
+): AsyncGenerator<AgentStreamPart, { text: string; calls: LanguageModelV3ToolCall[] }> {
+  const { stream } = await model.doStream({
+    prompt,
+    ...(definitions.length && { tools: definitions, toolChoice: { type: 'auto' } }),
+    abortSignal,
+    includeRawChunks: false,
+  });
+  const calls: LanguageModelV3ToolCall[] = [];
+  let text = '';
+  const reader = stream.getReader();
+  // A provider that ignores the signal still stops: cancelling ends the pending read.
+  const stop = () => void reader.cancel().catch(() => undefined);
+  abortSignal.addEventListener('abort', stop, { once: true });
+  try {
+    for (;;) {
+      const { done, value: part } = await reader.read();
+      if (abortSignal.aborted) throw abortError(abortSignal);
+      if (done) break;
+      if (part.type === 'text-delta') {
+        if (!part.delta) continue;
+        text += part.delta;
+        yield { type: 'text-delta', text: part.delta };
+      } else if (part.type === 'tool-call') {
+        if (!part.providerExecuted) calls.push(part);
+      } else if (part.type === 'finish') {
+        addUsage(totals, part.usage);
+      } else if (part.type === 'error') {
+        throw part.error;
+      }
+    }
+  } finally {
+    abortSignal.removeEventListener('abort', stop);
+    // Stops the provider's request when the loop ends early (error, abort, consumer gone).
+    await reader.cancel().catch(() => undefined);
+  }
+  return { text, calls };
+}
+
+/**
+ * Executes one tool call, yielding its result or its error; returns what the model is told. A
+ * failure is the model's to handle (bad arguments, an unknown tool, a tool that threw), unless
+ * the run was aborted meanwhile.
+ */
+async function* runTool(
+  { toolCallId, toolName, input }: ToolCallMade,
+  parseError: Error | undefined,
+  tool: BoundTool | undefined,
+  abortSignal: AbortSignal,
+): AsyncGenerator<AgentStreamPart, LanguageModelV3ToolResultPart> {
+  try {
+    if (parseError) throw parseError;
+    if (!tool) throw new Error(`There is no tool named ${toolName}`);
+    const output = await tool.execute(tool.parse(input), abortSignal);
+    yield { type: 'tool-result', toolCallId, toolName, input, output };
+    return { type: 'tool-result', toolCallId, toolName, output: { type: 'json', value: (output ?? null) as JSONValue } };
+  } catch (error) {
+    if (abortSignal.aborted) throw abortError(abortSignal);
+    yield { type: 'tool-error', toolCallId, toolName, input, error };
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: 'tool-result', toolCallId, toolName, output: { type: 'error-text', value: message } };
+  }
 }

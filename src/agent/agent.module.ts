@@ -5,6 +5,7 @@ import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
+import { RunCancellations } from './run-cancellations.service.js';
 import { RunScheduler } from './run-scheduler.service.js';
 import { RunSnapshots } from './run-snapshots.service.js';
 import { RunsErasure } from './runs.erasure.js';
@@ -14,7 +15,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
   imports: [MessagesModule, ConversationsModule, UsersModule],
-  providers: [AgentCore, ContextService, ModelFactory, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
+  providers: [AgentCore, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })
 export class AgentModule {}

@@ -8,7 +8,7 @@ import type { MessageEntity } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { UsersRepository } from '../users/users.repository.js';
 
-export const DEFAULT_SYSTEM_PROMPT =
+const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant taking part in a team chat. Be accurate and concise. ' +
   'Use the tools when they help: search the conversation history, do arithmetic, tell the time.';
 

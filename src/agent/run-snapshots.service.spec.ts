@@ -5,7 +5,8 @@ import { InProcessRealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { AgentCore } from './agent-core.service.js';
 import type { RunEntity } from './run.entity.js';
-import { RunSnapshots, SNAPSHOT_ANSWER_TIMEOUT_MS, type StreamPosition } from './run-snapshots.service.js';
+import type { StreamPosition } from './reply-stream.js';
+import { RunSnapshots, SNAPSHOT_ANSWER_TIMEOUT_MS } from './run-snapshots.service.js';
 
 const RUN = { id: 'run-1', conversationId: 'conversation-1', responseMessageId: 'reply-1', instanceId: 'instance-a', status: 'running' } as RunEntity;
 

@@ -6,16 +6,11 @@ import { INSTANCE_ID } from '../realtime/instance.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { AgentCore } from './agent-core.service.js';
+import type { StreamPosition } from './reply-stream.js';
 import type { RunEntity } from './run.entity.js';
 
 /** How long a join waits for the instance executing a run to tell its text so far. */
 export const SNAPSHOT_ANSWER_TIMEOUT_MS = 500;
-
-/** The text of deltas 0..index of a run (index -1: none yet). */
-export interface StreamPosition {
-  content: string;
-  index: number;
-}
 
 type SnapshotRequest = Extract<RealtimeEvent, { type: 'run.snapshot.request' }>;
 type SnapshotAnswer = Extract<RealtimeEvent, { type: 'run.snapshot' }>;

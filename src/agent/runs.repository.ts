@@ -88,10 +88,6 @@ export class RunsRepository {
     });
   }
 
-  async attachResponse(id: string, responseMessageId: string): Promise<void> {
-    await this.runs().update({ id }, { responseMessageId });
-  }
-
   /** Cancels a run that has not started (within a versioned change); undefined if it already has (or has ended). */
   async cancelQueued(id: string, manager: EntityManager): Promise<RunEntity | undefined> {
     const [run] = toRuns(

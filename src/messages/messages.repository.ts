@@ -99,9 +99,10 @@ export type PageKey = 'seq' | 'version';
 
 /**
  * Appends a message in one statement: the conversation row is locked while its counters move, so
- * under any concurrency seqs and versions are unique and gap-free; the author's read marker moves to it.
+ * under any concurrency seqs and versions are unique and gap-free; the author's read marker moves
+ * to it. `also` adds further steps on the inserted row to the same statement.
  */
-const APPEND = `
+const appendStatement = (also = '') => `
   WITH next AS (
     UPDATE conversations SET last_seq = last_seq + 1, version = version + 1, last_message_at = now(), last_activity_at = now()
     WHERE id = $1 AND deleted_at IS NULL
@@ -114,8 +115,28 @@ const APPEND = `
   ), marker AS (
     UPDATE conversation_participants p SET last_read_seq = inserted.seq FROM inserted
     WHERE p.conversation_id = inserted.conversation_id AND p.user_id = inserted.author_id AND p.last_read_seq < inserted.seq
-  )
+  )${also}
   SELECT * FROM inserted`;
+
+const APPEND = appendStatement();
+
+/** A run's reply: appended, and linked from its run in the same statement — a run never lacks the reply it streams into. */
+const APPEND_REPLY = appendStatement(`, linked AS (
+    UPDATE agent_runs r SET response_message_id = inserted.id FROM inserted WHERE r.id = inserted.run_id
+  )`);
+
+function appendParameters(input: NewMessage): unknown[] {
+  return [
+    input.conversationId,
+    input.role,
+    input.authorId,
+    input.content,
+    input.status ?? 'complete',
+    input.clientMessageId ?? null,
+    input.runId ?? null,
+    JSON.stringify(input.metadata ?? {}),
+  ];
+}
 
 /** Thrown inside the append transaction to roll it back when the idempotency key already exists. */
 class DuplicateClientMessage extends Error {}
@@ -133,16 +154,7 @@ export class MessagesRepository {
    */
   async append(input: NewMessage): Promise<{ message: MessageEntity; created: boolean } | undefined> {
     const key = input.clientMessageId ?? null;
-    const params = [
-      input.conversationId,
-      input.role,
-      input.authorId,
-      input.content,
-      input.status ?? 'complete',
-      key,
-      input.runId ?? null,
-      JSON.stringify(input.metadata ?? {}),
-    ];
+    const params = appendParameters(input);
     // Without an idempotency key nothing can conflict: one statement, atomic on its own.
     if (!key || !input.authorId) {
       const rows: MessageRow[] = await this.dataSource.query(APPEND, params);
@@ -164,6 +176,18 @@ export class MessagesRepository {
       const stored = await this.findByClientMessageId(input.conversationId, input.authorId, key);
       return stored ? { message: stored, created: false } : undefined;
     }
+  }
+
+  /**
+   * Stores the assistant message a run streams into (status streaming, no idempotency key) and
+   * sets it as the run's response, in one statement. Undefined if the conversation is gone.
+   */
+  async appendReply(reply: { conversationId: string; runId: string; metadata: MessageMetadata }): Promise<MessageEntity | undefined> {
+    const rows: MessageRow[] = await this.dataSource.query(
+      APPEND_REPLY,
+      appendParameters({ ...reply, role: 'assistant', authorId: null, content: '', status: 'streaming' }),
+    );
+    return rows[0] && toEntity(rows[0]);
   }
 
   async findByClientMessageId(conversationId: string, authorId: string, clientMessageId: string): Promise<MessageEntity | undefined> {

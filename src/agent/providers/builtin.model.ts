@@ -104,7 +104,7 @@ export function recognise(raw: string): Intent {
 type ToolOutput = { type: string; value?: unknown; reason?: string };
 
 /** Words the builtin agent says about a tool's result. */
-export function describeResult(name: string, input: Record<string, unknown>, output: ToolOutput): string {
+function describeResult(name: string, input: Record<string, unknown>, output: ToolOutput): string {
   if (output.type === 'error-text' || output.type === 'error-json' || output.type === 'execution-denied') {
     const reason = typeof output.value === 'string' ? output.value : JSON.stringify(output.value ?? output.reason ?? 'unknown error');
     return `The ${name} tool failed: ${reason}`;

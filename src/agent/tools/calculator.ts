@@ -26,78 +26,102 @@ export class CalculatorError extends Error {}
 export function calculate(expression: string): number {
   if (expression.length > MAX_LENGTH) throw new CalculatorError(`Expression longer than ${MAX_LENGTH} characters`);
   const tokens = expression.match(/\d+(?:\.\d+)?(?:e[+-]?\d+)?|\.\d+|[a-z_]+|\*\*|[-+*/%^(),]|\S/gi) ?? [];
-  let position = 0;
-  let depth = 0;
-  const peek = () => tokens[position];
-  const next = () => tokens[position++];
-  const expect = (token: string) => {
-    if (next() !== token) throw new CalculatorError(`Expected "${token}"`);
-  };
+  if (!tokens.length) throw new CalculatorError('Empty expression');
+  const value = new Parser(tokens).parse();
+  if (!Number.isFinite(value)) throw new CalculatorError('The result is not a finite number');
+  return value;
+}
 
-  const expressionRule = (): number => {
-    let value = term();
-    while (peek() === '+' || peek() === '-') value = next() === '+' ? value + term() : value - term();
+/** One rule per precedence level, from the loosest (+ -) to the tightest (numbers, parentheses, calls). */
+class Parser {
+  private position = 0;
+  private depth = 0;
+
+  constructor(private readonly tokens: string[]) {}
+
+  parse(): number {
+    const value = this.expression();
+    if (this.position < this.tokens.length) throw new CalculatorError(`Unexpected "${this.tokens[this.position]}"`);
     return value;
-  };
-  const term = (): number => {
-    let value = unary();
-    while (peek() === '*' || peek() === '/' || peek() === '%') {
-      const operator = next();
-      const right = unary();
+  }
+
+  private peek(): string | undefined {
+    return this.tokens[this.position];
+  }
+
+  private next(): string | undefined {
+    return this.tokens[this.position++];
+  }
+
+  private expect(token: string): void {
+    if (this.next() !== token) throw new CalculatorError(`Expected "${token}"`);
+  }
+
+  private expression(): number {
+    let value = this.term();
+    while (this.peek() === '+' || this.peek() === '-') value = this.next() === '+' ? value + this.term() : value - this.term();
+    return value;
+  }
+
+  private term(): number {
+    let value = this.unary();
+    while (this.peek() === '*' || this.peek() === '/' || this.peek() === '%') {
+      const operator = this.next();
+      const right = this.unary();
       if ((operator === '/' || operator === '%') && right === 0) throw new CalculatorError('Division by zero');
       value = operator === '*' ? value * right : operator === '/' ? value / right : value % right;
     }
     return value;
-  };
-  // Signs bind looser than powers (-3^2 = -9).
-  const unary = (): number => {
-    if (peek() === '-' || peek() === '+') return next() === '-' ? -unary() : unary();
-    return power();
-  };
-  // Right-associative: 2^3^2 = 2^(3^2); the exponent may carry a sign (2^-1).
-  const power = (): number => {
-    const base = primary();
-    if (peek() === '^' || peek() === '**') {
-      next();
-      return base ** unary();
+  }
+
+  /** Signs bind looser than powers (-3^2 = -9). */
+  private unary(): number {
+    if (this.peek() === '-' || this.peek() === '+') return this.next() === '-' ? -this.unary() : this.unary();
+    return this.power();
+  }
+
+  /** Right-associative: 2^3^2 = 2^(3^2); the exponent may carry a sign (2^-1). */
+  private power(): number {
+    const base = this.primary();
+    if (this.peek() === '^' || this.peek() === '**') {
+      this.next();
+      return base ** this.unary();
     }
     return base;
-  };
-  const primary = (): number => {
-    if (++depth > MAX_DEPTH) throw new CalculatorError('Expression nested too deeply');
+  }
+
+  private primary(): number {
+    if (++this.depth > MAX_DEPTH) throw new CalculatorError('Expression nested too deeply');
     try {
-      const token = next();
+      const token = this.next();
       if (token === undefined) throw new CalculatorError('Unexpected end of expression');
       if (/^(\d|\.\d)/.test(token)) return Number(token);
       if (token === '(') {
-        const value = expressionRule();
-        expect(')');
+        const value = this.expression();
+        this.expect(')');
         return value;
       }
       const name = token.toLowerCase();
       if (name in CONSTANTS) return CONSTANTS[name]!;
       const fn = FUNCTIONS[name];
-      if (fn) {
-        expect('(');
-        const args = [expressionRule()];
-        while (peek() === ',') {
-          next();
-          args.push(expressionRule());
-        }
-        expect(')');
-        return fn(...args);
-      }
+      if (fn) return fn(...this.arguments());
       throw new CalculatorError(`Unexpected "${token}"`);
     } finally {
-      depth--;
+      this.depth--;
     }
-  };
+  }
 
-  if (!tokens.length) throw new CalculatorError('Empty expression');
-  const value = expressionRule();
-  if (position < tokens.length) throw new CalculatorError(`Unexpected "${tokens[position]}"`);
-  if (!Number.isFinite(value)) throw new CalculatorError('The result is not a finite number');
-  return value;
+  /** A function's parenthesised, comma-separated arguments. */
+  private arguments(): number[] {
+    this.expect('(');
+    const args = [this.expression()];
+    while (this.peek() === ',') {
+      this.next();
+      args.push(this.expression());
+    }
+    this.expect(')');
+    return args;
+  }
 }
 
 /** Rounds away binary noise (0.1 + 0.2 → 0.3) for display. */

@@ -1,0 +1,92 @@
+import type { AgentSettings } from '../config/agent.config.js';
+import { MessageDto } from '../messages/dto/message.dto.js';
+import type { MessagesRepository } from '../messages/messages.repository.js';
+import type { RealtimeBus } from '../realtime/realtime-bus.js';
+import { RunDto } from './dto/run.dto.js';
+import { RunEntity } from './run.entity.js';
+
+/** The text of deltas 0..index of a run (index -1: none yet). */
+export interface StreamPosition {
+  content: string;
+  index: number;
+}
+
+/**
+ * One run's reply as it streams: the assistant message it streams into, its deltas on the bus
+ * (gap-free index, coalesced to at most one per AGENT_DELTA_INTERVAL_MS) and the checkpoints of
+ * its text into that message (every AGENT_CHECKPOINT_MS).
+ */
+export class ReplyStream {
+  /** The assistant message the reply streams into; empty until it is opened. */
+  messageId = '';
+  /** The text published so far (what `index` covers). */
+  content = '';
+  /** Index of the last delta published; -1 before the first. */
+  index = -1;
+  /** Text received but not yet published. */
+  private pending = '';
+  private lastFlush = 0;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastCheckpoint = Date.now();
+
+  constructor(
+    private run: RunEntity,
+    private readonly messages: MessagesRepository,
+    private readonly bus: RealtimeBus,
+    private readonly settings: Pick<AgentSettings, 'deltaIntervalMs' | 'checkpointMs'>,
+  ) {}
+
+  get position(): StreamPosition {
+    return { content: this.content, index: this.index };
+  }
+
+  /** No text of the reply has been published, nor is any waiting to be. */
+  get untouched(): boolean {
+    return this.index === -1 && !this.pending;
+  }
+
+  /**
+   * Writes the assistant message the reply streams into and announces the run (message:created,
+   * run:started), once. False if the conversation is gone.
+   */
+  async open(): Promise<boolean> {
+    if (this.messageId) return true;
+    const { run } = this;
+    const reply = await this.messages.appendReply({ conversationId: run.conversationId, runId: run.id, metadata: { model: run.model } });
+    if (!reply) return false;
+    this.messageId = reply.id;
+    this.run = Object.assign(new RunEntity(), run, { responseMessageId: reply.id });
+    this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(reply) });
+    this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(this.run) });
+    return true;
+  }
+
+  /** The first delta goes out at once; later ones at most every AGENT_DELTA_INTERVAL_MS, text merged. */
+  addText(text: string): void {
+    this.pending += text;
+    const wait = this.lastFlush + this.settings.deltaIntervalMs - Date.now();
+    if (wait <= 0) this.flush();
+    else this.flushTimer ??= setTimeout(() => this.flush(), wait);
+  }
+
+  /** Publishes the pending text as the next delta. */
+  flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.pending) return;
+    const text = this.pending;
+    this.pending = '';
+    this.content += text;
+    this.index += 1;
+    this.lastFlush = Date.now();
+    this.bus.publish({ type: 'run.delta', conversationId: this.run.conversationId, runId: this.run.id, index: this.index, text });
+  }
+
+  /** Stores the published text with the index of its last delta (the pending text is in neither), when one is due. */
+  async checkpointIfDue(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCheckpoint < this.settings.checkpointMs) return;
+    this.lastCheckpoint = now;
+    await this.messages.checkpointReply(this.messageId, this.content, this.index);
+  }
+}

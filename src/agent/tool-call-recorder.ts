@@ -1,0 +1,64 @@
+import type { MessageMetadata } from '../messages/message.entity.js';
+import type { RealtimeBus } from '../realtime/realtime-bus.js';
+import type { AgentStreamPart } from './agent-steps.js';
+import type { RunEntity } from './run.entity.js';
+import type { RunsRepository } from './runs.repository.js';
+
+type ToolPart<Type extends AgentStreamPart['type']> = Extract<AgentStreamPart, { type: Type }>;
+
+/**
+ * A run's tool calls: each one recorded as an invocation and announced (run:tool) as it starts
+ * and ends, and kept for the reply's metadata with the sources search_history found.
+ *
+ * A call that could not be recorded belongs to a run erased with its account (its stop is on the
+ * way): from then on its calls are neither kept nor shown to anyone, nor are their outcomes.
+ */
+export class ToolCallRecorder {
+  /** Invocation ids by the provider's call id. */
+  private readonly invocations = new Map<string, string>();
+  private readonly calls: NonNullable<MessageMetadata['toolCalls']> = [];
+  private readonly sources: unknown[] = [];
+
+  constructor(
+    private readonly run: Pick<RunEntity, 'id' | 'conversationId'>,
+    private readonly runs: RunsRepository,
+    private readonly bus: RealtimeBus,
+  ) {}
+
+  /** Whether any call was recorded (part of the reply has gone out). */
+  get any(): boolean {
+    return this.invocations.size > 0;
+  }
+
+  /** toolCalls and sources for the reply's metadata, when there are any. */
+  get metadata(): Pick<MessageMetadata, 'toolCalls' | 'sources'> {
+    return { ...(this.calls.length && { toolCalls: this.calls }), ...(this.sources.length && { sources: this.sources }) };
+  }
+
+  async started({ toolCallId, toolName, input }: ToolPart<'tool-call'>): Promise<void> {
+    const id = await this.runs.recordToolStart({ runId: this.run.id, callId: toolCallId, name: toolName, arguments: input });
+    if (!id) return;
+    this.invocations.set(toolCallId, id);
+    this.announce({ callId: toolCallId, name: toolName, status: 'started', args: input });
+  }
+
+  async completed({ toolCallId, toolName, input, output }: ToolPart<'tool-result'>): Promise<void> {
+    const id = this.invocations.get(toolCallId);
+    if (!id || !(await this.runs.recordToolEnd(id, { result: output }))) return;
+    this.calls.push({ callId: toolCallId, name: toolName, args: input, result: output });
+    if (toolName === 'search_history' && Array.isArray(output)) this.sources.push(...output);
+    this.announce({ callId: toolCallId, name: toolName, status: 'completed', args: input, result: output });
+  }
+
+  async failed({ toolCallId, toolName, input, error }: ToolPart<'tool-error'>): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const id = this.invocations.get(toolCallId);
+    if (!id || !(await this.runs.recordToolEnd(id, { error: message }))) return;
+    this.calls.push({ callId: toolCallId, name: toolName, args: input, error: message });
+    this.announce({ callId: toolCallId, name: toolName, status: 'failed', args: input, result: { error: message } });
+  }
+
+  private announce(call: { callId: string; name: string; status: 'started' | 'completed' | 'failed'; args: unknown; result?: unknown }): void {
+    this.bus.publish({ type: 'run.tool', conversationId: this.run.conversationId, runId: this.run.id, ...call });
+  }
+}
