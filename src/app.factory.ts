@@ -63,6 +63,17 @@ function setUpOpenApi(app: NestFastifyApplication): void {
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
 }
 
+/**
+ * useChat posts its whole copy of the conversation to POST /chat: that route alone takes bodies up
+ * to CHAT_BODY_LIMIT. A route's own limit wins over the parser's; routes are registered by init(),
+ * after this hook.
+ */
+function allowLargerChatBodies(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.addHook('onRoute', (route) => {
+    if (route.method === 'POST' && route.url === `/${API_PREFIX}/${CHAT_ROUTE}`) route.bodyLimit = config.limits.chatBodyLimit;
+  });
+}
+
 /** Builds the application (not yet listening): used by main.ts, the tests and the benchmarks. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const logger = options.logger ?? createRootLogger(config.app);
@@ -80,10 +91,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const fastify = app.getHttpAdapter().getInstance();
   installRequestHooks(fastify, logger, app.get(MetricsService));
-  // A route's own limit wins over the parser's; routes are registered by init() below, after this hook.
-  fastify.addHook('onRoute', (route) => {
-    if (route.method === 'POST' && route.url === `/${API_PREFIX}/${CHAT_ROUTE}`) route.bodyLimit = config.limits.chatBodyLimit;
-  });
+  allowLargerChatBodies(fastify, config);
   app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {

@@ -20,10 +20,6 @@ import { RunsRepository } from './runs.repository.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
-export interface RunSnapshot extends StreamPosition {
-  run: RunDto;
-}
-
 /** One run as it executes here. */
 interface RunExecution {
   run: RunEntity;

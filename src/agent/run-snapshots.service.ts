@@ -6,8 +6,14 @@ import { INSTANCE_ID } from '../realtime/instance.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import { AgentCore } from './agent-core.service.js';
+import type { RunDto } from './dto/run.dto.js';
 import type { StreamPosition } from './reply-stream.js';
 import type { RunEntity } from './run.entity.js';
+
+/** A run streaming now, with its text so far and the index of its last delta. */
+export interface RunSnapshot extends StreamPosition {
+  run: RunDto;
+}
 
 /** How long a join waits for the instance executing a run to tell its text so far. */
 export const SNAPSHOT_ANSWER_TIMEOUT_MS = 500;

@@ -1,5 +1,5 @@
 import type { JSONValue, UIMessageChunk } from 'ai';
-import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { RunDto } from '../agent/dto/run.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';

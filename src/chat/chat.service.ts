@@ -11,7 +11,7 @@ import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js'
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from '../agent/dto/run.dto.js';
 import { ModelFactory } from '../agent/providers/model.factory.js';

@@ -2,7 +2,7 @@ import type { Observable, Subscription } from 'rxjs';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { ChangesPage } from '../messages/messages.service.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
-import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import { toClientEvent } from './client-events.js';
 import type { SseStream } from './sse.js';
 

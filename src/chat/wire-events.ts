@@ -1,4 +1,4 @@
-import type { RunSnapshot } from '../agent/agent-core.service.js';
+import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
 import type { SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
