@@ -3,6 +3,7 @@ import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from 
 import { filter, type Subscription } from 'rxjs';
 import { JwtService, type JwtModuleOptions } from '@nestjs/jwt';
 import type { AuthUser } from '../common/auth/auth-user.js';
+import { TtlCache } from '../common/cache/ttl-cache.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AuthSettings } from '../config/auth.config.js';
@@ -17,6 +18,8 @@ import { SessionsService } from './sessions.service.js';
  */
 const USER_CACHE_TTL_MS = 5000;
 const USER_CACHE_MAX = 10_000;
+
+type Account = Omit<AuthUser, 'sessionId' | 'expiresAt'>;
 
 /** The only algorithm accepted; pinned so a token cannot choose its own (`alg: none`, RS/HS confusion). */
 export const JWT_ALGORITHM = 'HS256';
@@ -65,9 +68,8 @@ function invalidIdAsUnauthorized(error: unknown): never {
  */
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
-  private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId' | 'expiresAt'>; until: number }>();
-  /** Bumped by every account change: a lookup that started before one is not cached. */
-  private epoch = 0;
+  /** A lookup that started before a change of the account is not kept (see TtlCache). */
+  private readonly accounts = new TtlCache<string, Account>({ ttlMs: USER_CACHE_TTL_MS, maxEntries: USER_CACHE_MAX });
   private subscription: Subscription | undefined;
 
   constructor(
@@ -81,10 +83,7 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscription = this.bus.events$
       .pipe(filter((event): event is Extract<typeof event, { type: 'user.changed' }> => event.type === 'user.changed'))
-      .subscribe((event) => {
-        this.epoch++;
-        this.cache.delete(event.userId);
-      });
+      .subscribe((event) => this.accounts.invalidate(event.userId));
   }
 
   onModuleDestroy(): void {
@@ -93,7 +92,7 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
 
   /** Drops the cached account here and on every other instance (after a change or deletion). */
   forget(userId: string): void {
-    this.cache.delete(userId);
+    this.accounts.invalidate(userId);
     this.bus.publish({ type: 'user.changed', userId });
   }
 
@@ -127,18 +126,14 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     const session = await this.sessions.state(claims.sub, claims.sid).catch(invalidIdAsUnauthorized);
     if (session.status === 'ended') throw sessionRevoked(session.reason);
     if (session.status === 'unknown') throw unauthorized();
-    const token = { sessionId: claims.sid, expiresAt: claims.exp * 1000 };
-    const cached = this.cache.get(claims.sub);
-    if (cached && cached.until > Date.now()) return { ...cached.user, ...token };
-    const epoch = this.epoch;
-    const user = await this.users.findActive(claims.sub).catch(invalidIdAsUnauthorized);
-    if (!user) throw unauthorized();
-    const account = { id: user.id, email: user.email, displayName: user.displayName, role: user.role };
-    if (epoch === this.epoch) {
-      if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
-      this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
-    }
-    return { ...account, ...token };
+    const account = await this.accounts.getOrLoad(claims.sub, (id) => this.loadAccount(id));
+    if (!account) throw unauthorized();
+    return { ...account, sessionId: claims.sid, expiresAt: claims.exp * 1000 };
+  }
+
+  private async loadAccount(id: string): Promise<Account | undefined> {
+    const user = await this.users.findActive(id).catch(invalidIdAsUnauthorized);
+    return user ? { id: user.id, email: user.email, displayName: user.displayName, role: user.role } : undefined;
   }
 
   async authenticate(token: string): Promise<AuthUser> {

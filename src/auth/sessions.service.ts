@@ -2,6 +2,7 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import type { Subscription } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SessionEndReason } from '../common/auth/auth-user.js';
+import { TtlCache } from '../common/cache/ttl-cache.js';
 import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { SessionWatch } from '../realtime/session-watch.js';
@@ -30,7 +31,8 @@ export type SessionState = { status: 'live' } | { status: 'ended'; reason: strin
  */
 @Injectable()
 export class SessionsService implements OnModuleInit, OnModuleDestroy {
-  private readonly live = new Map<string, { userId: string; until: number }>();
+  /** Whose each session found live is. */
+  private readonly live = new TtlCache<string, string>({ ttlMs: LIVE_CACHE_MS, maxEntries: CACHE_MAX });
   /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
   private readonly ended = new Map<string, { userId: string; reason: SessionEndReason }>();
   private subscription: Subscription | undefined;
@@ -115,8 +117,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   async state(userId: string, sessionId: string): Promise<SessionState> {
     const known = this.ended.get(sessionId);
     if (known !== undefined) return { status: 'ended', reason: known.reason };
-    const cached = this.live.get(sessionId);
-    if (cached && cached.until > Date.now()) return cached.userId === userId ? { status: 'live' } : { status: 'unknown' };
+    const owner = this.live.get(sessionId);
+    if (owner !== undefined) return owner === userId ? { status: 'live' } : { status: 'unknown' };
     const session = await this.sessions.findById(sessionId);
     if (!session || session.userId !== userId) return { status: 'unknown' };
     if (session.revokedAt) {
@@ -126,8 +128,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     // A revocation announced while the row was being read wins over what was read.
     const endedMeanwhile = this.ended.get(sessionId);
     if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile.reason };
-    if (this.live.size >= CACHE_MAX) this.live.clear();
-    this.live.set(sessionId, { userId, until: Date.now() + LIVE_CACHE_MS });
+    this.live.set(sessionId, userId);
     return { status: 'live' };
   }
 
@@ -142,7 +143,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private rememberEnded(sessionId: string, userId: string, reason: SessionEndReason): void {
-    this.live.delete(sessionId);
+    this.live.invalidate(sessionId);
     if (this.ended.size >= CACHE_MAX) this.ended.delete(this.ended.keys().next().value!);
     this.ended.set(sessionId, { userId, reason });
   }

@@ -70,7 +70,7 @@ export class ConversationsService {
 
   /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
   async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
-    const view = this.cache.get(conversationId) ?? (await this.cache.load(conversationId, (id) => this.conversations.findView(id)));
+    const view = await this.cache.getOrLoad(conversationId, (id) => this.conversations.findView(id));
     const participant = view?.participants.find((candidate) => candidate.userId === user.id);
     if (!view || !participant) throw conversationNotFound();
     const allowed =
