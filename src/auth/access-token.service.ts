@@ -48,6 +48,12 @@ export function jwtOptions(auth: AuthSettings) {
   } satisfies JwtModuleOptions;
 }
 
+function verificationOptions(auth: AuthSettings) {
+  const { secret, verifyOptions } = jwtOptions(auth);
+  // jsonwebtoken takes the KeyObject as is; the typings of @nestjs/jwt and passport-jwt only list string | Buffer.
+  return Object.freeze({ ...verifyOptions, secret: secret as unknown as Buffer });
+}
+
 export function unauthorized(message = 'Missing, invalid or expired access token'): AppError {
   return new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, message);
 }
@@ -63,14 +69,20 @@ function invalidIdAsUnauthorized(error: unknown): never {
 }
 
 /**
- * Issues and checks access tokens. `authenticate` turns a bearer token into the current user and
- * is shared by the HTTP strategy and the Socket.IO handshake.
+ * Issues and checks access tokens. `authenticate` turns the Socket.IO handshake's token into the
+ * current user; HTTP gets there through the passport-jwt strategy (see JwtStrategy), with the same
+ * verification options and the same `userFromClaims`.
  */
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   /** A lookup that started before a change of the account is not kept (see TtlCache). */
   private readonly accounts = new TtlCache<string, Account>({ ttlMs: USER_CACHE_TTL_MS, maxEntries: USER_CACHE_MAX });
   private subscription: Subscription | undefined;
+  /**
+   * How every access token is verified, made once: the handshake's tokens here (verify), bearer
+   * tokens by the passport-jwt strategy, which is handed this very object.
+   */
+  readonly verification: ReturnType<typeof verificationOptions>;
 
   constructor(
     private readonly jwt: JwtService,
@@ -78,7 +90,9 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     private readonly users: UsersService,
     private readonly bus: RealtimeBus,
     private readonly sessions: SessionsService,
-  ) {}
+  ) {
+    this.verification = verificationOptions(config.auth);
+  }
 
   onModuleInit(): void {
     this.subscription = this.bus.events$
@@ -96,22 +110,16 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     this.bus.publish({ type: 'user.changed', userId });
   }
 
-  /** Options for verifying, shared with the passport-jwt strategy. */
-  get verification() {
-    const { secret, verifyOptions } = jwtOptions(this.config.auth);
-    return { secret, ...verifyOptions };
-  }
-
   async issue(user: Pick<UserEntity, 'id'>, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
     // Algorithm, issuer, audience, lifetime and key are the module's (jwtOptions).
     const accessToken = await this.jwt.signAsync({ sid: sessionId }, { subject: user.id, jwtid: randomUUID() });
     return { accessToken, expiresIn: this.config.auth.accessTtlSeconds };
   }
 
-  /** Verifies signature, algorithm, issuer, audience and expiry (the module's options). Throws 401. */
-  async verify(token: string): Promise<AccessTokenClaims> {
+  /** Verifies signature, algorithm, issuer, audience and expiry (`verification`). Throws 401. */
+  private async verify(token: string): Promise<AccessTokenClaims> {
     try {
-      return await this.jwt.verifyAsync<AccessTokenClaims>(token);
+      return await this.jwt.verifyAsync<AccessTokenClaims>(token, this.verification);
     } catch {
       throw unauthorized();
     }
