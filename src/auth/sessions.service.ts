@@ -18,6 +18,8 @@ const CACHE_MAX = 10_000;
 /** Sessions checked per query by the sweep. */
 const SWEEP_BATCH = 1000;
 
+type RevocationScope = { userId: string; id?: string; exceptId?: string };
+
 export type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
 
 /**
@@ -113,6 +115,14 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     return this.revoke({ userId, exceptId: exceptSessionId }, reason);
   }
 
+  /**
+   * endAll as part of the caller's transaction, so that the change that ends the sessions (a new
+   * password) commits with their end or not at all. Call the returned function once it committed.
+   */
+  endAllWithin(manager: EntityManager, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<() => void> {
+    return this.revokeWithin(manager, { userId, exceptId: exceptSessionId }, reason);
+  }
+
   /** Whether a token's `sid` is a live session of its `sub`: cached for at most LIVE_CACHE_MS. */
   async state(userId: string, sessionId: string): Promise<SessionState> {
     const known = this.ended.get(sessionId);
@@ -132,14 +142,19 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     return { status: 'live' };
   }
 
-  private async revoke(scope: { userId: string; id?: string; exceptId?: string }, reason: SessionEndReason): Promise<void> {
-    const sessionIds = await this.dataSource.transaction(async (manager) => {
-      const ids = await this.sessions.revoke(scope, reason, manager);
-      await this.refreshTokens.revokeFamilies(ids, manager);
-      return ids;
-    });
+  private async revoke(scope: RevocationScope, reason: SessionEndReason): Promise<void> {
+    const announce = await this.dataSource.transaction((manager) => this.revokeWithin(manager, scope, reason));
+    announce();
+  }
+
+  /** Ends the sessions with their refresh tokens; returns the announcement, for after the commit. */
+  private async revokeWithin(manager: EntityManager, scope: RevocationScope, reason: SessionEndReason): Promise<() => void> {
+    const sessionIds = await this.sessions.revoke(scope, reason, manager);
+    await this.refreshTokens.revokeFamilies(sessionIds, manager);
     // Published after the commit: an instance that re-reads on the event already sees the end.
-    if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
+    return () => {
+      if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
+    };
   }
 
   private rememberEnded(sessionId: string, userId: string, reason: SessionEndReason): void {
