@@ -220,8 +220,8 @@ export class ConversationsRepository {
     return row ? { summary: row.summary, summarySeq: row.summarySeq } : undefined;
   }
 
-  async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }): Promise<void> {
-    if (Object.keys(flags).length) await this.participants.update({ conversationId, userId }, flags);
+  async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }, manager?: EntityManager): Promise<void> {
+    if (Object.keys(flags).length) await (manager?.getRepository(ParticipantEntity) ?? this.participants).update({ conversationId, userId }, flags);
   }
 
   async softDelete(id: string): Promise<void> {
