@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
@@ -245,7 +246,12 @@ describe('conversations', () => {
 
       vi.spyOn(t.app.get(ConversationsRepository), 'updateSettings').mockRejectedValueOnce(new Error('connection lost'));
       expect((await owner.patch(path, { title: 'Renamed', pinned: true })).status).toBe(500);
-      expect((await owner.get(path)).body).toMatchObject({ title: before.title, pinned: false, version: before.version });
+      // Read past the conversation cache, which a failed change does not touch.
+      const [stored] = await t.app.get(DataSource).query(
+        `SELECT c.title, c.version::int, p.pinned FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = $2 WHERE c.id = $1`,
+        [world.conversationId, world.owner.id],
+      );
+      expect(stored).toEqual({ title: before.title, version: before.version, pinned: false });
 
       const updated = await owner.patch(path, { title: 'Renamed', pinned: true });
       expect(updated.status).toBe(200);
