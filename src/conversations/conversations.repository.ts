@@ -251,6 +251,24 @@ export class ConversationsRepository {
   }
 
   /**
+   * Locks, in id order, every conversation the account left a trace in: those it takes part in or
+   * owns, and those holding its messages or runs it requested (which the erasure changes too,
+   * taking versions of their conversations), deleted ones included.
+   */
+  async lockTracesOf(userId: string, manager: EntityManager): Promise<void> {
+    await manager.query(
+      `SELECT 1 FROM conversations WHERE id IN (
+         SELECT conversation_id FROM conversation_participants WHERE user_id = $1
+         UNION SELECT id FROM conversations WHERE owner_id = $1
+         UNION SELECT conversation_id FROM messages WHERE author_id = $1
+         UNION SELECT conversation_id FROM agent_runs WHERE requested_by_id = $1
+       )
+       ORDER BY id FOR UPDATE`,
+      [userId],
+    );
+  }
+
+  /**
    * A deleted account's conversations. Those it owns that no other account takes part in, or that
    * it had already deleted, go entirely (messages, runs, tool calls, participants cascade). Those it
    * owns with others pass to the longest-standing remaining participant, members before viewers,
