@@ -22,7 +22,7 @@ const USER_CACHE_MAX = 10_000;
 type Account = Omit<AuthUser, 'sessionId' | 'expiresAt'>;
 
 /** The only algorithm accepted; pinned so a token cannot choose its own (`alg: none`, RS/HS confusion). */
-export const JWT_ALGORITHM = 'HS256';
+const JWT_ALGORITHM = 'HS256';
 
 export interface AccessTokenClaims {
   sub: string;

@@ -20,7 +20,7 @@ const SWEEP_BATCH = 1000;
 
 type RevocationScope = { userId: string; id?: string; exceptId?: string };
 
-export type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
+type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
 
 /**
  * Sessions are rows of their own rather than inferred from refresh tokens: a token family can be
