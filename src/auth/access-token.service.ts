@@ -3,6 +3,7 @@ import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from 
 import { filter, type Subscription } from 'rxjs';
 import { JwtService, type JwtModuleOptions } from '@nestjs/jwt';
 import type { AuthUser } from '../common/auth/auth-user.js';
+import { TtlCache } from '../common/cache/ttl-cache.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AuthSettings } from '../config/auth.config.js';
@@ -18,8 +19,10 @@ import { SessionsService } from './sessions.service.js';
 const USER_CACHE_TTL_MS = 5000;
 const USER_CACHE_MAX = 10_000;
 
+type Account = Omit<AuthUser, 'sessionId' | 'expiresAt'>;
+
 /** The only algorithm accepted; pinned so a token cannot choose its own (`alg: none`, RS/HS confusion). */
-export const JWT_ALGORITHM = 'HS256';
+const JWT_ALGORITHM = 'HS256';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -45,6 +48,12 @@ export function jwtOptions(auth: AuthSettings) {
   } satisfies JwtModuleOptions;
 }
 
+function verificationOptions(auth: AuthSettings) {
+  const { secret, verifyOptions } = jwtOptions(auth);
+  // jsonwebtoken takes the KeyObject as is; the typings of @nestjs/jwt and passport-jwt only list string | Buffer.
+  return Object.freeze({ ...verifyOptions, secret: secret as unknown as Buffer });
+}
+
 export function unauthorized(message = 'Missing, invalid or expired access token'): AppError {
   return new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, message);
 }
@@ -60,15 +69,20 @@ function invalidIdAsUnauthorized(error: unknown): never {
 }
 
 /**
- * Issues and checks access tokens. `authenticate` turns a bearer token into the current user and
- * is shared by the HTTP strategy and the Socket.IO handshake.
+ * Issues and checks access tokens. `authenticate` turns the Socket.IO handshake's token into the
+ * current user; HTTP gets there through the passport-jwt strategy (see JwtStrategy), with the same
+ * verification options and the same `userFromClaims`.
  */
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
-  private readonly cache = new Map<string, { user: Omit<AuthUser, 'sessionId' | 'expiresAt'>; until: number }>();
-  /** Bumped by every account change: a lookup that started before one is not cached. */
-  private epoch = 0;
+  /** A lookup that started before a change of the account is not kept (see TtlCache). */
+  private readonly accounts = new TtlCache<string, Account>({ ttlMs: USER_CACHE_TTL_MS, maxEntries: USER_CACHE_MAX });
   private subscription: Subscription | undefined;
+  /**
+   * How every access token is verified, made once: the handshake's tokens here (verify), bearer
+   * tokens by the passport-jwt strategy, which is handed this very object.
+   */
+  readonly verification: ReturnType<typeof verificationOptions>;
 
   constructor(
     private readonly jwt: JwtService,
@@ -76,15 +90,14 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     private readonly users: UsersService,
     private readonly bus: RealtimeBus,
     private readonly sessions: SessionsService,
-  ) {}
+  ) {
+    this.verification = verificationOptions(config.auth);
+  }
 
   onModuleInit(): void {
     this.subscription = this.bus.events$
       .pipe(filter((event): event is Extract<typeof event, { type: 'user.changed' }> => event.type === 'user.changed'))
-      .subscribe((event) => {
-        this.epoch++;
-        this.cache.delete(event.userId);
-      });
+      .subscribe((event) => this.accounts.invalidate(event.userId));
   }
 
   onModuleDestroy(): void {
@@ -93,14 +106,8 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
 
   /** Drops the cached account here and on every other instance (after a change or deletion). */
   forget(userId: string): void {
-    this.cache.delete(userId);
+    this.accounts.invalidate(userId);
     this.bus.publish({ type: 'user.changed', userId });
-  }
-
-  /** Options for verifying, shared with the passport-jwt strategy. */
-  get verification() {
-    const { secret, verifyOptions } = jwtOptions(this.config.auth);
-    return { secret, ...verifyOptions };
   }
 
   async issue(user: Pick<UserEntity, 'id'>, sessionId: string): Promise<{ accessToken: string; expiresIn: number }> {
@@ -109,10 +116,10 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     return { accessToken, expiresIn: this.config.auth.accessTtlSeconds };
   }
 
-  /** Verifies signature, algorithm, issuer, audience and expiry (the module's options). Throws 401. */
-  async verify(token: string): Promise<AccessTokenClaims> {
+  /** Verifies signature, algorithm, issuer, audience and expiry (`verification`). Throws 401. */
+  private async verify(token: string): Promise<AccessTokenClaims> {
     try {
-      return await this.jwt.verifyAsync<AccessTokenClaims>(token);
+      return await this.jwt.verifyAsync<AccessTokenClaims>(token, this.verification);
     } catch {
       throw unauthorized();
     }
@@ -127,18 +134,14 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     const session = await this.sessions.state(claims.sub, claims.sid).catch(invalidIdAsUnauthorized);
     if (session.status === 'ended') throw sessionRevoked(session.reason);
     if (session.status === 'unknown') throw unauthorized();
-    const token = { sessionId: claims.sid, expiresAt: claims.exp * 1000 };
-    const cached = this.cache.get(claims.sub);
-    if (cached && cached.until > Date.now()) return { ...cached.user, ...token };
-    const epoch = this.epoch;
-    const user = await this.users.findActive(claims.sub).catch(invalidIdAsUnauthorized);
-    if (!user) throw unauthorized();
-    const account = { id: user.id, email: user.email, displayName: user.displayName, role: user.role };
-    if (epoch === this.epoch) {
-      if (this.cache.size >= USER_CACHE_MAX) this.cache.clear();
-      this.cache.set(user.id, { user: account, until: Date.now() + USER_CACHE_TTL_MS });
-    }
-    return { ...account, ...token };
+    const account = await this.accounts.getOrLoad(claims.sub, (id) => this.loadAccount(id));
+    if (!account) throw unauthorized();
+    return { ...account, sessionId: claims.sid, expiresAt: claims.exp * 1000 };
+  }
+
+  private async loadAccount(id: string): Promise<Account | undefined> {
+    const user = await this.users.findActive(id).catch(invalidIdAsUnauthorized);
+    return user ? { id: user.id, email: user.email, displayName: user.displayName, role: user.role } : undefined;
   }
 
   async authenticate(token: string): Promise<AuthUser> {

@@ -117,22 +117,28 @@ export class AuthService {
   /** A new password needs the current one and signs out every other session. */
   async updateMe(caller: AuthUser, { displayName, currentPassword, newPassword }: UpdateMeDto): Promise<UserDto> {
     const user = await this.usersService.getActive(caller.id);
-    if (newPassword !== undefined) {
-      if (currentPassword === undefined) {
-        throw passwordFieldError('currentPassword', 'currentPassword is required to set a new password');
-      }
-      if (!(await this.hasher.verify(user.passwordHash, currentPassword))) {
-        throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
-      }
-      if (newPassword.toLowerCase() === user.email) {
-        throw passwordFieldError('newPassword', 'newPassword must not be the email address');
-      }
-      await this.users.update(user.id, { passwordHash: await this.hasher.hash(newPassword) });
-      await this.sessions.endAll(user.id, 'password-changed', caller.sessionId);
-    }
-    if (displayName !== undefined) await this.users.update(user.id, { displayName });
+    const passwordHash = newPassword === undefined ? undefined : await this.newPasswordHash(user, currentPassword, newPassword);
+    // The new password and the end of the other sessions commit together: never the one without the other.
+    const announce = await this.dataSource.transaction(async (manager) => {
+      await this.users.update(user.id, { ...(displayName !== undefined && { displayName }), ...(passwordHash && { passwordHash }) }, manager);
+      return passwordHash === undefined ? undefined : this.sessions.endAllWithin(manager, user.id, 'password-changed', caller.sessionId);
+    });
+    announce?.();
     this.accessTokens.forget(user.id);
     return UserDto.from(await this.usersService.getActive(caller.id));
+  }
+
+  private async newPasswordHash(user: ActiveUser, currentPassword: string | undefined, newPassword: string): Promise<string> {
+    if (currentPassword === undefined) {
+      throw passwordFieldError('currentPassword', 'currentPassword is required to set a new password');
+    }
+    if (!(await this.hasher.verify(user.passwordHash, currentPassword))) {
+      throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
+    }
+    if (newPassword.toLowerCase() === user.email) {
+      throw passwordFieldError('newPassword', 'newPassword must not be the email address');
+    }
+    return this.hasher.hash(newPassword);
   }
 
   /** Ends every session, then erases the account (AccountErasure says what that covers). */
@@ -147,8 +153,9 @@ export class AuthService {
 
   private async startSession(user: ActiveUser): Promise<AuthResponseDto> {
     const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
-      // The account was read before the password check; it may have been deleted since.
-      if (!(await this.users.lockActive(user.id, manager))) throw invalidCredentials();
+      // The account was read before the password check; it may have been deleted, or its password
+      // changed (ending every other session), since.
+      if (!(await this.users.lockActive(user.id, user.passwordHash, manager))) throw invalidCredentials();
       const id = await this.sessions.start(user.id, manager);
       return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
     });

@@ -6,7 +6,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { normaliseEmail } from './dto/auth.dto.js';
 
 const MINUTE_MS = 60_000;
-export const RATE_LIMITS = ['login', 'register'] as const;
+const RATE_LIMITS = ['login', 'register'] as const;
 type RateLimitName = (typeof RATE_LIMITS)[number];
 
 /** Login attempts count per client IP and target email; registrations per client IP. */
@@ -32,7 +32,7 @@ export function authRateLimits(config: AppConfig): ThrottlerModuleOptions {
 
 /** Answers 429 in the common error shape with a plain Retry-After header. */
 @Injectable()
-export class AuthRateLimitGuard extends ThrottlerGuard {
+class AuthRateLimitGuard extends ThrottlerGuard {
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     throw new RateLimitedError('Too many attempts, try again later', Math.max(1, Math.ceil(detail.timeToBlockExpire)));
   }

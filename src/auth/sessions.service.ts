@@ -2,6 +2,7 @@ import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/com
 import type { Subscription } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SessionEndReason } from '../common/auth/auth-user.js';
+import { TtlCache } from '../common/cache/ttl-cache.js';
 import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { SessionWatch } from '../realtime/session-watch.js';
@@ -17,7 +18,9 @@ const CACHE_MAX = 10_000;
 /** Sessions checked per query by the sweep. */
 const SWEEP_BATCH = 1000;
 
-export type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
+type RevocationScope = { userId: string; id?: string; exceptId?: string };
+
+type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
 
 /**
  * Sessions are rows of their own rather than inferred from refresh tokens: a token family can be
@@ -30,7 +33,8 @@ export type SessionState = { status: 'live' } | { status: 'ended'; reason: strin
  */
 @Injectable()
 export class SessionsService implements OnModuleInit, OnModuleDestroy {
-  private readonly live = new Map<string, { userId: string; until: number }>();
+  /** Whose each session found live is. */
+  private readonly live = new TtlCache<string, string>({ ttlMs: LIVE_CACHE_MS, maxEntries: CACHE_MAX });
   /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
   private readonly ended = new Map<string, { userId: string; reason: SessionEndReason }>();
   private subscription: Subscription | undefined;
@@ -111,12 +115,20 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     return this.revoke({ userId, exceptId: exceptSessionId }, reason);
   }
 
+  /**
+   * endAll as part of the caller's transaction, so that the change that ends the sessions (a new
+   * password) commits with their end or not at all. Call the returned function once it committed.
+   */
+  endAllWithin(manager: EntityManager, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<() => void> {
+    return this.revokeWithin(manager, { userId, exceptId: exceptSessionId }, reason);
+  }
+
   /** Whether a token's `sid` is a live session of its `sub`: cached for at most LIVE_CACHE_MS. */
   async state(userId: string, sessionId: string): Promise<SessionState> {
     const known = this.ended.get(sessionId);
     if (known !== undefined) return { status: 'ended', reason: known.reason };
-    const cached = this.live.get(sessionId);
-    if (cached && cached.until > Date.now()) return cached.userId === userId ? { status: 'live' } : { status: 'unknown' };
+    const owner = this.live.get(sessionId);
+    if (owner !== undefined) return owner === userId ? { status: 'live' } : { status: 'unknown' };
     const session = await this.sessions.findById(sessionId);
     if (!session || session.userId !== userId) return { status: 'unknown' };
     if (session.revokedAt) {
@@ -126,23 +138,27 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     // A revocation announced while the row was being read wins over what was read.
     const endedMeanwhile = this.ended.get(sessionId);
     if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile.reason };
-    if (this.live.size >= CACHE_MAX) this.live.clear();
-    this.live.set(sessionId, { userId, until: Date.now() + LIVE_CACHE_MS });
+    this.live.set(sessionId, userId);
     return { status: 'live' };
   }
 
-  private async revoke(scope: { userId: string; id?: string; exceptId?: string }, reason: SessionEndReason): Promise<void> {
-    const sessionIds = await this.dataSource.transaction(async (manager) => {
-      const ids = await this.sessions.revoke(scope, reason, manager);
-      await this.refreshTokens.revokeFamilies(ids, manager);
-      return ids;
-    });
+  private async revoke(scope: RevocationScope, reason: SessionEndReason): Promise<void> {
+    const announce = await this.dataSource.transaction((manager) => this.revokeWithin(manager, scope, reason));
+    announce();
+  }
+
+  /** Ends the sessions with their refresh tokens; returns the announcement, for after the commit. */
+  private async revokeWithin(manager: EntityManager, scope: RevocationScope, reason: SessionEndReason): Promise<() => void> {
+    const sessionIds = await this.sessions.revoke(scope, reason, manager);
+    await this.refreshTokens.revokeFamilies(sessionIds, manager);
     // Published after the commit: an instance that re-reads on the event already sees the end.
-    if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
+    return () => {
+      if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
+    };
   }
 
   private rememberEnded(sessionId: string, userId: string, reason: SessionEndReason): void {
-    this.live.delete(sessionId);
+    this.live.invalidate(sessionId);
     if (this.ended.size >= CACHE_MAX) this.ended.delete(this.ended.keys().next().value!);
     this.ended.set(sessionId, { userId, reason });
   }

@@ -18,6 +18,11 @@ export class ConversationsErasure implements ErasureStep, OnModuleInit {
     this.erasure.register(this, ERASURE_ORDER.conversations);
   }
 
+  /** Every change of a conversation locks its row first (ConversationsRepository.versioned); so does the erasure. */
+  lock(userId: string, manager: EntityManager): Promise<void> {
+    return this.conversations.lockTracesOf(userId, manager);
+  }
+
   async erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement> {
     const { deleted, left } = await this.conversations.eraseParticipant(userId, manager);
     const views: ConversationView[] = [];

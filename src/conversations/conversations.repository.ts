@@ -220,8 +220,8 @@ export class ConversationsRepository {
     return row ? { summary: row.summary, summarySeq: row.summarySeq } : undefined;
   }
 
-  async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }): Promise<void> {
-    if (Object.keys(flags).length) await this.participants.update({ conversationId, userId }, flags);
+  async setParticipantFlags(conversationId: string, userId: string, flags: { pinned?: boolean; archived?: boolean }, manager?: EntityManager): Promise<void> {
+    if (Object.keys(flags).length) await (manager?.getRepository(ParticipantEntity) ?? this.participants).update({ conversationId, userId }, flags);
   }
 
   async softDelete(id: string): Promise<void> {
@@ -248,6 +248,24 @@ export class ConversationsRepository {
   async removeParticipant(conversationId: string, userId: string, manager: EntityManager): Promise<boolean> {
     const result = await manager.getRepository(ParticipantEntity).delete({ conversationId, userId });
     return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Locks, in id order, every conversation the account left a trace in: those it takes part in or
+   * owns, and those holding its messages or runs it requested (which the erasure changes too,
+   * taking versions of their conversations), deleted ones included.
+   */
+  async lockTracesOf(userId: string, manager: EntityManager): Promise<void> {
+    await manager.query(
+      `SELECT 1 FROM conversations WHERE id IN (
+         SELECT conversation_id FROM conversation_participants WHERE user_id = $1
+         UNION SELECT id FROM conversations WHERE owner_id = $1
+         UNION SELECT conversation_id FROM messages WHERE author_id = $1
+         UNION SELECT conversation_id FROM agent_runs WHERE requested_by_id = $1
+       )
+       ORDER BY id FOR UPDATE`,
+      [userId],
+    );
   }
 
   /**

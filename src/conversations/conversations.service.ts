@@ -70,7 +70,7 @@ export class ConversationsService {
 
   /** The access policy, in one place: 404 for outsiders, 403 for a role that is too weak. */
   async authorize(conversationId: string, user: Pick<AuthUser, 'id'>, access: Access): Promise<ConversationAccess> {
-    const view = this.cache.get(conversationId) ?? (await this.cache.load(conversationId, (id) => this.conversations.findView(id)));
+    const view = await this.cache.getOrLoad(conversationId, (id) => this.conversations.findView(id));
     const participant = view?.participants.find((candidate) => candidate.userId === user.id);
     if (!view || !participant) throw conversationNotFound();
     const allowed =
@@ -149,14 +149,18 @@ export class ConversationsService {
     const { view } = await this.authorize(id, user, changesSettings ? 'manage' : 'read');
     this.checkAgentChoice(view.agent, dto.agent);
     const settings = { ...(dto.title !== undefined && { title: dto.title }), ...agentColumns(dto.agent) };
-    await this.conversations.setParticipantFlags(id, user.id, {
-      ...(dto.archived !== undefined && { archived: dto.archived }),
-      ...(dto.pinned !== undefined && { pinned: dto.pinned }),
+    const flags = { ...(dto.archived !== undefined && { archived: dto.archived }), ...(dto.pinned !== undefined && { pinned: dto.pinned }) };
+    if (!Object.keys(settings).length) {
+      // Pin and archive are the caller's own: they change nothing the others see, and take no version.
+      await this.conversations.setParticipantFlags(id, user.id, flags);
+      return ConversationDto.from(await this.publishUpdated(id), user.id);
+    }
+    // With settings, the caller's flags go in the same transaction: one version, all or nothing.
+    const updated = await this.changeVersioned(id, async (manager) => {
+      await this.conversations.updateSettings(id, settings, manager);
+      await this.conversations.setParticipantFlags(id, user.id, flags, manager);
+      return true;
     });
-    // Pin and archive are the caller's own: they change nothing the others see, and take no version.
-    const updated = Object.keys(settings).length
-      ? await this.changeVersioned(id, (manager) => this.conversations.updateSettings(id, settings, manager).then(() => true))
-      : await this.publishUpdated(id);
     if (!updated) throw conversationNotFound();
     return ConversationDto.from(updated, user.id);
   }

@@ -46,6 +46,18 @@ describe('AccountErasure', () => {
     expect(log).toEqual(['runs', 'messages', 'conversations', 'announce runs', 'announce messages', 'announce conversations']);
   });
 
+  it('takes every step\'s locks before the account row and before any step erases', async () => {
+    const log: string[] = [];
+    const locking = (name: string): ErasureStep => ({ ...recording(name, log), lock: async () => void log.push(`lock ${name}`) });
+    const erasure = new AccountErasure(dataSource(), { anonymise: async () => log.push('anonymise') > 0 } as unknown as UsersRepository);
+    erasure.register(locking('conversations'), ERASURE_ORDER.conversations);
+    erasure.register(recording('runs', log), ERASURE_ORDER.runs);
+
+    await erasure.erase('user-1');
+
+    expect(log.slice(0, 4)).toEqual(['lock conversations', 'anonymise', 'runs', 'conversations']);
+  });
+
   it.each(['40P01', '40001'])('runs the transaction again when the database aborted it with %s, announcing once', async (code) => {
     const log: string[] = [];
     const source = dataSource([queryFailed(code), queryFailed(code)]);

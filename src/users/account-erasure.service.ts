@@ -13,6 +13,11 @@ export type ErasureAnnouncement = () => void;
  * users depending on them.
  */
 export interface ErasureStep {
+  /**
+   * Takes, before the account row or anything else, the row locks that the module's own writers
+   * take first, so that the erasure locks in their order and cannot deadlock with them.
+   */
+  lock?(userId: string, manager: EntityManager): Promise<void>;
   erase(userId: string, manager: EntityManager): Promise<ErasureAnnouncement | undefined>;
 }
 
@@ -24,7 +29,10 @@ export interface ErasureStep {
  */
 export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30 } as const;
 
-/** Deadlocks with the agent's writes to runs and messages are possible; each retry usually wins. */
+/**
+ * The steps' locks come first (see ErasureStep.lock), but a conflict is still possible with what
+ * changed between taking them and the account row (a conversation joined meanwhile); a retry wins.
+ */
 const ATTEMPTS = 4;
 const BACKOFF_MS = 25;
 
@@ -67,7 +75,8 @@ export class AccountErasure {
 
   private eraseOnce(userId: string): Promise<ErasureAnnouncement[]> {
     return this.dataSource.transaction(async (manager) => {
-      // First: the row lock makes a concurrent second deletion wait, then find nothing to do.
+      for (const { step } of this.steps) await step.lock?.(userId, manager);
+      // The account row's lock makes a concurrent second deletion wait, then find nothing to do.
       if (!(await this.users.anonymise(userId, manager))) return [];
       const pending: ErasureAnnouncement[] = [];
       for (const { step } of this.steps) {

@@ -42,8 +42,8 @@ export class UserEntity {
   deletedAt!: Date | null;
 }
 
-/** An account that is not deleted: only deleted accounts lack an email. */
-export type ActiveUser = UserEntity & { email: string; deletedAt: null };
+/** An account that is not deleted: only deleted accounts lack an email and a password. */
+export type ActiveUser = UserEntity & { email: string; passwordHash: string; deletedAt: null };
 
 /** What a deleted account is shown as, wherever its messages stay. */
 export const DELETED_USER_NAME = 'Deleted user';

@@ -17,11 +17,15 @@ export class UsersRepository {
   }
 
   /**
-   * Whether the account exists and is not deleted, holding a share lock on its row until the
-   * transaction ends: its deletion (anonymise) waits for the transaction, or it sees the deletion.
+   * Whether the account exists, is not deleted and still has the given password hash, holding a
+   * share lock on its row until the transaction ends: its deletion (anonymise) or a change of
+   * password waits for the transaction, or this sees the deletion or the change.
    */
-  async lockActive(id: string, manager: EntityManager): Promise<boolean> {
-    const rows: unknown[] = await manager.query(`SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, [id]);
+  async lockActive(id: string, passwordHash: string, manager: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL AND password_hash = $2 FOR SHARE`,
+      [id, passwordHash],
+    );
     return rows.length > 0;
   }
 
@@ -50,8 +54,9 @@ export class UsersRepository {
     return this.users.save(this.users.create({ role: 'user', ...fields })) as Promise<ActiveUser>;
   }
 
-  async update(id: string, fields: Partial<Pick<UserEntity, 'displayName' | 'passwordHash' | 'role'>>): Promise<void> {
-    await this.users.update({ id }, fields);
+  /** Changes an account that is not deleted (a change racing the erasure must not bring data back). */
+  async update(id: string, fields: Partial<Pick<UserEntity, 'displayName' | 'passwordHash' | 'role'>>, manager?: EntityManager): Promise<void> {
+    if (Object.keys(fields).length) await (manager?.getRepository(UserEntity) ?? this.users).update({ id, deletedAt: IsNull() }, fields);
   }
 
   /**

@@ -1,10 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunsRepository } from '../../src/agent/runs.repository.js';
+import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { UsersRepository } from '../../src/users/users.repository.js';
 import { PASSWORD, type Registered, register } from '../support/auth.js';
+import { testDatabaseServerUrl } from '../support/database.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -321,5 +325,47 @@ describe('DELETE /auth/me while the agent or a sign-in is at work', () => {
       expect((await t.http(`${API}/auth/me`, { token: signedIn.body.accessToken })).status).toBe(401);
       expect((await t.http(`${API}/auth/refresh`, { method: 'POST', json: { refreshToken: signedIn.body.refreshToken } })).status).toBe(401);
     }
+  });
+});
+
+// PGlite runs one transaction at a time, so only PostgreSQL can show two of them waiting on each other.
+describe.skipIf(!testDatabaseServerUrl())('DELETE /auth/me alongside versioned changes of the same conversations', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t?.close());
+
+  it('locks the conversations first, as every versioned change does: neither side deadlocks or retries', async () => {
+    const [alice, bob] = await Promise.all([register(t), register(t)]);
+    const created = await t.http(`${API}/conversations`, { method: 'POST', token: bob.accessToken, json: { participantIds: [alice.id], agent: { mode: 'off' } } });
+    const conversationId = created.body.id as string;
+    const sent = await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: alice.accessToken, json: { content: 'hello' } });
+    expect(sent.status).toBe(201);
+    const conversations = t.app.get(ConversationsRepository);
+    // Called once per attempt of the erasure's transaction.
+    const anonymise = vi.spyOn(t.app.get(UsersRepository), 'anonymise');
+    // Like a run's final write: the conversation's version first, then the messages in it.
+    const touchMessages = (pause: number, locked?: () => void) =>
+      conversations.versioned(conversationId, async (manager) => {
+        locked?.();
+        await sleep(pause);
+        await manager.query(`UPDATE messages SET metadata = metadata WHERE conversation_id = $1`, [conversationId]);
+        return true;
+      });
+
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const first = touchMessages(300, locked);
+    await holding;
+    const erased = t.http(`${API}/auth/me`, { method: 'DELETE', token: alice.accessToken });
+    const more = Array.from({ length: 5 }, (_, i) => touchMessages(i * 20));
+
+    const outcomes = await Promise.allSettled([first, ...more]);
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+    expect((await erased).status).toBe(204);
+    expect(anonymise).toHaveBeenCalledTimes(1);
+    const [message] = await t.app.get(DataSource).query(`SELECT content, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1`, [sent.body.message.id]);
+    expect(message).toEqual({ content: '', deleted: true });
   });
 });

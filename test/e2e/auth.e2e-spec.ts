@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PasswordHasher } from '../../src/auth/password.hasher.js';
+import { RefreshTokensRepository } from '../../src/auth/refresh-tokens.repository.js';
 import { PASSWORD, register } from '../support/auth.js';
 import { decodePayload, signHs256, unsigned } from '../support/jwt.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -330,6 +332,45 @@ describe('auth', () => {
       expect((await post('/auth/login', { email: user.email, password: 'a brand new password' })).status).toBe(200);
       expect((await post('/auth/refresh', { refreshToken: otherSession.body.refreshToken })).status).toBe(401);
       expect((await post('/auth/refresh', { refreshToken: user.refreshToken })).status).toBe(200);
+    });
+
+    it('keeps the old password and every session when ending the other sessions fails', async () => {
+      const user = await register(t);
+      const otherSession = await post('/auth/login', { email: user.email, password: PASSWORD });
+      // The sessions are marked ended; revoking their refresh tokens, in the same transaction, fails.
+      vi.spyOn(t.app.get(RefreshTokensRepository), 'revokeFamilies').mockRejectedValueOnce(new Error('connection lost'));
+
+      const patch = await t.http(`${API}/auth/me`, {
+        method: 'PATCH',
+        json: { displayName: 'Renamed', currentPassword: PASSWORD, newPassword: 'a brand new password' },
+        token: user.accessToken,
+      });
+      expect(patch.status).toBe(500);
+
+      expect((await post('/auth/login', { email: user.email, password: 'a brand new password' })).status).toBe(401);
+      expect((await t.http(`${API}/auth/me`, { token: otherSession.body.accessToken })).body.displayName).toBe('Test User');
+      expect((await post('/auth/refresh', { refreshToken: otherSession.body.refreshToken })).status).toBe(200);
+      expect((await post('/auth/login', { email: user.email, password: PASSWORD })).status).toBe(200);
+    });
+
+    it('starts no session for a sign-in that checked the old password while it was being changed', async () => {
+      const user = await register(t);
+      const hasher = t.app.get(PasswordHasher);
+      const verify = hasher.verify.bind(hasher);
+      vi.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+        const valid = await verify(hash, password);
+        const changed = await t.http(`${API}/auth/me`, {
+          method: 'PATCH',
+          json: { currentPassword: PASSWORD, newPassword: 'a brand new password' },
+          token: user.accessToken,
+        });
+        expect(changed.status).toBe(200);
+        return valid;
+      });
+
+      const login = await post('/auth/login', { email: user.email, password: PASSWORD });
+      expect(login.status).toBe(401);
+      expect(login.body.code).toBe('INVALID_CREDENTIALS');
     });
 
     it('rejects unknown fields such as role', async () => {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { register } from '../support/auth.js';
@@ -234,6 +236,27 @@ describe('conversations', () => {
       await as(world.member.accessToken).patch(`/conversations/${world.conversationId}`, { pinned: true, archived: true });
       expect((await as(world.member.accessToken).get(`/conversations/${world.conversationId}`)).body).toMatchObject({ pinned: true, archived: true });
       expect((await as(world.owner.accessToken).get(`/conversations/${world.conversationId}`)).body).toMatchObject({ pinned: false, archived: false });
+    });
+
+    it('applies settings and the caller\'s pin under one version, or neither', async () => {
+      const world = await createWorld(t);
+      const owner = as(world.owner.accessToken);
+      const path = `/conversations/${world.conversationId}`;
+      const before = (await owner.get(path)).body;
+
+      vi.spyOn(t.app.get(ConversationsRepository), 'updateSettings').mockRejectedValueOnce(new Error('connection lost'));
+      expect((await owner.patch(path, { title: 'Renamed', pinned: true })).status).toBe(500);
+      // Read past the conversation cache, which a failed change does not touch.
+      const [stored] = await t.app.get(DataSource).query(
+        `SELECT c.title, c.version::int, p.pinned FROM conversations c JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id = $2 WHERE c.id = $1`,
+        [world.conversationId, world.owner.id],
+      );
+      expect(stored).toEqual({ title: before.title, version: before.version, pinned: false });
+
+      const updated = await owner.patch(path, { title: 'Renamed', pinned: true });
+      expect(updated.status).toBe(200);
+      expect(updated.body).toMatchObject({ title: 'Renamed', pinned: true, version: before.version + 1 });
+      expect((await owner.get(path)).body).toMatchObject({ title: 'Renamed', pinned: true, version: before.version + 1 });
     });
 
     it('changes roles, refuses to touch the owner, and lets a removed user see nothing', async () => {

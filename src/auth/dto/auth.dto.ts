@@ -5,9 +5,9 @@ import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { trimmed } from '../../common/dto/transforms.js';
 import { UserDto } from '../../users/dto/user.dto.js';
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
-export const DISPLAY_NAME_MAX = 80;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 128;
+const DISPLAY_NAME_MAX = 80;
 
 const normalisedEmail = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 

@@ -22,9 +22,9 @@ import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
 import { PARTICIPANT_ROLES, type ParticipantRole } from '../participant.entity.js';
 
-export const TITLE_MAX = 200;
-export const SYSTEM_PROMPT_MAX = 8000;
-export const MAX_INITIAL_PARTICIPANTS = 100;
+const TITLE_MAX = 200;
+const SYSTEM_PROMPT_MAX = 8000;
+const MAX_INITIAL_PARTICIPANTS = 100;
 
 // Examples are what Swagger UI prefills for "Try it out": each one must be accepted as is.
 export class AgentSettingsDto {

@@ -1,0 +1,94 @@
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TtlCache } from './ttl-cache.js';
+
+// A fixed seed: the same cases on every run, so a failure in CI reproduces anywhere.
+fc.configureGlobal({ seed: 20_261_201 });
+
+function clocked(options: { ttlMs?: number; maxEntries?: number } = {}) {
+  const clock = { now: 0 };
+  const cache = new TtlCache<string, string>({ ttlMs: options.ttlMs ?? 1000, maxEntries: options.maxEntries ?? 100, now: () => clock.now });
+  return { cache, clock };
+}
+
+describe('TtlCache', () => {
+  it('serves what it loaded until the TTL runs out, then loads again', async () => {
+    const { cache, clock } = clocked({ ttlMs: 1000 });
+    let loads = 0;
+    const load = async () => `value ${++loads}`;
+    expect(await cache.getOrLoad('k', load)).toBe('value 1');
+    clock.now = 999;
+    expect(await cache.getOrLoad('k', load)).toBe('value 1');
+    clock.now = 1000;
+    expect(cache.get('k')).toBeUndefined();
+    expect(await cache.getOrLoad('k', load)).toBe('value 2');
+  });
+
+  it('stores neither undefined nor null', async () => {
+    const { cache } = clocked();
+    expect(await cache.getOrLoad('k', async () => null)).toBeNull();
+    expect(await cache.getOrLoad('k', async () => undefined)).toBeUndefined();
+    expect(await cache.getOrLoad('k', async () => 'found')).toBe('found');
+  });
+
+  it('answers a load that an invalidation overtook with what it read, but does not keep it', async () => {
+    const { cache } = clocked();
+    const loaded = await cache.getOrLoad('k', async () => {
+      cache.invalidate('other key');
+      return 'read before the change';
+    });
+    expect(loaded).toBe('read before the change');
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  it('evicts the oldest entry when full', () => {
+    const { cache } = clocked({ maxEntries: 2 });
+    cache.set('a', 'A');
+    cache.set('b', 'B');
+    cache.set('a', 'A2');
+    cache.set('c', 'C');
+    expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual(['A2', undefined, 'C']);
+  });
+
+  it('updates a held value in place, keeping its expiry, and ignores a key it does not hold', () => {
+    const { cache, clock } = clocked({ ttlMs: 1000 });
+    cache.set('k', 'old');
+    clock.now = 600;
+    cache.update('k', (value) => `${value}, updated`);
+    cache.update('missing', () => 'created');
+    expect(cache.get('k')).toBe('old, updated');
+    expect(cache.get('missing')).toBeUndefined();
+    clock.now = 1000;
+    expect(cache.get('k')).toBeUndefined();
+  });
+
+  it('never keeps a value read before an invalidation, however loads and changes interleave', async () => {
+    const operation = fc.record({ write: fc.boolean(), key: fc.constantFrom('a', 'b') });
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(operation, { maxLength: 24 }), async (s, operations) => {
+        // The source of truth: every write changes it and then invalidates, as the services do.
+        const source = new Map<string, number>();
+        const current = (key: string) => String(source.get(key) ?? 0);
+        const cache = new TtlCache<string, string>({ ttlMs: 1e9, maxEntries: 10, now: () => 0 });
+        const expectNothingStale = (key: string) => expect([undefined, current(key)]).toContain(cache.get(key));
+        const done = operations.map(async ({ write, key }) => {
+          await s.schedule(Promise.resolve(), `${write ? 'write' : 'load'} ${key}`);
+          if (write) {
+            source.set(key, (source.get(key) ?? 0) + 1);
+            cache.invalidate(key);
+          } else {
+            await cache.getOrLoad(key, async () => {
+              const read = current(key);
+              await s.schedule(Promise.resolve(), `read of ${key} returns`);
+              return read;
+            });
+          }
+          expectNothingStale(key);
+        });
+        await s.waitAll();
+        await Promise.all(done);
+        for (const key of ['a', 'b']) expectNothingStale(key);
+      }),
+    );
+  });
+});

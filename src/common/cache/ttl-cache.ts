@@ -1,0 +1,65 @@
+export interface TtlCacheOptions {
+  /** How long an entry is served after it was stored. */
+  ttlMs: number;
+  /** The most entries held; storing one more evicts the oldest. */
+  maxEntries: number;
+  /** The clock (tests pass their own). */
+  now?: () => number;
+}
+
+/**
+ * A bounded map whose entries expire, filled by loads that may race invalidations. Every
+ * invalidation advances an epoch, and a load stores its value only if no invalidation happened
+ * while it ran: a value read before a change (a removed participant, a deleted account) must
+ * not be served after it, and telling which key a change affected is not always possible.
+ */
+export class TtlCache<K, V> {
+  private readonly entries = new Map<K, { value: V; until: number }>();
+  private epoch = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TtlCacheOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The entry's value, unless it is missing or has expired. */
+  get(key: K): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.until > this.now()) return entry.value;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  /** Stores a value known to be current (not a load's result: see getOrLoad), for a full TTL. */
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, until: this.now() + this.options.ttlMs });
+  }
+
+  /** Replaces a held value by a newer state of it, keeping its expiry; nothing if none is held. */
+  update(key: K, change: (value: V) => V): void {
+    const entry = this.entries.get(key);
+    if (entry) entry.value = change(entry.value);
+  }
+
+  /** Drops the key's entry, and keeps every load still in flight from storing what it read. */
+  invalidate(key: K): void {
+    this.epoch++;
+    this.entries.delete(key);
+  }
+
+  /**
+   * The held value, or else what `load` answers, stored unless an invalidation happened while it
+   * ran (the answer is still returned: it was current when read). Undefined and null are not stored.
+   */
+  async getOrLoad<L extends V | undefined | null>(key: K, load: (key: K) => Promise<L>): Promise<V | L> {
+    const held = this.get(key);
+    if (held !== undefined) return held;
+    const epoch = this.epoch;
+    const value = await load(key);
+    if (value !== undefined && value !== null && epoch === this.epoch) this.set(key, value);
+    return value;
+  }
+}
