@@ -2,7 +2,7 @@ import { readUIMessageStream, type UIMessage, type UIMessageChunk, uiMessageChun
 import { describe, expect, it } from 'vitest';
 import type { RunDto } from '../agent/dto/run.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
-import { messagesProblem } from './dto/ai-sdk.dto.js';
+import { MAX_UI_MESSAGES, messagesProblem } from './dto/ai-sdk.dto.js';
 import { ReplyChunks, sourceChunk, unansweredChunks } from './reply-chunks.js';
 
 const RUN_ID = 'run-1';
@@ -136,7 +136,7 @@ describe('messagesProblem', () => {
   it('names the first problem by its path, and bounds the array before reading it', () => {
     expect(messagesProblem([{ id: 'a', role: 'user', parts: [{ type: 'text', text: 'hi' }, { type: 'tool-x', input: { deep: [1] } }], extra: 1 }])).toBeUndefined();
     expect(messagesProblem([{ id: 'a', role: 'user', parts: [] }, { id: 'b', role: 'user', parts: [{ type: 'text' }] }])).toBe('messages.1.parts.0 is a text part without a string text');
-    expect(messagesProblem(Array.from({ length: 1001 }, () => null))).toBe('messages must hold 1 to 1000 messages');
+    expect(messagesProblem(Array.from({ length: MAX_UI_MESSAGES + 1 }, () => null))).toBe(`messages must hold 1 to ${MAX_UI_MESSAGES} messages`);
     expect(messagesProblem({})).toBe('messages must be an array');
   });
 });
