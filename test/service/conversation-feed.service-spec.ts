@@ -19,7 +19,7 @@ interface Sent {
 function recordingStream() {
   const sent: Sent[] = [];
   const closers: (() => void)[] = [];
-  const stream: SseStream = {
+  const stream: SseStream & { closed: boolean } = {
     send: (event, data, id) => sent.push({ event, data, ...(id !== undefined && { id }) }),
     mark: (id) => sent.push({ id }),
     close() {
@@ -28,7 +28,7 @@ function recordingStream() {
     },
     closed: false,
     onClose: (listener) => closers.push(listener),
-  } as SseStream & { closed: boolean };
+  };
   return { stream, sent };
 }
 

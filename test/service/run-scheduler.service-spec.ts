@@ -56,7 +56,7 @@ describe('RunScheduler', () => {
     const conversation = await app.conversation(owner);
     const gates: Gate[] = [gate(), gate(), gate()];
     for (const [i, held] of gates.entries()) app.models.next({ steps: [...texts(`reply ${i}`), { wait: held }] });
-    const sent = [];
+    const sent: string[] = [];
     for (const content of ['first', 'second', 'third']) sent.push((await send(owner, conversation.id, content)).run!.id);
 
     for (const [i, held] of gates.entries()) {
