@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConversationCache } from '../../src/conversations/conversation-cache.js';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
-import { RecordingClient } from '../support/socket-client.js';
+import { expectNoEvent, RecordingClient } from '../support/socket-client.js';
+import { waitUntil } from '../support/service/conditions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -129,7 +131,8 @@ describe('Socket.IO gateway', () => {
       for (const c of [a1, a2, b1]) {
         expect((await c.waitFor('message:created', (p) => p.message.id === sent.data.message.id)).message.seq).toBe(sent.data.message.seq);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The others have it; the outsider would have had it in the same emit.
+      await expectNoEvent(e1, 'message:created', () => true, 100);
       expect(e1.received.filter((r) => r.event !== 'conversation:updated')).toEqual([]);
       expect(e1.of('message:created')).toEqual([]);
     });
@@ -269,7 +272,7 @@ describe('Socket.IO gateway', () => {
       const acks = await Promise.all(Array.from({ length: 90 }, (_, i) => a.emit(i % 2 ? 'typing:stop' : 'typing:start', { conversationId: id })));
       expect(acks.every((ack) => ack.ok)).toBe(true);
       await b.waitFor('typing', (p) => p.isTyping === false, 4000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expectNoEvent(b, 'typing', () => true, 300);
       expect(b.of('typing')).toEqual([
         { conversationId: id, userId: alice.id, isTyping: true },
         { conversationId: id, userId: alice.id, isTyping: false },
@@ -280,8 +283,9 @@ describe('Socket.IO gateway', () => {
       const id = (await t.http(`${API}/conversations`, { method: 'POST', token: alice.accessToken, json: { participantIds: [bob.id], agent: { mode: 'off' } } })).body.id;
       const [a, b] = await Promise.all([client(alice), client(bob)]);
       for (const c of [a, b]) await c.emit('conversation:join', { conversationId: id });
-      // Past the conversation cache's 2 s: both access checks go to the database, the start's slowly.
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      // Once the conversation has left the cache (2 s), both access checks go to the database, the start's slowly.
+      const cache = t.app.get(ConversationCache);
+      await waitUntil(() => cache.get(id) === undefined, 'the cached conversation expired', 5000);
       const repository = t.app.get(ConversationsRepository);
       const findView = repository.findView.bind(repository);
       let slowed = false;
@@ -311,8 +315,8 @@ describe('Socket.IO gateway', () => {
       expect(await b1.waitFor('presence', (p) => p.online.length === 2)).toEqual({ conversationId, online: [alice.id, bob.id].sort() });
       await a2.emit('conversation:join', { conversationId });
       await a1.emit('conversation:leave', { conversationId });
-      // Alice is still online through her second tab.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Alice is still online through her second tab: no presence without her (presence is coalesced over 100 ms).
+      await expectNoEvent(b1, 'presence', (p) => !p.online.includes(alice.id), 200);
       expect(b1.of('presence').at(-1).online).toContain(alice.id);
       a2.socket.close();
       expect(await b1.waitFor('presence', (p) => !p.online.includes(alice.id))).toEqual({ conversationId, online: [bob.id] });
@@ -326,14 +330,11 @@ describe('Socket.IO gateway', () => {
       const a1 = await client(alice);
       await a1.emit('conversation:join', { conversationId });
       await t.http(`${API}/conversations/${conversationId}/participants/${carol.id}`, { method: 'DELETE', token: alice.accessToken });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const before = c1.of('message:created').length;
+      await waitUntil(async () => (await c1.emit('typing:start', { conversationId })).error?.code === 'NOT_FOUND', 'carol out of the room');
       await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: alice.accessToken, json: { content: 'after carol left' } });
       // The room still works for those who stayed; by then Carol would have had it too.
       await a1.waitFor('message:created', (e) => e.message.content === 'after carol left');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(c1.of('message:created')).toHaveLength(before);
-      expect((await c1.emit('typing:start', { conversationId })).error.code).toBe('NOT_FOUND');
+      await expectNoEvent(c1, 'message:created', (e) => e.message.content === 'after carol left', 100);
     });
 
     it('takes everyone out of a deleted conversation: no events, no typing, no presence', async () => {
@@ -342,8 +343,7 @@ describe('Socket.IO gateway', () => {
       await a1.emit('conversation:join', { conversationId: id });
       await b1.emit('conversation:join', { conversationId: id });
       expect((await t.http(`${API}/conversations/${id}`, { method: 'DELETE', token: alice.accessToken })).status).toBe(204);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect((await b1.emit('typing:start', { conversationId: id })).error.code).toBe('NOT_FOUND');
+      await waitUntil(async () => (await b1.emit('typing:start', { conversationId: id })).error?.code === 'NOT_FOUND', 'bob out of the room');
       expect((await a1.emit('typing:start', { conversationId: id })).error.code).toBe('NOT_FOUND');
       expect(b1.of('typing')).toEqual([]);
     });

@@ -38,6 +38,21 @@ export class RecordingClient {
   }
 }
 
+/**
+ * Proves a negative: fails if an event matching `predicate` arrives within `withinMs`. A bounded
+ * wait by nature — nothing can be awaited for an event that must not come — so keep it short and
+ * call it only after something that would have caused the event has been seen to take effect.
+ */
+export async function expectNoEvent(client: RecordingClient, event: string, predicate: (payload: any) => boolean, withinMs: number): Promise<void> {
+  const before = client.of(event).filter(predicate).length;
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(10, Math.max(1, deadline - Date.now()))));
+    const now = client.of(event).filter(predicate);
+    if (now.length > before) throw new Error(`unexpected ${event} within ${withinMs} ms: ${JSON.stringify(now.at(-1))}`);
+  }
+}
+
 /** A connected websocket-only client of /chat that does not reconnect by itself. */
 export async function connectClient(baseUrl: string, token: string, ackTimeoutMs?: number): Promise<RecordingClient> {
   const socket = io(`${baseUrl}/chat`, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
