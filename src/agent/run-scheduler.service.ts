@@ -12,7 +12,7 @@ import type { RunEntity } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
 
 /** How often this instance heartbeats its runs, sweeps for dead ones and picks up waiting ones. */
-const SWEEP_INTERVAL_MS = 5000;
+export const SWEEP_INTERVAL_MS = 5000;
 
 /**
  * Runs of one conversation execute one at a time, in order, across all instances: a run starts

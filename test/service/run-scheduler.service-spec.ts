@@ -108,8 +108,7 @@ describe('RunScheduler', () => {
     const trigger = await app.userMessage(owner, conversation.id, 'asked before the crash');
     await runs.create({ conversationId: conversation.id, triggerMessageId: trigger.id, requestedById: owner.id, provider: 'builtin', model: 'builtin' });
     const dead = (await runs.claimNext(conversation.id, 'instance-that-died'))!;
-    const reply = (await app.get(MessagesRepository).append({ conversationId: conversation.id, role: 'assistant', authorId: null, content: '', status: 'streaming', runId: dead.id }))!.message;
-    await runs.attachResponse(dead.id, reply.id);
+    const reply = (await app.get(MessagesRepository).appendReply({ conversationId: conversation.id, runId: dead.id, metadata: {} }))!;
     await app.get(MessagesRepository).checkpointReply(reply.id, 'Written before the crash', 3);
     await app.get(DataSource).query(`UPDATE agent_runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [dead.id]);
     // A live instance's run in another conversation is left alone.

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'socket.io';
 import type { AuthUser } from '../../../src/common/auth/auth-user.js';
-import { type Ack, ackError } from '../../../src/gateway/ws-ack.js';
+import type { Ack } from '../../../src/chat/wire-events.js';
+import type { ChatSocket } from '../../../src/gateway/chat-socket.js';
+import { ackError } from '../../../src/gateway/ws-ack.js';
 
 /** What the gateway's handlers use of a socket that passed the handshake: its user, its rooms. */
 export interface FakeSocket {
@@ -13,7 +14,7 @@ export interface FakeSocket {
   leave(room: string): Promise<void>;
 }
 
-export function fakeSocket(user: AuthUser): FakeSocket & Socket {
+export function fakeSocket(user: AuthUser): FakeSocket & ChatSocket {
   const socket: FakeSocket = {
     id: randomUUID(),
     data: { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 },
@@ -26,7 +27,7 @@ export function fakeSocket(user: AuthUser): FakeSocket & Socket {
       socket.rooms.delete(room);
     },
   };
-  return socket as FakeSocket & Socket;
+  return socket as FakeSocket & ChatSocket;
 }
 
 /** A handler's answer as the client gets it: a thrown error becomes the error acknowledgement. */
