@@ -92,7 +92,7 @@ export class AgentCore {
     if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
     this.replies.set(run.id, reply);
-    const abort = this.cancellations.track(run.id);
+    const abort = this.cancellations.track(run.id, run.conversationId);
     try {
       await this.execute({ run, reply, abort, tools: new ToolCallRecorder(run, this.runs, this.bus) }, view, trigger);
     } finally {

@@ -156,21 +156,21 @@ describe('AgentCore', () => {
       expect(reply?.content).not.toContain('deleted');
     });
 
-    it('lets a run finish without a crash when its conversation is deleted while it streams, adding no message', async () => {
-      // Deleting a conversation does not stop its run: the reply row already written gets its
-      // final state; no other row is added to the deleted conversation.
+    it('cancels a run whose conversation is deleted while it streams, keeping its text and adding no message', async () => {
+      // Nobody can read the reply any more: the provider call stops; the reply row keeps the text so far.
       const { owner, conversation, run } = await setUp();
       const held = gate();
-      app.models.next({ steps: [...texts('Before'), { wait: held }, ...texts(' after')] });
+      const model = app.models.next({ steps: [...texts('Before'), { wait: held }, ...texts(' after')] });
       const running = core.run(run);
       await waitUntil(() => core.snapshot(run.id)?.content === 'Before', 'the first delta');
 
       await app.get(ConversationsService).remove(owner, conversation.id);
-      held.open();
       await running;
+      held.open();
 
       const ended = await app.events.runEnded(run.id);
-      expect(ended.run.status).not.toBe('running');
+      expect(ended.type).toBe('run.cancelled');
+      expect(model.stopped).toBeGreaterThan(0);
       expect((await messages(conversation.id)).items.map((message) => message.role)).toEqual(['user', 'assistant']);
       expect(core.activeRunIds).not.toContain(run.id);
     });
