@@ -150,6 +150,9 @@ describe('Socket.IO gateway', () => {
       expect((await a.emit('conversation:join', { conversationId, extra: true })).error.code).toBe('VALIDATION');
       expect((await a.emit('conversation:join', { conversationId, afterSeq: '5' })).error.code).toBe('VALIDATION');
       expect((await a.emit('conversation:join', { conversationId, afterSeq: -1 })).error.code).toBe('VALIDATION');
+      // Left out is allowed; null is not a version (it once reached the changes query as one).
+      expect((await a.emit('conversation:join', { conversationId, afterVersion: null })).error).toMatchObject({ code: 'VALIDATION', details: { afterVersion: expect.any(Array) } });
+      expect((await a.emit('conversation:join', { conversationId, afterSeq: null })).error.code).toBe('VALIDATION');
       expect((await a.emit('run:cancel', { runId: "'; DROP TABLE agent_runs;--" })).error.code).toBe('VALIDATION');
       expect((await a.emit('no:such:event', { x: 1 })).error.code).toBe('NOT_FOUND');
       // A numeric event name is valid on the wire; it once crashed the process.

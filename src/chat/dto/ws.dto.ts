@@ -1,4 +1,5 @@
-import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import { IsInt, IsUUID, Max, Min } from 'class-validator';
+import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { MAX_SEQ } from '../../common/pagination/query-params.js';
 import { SendMessageDto } from '../../messages/dto/message.dto.js';
 
@@ -9,14 +10,14 @@ export class ConversationRefDto {
 
 export class JoinDto extends ConversationRefDto {
   /** The highest version the client has applied without a gap: the changes after it come back. */
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   afterVersion?: number;
 
   /** Deprecated (one release): the messages created after this seq come back as `missed`; afterVersion wins. */
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(MAX_SEQ)
