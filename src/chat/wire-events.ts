@@ -3,6 +3,7 @@ import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
 import type { SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
+import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 
 /*
@@ -19,15 +20,8 @@ export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { cod
 
 type AckCallback<T> = (response: Ack<T>) => void;
 
-export interface RunToolPayload {
-  conversationId: string;
-  runId: string;
-  callId: string;
-  name: string;
-  status: 'started' | 'completed' | 'failed';
-  args?: unknown;
-  result?: unknown;
-}
+/** A tool call of a run as clients see it: the bus event without its type. */
+export type RunToolPayload = Omit<Extract<RealtimeEvent, { type: 'run.tool' }>, 'type'>;
 
 /**
  * Every event the server sends, by name. A top-level `version` says which change of the
