@@ -120,8 +120,13 @@ export class AuthService {
     const passwordHash = newPassword === undefined ? undefined : await this.newPasswordHash(user, currentPassword, newPassword);
     // The new password and the end of the other sessions commit together: never the one without the other.
     const announce = await this.dataSource.transaction(async (manager) => {
-      await this.users.update(user.id, { ...(displayName !== undefined && { displayName }), ...(passwordHash && { passwordHash }) }, manager);
-      return passwordHash === undefined ? undefined : this.sessions.endAllWithin(manager, user.id, 'password-changed', caller.sessionId);
+      if (displayName !== undefined) await this.users.update(user.id, { displayName }, manager);
+      if (passwordHash === undefined) return undefined;
+      // Checked against the hash read above: a change that committed meanwhile makes this one fail.
+      if (!(await this.users.changePassword(user.id, user.passwordHash, passwordHash, manager))) {
+        throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
+      }
+      return this.sessions.endAllWithin(manager, user.id, 'password-changed', caller.sessionId);
     });
     announce?.();
     this.accessTokens.forget(user.id);

@@ -55,7 +55,21 @@ export class UsersRepository {
   }
 
   /** Changes an account that is not deleted (a change racing the erasure must not bring data back). */
-  async update(id: string, fields: Partial<Pick<UserEntity, 'displayName' | 'passwordHash' | 'role'>>, manager?: EntityManager): Promise<void> {
+  /**
+   * Sets a new password only if the stored one is still the one the caller proved to know: of two
+   * changes checked against the same old password, one wins. False for the other (or a deleted account).
+   */
+  async changePassword(id: string, from: string, to: string, manager: EntityManager): Promise<boolean> {
+    const rows = rowsOf<unknown>(
+      await manager.query(
+        `UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND deleted_at IS NULL AND password_hash = $2 RETURNING 1`,
+        [id, from, to],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  async update(id: string, fields: Partial<Pick<UserEntity, 'displayName' | 'role'>>, manager?: EntityManager): Promise<void> {
     if (Object.keys(fields).length) await (manager?.getRepository(UserEntity) ?? this.users).update({ id, deletedAt: IsNull() }, fields);
   }
 

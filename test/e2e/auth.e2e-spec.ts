@@ -373,6 +373,28 @@ describe('auth', () => {
       expect(login.body.code).toBe('INVALID_CREDENTIALS');
     });
 
+    it('lets one of two changes checked against the same old password win, the other told its current password is wrong', async () => {
+      const user = await register(t);
+      const second = (await post('/auth/login', { email: user.email, password: PASSWORD })).body;
+      const hasher = t.app.get(PasswordHasher);
+      const verify = hasher.verify.bind(hasher);
+      // The first change commits after the second has checked the old password.
+      vi.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+        const valid = await verify(hash, password);
+        const first = await t.http(`${API}/auth/me`, { method: 'PATCH', json: { currentPassword: PASSWORD, newPassword: 'the first new password' }, token: user.accessToken });
+        expect(first.status).toBe(200);
+        return valid;
+      });
+      const late = await t.http(`${API}/auth/me`, { method: 'PATCH', json: { displayName: 'Late', currentPassword: PASSWORD, newPassword: 'the second new password' }, token: second.accessToken });
+      expect(late.status).toBe(400);
+      expect(late.body.details).toEqual({ currentPassword: ['currentPassword is incorrect'] });
+
+      expect((await post('/auth/login', { email: user.email, password: 'the first new password' })).status).toBe(200);
+      expect((await post('/auth/login', { email: user.email, password: 'the second new password' })).status).toBe(401);
+      // Nothing of the losing change was kept, its name included.
+      expect((await t.http(`${API}/auth/me`, { token: user.accessToken })).body.displayName).not.toBe('Late');
+    });
+
     it('rejects unknown fields such as role', async () => {
       const user = await register(t);
       const response = await t.http(`${API}/auth/me`, { method: 'PATCH', json: { role: 'admin' }, token: user.accessToken });
