@@ -60,6 +60,11 @@ export class RunsRepository {
     return this.runs().findOne({ where: { triggerMessageId }, order: { createdAt: 'DESC' } });
   }
 
+  /** The newest run a user asked for in a conversation that has not ended (queued or running). */
+  findUnfinishedBy(conversationId: string, requestedById: string): Promise<RunEntity | null> {
+    return this.runs().findOne({ where: { conversationId, requestedById, status: In(['queued', 'running']) }, order: { createdAt: 'DESC' } });
+  }
+
   /** The run in progress in a conversation, if any (for snapshots on join / resume). */
   findActive(conversationId: string): Promise<RunEntity | null> {
     return this.runs().findOne({ where: { conversationId, status: 'running' }, order: { createdAt: 'ASC' } });

@@ -4,7 +4,7 @@ import type { RunDto } from '../agent/dto/run.dto.js';
 import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { ChatService } from '../chat/chat.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError, fieldError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
@@ -41,10 +41,6 @@ function holdEvents(events$: Observable<RealtimeEvent>, conversationId: string):
     },
     stop: () => subscription.unsubscribe(),
   };
-}
-
-function invalid(field: string, message: string): AppError {
-  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
 }
 
 /** The text of a UI message: its text parts, one per line (other parts are not read). */
@@ -93,22 +89,20 @@ export class AiSdkService {
     }
   }
 
-  /** POST /chat/:id/stop: cancels the reply streaming now (its text so far is kept); undefined when none is. */
-  async stop(user: AuthUser, conversationId: string): Promise<RunDto | undefined> {
-    await this.conversations.authorize(conversationId, user, 'send');
-    const active = await this.chat.activeRun(conversationId);
-    return active ? this.chat.cancel(user, conversationId, active.run.id) : undefined;
+  /** POST /chat/:id/stop: cancels the caller's reply (its text so far is kept); undefined when there is none to stop. */
+  stop(user: AuthUser, conversationId: string): Promise<RunDto | undefined> {
+    return this.chat.cancelLatest(user, conversationId);
   }
 
   /** The last message is the one to send; its UI id is the idempotency key, so a retried POST adds nothing. */
   private async send(user: AuthUser, body: ChatRequestDto): Promise<{ message: MessageDto; run: RunDto | null }> {
     const index = body.messages.length - 1;
     const last = body.messages[index]!;
-    if (last.role !== 'user') throw invalid(`messages.${index}.role`, 'the last message must be the user message to send');
+    if (last.role !== 'user') throw fieldError(`messages.${index}.role`, 'the last message must be the user message to send');
     const content = textOf(last);
-    if (!/\S/.test(content)) throw invalid(`messages.${index}.parts`, 'the message to send must have text');
+    if (!/\S/.test(content)) throw fieldError(`messages.${index}.parts`, 'the message to send must have text');
     const max = this.config.limits.messageMaxLength;
-    if (content.length > max) throw invalid(`messages.${index}.parts`, `the text must be shorter than or equal to ${max} characters`);
+    if (content.length > max) throw fieldError(`messages.${index}.parts`, `the text must be shorter than or equal to ${max} characters`);
     const sent = await this.chat.send(user, body.id, { content, clientMessageId: last.id });
     if (sent.message.content !== content) {
       // The id is that of a message sent before with other text: useChat's edit, which would be lost.

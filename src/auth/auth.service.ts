@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError, fieldError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/database-errors.js';
 import { UserDto } from '../users/dto/user.dto.js';
@@ -29,10 +29,6 @@ function invalidRefreshToken(): AppError {
   return new AppError(HttpStatus.UNAUTHORIZED, 'INVALID_REFRESH_TOKEN', 'Refresh token is invalid, expired or revoked');
 }
 
-function passwordFieldError(field: string, message: string): AppError {
-  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
-}
-
 /** Accounts and sessions: sign-up, sign-in, refresh-token rotation with reuse detection, sign-out. */
 @Injectable()
 export class AuthService {
@@ -50,7 +46,7 @@ export class AuthService {
   ) {}
 
   async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
-    if (password.toLowerCase() === email) throw passwordFieldError('password', 'password must not be the email address');
+    if (password.toLowerCase() === email) throw fieldError('password', 'password must not be the email address');
     const passwordHash = await this.hasher.hash(password);
     let user: ActiveUser;
     try {
@@ -124,7 +120,7 @@ export class AuthService {
       if (passwordHash === undefined) return undefined;
       // Checked against the hash read above: a change that committed meanwhile makes this one fail.
       if (!(await this.users.changePassword(user.id, user.passwordHash, passwordHash, manager))) {
-        throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
+        throw fieldError('currentPassword', 'currentPassword is incorrect');
       }
       return this.sessions.endAllWithin(manager, user.id, 'password-changed', caller.sessionId);
     });
@@ -135,13 +131,13 @@ export class AuthService {
 
   private async newPasswordHash(user: ActiveUser, currentPassword: string | undefined, newPassword: string): Promise<string> {
     if (currentPassword === undefined) {
-      throw passwordFieldError('currentPassword', 'currentPassword is required to set a new password');
+      throw fieldError('currentPassword', 'currentPassword is required to set a new password');
     }
     if (!(await this.hasher.verify(user.passwordHash, currentPassword))) {
-      throw passwordFieldError('currentPassword', 'currentPassword is incorrect');
+      throw fieldError('currentPassword', 'currentPassword is incorrect');
     }
     if (newPassword.toLowerCase() === user.email) {
-      throw passwordFieldError('newPassword', 'newPassword must not be the email address');
+      throw fieldError('newPassword', 'newPassword must not be the email address');
     }
     return this.hasher.hash(newPassword);
   }

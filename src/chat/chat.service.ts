@@ -126,6 +126,17 @@ export class ChatService {
     return RunDto.from((await this.runs.findById(runId))!);
   }
 
+  /**
+   * Stop, as a chat UI means it: the caller's own newest run that has not ended (queued behind
+   * another, or streaming); without one, the run streaming in the conversation. Undefined when
+   * neither exists.
+   */
+  async cancelLatest(user: AuthUser, conversationId: string): Promise<RunDto | undefined> {
+    await this.conversations.authorize(conversationId, user, 'send');
+    const run = (await this.runs.findUnfinishedBy(conversationId, user.id)) ?? (await this.runs.findActive(conversationId));
+    return run ? this.cancel(user, conversationId, run.id) : undefined;
+  }
+
   /** Cancel by run id alone (Socket.IO `run:cancel`): the run's conversation decides who may. */
   async cancelById(user: AuthUser, runId: string): Promise<RunDto> {
     const run = await this.runs.findById(runId);

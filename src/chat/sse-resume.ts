@@ -1,11 +1,6 @@
-import { HttpStatus } from '@nestjs/common';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { fieldError } from '../common/errors.js';
 
 const INTEGER = /^\d{1,16}$/;
-
-function invalid(field: string, message: string): AppError {
-  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
-}
 
 /** Where an SSE feed resumes: after a version, or (deprecated) after a seq. */
 export type ResumePoint = { afterVersion: number } | { afterSeq: number };
@@ -33,7 +28,7 @@ export async function resumeFrom(
   // EventSource never sends an empty id; a client that does means "no resume point".
   if (lastEventId) {
     if (!INTEGER.test(lastEventId) || Number(lastEventId) > Number.MAX_SAFE_INTEGER) {
-      throw invalid('Last-Event-ID', 'Last-Event-ID must be an id of this stream (a non-negative integer)');
+      throw fieldError('Last-Event-ID', 'Last-Event-ID must be an id of this stream (a non-negative integer)');
     }
     [field, point] = ['Last-Event-ID', { afterVersion: Number(lastEventId) }];
   } else if (query.afterVersion !== undefined) {
@@ -47,5 +42,5 @@ export async function resumeFrom(
   // The cached conversation may trail a change made through another instance.
   if (reached(cached) || reached(await read())) return point;
   const what = 'afterVersion' in point ? `the conversation's version` : 'the last message of the conversation';
-  throw invalid(field, `${field} ${'afterVersion' in point ? point.afterVersion : point.afterSeq} is past ${what}`);
+  throw fieldError(field, `${field} ${'afterVersion' in point ? point.afterVersion : point.afterSeq} is past ${what}`);
 }

@@ -18,6 +18,11 @@ export class AppError extends HttpException {
   }
 }
 
+/** A 400 VALIDATION naming one field and what is wrong with it, as the validation pipe reports fields. */
+export function fieldError(field: string, message: string): AppError {
+  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [field]: [message] });
+}
+
 /** 429 with the number of seconds to wait (the Retry-After header over HTTP). */
 export class RateLimitedError extends AppError {
   constructor(

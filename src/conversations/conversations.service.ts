@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { agentChoiceErrors } from '../config/agent.config.js';
 import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -90,9 +90,7 @@ export class ConversationsService {
     const existing = await this.users.findActiveIds(memberIds);
     const unknown = memberIds.filter((id) => !existing.has(id));
     if (unknown.length) {
-      throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
-        participantIds: [`unknown users: ${unknown.join(', ')}`],
-      });
+      throw fieldError('participantIds', `unknown users: ${unknown.join(', ')}`);
     }
     const id = await this.conversations.create(
       {

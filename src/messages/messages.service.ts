@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
+import { AppError, ErrorCode, fieldError, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
@@ -67,9 +67,7 @@ export class MessagesService {
   private checkLength(content: string): void {
     const max = this.config.limits.messageMaxLength;
     if (content.length > max) {
-      throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
-        content: [`content must be shorter than or equal to ${max} characters`],
-      });
+      throw fieldError('content', `content must be shorter than or equal to ${max} characters`);
     }
   }
 
@@ -148,9 +146,7 @@ export class MessagesService {
       const base = { conversation, version: conversation.version };
       if (afterVersion === undefined) return { ...base, items: [], hasMore: false, bytes: 0 };
       if (afterVersion > conversation.version) {
-        throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', {
-          afterVersion: [`afterVersion ${afterVersion} is past the conversation's version ${conversation.version}`],
-        });
+        throw fieldError('afterVersion', `afterVersion ${afterVersion} is past the conversation's version ${conversation.version}`);
       }
       const { items, hasMore, bytes } = await this.messages.recoveryPage(conversation.id, 'version', afterVersion, { limit, maxBytes }, manager);
       return { ...base, items: items.map(MessageDto.from), hasMore, bytes };

@@ -417,6 +417,26 @@ describe('useChat (AI SDK UI message stream) with an OpenAI-compatible provider'
     expect(textOf(lastAssistant(chat))).toBe(reply!.content);
   });
 
+  it("stop in a shared conversation cancels the caller's own reply, even while it waits behind another's", async () => {
+    const held = gate();
+    fake.enqueue({ kind: 'text', chunks: ['Long ', 'answer ', 'for Grace'], pauseAfter: { chunks: 1, until: held.until } }, { kind: 'text', chunks: ['never sent'] });
+    const member = await register(t, { displayName: 'Lin' });
+    const id = (await h.post(user, '/conversations', { title: 'shared', participantIds: [member.id] })).body.id as string;
+    const graces = (await h.post(user, `/conversations/${id}/messages`, { content: 'First question' })).body.run;
+    await until(async () => (await t.http(`${API}/conversations/${id}/runs/${graces.id}`, { token: user.accessToken })).body.status === 'running');
+    const lins = (await h.post(member, `/conversations/${id}/messages`, { content: 'Second question' })).body.run;
+    expect(lins.status).toBe('queued');
+
+    const stopped = await h.post(member, `/chat/${id}/stop`);
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ id: lins.id, status: 'cancelled' });
+    expect((await t.http(`${API}/conversations/${id}/runs/${graces.id}`, { token: user.accessToken })).body.status).toBe('running');
+    held.open();
+    await until(async () => (await t.http(`${API}/conversations/${id}/runs/${graces.id}`, { token: user.accessToken })).body.status === 'completed');
+    // Lin's question may be stored before Grace's reply row: the reply row is written once the provider answers.
+    expect((await h.messages(user, id)).map((message: { content: string }) => message.content).sort()).toEqual(['First question', 'Long answer for Grace', 'Second question']);
+  });
+
   it('a dropped connection only detaches: resume replays the reply from its start and follows it live', async () => {
     const held = gate();
     const streamed: string[] = [];

@@ -1,10 +1,10 @@
-import { HttpStatus, ParseUUIDPipe } from '@nestjs/common';
-import { AppError, ErrorCode } from '../errors.js';
+import { ParseUUIDPipe } from '@nestjs/common';
+import { fieldError } from '../errors.js';
 
 /** A path id that must be a UUID; anything else is a 400 in the common shape, naming the parameter. */
 export function uuidParam(name: string): ParseUUIDPipe {
   return new ParseUUIDPipe({
     exceptionFactory: () =>
-      new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { [name]: [`${name} must be a UUID`] }),
+      fieldError(name, `${name} must be a UUID`),
   });
 }
