@@ -4,10 +4,12 @@ import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { ExtractJwt } from 'passport-jwt';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { CHAT_ROUTE } from './ai-sdk/ai-sdk.controller.js';
+import { AccessTokenService } from './auth/access-token.service.js';
 import { jsonBodyParser } from './common/http/json-body.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
@@ -66,11 +68,18 @@ function setUpOpenApi(app: NestFastifyApplication): void {
 /**
  * useChat posts its whole copy of the conversation to POST /chat: that route alone takes bodies up
  * to CHAT_BODY_LIMIT. A route's own limit wins over the parser's; routes are registered by init(),
- * after this hook.
+ * after this hook. Fastify reads and parses a body before Nest's guards run, so the caller is
+ * authenticated first (the same check as the guard's): nobody unknown gets a large body parsed.
  */
-function allowLargerChatBodies(fastify: FastifyInstance, config: AppConfig): void {
+function allowLargerChatBodies(fastify: FastifyInstance, config: AppConfig, accessTokens: AccessTokenService): void {
+  const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
+  const authenticateFirst: onRequestAsyncHookHandler = async (request) => {
+    await accessTokens.authenticate(bearer(request as never) ?? '');
+  };
   fastify.addHook('onRoute', (route) => {
-    if (route.method === 'POST' && route.url === `/${API_PREFIX}/${CHAT_ROUTE}`) route.bodyLimit = config.limits.chatBodyLimit;
+    if (route.method !== 'POST' || route.url !== `/${API_PREFIX}/${CHAT_ROUTE}`) return;
+    route.bodyLimit = config.limits.chatBodyLimit;
+    route.onRequest = [...[route.onRequest ?? []].flat(), authenticateFirst];
   });
 }
 
@@ -91,7 +100,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
   const fastify = app.getHttpAdapter().getInstance();
   installRequestHooks(fastify, logger, app.get(MetricsService));
-  allowLargerChatBodies(fastify, config);
+  allowLargerChatBodies(fastify, config, app.get(AccessTokenService));
   app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   await app.register(helmet, {

@@ -198,6 +198,11 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
     expect(refused.status).toBe(413);
     expect(refused.body).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
     expect((await h.post(user, `/conversations/${id}/messages`, { content: 'z'.repeat(100), padding: 'p'.repeat(70_000) })).status).toBe(413);
+    // Only a signed-in caller gets a large body read at all: the token is checked before the body
+    // (read first, this one would be a 400 for its JSON).
+    const anonymous = await t.http(`${API}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"id": "${'x'.repeat(2_000_000)}` });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body).toMatchObject({ code: 'UNAUTHORIZED' });
   });
 
   it('works as well when the client sends only its last message (the README recipe for long conversations)', async () => {
@@ -434,7 +439,7 @@ describe('useChat (AI SDK UI message stream) with an OpenAI-compatible provider'
     held.open();
     await until(async () => (await t.http(`${API}/conversations/${id}/runs/${graces.id}`, { token: user.accessToken })).body.status === 'completed');
     // Lin's question may be stored before Grace's reply row: the reply row is written once the provider answers.
-    expect((await h.messages(user, id)).map((message: { content: string }) => message.content).sort()).toEqual(['First question', 'Long answer for Grace', 'Second question']);
+    expect((await h.messages(user, id)).map((message) => String(message.content)).sort()).toEqual(['First question', 'Long answer for Grace', 'Second question']);
   });
 
   it('a dropped connection only detaches: resume replays the reply from its start and follows it live', async () => {
