@@ -9,6 +9,7 @@ import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { isRunEnd } from '../realtime/realtime.events.js';
 import { SessionWatch } from '../realtime/session-watch.js';
 import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
@@ -19,7 +20,6 @@ import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { openSse, type SseStream } from './sse.js';
 import type { EndedRunEventFrame, RunStreamEvents, SseEvents } from './wire-events.js';
 
-const TERMINAL_EVENTS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 
 @ApiTags('messages')
 @Authenticated()
@@ -145,7 +145,7 @@ export class ChatController {
     const subscription = this.bus.events$
       .pipe(
         filter((event) => ('runId' in event && event.runId === run.id) || ('run' in event && event.run.id === run.id)),
-        takeWhile((event) => !TERMINAL_EVENTS.has(event.type), true),
+        takeWhile((event) => !isRunEnd(event), true),
       )
       .subscribe({
         next: (event) => {

@@ -11,6 +11,7 @@ import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js'
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { isRunEnd } from '../realtime/realtime.events.js';
 import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from '../agent/dto/run.dto.js';
@@ -25,7 +26,7 @@ import { RunsRepository } from '../agent/runs.repository.js';
 const MENTION = /(^|[^\w@])@agent\b/i;
 
 /** Whether the agent answers a user message in this mode. */
-export function agentReplies(mode: AgentMode, content: string): boolean {
+function agentReplies(mode: AgentMode, content: string): boolean {
   return mode === 'auto' || (mode === 'mention' && MENTION.test(content));
 }
 
@@ -216,7 +217,7 @@ export class ChatService {
   private waitForEnd(runId: string): Promise<unknown> {
     return firstValueFrom(
       this.bus.events$.pipe(
-        filter((event) => (event.type === 'run.completed' || event.type === 'run.failed' || event.type === 'run.cancelled') && event.run.id === runId),
+        filter((event) => isRunEnd(event) && event.run.id === runId),
         timeout(this.config.agent.runTimeoutMs + 30_000),
       ),
     );

@@ -31,8 +31,8 @@ export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent
     case 'run.delta':
       return { name: 'run:delta', payload: { runId: event.runId, conversationId: event.conversationId, index: event.index, text: event.text } };
     case 'run.tool': {
-      const { type: _type, ...payload } = event;
-      return { name: 'run:tool', payload };
+      const { conversationId, runId, callId, name, status, args, result } = event;
+      return { name: 'run:tool', payload: { conversationId, runId, callId, name, status, ...(args !== undefined && { args }), ...(result !== undefined && { result }) } };
     }
     case 'run.completed':
       return { name: 'run:completed', payload: { run: event.run, message: event.message, version: event.version } };

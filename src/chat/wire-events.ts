@@ -3,7 +3,6 @@ import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
 import type { SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
-import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 
 /*
@@ -20,8 +19,16 @@ export type Ack<T = unknown> = { ok: true; data: T } | { ok: false; error: { cod
 
 type AckCallback<T> = (response: Ack<T>) => void;
 
-/** A tool call of a run as clients see it: the bus event without its type. */
-export type RunToolPayload = Omit<Extract<RealtimeEvent, { type: 'run.tool' }>, 'type'>;
+/** A tool call of a run as clients see it (spelled out: a field added to the bus event is not public by accident). */
+export interface RunToolPayload {
+  conversationId: string;
+  runId: string;
+  callId: string;
+  name: string;
+  status: 'started' | 'completed' | 'failed';
+  args?: unknown;
+  result?: unknown;
+}
 
 /**
  * Every event the server sends, by name. A top-level `version` says which change of the

@@ -10,7 +10,11 @@ import { CLIENT_EVENT_NAMES, SERVER_EVENTS, type SseOnlyEvents } from '../chat/w
 import type { ConversationView } from '../conversations/conversation.view.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { RealtimeEvent, RealtimeEventType } from '../realtime/realtime.events.js';
+import { AppConfig } from '../config/app-config.js';
+import { PresenceService } from '../realtime/presence.service.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { ChatGateway } from './chat.gateway.js';
+import { GatewayMetrics } from './gateway.metrics.js';
 
 const C = 'c1';
 const run = { id: 'r1', conversationId: C, status: 'running' } as RunDto;
@@ -77,20 +81,17 @@ function recordingNamespace() {
 
 function gatewayOn(namespace: unknown, bus: { events$: Subject<RealtimeEvent>; resumed$: Subject<void> }): ChatGateway {
   const counter = { inc: () => undefined, dec: () => undefined };
-  // In the constructor's order; delivering events needs only the bus, presence, metrics and config.
-  const deps = {
-    accessTokens: undefined,
-    chat: undefined,
-    conversations: undefined,
-    joinRecovery: undefined,
-    presence: { evict: () => false, leave: () => false, online: async () => [] },
-    bus: { ...bus, publish: () => undefined },
-    metrics: { eventsOut: counter, connected: counter },
-    config: { limits: { wsMaxBacklogBytes: 1 << 20 } },
-    rateLimiter: undefined,
-    sessionWatch: undefined,
-  };
-  const gateway = new ChatGateway(...(Object.values(deps) as ConstructorParameters<typeof ChatGateway>));
+  // Delivering events needs only the bus, presence, metrics and config; the rest stays undefined.
+  // Matched to the constructor by type, as Nest's injector does, so its parameter order does not matter.
+  const provided = new Map<unknown, unknown>([
+    [PresenceService, { evict: () => false, leave: () => false, online: async () => [] }],
+    [RealtimeBus, { ...bus, publish: () => undefined }],
+    [GatewayMetrics, { eventsOut: counter, connected: counter }],
+    [AppConfig, { limits: { wsMaxBacklogBytes: 1 << 20 } }],
+  ]);
+  const parameters = Reflect.getMetadata('design:paramtypes', ChatGateway) as unknown[];
+  expect(parameters.filter((type) => provided.has(type))).toHaveLength(provided.size);
+  const gateway = new ChatGateway(...(parameters.map((type) => provided.get(type)) as ConstructorParameters<typeof ChatGateway>));
   Object.assign(gateway, { server: namespace });
   gateway.afterInit(namespace as never);
   return gateway;

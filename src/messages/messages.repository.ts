@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { MAX_SEQ } from '../common/pagination/query-params.js';
 import { rowsOf } from '../database/query-rows.js';
 import { MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
 
@@ -216,7 +217,7 @@ export class MessagesRepository {
       `SELECT ${COLUMNS} FROM messages
        WHERE conversation_id = $1 AND seq > $2 AND seq < $3
        ORDER BY seq ${forwards ? 'ASC' : 'DESC'} LIMIT $4`,
-      [conversationId, afterSeq ?? 0, beforeSeq ?? 2_147_483_647, limit + 1],
+      [conversationId, afterSeq ?? 0, beforeSeq ?? MAX_SEQ, limit + 1],
     );
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit).map(toEntity);

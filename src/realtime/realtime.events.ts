@@ -46,3 +46,10 @@ export type RealtimeEvent =
   | { type: 'session.revoked'; conversationId?: undefined; userId: string; sessionIds: string[]; reason: SessionEndReason };
 
 export type RealtimeEventType = RealtimeEvent['type'];
+
+/** The event that tells a run has ended (an interrupted run is told as failed). */
+export type RunEndEvent = Extract<RealtimeEvent, { type: 'run.completed' | 'run.failed' | 'run.cancelled' }>;
+
+export function isRunEnd(event: RealtimeEvent): event is RunEndEvent {
+  return event.type === 'run.completed' || event.type === 'run.failed' || event.type === 'run.cancelled';
+}

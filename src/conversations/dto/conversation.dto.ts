@@ -16,7 +16,7 @@ import {
 } from 'class-validator';
 import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { trimmed } from '../../common/dto/transforms.js';
-import { BooleanQuery, PageLimit } from '../../common/pagination/query-params.js';
+import { BooleanQuery, MAX_SEQ, PageLimit } from '../../common/pagination/query-params.js';
 import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
@@ -119,7 +119,7 @@ export class MarkReadDto {
   @ApiProperty({ minimum: 0, description: 'Highest seq the caller has read' })
   @IsInt()
   @Min(0)
-  @Max(2_147_483_647)
+  @Max(MAX_SEQ)
   seq!: number;
 }
 

@@ -103,8 +103,8 @@ export class ScriptedModel implements LanguageModelV3 {
           if ('text' in step) controller.enqueue({ type: 'text-delta', id: 't', delta: step.text });
           else if ('toolCall' in step) {
             controller.enqueue({ type: 'tool-call', toolCallId: `call-${steps.length}`, toolName: step.toolCall.name, input: JSON.stringify(step.toolCall.input) });
-          } else if ('wait' in step) await Promise.race([step.wait.opened, aborted(signal)]);
-          else if ('pause' in step) await Promise.race([new Promise((resolve) => setTimeout(resolve, step.pause)), aborted(signal)]);
+          } else if ('wait' in step) await untilAborted(signal, step.wait.opened);
+          else if ('pause' in step) await untilAborted(signal, new Promise((resolve) => setTimeout(resolve, step.pause)));
           else {
             finished = true;
             controller.error(step.fail);
@@ -116,12 +116,20 @@ export class ScriptedModel implements LanguageModelV3 {
   }
 }
 
-function aborted(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!signal) return;
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
+/** Waits for `done` or for the signal to abort, whichever comes first; the abort listener goes with the wait. */
+async function untilAborted(signal: AbortSignal | undefined, done: Promise<unknown>): Promise<void> {
+  if (!signal) return void (await done);
+  if (signal.aborted) return;
+  let listener = () => undefined as void;
+  const abort = new Promise<void>((resolve) => {
+    listener = () => resolve();
+    signal.addEventListener('abort', listener, { once: true });
   });
+  try {
+    await Promise.race([done, abort]);
+  } finally {
+    signal.removeEventListener('abort', listener);
+  }
 }
 
 /** Text deltas, one step each. */
