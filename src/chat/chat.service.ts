@@ -155,7 +155,11 @@ export class ChatService {
     return { run: RunDto.from(run), reply: reply ? MessageDto.from(reply) : null };
   }
 
-  /** The end of a run that has ended, told as the live event did (read back from its reply). */
+  /**
+   * The end of a run that has ended, told as the live event did, read back from its reply. A reply
+   * changed since (edited away, deleted) is sent as it is now, with the version of that change: a
+   * newer state with its own version, never an older one.
+   */
   async endedRunEvent(run: RunDto): Promise<EndedRunEventFrame> {
     const reply = run.responseMessageId ? await this.messages.findById(run.conversationId, run.responseMessageId) : undefined;
     const message = reply && MessageDto.from(reply);
