@@ -84,8 +84,8 @@ export class AuthController {
     summary: 'A one-time ticket that opens an SSE stream without an Authorization header (for EventSource)',
     description:
       'Pass it as `?ticket=` to GET /conversations/{id}/events or GET /chat/{id}/stream — no other route reads it. It opens one ' +
-      'stream, within `expiresIn` seconds (60), and speaks for the session of the access token that asked for it: the stream ' +
-      "closes with `session:expired` when that session ends, or when that access token would have expired. 30 per minute per user.",
+      'stream, within `expiresIn` seconds, and speaks for the session of the access token that asked for it: the stream closes ' +
+      'with `session:expired` when that session ends, or when that access token would have expired. Rate-limited per user.',
   })
   @ApiCreatedResponse({ type: StreamTicketDto })
   @ApiErrors(429)
