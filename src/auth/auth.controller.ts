@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
@@ -79,6 +79,8 @@ export class AuthController {
 
   @Post('stream-ticket')
   @Authenticated()
+  // A credential: no cache on the way may keep it.
+  @Header('cache-control', 'no-store')
   @ApiOperation({
     operationId: 'createStreamTicket',
     summary: 'A one-time ticket that opens an SSE stream without an Authorization header (for EventSource)',

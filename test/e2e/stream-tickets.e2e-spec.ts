@@ -100,6 +100,7 @@ describe('stream tickets (EventSource authentication)', () => {
       const response = await post('/auth/stream-ticket', user.accessToken);
       expect(response.status).toBe(201);
       expect(response.body).toEqual({ ticket: expect.stringMatching(TICKET), expiresIn: 60 });
+      expect(response.headers.get('cache-control')).toBe('no-store');
       const { ticket } = response.body as { ticket: string };
       issued.push(ticket);
 
