@@ -3,7 +3,7 @@ import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces
 import type { FastifyReply } from 'fastify';
 import { RunDto } from '../agent/dto/run.dto.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { AcceptsStreamTicket, Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -55,6 +55,7 @@ export class AiSdkController {
   }
 
   @Get(':id/stream')
+  @AcceptsStreamTicket()
   @ApiOperation({
     operationId: 'resumeChatStream',
     summary: 'useChat resume: the reply streaming now, replayed from its start and followed live',

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
@@ -7,12 +7,17 @@ import { Public } from '../common/decorators/public.decorator.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import { AuthService } from './auth.service.js';
 import { AuthResponseDto, LoginDto, RefreshDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
+import { StreamTicketDto } from './dto/stream-ticket.dto.js';
 import { RateLimit } from './rate-limit.guard.js';
+import { StreamTicketsService } from './stream-tickets.service.js';
 
 @ApiTags('auth')
 @Controller('auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly streamTickets: StreamTicketsService,
+  ) {}
 
   @Post('register')
   @Public()
@@ -70,6 +75,24 @@ export class AuthController {
   @ApiNoContentResponse()
   logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
     return this.auth.logoutAll(user);
+  }
+
+  @Post('stream-ticket')
+  @Authenticated()
+  // A credential: no cache on the way may keep it.
+  @Header('cache-control', 'no-store')
+  @ApiOperation({
+    operationId: 'createStreamTicket',
+    summary: 'A one-time ticket that opens an SSE stream without an Authorization header (for EventSource)',
+    description:
+      'Pass it as `?ticket=` to GET /conversations/{id}/events or GET /chat/{id}/stream — no other route reads it. It opens one ' +
+      'stream, within `expiresIn` seconds, and speaks for the session of the access token that asked for it: the stream closes ' +
+      'with `session:expired` when that session ends, or when that access token would have expired. Rate-limited per user.',
+  })
+  @ApiCreatedResponse({ type: StreamTicketDto })
+  @ApiErrors(429)
+  createStreamTicket(@CurrentUser() user: AuthUser): Promise<StreamTicketDto> {
+    return this.streamTickets.issue(user);
   }
 
   @Get('me')

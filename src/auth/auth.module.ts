@@ -17,6 +17,8 @@ import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { RolesGuard } from './roles.guard.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
+import { StreamTicketsRepository } from './stream-tickets.repository.js';
+import { StreamTicketsService } from './stream-tickets.service.js';
 
 @Module({
   imports: [
@@ -36,6 +38,8 @@ import { SessionsService } from './sessions.service.js';
     RefreshTokensRepository,
     SessionsRepository,
     SessionsService,
+    StreamTicketsRepository,
+    StreamTicketsService,
     JwtStrategy,
     AdminBootstrap,
     { provide: APP_GUARD, useClass: JwtAuthGuard },

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
@@ -12,14 +11,11 @@ import { UsersRepository } from '../users/users.repository.js';
 import { UsersService } from '../users/users.service.js';
 import { AccessTokenService } from './access-token.service.js';
 import type { AuthResponseDto, LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
+import { hashOpaqueToken, newOpaqueToken } from './opaque-token.js';
 import { PasswordHasher } from './password.hasher.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
-
-function hashRefreshToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
 
 function invalidCredentials(): AppError {
   return new AppError(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid email or password');
@@ -73,7 +69,7 @@ export class AuthService {
    * its session ends, with the token that replaced it and every access token issued for it.
    */
   async refresh(refreshToken: string): Promise<AuthResponseDto> {
-    const tokenHash = hashRefreshToken(refreshToken);
+    const tokenHash = hashOpaqueToken(refreshToken);
     const presented = await this.refreshTokens.findByHash(tokenHash);
     if (!presented) throw invalidRefreshToken();
     const rotated = await this.dataSource.transaction(async (manager) => {
@@ -97,7 +93,7 @@ export class AuthService {
 
   /** Ends the session of the given refresh token, if it is the caller's. Always succeeds. */
   async logout(caller: AuthUser, refreshToken: string): Promise<void> {
-    const known = await this.refreshTokens.findByHash(hashRefreshToken(refreshToken));
+    const known = await this.refreshTokens.findByHash(hashOpaqueToken(refreshToken));
     if (known && known.userId === caller.id) await this.sessions.end(caller.id, known.familyId, 'logout');
   }
 
@@ -169,9 +165,9 @@ export class AuthService {
   }
 
   private async issueRefreshToken(userId: string, familyId: string, manager?: EntityManager): Promise<string> {
-    const token = randomBytes(32).toString('base64url');
+    const token = newOpaqueToken();
     const expiresAt = new Date(Date.now() + this.config.auth.refreshTtlSeconds * 1000);
-    await this.refreshTokens.insert({ userId, familyId, tokenHash: hashRefreshToken(token), expiresAt }, manager);
+    await this.refreshTokens.insert({ userId, familyId, tokenHash: hashOpaqueToken(token), expiresAt }, manager);
     return token;
   }
 }

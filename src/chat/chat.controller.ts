@@ -3,7 +3,7 @@ import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces
 import type { FastifyReply } from 'fastify';
 import { filter, takeWhile } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { AcceptsStreamTicket, Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
@@ -91,6 +91,7 @@ export class ChatController {
   }
 
   @Get('events')
+  @AcceptsStreamTicket()
   @ApiOperation({
     summary: 'Server-Sent Events: the live events of the conversation',
     description:

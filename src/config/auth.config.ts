@@ -16,6 +16,10 @@ export interface AuthSettings {
   /** How often the sessions of open sockets and SSE streams are checked again, in case an end was missed. */
   sessionCheckIntervalMs: number;
   registerRateLimitPerMinute: number;
+  /** How long a stream ticket (`?ticket=` for EventSource) may wait for its one use. */
+  streamTicketTtlSeconds: number;
+  /** Stream tickets one user may ask for per minute. */
+  streamTicketRateLimitPerMinute: number;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
 }
@@ -68,6 +72,8 @@ export function parseAuthSettings(env: Env, app: AppSettings): AuthSettings {
     loginRateLimitPerMinute: readInt(env, 'LOGIN_RATE_LIMIT', 10, { min: 1, max: 100_000 }),
     sessionCheckIntervalMs: readInt(env, 'SESSION_CHECK_INTERVAL_MS', 1000, { min: 100, max: 600_000 }),
     registerRateLimitPerMinute: readInt(env, 'REGISTER_RATE_LIMIT', 20, { min: 1, max: 100_000 }),
+    streamTicketTtlSeconds: readInt(env, 'STREAM_TICKET_TTL_SECONDS', 60, { min: 1, max: 600 }),
+    streamTicketRateLimitPerMinute: readInt(env, 'STREAM_TICKET_RATE_LIMIT', 30, { min: 1, max: 100_000 }),
     adminEmail,
     adminPassword,
   };

@@ -2,6 +2,7 @@ import { RunEntity } from '../agent/run.entity.js';
 import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
 import { SessionEntity } from '../auth/session.entity.js';
+import { StreamTicketEntity } from '../auth/stream-ticket.entity.js';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { ParticipantEntity } from '../conversations/participant.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
@@ -12,6 +13,7 @@ export const ENTITIES = [
   UserEntity,
   SessionEntity,
   RefreshTokenEntity,
+  StreamTicketEntity,
   ConversationEntity,
   ParticipantEntity,
   MessageEntity,

@@ -3,6 +3,7 @@ import { ErasedAccountsHaveNoEmail1795300000000 } from '../../migrations/1795300
 import { Sessions1795400000000 } from '../../migrations/1795400000000-Sessions.js';
 import { ReplyStreamIndex1795450000000 } from '../../migrations/1795450000000-ReplyStreamIndex.js';
 import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.js';
+import { StreamTickets1795600000000 } from '../../migrations/1795600000000-StreamTickets.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   Sessions1795400000000,
   ReplyStreamIndex1795450000000,
   Versions1795500000000,
+  StreamTickets1795600000000,
 ];

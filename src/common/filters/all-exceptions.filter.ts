@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { isDatabaseUnavailable, isInvalidValue } from '../../database/database-errors.js';
 import { AppError, codeForStatus, ErrorCode, RateLimitedError } from '../errors.js';
+import { redactUrl } from '../logging/logger.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -79,7 +80,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const described = describeError(exception);
     if (described.statusCode >= 500) {
       const stack = exception instanceof Error ? exception.stack : String(exception);
-      this.logger.error(`${request.method} ${request.routeOptions?.url ?? request.url} failed [${request.id}]`, stack);
+      this.logger.error(`${request.method} ${request.routeOptions?.url ?? redactUrl(request.url)} failed [${request.id}]`, stack);
     }
     if (exception instanceof RateLimitedError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (described.statusCode === HttpStatus.SERVICE_UNAVAILABLE && !reply.hasHeader('retry-after')) {

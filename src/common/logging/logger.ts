@@ -14,9 +14,18 @@ export const REDACTED_PATHS = [
   '*.accessToken',
   '*.refreshToken',
   '*.token',
+  '*.ticket',
   '*.apiKey',
   '*.secret',
 ];
+
+/** Query parameters that carry a credential (a stream ticket is one): their values never reach a log line. */
+const CREDENTIAL_QUERY_VALUES = /([?&](?:ticket|token|access_token)=)[^&#]*/gi;
+
+/** A request URL fit for a log line. */
+export function redactUrl(url: string): string {
+  return url.replace(CREDENTIAL_QUERY_VALUES, '$1[redacted]');
+}
 
 export function createRootLogger(settings: Pick<AppSettings, 'logLevel'>): Pino {
   return pino({
