@@ -20,6 +20,7 @@ function recordingStream() {
   const stream: SseStream = {
     send: (event, data, id) => sent.push({ event, data, ...(id !== undefined && { id }) }),
     mark: (id) => sent.push({ id }),
+    comment: () => undefined,
     close: () => undefined,
     closed: false,
     onClose: () => undefined,

@@ -67,7 +67,8 @@ export class ConversationFeed {
 
   /**
    * Listen first, replay the changes after afterVersion (without it, start from the current
-   * version), then go live: events raised during the replay are not lost.
+   * version), then go live: events raised during the replay are not lost. A `: live` comment
+   * then tells the client that every change from here on reaches it.
    */
   async start(events$: Observable<RealtimeEvent>, afterVersion: number | undefined): Promise<void> {
     this.subscription = events$.subscribe((event) => {
@@ -99,6 +100,7 @@ export class ConversationFeed {
       return;
     }
     this.goLive();
+    this.stream.comment('live');
   }
 
   /**

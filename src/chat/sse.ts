@@ -14,6 +14,8 @@ export interface SseStream<Events = SseEvents> {
   send<K extends keyof Events & string>(event: K, data: PayloadOf<Events, K>, id?: number): void;
   /** Sets the client's last event id without an event (EventSource takes an `id:` alone and dispatches nothing). */
   mark(id: number): void;
+  /** A comment line: EventSource and other SSE parsers skip it; it tells a reader the stream's state. */
+  comment(text: string): void;
   close(): void;
   readonly closed: boolean;
   onClose(listener: () => void): void;
@@ -36,7 +38,7 @@ export interface SseSession {
 export function openSse<Events = SseEvents>(reply: FastifyReply, session: SseSession): SseStream<Events> {
   const raw = startEventStream(reply);
   const stream = new EventStream<Events>(raw);
-  const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
+  const heartbeat = setInterval(() => stream.comment('heartbeat'), SSE_HEARTBEAT_MS);
   const endSession = boundBySession(session, (reason) => {
     stream.write('session:expired', { reason } satisfies PayloadOf<SseEvents, 'session:expired'>);
     stream.close();
@@ -107,6 +109,10 @@ class EventStream<Events> implements SseStream<Events> {
 
   mark(id: number): void {
     if (!this.done) this.raw.write(`id: ${id}\n\n`);
+  }
+
+  comment(text: string): void {
+    if (!this.done) this.raw.write(`: ${text}\n\n`);
   }
 
   close(): void {

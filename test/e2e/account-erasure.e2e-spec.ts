@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunsRepository } from '../../src/agent/runs.repository.js';
@@ -122,8 +121,8 @@ describe('DELETE /auth/me erases the account', () => {
 
     before = await dump();
     const subscription = t.app.get(RealtimeBus).events$.subscribe((event) => events.push(event));
+    // The erasure announces its changes before it answers.
     await succeed(t.http(`${API}/auth/me`, { method: 'DELETE', token: alice.accessToken }), 204);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     subscription.unsubscribe();
   });
   afterAll(() => t?.close());
@@ -346,26 +345,32 @@ describe.skipIf(!testDatabaseServerUrl())('DELETE /auth/me alongside versioned c
     // Called once per attempt of the erasure's transaction.
     const anonymise = vi.spyOn(t.app.get(UsersRepository), 'anonymise');
     // Like a run's final write: the conversation's version first, then the messages in it.
-    const touchMessages = (pause: number, locked?: () => void) =>
+    const touchMessages = (holdLock?: () => Promise<void>) =>
       conversations.versioned(conversationId, async (manager) => {
-        locked?.();
-        await sleep(pause);
+        await holdLock?.();
         await manager.query(`UPDATE messages SET metadata = metadata WHERE conversation_id = $1`, [conversationId]);
         return true;
       });
+    const db = t.app.get(DataSource);
+    const someoneWaitsOnALock = async () =>
+      (await db.query(`SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].waiting > 0;
 
     let locked!: () => void;
     const holding = new Promise<void>((resolve) => (locked = resolve));
-    const first = touchMessages(300, locked);
+    // Holds the conversation's lock until the erasure waits for it, then writes the messages.
+    const first = touchMessages(async () => {
+      locked();
+      await vi.waitUntil(someoneWaitsOnALock, { timeout: 5_000, interval: 10 });
+    });
     await holding;
     const erased = t.http(`${API}/auth/me`, { method: 'DELETE', token: alice.accessToken });
-    const more = Array.from({ length: 5 }, (_, i) => touchMessages(i * 20));
+    const more = Array.from({ length: 5 }, () => touchMessages());
 
     const outcomes = await Promise.allSettled([first, ...more]);
     expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
     expect((await erased).status).toBe(204);
     expect(anonymise).toHaveBeenCalledTimes(1);
-    const [message] = await t.app.get(DataSource).query(`SELECT content, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1`, [sent.body.message.id]);
+    const [message] = await db.query(`SELECT content, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1`, [sent.body.message.id]);
     expect(message).toEqual({ content: '', deleted: true });
   });
 });

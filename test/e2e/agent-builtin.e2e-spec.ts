@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Registered, register } from '../support/auth.js';
-import { readEvents } from '../support/sse-frames.js';
+import { readEvents, untilLive } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -69,10 +69,10 @@ describe('the builtin offline agent', () => {
       fetch(new URL(`${API}/conversations/${conversationId}/events${query}`, t.baseUrl), {
         headers: { authorization: `Bearer ${user.accessToken}`, accept: 'text/event-stream', ...headers },
       });
-    const live = await open();
-    expect(live.headers.get('content-type')).toContain('text/event-stream');
+    const opened = await open();
+    expect(opened.headers.get('content-type')).toContain('text/event-stream');
+    const live = await untilLive(opened);
     const framesPromise = readEvents(live, (frames) => frames.some((f) => f.event === 'run:completed'));
-    await new Promise((resolve) => setTimeout(resolve, 100));
     await ask('/time');
     const frames = await framesPromise;
     const names = frames.map((f) => f.event);
@@ -143,7 +143,10 @@ describe('the builtin offline agent', () => {
     const timed = async <T>(work: Promise<T>) => ({ result: await work, ms: Date.now() - started });
 
     const craftedReply = timed(ask(crafted));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The other message goes in once the crafted one's run is queued.
+    const db = t.app.get(DataSource);
+    const queued = `SELECT 1 FROM agent_runs r JOIN messages m ON m.id = r.trigger_message_id WHERE m.conversation_id = $1 AND m.content = $2`;
+    await vi.waitUntil(async () => (await db.query(queued, [conversationId, crafted])).length > 0, { timeout: 5_000, interval: 10 });
     const otherReply = timed(
       t.http(`${API}/conversations/${otherConversationId}/messages?wait=true`, { method: 'POST', token: other.accessToken, json: { content: 'calculate 12 * 7' } }),
     );

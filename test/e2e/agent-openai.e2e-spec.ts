@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { expectSteady } from '../support/absence.js';
 import { type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -257,8 +258,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(ended).toMatchObject({ run: { status: 'cancelled' } });
     await until(() => fake.requests[0]!.aborted, 1000);
     const deltasAtEnd = deltasOf(run.id).length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(deltasOf(run.id)).toHaveLength(deltasAtEnd);
+    await expectSteady(() => deltasOf(run.id).length === deltasAtEnd, 200, () => `${deltasOf(run.id).length - deltasAtEnd} deltas after the cancellation`);
     expect(deltasAtEnd).toBeLessThan(50);
     expect((await api.get(`/conversations/${id}/runs/${run.id}`)).body.status).toBe('cancelled');
     const [row] = await t.app.get(DataSource).query(`SELECT content, metadata, status, deleted_at FROM messages WHERE id = $1`, [started.run.responseMessageId]);

@@ -3,6 +3,7 @@ import type { Namespace } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ChatGateway } from '../../src/gateway/chat.gateway.js';
+import { JoinRecovery } from '../../src/gateway/join-recovery.js';
 import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type Registered, register } from '../support/auth.js';
@@ -192,6 +193,7 @@ describe('Socket.IO gateway under floods', () => {
       return performance.now() - started;
     };
     const ticker = setInterval(() => sends.push(send(sends.length)), 20);
+    const floodStarted = performance.now();
     const [outcomes, oversizedReasons] = await Promise.all([
       Promise.all(kinds.map(([event, payload], i) => flood(flooders[i]!, N, event, payload))),
       Promise.all(
@@ -202,6 +204,7 @@ describe('Socket.IO gateway under floods', () => {
         }),
       ),
     ]);
+    const floodTook = performance.now() - floodStarted;
     await vi.waitFor(() => expect(sends.length).toBeGreaterThanOrEqual(20), { timeout: 10_000 });
     clearInterval(ticker);
     const latencies = (await Promise.all(sends)).sort((a, b) => a - b);
@@ -215,8 +218,12 @@ describe('Socket.IO gateway under floods', () => {
     }
     expect(oversizedReasons).toEqual(Array(10).fill('transport close'));
     expect(latencies.length).toBeGreaterThanOrEqual(20);
-    // Embedded PGlite runs every query on the server's own thread, next to the flood's handling.
-    expect(latencies[Math.floor(latencies.length / 2)]).toBeLessThan(process.env.TEST_DATABASE_URL ? 500 : 1000);
+    // The flood may hold the bystander up, not stall it: the median send waits less than twice what
+    // the flood took to be answered or cut off (measured alongside, so that a loaded machine
+    // stretches both alike), and never needs to beat 1 s (500 ms on PostgreSQL; embedded PGlite
+    // runs every query on the server's own thread, next to the flood's handling).
+    const median = latencies[Math.floor(latencies.length / 2)]!;
+    expect(median).toBeLessThan(Math.max(2 * floodTook, process.env.TEST_DATABASE_URL ? 500 : 1000));
 
     // The server keeps serving, the flooding user included, on a fresh socket.
     const fresh = await connect(flooder);
@@ -282,17 +289,29 @@ describe('Socket.IO gateway and a client that stops reading', () => {
   const serverSocketOf = (client: RecordingClient) =>
     (t.app.get(ChatGateway) as unknown as { server: Namespace }).server.sockets.get(client.socket.id!);
 
-  /** Samples the bytes waiting on the server for this socket until stopped; returns the largest. */
+  /** Samples the bytes waiting on the server for this socket until stopped, and once more then; returns the largest. */
   function watchBacklog(client: RecordingClient): { stop(): number } {
     const server = serverSocketOf(client)!;
     let largest = 0;
-    const timer = setInterval(() => (largest = Math.max(largest, outgoingBacklog(server.conn))), 10);
+    const sample = () => (largest = Math.max(largest, outgoingBacklog(server.conn)));
+    const timer = setInterval(sample, 10);
     return {
       stop: () => {
         clearInterval(timer);
-        return largest;
+        return sample();
       },
     };
+  }
+
+  /** How many joins the server has answered (or refused) from now on; their acknowledgements are written by then. */
+  function countAnswers(): () => number {
+    const recovery = t.app.get(JoinRecovery);
+    const answer = recovery.answer.bind(recovery);
+    let answered = 0;
+    // The dispatcher writes the acknowledgement once the handler returns, by the next turn of the event loop.
+    const settled = () => setImmediate(() => answered++);
+    vi.spyOn(recovery, 'answer').mockImplementation((...args) => answer(...args).finally(settled));
+    return () => answered;
   }
 
   beforeAll(async () => {
@@ -306,6 +325,7 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     for (let i = 1; i <= 150; i++) await messages.append({ conversationId: big, role: 'user', authorId: reader.id, content: contentOf(i) });
   }, 120_000);
   afterEach(() => {
+    vi.restoreAllMocks();
     for (const socket of sockets.splice(0)) socket.close();
   });
   afterAll(async () => {
@@ -316,13 +336,14 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     const client = await connect(reader);
     const backlog = watchBacklog(client);
     tcpOf(client).pause();
+    const answered = countAnswers();
     const acks: Promise<any>[] = [];
-    // 30 pages of 2 MB asked for; unchecked, each one waits in the server's memory.
+    // 30 pages of 2 MB asked for, each once the one before is answered; unchecked, each one waits
+    // in the server's memory.
     for (let i = 0; i < 30; i++) {
       acks.push(client.emit('conversation:join', { conversationId: big, afterVersion: 0 }));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await vi.waitFor(() => expect(answered()).toBe(i + 1), { timeout: 10_000, interval: 5 });
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
     const largest = backlog.stop();
     expect(serverSocketOf(client)?.connected).toBe(true);
     tcpOf(client).resume();

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { Namespace } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationCache } from '../../src/conversations/conversation-cache.js';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
+import { ChatGateway } from '../../src/gateway/chat.gateway.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
@@ -291,11 +293,16 @@ describe('Socket.IO gateway', () => {
       const missing = vi.spyOn(cache, 'getOrLoad').mockImplementation((conversation, read) => read(conversation));
       const repository = t.app.get(ConversationsRepository);
       const findView = repository.findView.bind(repository);
+      const server = (t.app.get(ChatGateway) as unknown as { server: Namespace }).server.sockets.get(a.socket.id!)!;
+      const stopArrived = new Promise<void>((resolve) => server.once('typing:stop', () => resolve()));
       let slowed = false;
       const spy = vi.spyOn(repository, 'findView').mockImplementation(async (conversation) => {
         if (!slowed) {
           slowed = true;
-          await new Promise((resolve) => setTimeout(resolve, 300));
+          // The start's check waits for the stop to arrive and to get as far as it can without it
+          // (no I/O before its own check: one turn of the event loop): unordered, it would overtake.
+          await stopArrived;
+          await new Promise((resolve) => setImmediate(resolve));
         }
         return findView(conversation);
       });

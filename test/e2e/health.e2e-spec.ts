@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.factory.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { ReadinessService } from '../../src/health/readiness.service.js';
 import { createTestDatabase } from '../support/database.js';
+import { waitForStatus } from '../support/process.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('health, metrics and cross-cutting HTTP behaviour', () => {
@@ -139,11 +140,9 @@ describe('readiness with Redis configured', () => {
   it.runIf(process.env.TEST_REDIS_URL)('is 200 with a reachable Redis', async () => {
     const t = await startTestApp({ REDIS_URL: process.env.TEST_REDIS_URL! });
     try {
-      let response = await t.http('/health/ready');
-      for (let i = 0; i < 20 && response.status !== 200; i++) {
-        await new Promise((done) => setTimeout(done, 100));
-        response = await t.http('/health/ready');
-      }
+      // Ready once the connection to Redis is up.
+      await waitForStatus(`${t.baseUrl}/health/ready`, 200, 5_000);
+      const response = await t.http('/health/ready');
       expect(response.status).toBe(200);
       expect(response.body.info).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' } });
     } finally {

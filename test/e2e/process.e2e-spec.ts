@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type QueryResultRow } from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
@@ -119,13 +119,13 @@ describe('the built server on embedded PostgreSQL', () => {
       const sent = await call(first, 'POST', `/conversations/${conversation.id}/messages`, accessToken, { content: 'tell me a long story' });
       const runId = sent.run.id as string;
 
-      let partial = '';
-      for (let i = 0; i < 200 && partial.length < 20; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      // Killed once the reply has a checkpoint of some text.
+      const checkpointed = async () => {
         const history = await call(first, 'GET', `/conversations/${conversation.id}/messages`, accessToken);
-        partial = history.items.find((m: { runId: string | null }) => m.runId === runId)?.content ?? '';
-      }
-      expect(partial.length).toBeGreaterThanOrEqual(20);
+        const text: string = history.items.find((m: { runId: string | null }) => m.runId === runId)?.content ?? '';
+        return text.length >= 20 && text;
+      };
+      const partial = await vi.waitUntil(checkpointed, { timeout: 10_000, interval: 50 });
       first.child.kill('SIGKILL');
       await first.exited;
 

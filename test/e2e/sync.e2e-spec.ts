@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { connectClient, RecordingClient } from '../support/socket-client.js';
-import { lastEventId, readFrames } from '../support/sse-frames.js';
+import { lastEventId, readFrames, untilLive } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -128,9 +128,8 @@ describe('sync by version', () => {
     it('resumes an SSE stream from Last-Event-ID with the reply in its final state', async () => {
       const id = await conversation();
       fake.enqueue({ kind: 'text', chunks: ['Streamed ', 'while ', 'you ', 'were ', 'away.'], delayMs: 150 });
-      const live = await openEvents(alice, id);
+      const live = await untilLive(await openEvents(alice, id));
       const seen = readFrames(live, (frames) => frames.some((f) => f.event === 'message:created' && f.data.message.role === 'assistant'));
-      await new Promise((resolve) => setTimeout(resolve, 100));
       const { run } = await send(bob, id, 'Tell me');
       const frames = await seen;
       expect(frames.find((f) => f.event === 'message:created' && f.data.message.role === 'assistant')!.data.message.status).toBe('streaming');

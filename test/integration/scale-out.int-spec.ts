@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS_CHANNEL } from '../../src/realtime/redis-realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
@@ -40,6 +41,11 @@ class RedisServer {
         return false;
       }
     }, 10_000, 'redis start');
+  }
+  /** How many connections are subscribed to the channel: one per instance once its bus listens. */
+  subscribers(channel: string): number {
+    const [, count] = execSync(`redis-cli -p ${this.port} PUBSUB NUMSUB ${channel}`, { stdio: 'pipe' }).toString().trim().split('\n');
+    return Number(count);
   }
   async stop(): Promise<void> {
     const child = this.child;
@@ -194,8 +200,12 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     const victim = await startInstance();
     const sent = await call(victim, 'POST', `/conversations/${conversationId}/messages`, token, { content: '@agent never finish' });
     const runId = sent.body.run.id;
-    await until(async () => (await call(two, 'GET', `/conversations/${conversationId}/runs/${runId}`, token)).body.status === 'running', 10_000, 'run running');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Killed once the reply has a checkpoint of its text.
+    const replyText = async () => {
+      const history = await call(two, 'GET', `/conversations/${conversationId}/messages?limit=5`, token);
+      return history.body.items.find((m: { runId: string | null }) => m.runId === runId)?.content as string | undefined;
+    };
+    await until(async () => (await replyText())?.startsWith('z0 z1 '), 10_000, 'a checkpoint of the reply');
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     const run = await until(async () => {
@@ -227,7 +237,8 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     await redis.start();
     await waitForStatus(`${one.baseUrl}/health/ready`, 200, 20_000);
     await waitForStatus(`${two.baseUrl}/health/ready`, 200, 20_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Ready means publishing works; receiving needs each instance's subscriber back on the channel.
+    await until(() => redis.subscribers(EVENTS_CHANNEL) === 2, 10_000, 'both instances subscribed again');
     const after = await a.emit('message:send', { conversationId, content: 'redis is back' });
     await b.waitFor('message:created', (p) => p.message.id === after.data.message.id, 10_000);
     // Nothing accepted during the outage was lost.
@@ -243,11 +254,13 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     const sent = await call(one, 'POST', `/conversations/${conversationId}/messages`, token, { content: '@agent stream slowly' });
     const runId = sent.body.run.id;
     await watcher.waitFor('run:delta', (d) => d.runId === runId);
-    // Joins at random moments of the stream, on both instances: whichever executes the run, the
+    // Joins at random moments of the stream (once a random chunk in each of eight stretches of its
+    // first two thirds has been streamed), on both instances: whichever executes the run, the
     // other is asked for its text across the bus.
     const joins: { app: AppProcess; client: RecordingClient; ack: any }[] = [];
     for (let i = 0; i < 8; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 300));
+      const chunk = chunks[Math.floor((i + Math.random()) * 20)]!;
+      await watcher.waitFor('run:delta', (d) => d.runId === runId && d.text.includes(chunk));
       const app = i % 2 ? two : one;
       const joiner = await client(app, i % 2 ? otherToken : token);
       joins.push({ app, client: joiner, ack: await joiner.emit('conversation:join', { conversationId }) });

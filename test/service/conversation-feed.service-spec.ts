@@ -22,6 +22,7 @@ function recordingStream() {
   const stream: SseStream & { closed: boolean } = {
     send: (event, data, id) => sent.push({ event, data, ...(id !== undefined && { id }) }),
     mark: (id) => sent.push({ id }),
+    comment: () => undefined,
     close() {
       stream.closed = true;
       for (const listener of closers) listener();

@@ -1,4 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
+import { expectSteady } from './absence.js';
 
 export interface Received {
   event: string;
@@ -38,19 +39,11 @@ export class RecordingClient {
   }
 }
 
-/**
- * Proves a negative: fails if an event matching `predicate` arrives within `withinMs`. A bounded
- * wait by nature — nothing can be awaited for an event that must not come — so keep it short and
- * call it only after something that would have caused the event has been seen to take effect.
- */
+/** Proves a negative (see expectSteady): fails if an event matching `predicate` arrives within `withinMs`. */
 export async function expectNoEvent(client: RecordingClient, event: string, predicate: (payload: any) => boolean, withinMs: number): Promise<void> {
-  const before = client.of(event).filter(predicate).length;
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(10, Math.max(1, deadline - Date.now()))));
-    const now = client.of(event).filter(predicate);
-    if (now.length > before) throw new Error(`unexpected ${event} within ${withinMs} ms: ${JSON.stringify(now.at(-1))}`);
-  }
+  const matching = () => client.of(event).filter(predicate);
+  const before = matching().length;
+  await expectSteady(() => matching().length === before, withinMs, () => `unexpected ${event} within ${withinMs} ms: ${JSON.stringify(matching().at(-1))}`);
 }
 
 /** A connected websocket-only client of /chat that does not reconnect by itself. */

@@ -46,3 +46,41 @@ export async function readEvents(response: Response, stop: (events: SseFrame[]) 
   const events = (frames: SseFrame[]) => frames.filter((frame) => frame.event !== undefined);
   return events(await readFrames(response, (frames) => stop(events(frames)), timeoutMs));
 }
+
+const LIVE = Buffer.from('\n: live\n\n');
+
+/**
+ * Reads a conversation feed until its `: live` comment, which it sends once every change from
+ * then on reaches it; returns the rest of the stream as a response to read frames from.
+ */
+export async function untilLive(response: Response, timeoutMs = 10_000): Promise<Response> {
+  const reader = response.body!.getReader();
+  const deadline = Date.now() + timeoutMs;
+  let read = Buffer.alloc(0);
+  let end: number;
+  while ((end = read.indexOf(LIVE)) < 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const chunk = await Promise.race([
+      reader.read(),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(1, deadline - Date.now())))),
+    ]).finally(() => clearTimeout(timer));
+    if (!chunk || chunk.done) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`the feed was not live within ${timeoutMs} ms: ${JSON.stringify(read.toString())}`);
+    }
+    read = Buffer.concat([read, chunk.value]);
+  }
+  const rest = read.subarray(end + LIVE.length);
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      if (rest.length) controller.enqueue(rest);
+    },
+    pull: async (controller) => {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, { status: response.status, headers: response.headers });
+}
