@@ -9,6 +9,7 @@ import { UsersRepository } from '../../src/users/users.repository.js';
 import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { testDatabaseServerUrl } from '../support/database.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
+import { waitUntil } from '../support/conditions.js';
 
 const API = '/api/v1';
 /** Bookkeeping of the schema itself, not data anyone put in. */
@@ -243,11 +244,7 @@ describe('DELETE /auth/me while the agent or a sign-in is at work', () => {
   let fake: FakeOpenAI;
   let db: DataSource;
 
-  const until = async (probe: () => Promise<unknown>, what: string) => {
-    for (const started = Date.now(); !(await probe()); await new Promise((resolve) => setTimeout(resolve, 20))) {
-      if (Date.now() - started > 5000) throw new Error(`${what} not within 5 s`);
-    }
-  };
+  const until = (probe: () => Promise<unknown>, what: string) => waitUntil(probe, what);
   const deleteAccount = (user: Registered) => t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken });
   /** Starts a reply that streams for seconds, and waits until its run is running and streaming. */
   const streaming = async (user: Registered, conversationId: string) => {

@@ -6,18 +6,11 @@ import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { expectSteady } from '../support/absence.js';
 import { type Registered, register } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitUntil } from '../support/conditions.js';
 
 const API = '/api/v1';
 
-async function until<T>(probe: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = <T>(probe: () => T | Promise<T>, timeoutMs = 10_000) => waitUntil(probe, 'the condition', timeoutMs);
 
 describe('AgentCore with an OpenAI-compatible provider', () => {
   let fake: FakeOpenAI;

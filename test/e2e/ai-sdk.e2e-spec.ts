@@ -6,19 +6,12 @@ import { register, type Registered } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { chatTransport, RecordingFetch, type RecordedStream, TestChat, textOf } from '../support/ui-chat.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
+import { waitUntil } from '../support/conditions.js';
 
 const API = '/api/v1';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-async function until<T>(probe: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = <T>(probe: () => T | Promise<T>, timeoutMs = 10_000) => waitUntil(probe, 'the condition', timeoutMs);
 
 /** A promise to hold a fake provider's stream on, and the function that lets it go on. */
 function gate(): { until: Promise<void>; open: () => void } {

@@ -10,7 +10,7 @@ import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
 import { expectNoEvent, RecordingClient } from '../support/socket-client.js';
-import { waitUntil } from '../support/service/conditions.js';
+import { waitUntil } from '../support/conditions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';

@@ -7,6 +7,7 @@ import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
 import { RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitUntil } from '../support/conditions.js';
 
 const API = '/api/v1';
 /** The contract: a session that ended is dead everywhere within this long. */
@@ -24,15 +25,7 @@ interface Watched {
   sse: { text: string; ended: Promise<void> };
 }
 
-async function until<T>(probe: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = <T>(probe: () => T | Promise<T>, timeoutMs: number, what: string) => waitUntil(probe, what, timeoutMs);
 
 function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   return Promise.race([

@@ -10,6 +10,7 @@ import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
 import { RecordingClient } from '../support/socket-client.js';
+import { waitUntil } from '../support/conditions.js';
 
 /**
  * Two real server processes sharing PostgreSQL and Redis. Needs TEST_DATABASE_URL; starts its own
@@ -19,15 +20,7 @@ import { RecordingClient } from '../support/socket-client.js';
 const databaseServer = process.env.TEST_DATABASE_URL;
 const JWT_SECRET = randomBytes(48).toString('base64url');
 
-async function until<T>(probe: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition'): Promise<NonNullable<T>> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = <T>(probe: () => T | Promise<T>, timeoutMs = 15_000, what = 'the condition') => waitUntil(probe, what, timeoutMs);
 
 class RedisServer {
   child: ChildProcess | undefined;

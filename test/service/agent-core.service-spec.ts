@@ -6,7 +6,7 @@ import { ConversationsService } from '../../src/conversations/conversations.serv
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { MessagesService } from '../../src/messages/messages.service.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
-import { waitUntil } from '../support/service/conditions.js';
+import { waitUntil } from '../support/conditions.js';
 import { gate, httpError, texts } from '../support/service/scripted-model.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
 

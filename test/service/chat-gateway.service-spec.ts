@@ -4,7 +4,7 @@ import { ConversationsService } from '../../src/conversations/conversations.serv
 import { ChatGateway } from '../../src/gateway/chat.gateway.js';
 import { TYPING_RELAY_INTERVAL_MS, TYPING_TTL_MS } from '../../src/gateway/typing-relay.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
-import { waitUntil } from '../support/service/conditions.js';
+import { waitUntil } from '../support/conditions.js';
 import { acked, fakeSocket } from '../support/service/fake-socket.js';
 import { gate } from '../support/service/scripted-model.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';

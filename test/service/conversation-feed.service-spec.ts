@@ -6,7 +6,7 @@ import type { AuthUser } from '../../src/common/auth/auth-user.js';
 import { ConversationsService } from '../../src/conversations/conversations.service.js';
 import { MessagesService } from '../../src/messages/messages.service.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
-import { waitUntil } from '../support/service/conditions.js';
+import { waitUntil } from '../support/conditions.js';
 import { type Gate, gate } from '../support/service/scripted-model.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
 

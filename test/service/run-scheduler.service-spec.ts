@@ -7,7 +7,7 @@ import { ChatService } from '../../src/chat/chat.service.js';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
-import { waitUntil } from '../support/service/conditions.js';
+import { waitUntil } from '../support/conditions.js';
 import { type Gate, gate, texts } from '../support/service/scripted-model.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
 
