@@ -17,7 +17,7 @@ import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
 import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
 import { isTerminalRunStatus } from '../agent/run.entity.js';
-import { openSse, type SseStream } from './sse.js';
+import { openSse, sendClientEvent, type SseStream } from './sse.js';
 import type { EndedRunEventFrame, RunStreamEvents, SseEvents } from './wire-events.js';
 
 
@@ -151,7 +151,7 @@ export class ChatController {
       .subscribe({
         next: (event) => {
           const client = toClientEvent(event, user.id);
-          if (client) stream.send(client.name, client.payload);
+          if (client) sendClientEvent(stream, client);
         },
         complete: () => stream.close(),
       });

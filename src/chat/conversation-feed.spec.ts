@@ -18,7 +18,7 @@ function message(id: string, version: number, extra: Partial<MessageDto> = {}): 
 function recordingStream() {
   const sent: { event?: string; id?: string | number; data?: unknown }[] = [];
   const stream: SseStream = {
-    send: (event, data, id) => sent.push({ event, data, ...(id !== undefined && { id }) }),
+    send: (...[event, data, id]) => void sent.push({ event, data, ...(id !== undefined && { id }) }),
     mark: (id) => sent.push({ id }),
     comment: () => undefined,
     close: () => undefined,

@@ -4,7 +4,7 @@ import type { ChangesPage } from '../messages/messages.service.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import { toClientEvent } from './client-events.js';
-import type { SseStream } from './sse.js';
+import { sendClientEvent, type SseStream } from './sse.js';
 
 /** How long a missing version may stay missing before the feed reads it from the database. */
 export const GAP_FILL_MS = 2000;
@@ -119,7 +119,7 @@ export class ConversationFeed {
       if (page.version > from) {
         // Title, agent settings and participants change too; they are not in the messages.
         const client = toClientEvent({ type: 'conversation.updated', conversationId: this.conversationId, conversation: page.conversation }, this.userId)!;
-        this.stream.send(client.name, client.payload);
+        sendClientEvent(this.stream, client);
       }
       this.replayedThrough = page.version;
       this.advanceTo(page.version);
@@ -153,7 +153,7 @@ export class ConversationFeed {
     if (!client) return;
     const version = versionOf(event);
     if (version === undefined) {
-      this.stream.send(client.name, client.payload);
+      sendClientEvent(this.stream, client);
       return;
     }
     if (version <= this.replayedThrough) return;
@@ -161,7 +161,7 @@ export class ConversationFeed {
     // message:updated and its run:completed).
     if (version > this.watermark) this.ahead.add(version);
     this.advanceTo(this.watermark);
-    this.stream.send(client.name, client.payload, this.watermark);
+    sendClientEvent(this.stream, client, this.watermark);
   }
 
   /** Moves the watermark to `version` and on over the versions delivered after it without a gap. */

@@ -4,21 +4,32 @@ import type { Observable } from 'rxjs';
 import type { AuthUser, SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 import type { SessionWatch } from '../realtime/session-watch.js';
+import type { ClientEvent } from './client-events.js';
 import type { PayloadOf, SseEvents } from './wire-events.js';
 
 export const SSE_HEARTBEAT_MS = 15_000;
 
+/** One frame and its payload, paired: a union of names cannot be sent with another name's payload. */
+export type SseFrame<Events> = { [K in keyof Events & string]: [event: K, data: PayloadOf<Events, K>, id?: number] }[keyof Events & string];
+
 /** An SSE response; `Events` names the frames it may send, each with its payload. */
 export interface SseStream<Events = SseEvents> {
   /** Sends one event; `id` (a version) becomes the client's last event id. */
-  send<K extends keyof Events & string>(event: K, data: PayloadOf<Events, K>, id?: number): void;
+  send(...frame: SseFrame<Events>): void;
   /** Sets the client's last event id without an event (EventSource takes an `id:` alone and dispatches nothing). */
   mark(id: number): void;
   /** A comment line: EventSource and other SSE parsers skip it; it tells a reader the stream's state. */
   comment(text: string): void;
   close(): void;
   readonly closed: boolean;
+  /** Called once, when the stream ends either way; at once if it has already ended. */
   onClose(listener: () => void): void;
+}
+
+/** Sends a bus event as a client receives it (toClientEvent pairs its name and payload). */
+export function sendClientEvent(stream: SseStream<SseEvents>, event: ClientEvent, id?: number): void {
+  // The pairing holds by construction of ClientEvent; TypeScript cannot follow it through a union.
+  stream.send(...([event.name, event.payload, id] as SseFrame<SseEvents>));
 }
 
 /** The caller whose session bounds the stream, the bus that announces sessions ending, and the watch that double-checks. */
@@ -29,20 +40,21 @@ export interface SseSession {
 }
 
 /**
- * Takes over a Fastify reply as a Server-Sent Events stream: keeps the headers set so far
- * (CORS, security, request id), sends a heartbeat comment every 15 s so proxies keep it open,
- * and reports when the client goes away. Like a socket, the stream lives no longer than the
- * caller's session: when it is revoked (on any instance) or its access token expires, the stream
- * sends `session:expired {reason}` and closes.
+ * A Fastify reply taken over as a long-lived event stream: the headers set so far are kept (CORS,
+ * security, request id), a heartbeat comment goes out every 15 s so that proxies keep it open, and
+ * it lives no longer than the caller's session — when that is revoked (on any instance) or its
+ * access token expires, `onSessionEnd` says so in the stream's own terms and ends it. Shared by
+ * our SSE and the AI SDK's UI message stream.
  */
-export function openSse<Events = SseEvents>(reply: FastifyReply, session: SseSession): SseStream<Events> {
-  const raw = startEventStream(reply);
-  const stream = new EventStream<Events>(raw);
-  const heartbeat = setInterval(() => stream.comment('heartbeat'), SSE_HEARTBEAT_MS);
-  const endSession = boundBySession(session, (reason) => {
-    stream.write('session:expired', { reason } satisfies PayloadOf<SseEvents, 'session:expired'>);
-    stream.close();
-  });
+export function openEventStream(
+  reply: FastifyReply,
+  session: SseSession,
+  headers: Record<string, string>,
+  onSessionEnd: (reason: SessionExpiredReason) => void,
+): HijackedStream {
+  const stream = new HijackedStream(hijack(reply, headers));
+  const heartbeat = setInterval(() => stream.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
+  const endSession = boundBySession(session, onSessionEnd);
   stream.onClose(() => {
     clearInterval(heartbeat);
     endSession();
@@ -50,20 +62,28 @@ export function openSse<Events = SseEvents>(reply: FastifyReply, session: SseSes
   return stream;
 }
 
-/** Hijacks the reply and writes the event-stream head, keeping the headers set so far. */
-function startEventStream(reply: FastifyReply): ServerResponse {
+/** Our Server-Sent Events: `event:`/`data:` frames with `id:` watermarks; a session's end is `session:expired {reason}`. */
+export function openSse<Events = SseEvents>(reply: FastifyReply, session: SseSession): SseStream<Events> {
+  const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+  const raw: HijackedStream = openEventStream(reply, session, headers, (reason) => {
+    raw.write(frame('session:expired', { reason } satisfies PayloadOf<SseEvents, 'session:expired'>));
+    raw.end();
+  });
+  raw.write(': connected\n\n');
+  return new EventFrames<Events>(raw);
+}
+
+function frame(event: string, data: unknown, id?: number): string {
+  return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Hijacks the reply and writes the response head, keeping the headers set so far. */
+function hijack(reply: FastifyReply, own: Record<string, string>): ServerResponse {
   reply.hijack();
   const raw = reply.raw;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = String(value);
-  raw.writeHead(200, {
-    ...headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  raw.write(': connected\n\n');
+  raw.writeHead(200, { ...headers, ...own });
   return raw;
 }
 
@@ -84,49 +104,67 @@ function boundBySession({ user, events$, watch }: SseSession, end: (reason: Sess
   };
 }
 
-/** Event frames on a raw response, until either side closes it. */
-class EventStream<Events> implements SseStream<Events> {
+/** Text on a hijacked response, until either side ends it. */
+export class HijackedStream {
   private done = false;
   private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly raw: ServerResponse) {
     raw.on('close', () => this.finish());
+    // A client gone before the takeover: 'close' has fired already and will not again.
+    if (raw.destroyed) this.finish();
   }
 
   get closed(): boolean {
     return this.done;
   }
 
-  send<K extends keyof Events & string>(event: K, data: PayloadOf<Events, K>, id?: number): void {
-    this.write(event, data, id);
+  write(text: string): void {
+    if (!this.done) this.raw.write(text);
   }
 
-  /** Any frame; `send` is the typed way in. */
-  write(event: string, data: unknown, id?: number): void {
-    if (this.done) return;
-    this.raw.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  }
-
-  mark(id: number): void {
-    if (!this.done) this.raw.write(`id: ${id}\n\n`);
-  }
-
-  comment(text: string): void {
-    if (!this.done) this.raw.write(`: ${text}\n\n`);
-  }
-
-  close(): void {
-    if (!this.done) this.raw.end();
+  end(last?: string): void {
+    if (!this.done) this.raw.end(last);
     this.finish();
   }
 
   onClose(listener: () => void): void {
-    this.listeners.push(listener);
+    if (this.done) listener();
+    else this.listeners.push(listener);
   }
 
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    for (const listener of this.listeners) listener();
+    for (const listener of this.listeners.splice(0)) listener();
+  }
+}
+
+/** SSE frames on a hijacked stream. */
+class EventFrames<Events> implements SseStream<Events> {
+  constructor(private readonly raw: HijackedStream) {}
+
+  get closed(): boolean {
+    return this.raw.closed;
+  }
+
+  send(...[event, data, id]: SseFrame<Events>): void {
+    this.raw.write(frame(event, data, id));
+  }
+
+  mark(id: number): void {
+    this.raw.write(`id: ${id}\n\n`);
+  }
+
+  comment(text: string): void {
+    this.raw.write(`: ${text}\n\n`);
+  }
+
+  close(): void {
+    this.raw.end();
+  }
+
+  onClose(listener: () => void): void {
+    this.raw.onClose(listener);
   }
 }

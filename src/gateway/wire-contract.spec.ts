@@ -118,7 +118,7 @@ describe('the wire contract', () => {
 
   it('SSE: a conversation feed sends the bus events of the contract and its own frames, nothing else', async () => {
     const sent: string[] = [];
-    const stream: SseStream = { send: (event) => sent.push(event), mark: () => undefined, comment: () => undefined, close: () => undefined, closed: false, onClose: () => undefined };
+    const stream: SseStream = { send: (...[event]) => void sent.push(event), mark: () => undefined, comment: () => undefined, close: () => undefined, closed: false, onClose: () => undefined };
     const events$ = new Subject<RealtimeEvent>();
     const source = {
       changes: async () => ({ conversation: view, version: 0, items: [], hasMore: false, bytes: 0 }),

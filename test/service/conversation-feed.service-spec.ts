@@ -20,7 +20,7 @@ function recordingStream() {
   const sent: Sent[] = [];
   const closers: (() => void)[] = [];
   const stream: SseStream & { closed: boolean } = {
-    send: (event, data, id) => sent.push({ event, data, ...(id !== undefined && { id }) }),
+    send: (...[event, data, id]) => void sent.push({ event, data, ...(id !== undefined && { id }) }),
     mark: (id) => sent.push({ id }),
     comment: () => undefined,
     close() {
