@@ -10,7 +10,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Request body too large',
   415: 'Unsupported content type (JSON only)',
-  429: 'Too many requests: wait Retry-After seconds',
+  429: 'Too many requests (RATE_LIMITED): wait Retry-After seconds. A used-up daily agent quota (QUOTA_EXCEEDED) resets at midnight UTC, without Retry-After',
   500: 'Unexpected failure (logged with the requestId)',
   503: 'Temporarily unavailable (the database cannot be reached, or this instance is shutting down): retry after Retry-After seconds',
 };
@@ -24,7 +24,7 @@ function errorResponse(status: number): ApiResponseOptions {
     status,
     description: DESCRIPTIONS[status] ?? 'Error',
     type: ErrorResponseDto,
-    ...(status === 429 && { headers: { 'Retry-After': { ...RETRY_AFTER['Retry-After'], required: true } } }),
+    ...(status === 429 && { headers: RETRY_AFTER }),
   };
 }
 
