@@ -58,7 +58,7 @@ describe('OpenAPI document', () => {
     const isPublic = (name: string) => /^(GET \/health\/|POST \/api\/v1\/auth\/(register|login|refresh)$)/.test(name);
     for (const [name, operation] of operations) {
       expect(operation.security, name).toEqual(isPublic(name) ? [] : [{ bearer: [] }]);
-      if (!isPublic(name)) expect(Object.keys(operation.responses), name).toContain('401');
+      expect(isPublic(name) || '401' in operation.responses, `${name} documents 401`).toBe(true);
     }
     expect(document.servers).toEqual([expect.objectContaining({ url: '/' })]);
   });
