@@ -106,11 +106,11 @@ export class UpdateConversationDto {
 const ASSIGNABLE_ROLES = PARTICIPANT_ROLES.filter((role) => role !== 'owner');
 
 export class AddParticipantDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: '3fa85f64-5717-4562-b3fc-2c963f66afa6', description: 'A registered user' })
   @IsUUID('all')
   userId!: string;
 
-  @ApiProperty({ enum: ASSIGNABLE_ROLES })
+  @ApiProperty({ enum: ASSIGNABLE_ROLES, example: 'member', description: 'member: reads and writes; viewer: reads' })
   @IsIn(ASSIGNABLE_ROLES)
   role!: Exclude<ParticipantRole, 'owner'>;
 }
@@ -127,7 +127,7 @@ export class ListConversationsQuery {
   @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -136,7 +136,7 @@ export class ListConversationsQuery {
   @BooleanQuery('true: only archived; false (default): only active')
   archived?: boolean;
 
-  @ApiPropertyOptional({ description: 'Filter by title (case-insensitive substring)' })
+  @ApiPropertyOptional({ maxLength: 200, description: 'Filter by title (case-insensitive substring)' })
   @IsOptional()
   @IsString()
   @MaxLength(200)

@@ -12,7 +12,9 @@ export class SendMessageDto {
   content!: string;
 
   @ApiPropertyOptional({
+    minLength: 1,
     maxLength: 100,
+    example: 'web-7f3a9c21',
     description: 'Idempotency key: sending again with the same key returns the stored message instead of a duplicate',
   })
   @IsOptional()
