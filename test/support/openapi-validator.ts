@@ -25,8 +25,8 @@ export interface CheckedResponse {
   path: string;
   status: number;
   headers: Headers;
+  /** The body as received; JSON is parsed here. */
   text: string;
-  body: unknown;
 }
 
 /**
@@ -51,6 +51,14 @@ function templateRegExp(template: string): RegExp {
 /** A schema of the document, compiled on its own: its references point into the registered components. */
 function standalone(schema: object): object {
   return JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi.json#/components/')) as object;
+}
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Validates real responses against docs/openapi.json. */
@@ -78,7 +86,7 @@ export class OpenApiValidator {
     if (!template || !operation) {
       // No route: Fastify's not-found answer, in the common error shape.
       if (response.status !== 404) return [`${method.toUpperCase()} ${path}: no operation in the document, yet answered ${response.status}`];
-      return this.schemaProblems(ERROR_SCHEMA, { $ref: `openapi.json#/components/schemas/${ERROR_SCHEMA}` }, response.body);
+      return this.schemaProblems(ERROR_SCHEMA, { $ref: `openapi.json#/components/schemas/${ERROR_SCHEMA}` }, parsed(response.text));
     }
     const name = `${operation.operationId} (${method.toUpperCase()} ${template}) ${response.status}`;
     const documented = operation.responses[String(response.status)];
@@ -90,7 +98,7 @@ export class OpenApiValidator {
     const media = documented.content[mediaType];
     if (!media) return [`${name}: media type ${mediaType || '(none)'} not documented (documented: ${Object.keys(documented.content).join(', ')})`];
     if (!media.schema) return [];
-    const value = mediaType === 'application/json' ? response.body : response.text;
+    const value = mediaType === 'application/json' ? parsed(response.text) : response.text;
     return this.schemaProblems(`${name} ${mediaType}`, standalone(media.schema), value).map((problem) => `${name}: ${problem}`);
   }
 
