@@ -4,6 +4,7 @@ import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
+import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -338,6 +339,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
       headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ content: 'stream it' }),
     });
+    await assertDocumentedFetch(response, 'POST');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text();
