@@ -2,7 +2,8 @@
 // and fails when the committed document differs from what the code describes.
 import 'reflect-metadata';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { buildOpenApiDocument, createApp } from '../dist/src/app.factory.js';
+import { createApp } from '../dist/src/app.factory.js';
+import { buildOpenApiDocument } from '../dist/src/openapi.js';
 import { createRootLogger } from '../dist/src/common/logging/logger.js';
 import { AppConfig } from '../dist/src/config/app-config.js';
 

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
-import { type INestApplication, RequestMethod } from '@nestjs/common';
+import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, type OpenAPIObject, type OperationObject, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { CHAT_ROUTE } from './ai-sdk/ai-sdk.controller.js';
-import { addBodyErrors, ERROR_MODELS, GLOBAL_ERROR_RESPONSES } from './common/decorators/api-errors.decorator.js';
 import { jsonBodyParser } from './common/http/json-body.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ChatIoAdapter } from './gateway/socket-io.adapter.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { buildOpenApiDocument } from './openapi.js';
 
 export const API_PREFIX = 'api/v1';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -45,55 +45,6 @@ function installRequestHooks(fastify: FastifyInstance, logger: Pino, metrics: Me
     );
     done();
   });
-}
-
-/** The tags every operation is filed under, in the order the docs show them. */
-const OPENAPI_TAGS: Record<string, string> = {
-  auth: 'Accounts and sessions: register, sign in, refresh and sign out',
-  conversations: 'Conversations, their participants, agent settings and read markers',
-  messages: 'Messages, agent runs and the live event stream of a conversation',
-  chat: "The Vercel AI SDK's useChat endpoints (UI message stream protocol v1)",
-  export: 'Downloads of a conversation or of all your data',
-  stats: 'Usage counts',
-  health: 'Liveness and readiness probes (no /api/v1 prefix)',
-};
-
-/** Sorted keys where order carries no meaning, so the committed document diffs cleanly. */
-function sortedKeys<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** What the decorators cannot say, said once for every operation; keys sorted where order means nothing. */
-function finishOpenApiDocument(document: OpenAPIObject): OpenAPIObject {
-  addBodyErrors(document);
-  for (const item of Object.values(document.paths)) {
-    for (const operation of Object.values(item) as OperationObject[]) {
-      // @ApiBearerAuth marks every authenticated operation; the rest are public, and say so.
-      operation.security ??= [];
-      operation.responses = sortedKeys(operation.responses);
-    }
-  }
-  document.paths = sortedKeys(document.paths);
-  if (document.components?.schemas) document.components.schemas = sortedKeys(document.components.schemas);
-  return document;
-}
-
-/** The OpenAPI document of the app: served at /api/docs-json and committed as docs/openapi.json. */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
-  const builder = new DocumentBuilder()
-    .setOpenAPIVersion('3.1.0')
-    .setTitle('Agent Chat API')
-    .setDescription(
-      'Real-time chat with an AI agent. REST under /api/v1; Socket.IO on the /chat namespace; ' +
-        'errors share one shape: {statusCode, error, code, message, details?, requestId}.',
-    )
-    .setVersion('1.0')
-    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
-    .addServer('/', 'This server')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-    .addGlobalResponse(...GLOBAL_ERROR_RESPONSES);
-  for (const [name, description] of Object.entries(OPENAPI_TAGS)) builder.addTag(name, description);
-  return finishOpenApiDocument(SwaggerModule.createDocument(app, builder.build(), { extraModels: ERROR_MODELS }));
 }
 
 function setUpOpenApi(app: NestFastifyApplication): void {

@@ -9,6 +9,7 @@ interface Operation {
   description?: string;
   tags?: string[];
   security?: Record<string, string[]>[];
+  parameters?: { name: string; in: string; description?: string }[];
   responses: Record<string, unknown>;
 }
 
@@ -44,13 +45,14 @@ describe('OpenAPI document', () => {
     expect(ids.length).toBe(new Set(ids).size);
   });
 
-  it('gives every operation a summary, a description and a declared tag', () => {
+  it('gives every operation a summary, a description, a declared tag and described parameters', () => {
     const declared = new Set((document.tags as { name: string }[]).map((tag) => tag.name));
     for (const [name, operation] of operations) {
       expect(operation.summary, name).toBeTruthy();
       expect(operation.description, name).toBeTruthy();
       expect(operation.tags?.length, name).toBeGreaterThan(0);
       for (const tag of operation.tags ?? []) expect(declared.has(tag), `${name}: tag ${tag}`).toBe(true);
+      for (const parameter of operation.parameters ?? []) expect(parameter.description, `${name}: ${parameter.in} ${parameter.name}`).toBeTruthy();
     }
   });
 

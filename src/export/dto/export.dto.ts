@@ -5,7 +5,7 @@ import { MessageDto } from '../../messages/dto/message.dto.js';
 import { UserDto } from '../../users/dto/user.dto.js';
 
 export class ExportQuery {
-  @ApiPropertyOptional({ enum: ['json', 'markdown'], default: 'json' })
+  @ApiPropertyOptional({ enum: ['json', 'markdown'], default: 'json', description: 'json: the conversation and its messages as data; markdown: a readable transcript' })
   @IsOptional()
   @IsIn(['json', 'markdown'])
   format?: 'json' | 'markdown';
