@@ -66,6 +66,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
     .addServer('/', 'This server')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    // Kept by @nestjs/swagger for the whole process; adding the same responses again changes nothing.
     .addGlobalResponse(...GLOBAL_ERROR_RESPONSES);
   for (const [name, description] of Object.entries(OPENAPI_TAGS)) builder.addTag(name, description);
   return finishOpenApiDocument(SwaggerModule.createDocument(app, builder.build(), { extraModels: ERROR_MODELS }));

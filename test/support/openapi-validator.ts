@@ -48,6 +48,18 @@ function templateRegExp(template: string): RegExp {
   return new RegExp(`^${segments.join('/')}$`);
 }
 
+/**
+ * The document's schemas, closed: an object with listed properties may have no others. The
+ * document stays open for clients; here a field it does not list fails the response.
+ */
+function closed<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(closed) as T;
+  if (!node || typeof node !== 'object') return node;
+  const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, key === 'example' ? value : closed(value)])) as Record<string, unknown>;
+  if (copy.properties && copy.additionalProperties === undefined) copy.additionalProperties = false;
+  return copy as T;
+}
+
 /** A schema of the document, compiled on its own: its references point into the registered components. */
 function standalone(schema: object): object {
   return JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"openapi.json#/components/')) as object;
@@ -69,7 +81,7 @@ export class OpenApiValidator {
 
   constructor(private readonly document: Document = JSON.parse(readFileSync(documentFile, 'utf8')) as Document) {
     addFormats(this.ajv);
-    this.ajv.addSchema({ $id: 'openapi.json', components: this.document.components });
+    this.ajv.addSchema({ $id: 'openapi.json', components: closed(this.document.components) });
     // The most literal template wins: /auth/me/export before /conversations/{id}/export and the like.
     this.templates = Object.keys(document.paths)
       .map((template) => ({ template, regExp: templateRegExp(template), literals: template.split('/').filter((part) => !part.startsWith('{')).length }))
@@ -99,7 +111,7 @@ export class OpenApiValidator {
     if (!media) return [`${name}: media type ${mediaType || '(none)'} not documented (documented: ${Object.keys(documented.content).join(', ')})`];
     if (!media.schema) return [];
     const value = mediaType === 'application/json' ? parsed(response.text) : response.text;
-    return this.schemaProblems(`${name} ${mediaType}`, standalone(media.schema), value).map((problem) => `${name}: ${problem}`);
+    return this.schemaProblems(`${name} ${mediaType}`, closed(standalone(media.schema)), value).map((problem) => `${name}: ${problem}`);
   }
 
   private schemaProblems(key: string, schema: object, value: unknown): string[] {

@@ -39,6 +39,9 @@ export class AdminStatsDto {
   @ApiProperty({
     type: 'object',
     properties: Object.fromEntries(RUN_STATUSES.map((status) => [status, { type: 'integer' }])),
+    required: [...RUN_STATUSES],
+    additionalProperties: false,
+    selfRequired: true,
     example: { queued: 0, running: 1, completed: 10, failed: 0, cancelled: 0, interrupted: 0 },
   })
   runsByStatus!: Record<RunStatus, number>;
