@@ -3,7 +3,7 @@ import helmet from '@fastify/helmet';
 import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { ExtractJwt } from 'passport-jwt';
 import type { Logger as Pino } from 'pino';
@@ -15,6 +15,7 @@ import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ChatIoAdapter } from './gateway/socket-io.adapter.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { buildOpenApiDocument } from './openapi.js';
 
 export const API_PREFIX = 'api/v1';
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -50,19 +51,7 @@ function installRequestHooks(fastify: FastifyInstance, logger: Pino, metrics: Me
 
 function setUpOpenApi(app: NestFastifyApplication): void {
   // Built on the first request for the docs, not at start-up: scanning every route takes ~0.1 s.
-  const document = () => SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Agent Chat API')
-      .setDescription(
-        'Real-time chat with an AI agent. REST under /api/v1; Socket.IO on the /chat namespace; ' +
-          'errors share one shape: {statusCode, error, code, message, details?, requestId}.',
-      )
-      .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs-json', yamlDocumentUrl: 'api/docs-yaml' });
 }
 
 /**

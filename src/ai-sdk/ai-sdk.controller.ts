@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { RunDto } from '../agent/dto/run.dto.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
@@ -47,7 +47,6 @@ export class AiSdkController {
       'is start, data-message (the stored message), finish {finishReason: "other"}. Closing the connection does not stop the reply.',
   })
   @ApiBody({ type: ChatRequestDto })
-  @ApiProduces('text/event-stream')
   @ApiOkResponse(UI_MESSAGE_STREAM)
   @ApiErrors(400, 403, 404, 409, 413, 429)
   async send(@CurrentUser() user: AuthUser, @Body() body: ChatRequestDto, @Res() reply: FastifyReply): Promise<void> {
@@ -61,7 +60,6 @@ export class AiSdkController {
     summary: 'useChat resume: the reply streaming now, replayed from its start and followed live',
     description: 'The client rebuilds the reply from scratch. 204 when no reply is streaming (a queued one has not started).',
   })
-  @ApiProduces('text/event-stream')
   @ApiOkResponse(UI_MESSAGE_STREAM)
   @ApiNoContentResponse({ description: 'No reply is streaming' })
   @ApiErrors(400, 404)

@@ -22,9 +22,13 @@ export class AuthController {
   @Post('register')
   @Public()
   @RateLimit('register')
-  @ApiOperation({ summary: 'Create an account and sign in' })
+  @ApiOperation({
+    operationId: 'register',
+    summary: 'Create an account and sign in',
+    description: 'Emails are compared trimmed and lower-cased. Rate-limited per address (429 with Retry-After).',
+  })
   @ApiCreatedResponse({ type: AuthResponseDto })
-  @ApiErrors(400, 409, 413)
+  @ApiErrors(400, 409, 429)
   register(@Body() body: RegisterDto): Promise<AuthResponseDto> {
     return this.auth.register(body);
   }
@@ -33,9 +37,13 @@ export class AuthController {
   @Public()
   @RateLimit('login')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Sign in with email and password' })
+  @ApiOperation({
+    operationId: 'login',
+    summary: 'Sign in with email and password',
+    description: 'The same 401 for an unknown email and a wrong password. Rate-limited per address and email (429 with Retry-After).',
+  })
   @ApiOkResponse({ type: AuthResponseDto })
-  @ApiErrors(400, 401)
+  @ApiErrors(400, 401, 429)
   login(@Body() body: LoginDto): Promise<AuthResponseDto> {
     return this.auth.login(body);
   }
@@ -44,6 +52,7 @@ export class AuthController {
   @Public()
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
+    operationId: 'refreshTokens',
     summary: 'Exchange a refresh token for a new pair',
     description: 'Refresh tokens are single-use. Presenting one that was already used revokes the whole session.',
   })
@@ -56,9 +65,12 @@ export class AuthController {
   @Post('logout')
   @Authenticated()
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'End the session the refresh token belongs to' })
-  @ApiNoContentResponse()
-  @ApiErrors(400)
+  @ApiOperation({
+    operationId: 'logout',
+    summary: 'End the session the refresh token belongs to',
+    description: "Its access tokens are refused from then on. A refresh token that is not the caller's, or already ended, changes nothing.",
+  })
+  @ApiNoContentResponse({ description: 'Signed out' })
   logout(@CurrentUser() user: AuthUser, @Body() body: RefreshDto): Promise<void> {
     return this.auth.logout(user, body.refreshToken);
   }
@@ -67,12 +79,13 @@ export class AuthController {
   @Authenticated()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
+    operationId: 'logoutAll',
     summary: 'End every session of the caller',
     description:
       'Every access token of the caller is refused (401 SESSION_REVOKED) within a second on every instance, every refresh token ' +
       'is revoked, and open sockets and SSE streams get session:expired and close.',
   })
-  @ApiNoContentResponse()
+  @ApiNoContentResponse({ description: 'Every session ended' })
   logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
     return this.auth.logoutAll(user);
   }
@@ -97,7 +110,7 @@ export class AuthController {
 
   @Get('me')
   @Authenticated()
-  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOperation({ operationId: 'getCurrentUser', summary: 'The signed-in user', description: 'The profile of the account the access token belongs to.' })
   @ApiOkResponse({ type: UserDto })
   me(@CurrentUser() user: AuthUser): Promise<UserDto> {
     return this.auth.me(user);
@@ -106,6 +119,7 @@ export class AuthController {
   @Patch('me')
   @Authenticated()
   @ApiOperation({
+    operationId: 'updateCurrentUser',
     summary: 'Update the display name or the password',
     description: 'A new password requires currentPassword and signs out every other session.',
   })
@@ -119,6 +133,7 @@ export class AuthController {
   @Authenticated()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
+    operationId: 'deleteCurrentUser',
     summary: 'Delete and erase the account',
     description: [
       'Ends every session of the account (its access tokens are refused, its sockets and SSE streams close), then erases the account in one transaction:',
@@ -130,7 +145,7 @@ export class AuthController {
       'Other participants receive message:deleted, conversation:updated and lose the conversations that were deleted, as for any other change.',
     ].join('\n'),
   })
-  @ApiNoContentResponse()
+  @ApiNoContentResponse({ description: 'The account is erased' })
   deleteMe(@CurrentUser() user: AuthUser): Promise<void> {
     return this.auth.deleteMe(user);
   }

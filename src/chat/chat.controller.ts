@@ -1,10 +1,11 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { filter, takeWhile } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AcceptsStreamTicket, Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { ApiEventStream } from '../common/decorators/api-event-stream.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
@@ -15,11 +16,23 @@ import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
 import { EventsQuery, SendQuery } from './dto/chat.dto.js';
-import { RunDto, WaitResultDto } from '../agent/dto/run.dto.js';
+import { RunDto, type SendResultDto, SendMessageResultDto } from '../agent/dto/run.dto.js';
 import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { openSse, sendClientEvent, type SseStream } from './sse.js';
 import type { EndedRunEventFrame, RunStreamEvents, SseEvents } from './wire-events.js';
 
+
+/** The events of one run, as both SSE answers send them (payloads as over Socket.IO). */
+const RUN_EVENTS = {
+  'run:started': '`{run}`',
+  'run:delta': '`{runId, conversationId, index, text}`: a piece of the reply; index counts from 0 without gaps',
+  'run:tool': '`{runId, conversationId, callId, name, status: "started"|"completed"|"failed", args?, result?}`',
+  'run:completed': '`{run, message, version}`: the stored reply',
+  'run:failed': '`{run, error: {code, message}, version}`',
+  'run:cancelled': '`{run, version}`',
+};
+
+const SESSION_EXPIRED = { 'session:expired': '`{reason}`: the session ended or the access token expired; the stream closes' };
 
 @ApiTags('messages')
 @Authenticated()
@@ -34,14 +47,19 @@ export class ChatController {
 
   @Post('messages')
   @ApiOperation({
+    operationId: 'sendMessage',
     summary: 'Send a message',
     description:
-      'Idempotent per clientMessageId. Returns the message and the agent run answering it (if the agent mode calls for one). ' +
-      '`?wait=true` waits for the run and adds its reply; `Accept: text/event-stream` streams the run as SSE instead.',
+      'Idempotent per clientMessageId: sending again with the same key returns the stored message (and its run) instead of a duplicate. ' +
+      'Returns the message and the agent run answering it, if the agent mode calls for one. `?wait=true` waits for the run and adds ' +
+      'its reply; `Accept: text/event-stream` answers 200 with the SSE stream of that run instead.',
   })
-  @ApiProduces('application/json', 'text/event-stream')
-  @ApiCreatedResponse({ type: WaitResultDto })
-  @ApiErrors(400, 403, 404, 413, 429)
+  @ApiCreatedResponse({ type: SendMessageResultDto, description: 'The stored message and its run (with `?wait=true`, the reply too)' })
+  @ApiEventStream({
+    description: 'With `Accept: text/event-stream`: the message, then the events of its run until it ends (at once when there is no run).',
+    events: { 'message:created': '`{message, version}`: the message sent', ...RUN_EVENTS, ...SESSION_EXPIRED },
+  })
+  @ApiErrors(400, 403, 404, 429)
   async send(
     @CurrentUser() user: AuthUser,
     @Param('id', uuidParam('id')) id: string,
@@ -49,7 +67,7 @@ export class ChatController {
     @Query() query: SendQuery,
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<WaitResultDto | { message: MessageDto; run: RunDto | null } | undefined> {
+  ): Promise<SendMessageResultDto | SendResultDto | undefined> {
     const sent = await this.chat.send(user, id, body);
     if (accept?.includes('text/event-stream')) {
       await this.streamRun(reply, user, sent.message, sent.run);
@@ -63,8 +81,12 @@ export class ChatController {
   }
 
   @Post('messages/:messageId/regenerate')
-  @ApiOperation({ summary: 'Answer a user message again (a new run)' })
-  @ApiCreatedResponse({ type: RunDto })
+  @ApiOperation({
+    operationId: 'regenerateReply',
+    summary: 'Answer a user message again (a new run)',
+    description: 'Counts as a message for the rate limit. The new reply follows the previous ones; they are kept.',
+  })
+  @ApiCreatedResponse({ type: RunDto, description: 'The new run' })
   @ApiErrors(400, 403, 404, 429)
   regenerate(
     @CurrentUser() user: AuthUser,
@@ -75,6 +97,7 @@ export class ChatController {
   }
 
   @Get('runs/:runId')
+  @ApiOperation({ operationId: 'getRun', summary: 'An agent run', description: 'Its status, model, usage and error; the reply is the message responseMessageId.' })
   @ApiOkResponse({ type: RunDto })
   @ApiErrors(400, 404)
   getRun(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Param('runId', uuidParam('runId')) runId: string): Promise<RunDto> {
@@ -83,8 +106,12 @@ export class ChatController {
 
   @Post('runs/:runId/cancel')
   @HttpCode(HttpStatus.OK)
-  @ApiOperation({ summary: 'Stop a run now; the text so far is kept (idempotent)' })
-  @ApiOkResponse({ type: RunDto })
+  @ApiOperation({
+    operationId: 'cancelRun',
+    summary: 'Stop a run now; the text so far is kept',
+    description: 'Idempotent: a run that has already ended is returned as it is.',
+  })
+  @ApiOkResponse({ type: RunDto, description: 'The run, cancelled (or as it ended)' })
   @ApiErrors(400, 403, 404)
   cancel(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Param('runId', uuidParam('runId')) runId: string): Promise<RunDto> {
     return this.chat.cancel(user, id, runId);
@@ -93,6 +120,7 @@ export class ChatController {
   @Get('events')
   @AcceptsStreamTicket()
   @ApiOperation({
+    operationId: 'streamConversationEvents',
     summary: 'Server-Sent Events: the live events of the conversation',
     description:
       'The same events as Socket.IO (message:created, run:delta, …). `id:` lines carry the version up to which every change has ' +
@@ -102,9 +130,23 @@ export class ChatController {
       'with `Last-Event-ID`. A malformed resume point, or one the conversation has not reached, is a 400 before the stream opens. ' +
       '`?afterSeq=` is deprecated and kept for one release.',
   })
-  @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'last-event-id', required: false, description: 'An `id:` this stream sent (a version); takes precedence over afterVersion' })
-  @ApiOkResponse({ description: 'text/event-stream' })
+  @ApiEventStream({
+    description: 'The events of the conversation; `id:` lines carry the version watermark; `: heartbeat` comments every 15 s.',
+    events: {
+      'message:created': '`{message, version}`',
+      'message:updated': '`{message, version}`: an edit, a reply reaching its final state, or (on resume) any change',
+      'message:deleted': '`{conversationId, messageId, version}`',
+      'conversation:updated': '`{conversation, version?}`: as the reader sees it (version when the change is shared)',
+      ...RUN_EVENTS,
+      'run:snapshot': '`{run, content, index}`: the reply in progress when the stream opened, its text so far',
+      typing: '`{conversationId, userId, isTyping}`',
+      presence: '`{conversationId, online: userId[]}`',
+      'conversation:closed': '`{conversationId}`: the conversation was deleted or the reader removed; the stream ends',
+      resync: '`{conversationIds}`: events may have been lost; the stream ends, reconnect with Last-Event-ID',
+      ...SESSION_EXPIRED,
+    },
+  })
   @ApiErrors(400, 404)
   async events(
     @CurrentUser() user: AuthUser,

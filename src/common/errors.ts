@@ -10,7 +10,7 @@ export type FieldErrors = Record<string, string[]>;
 export class AppError extends HttpException {
   constructor(
     status: HttpStatus,
-    readonly code: string,
+    readonly code: ErrorCodeValue,
     message: string,
     readonly details?: FieldErrors | Record<string, unknown>,
   ) {
@@ -33,7 +33,7 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** Codes shared by HTTP responses and Socket.IO acknowledgements. */
+/** Codes shared by HTTP responses and Socket.IO acknowledgements: the generic ones, then the specific ones. */
 export const ErrorCode = {
   VALIDATION: 'VALIDATION',
   UNAUTHORIZED: 'UNAUTHORIZED',
@@ -45,10 +45,35 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
+  /** Any other client error status (for example 405 or 406). */
+  ERROR: 'ERROR',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  INVALID_REFRESH_TOKEN: 'INVALID_REFRESH_TOKEN',
+  SESSION_REVOKED: 'SESSION_REVOKED',
+  TICKET_INVALID: 'TICKET_INVALID',
+  EMAIL_TAKEN: 'EMAIL_TAKEN',
+  USER_NOT_FOUND: 'USER_NOT_FOUND',
+  CONVERSATION_NOT_FOUND: 'CONVERSATION_NOT_FOUND',
+  PARTICIPANT_NOT_FOUND: 'PARTICIPANT_NOT_FOUND',
+  MESSAGE_NOT_FOUND: 'MESSAGE_NOT_FOUND',
+  MESSAGE_ID_REUSED: 'MESSAGE_ID_REUSED',
+  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  NOT_JOINED: 'NOT_JOINED',
+  DISCONNECTED: 'DISCONNECTED',
 } as const;
 
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes only Socket.IO acknowledgements carry: they name events and joins, which HTTP has not. */
+const SOCKET_ONLY_CODES: readonly ErrorCodeValue[] = [ErrorCode.UNKNOWN_EVENT, ErrorCode.NOT_JOINED, ErrorCode.DISCONNECTED];
+
+/** Every `code` an HTTP error body can carry (the OpenAPI document's enum). */
+export const HTTP_ERROR_CODES: readonly ErrorCodeValue[] = Object.values(ErrorCode).filter((code) => !SOCKET_ONLY_CODES.includes(code));
+
 /** The code used when an error carries none of its own. */
-export function codeForStatus(status: number): string {
+export function codeForStatus(status: number): ErrorCodeValue {
   switch (status) {
     case 400:
       return ErrorCode.VALIDATION;
@@ -69,6 +94,6 @@ export function codeForStatus(status: number): string {
     case 503:
       return ErrorCode.UNAVAILABLE;
     default:
-      return status >= 500 ? ErrorCode.INTERNAL : 'ERROR';
+      return status >= 500 ? ErrorCode.INTERNAL : ErrorCode.ERROR;
   }
 }

@@ -22,7 +22,11 @@ export class ConversationsController {
   constructor(private readonly conversations: ConversationsService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Start a conversation (the caller owns it)' })
+  @ApiOperation({
+    operationId: 'createConversation',
+    summary: 'Start a conversation (the caller owns it)',
+    description: 'participantIds join as members. Agent settings left out take their defaults: mode auto, the server provider and model.',
+  })
   @ApiCreatedResponse({ type: ConversationDto })
   @ApiErrors(400)
   create(@CurrentUser() user: AuthUser, @Body() body: CreateConversationDto): Promise<ConversationDto> {
@@ -30,7 +34,11 @@ export class ConversationsController {
   }
 
   @Get()
-  @ApiOperation({ summary: "The caller's conversations, most recent activity first" })
+  @ApiOperation({
+    operationId: 'listConversations',
+    summary: "The caller's conversations, most recent activity first",
+    description: 'Active ones by default (`archived=true`: archived ones); `q` filters by title. Page on with `cursor` = nextCursor.',
+  })
   @ApiOkResponse({ type: ConversationPageDto })
   @ApiErrors(400)
   list(@CurrentUser() user: AuthUser, @Query() query: ListConversationsQuery): Promise<ConversationPageDto> {
@@ -38,6 +46,11 @@ export class ConversationsController {
   }
 
   @Get(':id')
+  @ApiOperation({
+    operationId: 'getConversation',
+    summary: 'A conversation, as the caller sees it',
+    description: "Unread count, pin and archive are the caller's own. A conversation the caller cannot see is a 404.",
+  })
   @ApiOkResponse({ type: ConversationDto })
   @ApiErrors(400, 404)
   get(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<ConversationDto> {
@@ -45,7 +58,11 @@ export class ConversationsController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Change title or agent settings (owner), or pin / archive for yourself' })
+  @ApiOperation({
+    operationId: 'updateConversation',
+    summary: 'Change title or agent settings (owner), or pin / archive for yourself',
+    description: 'Only the fields sent change. Title and agent settings are for the owner; pinned and archived are per participant.',
+  })
   @ApiOkResponse({ type: ConversationDto })
   @ApiErrors(400, 403, 404)
   update(
@@ -58,7 +75,11 @@ export class ConversationsController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Delete the conversation (owner only)' })
+  @ApiOperation({
+    operationId: 'deleteConversation',
+    summary: 'Delete the conversation (owner only)',
+    description: 'A soft delete: participants lose it at once, and its SSE streams end with conversation:closed.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(400, 403, 404)
   remove(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
@@ -66,8 +87,12 @@ export class ConversationsController {
   }
 
   @Post(':id/participants')
-  @ApiOperation({ summary: 'Add a participant, or change their role (owner only)' })
-  @ApiCreatedResponse({ type: ConversationDto })
+  @ApiOperation({
+    operationId: 'addParticipant',
+    summary: 'Add a participant, or change their role (owner only)',
+    description: 'Members may write; viewers only read. The owner is a participant already (409).',
+  })
+  @ApiCreatedResponse({ type: ConversationDto, description: 'The conversation with its participants now' })
   @ApiErrors(400, 403, 404, 409)
   addParticipant(
     @CurrentUser() user: AuthUser,
@@ -79,7 +104,11 @@ export class ConversationsController {
 
   @Delete(':id/participants/:userId')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Remove a participant (owner), or leave (yourself)' })
+  @ApiOperation({
+    operationId: 'removeParticipant',
+    summary: 'Remove a participant (owner), or leave (yourself)',
+    description: 'The owner cannot leave (409): delete the conversation instead.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(400, 403, 404, 409)
   removeParticipant(
@@ -92,7 +121,11 @@ export class ConversationsController {
 
   @Post(':id/read')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Move your read marker forward' })
+  @ApiOperation({
+    operationId: 'markConversationRead',
+    summary: 'Move your read marker forward',
+    description: 'The marker never moves back: a seq at or below it changes nothing.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(400, 404)
   markRead(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Body() body: MarkReadDto): Promise<void> {

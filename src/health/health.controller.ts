@@ -20,14 +20,22 @@ export class HealthController {
 
   @Get('health/live')
   @HealthCheck()
-  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  @ApiOperation({
+    operationId: 'checkLiveness',
+    summary: 'Liveness: the process is up and serving HTTP',
+    description: 'Checks nothing else: a failing database does not make the process unhealthy. Not under /api/v1.',
+  })
   live() {
     return this.health.check([]);
   }
 
   @Get('health/ready')
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: the database (and Redis, when configured) answer and no shutdown is under way' })
+  @ApiOperation({
+    operationId: 'checkReadiness',
+    summary: 'Readiness: the database (and Redis, when configured) answer and no shutdown is under way',
+    description: 'In the @nestjs/terminus format. Load balancers route here only while it answers 200. Not under /api/v1.',
+  })
   @ApiServiceUnavailableResponse({ description: 'Not ready; the body says which check failed' })
   ready() {
     return this.health.check([

@@ -14,7 +14,11 @@ export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   @Get('conversations/:id/messages')
-  @ApiOperation({ summary: 'History, ascending by seq; page with beforeSeq (older) or afterSeq (newer)' })
+  @ApiOperation({
+    operationId: 'listMessages',
+    summary: 'History, ascending by seq',
+    description: 'Without beforeSeq or afterSeq: the newest page. Page with beforeSeq (older) or afterSeq (newer); deleted messages come as tombstones.',
+  })
   @ApiOkResponse({ type: HistoryPageDto })
   @ApiErrors(400, 404)
   history(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Query() query: HistoryQuery): Promise<HistoryPageDto> {
@@ -23,6 +27,7 @@ export class MessagesController {
 
   @Get('conversations/:id/changes')
   @ApiOperation({
+    operationId: 'listChanges',
     summary: 'What changed since a version: the current state of every message created, edited, deleted or finished after it',
     description:
       'Ascending by version, tombstones included, at most `limit` messages and 2 MB a page. While `hasMore`, ask again with ' +
@@ -36,7 +41,11 @@ export class MessagesController {
   }
 
   @Patch('conversations/:id/messages/:messageId')
-  @ApiOperation({ summary: 'Edit your own message' })
+  @ApiOperation({
+    operationId: 'editMessage',
+    summary: 'Edit your own message',
+    description: 'Only its author may; editedAt is set and every participant gets message:updated.',
+  })
   @ApiOkResponse({ type: MessageDto })
   @ApiErrors(400, 403, 404)
   edit(
@@ -50,7 +59,11 @@ export class MessagesController {
 
   @Delete('conversations/:id/messages/:messageId')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ summary: 'Delete a message (its author, or the owner of the conversation)' })
+  @ApiOperation({
+    operationId: 'deleteMessage',
+    summary: 'Delete a message (its author, or the owner of the conversation)',
+    description: 'A soft delete: the message stays as a tombstone (empty content and metadata, deletedAt set) so seq stays gap-free.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(400, 403, 404)
   remove(
@@ -62,7 +75,11 @@ export class MessagesController {
   }
 
   @Get('search/messages')
-  @ApiOperation({ summary: 'Full-text search over the conversations you take part in' })
+  @ApiOperation({
+    operationId: 'searchMessages',
+    summary: 'Full-text search over the conversations you take part in',
+    description: 'Ranked best first, with an HTML-escaped excerpt that marks the matches.',
+  })
   @ApiOkResponse({ type: SearchResultDto })
   @ApiErrors(400)
   search(@CurrentUser() user: AuthUser, @Query() query: SearchQuery): Promise<SearchResultDto> {

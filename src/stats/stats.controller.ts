@@ -12,7 +12,7 @@ export class StatsController {
 
   @Get('stats')
   @Authenticated()
-  @ApiOperation({ summary: 'Your own counts' })
+  @ApiOperation({ operationId: 'getMyStats', summary: 'Your own counts', description: 'Conversations, messages sent, unread messages, agent runs and tokens.' })
   @ApiOkResponse({ type: UserStatsDto })
   mine(@CurrentUser() user: AuthUser): Promise<UserStatsDto> {
     return this.stats.forUser(user.id);
@@ -20,7 +20,11 @@ export class StatsController {
 
   @Get('admin/stats')
   @Authenticated({ roles: ['admin'] })
-  @ApiOperation({ summary: 'Service-wide totals (admins only)' })
+  @ApiOperation({
+    operationId: 'getServiceStats',
+    summary: 'Service-wide totals (admins only)',
+    description: 'Users, conversations, messages, runs by status, and the Socket.IO connections of the instance that answers.',
+  })
   @ApiOkResponse({ type: AdminStatsDto })
   totals(): Promise<AdminStatsDto> {
     return this.stats.totals();

@@ -5,6 +5,7 @@ import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { expectSteady } from '../support/absence.js';
 import { type Registered, register } from '../support/auth.js';
+import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitUntil } from '../support/conditions.js';
 
@@ -331,6 +332,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
       headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
       body: JSON.stringify({ content: 'stream it' }),
     });
+    await assertDocumentedFetch(response, 'POST');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const text = await response.text();

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { register, type Registered } from '../support/auth.js';
+import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { chatTransport, RecordingFetch, type RecordedStream, TestChat, textOf } from '../support/ui-chat.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
@@ -149,6 +150,7 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${user.accessToken}` },
       body: JSON.stringify(first.requestBody),
     });
+    await assertDocumentedFetch(response, 'POST');
     expect(response.status).toBe(200);
     const again = await response.text();
     expect(again).toContain(`"messageId":"${(first.chunks[0] as { messageId: string }).messageId}"`);

@@ -93,4 +93,68 @@ describe('OpenAPI examples', () => {
     const sent = await t.http(`/api/v1/conversations/${id}/messages`, { method: 'POST', token: user.accessToken, json: body });
     expect(sent.status, sent.text).toBe(201);
   });
+
+  /** The prefilled body of an operation, found by its operationId. */
+  const sampleFor = (operationId: string): Record<string, unknown> => {
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, { operationId: string }>>)) {
+      for (const method of Object.keys(item)) if (item[method]!.operationId === operationId) return sampleOf(requestSchema(path, method), document) as Record<string, unknown>;
+    }
+    throw new Error(`no operation ${operationId}`);
+  };
+  const request = (method: string, path: string, json: unknown, token?: string) =>
+    t.http(`/api/v1${path}`, { method, json, ...(token && { token }) });
+
+  /**
+   * Every operation with a JSON body, tried with its prefilled body as is. Ids and tokens are
+   * secrets or someone else's: an example one passes validation and is then not found (404 or 401),
+   * never a 400.
+   */
+  it('prefills a valid body for every operation that takes one', async () => {
+    const own = await register(t);
+    const conversation = (await request('POST', '/conversations', { agent: { mode: 'off' } }, own.accessToken)).body;
+    const message = (await request('POST', `/conversations/${conversation.id}/messages`, { content: 'hello' }, own.accessToken)).body.message;
+    const tried: Record<string, () => Promise<{ status: number; text: string }>> = {
+      register: () => request('POST', '/auth/register', sampleFor('register')),
+      login: () => request('POST', '/auth/login', sampleFor('login')),
+      refreshTokens: () => request('POST', '/auth/refresh', sampleFor('refreshTokens')),
+      logout: () => request('POST', '/auth/logout', sampleFor('logout'), own.accessToken),
+      createConversation: () => request('POST', '/conversations', sampleFor('createConversation'), own.accessToken),
+      updateConversation: () => request('PATCH', `/conversations/${conversation.id}`, sampleFor('updateConversation'), own.accessToken),
+      addParticipant: () => request('POST', `/conversations/${conversation.id}/participants`, sampleFor('addParticipant'), own.accessToken),
+      markConversationRead: () => request('POST', `/conversations/${conversation.id}/read`, sampleFor('markConversationRead'), own.accessToken),
+      sendMessage: () => request('POST', `/conversations/${conversation.id}/messages`, sampleFor('sendMessage'), own.accessToken),
+      editMessage: () => request('PATCH', `/conversations/${conversation.id}/messages/${message.id}`, sampleFor('editMessage'), own.accessToken),
+      sendChatMessage: () => request('POST', '/chat', { ...sampleFor('sendChatMessage'), id: conversation.id }, own.accessToken),
+      sendChatMessageAsPrefilled: () => request('POST', '/chat', sampleFor('sendChatMessage'), own.accessToken),
+      // Last: it changes the password of the example account that login used.
+      updateCurrentUser: async () => {
+        const ada = (await request('POST', '/auth/login', sampleFor('login'))).body;
+        return request('PATCH', '/auth/me', sampleFor('updateCurrentUser'), ada.accessToken);
+      },
+    };
+    const expected: Record<string, number> = {
+      register: 201,
+      login: 200,
+      refreshTokens: 401,
+      logout: 204,
+      createConversation: 201,
+      updateConversation: 200,
+      addParticipant: 404,
+      markConversationRead: 204,
+      sendMessage: 201,
+      editMessage: 200,
+      sendChatMessage: 200,
+      sendChatMessageAsPrefilled: 404,
+      updateCurrentUser: 200,
+    };
+    const withBodies = Object.values(document.paths as Record<string, Record<string, { operationId: string; requestBody?: unknown }>>)
+      .flatMap((item) => Object.values(item))
+      .filter((operation) => operation.requestBody)
+      .map((operation) => operation.operationId);
+    expect(Object.keys(tried)).toEqual(expect.arrayContaining(withBodies));
+    for (const [operationId, attempt] of Object.entries(tried)) {
+      const answer = await attempt();
+      expect(answer.status, `${operationId}: ${answer.text}`).toBe(expected[operationId]);
+    }
+  });
 });

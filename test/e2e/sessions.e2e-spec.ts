@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
+import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitUntil } from '../support/conditions.js';
@@ -70,6 +71,7 @@ describe('sessions', () => {
       headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
       signal: controller.signal,
     });
+    await assertDocumentedFetch(response);
     expect(response.status).toBe(200);
     const sse = { text: '', ended: Promise.resolve() };
     sse.ended = (async () => {
@@ -287,6 +289,7 @@ describe('sessions', () => {
         body: JSON.stringify({ content: 'talk for a long time' }),
         signal: controller.signal,
       });
+      await assertDocumentedFetch(response, 'POST');
       expect(response.status).toBe(200);
       let text = '';
       const ended = (async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, type Registered } from '../support/auth.js';
+import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -25,6 +26,7 @@ describe('SSE resume point', () => {
       headers: { authorization: `Bearer ${user.accessToken}`, accept: 'text/event-stream', ...headers },
       signal: controller.signal,
     });
+    await assertDocumentedFetch(response);
     const contentType = response.headers.get('content-type') ?? '';
     const body = contentType.includes('json') ? await response.json() : undefined;
     controller.abort();

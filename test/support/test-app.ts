@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp, type CreateAppOptions } from '../../src/app.factory.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { assertDocumentedResponse } from './openapi-validator.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -66,6 +67,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: Cr
       } catch {
         body = undefined;
       }
+      // Every answer an e2e test sees is also a check of the OpenAPI document.
+      assertDocumentedResponse({ method: rest.method ?? 'GET', path: new URL(path, baseUrl).pathname, status: response.status, headers: response.headers, text });
       return { status: response.status, headers: response.headers, text, body };
     },
     async close() {

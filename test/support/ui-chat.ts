@@ -1,4 +1,5 @@
 import { AbstractChat, type ChatInit, type ChatState, type ChatStatus, DefaultChatTransport, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from 'ai';
+import { assertDocumentedFetch } from './openapi-validator.js';
 
 /** The in-memory state React's `useChat` keeps (its Chat class is AbstractChat over React state). */
 class MemoryChatState implements ChatState<UIMessage> {
@@ -77,6 +78,7 @@ export class RecordingFetch {
 
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const response = await fetch(input, init);
+    await assertDocumentedFetch(response, init?.method);
     if (!response.body || !response.headers.get('content-type')?.startsWith('text/event-stream')) return response;
     let settle!: () => void;
     const stream: RecordedStream = {

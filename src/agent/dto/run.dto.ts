@@ -1,9 +1,14 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { MessageDto, UsageDto } from '../../messages/dto/message.dto.js';
 import { RUN_STATUSES, type RunEntity, type RunError, type RunStatus, type RunUsage } from '../run.entity.js';
 
 export class RunErrorDto {
-  @ApiProperty({ example: 'PROVIDER_UNAVAILABLE' })
+  @ApiProperty({
+    example: 'PROVIDER_UNAVAILABLE',
+    description:
+      'PROVIDER_UNAVAILABLE, PROVIDER_ERROR, PROVIDER_AUTH, PROVIDER_RATE_LIMITED, MODEL_NOT_FOUND, PROVIDER_NOT_CONFIGURED, ' +
+      'MODEL_NOT_ALLOWED, STREAM_INTERRUPTED, RUN_TIMEOUT, IDLE_TIMEOUT, SHUTDOWN, TRIGGER_GONE or INTERNAL',
+  })
   code!: string;
 
   @ApiProperty()
@@ -73,7 +78,12 @@ export class SendResultDto {
   run!: RunDto | null;
 }
 
-export class WaitResultDto extends SendResultDto {
-  @ApiProperty({ type: MessageDto, nullable: true, description: "The agent's reply once the run has finished" })
-  reply!: MessageDto | null;
+/** POST …/messages: the message and its run; with `?wait=true`, the run once finished and its reply too. */
+export class SendMessageResultDto extends SendResultDto {
+  @ApiPropertyOptional({
+    type: MessageDto,
+    nullable: true,
+    description: "Only with `?wait=true`: the agent's reply once the run has finished (null when no run answers the message)",
+  })
+  reply?: MessageDto | null;
 }

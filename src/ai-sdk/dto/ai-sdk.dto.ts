@@ -95,7 +95,7 @@ export class UiMessageDto {
 
 /** The body `DefaultChatTransport` posts (AI SDK 5/6). */
 export class ChatRequestDto {
-  @ApiProperty({ format: 'uuid', description: 'The conversation (the useChat `id`)' })
+  @ApiProperty({ format: 'uuid', example: '3fa85f64-5717-4562-b3fc-2c963f66afa6', description: 'The conversation (the useChat `id`)' })
   @IsUUID()
   id!: string;
 
@@ -112,7 +112,12 @@ export class ChatRequestDto {
   @IsIn(CHAT_TRIGGERS)
   trigger!: ChatTrigger;
 
-  @ApiPropertyOptional({ maxLength: 100, description: 'regenerate-message: the assistant message to answer again (or the user message to answer)' })
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 100,
+    example: 'msg_8Jd2kLq0',
+    description: 'regenerate-message: the assistant message to answer again (or the user message to answer)',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 100)

@@ -36,13 +36,13 @@ export class RegisterDto {
 }
 
 export class LoginDto {
-  @ApiProperty({ example: 'ada@example.com' })
+  @ApiProperty({ example: 'ada@example.com', maxLength: 254 })
   @Transform(normalisedEmail)
   @IsEmail()
   @MaxLength(254)
   email!: string;
 
-  @ApiProperty({ example: 'correct horse battery staple' })
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 1, maxLength: PASSWORD_MAX })
   @IsString()
   @IsNotEmpty()
   @MaxLength(PASSWORD_MAX)
@@ -50,27 +50,32 @@ export class LoginDto {
 }
 
 export class RefreshDto {
-  @ApiProperty({ description: 'The refresh token from the last sign-in or refresh' })
+  @ApiProperty({
+    minLength: 20,
+    maxLength: 256,
+    example: 'm9Zk3Qx7Vt2Lr8Wc5Ny1Hb6Fj4Pd0Sg3Ka7Ue2Io9Ty',
+    description: 'The refresh token from the last sign-in or refresh',
+  })
   @IsString()
   @Length(20, 256)
   refreshToken!: string;
 }
 
 export class UpdateMeDto {
-  @ApiPropertyOptional({ minLength: 1, maxLength: DISPLAY_NAME_MAX })
+  @ApiPropertyOptional({ minLength: 1, maxLength: DISPLAY_NAME_MAX, example: 'Ada King' })
   @Omittable()
   @Transform(trimmed)
   @IsString()
   @Length(1, DISPLAY_NAME_MAX)
   displayName?: string;
 
-  @ApiPropertyOptional({ description: 'Required to set a new password' })
+  @ApiPropertyOptional({ maxLength: PASSWORD_MAX, example: 'correct horse battery staple', description: 'Required to set a new password' })
   @Omittable()
   @IsString()
   @MaxLength(PASSWORD_MAX)
   currentPassword?: string;
 
-  @ApiPropertyOptional({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
+  @ApiPropertyOptional({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX, example: 'a longer and newer passphrase' })
   @Omittable()
   @IsString()
   @Length(PASSWORD_MIN, PASSWORD_MAX)
@@ -87,6 +92,6 @@ export class AuthResponseDto {
   @ApiProperty({ description: 'Opaque, single-use; exchange it at /auth/refresh for a new pair' })
   refreshToken!: string;
 
-  @ApiProperty({ example: 900, description: 'Access token lifetime in seconds' })
+  @ApiProperty({ type: 'integer', example: 900, description: 'Access token lifetime in seconds' })
   expiresIn!: number;
 }

@@ -1,27 +1,54 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { type ErrorCodeValue, HTTP_ERROR_CODES } from '../errors.js';
 
 /** The body of every error response. */
 export class ErrorResponseDto {
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', example: 400 })
   statusCode!: number;
 
   @ApiProperty({ example: 'Bad Request', description: 'HTTP reason phrase' })
   error!: string;
 
-  @ApiProperty({ example: 'VALIDATION', description: 'Stable machine-readable code' })
-  code!: string;
+  @ApiProperty({
+    enum: HTTP_ERROR_CODES,
+    enumName: 'ErrorCode',
+    example: 'VALIDATION',
+    description: 'Stable machine-readable code: the generic code of the status, or a more specific one (EMAIL_TAKEN, SESSION_REVOKED, …)',
+  })
+  code!: ErrorCodeValue;
 
   @ApiProperty({ example: 'Validation failed' })
   message!: string;
 
   @ApiPropertyOptional({
-    description: 'Per-field messages for validation errors',
+    description:
+      'VALIDATION: messages per field (`{"email": ["email must be an email"]}`); RATE_LIMITED: `retryAfterSeconds`; ' +
+      'SESSION_REVOKED: the `reason` the session ended',
     example: { email: ['email must be an email'] },
     type: 'object',
+    properties: {
+      retryAfterSeconds: { type: 'integer', description: 'RATE_LIMITED: seconds to wait (as the Retry-After header)' },
+      reason: { type: 'string', description: 'SESSION_REVOKED: why the session ended' },
+    },
     additionalProperties: { type: 'array', items: { type: 'string' } },
   })
-  details?: Record<string, string[]>;
+  details?: Record<string, unknown>;
 
   @ApiProperty({ example: 'f1c5b0d2-6a55-4c43-9a55-0f7d3c1e8a10', description: 'Echo of x-request-id' })
   requestId!: string;
+}
+
+/**
+ * A request that reaches an instance that is shutting down is refused by the HTTP server before the
+ * app sees it: a 503 in this shorter shape (no code, no requestId).
+ */
+export class ServerClosingResponseDto {
+  @ApiProperty({ type: 'integer', example: 503 })
+  statusCode!: number;
+
+  @ApiProperty({ example: 'Service Unavailable' })
+  error!: string;
+
+  @ApiProperty({ example: 'Service Unavailable' })
+  message!: string;
 }

@@ -14,7 +14,7 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
 /** `?limit=` of a page: 1..100 unless said otherwise. */
 export const PageLimit = (defaultSize: number, maximum = MAX_PAGE_SIZE) =>
   applyDecorators(
-    ApiPropertyOptional({ minimum: 1, maximum, default: defaultSize }),
+    ApiPropertyOptional({ type: 'integer', minimum: 1, maximum, default: defaultSize, description: 'Page size' }),
     IsOptional(),
     Transform(toInt),
     IsInt(),
@@ -24,12 +24,12 @@ export const PageLimit = (defaultSize: number, maximum = MAX_PAGE_SIZE) =>
 
 /** A message sequence number in a query string. */
 export const SeqQuery = (description: string) =>
-  applyDecorators(ApiPropertyOptional({ minimum: 0, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_SEQ));
+  applyDecorators(ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: MAX_SEQ, description }), IsOptional(), Transform(toInt), IsInt(), Min(0), Max(MAX_SEQ));
 
 /** A conversation version in a query string (a bigint in the database, never past 2^53 in practice). */
 export const VersionQuery = (description: string) =>
   applyDecorators(
-    ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }),
+    ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description }),
     IsOptional(),
     Transform(toInt),
     IsInt(),

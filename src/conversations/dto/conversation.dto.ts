@@ -106,17 +106,17 @@ export class UpdateConversationDto {
 const ASSIGNABLE_ROLES = PARTICIPANT_ROLES.filter((role) => role !== 'owner');
 
 export class AddParticipantDto {
-  @ApiProperty({ format: 'uuid' })
+  @ApiProperty({ format: 'uuid', example: '3fa85f64-5717-4562-b3fc-2c963f66afa6', description: 'A registered user' })
   @IsUUID('all')
   userId!: string;
 
-  @ApiProperty({ enum: ASSIGNABLE_ROLES })
+  @ApiProperty({ enum: ASSIGNABLE_ROLES, example: 'member', description: 'member: reads and writes; viewer: reads' })
   @IsIn(ASSIGNABLE_ROLES)
   role!: Exclude<ParticipantRole, 'owner'>;
 }
 
 export class MarkReadDto {
-  @ApiProperty({ minimum: 0, description: 'Highest seq the caller has read' })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: 2_147_483_647, example: 1, description: 'Highest seq the caller has read' })
   @IsInt()
   @Min(0)
   @Max(MAX_SEQ)
@@ -127,7 +127,7 @@ export class ListConversationsQuery {
   @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -136,7 +136,7 @@ export class ListConversationsQuery {
   @BooleanQuery('true: only archived; false (default): only active')
   archived?: boolean;
 
-  @ApiPropertyOptional({ description: 'Filter by title (case-insensitive substring)' })
+  @ApiPropertyOptional({ maxLength: 200, description: 'Filter by title (case-insensitive substring)' })
   @IsOptional()
   @IsString()
   @MaxLength(200)
@@ -150,7 +150,7 @@ export class ParticipantDto {
   @ApiProperty({ enum: PARTICIPANT_ROLES })
   role!: ParticipantRole;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer', description: 'Highest seq this participant has read' })
   lastReadSeq!: number;
 }
 
@@ -158,7 +158,7 @@ export class AgentSettingsViewDto {
   @ApiProperty({ enum: AGENT_MODES })
   mode!: AgentMode;
 
-  @ApiProperty({ type: String, nullable: true, description: 'null: the server default (AGENT_PROVIDER)' })
+  @ApiProperty({ enum: AGENT_PROVIDERS, nullable: true, description: 'null: the server default (AGENT_PROVIDER)' })
   provider!: string | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'null: the server default (AGENT_MODEL)' })
@@ -184,15 +184,16 @@ export class ConversationDto {
   @ApiProperty({ type: AgentSettingsViewDto })
   agent!: AgentSettingsViewDto;
 
-  @ApiProperty({ description: 'seq of the newest message (0: none yet)' })
+  @ApiProperty({ type: 'integer', description: 'seq of the newest message (0: none yet)' })
   lastSeq!: number;
 
   @ApiProperty({
+    type: 'integer',
     description: 'Newest version of the conversation: every change to it or its messages takes the next one (see GET …/changes)',
   })
   version!: number;
 
-  @ApiProperty({ description: "Messages after the caller's read marker" })
+  @ApiProperty({ type: 'integer', description: "Messages after the caller's read marker" })
   unreadCount!: number;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
@@ -235,6 +236,6 @@ export class ConversationPageDto {
   @ApiProperty({ type: [ConversationDto] })
   items!: ConversationDto[];
 
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` for the next page; null on the last page' })
   nextCursor!: string | null;
 }

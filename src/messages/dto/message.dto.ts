@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
@@ -12,7 +12,9 @@ export class SendMessageDto {
   content!: string;
 
   @ApiPropertyOptional({
+    minLength: 1,
     maxLength: 100,
+    example: 'web-7f3a9c21',
     description: 'Idempotency key: sending again with the same key returns the stored message instead of a duplicate',
   })
   @IsOptional()
@@ -63,28 +65,80 @@ export class SearchQuery {
 }
 
 export class UsageDto {
-  @ApiProperty()
+  @ApiProperty({ type: 'integer', example: 120 })
   inputTokens!: number;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer', example: 45 })
   outputTokens!: number;
 }
 
+/** Any JSON value: a tool's input and output are whatever that tool defines. */
+const ANY_JSON: ApiPropertyOptions = {
+  anyOf: [{ type: 'object' }, { type: 'array', items: {} }, { type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }],
+};
+
+export class ToolCallDto {
+  @ApiProperty({ description: "The provider's id of the call" })
+  callId!: string;
+
+  @ApiProperty({ example: 'search_history' })
+  name!: string;
+
+  @ApiPropertyOptional({ ...ANY_JSON, description: 'The input, as the model sent it' })
+  args?: unknown;
+
+  @ApiPropertyOptional({ ...ANY_JSON, description: "The tool's output, when it succeeded" })
+  result?: unknown;
+
+  @ApiPropertyOptional({ description: 'Why it failed, when it did' })
+  error?: string;
+}
+
+/** A message search_history found, cited by the reply. */
+export class MessageSourceDto {
+  @ApiProperty({ format: 'uuid' })
+  messageId!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  conversationId!: string;
+
+  @ApiProperty()
+  conversationTitle!: string;
+
+  @ApiProperty({ type: 'integer' })
+  seq!: number;
+
+  @ApiProperty({ description: 'The matching excerpt, matches in **bold**' })
+  excerpt!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt!: string;
+}
+
+export class MessageErrorDto {
+  @ApiProperty({ example: 'PROVIDER_UNAVAILABLE', description: 'Why the reply failed (a run error code)' })
+  code!: string;
+
+  @ApiProperty()
+  message!: string;
+}
+
+/** Empty for people's messages and for deleted ones; a reply's model, usage, tool calls, sources or error. */
 export class MessageMetadataDto {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ example: 'gpt-4o-mini' })
   model?: string;
 
   @ApiPropertyOptional({ type: UsageDto })
   usage?: UsageDto;
 
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' } })
-  toolCalls?: unknown[];
+  @ApiPropertyOptional({ type: [ToolCallDto] })
+  toolCalls?: ToolCallDto[];
 
-  @ApiPropertyOptional({ type: 'array', items: { type: 'object' } })
-  sources?: unknown[];
+  @ApiPropertyOptional({ type: [MessageSourceDto] })
+  sources?: MessageSourceDto[];
 
-  @ApiPropertyOptional({ type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } })
-  error?: { code: string; message: string };
+  @ApiPropertyOptional({ type: MessageErrorDto })
+  error?: MessageErrorDto;
 }
 
 export class MessageDto {
@@ -94,10 +148,10 @@ export class MessageDto {
   @ApiProperty({ format: 'uuid' })
   conversationId!: string;
 
-  @ApiProperty({ description: 'Position in the conversation: 1, 2, 3 … gap-free' })
+  @ApiProperty({ type: 'integer', description: 'Position in the conversation: 1, 2, 3 … gap-free' })
   seq!: number;
 
-  @ApiProperty({ description: "The conversation's version of this message's last change: creation, edit, deletion or a reply's final state" })
+  @ApiProperty({ type: 'integer', description: "The conversation's version of this message's last change: creation, edit, deletion or a reply's final state" })
   version!: number;
 
   @ApiProperty({ enum: MESSAGE_ROLES })
@@ -169,7 +223,7 @@ export class ChangesPageDto {
   @ApiProperty({ description: "More changes are due: ask again with afterVersion = the last item's version" })
   hasMore!: boolean;
 
-  @ApiProperty({ description: "The conversation's version when read; with hasMore false, you are up to date with it" })
+  @ApiProperty({ type: 'integer', description: "The conversation's version when read; with hasMore false, you are up to date with it" })
   version!: number;
 
   @ApiProperty({ type: ConversationDto, description: 'The conversation as of `version` (title, agent settings and participants change too)' })

@@ -2,24 +2,24 @@ import { ApiProperty } from '@nestjs/swagger';
 import { RUN_STATUSES, type RunStatus } from '../../agent/run.entity.js';
 
 export class TokenCountsDto {
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   input!: number;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   output!: number;
 }
 
 export class UserStatsDto {
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   conversations!: number;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   messagesSent!: number;
 
-  @ApiProperty({ description: 'Across all conversations, after your read markers' })
+  @ApiProperty({ type: 'integer', description: 'Across all conversations, after your read markers' })
   unreadMessages!: number;
 
-  @ApiProperty({ description: 'Agent runs your messages started' })
+  @ApiProperty({ type: 'integer', description: 'Agent runs your messages started' })
   agentRuns!: number;
 
   @ApiProperty({ type: TokenCountsDto })
@@ -27,22 +27,25 @@ export class UserStatsDto {
 }
 
 export class AdminStatsDto {
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   users!: number;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   conversations!: number;
 
-  @ApiProperty()
+  @ApiProperty({ type: 'integer' })
   messages!: number;
 
   @ApiProperty({
     type: 'object',
     properties: Object.fromEntries(RUN_STATUSES.map((status) => [status, { type: 'integer' }])),
+    required: [...RUN_STATUSES],
+    additionalProperties: false,
+    selfRequired: true,
     example: { queued: 0, running: 1, completed: 10, failed: 0, cancelled: 0, interrupted: 0 },
   })
   runsByStatus!: Record<RunStatus, number>;
 
-  @ApiProperty({ description: 'Socket.IO connections on this instance' })
+  @ApiProperty({ type: 'integer', description: 'Socket.IO connections on this instance' })
   activeSockets!: number;
 }
