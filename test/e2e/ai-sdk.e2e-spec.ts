@@ -1,7 +1,7 @@
-import { DefaultChatTransport, type UIMessage } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { AI_SDK_VERSION, DefaultChatTransport, type UIMessage } from '../support/ai-sdk.js';
 import { register, type Registered } from '../support/auth.js';
 import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -62,7 +62,7 @@ function harness(getApp: () => TestApp): Harness {
   return h;
 }
 
-describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
+describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with the built-in agent`, () => {
   let t: TestApp;
   let user: Registered;
   const h = harness(() => t);
@@ -321,7 +321,7 @@ describe('useChat (AI SDK UI message stream) with the built-in agent', () => {
   });
 });
 
-describe('useChat (AI SDK UI message stream) with an OpenAI-compatible provider', () => {
+describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with an OpenAI-compatible provider`, () => {
   let fake: FakeOpenAI;
   let t: TestApp;
   let user: Registered;

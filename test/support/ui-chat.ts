@@ -1,4 +1,4 @@
-import { AbstractChat, type ChatInit, type ChatState, type ChatStatus, DefaultChatTransport, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from 'ai';
+import { AbstractChat, type ChatInit, type ChatState, type ChatStatus, DefaultChatTransport, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from './ai-sdk.js';
 import { assertDocumentedFetch } from './openapi-validator.js';
 
 /** The in-memory state React's `useChat` keeps (its Chat class is AbstractChat over React state). */
