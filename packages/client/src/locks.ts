@@ -12,13 +12,17 @@ export function createMemoryLocks(): Locks {
   return {
     request<T>(name: string, callback: () => Promise<T>): Promise<T> {
       const previous = queues.get(name) ?? Promise.resolve();
-      const held = previous.then(callback);
+      const held = (async () => {
+        await previous;
+        return callback();
+      })();
+      // The next holder waits for this one to end, however it ends.
       const released = held.then(
         () => undefined,
         () => undefined,
       );
       queues.set(name, released);
-      void released.then(() => {
+      void released.finally(() => {
         if (queues.get(name) === released) queues.delete(name);
       });
       return held;

@@ -23,10 +23,10 @@ export function connectChat(options: ChatSocketOptions): ChatSocket {
     transports: ['websocket'],
     ...options.socket,
     auth: (cb) => {
-      void Promise.resolve(options.getToken?.()).then((token) => {
-        used = token;
-        cb({ token });
-      });
+      void (async () => {
+        used = await options.getToken?.();
+        cb({ token: used });
+      })();
     },
   });
   if (options.refresh) reauthorize(socket, options.refresh, () => used);

@@ -84,7 +84,7 @@ export class TokenSession {
     const name = options.channel === undefined ? 'agent-chat.tokens' : options.channel;
     if (name !== null && typeof BroadcastChannel === 'function') {
       this.channel = new BroadcastChannel(name);
-      this.channel.onmessage = (event: MessageEvent<TokensMessage>) => this.received(event.data);
+      this.channel.addEventListener('message', (event: MessageEvent<TokensMessage>) => this.received(event.data));
     }
   }
 
