@@ -2,7 +2,7 @@
 // declarations from the server's own source (one source of truth, never copied by hand), then
 // the package itself. `--generate` stops after the generated files (enough for a typecheck).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,10 @@ rmSync(generated, { recursive: true, force: true });
 mkdirSync(generated, { recursive: true });
 
 const document = new URL('docs/openapi.json', `file://${root}/`);
+if (!existsSync(document)) {
+  process.stderr.write('docs/openapi.json is missing: the REST types are generated from the committed OpenAPI document.\n');
+  process.exit(1);
+}
 const rest = astToString(await openapiTS(document));
 writeFileSync(join(generated, 'rest.ts'), `// Generated from docs/openapi.json by scripts/build.mjs: do not edit.\n\n${rest}`);
 

@@ -85,6 +85,8 @@ export class TokenSession {
     if (name !== null && typeof BroadcastChannel === 'function') {
       this.channel = new BroadcastChannel(name);
       this.channel.addEventListener('message', (event: MessageEvent<TokensMessage>) => this.received(event.data));
+      // In Node an open channel would keep the process alive; a browser tab has no such notion.
+      (this.channel as { unref?: () => void }).unref?.();
     }
   }
 
