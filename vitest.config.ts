@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   test: {
-    include: ['src/**/*.spec.ts', 'test/support/**/*.spec.ts', 'test/service/**/*.service-spec.ts', 'test/e2e/**/*.e2e-spec.ts'],
+    include: ['src/**/*.spec.ts', 'test/support/**/*.spec.ts', 'test/service/**/*.service-spec.ts', 'test/e2e/**/*.e2e-spec.ts', 'packages/*/test/**/*.spec.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,

@@ -1,7 +1,8 @@
+import type { MessageDto } from '@agent-chat/client';
 import { describe, expect, it } from 'vitest';
 import { ConversationReplica, SseParser, type SseEvent } from './sync-client.js';
 
-const message = (id: string, seq: number, version: number, fields: Record<string, unknown> = {}) => ({
+const message = (id: string, seq: number, version: number, fields: Partial<MessageDto> = {}): MessageDto => ({
   id,
   conversationId: 'c',
   seq,
@@ -12,6 +13,9 @@ const message = (id: string, seq: number, version: number, fields: Record<string
   runId: null,
   metadata: {},
   editedAt: null,
+  clientMessageId: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  deletedAt: null,
   version,
   ...fields,
 });
@@ -21,7 +25,7 @@ describe('ConversationReplica', () => {
     const replica = new ConversationReplica('r');
     replica.applyMessage(message('a', 1, 3, { content: 'edited' }), 'test');
     replica.applyMessage(message('a', 1, 1), 'test');
-    replica.applyDeletion('b', 4, 'test');
+    replica.applyDeletion('b', 'c', 4, 'test');
     replica.applyMessage(message('b', 2, 2), 'test');
     expect(replica.snapshot()).toEqual([
       { id: 'b', deleted: true, version: 4 },
@@ -45,7 +49,7 @@ describe('ConversationReplica', () => {
 
   it('streams a reply from its snapshot, skips deltas already in it, and checks the final text', () => {
     const replica = new ConversationReplica('r');
-    replica.applySnapshot({ run: { id: 'run' }, content: 'ab', index: 1 }, 'join');
+    replica.applySnapshot({ run: { id: 'run' }, content: 'ab', index: 1 } as never, 'join');
     for (const [index, text] of [[0, 'a'], [1, 'b'], [2, 'c'], [2, 'c']] as const) replica.applyDelta({ runId: 'run', index, text }, 'io');
     expect(replica.streams.get('run')?.text).toBe('abc');
     expect(replica.deltasSkipped).toBe(3);

@@ -1,89 +1,49 @@
-import { io, type Socket } from 'socket.io-client';
+import {
+  applyServerEvent,
+  type ChatSocket,
+  comparable,
+  connectChat,
+  ConversationState,
+  ConversationSync,
+  createClient,
+  isTombstone,
+  type RunSnapshot,
+  type ServerEventFrame,
+  type SyncedMessage,
+} from '@agent-chat/client';
 
 /**
- * A client-side replica of one conversation that follows the recovery rules of DESIGN.md
- * ("Sync: versions") and the README: messages kept by id with the version of their last change,
- * the highest contiguous version seen, replies streamed from `activeRun` + `run:delta`, and the
- * streamed text replaced by the final message. Transports (Socket.IO, SSE) feed it events; it
- * tells them when they must recover. It also checks what a well-behaved server promises and
- * records every broken promise as a violation instead of hiding it.
+ * The suites' clients of a conversation. The recovery rules of DESIGN.md ("Sync: versions") are
+ * the client package's (ConversationState, ConversationSync); this adds what a test needs on top:
+ * a trace, every broken promise of the server recorded as a violation instead of hidden, delta
+ * accounting, and transports that can be dropped and brought back on command.
  */
 
-// Payloads are the server's JSON; the replica reads only the fields the contract names.
+// Payloads are the server's JSON; the suites read only the fields the contract names.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 
-export interface ReplicaMessage {
-  id: string;
-  seq: number;
-  role: string;
-  authorId: string | null;
-  content: string;
-  status: string;
-  runId: string | null;
-  version: number;
-  deleted: boolean;
-  metadata: Json;
-  editedAt: string | null;
-}
-
-interface Stream {
-  text: string;
-  /** Index of the last delta in `text`; -1 before the first. */
-  index: number;
-  /** False once a delta was missed: the text is then known to be incomplete and is not checked. */
-  exact: boolean;
-  applied: Set<number>;
-}
-
-/** The version of the change an event announces, wherever the server put it. */
-export function versionOf(payload: Json): number | undefined {
-  const version = payload?.version ?? payload?.message?.version ?? payload?.conversation?.version;
-  return typeof version === 'number' ? version : undefined;
-}
-
-/** A message as the replica compares it: tombstones keep only their identity and version. */
-export function comparable(message: ReplicaMessage): Json {
-  if (message.deleted) return { id: message.id, deleted: true, version: message.version };
-  const { id, seq, role, authorId, content, status, runId, version, metadata, editedAt } = message;
-  return { id, seq, role, authorId, content, status, runId, version, metadata, editedAt };
-}
-
-export function toReplicaMessage(message: Json): ReplicaMessage {
-  return {
-    id: message.id,
-    seq: message.seq,
-    role: message.role,
-    authorId: message.authorId ?? null,
-    content: message.content,
-    status: message.status,
-    runId: message.runId ?? null,
-    version: message.version,
-    deleted: Boolean(message.deleted ?? message.deletedAt),
-    metadata: message.metadata ?? {},
-    editedAt: message.editedAt ?? null,
-  };
-}
-
 const ignoredViolations = new Set((process.env.SYNC_IGNORE ?? '').split(',').filter(Boolean));
 
-export class ConversationReplica {
-  readonly messages = new Map<string, ReplicaMessage>();
-  conversation: Json = undefined;
-  /** Every change up to this version is in the replica. */
-  version = 0;
-  /** Versions seen above `version` (out of order, or after a gap). */
-  private readonly ahead = new Set<number>();
-  readonly streams = new Map<string, Stream>();
+export class ConversationReplica extends ConversationState {
   readonly violations: string[] = [];
   readonly trace: string[] = [];
   deltasApplied = 0;
   deltasSkipped = 0;
+  /** Delta indexes held for each streaming run (from its snapshot and deltas): none may come twice. */
+  private readonly appliedDeltas = new Map<string, Set<number>>();
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    super();
+  }
 
-  note(line: string): void {
+  override note(line: string): void {
     this.trace.push(`${new Date().toISOString().slice(17, 23)} ${line}`);
+  }
+
+  /** The package reports what a well-behaved server never does: here that fails the run. */
+  override anomaly(kind: string, detail: string): void {
+    this.violation(detail, kind);
   }
 
   /**
@@ -96,160 +56,39 @@ export class ConversationReplica {
     this.violations.push(`[${kind}] ${line}`);
   }
 
-  /** Applies a message's state if it is newer than what the replica has. */
-  applyMessage(raw: Json, via: string): void {
-    const message = toReplicaMessage(raw);
-    if (typeof message.version !== 'number') {
-      this.violation(`${via}: message ${message.id} has no version`);
-      return;
-    }
-    const known = this.messages.get(message.id);
-    if (known && known.version >= message.version) {
-      if (known.version === message.version && JSON.stringify(comparable(known)) !== JSON.stringify(comparable(message))) {
-        this.violation(`${via}: message ${message.id} v${message.version} differs from an earlier copy of the same version`);
-      }
-      return;
-    }
-    this.messages.set(message.id, message);
-    this.note(`${via} ${message.id.slice(0, 8)} #${message.seq} v${message.version} ${message.deleted ? 'deleted' : message.status} ${JSON.stringify(message.content.slice(0, 24))}`);
-    if (message.runId && !message.deleted && message.status !== 'streaming') this.endStream(message);
+  override applySnapshot(snapshot: RunSnapshot, via?: string): boolean {
+    const taken = super.applySnapshot(snapshot, via);
+    if (taken) this.appliedDeltas.set(snapshot.run.id, new Set(Array.from({ length: snapshot.index + 1 }, (_, i) => i)));
+    return taken;
   }
 
-  applyDeletion(messageId: string, version: number | undefined, via: string): void {
-    if (version === undefined) {
-      this.violation(`${via}: deletion of ${messageId} has no version`);
-      return;
-    }
-    const known = this.messages.get(messageId);
-    if (known && known.version >= version) return;
-    if (!known) {
-      // A deletion of a message the replica never saw: the tombstone is all there is to keep.
-      this.messages.set(messageId, { id: messageId, seq: -1, role: '', authorId: null, content: '', status: '', runId: null, version, deleted: true, metadata: {}, editedAt: null });
-    } else {
-      this.messages.set(messageId, { ...known, version, deleted: true });
-    }
-    this.note(`${via} ${messageId.slice(0, 8)} v${version} deleted`);
-  }
-
-  /** Records a live version; true when it reveals a gap, which calls for recovery. */
-  observeVersion(version: number): boolean {
-    if (version <= this.version) return false;
-    this.ahead.add(version);
-    this.advance();
-    return this.ahead.size > 0;
-  }
-
-  /** Recovery answered the state at `version`. */
-  settle(version: number): void {
-    if (version > this.version) this.version = version;
-    this.advance();
-  }
-
-  get hasGap(): boolean {
-    return this.ahead.size > 0;
-  }
-
-  private advance(): void {
-    while (this.ahead.delete(this.version + 1)) this.version += 1;
-    for (const seen of this.ahead) if (seen <= this.version) this.ahead.delete(seen);
-  }
-
-  /** The text streamed so far of a reply, as recovery tells it. */
-  applySnapshot(snapshot: Json, via: string): void {
-    if (!snapshot?.run?.id) return;
-    const runId: string = snapshot.run.id;
-    const current = this.streams.get(runId);
-    if (current && current.exact && current.index >= snapshot.index) {
-      if (!current.text.startsWith(snapshot.content)) {
-        this.violation(`${via}: snapshot of run ${runId} at index ${snapshot.index} disagrees with the ${current.index + 1} deltas already applied`);
-      }
-      return;
-    }
-    this.streams.set(runId, { text: snapshot.content, index: snapshot.index, exact: true, applied: new Set(Array.from({ length: snapshot.index + 1 }, (_, i) => i)) });
-    this.note(`${via} snapshot run ${runId.slice(0, 8)} index ${snapshot.index} (${snapshot.content.length} chars)`);
-  }
-
-  /** A live delta; applied only when it continues the text, never twice. */
-  applyDelta(delta: Json, via: string): void {
-    const runId: string = delta.runId;
-    const finished = [...this.messages.values()].some((m) => m.runId === runId && m.status !== 'streaming');
-    if (finished) {
+  override applyDelta(delta: { runId: string; index: number; text: string }, via = 'event'): boolean {
+    if (!super.applyDelta(delta, via)) {
       this.deltasSkipped++;
-      return;
+      return false;
     }
-    const stream = this.streams.get(runId) ?? { text: '', index: -1, exact: true, applied: new Set<number>() };
-    this.streams.set(runId, stream);
-    if (delta.index <= stream.index) {
-      this.deltasSkipped++;
-      return;
-    }
-    if (delta.index > stream.index + 1) {
-      // Only possible when deltas were lost on a live connection: the snapshot of the next
-      // recovery repairs the text, but the exactness of this stream can no longer be checked.
-      this.violation(`${via}: run ${runId} delta ${delta.index} after ${stream.index}: deltas missing on a live connection`, 'delta-gap');
-      stream.exact = false;
-    }
-    if (stream.applied.has(delta.index)) this.violation(`${via}: run ${runId} delta ${delta.index} applied twice`, 'delta-twice');
-    stream.applied.add(delta.index);
-    stream.text += delta.text;
-    stream.index = delta.index;
     this.deltasApplied++;
+    const applied = this.appliedDeltas.get(delta.runId) ?? new Set<number>();
+    this.appliedDeltas.set(delta.runId, applied);
+    if (applied.has(delta.index)) this.violation(`${via}: run ${delta.runId} delta ${delta.index} applied twice`, 'delta-twice');
+    applied.add(delta.index);
+    return true;
   }
 
-  /** A reply reached its final state: the streamed text must be exactly its content. */
-  private endStream(message: ReplicaMessage): void {
-    const stream = this.streams.get(message.runId!);
-    if (!stream) return;
-    this.streams.delete(message.runId!);
-    if (stream.exact && stream.text !== message.content) {
-      this.violation(`run ${message.runId}: streamed ${JSON.stringify(stream.text)} (index ${stream.index}) but the final reply is ${JSON.stringify(message.content)}`, 'stream-text');
-    }
+  override interruptStreams(): void {
+    super.interruptStreams();
+    this.appliedDeltas.clear();
   }
 
-  /** A reconnect lost the live stream: what was streamed is incomplete until the next snapshot. */
-  interruptStreams(): void {
-    for (const stream of this.streams.values()) stream.exact = false;
-    this.streams.clear();
+  override dropStream(runId: string): void {
+    super.dropStream(runId);
+    this.appliedDeltas.delete(runId);
   }
 
-  dropStream(runId: string): void {
-    this.streams.delete(runId);
-  }
-
-  /** The replica's messages in seq order, tombstones included. */
+  /** The replica's messages in seq order (a message deleted before it was seen first), tombstones included. */
   snapshot(): Json[] {
-    return [...this.messages.values()].sort((a, b) => a.seq - b.seq || a.id.localeCompare(b.id)).map(comparable);
-  }
-}
-
-export interface ChangesPage {
-  items: Json[];
-  hasMore: boolean;
-  version: number;
-}
-
-/** GET …/changes, followed to the end from `afterVersion`, page by page. */
-export async function readChanges(
-  baseUrl: string,
-  token: string,
-  conversationId: string,
-  afterVersion: number,
-  onPage: (page: ChangesPage) => void,
-  limit?: number,
-): Promise<number> {
-  let after = afterVersion;
-  for (;;) {
-    const query = new URLSearchParams({ afterVersion: String(after), ...(limit ? { limit: String(limit) } : {}) });
-    const response = await fetch(new URL(`/api/v1/conversations/${conversationId}/changes?${query}`, baseUrl), {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (response.status !== 200) throw new Error(`GET changes after ${after}: ${response.status} ${await response.text()}`);
-    const page = (await response.json()) as ChangesPage;
-    onPage(page);
-    if (!page.hasMore) return page.version;
-    const last = page.items.at(-1);
-    if (!last || typeof last.version !== 'number' || last.version <= after) throw new Error(`GET changes after ${after}: hasMore without progress`);
-    after = last.version;
+    const seq = (message: SyncedMessage) => (isTombstone(message) ? -1 : message.seq);
+    return [...this.messages.values()].sort((a, b) => seq(a) - seq(b) || a.id.localeCompare(b.id)).map(comparable);
   }
 }
 
@@ -265,55 +104,6 @@ export interface SyncTransport {
   close(): void;
 }
 
-const LIVE_EVENTS = ['message:created', 'message:updated', 'message:deleted', 'conversation:updated', 'run:delta', 'run:completed', 'run:failed', 'run:cancelled'];
-
-/** Applies one server event (Socket.IO or SSE, same names and payloads); true when recovery is due. */
-function applyEvent(replica: ConversationReplica, event: string, payload: Json, via: string): boolean {
-  const version = versionOf(payload);
-  switch (event) {
-    case 'message:created':
-    case 'message:updated':
-      replica.applyMessage(payload.message, `${via} ${event}`);
-      break;
-    case 'message:deleted':
-      replica.applyDeletion(payload.messageId, version, `${via} ${event}`);
-      break;
-    case 'conversation:updated':
-      if (version !== undefined && version < (replica.conversation?.version ?? 0)) return false;
-      replica.conversation = payload.conversation;
-      break;
-    case 'run:delta':
-      replica.applyDelta(payload, via);
-      return false;
-    case 'run:snapshot':
-      replica.applySnapshot(payload, `${via} ${event}`);
-      return false;
-    case 'run:completed':
-      if (payload.message) replica.applyMessage(payload.message, `${via} ${event}`);
-      break;
-    case 'run:failed':
-    case 'run:cancelled': {
-      // These carry no message: their version is covered only once the final reply is here.
-      replica.dropStream(payload.run.id);
-      // A run that ended before it had a reply (cancelled in the queue) changed nothing visible.
-      if (!payload.run.responseMessageId && version === undefined) return false;
-      const reply = payload.run.responseMessageId ? replica.messages.get(payload.run.responseMessageId) : undefined;
-      if (version !== undefined && (!reply || reply.version < version) && version > replica.version) {
-        replica.note(`${via} ${event} v${version} before its final reply: recover`);
-        return true;
-      }
-      break;
-    }
-    default:
-      return false;
-  }
-  if (version === undefined) {
-    replica.violation(`${via} ${event} carries no version`);
-    return false;
-  }
-  return replica.observeVersion(version);
-}
-
 export interface SocketSyncOptions {
   baseUrl: string;
   token: () => string;
@@ -323,137 +113,40 @@ export interface SocketSyncOptions {
   pageLimit?: number;
 }
 
-/**
- * Socket.IO transport: (re)joins with `afterVersion` on every connect, buffers live events until
- * the join is applied, pages the rest over REST while `hasMore`, and re-joins on a version jump.
- */
+/** The package's ConversationSync on a socket of its own, which the suites drop and bring back. */
 export class SocketSync implements SyncTransport {
   readonly kind = 'socket';
   readonly replica: ConversationReplica;
-  readonly socket: Socket;
-  private buffer: { event: string; payload: Json }[] | undefined;
-  /** Whether the current connection's join was answered: live events apply from then on. */
-  private joined = false;
-  private recovering = false;
-  private recoverAgain = false;
+  readonly socket: ChatSocket;
+  private readonly sync: ConversationSync;
   private wanted = true;
 
-  constructor(private readonly options: SocketSyncOptions) {
+  constructor(options: SocketSyncOptions) {
     this.replica = new ConversationReplica(options.name);
-    this.socket = io(`${options.baseUrl}/chat`, {
-      auth: (cb) => cb({ token: options.token() }),
-      transports: ['websocket'],
-      forceNew: true,
-      reconnectionDelay: 50,
-      reconnectionDelayMax: 200,
+    this.socket = connectChat({
+      baseUrl: options.baseUrl,
+      getToken: options.token,
+      socket: { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 200 },
     });
-    this.socket.on('connect', () => {
-      this.replica.note('connected');
-      void this.recover();
-    });
-    this.socket.on('disconnect', (reason) => {
-      this.replica.note(`disconnected (${reason})`);
-      this.joined = false;
-      this.replica.interruptStreams();
-    });
+    this.socket.on('connect', () => this.replica.note('connected'));
+    this.socket.on('disconnect', (reason) => this.replica.note(`disconnected (${reason})`));
     this.socket.on('connect_error', (error) => this.replica.note(`connect_error ${error.message}`));
-    this.socket.on('resync', (payload: Json) => {
-      if (payload?.conversationIds?.includes(options.conversationId)) void this.recover();
+    this.sync = new ConversationSync({
+      socket: this.socket,
+      rest: createClient({ baseUrl: options.baseUrl, getToken: options.token }),
+      conversationId: options.conversationId,
+      state: this.replica,
+      ...(options.pageLimit ? { pageLimit: options.pageLimit } : {}),
+      ackTimeoutMs: 5_000,
     });
-    for (const event of LIVE_EVENTS) {
-      this.socket.on(event, (payload: Json) => {
-        if (payload?.conversationId !== undefined && payload.conversationId !== options.conversationId) return;
-        if (payload?.message && payload.message.conversationId !== options.conversationId) return;
-        if (payload?.conversation && payload.conversation.id !== options.conversationId) return;
-        if (this.buffer) this.buffer.push({ event, payload });
-        // Delivered on a connection that has not joined (yet): its join will recover this.
-        else if (this.joined) this.onEvent(event, payload);
-      });
-    }
   }
 
   get live(): boolean {
-    return this.socket.connected && !this.recovering && !this.buffer && !this.replica.hasGap;
+    return this.sync.live;
   }
 
-  private onEvent(event: string, payload: Json): void {
-    if (applyEvent(this.replica, event, payload, 'io')) void this.recover();
-  }
-
-  /** conversation:join {afterVersion}, pages, snapshot, then the buffered events. */
-  async recover(): Promise<void> {
-    if (this.recovering) {
-      this.recoverAgain = true;
-      return;
-    }
-    this.recovering = true;
-    try {
-      do {
-        this.recoverAgain = false;
-        if (!this.socket.connected) return;
-        await this.joinOnce();
-      } while (this.recoverAgain || (this.replica.hasGap && this.socket.connected));
-    } finally {
-      this.recovering = false;
-    }
-  }
-
-  private async joinOnce(): Promise<void> {
-    const { replica } = this;
-    this.buffer ??= [];
-    const afterVersion = replica.version;
-    let ack: Json;
-    try {
-      ack = await this.socket.timeout(5_000).emitWithAck('conversation:join', { conversationId: this.options.conversationId, afterVersion });
-    } catch (error) {
-      // The connection went away with the join: what it delivered has no base to apply to, and
-      // the next connection's join recovers all of it.
-      replica.note(`join after v${afterVersion} unanswered: ${(error as Error).message}; ${this.buffer?.length ?? 0} buffered events dropped`);
-      this.buffer = undefined;
-      return;
-    }
-    if (!ack.ok) {
-      replica.note(`join after v${afterVersion} refused: ${JSON.stringify(ack.error)}`);
-      const wait = (ack.error?.details?.retryAfterSeconds ?? 0.2) * 1000;
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      this.recoverAgain = true;
-      this.flush();
-      return;
-    }
-    const data = ack.data;
-    replica.note(`join after v${afterVersion}: ${data.changes?.length} changes, hasMore ${data.hasMore}, version ${data.version}, activeRun ${data.activeRun ? `${data.activeRun.run.id.slice(0, 8)}@${data.activeRun.index}` : 'none'}`);
-    if (!Array.isArray(data.changes) || typeof data.version !== 'number') {
-      replica.violation(`join answered without changes/version: ${JSON.stringify(Object.keys(data))}`);
-      this.flush();
-      return;
-    }
-    replica.conversation = data.conversation;
-    for (const message of data.changes) replica.applyMessage(message, 'join');
-    let version: number = data.version;
-    if (data.hasMore) {
-      const last = data.changes.at(-1)?.version ?? afterVersion;
-      version = await readChanges(this.options.baseUrl, this.options.token(), this.options.conversationId, last, (page) => {
-        replica.note(`changes page: ${page.items.length} items, hasMore ${page.hasMore}, version ${page.version}`);
-        for (const message of page.items) replica.applyMessage(message, 'changes');
-      }, this.options.pageLimit);
-    }
-    replica.settle(version);
-    // The answer is one state: a reply streaming at `version` is the active run, with its text.
-    const activeRunId: string | undefined = data.activeRun?.run?.id;
-    for (const message of data.changes) {
-      if (message.status === 'streaming' && !message.deletedAt && message.runId !== activeRunId) {
-        replica.violation(`join after v${afterVersion}: reply ${message.id} of run ${message.runId} is streaming at v${data.version}, but activeRun is ${activeRunId ?? 'none'}`, 'join-active-run');
-      }
-    }
-    if (data.activeRun) replica.applySnapshot(data.activeRun, 'join');
-    this.joined = this.socket.connected;
-    this.flush();
-  }
-
-  private flush(): void {
-    const pending = this.buffer ?? [];
-    this.buffer = undefined;
-    if (this.joined) for (const { event, payload } of pending) this.onEvent(event, payload);
+  recover(): Promise<void> {
+    return this.sync.recover();
   }
 
   disconnect(): void {
@@ -479,6 +172,7 @@ export class SocketSync implements SyncTransport {
 
   close(): void {
     this.wanted = false;
+    this.sync.close();
     this.socket.close();
   }
 }
@@ -615,7 +309,7 @@ export class SseSync implements SyncTransport {
       this.replica.violation(`sse ${event.event}: data is not JSON: ${event.data.slice(0, 100)}`);
       return;
     }
-    applyEvent(this.replica, event.event, payload, 'sse');
+    applyServerEvent(this.replica, { event: event.event, payload } as ServerEventFrame, 'sse');
     if (event.id !== undefined) this.advance(event.id, event.event);
   }
 

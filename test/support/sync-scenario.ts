@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import type { Registered } from './auth.js';
-import { ConversationReplica, type Json, readChanges, SocketSync, SseSync, type SyncTransport } from './sync-client.js';
+import { createClient, isDeleted, isTombstone, type MessageDto, readChanges } from '@agent-chat/client';
+import { ConversationReplica, type Json, SocketSync, SseSync, type SyncTransport } from './sync-client.js';
 
 /**
  * Randomized schedules of everything that changes a conversation, run against live clients
@@ -128,7 +129,8 @@ export async function readTruth(world: SyncWorld, conversationId: string): Promi
   const replica = new ConversationReplica('truth');
   const problems: string[] = [];
   let previous = 0;
-  const version = await readChanges(baseUrl, owner!.accessToken, conversationId, 0, (page) => {
+  const rest = createClient({ baseUrl, getToken: () => owner!.accessToken });
+  const version = await readChanges(rest, conversationId, 0, (page) => {
     for (const message of page.items) {
       if (message.version <= previous) problems.push(`changes feed not ascending by version: v${message.version} after v${previous}`);
       previous = message.version;
@@ -153,8 +155,9 @@ export async function readTruth(world: SyncWorld, conversationId: string): Promi
   for (const message of history) {
     const known = replica.messages.get(message.id);
     const deleted = Boolean(message.deletedAt);
-    if (known && (known.version !== message.version || known.deleted !== deleted || (!deleted && (known.content !== message.content || known.status !== message.status)))) {
-      problems.push(`message ${message.id}: history has v${message.version} ${deleted ? 'deleted' : message.status} ${JSON.stringify(message.content)}, changes v${known.version} ${known.deleted ? 'deleted' : known.status} ${JSON.stringify(known.content)}`);
+    const copy = known && !isTombstone(known) ? known : undefined;
+    if (known && (known.version !== message.version || isDeleted(known) !== deleted || (!deleted && (copy?.content !== message.content || copy?.status !== message.status)))) {
+      problems.push(`message ${message.id}: history has v${message.version} ${deleted ? 'deleted' : message.status} ${JSON.stringify(message.content)}, changes v${known.version} ${isDeleted(known) ? 'deleted' : copy?.status} ${JSON.stringify(copy?.content)}`);
     }
   }
   return { version, messages: replica.snapshot(), conversation, problems };
@@ -221,9 +224,9 @@ export async function runSchedule(world: SyncWorld, schedule: Action[], label: s
   const noteRun = (run: Json) => {
     if (run?.id) runs.add(run.id);
   };
-  const knownReplies = (): Json[] => {
-    const seen = new Map<string, Json>();
-    for (const client of clients) for (const m of client.replica.messages.values()) if (m.role === 'assistant' && !m.deleted) seen.set(m.id, m);
+  const knownReplies = (): MessageDto[] => {
+    const seen = new Map<string, MessageDto>();
+    for (const client of clients) for (const m of client.replica.visibleMessages()) if (m.role === 'assistant') seen.set(m.id, m);
     return [...seen.values()].sort((a, b) => a.seq - b.seq);
   };
   const ackOf = async (socket: Socket, event: string, payload: unknown) => {
