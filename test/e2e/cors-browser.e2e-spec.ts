@@ -1,28 +1,10 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, type Registered } from '../support/auth.js';
+import { browserAvailable, launchBrowser, needBrowser, startDashboard } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 // A real browser enforces CORS (preflights, exposed headers); a test HTTP client does not.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-// CI installs Chromium and sets this, so a missing browser fails there instead of skipping.
-const required = process.env.TEST_REQUIRE_BROWSER === 'true';
-
-/** A dashboard page on an origin of its own (another loopback port). */
-async function startDashboard(): Promise<{ origin: string; server: Server }> {
-  const server = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>dashboard</title>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 interface FetchResult {
   status?: number;
@@ -55,32 +37,24 @@ describe('CORS from a dashboard on another origin, in a real browser', () => {
   let user: Registered;
   let allowed: Awaited<ReturnType<typeof startDashboard>>;
   let denied: Awaited<ReturnType<typeof startDashboard>>;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    if (!available) {
-      process.stderr.write(`Skipping the browser CORS tests: no Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)\n`);
-      return;
-    }
+    if (!browserAvailable) return;
     allowed = await startDashboard();
     denied = await startDashboard();
     t = await startTestApp({ CORS_ORIGINS: allowed.origin });
     user = await register(t);
-    profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchBrowser();
+    context = browser.context;
   }, 90_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
     allowed?.server.close();
     denied?.server.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   async function pageOn(origin: string): Promise<Page> {
@@ -99,10 +73,7 @@ describe('CORS from a dashboard on another origin, in a real browser', () => {
     (await t.http('/api/v1/conversations', { method: 'POST', token: user.accessToken, json: { title: 'Draft', agent: { mode: 'off' } } })).body.id as string;
 
   it('lets the configured origin PATCH and DELETE after a preflight, and read the exposed headers', async (ctx) => {
-    if (!available) {
-      if (required) throw new Error(`Chromium is required here (TEST_REQUIRE_BROWSER=true) but ${CHROMIUM} does not exist`);
-      return ctx.skip(`Chromium not found at ${CHROMIUM}: apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH`);
-    }
+    if (!needBrowser(ctx)) return;
     const id = await newConversation();
     const page = await pageOn(allowed.origin);
     const before = await preflights();
@@ -125,10 +96,7 @@ describe('CORS from a dashboard on another origin, in a real browser', () => {
   });
 
   it('blocks another origin: the preflight fails and nothing is changed', async (ctx) => {
-    if (!available) {
-      if (required) throw new Error(`Chromium is required here (TEST_REQUIRE_BROWSER=true) but ${CHROMIUM} does not exist`);
-      return ctx.skip(`Chromium not found at ${CHROMIUM}`);
-    }
+    if (!needBrowser(ctx)) return;
     const id = await newConversation();
     const page = await pageOn(denied.origin);
     const patched = await browserFetch(page, `${t.baseUrl}/api/v1/conversations/${id}`, { method: 'PATCH', token: user.accessToken, json: { title: 'Hijacked' } });

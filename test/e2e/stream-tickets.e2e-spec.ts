@@ -1,19 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REDACTED_PATHS } from '../../src/common/logging/logger.js';
 import { StreamTicketsRepository } from '../../src/auth/stream-tickets.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
+import { browserAvailable, launchBrowser, needBrowser, startDashboard } from '../support/browser.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
 import { readEvents } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -302,43 +298,30 @@ describe('stream tickets (EventSource authentication)', () => {
 
 // A real browser's EventSource, from a dashboard on another origin: CORS on the ticket request
 // (a preflight for its Authorization header) and on the stream itself.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const browserAvailable = existsSync(CHROMIUM);
-const browserRequired = process.env.TEST_REQUIRE_BROWSER === 'true';
 
 describe('stream tickets in a real browser', () => {
   let t: TestApp;
   let dashboard: Server;
   let origin: string;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
   let context: BrowserContext;
 
   beforeAll(async () => {
     if (!browserAvailable) return;
-    dashboard = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>dashboard</title>'));
-    await new Promise<void>((resolve) => dashboard.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(dashboard.address() as AddressInfo).port}`;
+    ({ origin, server: dashboard } = await startDashboard());
     t = await startTestApp({ CORS_ORIGINS: origin });
-    profile = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchBrowser();
+    context = browser.context;
   }, 90_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
     dashboard?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it('opens an EventSource with a ticket from another origin; a reused ticket fails it', async (ctx) => {
-    if (!browserAvailable) {
-      if (browserRequired) throw new Error(`Chromium is required here (TEST_REQUIRE_BROWSER=true) but ${CHROMIUM} does not exist`);
-      return ctx.skip(`Chromium not found at ${CHROMIUM}`);
-    }
+    if (!needBrowser(ctx)) return;
     const user = await register(t);
     const conversationId = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { agent: { mode: 'off' } } })).body.id;
     const page = await context.newPage();
