@@ -1,0 +1,189 @@
+import { type ChatSocket, type ConversationDto, ConversationSync, emitAck, type MessageDto, type RunToolPayload } from '@agent-chat/client';
+import { describeError, rest } from './api.js';
+import { byId, fields, h, userLabel } from './dom.js';
+import { MessageList } from './message-list.js';
+
+/** How long a typing notice lasts without being renewed (the server's own expiry is 5 s). */
+const TYPING_SHOWN_MS = 6_000;
+/** While the user keeps typing, `typing:start` is sent again this often. */
+const TYPING_RENEW_MS = 3_000;
+/** Quiet for this long: `typing:stop`. */
+const TYPING_IDLE_MS = 2_000;
+
+/**
+ * One open conversation: ConversationSync keeps its messages (joins on every connect, catches up
+ * after a disconnect, streams replies); typing and presence are live-only events shown as they come.
+ */
+export class ConversationView {
+  private readonly sync: ConversationSync;
+  private readonly messages: MessageList;
+  private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
+  private online: string[] = [];
+  private typingSentAt = 0;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  private readonly section = byId('conversation');
+  private readonly composer = byId<HTMLFormElement>('composer');
+  private readonly addParticipant = byId<HTMLFormElement>('add-participant');
+  private readonly list = byId<HTMLOListElement>('messages');
+  private readonly off: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: ChatSocket,
+    private conversation: ConversationDto,
+    private readonly me: string,
+  ) {
+    this.messages = new MessageList(this.list, me, { cancel: (runId) => void this.cancel(runId), edit: (message, content) => this.edit(message, content) });
+    this.sync = new ConversationSync({ socket, rest, conversationId: conversation.id, onChange: () => this.render() });
+    this.on('typing', this.typing);
+    this.on('presence', this.presence);
+    this.on('run:tool', this.tool);
+    this.on('conversation:updated', ({ conversation: updated }: { conversation: ConversationDto }) => {
+      if (updated.id === this.conversation.id) this.conversation = updated;
+      this.renderHeader();
+    });
+    this.on('connect', () => this.render());
+    this.on('disconnect', () => this.render());
+    this.listen(this.composer, 'submit', this.send);
+    this.listen(this.composer, 'input', this.typed);
+    this.listen(this.addParticipant, 'submit', this.add);
+    this.listen(this.list, 'rerender', () => this.render());
+    this.section.hidden = false;
+    this.section.dataset.conversationId = conversation.id;
+    this.render();
+  }
+
+  private on<P>(event: 'typing' | 'presence' | 'run:tool' | 'conversation:updated' | 'connect' | 'disconnect', handler: (payload: P) => void): void {
+    const socket = this.socket as unknown as { on(e: string, h: unknown): void; off(e: string, h: unknown): void };
+    socket.on(event, handler);
+    this.off.push(() => socket.off(event, handler));
+  }
+
+  private listen(target: EventTarget, type: string, handler: (event: never) => void): void {
+    target.addEventListener(type, handler as EventListener);
+    this.off.push(() => target.removeEventListener(type, handler as EventListener));
+  }
+
+  private render(): void {
+    this.messages.render(this.sync.state);
+    // For whoever drives the page (and its tests): joined and holding every change announced so far.
+    this.section.dataset.live = String(this.sync.live);
+    this.section.dataset.version = String(this.sync.state.version);
+    this.renderHeader();
+  }
+
+  private renderHeader(): void {
+    byId('title').textContent = this.conversation.title ?? 'Untitled';
+    const participants = this.conversation.participants.map((p) => p.userId);
+    byId('presence').replaceChildren(
+      ...participants.map((userId) => {
+        const online = this.online.includes(userId);
+        return h('li', { 'data-user-id': userId, 'data-online': String(online) }, `${online ? '●' : '○'} ${userLabel(userId, this.me)}`);
+      }),
+    );
+    const names = [...this.typists.keys()].map((userId) => userLabel(userId, this.me));
+    const typing = byId('typing');
+    typing.dataset.users = [...this.typists.keys()].join(',');
+    typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  private readonly typing = ({ conversationId, userId, isTyping }: { conversationId: string; userId: string; isTyping: boolean }): void => {
+    if (conversationId !== this.conversation.id) return;
+    clearTimeout(this.typists.get(userId));
+    this.typists.delete(userId);
+    if (isTyping) this.typists.set(userId, setTimeout(() => this.typing({ conversationId, userId, isTyping: false }), TYPING_SHOWN_MS));
+    this.renderHeader();
+  };
+
+  private readonly presence = ({ conversationId, online }: { conversationId: string; online: string[] }): void => {
+    if (conversationId !== this.conversation.id) return;
+    this.online = online;
+    this.renderHeader();
+  };
+
+  private readonly tool = ({ conversationId, runId, name, status }: RunToolPayload): void => {
+    if (conversationId !== this.conversation.id || status !== 'started') return;
+    this.messages.tools.set(runId, [...(this.messages.tools.get(runId) ?? []), name]);
+    this.render();
+  };
+
+  private readonly typed = (): void => {
+    const now = Date.now();
+    if (now - this.typingSentAt > TYPING_RENEW_MS) {
+      this.typingSentAt = now;
+      void emitAck(this.socket, 'typing:start', { conversationId: this.conversation.id }).catch(() => undefined);
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  };
+
+  private stopTyping(): void {
+    clearTimeout(this.typingIdle);
+    if (!this.typingSentAt) return;
+    this.typingSentAt = 0;
+    void emitAck(this.socket, 'typing:stop', { conversationId: this.conversation.id }).catch(() => undefined);
+  }
+
+  private readonly send = (event: SubmitEvent): void => {
+    event.preventDefault();
+    const { content } = fields(this.composer);
+    if (!content) return;
+    this.stopTyping();
+    this.composer.reset();
+    void (async () => {
+      // The id makes a resend after a lost acknowledgement the same message, not a second one.
+      const ack = await emitAck(this.socket, 'message:send', { conversationId: this.conversation.id, content, clientMessageId: crypto.randomUUID() }).catch((error: Error) => error);
+      if (ack instanceof Error) return this.showError(`not sent: ${ack.message}`);
+      if (!ack.ok) return this.showError(ack.error.message);
+      this.sync.state.applyMessage(ack.data.message);
+      this.render();
+    })();
+  };
+
+  private async cancel(runId: string): Promise<void> {
+    const ack = await emitAck(this.socket, 'run:cancel', { runId }).catch((error: Error) => error);
+    if (ack instanceof Error) this.showError(`not cancelled: ${ack.message}`);
+    else if (!ack.ok) this.showError(ack.error.message);
+  }
+
+  private async edit(message: MessageDto, content: string): Promise<boolean> {
+    const { data, error, response } = await rest.PATCH('/api/v1/conversations/{id}/messages/{messageId}', {
+      params: { path: { id: this.conversation.id, messageId: message.id } },
+      body: { content },
+    });
+    if (!data) {
+      this.showError(describeError(error, response.status));
+      return false;
+    }
+    // The message:updated event brings the same version to everyone; this copy only saves the wait.
+    this.sync.state.applyMessage(data as MessageDto);
+    return true;
+  }
+
+  private readonly add = (event: SubmitEvent): void => {
+    event.preventDefault();
+    const { userId } = fields(this.addParticipant);
+    void (async () => {
+      const { error, response } = await rest.POST('/api/v1/conversations/{id}/participants', {
+        params: { path: { id: this.conversation.id } },
+        body: { userId, role: 'member' },
+      });
+      if (!response.ok) return this.showError(describeError(error, response.status));
+      this.addParticipant.reset();
+    })();
+  };
+
+  private showError(message: string): void {
+    byId('conversation-error').textContent = message;
+  }
+
+  close(): void {
+    this.stopTyping();
+    for (const off of this.off.splice(0)) off();
+    for (const timer of this.typists.values()) clearTimeout(timer);
+    this.sync.close();
+    if (this.socket.connected) void emitAck(this.socket, 'conversation:leave', { conversationId: this.conversation.id }).catch(() => undefined);
+    this.section.hidden = true;
+    this.list.replaceChildren();
+    byId('conversation-error').textContent = '';
+  }
+}
