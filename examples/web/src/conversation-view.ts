@@ -41,8 +41,17 @@ export class ConversationView {
       if (updated.id === this.conversation.id) this.conversation = updated;
       this.renderHeader();
     });
+    this.on('message:created', ({ message }: { message: MessageDto }) => {
+      // A message sent ends its author's typing (the server relays a stop up to 2 s late).
+      if (message.authorId && this.typists.has(message.authorId)) this.typing({ conversationId: message.conversationId, userId: message.authorId, isTyping: false });
+    });
     this.on('connect', () => this.render());
-    this.on('disconnect', () => this.render());
+    this.on('disconnect', () => {
+      // Presence and typing are live only: while disconnected nobody is known to be online.
+      this.online = [];
+      for (const userId of this.typists.keys()) this.typing({ conversationId: this.conversation.id, userId, isTyping: false });
+      this.render();
+    });
     this.listen(this.composer, 'submit', this.send);
     this.listen(this.composer, 'input', this.typed);
     this.listen(this.addParticipant, 'submit', this.add);
@@ -52,7 +61,7 @@ export class ConversationView {
     this.render();
   }
 
-  private on<P>(event: 'typing' | 'presence' | 'run:tool' | 'conversation:updated' | 'connect' | 'disconnect', handler: (payload: P) => void): void {
+  private on<P>(event: 'typing' | 'presence' | 'run:tool' | 'conversation:updated' | 'message:created' | 'connect' | 'disconnect', handler: (payload: P) => void): void {
     const socket = this.socket as unknown as { on(e: string, h: unknown): void; off(e: string, h: unknown): void };
     socket.on(event, handler);
     this.off.push(() => socket.off(event, handler));
@@ -65,11 +74,18 @@ export class ConversationView {
 
   private render(): void {
     this.messages.render(this.sync.state);
-    // For whoever drives the page (and its tests): joined and holding every change announced so far.
+    this.renderHeader();
+    this.showLive();
+    // A join's answer is applied before its recovery ends (buffered events flushed, no gap left):
+    // look again once that has run.
+    setTimeout(this.showLive, 0);
+  }
+
+  /** Joined and holding every change announced so far, for whoever drives the page (and its tests). */
+  private readonly showLive = (): void => {
     this.section.dataset.live = String(this.sync.live);
     this.section.dataset.version = String(this.sync.state.version);
-    this.renderHeader();
-  }
+  };
 
   private renderHeader(): void {
     byId('title').textContent = this.conversation.title ?? 'Untitled';
@@ -110,7 +126,7 @@ export class ConversationView {
     const now = Date.now();
     if (now - this.typingSentAt > TYPING_RENEW_MS) {
       this.typingSentAt = now;
-      void emitAck(this.socket, 'typing:start', { conversationId: this.conversation.id }).catch(() => undefined);
+      this.sendTyping('typing:start');
     }
     clearTimeout(this.typingIdle);
     this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
@@ -120,7 +136,11 @@ export class ConversationView {
     clearTimeout(this.typingIdle);
     if (!this.typingSentAt) return;
     this.typingSentAt = 0;
-    void emitAck(this.socket, 'typing:stop', { conversationId: this.conversation.id }).catch(() => undefined);
+    this.sendTyping('typing:stop');
+  }
+
+  private sendTyping(event: 'typing:start' | 'typing:stop'): void {
+    void emitAck(this.socket, event, { conversationId: this.conversation.id }, { timeoutMs: 5_000 }).catch(() => undefined);
   }
 
   private readonly send = (event: SubmitEvent): void => {

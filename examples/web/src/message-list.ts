@@ -55,7 +55,7 @@ export class MessageList {
       'div',
       { class: 'meta' },
       h('span', { class: 'author' }, message.role === 'assistant' ? 'agent' : userLabel(message.authorId, this.me)),
-      ...toolNames.map((name) => h('span', { class: 'tool' }, `🔧 ${name}`)),
+      ...toolNames.map((name) => h('span', { class: 'tool' }, `tool: ${name}`)),
       message.editedAt ? h('span', { class: 'edited' }, '(edited)') : '',
       message.status === 'complete' ? '' : h('span', { class: 'status' }, message.status),
     );
