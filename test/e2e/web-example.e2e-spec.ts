@@ -171,7 +171,7 @@ describe('the web example (examples/web) in a real browser', () => {
     expect(await reply.locator('.tool').allTextContents()).toEqual(['tool: calculator']);
     expect(await row(page, 'user').locator('.text').allTextContents()).toEqual(['/calc 2+2']);
     await shot(page, 'calc');
-  });
+  }, 60_000);
 
   it('keeps two users in step: presence, typing, a cancelled reply, and catching up after being offline for a reply and an edit', async (ctx) => {
     if (skipWithoutBrowser(ctx)) return;
@@ -251,5 +251,5 @@ describe('the web example (examples/web) in a real browser', () => {
       .filter((m) => !m.deletedAt)
       .map((m) => ({ id: m.id, status: m.status, version: String(m.version), text: m.content }));
     expect(server.sort((a, b) => a.id.localeCompare(b.id))).toEqual(adaRows.map(({ id, status, version, text }) => ({ id, status, version, text })).sort((a, b) => a.id.localeCompare(b.id)));
-  });
+  }, 90_000);
 });
