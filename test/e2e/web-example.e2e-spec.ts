@@ -127,20 +127,21 @@ describe('the web example (examples/web) in a real browser', () => {
   }
 
   /** A new browser profile (its own storage and network) signed up through the page's form. */
-  async function signUp(name: string): Promise<{ page: Page; context: BrowserContext; userId: string }> {
+  async function signUp(name: string): Promise<{ page: Page; context: BrowserContext; userId: string; email: string }> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     if (process.env.TEST_BROWSER_CONSOLE) page.on('console', (message) => process.stderr.write(`[${name}] ${message.type()}: ${message.text()}\n`));
     await page.goto(`${web.origin}/?api=${encodeURIComponent(t.baseUrl)}`);
-    await page.fill('#auth [name=email]', `${name.toLowerCase()}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`);
+    const email = `${name.toLowerCase()}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    await page.fill('#auth [name=email]', email);
     await page.fill('#auth [name=password]', PASSWORD);
     await page.fill('#auth [name=displayName]', name);
     await page.click('#auth button[value=register]');
     await page.waitForSelector('#connection[data-state=connected]');
     const userId = (await page.getAttribute('#me', 'data-user-id'))!;
-    return { page, context, userId };
+    return { page, context, userId, email };
   }
 
   async function createConversation(page: Page, title: string, agent = ''): Promise<string> {
@@ -160,10 +161,10 @@ describe('the web example (examples/web) in a real browser', () => {
   const row = (page: Page, role: string, text?: string) => page.locator(`#messages > li[data-role=${role}]`, text === undefined ? {} : { hasText: text });
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
-  it('answers /calc 2+2 with the builtin agent through its tool', async (ctx) => {
+  it('answers /calc 2+2 with the builtin agent through its tool, and shows it again after signing out and in', async (ctx) => {
     if (skipWithoutBrowser(ctx)) return;
-    const { page } = await signUp('Ada');
-    await createConversation(page, 'Arithmetic', 'builtin');
+    const { page, email } = await signUp('Ada');
+    const conversationId = await createConversation(page, 'Arithmetic', 'builtin');
     await send(page, '/calc 2+2');
     const reply = row(page, 'assistant').last();
     await reply.and(page.locator('[data-status=complete]')).waitFor();
@@ -171,6 +172,15 @@ describe('the web example (examples/web) in a real browser', () => {
     expect(await reply.locator('.tool').allTextContents()).toEqual(['tool: calculator']);
     expect(await row(page, 'user').locator('.text').allTextContents()).toEqual(['/calc 2+2']);
     await shot(page, 'calc');
+
+    // Signed out and in again: the conversation is there to open.
+    await page.click('#sign-out');
+    await page.waitForSelector('#auth:not([hidden])');
+    await page.fill('#auth [name=email]', email);
+    await page.fill('#auth [name=password]', PASSWORD);
+    await page.click('#auth button[value=login]');
+    await page.click(`#conversations li[data-id="${conversationId}"] button`);
+    await row(page, 'assistant', '2+2 = 4').waitFor();
   }, 60_000);
 
   it('keeps two users in step: presence, typing, a cancelled reply, and catching up after being offline for a reply and an edit', async (ctx) => {

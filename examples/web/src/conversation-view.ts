@@ -19,6 +19,7 @@ export class ConversationView {
   private readonly messages: MessageList;
   private readonly typists = new Map<string, ReturnType<typeof setTimeout>>();
   private online: string[] = [];
+  private readSeq = 0;
   private typingSentAt = 0;
   private typingIdle: ReturnType<typeof setTimeout> | undefined;
   private readonly section = byId('conversation');
@@ -72,9 +73,14 @@ export class ConversationView {
     this.off.push(() => target.removeEventListener(type, handler as EventListener));
   }
 
+  get conversationId(): string {
+    return this.conversation.id;
+  }
+
   private render(): void {
     this.messages.render(this.sync.state);
     this.renderHeader();
+    this.markRead();
     this.showLive();
     // A join's answer is applied before its recovery ends (buffered events flushed, no gap left):
     // look again once that has run.
@@ -100,6 +106,14 @@ export class ConversationView {
     const typing = byId('typing');
     typing.dataset.users = [...this.typists.keys()].join(',');
     typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  /** What is shown has been read: the unread count of this conversation goes to 0 (for this user's other tabs too). */
+  private markRead(): void {
+    const seq = this.sync.state.visibleMessages().at(-1)?.seq ?? 0;
+    if (seq <= this.readSeq || !this.socket.connected) return;
+    this.readSeq = seq;
+    void emitAck(this.socket, 'conversation:read', { conversationId: this.conversation.id, seq }).catch(() => undefined);
   }
 
   private readonly typing = ({ conversationId, userId, isTyping }: { conversationId: string; userId: string; isTyping: boolean }): void => {

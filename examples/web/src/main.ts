@@ -43,16 +43,15 @@ async function start(): Promise<void> {
 }
 
 function open(conversation: ConversationDto): void {
-  if (!current) return;
+  if (!current || current.view?.conversationId === conversation.id) return;
   current.view?.close();
   current.view = new ConversationView(current.socket, conversation, current.user.id);
 }
 
 function stop(): void {
-  if (!current) return;
-  current.view?.close();
-  current.list.close();
-  current.socket.close();
+  current?.view?.close();
+  current?.list.close();
+  current?.socket.close();
   current = undefined;
   showConnection('signed-out');
   toggle(false);
