@@ -1,4 +1,4 @@
-import { type ChatSocket, type ConversationDto, ConversationSync, emitAck, type MessageDto, type RunToolPayload } from '@agent-chat/client';
+import { type ChatSocket, type ConversationDto, ConversationSync, emitAck, type MessageDto, type RunToolPayload, type ServerToClientEvents } from '@agent-chat/client';
 import { describeError, rest } from './api.js';
 import { byId, fields, h, userLabel } from './dom.js';
 import { MessageList } from './message-list.js';
@@ -38,11 +38,11 @@ export class ConversationView {
     this.on('typing', this.typing);
     this.on('presence', this.presence);
     this.on('run:tool', this.tool);
-    this.on('conversation:updated', ({ conversation: updated }: { conversation: ConversationDto }) => {
+    this.on('conversation:updated', ({ conversation: updated }) => {
       if (updated.id === this.conversation.id) this.conversation = updated;
       this.renderHeader();
     });
-    this.on('message:created', ({ message }: { message: MessageDto }) => {
+    this.on('message:created', ({ message }) => {
       // A message sent ends its author's typing (the server relays a stop up to 2 s late).
       if (message.authorId && this.typists.has(message.authorId)) this.typing({ conversationId: message.conversationId, userId: message.authorId, isTyping: false });
     });
@@ -62,7 +62,11 @@ export class ConversationView {
     this.render();
   }
 
-  private on<P>(event: 'typing' | 'presence' | 'run:tool' | 'conversation:updated' | 'message:created' | 'connect' | 'disconnect', handler: (payload: P) => void): void {
+  /** Listens to a server event (or the socket's own connect/disconnect) until the view closes. */
+  private on<E extends keyof ServerToClientEvents>(event: E, handler: ServerToClientEvents[E]): void;
+  private on(event: 'connect' | 'disconnect', handler: () => void): void;
+  private on(event: string, handler: (payload: never) => void): void {
+    // socket.io-client's overloads cannot follow a generic event name; the signatures above type both ends.
     const socket = this.socket as unknown as { on(e: string, h: unknown): void; off(e: string, h: unknown): void };
     socket.on(event, handler);
     this.off.push(() => socket.off(event, handler));
