@@ -1,20 +1,16 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { PASSWORD } from '../support/auth.js';
+import { browserAvailable, launchChromium, needBrowser } from '../support/browser.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-// CI installs Chromium and sets this, so a missing browser fails there instead of skipping.
-const required = process.env.TEST_REQUIRE_BROWSER === 'true';
 const EXAMPLE = resolve(import.meta.dirname, '../../examples/web');
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-results/web-example');
 const WAIT_MS = 15_000;
@@ -76,10 +72,7 @@ describe('the web example (examples/web) in a real browser', () => {
   const gates: (() => void)[] = [];
 
   beforeAll(async () => {
-    if (!available) {
-      process.stderr.write(`Skipping the web example tests: no Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium, or set CHROMIUM_PATH)\n`);
-      return;
-    }
+    if (!browserAvailable) return;
     out = await mkdtemp(join(tmpdir(), 'web-example-'));
     await build({ root: EXAMPLE, logLevel: 'warn', build: { outDir: out, emptyOutDir: true, sourcemap: false } });
     web = await serveStatic(out);
@@ -94,11 +87,7 @@ describe('the web example (examples/web) in a real browser', () => {
       WS_PING_TIMEOUT_MS: '1000',
     });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'],
-    });
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
@@ -110,13 +99,6 @@ describe('the web example (examples/web) in a real browser', () => {
     web?.server.close();
     if (out) await rm(out, { recursive: true, force: true });
   });
-
-  function skipWithoutBrowser(ctx: { skip: (note: string) => void }): boolean {
-    if (available) return false;
-    if (required) throw new Error(`Chromium is required here (TEST_REQUIRE_BROWSER=true) but ${CHROMIUM} does not exist`);
-    ctx.skip(`Chromium not found at ${CHROMIUM}`);
-    return true;
-  }
 
   /** A paused reply of the fake model: its first chunk streams, the rest once the gate opens. */
   function pausedReply(chunks: string[]): () => void {
@@ -162,7 +144,7 @@ describe('the web example (examples/web) in a real browser', () => {
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
   it('answers /calc 2+2 with the builtin agent through its tool, and shows it again after signing out and in', async (ctx) => {
-    if (skipWithoutBrowser(ctx)) return;
+    if (!needBrowser(ctx)) return;
     const { page, email } = await signUp('Ada');
     const conversationId = await createConversation(page, 'Arithmetic', 'builtin');
     await send(page, '/calc 2+2');
@@ -184,7 +166,7 @@ describe('the web example (examples/web) in a real browser', () => {
   }, 60_000);
 
   it('keeps two users in step: presence, typing, a cancelled reply, and catching up after being offline for a reply and an edit', async (ctx) => {
-    if (skipWithoutBrowser(ctx)) return;
+    if (!needBrowser(ctx)) return;
     const ada = await signUp('Ada');
     const bob = await signUp('Bob');
     const conversationId = await createConversation(ada.page, 'Team');
