@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
@@ -240,7 +240,8 @@ export class ChatService {
     if (dailyRuns === undefined && dailyTokens === undefined) return;
     const used = await this.runs.usageToday(user.id);
     if ((dailyRuns !== undefined && used.runs >= dailyRuns) || (dailyTokens !== undefined && used.tokens >= dailyTokens)) {
-      throw new AppError(HttpStatus.TOO_MANY_REQUESTS, 'QUOTA_EXCEEDED', 'Your daily agent quota is used up; it resets at midnight UTC');
+      const midnight = new Date().setUTCHours(24, 0, 0, 0);
+      throw new RateLimitedError('Your daily agent quota is used up; it resets at midnight UTC', Math.max(1, Math.ceil((midnight - Date.now()) / 1000)), 'QUOTA_EXCEEDED');
     }
   }
 }

@@ -28,8 +28,9 @@ export class RateLimitedError extends AppError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+    code: ErrorCodeValue = 'RATE_LIMITED',
   ) {
-    super(HttpStatus.TOO_MANY_REQUESTS, 'RATE_LIMITED', message, { retryAfterSeconds });
+    super(HttpStatus.TOO_MANY_REQUESTS, code, message, { retryAfterSeconds });
   }
 }
 

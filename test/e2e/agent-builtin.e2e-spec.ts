@@ -221,6 +221,11 @@ describe('agent quotas', () => {
     const refused = await send('/time');
     expect(refused.status).toBe(429);
     expect(refused.body).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    // Until the quota resets at midnight UTC.
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
+    expect(refused.body.details).toEqual({ retryAfterSeconds: retryAfter });
     const history = await t.http(`${API}/conversations/${id}/messages`, { token: user.accessToken });
     expect(history.body.items.filter((m: { role: string }) => m.role === 'user')).toHaveLength(2);
     // Messages the agent would not answer are not limited by it.
