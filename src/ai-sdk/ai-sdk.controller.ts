@@ -5,9 +5,8 @@ import { RunDto } from '../agent/dto/run.dto.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AcceptsStreamTicket, Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { EventStreams } from '../chat/event-streams.service.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
-import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { SessionWatch } from '../realtime/session-watch.js';
 import { AiSdkService, type Answer } from './ai-sdk.service.js';
 import { ChatRequestDto } from './dto/ai-sdk.dto.js';
 import { openUiMessageStream } from './ui-message-stream.js';
@@ -31,8 +30,7 @@ export const CHAT_ROUTE = 'chat';
 export class AiSdkController {
   constructor(
     private readonly aiSdk: AiSdkService,
-    private readonly bus: RealtimeBus,
-    private readonly sessionWatch: SessionWatch,
+    private readonly streams: EventStreams,
   ) {}
 
   @Post()
@@ -62,7 +60,7 @@ export class AiSdkController {
   })
   @ApiOkResponse(UI_MESSAGE_STREAM)
   @ApiNoContentResponse({ description: 'No reply is streaming' })
-  @ApiErrors(400, 404)
+  @ApiErrors(400, 404, 429)
   async resume(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Res() reply: FastifyReply): Promise<void> {
     const answer = await this.aiSdk.resume(user, id);
     if (answer) this.answer(reply, user, answer);
@@ -85,6 +83,6 @@ export class AiSdkController {
   }
 
   private answer(reply: FastifyReply, user: AuthUser, answer: Answer): void {
-    answer(openUiMessageStream(reply, { user, events$: this.bus.events$, watch: this.sessionWatch }));
+    answer(openUiMessageStream(reply, this.streams.claim(user)));
   }
 }

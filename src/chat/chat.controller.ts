@@ -11,7 +11,7 @@ import { ConversationsService } from '../conversations/conversations.service.js'
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { isRunEnd } from '../realtime/realtime.events.js';
-import { SessionWatch } from '../realtime/session-watch.js';
+import { EventStreams } from './event-streams.service.js';
 import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
@@ -42,7 +42,7 @@ export class ChatController {
     private readonly chat: ChatService,
     private readonly conversations: ConversationsService,
     private readonly bus: RealtimeBus,
-    private readonly sessionWatch: SessionWatch,
+    private readonly streams: EventStreams,
   ) {}
 
   @Post('messages')
@@ -143,11 +143,11 @@ export class ChatController {
       typing: '`{conversationId, userId, isTyping}`',
       presence: '`{conversationId, online: userId[]}`',
       'conversation:closed': '`{conversationId}`: the conversation was deleted or the reader removed; the stream ends',
-      resync: '`{conversationIds}`: events may have been lost; the stream ends, reconnect with Last-Event-ID',
+      resync: '`{conversationIds}`: events may have been lost; the stream ends: reconnect from the last id (Last-Event-ID, or a new ticket and ?afterVersion=)',
       ...SESSION_EXPIRED,
     },
   })
-  @ApiErrors(400, 404)
+  @ApiErrors(400, 404, 429)
   async events(
     @CurrentUser() user: AuthUser,
     @Param('id', uuidParam('id')) id: string,
@@ -161,7 +161,8 @@ export class ChatController {
     // Without a resume point the feed starts live, from the conversation's current version.
     const feed = new ConversationFeed(stream, id, user.id, this.chat.feedSource(access));
     // Events for this stream may have been lost while Redis was away. Ending it (after saying why)
-    // recovers them with no client code: EventSource reconnects by itself with Last-Event-ID.
+    // recovers them: EventSource reconnects by itself with Last-Event-ID (a stream opened with a
+    // spent ticket needs a new ticket and ?afterVersion=, as the README says).
     const resync = this.bus.resumed$.subscribe(() => {
       stream.send('resync', { conversationIds: [id] });
       stream.close();
@@ -172,7 +173,7 @@ export class ChatController {
 
   /** An SSE response that lives no longer than the caller's session. */
   private openStream<Events = SseEvents>(reply: FastifyReply, user: AuthUser): SseStream<Events> {
-    return openSse<Events>(reply, { user, events$: this.bus.events$, watch: this.sessionWatch });
+    return openSse<Events>(reply, this.streams.claim(user));
   }
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */

@@ -4,6 +4,7 @@ import { ConversationsModule } from '../conversations/conversations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
+import { EventStreams } from './event-streams.service.js';
 
 /**
  * Talking in a conversation: a message is stored and, when the agent mode calls for it, a run is
@@ -12,7 +13,7 @@ import { ChatService } from './chat.service.js';
 @Module({
   imports: [AgentModule, ConversationsModule, MessagesModule],
   controllers: [ChatController],
-  providers: [ChatService],
-  exports: [ChatService],
+  providers: [ChatService, EventStreams],
+  exports: [ChatService, EventStreams],
 })
 export class ChatModule {}

@@ -1,22 +1,31 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
-import { HijackedStream, type SseStream } from './sse.js';
+import { END_FLUSH_MS, HijackedStream, type SseStream } from './sse.js';
 
+/** A response whose client reads nothing: what is written stays waiting (writableLength). */
 function response(destroyed: boolean) {
   const written: string[] = [];
   const raw = Object.assign(new EventEmitter(), {
     destroyed,
-    write: (text: string) => void written.push(text),
+    writableLength: 0,
+    writableFinished: false,
+    write: (text: string) => {
+      written.push(text);
+      raw.writableLength += text.length;
+    },
     end: vi.fn((text?: string) => void (text && written.push(text))),
+    destroy: vi.fn(() => {
+      raw.destroyed = true;
+    }),
   });
-  return { raw: raw as unknown as ServerResponse & EventEmitter, written };
+  return { raw: raw as unknown as ServerResponse & EventEmitter & { destroy: ReturnType<typeof vi.fn> }, written };
 }
 
 describe('HijackedStream', () => {
   it('ends at once, calling its listeners, when the client went away before the takeover', () => {
     const { raw, written } = response(true);
-    const stream = new HijackedStream(raw);
+    const stream = new HijackedStream(raw, 1024);
     const closed = vi.fn();
     stream.onClose(closed);
     expect(stream.closed).toBe(true);
@@ -27,7 +36,7 @@ describe('HijackedStream', () => {
 
   it('calls its listeners once, when either side ends it', () => {
     const { raw, written } = response(false);
-    const stream = new HijackedStream(raw);
+    const stream = new HijackedStream(raw, 1024);
     const closed = vi.fn();
     stream.onClose(closed);
     stream.write(': one\n\n');
@@ -35,6 +44,36 @@ describe('HijackedStream', () => {
     stream.end('data: [DONE]\n\n');
     expect(closed).toHaveBeenCalledOnce();
     expect(written).toEqual([': one\n\n']);
+  });
+});
+
+describe('HijackedStream, for a client that stops reading', () => {
+  it('cuts the connection once more than its backlog limit waits unsent, and ends', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 1024);
+    const closed = vi.fn();
+    stream.onClose(closed);
+    for (let i = 0; i < 9; i++) stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).not.toHaveBeenCalled();
+    stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).toHaveBeenCalledOnce();
+    expect(stream.closed).toBe(true);
+    expect(closed).toHaveBeenCalledOnce();
+  });
+
+  it('cuts an ended response that is still not flushed after a grace period', () => {
+    vi.useFakeTimers();
+    try {
+      const { raw } = response(false);
+      const stream = new HijackedStream(raw, 1024);
+      stream.write(': unread\n\n');
+      stream.end();
+      expect(raw.destroy).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(END_FLUSH_MS);
+      expect(raw.destroy).toHaveBeenCalledOnce();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -32,11 +32,19 @@ export function sendClientEvent(stream: SseStream<SseEvents>, event: ClientEvent
   stream.send(...([event.name, event.payload, id] as SseFrame<SseEvents>));
 }
 
-/** The caller whose session bounds the stream, the bus that announces sessions ending, and the watch that double-checks. */
+/**
+ * The caller whose session bounds the stream, the bus that announces sessions ending, the watch
+ * that double-checks; how much may wait unsent before the stream is dropped; what to release
+ * when it ends.
+ */
 export interface SseSession {
   user: Pick<AuthUser, 'sessionId' | 'expiresAt'>;
   events$: Observable<RealtimeEvent>;
   watch: SessionWatch;
+  maxBacklogBytes: number;
+  /** Told how to cut the stream (at shutdown), once it is open. */
+  track?: (cut: () => void) => void;
+  release?: () => void;
 }
 
 /**
@@ -52,12 +60,14 @@ export function openEventStream(
   headers: Record<string, string>,
   onSessionEnd: (reason: SessionExpiredReason) => void,
 ): HijackedStream {
-  const stream = new HijackedStream(hijack(reply, headers));
+  const stream = new HijackedStream(hijack(reply, headers), session.maxBacklogBytes);
+  session.track?.(() => stream.cut());
   const heartbeat = setInterval(() => stream.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
   const endSession = boundBySession(session, onSessionEnd);
   stream.onClose(() => {
     clearInterval(heartbeat);
     endSession();
+    session.release?.();
   });
   return stream;
 }
@@ -104,12 +114,21 @@ function boundBySession({ user, events$, watch }: SseSession, end: (reason: Sess
   };
 }
 
-/** Text on a hijacked response, until either side ends it. */
+/** How long an ended stream may take to flush what it still holds before its connection is cut. */
+export const END_FLUSH_MS = 5000;
+
+/**
+ * Text on a hijacked response, until either side ends it. A client that stops reading is cut off
+ * once `maxBacklogBytes` wait unsent (the memory is the server's), as a socket is.
+ */
 export class HijackedStream {
   private done = false;
   private readonly listeners: (() => void)[] = [];
 
-  constructor(private readonly raw: ServerResponse) {
+  constructor(
+    private readonly raw: ServerResponse,
+    private readonly maxBacklogBytes: number,
+  ) {
     raw.on('close', () => this.finish());
     // A client gone before the takeover: 'close' has fired already and will not again.
     if (raw.destroyed) this.finish();
@@ -120,11 +139,22 @@ export class HijackedStream {
   }
 
   write(text: string): void {
-    if (!this.done) this.raw.write(text);
+    if (this.done) return;
+    this.raw.write(text);
+    if (this.raw.writableLength > this.maxBacklogBytes) this.cut();
   }
 
   end(last?: string): void {
-    if (!this.done) this.raw.end(last);
+    if (this.done) return;
+    this.raw.end(last);
+    this.finish();
+    // A client that does not read would hold the ended response (and what it holds) for ever.
+    if (!this.raw.writableFinished) setTimeout(() => this.raw.destroy(), END_FLUSH_MS).unref();
+  }
+
+  /** Drops the connection: the client sees it fail and reconnects (EventSource, useChat's resume). */
+  cut(): void {
+    this.raw.destroy();
     this.finish();
   }
 

@@ -26,6 +26,8 @@ export interface LimitSettings {
   wsMaxSocketsPerUser: number;
   /** Bytes waiting to be written to one socket past which it is disconnected: a client that stops reading. */
   wsMaxBacklogBytes: number;
+  /** Event streams (SSE, useChat) one user may hold open at once on this instance. */
+  sseMaxStreamsPerUser: number;
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
@@ -50,6 +52,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     wsMaxSocketsPerUser: readInt(env, 'WS_MAX_SOCKETS_PER_USER', 20, { min: 1, max: 1_000_000 }),
     // Above a full recovery page (2 MB) plus the backlog at which pages are refused (1 MB).
     wsMaxBacklogBytes: readInt(env, 'WS_MAX_BACKLOG_BYTES', 8 * 1024 * 1024, { min: 4 * 1024 * 1024, max: 1024 * 1024 * 1024 }),
+    sseMaxStreamsPerUser: readInt(env, 'SSE_MAX_STREAMS_PER_USER', 20, { min: 1, max: 1_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
   };
