@@ -7,6 +7,7 @@ import { AcceptsStreamTicket, Authenticated, CurrentUser } from '../common/auth/
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { EventStreams } from '../chat/event-streams.service.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
+import { createValidationPipe } from '../common/pipes/validation.pipe.js';
 import { AiSdkService, type Answer } from './ai-sdk.service.js';
 import { ChatRequestDto } from './dto/ai-sdk.dto.js';
 import { openUiMessageStream } from './ui-message-stream.js';
@@ -19,6 +20,8 @@ const UI_MESSAGE_STREAM = {
     '(or error {errorText} / abort) — then `data: [DONE]`.',
   content: { 'text/event-stream': { schema: { type: 'string' } } },
 };
+
+const LENIENT = createValidationPipe({ allowUnknownFields: true });
 
 /** The useChat endpoint's path under the API prefix (its body limit is its own: CHAT_BODY_LIMIT). */
 export const CHAT_ROUTE = 'chat';
@@ -47,8 +50,11 @@ export class AiSdkController {
   @ApiBody({ type: ChatRequestDto })
   @ApiOkResponse(UI_MESSAGE_STREAM)
   @ApiErrors(400, 403, 404, 409, 413, 429)
-  async send(@CurrentUser() user: AuthUser, @Body() body: ChatRequestDto, @Res() reply: FastifyReply): Promise<void> {
-    this.answer(reply, user, await this.aiSdk.submit(user, body));
+  async send(@CurrentUser() user: AuthUser, @Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    // Typed `unknown`, the global pipe leaves the body alone: useChat's `body` option adds fields
+    // of the app's own at the top level, which this route drops instead of refusing.
+    const request = (await LENIENT.transform(body, { type: 'body', metatype: ChatRequestDto })) as ChatRequestDto;
+    this.answer(reply, user, await this.aiSdk.submit(user, request));
   }
 
   @Get(':id/stream')

@@ -119,6 +119,8 @@ export class AiSdkService {
   private async answered(user: AuthUser, { id, messageId, messages }: ChatRequestDto): Promise<string> {
     await this.conversations.authorize(id, user, 'send');
     const named = messageId ? await this.stored(id, messageId) : undefined;
+    // One of our ids that is not a message of this conversation is a mistake, not a client-side id.
+    if (messageId && UUID.test(messageId) && !named) throw new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'messageId is not a message of this conversation');
     if (named?.role === 'assistant' && named.runId) return (await this.chat.getRun(user, id, named.runId)).triggerMessageId;
     if (named?.role === 'user') return named.id;
     const last = messages.findLast((message) => message.role === 'user');

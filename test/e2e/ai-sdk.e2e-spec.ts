@@ -289,7 +289,6 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with the built-in
       ['parts that are not objects', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ id: 'm', role: 'user', parts: [null, 'x'] }] }), 'messages', 'messages.0.parts.0 must be an object'],
       ['an unknown role', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ ...message('hi'), role: 'tool' }] }), 'messages', 'messages.0.role must be one of'],
       ['a message id with spaces', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ ...message('hi'), id: 'a b' }] }), 'messages', 'messages.0.id must be'],
-      ['an unknown field', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message('hi')], admin: true }), 'admin', 'should not exist'],
       ['a huge array of messages', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: Array.from({ length: 20_000 }, () => ({})) }), 'messages', 'messages must hold 1 to 10000 messages'],
       ['a huge array of parts', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [{ id: 'm', role: 'user', parts: Array.from({ length: 1000 }, () => ({ type: 'x' })) }] }), 'messages', 'messages.0.parts must be an array of at most 100 parts'],
       ['a last message that is not the user\'s', (conversation) => ({ id: conversation, trigger: 'submit-message', messages: [message('hi', { role: 'assistant' })] }), 'messages.0.role', 'the last message must be the user message'],
@@ -310,6 +309,25 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with the built-in
       const response = await h.post(user, '/chat', { id, trigger: 'submit-message', messages: [message('hi', { metadata: deep })] });
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({ statusCode: 400, code: 'VALIDATION', message: expect.stringContaining('nested'), requestId: expect.any(String) });
+    });
+
+    it("ignores top-level fields of the app's own (useChat's `body` option) instead of refusing them", async () => {
+      const own = await h.conversation(user, { mode: 'off' });
+      const response = await h.post(user, '/chat', { id: own, trigger: 'submit-message', messages: [message('with extras', { id: 'extras-1' })], model: 'gpt-4o', tenant: { id: 7 } });
+      expect(response.status).toBe(200);
+      expect((await h.messages(user, own)).map((stored) => stored.content)).toEqual(['with extras']);
+    });
+
+    it('a regenerate naming a message of another conversation is 404, not a regenerate of something else', async () => {
+      const [here, other] = [await h.conversation(user, { mode: 'off' }), await h.conversation(user, { mode: 'off' })];
+      await h.post(user, '/chat', { id: here, trigger: 'submit-message', messages: [message('asked here', { id: 'here-1' })] });
+      await h.post(user, '/chat', { id: other, trigger: 'submit-message', messages: [message('elsewhere', { id: 'elsewhere-1' })] });
+      const foreign = (await h.messages(user, other))[0]!.id as string;
+      // The body's last user message is one of this conversation: it must not be answered instead.
+      const response = await h.post(user, '/chat', { id: here, trigger: 'regenerate-message', messageId: foreign, messages: [message('asked here', { id: 'here-1' })] });
+      expect(response.status).toBe(404);
+      expect(response.body).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
+      expect((await t.http(`${API}/conversations/${here}/messages`, { token: user.accessToken })).body.items).toHaveLength(1);
     });
 
     it('a regenerate naming nothing of this conversation is 404', async () => {

@@ -80,7 +80,7 @@ export class UiMessagePartDto {
 
 /** A UI message as the AI SDK sends it (documentation: the body is checked by AreUiMessages). */
 export class UiMessageDto {
-  @ApiProperty({ maxLength: 100, example: 'msg_8Jd2kLq0', description: 'For the new user message: its idempotency key (our clientMessageId)' })
+  @ApiProperty({ minLength: 1, maxLength: 100, pattern: '^[\\x21-\\x7e]+$', example: 'msg_8Jd2kLq0', description: 'For the new user message: its idempotency key (our clientMessageId)' })
   id!: string;
 
   @ApiProperty({ enum: ROLES, example: 'user' })
@@ -89,7 +89,7 @@ export class UiMessageDto {
   @ApiProperty({ type: [UiMessagePartDto], maxItems: MAX_UI_PARTS })
   parts!: Record<string, unknown>[];
 
-  @ApiPropertyOptional({ description: 'Ignored' })
+  @ApiPropertyOptional({ description: 'Ignored (any JSON)' })
   metadata?: unknown;
 }
 

@@ -11,6 +11,7 @@ export class StreamTicketDto {
   @ApiProperty({
     description: 'Seconds left to use it: 60, or less when the access token that asked for it expires sooner',
     example: 60,
+    type: 'integer',
   })
   expiresIn!: number;
 }

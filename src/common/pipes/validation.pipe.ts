@@ -29,11 +29,14 @@ export function validationFailed(errors: ValidationError[]): AppError {
   return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', toFieldErrors(errors));
 }
 
-/** Strict validation of every DTO: unknown fields are rejected, not silently dropped. */
-export function createValidationPipe(): ValidationPipe {
+/**
+ * Strict validation of every DTO: unknown fields are rejected, not silently dropped — unless a
+ * body is meant to carry fields of its client's own (`allowUnknownFields`: they are dropped).
+ */
+export function createValidationPipe({ allowUnknownFields = false } = {}): ValidationPipe {
   return new ValidationPipe({
     whitelist: true,
-    forbidNonWhitelisted: true,
+    forbidNonWhitelisted: !allowUnknownFields,
     forbidUnknownValues: true,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
