@@ -6,4 +6,4 @@ export { localStorageTokens, memoryTokens, SignedOutError, TokenSession, type To
 export { comparable, ConversationState, isDeleted, isTombstone, type ReplyText, type SyncAnomaly, type SyncedMessage, type SyncObserver, type Tombstone } from './sync/state.js';
 export { applyServerEvent, SYNC_EVENTS, type ServerEventFrame } from './sync/events.js';
 export { readChanges, type ChangesPage } from './sync/changes.js';
-export { ConversationSync, type ConversationSyncOptions } from './sync/conversation-sync.js';
+export { ConversationSync, type ConversationSyncOptions, type JoinError } from './sync/conversation-sync.js';

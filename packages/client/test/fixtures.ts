@@ -23,3 +23,60 @@ export function message(overrides: Partial<MessageDto> = {}): MessageDto {
     ...overrides,
   } as MessageDto;
 }
+
+/** An emitted client event and how to answer it (its acknowledgement). */
+export interface Emitted {
+  event: string;
+  payload: unknown;
+  answer(ack: unknown): void;
+}
+
+/**
+ * The part of a Socket.IO client socket ConversationSync uses, driven by the test: `answer`
+ * decides the acknowledgement of each emitted event (undefined: none ever comes).
+ */
+export class FakeSocket {
+  connected = true;
+  readonly emitted: Emitted[] = [];
+  private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
+
+  constructor(private readonly answer: (emitted: Emitted, nth: number) => unknown = () => undefined) {}
+
+  on(event: string, handler: (payload: unknown) => void): void {
+    if (!this.handlers.has(event)) this.handlers.set(event, new Set());
+    this.handlers.get(event)!.add(handler);
+  }
+
+  off(event: string, handler: (payload: unknown) => void): void {
+    this.handlers.get(event)?.delete(handler);
+  }
+
+  /** The server sends `event`. */
+  receive(event: string, payload: unknown): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(payload);
+  }
+
+  timeout(ms: number) {
+    return {
+      emitWithAck: (event: string, payload: unknown) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('operation has timed out')), ms);
+          const emitted: Emitted = { event, payload, answer: (ack) => (clearTimeout(timer), resolve(ack)) };
+          this.emitted.push(emitted);
+          const ack = this.answer(emitted, this.emitted.length);
+          if (ack !== undefined) queueMicrotask(() => emitted.answer(ack));
+        }),
+    };
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Until `condition` holds, at most `timeoutMs`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await sleep(5);
+  }
+}
