@@ -80,3 +80,28 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
     await sleep(5);
   }
 }
+
+/** The Web Storage API (the tests' tsconfig has no DOM types). */
+export interface WebStorage {
+  readonly length: number;
+  clear(): void;
+  getItem(key: string): string | null;
+  key(index: number): string | null;
+  removeItem(key: string): void;
+  setItem(key: string, value: string): void;
+}
+
+/** What `localStorage` is to the tabs of one origin, for tabs (TokenSessions) of one test. */
+export function memoryStorage(): WebStorage {
+  const items = new Map<string, string>();
+  return {
+    get length() {
+      return items.size;
+    },
+    clear: () => items.clear(),
+    getItem: (key) => items.get(key) ?? null,
+    key: (index) => [...items.keys()][index] ?? null,
+    removeItem: (key) => void items.delete(key),
+    setItem: (key, value) => void items.set(key, String(value)),
+  };
+}
