@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type ChatSocket, connectChat, createClient, createMemoryLocks, memoryTokens, TokenSession, type Tokens } from '@agent-chat/client';
+import { type ChatSocket, connectChat, createClient, createMemoryLocks, localStorageTokens, memoryTokens, TokenSession, type TokenStorage, type Tokens } from '@agent-chat/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryStorage } from '../../packages/client/test/fixtures.js';
 import { PASSWORD } from '../support/auth.js';
 import { decodePayload, signHs256 } from '../support/jwt.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -47,7 +48,7 @@ describe('token refresh with the typed client', () => {
     return { accessToken: signHs256(claims, t.config.auth.jwtSecret), refreshToken: data!.refreshToken };
   }
 
-  function tab(tokens: { storage: ReturnType<typeof memoryTokens> }, extra: Partial<ConstructorParameters<typeof TokenSession>[0]> = {}) {
+  function tab(tokens: { storage: TokenStorage }, extra: Partial<ConstructorParameters<typeof TokenSession>[0]> = {}) {
     const session = new TokenSession({ baseUrl: t.baseUrl, storage: tokens.storage, channel: null, ...extra });
     sessions.push(session);
     const rest = createClient({ baseUrl: t.baseUrl, getToken: session.getToken, refresh: session.refresh });
@@ -76,6 +77,20 @@ describe('token refresh with the typed client', () => {
     expect(counts.refreshes).toBe(1);
     expect(await told).toEqual(storage.get());
     expect((await tabs[1]!.rest.GET('/api/v1/auth/me')).response.status).toBe(200);
+  });
+
+  it('refreshes once for two tabs sharing localStorage without Web Locks (an insecure context)', async () => {
+    const { counts, fetch } = counting();
+    const localStorage = memoryStorage();
+    localStorageTokens('tokens', localStorage).set(await signedUp());
+    const channel = `agent-chat-${randomUUID()}`;
+    const tabs = [0, 1].map(() => tab({ storage: localStorageTokens('tokens', localStorage) }, { channel, fetch }));
+    const answers = await Promise.all(tabs.flatMap(({ rest }) => Array.from({ length: 5 }, () => rest.GET('/api/v1/conversations'))));
+    expect(answers.map((a) => a.response.status)).toEqual(Array(10).fill(200));
+    expect(counts.refreshes).toBe(1);
+    // Nothing presented a used refresh token: the session lives on in both tabs.
+    await expect(tabs[1]!.session.refresh()).resolves.toEqual(expect.any(String));
+    expect((await tabs[0]!.rest.GET('/api/v1/auth/me')).response.status).toBe(200);
   });
 
   it('connects a socket refused as unauthorized after one refresh', async () => {

@@ -74,7 +74,6 @@ describe('the web example (examples/web) in a real browser', () => {
   beforeAll(async () => {
     if (!browserAvailable) return;
     out = await mkdtemp(join(tmpdir(), 'web-example-'));
-    await build({ root: EXAMPLE, logLevel: 'warn', build: { outDir: out, emptyOutDir: true, sourcemap: false } });
     web = await serveStatic(out);
     fake = await new FakeOpenAI().start();
     // Short pings: a browser that lost the network is noticed (by it and by the server) within seconds.
@@ -86,6 +85,16 @@ describe('the web example (examples/web) in a real browser', () => {
       WS_PING_INTERVAL_MS: '1000',
       WS_PING_TIMEOUT_MS: '1000',
     });
+    // The API's origin is the build's, as a deployment sets it (Vite reads VITE_* from the
+    // environment); NODE_ENV is Vitest's "test" otherwise, which Vite builds as development.
+    const { NODE_ENV } = process.env;
+    Object.assign(process.env, { VITE_API_URL: t.baseUrl, NODE_ENV: 'production' });
+    try {
+      await build({ root: EXAMPLE, logLevel: 'warn', build: { outDir: out, emptyOutDir: true, sourcemap: false } });
+    } finally {
+      delete process.env.VITE_API_URL;
+      process.env.NODE_ENV = NODE_ENV;
+    }
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await launchChromium();
   }, 90_000);
@@ -108,14 +117,19 @@ describe('the web example (examples/web) in a real browser', () => {
     return release;
   }
 
-  /** A new browser profile (its own storage and network) signed up through the page's form. */
-  async function signUp(name: string): Promise<{ page: Page; context: BrowserContext; userId: string; email: string }> {
+  /**
+   * A new browser profile (its own storage and network) signed up through the page's form, opened
+   * at `path`; `hosts` collects the host of every request the page sends.
+   */
+  async function signUp(name: string, path = '/'): Promise<{ page: Page; context: BrowserContext; userId: string; email: string; hosts: Set<string> }> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     if (process.env.TEST_BROWSER_CONSOLE) page.on('console', (message) => process.stderr.write(`[${name}] ${message.type()}: ${message.text()}\n`));
-    await page.goto(`${web.origin}/?api=${encodeURIComponent(t.baseUrl)}`);
+    const hosts = new Set<string>();
+    page.on('request', (request) => hosts.add(new URL(request.url()).host));
+    await page.goto(`${web.origin}${path}`);
     const email = `${name.toLowerCase()}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
     await page.fill('#auth [name=email]', email);
     await page.fill('#auth [name=password]', PASSWORD);
@@ -123,7 +137,7 @@ describe('the web example (examples/web) in a real browser', () => {
     await page.click('#auth button[value=register]');
     await page.waitForSelector('#connection[data-state=connected]');
     const userId = (await page.getAttribute('#me', 'data-user-id'))!;
-    return { page, context, userId, email };
+    return { page, context, userId, email, hosts };
   }
 
   async function createConversation(page: Page, title: string, agent = ''): Promise<string> {
@@ -142,6 +156,18 @@ describe('the web example (examples/web) in a real browser', () => {
 
   const row = (page: Page, role: string, text?: string) => page.locator(`#messages > li[data-role=${role}]`, text === undefined ? {} : { hasText: text });
   const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+
+  it('talks only to the API it was built for, whatever ?api= says, and remembers none', async (ctx) => {
+    if (!needBrowser(ctx)) return;
+    const elsewhere = 'https://evil.example';
+    const { page, hosts } = await signUp('Eve', `/?api=${encodeURIComponent(elsewhere)}`);
+    expect([...hosts].sort()).toEqual([new URL(web.origin).host, new URL(t.baseUrl).host].sort());
+    const keys = await page.evaluate(() => {
+      const { localStorage } = globalThis as unknown as { localStorage: { length: number; key(index: number): string | null } };
+      return Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i));
+    });
+    expect(keys).toEqual([`agent-chat.tokens ${new URL(t.baseUrl).origin}`]);
+  }, 60_000);
 
   it('answers /calc 2+2 with the builtin agent through its tool, and shows it again after signing out and in', async (ctx) => {
     if (!needBrowser(ctx)) return;
@@ -234,10 +260,10 @@ describe('the web example (examples/web) in a real browser', () => {
     await shot(bob.page, 'caught-up-bob');
 
     // And both agree with the server.
-    const token = await bob.page.evaluate(() => {
+    const token = await bob.page.evaluate((key) => {
       const { localStorage } = globalThis as unknown as { localStorage: { getItem(key: string): string | null } };
-      return (JSON.parse(localStorage.getItem('agent-chat.tokens')!) as { accessToken: string }).accessToken;
-    });
+      return (JSON.parse(localStorage.getItem(key)!) as { accessToken: string }).accessToken;
+    }, `agent-chat.tokens ${new URL(t.baseUrl).origin}`);
     const changes = await t.http(`/api/v1/conversations/${conversationId}/changes?afterVersion=0&limit=500`, { token });
     const server = (changes.body.items as { id: string; content: string; status: string; version: number; deletedAt: string | null }[])
       .filter((m) => !m.deletedAt)

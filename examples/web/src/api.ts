@@ -3,19 +3,26 @@ import { type ChatSocket, connectChat, createClient, localStorageTokens, type Re
 export type User = Schema<'UserDto'>;
 
 /**
- * The API's origin: `?api=` (remembered for the next visit), else VITE_API_URL at build time,
- * else a server on this machine's default port.
+ * The API's origin: VITE_API_URL at build time, else a server on this machine's default port. A
+ * built page takes it from nothing else: a link could otherwise point it at any server, which
+ * would then receive the password and tokens. Only the dev server accepts `?api=`, for this visit.
  */
 function apiUrl(): string {
-  const fromQuery = new URLSearchParams(location.search).get('api');
-  if (fromQuery) localStorage.setItem('agent-chat.api', fromQuery);
-  return fromQuery ?? localStorage.getItem('agent-chat.api') ?? import.meta.env.VITE_API_URL ?? 'http://localhost:3000';
+  const fromQuery = import.meta.env.DEV ? new URLSearchParams(location.search).get('api') : null;
+  return new URL(fromQuery || import.meta.env.VITE_API_URL || 'http://localhost:3000').origin;
 }
 
 export const API_URL = apiUrl();
 
-/** Tokens in localStorage: every tab of this origin shares the sign-in and its refreshes. */
-export const session = new TokenSession({ baseUrl: API_URL, storage: localStorageTokens() });
+/**
+ * Tokens in localStorage, under a key (and channel) of the API's origin: every tab of this origin
+ * shares the sign-in and its refreshes, and no API is ever sent another one's tokens.
+ */
+export const session = new TokenSession({
+  baseUrl: API_URL,
+  storage: localStorageTokens(`agent-chat.tokens ${API_URL}`),
+  channel: `agent-chat.tokens ${API_URL}`,
+});
 
 /** REST with the session's token; a 401 refreshes it once and retries. */
 export const rest: RestClient = createClient({ baseUrl: API_URL, getToken: session.getToken, refresh: session.refresh });

@@ -34,7 +34,7 @@ export class ConversationView {
     private readonly me: string,
   ) {
     this.messages = new MessageList(this.list, me, { cancel: (runId) => void this.cancel(runId), edit: (message, content) => this.edit(message, content) });
-    this.sync = new ConversationSync({ socket, rest, conversationId: conversation.id, onChange: () => this.render() });
+    this.sync = new ConversationSync({ socket, rest, conversationId: conversation.id, onChange: () => this.render(), onError: (error) => this.showError(error.message) });
     this.on('typing', this.typing);
     this.on('presence', this.presence);
     this.on('run:tool', this.tool);

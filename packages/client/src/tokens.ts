@@ -14,6 +14,12 @@ export interface Tokens {
 export interface TokenStorage {
   get(): Tokens | undefined;
   set(tokens: Tokens | undefined): void;
+  /**
+   * The Web Storage every tab reads these tokens from, when there is one: it is then the source of
+   * truth (a message from another tab only says to read it again) and, without Web Locks, where
+   * the refresh lock's lease is kept.
+   */
+  readonly shared?: Storage;
 }
 
 export function memoryTokens(initial?: Tokens): TokenStorage {
@@ -29,6 +35,7 @@ export function memoryTokens(initial?: Tokens): TokenStorage {
 /** Tokens in `localStorage` under `key`: shared by every tab of the origin. */
 export function localStorageTokens(key = 'agent-chat.tokens', storage: Storage = globalThis.localStorage): TokenStorage {
   return {
+    shared: storage,
     get: () => {
       const raw = storage.getItem(key);
       return raw ? (JSON.parse(raw) as Tokens) : undefined;
@@ -45,17 +52,19 @@ export class SignedOutError extends Error {
   }
 }
 
-/** What other tabs are told over the BroadcastChannel: the tokens now in use (null: signed out). */
+/** What other tabs are told over the BroadcastChannel: the tokens now in use (null: signed out), and since when. */
 interface TokensMessage {
   type: 'tokens';
   tokens: Tokens | null;
+  /** `Date.now()` when they were stored: a message may arrive after a newer one. */
+  issuedAt: number;
 }
 
 export interface TokenSessionOptions {
   baseUrl: string;
   /** Default: this tab's memory. */
   storage?: TokenStorage;
-  /** Default: `navigator.locks`, else a lock of this session only. */
+  /** Default: `navigator.locks`, else a lease in the storage's `shared` Web Storage, else a lock of this session only. */
   locks?: Locks;
   /** BroadcastChannel on which tabs tell each other of new tokens; null for none. */
   channel?: string | null;
@@ -76,10 +85,12 @@ export class TokenSession {
   private readonly auth: RestClient;
   private readonly listeners = new Set<(tokens: Tokens | undefined) => void>();
   private inFlight: Promise<string> | undefined;
+  /** When the tokens held were stored, here or in the tab that told of them. */
+  private issuedAt = 0;
 
   constructor(options: TokenSessionOptions) {
     this.storage = options.storage ?? memoryTokens();
-    this.locks = options.locks ?? defaultLocks();
+    this.locks = options.locks ?? defaultLocks(this.storage.shared);
     this.auth = createClient({ baseUrl: options.baseUrl, ...(options.fetch ? { fetch: options.fetch } : {}) });
     const name = options.channel === undefined ? 'agent-chat.tokens' : options.channel;
     if (name !== null && typeof BroadcastChannel === 'function') {
@@ -138,15 +149,23 @@ export class TokenSession {
   }
 
   private store(tokens: Tokens | undefined): void {
+    this.issuedAt = Math.max(Date.now(), this.issuedAt + 1);
     this.storage.set(tokens);
-    this.channel?.postMessage({ type: 'tokens', tokens: tokens ?? null } satisfies TokensMessage);
+    this.channel?.postMessage({ type: 'tokens', tokens: tokens ?? null, issuedAt: this.issuedAt } satisfies TokensMessage);
     this.notify(tokens);
   }
 
+  /**
+   * Another tab's tokens. Shared storage already holds the newest ones (a late message must not
+   * bring back a used refresh token): it is only read again. A tab's own storage takes newer ones only.
+   */
   private received(message: TokensMessage): void {
     if (message?.type !== 'tokens') return;
+    if (this.storage.shared) return this.notify(this.storage.get());
+    if (!(message.issuedAt > this.issuedAt)) return;
+    this.issuedAt = message.issuedAt;
     const tokens = message.tokens ?? undefined;
-    if (JSON.stringify(this.storage.get()) !== JSON.stringify(tokens)) this.storage.set(tokens);
+    this.storage.set(tokens);
     this.notify(tokens);
   }
 

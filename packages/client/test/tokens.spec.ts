@@ -1,5 +1,6 @@
-import { createClient, createMemoryLocks, memoryTokens, SignedOutError, TokenSession, type Tokens } from '@agent-chat/client';
+import { createClient, createMemoryLocks, createStorageLocks, localStorageTokens, memoryTokens, SignedOutError, TokenSession, type Tokens } from '@agent-chat/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, sleep } from './fixtures.js';
 
 /** A server's /auth/refresh with rotating, single-use refresh tokens: reuse is counted, not forgiven. */
 function fakeServer() {
@@ -57,6 +58,46 @@ describe('TokenSession', () => {
     expect(await told).toEqual({ accessToken: 'a1', refreshToken: 'r1' });
   });
 
+  it('refreshes once for two tabs sharing localStorage where Web Locks are missing (an insecure context)', async () => {
+    expect((globalThis as { navigator?: { locks?: unknown } }).navigator?.locks).toBeUndefined();
+    const { server, fetch } = fakeServer();
+    const localStorage = memoryStorage();
+    localStorageTokens('tokens', localStorage).set(signedIn);
+    const channel = `tokens-${Math.random()}`;
+    const tabs = [0, 1].map(() => open(new TokenSession({ baseUrl: 'http://api.test', storage: localStorageTokens('tokens', localStorage), channel, fetch })));
+    const rests = tabs.map((session) => createClient({ baseUrl: 'http://api.test', getToken: session.getToken, refresh: session.refresh, fetch }));
+    const answers = await Promise.all(rests.flatMap((rest) => [rest.GET('/api/v1/conversations'), rest.GET('/api/v1/conversations')]));
+    expect(answers.map((answer) => answer.response.status)).toEqual([200, 200, 200, 200]);
+    expect(server).toMatchObject({ refreshes: 1, reuses: 0 });
+    expect(tabs.map((tab) => tab.tokens)).toEqual([{ accessToken: 'a1', refreshToken: 'r1' }, { accessToken: 'a1', refreshToken: 'r1' }]);
+  });
+
+  it('never writes shared storage from a message: a late one with older tokens leaves the newer ones', async () => {
+    const channel = `tokens-${Math.random()}`;
+    const tab = open(new TokenSession({ baseUrl: 'http://api.test', storage: localStorageTokens('tokens', memoryStorage()), channel }));
+    const late = open(new TokenSession({ baseUrl: 'http://api.test', storage: memoryTokens(), channel }));
+    const told = new Promise<Tokens | undefined>((resolve) => tab.onChange((tokens) => tokens?.accessToken === 'a2' && resolve(tokens)));
+    // The other tab's message of a1 is still on its way when this one stores a2.
+    late.signIn({ accessToken: 'a1', refreshToken: 'r1' });
+    tab.signIn({ accessToken: 'a2', refreshToken: 'r2' });
+    await sleep(50);
+    expect(await told).toEqual({ accessToken: 'a2', refreshToken: 'r2' });
+    expect(tab.tokens).toEqual({ accessToken: 'a2', refreshToken: 'r2' });
+  });
+
+  it('takes only newer tokens from a message into a tab’s own storage', async () => {
+    const channel = `tokens-${Math.random()}`;
+    const [tab, other] = [0, 1].map(() => open(new TokenSession({ baseUrl: 'http://api.test', storage: memoryTokens(), channel })));
+    other!.signIn({ accessToken: 'a1', refreshToken: 'r1' });
+    tab!.signIn({ accessToken: 'a2', refreshToken: 'r2' });
+    await sleep(50);
+    expect(tab!.tokens).toEqual({ accessToken: 'a2', refreshToken: 'r2' });
+    const told = new Promise<Tokens | undefined>((resolve) => tab!.onChange(resolve));
+    other!.signIn({ accessToken: 'a3', refreshToken: 'r3' });
+    expect(await told).toEqual({ accessToken: 'a3', refreshToken: 'r3' });
+    expect(tab!.tokens).toEqual({ accessToken: 'a3', refreshToken: 'r3' });
+  });
+
   it('signs out everywhere when the refresh token is refused', async () => {
     const { fetch } = fakeServer();
     const channel = `tokens-${Math.random()}`;
@@ -67,6 +108,33 @@ describe('TokenSession', () => {
     expect(tab.tokens).toBeUndefined();
     expect(await told).toBeUndefined();
     expect(other.tokens).toBeUndefined();
+  });
+});
+
+describe('createStorageLocks', () => {
+  it('grants one holder at a time among locks sharing a storage, and frees the lease after', async () => {
+    const storage = memoryStorage();
+    const tabs = [0, 1, 2].map(() => createStorageLocks(storage, { settleMs: 5 }));
+    let holders = 0;
+    let most = 0;
+    const hold = (i: number) =>
+      tabs[i % 3]!.request('l', async () => {
+        most = Math.max(most, ++holders);
+        await sleep(10);
+        holders--;
+        return i;
+      });
+    expect(await Promise.all([0, 1, 2, 3, 4, 5].map(hold))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(most).toBe(1);
+    expect(storage.length).toBe(0);
+  });
+
+  it('takes over a lease its holder left to expire', async () => {
+    const storage = memoryStorage();
+    storage.setItem('l.lease', JSON.stringify({ owner: 'a closed tab', expires: Date.now() + 50 }));
+    const started = Date.now();
+    await createStorageLocks(storage, { settleMs: 5 }).request('l', async () => undefined);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { RestClient } from '../rest.js';
 import { emitAck, type ChatSocket } from '../socket.js';
-import type { JoinResult } from '../wire.js';
+import type { Ack, JoinResult } from '../wire.js';
 import { readChanges } from './changes.js';
 import { applyServerEvent, SYNC_EVENTS, type ServerEventFrame } from './events.js';
 import { ConversationState, type SyncObserver } from './state.js';
@@ -18,7 +18,17 @@ export interface ConversationSyncOptions {
   ackTimeoutMs?: number;
   /** Called after anything changed the state. */
   onChange?: (state: ConversationState) => void;
+  /** Called when the server refuses the join for good (NOT_FOUND, FORBIDDEN, VALIDATION): the sync stops. */
+  onError?: (error: JoinError) => void;
+  /** First delay before joining again after a failed join, doubled on each failure in a row up to `maxRetryDelayMs`. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
 }
+
+export type JoinError = Extract<Ack, { ok: false }>['error'];
+
+/** Refusals that joining again cannot change. */
+const FINAL_REFUSALS: readonly string[] = ['NOT_FOUND', 'FORBIDDEN', 'VALIDATION'];
 
 /**
  * Keeps one conversation's state in sync over a Socket.IO connection: joins with `afterVersion`
@@ -32,6 +42,11 @@ export class ConversationSync {
   private joined = false;
   private recovering = false;
   private recoverAgain = false;
+  private closed = false;
+  private failures = 0;
+  /** Ends the wait before the next join early (close). */
+  private wake: (() => void) | undefined;
+  private refusal: JoinError | undefined;
   private readonly detach: (() => void)[] = [];
 
   constructor(private readonly options: ConversationSyncOptions) {
@@ -56,7 +71,16 @@ export class ConversationSync {
 
   /** Connected, joined, and holding every change announced so far. */
   get live(): boolean {
-    return this.options.socket.connected && !this.recovering && !this.buffer && !this.state.hasGap;
+    return this.options.socket.connected && this.joined && !this.recovering && !this.buffer && !this.state.hasGap;
+  }
+
+  /** Why the server refused the join for good, once it has: the sync has stopped. */
+  get error(): JoinError | undefined {
+    return this.refusal;
+  }
+
+  private get stopped(): boolean {
+    return this.closed || this.refusal !== undefined;
   }
 
   private onLive(frame: ServerEventFrame): void {
@@ -82,6 +106,7 @@ export class ConversationSync {
 
   /** Joins (again) after the last version held, until nothing is missing. */
   async recover(): Promise<void> {
+    if (this.stopped) return;
     if (this.recovering) {
       this.recoverAgain = true;
       return;
@@ -91,37 +116,85 @@ export class ConversationSync {
       do {
         this.recoverAgain = false;
         if (!this.options.socket.connected) return;
-        await this.joinOnce();
-      } while (this.recoverAgain || (this.state.hasGap && this.options.socket.connected));
+        const retryInMs = await this.joinOnce();
+        if (retryInMs !== undefined) {
+          await this.sleep(retryInMs);
+          this.recoverAgain = true;
+        }
+      } while (!this.stopped && (this.recoverAgain || (this.state.hasGap && this.options.socket.connected)));
     } finally {
       this.recovering = false;
     }
   }
 
-  private async joinOnce(): Promise<void> {
+  /** One join and its paging; resolves the delay before joining again when it failed in a way that may pass. */
+  private async joinOnce(): Promise<number | undefined> {
     const { state, options } = this;
-    this.buffer ??= [];
+    // Until this join is applied nothing is known to be complete: live events wait in the buffer.
+    this.joined = false;
+    this.buffer = [];
     const afterVersion = state.version;
     let ack;
     try {
       ack = await emitAck(options.socket, 'conversation:join', { conversationId: options.conversationId, afterVersion }, { timeoutMs: options.ackTimeoutMs ?? 10_000 });
     } catch (error) {
-      // The connection went away with the join: what it delivered has no base to apply to, and
-      // the next connection's join recovers all of it.
-      state.note(`join after v${afterVersion} unanswered: ${(error as Error).message}; ${this.buffer?.length ?? 0} buffered events dropped`);
-      this.buffer = undefined;
-      return;
+      // What was buffered has no base to apply to; the next join recovers all of it. Still connected,
+      // the server was slow: join again. Disconnected: the next connection joins.
+      this.discard(`join after v${afterVersion} unanswered: ${(error as Error).message}`);
+      return options.socket.connected ? this.backoff() : undefined;
     }
+    if (this.closed) return undefined;
     if (!ack.ok) {
-      state.note(`join after v${afterVersion} refused: ${JSON.stringify(ack.error)}`);
-      const details = ack.error.details as { retryAfterSeconds?: number } | undefined;
-      await new Promise((resolve) => setTimeout(resolve, (details?.retryAfterSeconds ?? 0.2) * 1000));
-      this.recoverAgain = true;
-      this.flush();
-      return;
+      this.discard(`join after v${afterVersion} refused: ${JSON.stringify(ack.error)}`);
+      return this.refused(ack.error);
     }
-    await this.applyJoin(afterVersion, ack.data);
+    try {
+      await this.applyJoin(afterVersion, ack.data);
+    } catch (error) {
+      this.discard(`join after v${afterVersion} not applied: ${(error as Error).message}`);
+      return this.backoff();
+    }
+    this.failures = 0;
     this.flush();
+    return undefined;
+  }
+
+  private discard(reason: string): void {
+    this.state.note(`${reason}; ${this.buffer?.length ?? 0} buffered events dropped`);
+    this.buffer = undefined;
+    this.joined = false;
+  }
+
+  /** A refused join: after the server's delay when rate limited, never when it cannot pass, else with backoff. */
+  private refused(error: JoinError): number | undefined {
+    if (error.code === 'RATE_LIMITED') {
+      const details = error.details as { retryAfterSeconds?: number } | undefined;
+      return (details?.retryAfterSeconds ?? 1) * 1000;
+    }
+    if (!FINAL_REFUSALS.includes(error.code)) return this.backoff();
+    this.refusal = error;
+    this.options.onError?.(error);
+    return undefined;
+  }
+
+  private backoff(): number {
+    const first = this.options.retryDelayMs ?? 500;
+    const delay = Math.min(first * 2 ** this.failures, this.options.maxRetryDelayMs ?? 30_000);
+    this.failures++;
+    // Jitter: clients that failed together do not all come back at the same moment.
+    return delay * (0.5 + Math.random() / 2);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 
   /** The join's answer is one state: the changes (paged to the end), its version, and the reply streaming then. */
@@ -131,7 +204,7 @@ export class ConversationSync {
     state.note(`join after v${afterVersion}: ${data.changes?.length} changes, hasMore ${data.hasMore}, version ${data.version}, activeRun ${active ? `${active.run.id.slice(0, 8)}@${active.index}` : 'none'}`);
     if (!Array.isArray(data.changes) || typeof data.version !== 'number') {
       state.anomaly('join-answer', `join answered without changes/version: ${JSON.stringify(Object.keys(data))}`);
-      return;
+      throw new Error('malformed join answer');
     }
     state.conversation = data.conversation;
     for (const message of data.changes) state.applyMessage(message, 'join');
@@ -160,8 +233,10 @@ export class ConversationSync {
     if (this.joined) for (const frame of pending) this.apply(frame);
   }
 
-  /** Stops following the conversation (the socket stays as it is). */
+  /** Stops following the conversation, joins pending or due included (the socket stays as it is). */
   close(): void {
+    this.closed = true;
+    this.wake?.();
     for (const off of this.detach.splice(0)) off();
   }
 }

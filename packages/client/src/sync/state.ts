@@ -59,6 +59,8 @@ export class ConversationState {
   private readonly ahead = new Set<number>();
   /** Replies streaming now, by run id. */
   readonly streams = new Map<string, ReplyText>();
+  /** Runs whose reply reached its final state: their late deltas are ignored without a scan of the messages. */
+  private readonly finishedRuns = new Set<string>();
 
   constructor(private readonly observer: SyncObserver = {}) {}
 
@@ -86,6 +88,7 @@ export class ConversationState {
       return false;
     }
     this.messages.set(message.id, message);
+    if (message.runId && message.status !== 'streaming') this.finishedRuns.add(message.runId);
     this.note(`${via} ${message.id.slice(0, 8)} #${message.seq} v${message.version} ${isDeleted(message) ? 'deleted' : message.status} ${JSON.stringify(message.content.slice(0, 24))}`);
     if (message.runId && !isDeleted(message) && message.status !== 'streaming') this.endStream(message);
     return true;
@@ -141,8 +144,7 @@ export class ConversationState {
   /** A live delta; applied (true) only when it continues the text, never twice. */
   applyDelta(delta: { runId: string; index: number; text: string }, via = 'event'): boolean {
     const { runId } = delta;
-    const finished = [...this.messages.values()].some((m) => !isTombstone(m) && m.runId === runId && m.status !== 'streaming');
-    if (finished) return false;
+    if (this.finishedRuns.has(runId)) return false;
     const stream = this.streams.get(runId) ?? { text: '', index: -1, exact: true };
     this.streams.set(runId, stream);
     if (delta.index <= stream.index) return false;
