@@ -31,6 +31,9 @@ export interface LimitSettings {
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
+  /** Largest upload: any document, and images (which go to models whole). */
+  documentMaxBytes: number;
+  imageMaxBytes: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -55,5 +58,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     sseMaxStreamsPerUser: readInt(env, 'SSE_MAX_STREAMS_PER_USER', 20, { min: 1, max: 1_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
+    documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
   };
 }

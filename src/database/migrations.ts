@@ -4,6 +4,7 @@ import { Sessions1795400000000 } from '../../migrations/1795400000000-Sessions.j
 import { ReplyStreamIndex1795450000000 } from '../../migrations/1795450000000-ReplyStreamIndex.js';
 import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.js';
 import { StreamTickets1795600000000 } from '../../migrations/1795600000000-StreamTickets.js';
+import { Documents1795700000000 } from '../../migrations/1795700000000-Documents.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   ReplyStreamIndex1795450000000,
   Versions1795500000000,
   StreamTickets1795600000000,
+  Documents1795700000000,
 ];

@@ -1,0 +1,75 @@
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
+import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
+import { uuidParam } from '../common/pipes/uuid.pipe.js';
+import { DocumentsService } from './documents.service.js';
+import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto } from './dto/document.dto.js';
+import { attachmentDisposition } from './media-type.js';
+import { readUpload } from './upload-reader.js';
+
+@ApiTags('documents')
+@Authenticated()
+@Controller('documents')
+export class DocumentsController {
+  constructor(private readonly documents: DocumentsService) {}
+
+  @Post()
+  @ApiOperation({
+    operationId: 'uploadDocument',
+    summary: 'Upload a document to your library or to a conversation',
+    description:
+      'multipart/form-data with `file` and optional `conversationId` (members and owner may add). The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413.',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: UploadDocumentDto })
+  @ApiCreatedResponse({ type: DocumentDto })
+  @ApiErrors(400, 403, 404, 413, 415)
+  async upload(@CurrentUser() user: AuthUser, @Req() request: FastifyRequest): Promise<DocumentDto> {
+    return this.documents.upload(user, await readUpload(request, this.documents.maxUploadBytes));
+  }
+
+  @Get()
+  @ApiOperation({
+    operationId: 'listDocuments',
+    summary: "A conversation's documents, or your private library, newest first",
+    description: 'Page on with `cursor` = nextCursor.',
+  })
+  @ApiOkResponse({ type: DocumentPageDto })
+  @ApiErrors(400, 404)
+  list(@CurrentUser() user: AuthUser, @Query() query: ListDocumentsQuery): Promise<DocumentPageDto> {
+    return this.documents.list(user, query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ operationId: 'getDocument', summary: 'A document', description: 'A document the caller cannot read is a 404.' })
+  @ApiOkResponse({ type: DocumentDto })
+  @ApiErrors(400, 404)
+  get(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<DocumentDto> {
+    return this.documents.get(user, id);
+  }
+
+  @Get(':id/content')
+  @ApiOperation({ operationId: 'downloadDocument', summary: 'The original bytes of a document, as an attachment' })
+  @ApiOkResponse({
+    description: 'The file, with its detected media type',
+    headers: { 'Content-Disposition': { description: 'attachment; filename="…"; filename*=UTF-8\'\'…', schema: { type: 'string' }, required: true } },
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiErrors(400, 404)
+  async content(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<StreamableFile> {
+    const { document, stream } = await this.documents.content(user, id);
+    return new StreamableFile(stream, { type: document.mediaType, length: document.bytes, disposition: attachmentDisposition(document.filename) });
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiOperation({ operationId: 'deleteDocument', summary: "Delete a document (its uploader, or the conversation's owner)" })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 403, 404)
+  async remove(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
+    await this.documents.remove(user, id);
+  }
+}

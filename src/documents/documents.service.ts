@@ -1,0 +1,112 @@
+import type { Readable } from 'node:stream';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import type { AuthUser } from '../common/auth/auth-user.js';
+import { AppError, ErrorCode, fieldError } from '../common/errors.js';
+import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { AppConfig } from '../config/app-config.js';
+import { ConversationsService } from '../conversations/conversations.service.js';
+import type { DocumentEntity } from './document.entity.js';
+import { DocumentStorage } from './document-storage.js';
+import { DocumentsRepository } from './documents.repository.js';
+import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
+import { isImage, safeFilename, sniffMediaType } from './media-type.js';
+import { type Upload, uploadTooLarge } from './upload-reader.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const documentNotFound = () => new AppError(HttpStatus.NOT_FOUND, ErrorCode.DOCUMENT_NOT_FOUND, 'Document not found');
+
+/**
+ * Documents follow the access rules of where they live: a private one is its owner's alone; a
+ * conversation's is readable by every participant, added by members and the owner, and deleted by
+ * its uploader or the conversation's owner. Anything the caller cannot read is a 404.
+ */
+@Injectable()
+export class DocumentsService {
+  constructor(
+    private readonly documents: DocumentsRepository,
+    private readonly storage: DocumentStorage,
+    private readonly conversations: ConversationsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** The largest upload read at all; images are held to the smaller limit once recognised. */
+  get maxUploadBytes(): number {
+    return this.config.limits.documentMaxBytes;
+  }
+
+  async upload(user: AuthUser, upload: Upload): Promise<DocumentDto> {
+    if (upload.conversationId !== undefined) {
+      if (!UUID.test(upload.conversationId)) throw fieldError('conversationId', 'conversationId must be a UUID');
+      await this.conversations.authorize(upload.conversationId, user, 'send');
+    }
+    const mediaType = await sniffMediaType(upload.content, upload.filename);
+    if (!mediaType) {
+      throw new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Accepted: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF');
+    }
+    const imageMax = this.config.limits.imageMaxBytes;
+    if (isImage(mediaType) && upload.content.length > imageMax) throw uploadTooLarge(imageMax, 'An image');
+    const document = await this.documents.transaction(async (manager) => {
+      const created = await this.documents.insert(
+        { ownerId: user.id, conversationId: upload.conversationId ?? null, filename: safeFilename(upload.filename), mediaType, bytes: upload.content.length },
+        manager,
+      );
+      await this.storage.put(created.id, upload.content, manager);
+      return created;
+    });
+    return DocumentDto.from(document);
+  }
+
+  async list(user: AuthUser, query: ListDocumentsQuery): Promise<DocumentPageDto> {
+    if (query.conversationId) await this.conversations.authorize(query.conversationId, user, 'read');
+    const after = query.cursor ? decodeCursor<[string, string]>(query.cursor, isPageCursor) : undefined;
+    const limit = query.limit ?? 50;
+    const rows = await this.documents.list(
+      { conversationId: query.conversationId ?? null, ownerId: user.id },
+      { limit, ...(after && { after: { createdAt: after[0], id: after[1] } }) },
+    );
+    const last = rows.length === limit ? rows[rows.length - 1] : undefined;
+    return { items: rows.map((row) => DocumentDto.from(row)), nextCursor: last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null };
+  }
+
+  async get(user: AuthUser, id: string): Promise<DocumentDto> {
+    return DocumentDto.from((await this.readable(user, id)).document);
+  }
+
+  async content(user: AuthUser, id: string): Promise<{ document: DocumentDto; stream: Readable }> {
+    const { document } = await this.readable(user, id);
+    return { document: DocumentDto.from(document), stream: this.storage.read(id) };
+  }
+
+  async remove(user: AuthUser, id: string): Promise<void> {
+    const { document, isConversationOwner } = await this.readable(user, id);
+    if (document.ownerId !== user.id && !isConversationOwner) {
+      throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the uploader or the conversation owner can delete a document');
+    }
+    await this.documents.transaction(async (manager) => {
+      await this.storage.remove(id, manager);
+      await this.documents.delete(id, manager);
+    });
+  }
+
+  private async readable(user: AuthUser, id: string): Promise<{ document: DocumentEntity; isConversationOwner: boolean }> {
+    const document = await this.documents.findById(id);
+    if (!document) throw documentNotFound();
+    if (!document.conversationId) {
+      if (document.ownerId !== user.id) throw documentNotFound();
+      return { document, isConversationOwner: false };
+    }
+    try {
+      const { participant } = await this.conversations.authorize(document.conversationId, user, 'read');
+      return { document, isConversationOwner: participant.role === 'owner' };
+    } catch (error) {
+      // Not a participant: the document is as invisible as its conversation.
+      if (error instanceof AppError && error.getStatus() === HttpStatus.NOT_FOUND) throw documentNotFound();
+      throw error;
+    }
+  }
+}
+
+function isPageCursor(values: unknown[]): values is [string, string] {
+  return values.length === 2 && typeof values[0] === 'string' && !Number.isNaN(Date.parse(values[0])) && typeof values[1] === 'string' && UUID.test(values[1]);
+}
