@@ -7,7 +7,7 @@ import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { DocumentsService } from './documents.service.js';
 import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto } from './dto/document.dto.js';
-import { attachmentDisposition } from './media-type.js';
+import { attachmentDisposition, DOCUMENT_TYPES } from './media-type.js';
 import { readUpload } from './upload-reader.js';
 
 @ApiTags('documents')
@@ -56,7 +56,7 @@ export class DocumentsController {
   @ApiOkResponse({
     description: 'The file, with its detected media type',
     headers: { 'Content-Disposition': { description: 'attachment; filename="…"; filename*=UTF-8\'\'…', schema: { type: 'string' }, required: true } },
-    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+    content: Object.fromEntries(DOCUMENT_TYPES.map((type) => [type, { schema: { type: 'string', format: 'binary' } }])),
   })
   @ApiErrors(400, 404)
   async content(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<StreamableFile> {

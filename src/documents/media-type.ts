@@ -4,6 +4,8 @@ import { fileTypeFromBuffer } from 'file-type';
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'] as const;
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 const BINARY_TYPES: ReadonlySet<string> = new Set(['application/pdf', DOCX, ...IMAGE_TYPES]);
+/** Every media type a document may have. */
+export const DOCUMENT_TYPES = ['text/plain', 'text/markdown', 'text/html', 'text/csv', 'application/json', ...BINARY_TYPES] as const;
 const TEXT_BY_EXTENSION: Record<string, string> = { '.md': 'text/markdown', '.markdown': 'text/markdown', '.csv': 'text/csv' };
 const HTML_START = /^\s*(<!doctype html|<html[\s>])/i;
 

@@ -10,7 +10,7 @@ export interface Upload {
 }
 
 export function uploadTooLarge(maxBytes: number, what = 'A document'): AppError {
-  return new AppError(HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PAYLOAD_TOO_LARGE, `${what} may be at most ${maxBytes} bytes`, { maxBytes });
+  return new AppError(HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PAYLOAD_TOO_LARGE, `${what} may be at most ${maxBytes} bytes`);
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

@@ -1,0 +1,140 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
+
+const API = '/api/v1';
+/** A real ZIP archive holding hello.txt. */
+const ZIP = Buffer.from(
+  'UEsDBBQAAAAAABOFgV2GphA2BQAAAAUAAAAJAAAAaGVsbG8udHh0aGVsbG9QSwECFAMUAAAAAAAThYFdhqYQNgUAAAAFAAAACQAAAAAAAAAAAAAAgAEAAAAAaGVsbG8udHh0UEsFBgAAAAABAAEANwAAACwAAAAAAA==',
+  'base64',
+);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+
+type Role = 'owner' | 'member' | 'viewer' | 'outsider';
+
+describe('documents', () => {
+  let t: TestApp;
+  let world: World;
+  beforeAll(async () => {
+    t = await startTestApp({ ...ADMIN_ENV, DOCUMENT_MAX_BYTES: String(64 * 1024), IMAGE_MAX_BYTES: String(32 * 1024) });
+    world = await createWorld(t);
+  });
+  afterAll(() => t?.close());
+
+  const token = (role: Role) => world[role].accessToken;
+
+  function upload(as: string, content: Buffer | string, filename: string, conversationId?: string) {
+    const form = new FormData();
+    if (conversationId) form.append('conversationId', conversationId);
+    form.append('file', new Blob([content]), filename);
+    return t.http(`${API}/documents`, { method: 'POST', token: as, body: form });
+  }
+
+  async function download(as: string, id: string): Promise<{ status: number; headers: Headers; bytes: Buffer }> {
+    const response = await fetch(new URL(`${API}/documents/${id}/content`, t.baseUrl), { headers: { authorization: `Bearer ${as}` } });
+    return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
+  }
+
+  it('round-trips a private document byte for byte', async () => {
+    const text = '# Notes\n\nÜber alles: ünïcödé\n';
+    const created = await upload(token('owner'), text, '../../notes ü (final).md');
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ ownerId: world.owner.id, conversationId: null, filename: 'notes ü (final).md', mediaType: 'text/markdown', bytes: Buffer.byteLength(text), status: 'processing', chunks: 0, error: null });
+
+    const listed = await t.http(`${API}/documents`, { token: token('owner') });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.map((d: { id: string }) => d.id)).toContain(created.body.id);
+    expect((await t.http(`${API}/documents/${created.body.id}`, { token: token('owner') })).body).toEqual(created.body);
+
+    const got = await download(token('owner'), created.body.id);
+    expect(got.status).toBe(200);
+    expect(got.bytes.toString('utf8')).toBe(text);
+    expect(got.headers.get('content-disposition')).toBe(`attachment; filename="notes _ (final).md"; filename*=UTF-8''notes%20%C3%BC%20%28final%29.md`);
+    // Validated against the API document too.
+    expect((await t.http(`${API}/documents/${created.body.id}/content`, { token: token('owner') })).status).toBe(200);
+  });
+
+  it('stores binary content exactly, across several parts', async () => {
+    const png = Buffer.concat([PNG_SIGNATURE, randomBytes(20 * 1024)]);
+    const created = await upload(token('owner'), png, 'picture.bin');
+    expect(created.status).toBe(201);
+    expect(created.body.mediaType).toBe('image/png');
+    expect((await download(token('owner'), created.body.id)).bytes.equals(png)).toBe(true);
+
+    const big = Buffer.alloc(60 * 1024, 'a');
+    const text = await upload(token('owner'), big, 'big.txt');
+    expect(text.body.mediaType).toBe('text/plain');
+    expect((await download(token('owner'), text.body.id)).bytes.equals(big)).toBe(true);
+  });
+
+  it('detects the type from the content, not the name', async () => {
+    const zip = await upload(token('owner'), ZIP, 'report.pdf');
+    expect(zip.status).toBe(415);
+    expect(zip.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const json = await upload(token('owner'), '{"a": [1, 2]}', 'data.txt');
+    expect(json.body.mediaType).toBe('application/json');
+    const html = await upload(token('owner'), '<!DOCTYPE html><p>hi</p>', 'page.txt');
+    expect(html.body.mediaType).toBe('text/html');
+    expect((await upload(token('owner'), Buffer.from([0xff, 0xfe, 0x00, 0x01]), 'notes.txt')).status).toBe(415);
+  });
+
+  it('refuses uploads over the limits with 413', async () => {
+    const tooBig = await upload(token('owner'), Buffer.alloc(64 * 1024 + 1, 'a'), 'big.txt');
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.code).toBe('PAYLOAD_TOO_LARGE');
+    const bigImage = await upload(token('owner'), Buffer.concat([PNG_SIGNATURE, Buffer.alloc(40 * 1024)]), 'big.png');
+    expect(bigImage.status).toBe(413);
+    const listed = await t.http(`${API}/documents`, { token: token('owner') });
+    expect(listed.body.items.map((d: { filename: string }) => d.filename)).not.toContain('big.png');
+  });
+
+  it('pages the library by cursor', async () => {
+    const user = (await createWorld(t)).outsider.accessToken;
+    for (let i = 0; i < 3; i++) expect((await upload(user, `doc ${i}`, `doc-${i}.txt`)).status).toBe(201);
+    const first = await t.http(`${API}/documents?limit=2`, { token: user });
+    expect(first.body.items.map((d: { filename: string }) => d.filename)).toEqual(['doc-2.txt', 'doc-1.txt']);
+    const second = await t.http(`${API}/documents?limit=2&cursor=${first.body.nextCursor}`, { token: user });
+    expect(second.body.items.map((d: { filename: string }) => d.filename)).toEqual(['doc-0.txt']);
+    expect(second.body.nextCursor).toBeNull();
+  });
+
+  describe('access', () => {
+    const expectedUpload: Record<Role, number> = { owner: 201, member: 201, viewer: 403, outsider: 404 };
+    const expectedRead: Record<Role, number> = { owner: 200, member: 200, viewer: 200, outsider: 404 };
+
+    it.each(Object.keys(expectedUpload) as Role[])('%s uploads, lists, reads and downloads a conversation document', async (role) => {
+      expect((await upload(token(role), `by ${role}`, 'a.txt', world.conversationId)).status).toBe(expectedUpload[role]);
+      const shared = await upload(token('member'), 'shared', 'shared.txt', world.conversationId);
+      const id = shared.body.id as string;
+      expect((await t.http(`${API}/documents?conversationId=${world.conversationId}`, { token: token(role) })).status).toBe(expectedRead[role]);
+      expect((await t.http(`${API}/documents/${id}`, { token: token(role) })).status).toBe(expectedRead[role]);
+      expect((await download(token(role), id)).status).toBe(expectedRead[role]);
+    });
+
+    it.each([
+      ['owner', 204],
+      ['member', 204],
+      ['viewer', 403],
+      ['outsider', 404],
+    ] as [Role, number][])("%s deletes the member's conversation document: %i", async (role, status) => {
+      const id = (await upload(token('member'), 'to delete', 'x.txt', world.conversationId)).body.id as string;
+      expect((await t.http(`${API}/documents/${id}`, { method: 'DELETE', token: token(role) })).status).toBe(status);
+      const after = await t.http(`${API}/documents/${id}`, { token: token('member') });
+      expect(after.status).toBe(status === 204 ? 404 : 200);
+    });
+
+    it('keeps a private document to its owner', async () => {
+      const id = (await upload(token('owner'), 'private', 'p.txt')).body.id as string;
+      for (const role of ['member', 'viewer', 'outsider'] as Role[]) {
+        expect((await t.http(`${API}/documents/${id}`, { token: token(role) })).body.code).toBe('DOCUMENT_NOT_FOUND');
+        expect((await download(token(role), id)).status).toBe(404);
+        expect((await t.http(`${API}/documents/${id}`, { method: 'DELETE', token: token(role) })).status).toBe(404);
+        const listed = await t.http(`${API}/documents`, { token: token(role) });
+        expect(listed.body.items.map((d: { id: string }) => d.id)).not.toContain(id);
+      }
+      expect((await t.http(`${API}/documents/${randomUUID()}`, { token: token('owner') })).status).toBe(404);
+      expect((await t.http(`${API}/documents/${id}`, { method: 'DELETE', token: token('owner') })).status).toBe(204);
+    });
+  });
+});
