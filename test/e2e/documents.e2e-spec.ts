@@ -9,7 +9,14 @@ const ZIP = Buffer.from(
   'UEsDBBQAAAAAABOFgV2GphA2BQAAAAUAAAAJAAAAaGVsbG8udHh0aGVsbG9QSwECFAMUAAAAAAAThYFdhqYQNgUAAAAFAAAACQAAAAAAAAAAAAAAgAEAAAAAaGVsbG8udHh0UEsFBgAAAAABAAEANwAAACwAAAAAAA==',
   'base64',
 );
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
+/** A PNG signature, an IHDR chunk and the header of an IDAT chunk: image data may follow. */
+const PNG_SIGNATURE = Buffer.concat([
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+  Buffer.from('IHDR'),
+  Buffer.alloc(13 + 4),
+  Buffer.from([0, 0, 0, 0]),
+  Buffer.from('IDAT'),
+]);
 
 type Role = 'owner' | 'member' | 'viewer' | 'outsider';
 
@@ -17,7 +24,7 @@ describe('documents', () => {
   let t: TestApp;
   let world: World;
   beforeAll(async () => {
-    t = await startTestApp({ ...ADMIN_ENV, DOCUMENT_MAX_BYTES: String(64 * 1024), IMAGE_MAX_BYTES: String(32 * 1024) });
+    t = await startTestApp({ ...ADMIN_ENV, DOCUMENT_MAX_BYTES: String(256 * 1024), IMAGE_MAX_BYTES: String(128 * 1024) });
     world = await createWorld(t);
   });
   afterAll(() => t?.close());
@@ -62,7 +69,8 @@ describe('documents', () => {
     expect(created.body.mediaType).toBe('image/png');
     expect((await download(token('owner'), created.body.id)).bytes.equals(png)).toBe(true);
 
-    const big = Buffer.alloc(60 * 1024, 'a');
+    // Above the JSON body limit (64 KB): uploads have their own.
+    const big = Buffer.alloc(200 * 1024, 'a');
     const text = await upload(token('owner'), big, 'big.txt');
     expect(text.body.mediaType).toBe('text/plain');
     expect((await download(token('owner'), text.body.id)).bytes.equals(big)).toBe(true);
@@ -80,10 +88,10 @@ describe('documents', () => {
   });
 
   it('refuses uploads over the limits with 413', async () => {
-    const tooBig = await upload(token('owner'), Buffer.alloc(64 * 1024 + 1, 'a'), 'big.txt');
+    const tooBig = await upload(token('owner'), Buffer.alloc(256 * 1024 + 1, 'a'), 'big.txt');
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.code).toBe('PAYLOAD_TOO_LARGE');
-    const bigImage = await upload(token('owner'), Buffer.concat([PNG_SIGNATURE, Buffer.alloc(40 * 1024)]), 'big.png');
+    const bigImage = await upload(token('owner'), Buffer.concat([PNG_SIGNATURE, Buffer.alloc(130 * 1024)]), 'big.png');
     expect(bigImage.status).toBe(413);
     const listed = await t.http(`${API}/documents`, { token: token('owner') });
     expect(listed.body.items.map((d: { filename: string }) => d.filename)).not.toContain('big.png');
