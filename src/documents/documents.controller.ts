@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiParam, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
@@ -9,6 +9,9 @@ import { DocumentsService } from './documents.service.js';
 import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto } from './dto/document.dto.js';
 import { attachmentDisposition, DOCUMENT_TYPES } from './media-type.js';
 import { readUpload } from './upload-reader.js';
+
+/** The route parameter is a document here, not a conversation as elsewhere. */
+const DocumentId = () => ApiParam({ name: 'id', description: 'The document' });
 
 @ApiTags('documents')
 @Authenticated()
@@ -44,6 +47,7 @@ export class DocumentsController {
   }
 
   @Get(':id')
+  @DocumentId()
   @ApiOperation({ operationId: 'getDocument', summary: 'A document', description: 'A document the caller cannot read is a 404.' })
   @ApiOkResponse({ type: DocumentDto })
   @ApiErrors(400, 404)
@@ -52,7 +56,10 @@ export class DocumentsController {
   }
 
   @Get(':id/content')
-  @ApiOperation({ operationId: 'downloadDocument', summary: 'The original bytes of a document, as an attachment' })
+  @DocumentId()
+  @ApiOperation({ operationId: 'downloadDocument', summary: 'The original bytes of a document, as an attachment',
+    description: 'Streamed, with the detected media type. Anyone who may read the document may download it.',
+  })
   @ApiOkResponse({
     description: 'The file, with its detected media type',
     headers: { 'Content-Disposition': { description: 'attachment; filename="…"; filename*=UTF-8\'\'…', schema: { type: 'string' }, required: true } },
@@ -66,7 +73,10 @@ export class DocumentsController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiOperation({ operationId: 'deleteDocument', summary: "Delete a document (its uploader, or the conversation's owner)" })
+  @DocumentId()
+  @ApiOperation({ operationId: 'deleteDocument', summary: "Delete a document (its uploader, or the conversation's owner)",
+    description: 'The bytes go with it. Other participants get 403; a document the caller cannot read is a 404.',
+  })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 403, 404)
   async remove(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string): Promise<void> {
