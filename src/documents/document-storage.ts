@@ -7,8 +7,11 @@ import { DataSource, type EntityManager } from 'typeorm';
  * removes the bytes of a document that exists.
  */
 export abstract class DocumentStorage {
-  /** Stores the bytes; inside the caller's transaction when the store is the database. */
-  abstract put(documentId: string, content: Buffer, manager?: EntityManager): Promise<void>;
+  /**
+   * Stores the bytes as they come, never holding more than a part; inside the caller's transaction
+   * when the store is the database. An error from the content stops it, and the caller rolls back.
+   */
+  abstract put(documentId: string, content: AsyncIterable<Buffer>, manager?: EntityManager): Promise<void>;
   /** The bytes as a stream, read as it is consumed. */
   abstract read(documentId: string): Readable;
   abstract remove(documentId: string, manager?: EntityManager): Promise<void>;
@@ -23,10 +26,10 @@ export class PostgresDocumentStorage extends DocumentStorage {
     super();
   }
 
-  async put(documentId: string, content: Buffer, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    for (let part = 0, offset = 0; offset < content.length || part === 0; part++, offset += DOCUMENT_PART_BYTES) {
-      const data = content.subarray(offset, offset + DOCUMENT_PART_BYTES);
-      await manager.query(`INSERT INTO "document_contents" ("document_id", "part", "data") VALUES ($1, $2, $3)`, [documentId, part, data]);
+  async put(documentId: string, content: AsyncIterable<Buffer>, manager: EntityManager = this.dataSource.manager): Promise<void> {
+    let part = 0;
+    for await (const data of inParts(content, DOCUMENT_PART_BYTES)) {
+      await manager.query(`INSERT INTO "document_contents" ("document_id", "part", "data") VALUES ($1, $2, $3)`, [documentId, part++, data]);
     }
   }
 
@@ -49,4 +52,24 @@ export class PostgresDocumentStorage extends DocumentStorage {
       if (data.length) yield Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     }
   }
+}
+
+/** The content regrouped in parts of exactly `size` bytes but the last; an empty content is one empty part. */
+async function* inParts(content: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let yielded = false;
+  for await (const chunk of content) {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes < size) continue;
+    let joined = Buffer.concat(pending);
+    for (; joined.length >= size; joined = joined.subarray(size)) {
+      yield joined.subarray(0, size);
+      yielded = true;
+    }
+    pending = [joined];
+    pendingBytes = joined.length;
+  }
+  if (pendingBytes || !yielded) yield Buffer.concat(pending);
 }

@@ -1,14 +1,14 @@
-import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiParam, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
 import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { DocumentsService } from './documents.service.js';
-import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto } from './dto/document.dto.js';
+import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto, UploadDocumentQuery } from './dto/document.dto.js';
 import { attachmentDisposition, DOCUMENT_TYPES } from './media-type.js';
-import { readUpload } from './upload-reader.js';
+import { openUpload } from './upload-reader.js';
 
 /** The route parameter is a document here, not a conversation as elsewhere. */
 const DocumentId = () => ApiParam({ name: 'id', description: 'The document' });
@@ -24,14 +24,28 @@ export class DocumentsController {
     operationId: 'uploadDocument',
     summary: 'Upload a document to your library or to a conversation',
     description:
-      'multipart/form-data with `file` and optional `conversationId` (members and owner may add). The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413.',
+      'multipart/form-data with `file`. To add it to a conversation (members and owner may), give `conversationId` as a query parameter or as a field before the file: it is checked before the file is read, and a `conversationId` field after the file is a 400. The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDocumentDto })
   @ApiCreatedResponse({ type: DocumentDto })
   @ApiErrors(400, 403, 404, 413, 415)
-  async upload(@CurrentUser() user: AuthUser, @Req() request: FastifyRequest): Promise<DocumentDto> {
-    return this.documents.upload(user, await readUpload(request, this.documents.maxUploadBytes));
+  async upload(
+    @CurrentUser() user: AuthUser,
+    @Query() query: UploadDocumentQuery,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DocumentDto> {
+    const upload = await openUpload(request, this.documents.maxUploadBytes, query.conversationId);
+    try {
+      return await this.documents.upload(user, upload);
+    } catch (error) {
+      // Refused before the file was read (no access): the rest is not worth reading, the connection
+      // goes. Refused part-way (type, size): the rest is read and dropped, so the client gets the answer.
+      if (upload.file.readableDidRead) upload.file.resume();
+      else reply.header('connection', 'close');
+      throw error;
+    }
   }
 
   @Get()

@@ -26,6 +26,10 @@ export class DocumentsRepository {
     return repository.save(repository.create({ ...document, createdAt: new Date() }));
   }
 
+  save(document: DocumentEntity, manager: EntityManager): Promise<DocumentEntity> {
+    return manager.getRepository(DocumentEntity).save(document);
+  }
+
   findById(id: string): Promise<DocumentEntity | null> {
     return this.dataSource.getRepository(DocumentEntity).findOneBy({ id });
   }

@@ -9,10 +9,16 @@ import type { DocumentEntity } from './document.entity.js';
 import { DocumentStorage } from './document-storage.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
-import { isImage, safeFilename, sniffMediaType } from './media-type.js';
+import { isImage, MediaTypeSniffer, safeFilename } from './media-type.js';
 import { type Upload, uploadTooLarge } from './upload-reader.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Held by a document only inside the transaction that stores its bytes, until they are sniffed. */
+const PENDING_MEDIA_TYPE = 'application/octet-stream';
+
+const unsupportedType = () =>
+  new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Accepted: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF');
 
 const documentNotFound = () => new AppError(HttpStatus.NOT_FOUND, ErrorCode.DOCUMENT_NOT_FOUND, 'Document not found');
 
@@ -35,24 +41,26 @@ export class DocumentsService {
     return this.config.limits.documentMaxBytes;
   }
 
+  /**
+   * Where the upload goes is checked before any of the file is read. The bytes then stream into
+   * storage inside the transaction that creates the document, which rolls back on a type that is
+   * not accepted (415) or a file over its limit (413): nothing of a refused upload is kept.
+   */
   async upload(user: AuthUser, upload: Upload): Promise<DocumentDto> {
-    if (upload.conversationId !== undefined) {
-      if (!UUID.test(upload.conversationId)) throw fieldError('conversationId', 'conversationId must be a UUID');
-      await this.conversations.authorize(upload.conversationId, user, 'send');
-    }
-    const mediaType = await sniffMediaType(upload.content, upload.filename);
-    if (!mediaType) {
-      throw new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Accepted: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF');
-    }
-    const imageMax = this.config.limits.imageMaxBytes;
-    if (isImage(mediaType) && upload.content.length > imageMax) throw uploadTooLarge(imageMax, 'An image');
+    const conversationId = await this.uploadTarget(user, upload.conversationId);
+    const sniffer = new MediaTypeSniffer(upload.filename);
+    const size = { bytes: 0 };
     const document = await this.documents.transaction(async (manager) => {
       const created = await this.documents.insert(
-        { ownerId: user.id, conversationId: upload.conversationId ?? null, filename: safeFilename(upload.filename), mediaType, bytes: upload.content.length },
+        { ownerId: user.id, conversationId, filename: safeFilename(upload.filename), mediaType: PENDING_MEDIA_TYPE, bytes: 0 },
         manager,
       );
-      await this.storage.put(created.id, upload.content, manager);
-      return created;
+      await this.storage.put(created.id, this.accepted(upload.file, sniffer, size), manager);
+      const mediaType = await sniffer.finish();
+      if (!mediaType) throw unsupportedType();
+      this.checkImageSize(mediaType, size.bytes);
+      await upload.rest();
+      return this.documents.save({ ...created, mediaType, bytes: size.bytes }, manager);
     });
     return DocumentDto.from(document);
   }
@@ -87,6 +95,29 @@ export class DocumentsService {
       await this.storage.remove(id, manager);
       await this.documents.delete(id, manager);
     });
+  }
+
+  private async uploadTarget(user: AuthUser, conversationId: string | undefined): Promise<string | null> {
+    if (conversationId === undefined) return null;
+    if (!UUID.test(conversationId)) throw fieldError('conversationId', 'conversationId must be a UUID');
+    await this.conversations.authorize(conversationId, user, 'send');
+    return conversationId;
+  }
+
+  /** The file's bytes, refused as soon as its type is not accepted or it passes its limit. */
+  private async *accepted(file: Upload['file'], sniffer: MediaTypeSniffer, size: { bytes: number }): AsyncGenerator<Buffer> {
+    for await (const chunk of file as AsyncIterable<Buffer>) {
+      size.bytes += chunk.length;
+      if (!(await sniffer.push(chunk))) throw unsupportedType();
+      if (sniffer.binaryType) this.checkImageSize(sniffer.binaryType, size.bytes);
+      yield chunk;
+    }
+    if (file.truncated) throw uploadTooLarge(this.maxUploadBytes);
+  }
+
+  private checkImageSize(mediaType: string, bytes: number): void {
+    const imageMax = this.config.limits.imageMaxBytes;
+    if (isImage(mediaType) && bytes > imageMax) throw uploadTooLarge(imageMax, 'An image');
   }
 
   private async readable(user: AuthUser, id: string): Promise<{ document: DocumentEntity; isConversationOwner: boolean }> {

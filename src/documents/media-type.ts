@@ -13,27 +13,82 @@ export function isImage(mediaType: string): boolean {
   return (IMAGE_TYPES as readonly string[]).includes(mediaType);
 }
 
-/**
- * The media type of an upload, from its bytes: binary formats by their signature, anything else
- * only if it is UTF-8 text. The name only picks among text types (Markdown, CSV), which are all
- * served and read alike. Undefined: a type that is not accepted.
- */
-export async function sniffMediaType(content: Buffer, filename: string): Promise<string | undefined> {
-  const detected = await fileTypeFromBuffer(content);
-  if (detected) return BINARY_TYPES.has(detected.mime) ? detected.mime : undefined;
-  const text = decodeText(content);
-  if (text === undefined) return undefined;
-  if (HTML_START.test(text)) return 'text/html';
-  if (isJson(text)) return 'application/json';
-  return TEXT_BY_EXTENSION[extname(filename).toLowerCase()] ?? 'text/plain';
-}
+/** file-type's own sample size when it detects the type of a stream. */
+const SNIFF_BYTES = 4100;
 
-function decodeText(content: Buffer): string | undefined {
-  if (content.includes(0)) return undefined;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(content);
-  } catch {
-    return undefined;
+/**
+ * The media type of an upload, from its bytes as they arrive: binary formats by the signature in
+ * the first bytes, anything else only if all of it is UTF-8 text (checked as it streams). The name
+ * only picks among text types (Markdown, CSV), which are all served and read alike.
+ */
+export class MediaTypeSniffer {
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private examined = false;
+  private binary: string | undefined;
+  private accepted = true;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  /** The first characters of a text, enough to recognise HTML. */
+  private textStart = '';
+  /** The whole text while it may be JSON (it starts with a bracket), which only parsing can tell. */
+  private json: string[] | undefined = [];
+
+  constructor(private readonly filename: string) {}
+
+  /** The binary type, once recognised from the first bytes. */
+  get binaryType(): string | undefined {
+    return this.binary;
+  }
+
+  /** Takes the next bytes; false as soon as the content cannot be of an accepted type. */
+  async push(chunk: Buffer): Promise<boolean> {
+    if (!this.examined) {
+      this.head.push(chunk);
+      this.headBytes += chunk.length;
+      if (this.headBytes >= SNIFF_BYTES) await this.examineHead();
+    } else if (!this.binary) this.decode(chunk, true);
+    return this.accepted;
+  }
+
+  /** After the last bytes: the media type, or undefined for a type that is not accepted. */
+  async finish(): Promise<string | undefined> {
+    if (!this.examined) await this.examineHead();
+    if (!this.binary) this.decode(new Uint8Array(), false);
+    if (!this.accepted) return undefined;
+    if (this.binary) return this.binary;
+    if (HTML_START.test(this.textStart)) return 'text/html';
+    if (this.json && isJson(this.json.join(''))) return 'application/json';
+    return TEXT_BY_EXTENSION[extname(this.filename).toLowerCase()] ?? 'text/plain';
+  }
+
+  private async examineHead(): Promise<void> {
+    this.examined = true;
+    const head = Buffer.concat(this.head);
+    this.head = [];
+    const detected = await fileTypeFromBuffer(head);
+    if (detected) {
+      this.binary = detected.mime;
+      this.accepted = BINARY_TYPES.has(detected.mime);
+    } else {
+      this.decode(head, true);
+    }
+  }
+
+  private decode(bytes: Uint8Array, more: boolean): void {
+    if (!this.accepted) return;
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes, { stream: more });
+    } catch {
+      this.accepted = false;
+      return;
+    }
+    if (text.includes('\0')) this.accepted = false;
+    if (this.textStart.trimStart().length < 16) this.textStart += text;
+    if (!this.json) return;
+    const start = this.textStart.trimStart();
+    if (start && !/^[[{]/.test(start)) this.json = undefined;
+    else this.json.push(text);
   }
 }
 

@@ -1,46 +1,59 @@
 import type { Readable } from 'node:stream';
 import { HttpStatus } from '@nestjs/common';
+import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
-import { AppError, ErrorCode } from '../common/errors.js';
+import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 
+/** A multipart upload opened at its file part: nothing of the file is read yet. */
 export interface Upload {
   filename: string;
-  content: Buffer;
+  /** The file's bytes as they arrive; `truncated` once it reached the upload limit. */
+  file: Readable & { truncated: boolean };
   conversationId?: string;
+  /** Reads the parts after the file, once it is consumed: a `conversationId` there is a 400. */
+  rest(): Promise<void>;
 }
 
 export function uploadTooLarge(maxBytes: number, what = 'A document'): AppError {
   return new AppError(HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PAYLOAD_TOO_LARGE, `${what} may be at most ${maxBytes} bytes`);
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const lateConversationId = () =>
+  fieldError('conversationId', 'conversationId must come before the file part, or be given as a query parameter');
 
 /**
- * Reads a multipart upload: the `file` part (at most maxBytes, else 413) and an optional
- * `conversationId` field, in either order. Busboy stops buffering at the limit but still reads
- * the rest of the request, so the client gets the 413 rather than a reset connection.
+ * Opens a multipart upload: reads the fields up to the `file` part and stops there, so that where
+ * the file goes is known, and checked, before any of it is read. `conversationId` comes from the
+ * query or from a field before the file. Busboy stops passing bytes on at maxBytes but still reads
+ * the rest of the file, so an oversized one is a 413 rather than a reset connection.
  */
-export async function readUpload(request: FastifyRequest, maxBytes: number): Promise<Upload> {
+export async function openUpload(request: FastifyRequest, maxBytes: number, conversationId?: string): Promise<Upload> {
   if (!request.isMultipart()) {
     throw new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Send the file as multipart/form-data');
   }
   const parts = request.parts({ limits: { fileSize: maxBytes, files: 1, fields: 4, fieldSize: 256 } });
-  let upload: Partial<Upload> = {};
-  let truncated = false;
-  for await (const part of parts) {
+  let target = conversationId;
+  for (let next = await parts.next(); !next.done; next = await parts.next()) {
+    const part = next.value;
     if (part.type === 'file') {
-      const content = await readAll(part.file);
-      truncated ||= part.file.truncated;
-      if (part.fieldname === 'file') upload = { ...upload, filename: part.filename, content };
-    } else if (part.fieldname === 'conversationId' && typeof part.value === 'string' && part.value) {
-      upload.conversationId = part.value;
+      if (part.fieldname !== 'file') break;
+      return { filename: part.filename, file: part.file, ...(target && { conversationId: target }), rest: () => readRest(parts) };
+    }
+    if (isConversationId(part)) {
+      if (target !== undefined && target !== part.value) throw fieldError('conversationId', 'conversationId differs between the query and the form');
+      target = part.value as string;
     }
   }
-  if (truncated) throw uploadTooLarge(maxBytes);
-  if (!upload.content) throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { file: ['file is required'] });
-  return { filename: upload.filename ?? '', content: upload.content, ...(upload.conversationId && { conversationId: upload.conversationId }) };
+  throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { file: ['file is required'] });
+}
+
+async function readRest(parts: AsyncIterableIterator<Multipart>): Promise<void> {
+  for await (const part of parts) {
+    if (part.type === 'file') part.file.resume();
+    else if (isConversationId(part)) throw lateConversationId();
+  }
+}
+
+function isConversationId(part: Multipart): boolean {
+  return part.type === 'field' && part.fieldname === 'conversationId' && typeof part.value === 'string' && part.value !== '';
 }

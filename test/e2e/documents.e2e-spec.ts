@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENT_PART_BYTES } from '../../src/documents/document-storage.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
 
@@ -97,6 +99,24 @@ describe('documents', () => {
     expect(listed.body.items.map((d: { filename: string }) => d.filename)).not.toContain('big.png');
   });
 
+  it('stores nothing of an upload refused for its type or size', async () => {
+    const user = await createWorld(t);
+    const as = user.outsider.accessToken;
+    expect((await upload(as, Buffer.alloc(256 * 1024 + 1, 'a'), 'big.txt')).status).toBe(413);
+    expect((await upload(as, Buffer.concat([PNG_SIGNATURE, Buffer.alloc(200 * 1024)]), 'big.png')).status).toBe(413);
+    expect((await upload(as, ZIP, 'a.zip')).status).toBe(415);
+    // Not UTF-8 only in its last part: found out after whole parts were written.
+    expect((await upload(as, Buffer.concat([Buffer.alloc(DOCUMENT_PART_BYTES - 10, 'a'), Buffer.from([0xff])]), 'late.txt')).status).toBe(415);
+    const db = t.app.get(DataSource);
+    const [{ documents, contents }] = await db.query(
+      `SELECT (SELECT count(*)::int FROM documents WHERE owner_id = $1) AS documents,
+              (SELECT count(*)::int FROM document_contents c JOIN documents d ON d.id = c.document_id WHERE d.owner_id = $1) AS contents`,
+      [user.outsider.id],
+    );
+    expect({ documents, contents }).toEqual({ documents: 0, contents: 0 });
+    expect(await db.query(`SELECT count(*)::int AS n FROM document_contents c LEFT JOIN documents d ON d.id = c.document_id WHERE d.id IS NULL`)).toEqual([{ n: 0 }]);
+  });
+
   it('pages the library by cursor', async () => {
     const user = (await createWorld(t)).outsider.accessToken;
     for (let i = 0; i < 3; i++) expect((await upload(user, `doc ${i}`, `doc-${i}.txt`)).status).toBe(201);
@@ -130,6 +150,63 @@ describe('documents', () => {
       expect((await t.http(`${API}/documents/${id}`, { method: 'DELETE', token: token(role) })).status).toBe(status);
       const after = await t.http(`${API}/documents/${id}`, { token: token('member') });
       expect(after.status).toBe(status === 204 ? 404 : 200);
+    });
+
+    it('takes the conversation from the query, or from a field before the file only', async () => {
+      const form = new FormData();
+      form.append('file', new Blob(['by query']), 'q.txt');
+      const byQuery = await t.http(`${API}/documents?conversationId=${world.conversationId}`, { method: 'POST', token: token('member'), body: form });
+      expect(byQuery.status).toBe(201);
+      expect(byQuery.body.conversationId).toBe(world.conversationId);
+
+      const late = new FormData();
+      late.append('file', new Blob(['late']), 'late.txt');
+      late.append('conversationId', world.conversationId);
+      const refused = await t.http(`${API}/documents`, { method: 'POST', token: token('member'), body: late });
+      expect(refused.status).toBe(400);
+      expect(refused.body.details.conversationId[0]).toMatch(/before the file/);
+      const listed = await t.http(`${API}/documents?conversationId=${world.conversationId}`, { token: token('member') });
+      expect(listed.body.items.map((d: { filename: string }) => d.filename)).not.toContain('late.txt');
+    });
+
+    it.each([
+      ['outsider', 404],
+      ['viewer', 403],
+    ] as [Role, number][])("refuses the %s's upload to the conversation before reading the file: %i", async (role, status) => {
+      const boundary = 'upload-boundary';
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="conversationId"\r\n\r\n${world.conversationId}\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+      );
+      let answered!: () => void;
+      const answer = new Promise<void>((resolve) => (answered = resolve));
+      let sent = 0;
+      // Sends the head and 64 KB of the file, then nothing more until the server has answered: a
+      // server that reads the whole file first never answers.
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent === 0) controller.enqueue(head);
+          else if (sent <= 64 * 1024) controller.enqueue(Buffer.alloc(64 * 1024, 'a'));
+          else {
+            await answer;
+            return controller.close();
+          }
+          sent += 64 * 1024;
+        },
+      });
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer while the file was still being sent')), 5000));
+      const response = await Promise.race([
+        fetch(new URL(`${API}/documents`, t.baseUrl), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token(role)}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+          body,
+          duplex: 'half',
+        } as RequestInit),
+        timeout,
+      ]).finally(answered);
+      expect(response.status).toBe(status);
+      expect(sent).toBeLessThanOrEqual(2 * 64 * 1024);
+      await response.body?.cancel();
     });
 
     it('keeps a private document to its owner', async () => {

@@ -76,9 +76,21 @@ export class ListDocumentsQuery {
 
 /** The multipart body of an upload, for the API document (the handler reads the parts itself). */
 export class UploadDocumentDto {
-  @ApiProperty({ type: 'string', format: 'binary', description: 'The file. Its type is detected from the content.' })
+  @ApiProperty({ type: 'string', format: 'binary', description: 'The file, after any `conversationId` field. Its type is detected from the content.' })
   file!: unknown;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'Add it to this conversation (members and owner); without it, to your private library' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      'Add it to this conversation (members and owner); without it, to your private library. Must come before `file` (or be given as the query parameter instead): after it, the upload is a 400.',
+  })
+  conversationId?: string;
+}
+
+/** Where an upload goes, known before its body is read. */
+export class UploadDocumentQuery {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Add it to this conversation (members and owner); the same as the form field' })
+  @IsOptional()
+  @IsUUID()
   conversationId?: string;
 }
