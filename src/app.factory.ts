@@ -11,6 +11,7 @@ import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { CHAT_ROUTE } from './ai-sdk/ai-sdk.controller.js';
 import { AccessTokenService } from './auth/access-token.service.js';
+import type { AuthUser } from './common/auth/auth-user.js';
 import { jsonBodyParser } from './common/http/json-body.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
@@ -64,7 +65,8 @@ function setUpOpenApi(app: NestFastifyApplication): void {
 function allowLargerChatBodies(fastify: FastifyInstance, config: AppConfig, accessTokens: AccessTokenService): void {
   const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
   const authenticateFirst: onRequestAsyncHookHandler = async (request) => {
-    await accessTokens.authenticate(bearer(request as never) ?? '');
+    // Kept on the request: the guard then has nothing left to check.
+    (request as { user?: AuthUser }).user = await accessTokens.authenticate(bearer(request as never) ?? '');
   };
   fastify.addHook('onRoute', (route) => {
     if (route.method !== 'POST' || route.url !== `/${API_PREFIX}/${CHAT_ROUTE}`) return;

@@ -28,6 +28,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     if (context.getType() !== 'http') return true;
     if (this.marked(IS_PUBLIC_KEY, context)) return true;
     const request = context.switchToHttp().getRequest<TicketRequest>();
+    // Already authenticated before its body was read (the useChat route, see app.factory.ts).
+    if (request.user) return true;
     if (this.marked(STREAM_TICKET_KEY, context) && typeof request.query === 'object' && request.query !== null && 'ticket' in request.query) {
       return this.authenticateWithTicket(request);
     }

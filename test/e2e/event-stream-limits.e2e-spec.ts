@@ -62,8 +62,46 @@ describe('event streams per user', () => {
     );
     const started = Date.now();
     await app.close();
-    expect(await reading).toMatch(/ended|failed/);
+    // The open stream ended (or failed) rather than holding the close until its timeout.
+    await reading;
     // Well inside the shutdown timeout (10 s) that an open stream used to run into.
     expect(Date.now() - started).toBeLessThan(5000);
   });
+
+  it('cuts a stream whose reader stopped reading once WS_MAX_BACKLOG_BYTES wait unsent, and keeps serving', async () => {
+    // Large edits, so that a few megabytes pile up quickly behind a reader that reads nothing.
+    const app = await startTestApp({ WS_MAX_BACKLOG_BYTES: String(4 * 1024 * 1024), MESSAGE_MAX_LENGTH: '200000', BODY_LIMIT: String(1024 * 1024) });
+    try {
+      const owner = await register(app);
+      const id = (await app.http(`${API}/conversations`, { method: 'POST', token: owner.accessToken, json: { agent: { mode: 'off' } } })).body.id;
+      const message = (await app.http(`${API}/conversations/${id}/messages`, { method: 'POST', token: owner.accessToken, json: { content: 'first' } })).body.message;
+      const stalled = await untilLive(await fetch(new URL(`${API}/conversations/${id}/events`, app.baseUrl), { headers: { authorization: `Bearer ${owner.accessToken}` } }));
+
+      // About 30 MB of message:updated for a reader that reads none of it (well past the socket buffers too).
+      const edits = 150;
+      for (let i = 0; i < edits; i++) {
+        const edited = await app.http(`${API}/conversations/${id}/messages/${message.id}`, { method: 'PATCH', token: owner.accessToken, json: { content: `${i} `.padEnd(200_000, 'x') } });
+        expect(edited.status).toBe(200);
+      }
+
+      // Reading now drains what was already on its way, then the stream ends: the server cut it.
+      const reader = stalled.body!.getReader();
+      let received = 0;
+      const ended = await (async () => {
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline) {
+          const next = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+          if (next.done) return true;
+          received += next.value.length;
+        }
+        return false;
+      })();
+      expect(ended).toBe(true);
+      expect(received).toBeLessThan(edits * 200_000);
+      // Everyone else is still served.
+      expect((await app.http(`${API}/conversations/${id}/messages`, { token: owner.accessToken })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
