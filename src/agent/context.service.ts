@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { LanguageModelV3Message } from '@ai-sdk/provider';
-import { countTokens } from 'gpt-tokenizer';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import type { MessageEntity } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { UsersRepository } from '../users/users.repository.js';
+import { tokensOf } from '../common/text/tokens.js';
 
 const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant taking part in a team chat. Be accurate and concise. ' +
@@ -25,30 +25,6 @@ export interface AgentContext {
   tokens: number;
   /** seq of the oldest turn sent in full. */
   firstSeq: number;
-}
-
-/**
- * Longest piece of text the tokenizer is given at once. Its byte-pair merging is quadratic in the
- * length of a run without a word break (16,000 "é" take ~0.4 s in one piece), and every run counts
- * the whole history again; in pieces cut at a space the count stays within a fraction of a percent.
- */
-const TOKENIZER_PIECE = 1000;
-
-export function tokensOf(text: string): number {
-  if (text.length <= TOKENIZER_PIECE) return countTokens(text);
-  let total = 0;
-  for (let start = 0; start < text.length; ) {
-    let end = Math.min(start + TOKENIZER_PIECE, text.length);
-    if (end < text.length) {
-      const space = text.lastIndexOf(' ', end);
-      if (space > start + TOKENIZER_PIECE / 2) end = space;
-      // Never split a surrogate pair.
-      else if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
-    }
-    total += countTokens(text.slice(start, end));
-    start = end;
-  }
-  return total;
 }
 
 /**

@@ -5,7 +5,7 @@ import { SessionEntity } from '../auth/session.entity.js';
 import { StreamTicketEntity } from '../auth/stream-ticket.entity.js';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { ParticipantEntity } from '../conversations/participant.entity.js';
-import { DocumentContentEntity, DocumentEntity } from '../documents/document.entity.js';
+import { DocumentChunkEntity, DocumentContentEntity, DocumentEntity } from '../documents/document.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 
@@ -22,4 +22,5 @@ export const ENTITIES = [
   ToolInvocationEntity,
   DocumentEntity,
   DocumentContentEntity,
+  DocumentChunkEntity,
 ];

@@ -5,6 +5,7 @@ import { ReplyStreamIndex1795450000000 } from '../../migrations/1795450000000-Re
 import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.js';
 import { StreamTickets1795600000000 } from '../../migrations/1795600000000-StreamTickets.js';
 import { Documents1795700000000 } from '../../migrations/1795700000000-Documents.js';
+import { DocumentChunks1795800000000 } from '../../migrations/1795800000000-DocumentChunks.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Versions1795500000000,
   StreamTickets1795600000000,
   Documents1795700000000,
+  DocumentChunks1795800000000,
 ];

@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
+import { DocumentChunksRepository } from './document-chunks.repository.js';
+import { DocumentProcessor } from './document-processor.service.js';
+import { DocumentSearchService } from './document-search.service.js';
 import { DocumentStorage, PostgresDocumentStorage } from './document-storage.js';
 import { DocumentsController } from './documents.controller.js';
 import { DocumentsRepository } from './documents.repository.js';
@@ -8,7 +11,14 @@ import { DocumentsService } from './documents.service.js';
 @Module({
   imports: [ConversationsModule],
   controllers: [DocumentsController],
-  providers: [DocumentsRepository, DocumentsService, { provide: DocumentStorage, useClass: PostgresDocumentStorage }],
-  exports: [DocumentsService],
+  providers: [
+    DocumentsRepository,
+    DocumentChunksRepository,
+    DocumentsService,
+    DocumentProcessor,
+    DocumentSearchService,
+    { provide: DocumentStorage, useClass: PostgresDocumentStorage },
+  ],
+  exports: [DocumentsService, DocumentSearchService],
 })
 export class DocumentsModule {}

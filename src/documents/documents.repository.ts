@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { DocumentEntity } from './document.entity.js';
+import type { Chunk } from './chunker.js';
+import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
+
+/** Chunks inserted per statement: a few hundred kilobytes of text each. */
+const CHUNK_INSERT_BATCH = 200;
 
 export interface DocumentScope {
   /** A conversation's documents, or (null) the owner's private library. */
@@ -47,5 +51,26 @@ export class DocumentsRepository {
       query.andWhere('(d.created_at, d.id) < (:createdAt, :id)', { createdAt: options.after.createdAt, id: options.after.id });
     }
     return query.orderBy('d.created_at', 'DESC').addOrderBy('d.id', 'DESC').limit(options.limit).getMany();
+  }
+
+  /**
+   * The chunks and the `ready` status in one transaction, only while the document is still being
+   * processed (it may have been deleted meanwhile). Returns whether it was.
+   */
+  async completeProcessing(id: string, chunks: Chunk[]): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const result = await manager.getRepository(DocumentEntity).update({ id, status: 'processing' }, { status: 'ready', chunks: chunks.length, error: null });
+      if (!result.affected) return false;
+      const rows = chunks.map((chunk, seq) => ({ documentId: id, seq, ...chunk }));
+      for (let start = 0; start < rows.length; start += CHUNK_INSERT_BATCH) {
+        await manager.getRepository(DocumentChunkEntity).insert(rows.slice(start, start + CHUNK_INSERT_BATCH));
+      }
+      return true;
+    });
+  }
+
+  async failProcessing(id: string, error: string): Promise<boolean> {
+    const result = await this.dataSource.getRepository(DocumentEntity).update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error });
+    return !!result.affected;
   }
 }

@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import type { DocumentEntity } from './document.entity.js';
+import { DocumentProcessor } from './document-processor.service.js';
 import { DocumentStorage } from './document-storage.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
@@ -34,6 +35,7 @@ export class DocumentsService {
     private readonly storage: DocumentStorage,
     private readonly conversations: ConversationsService,
     private readonly config: AppConfig,
+    private readonly processor: DocumentProcessor,
   ) {}
 
   /** The largest upload read at all; images are held to the smaller limit once recognised. */
@@ -62,6 +64,7 @@ export class DocumentsService {
       await upload.rest();
       return this.documents.save({ ...created, mediaType, bytes: size.bytes }, manager);
     });
+    this.processor.enqueue(document.id);
     return DocumentDto.from(document);
   }
 

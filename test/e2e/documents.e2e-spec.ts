@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DocumentSearchService } from '../../src/documents/document-search.service.js';
 import { DOCUMENT_PART_BYTES, DocumentStorage } from '../../src/documents/document-storage.js';
+import { waitUntil } from '../support/conditions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
 
@@ -82,7 +84,8 @@ describe('documents', () => {
     const listed = await t.http(`${API}/documents`, { token: token('owner') });
     expect(listed.status).toBe(200);
     expect(listed.body.items.map((d: { id: string }) => d.id)).toContain(created.body.id);
-    expect((await t.http(`${API}/documents/${created.body.id}`, { token: token('owner') })).body).toEqual(created.body);
+    // Processing goes on in the background: only its fields may have moved on.
+    expect((await t.http(`${API}/documents/${created.body.id}`, { token: token('owner') })).body).toEqual({ ...created.body, status: expect.any(String), chunks: expect.any(Number) });
 
     const got = await download(token('owner'), created.body.id);
     expect(got.status).toBe(200);
@@ -90,6 +93,21 @@ describe('documents', () => {
     expect(got.headers.get('content-disposition')).toBe(`attachment; filename="notes _ (final).md"; filename*=UTF-8''notes%20%C3%BC%20%28final%29.md`);
     // Validated against the API document too.
     expect((await t.http(`${API}/documents/${created.body.id}/content`, { token: token('owner') })).status).toBe(200);
+  });
+
+  it('extracts a text document into chunks that full-text search finds, with their headings', async () => {
+    const text = '# Tides\n\nThe harbour floods at spring tide.\n\n## Locks\n\nThe lock gates close two hours before high water.\n';
+    const created = await upload(token('owner'), text, 'harbour.md');
+    const ready = await waitUntil(async () => {
+      const { body } = await t.http(`${API}/documents/${created.body.id}`, { token: token('owner') });
+      return body.status === 'ready' && body;
+    }, 'the document to be ready');
+    expect(ready).toMatchObject({ status: 'ready', chunks: 2, error: null });
+    const search = t.app.get(DocumentSearchService);
+    const hits = await search.search({ userId: world.owner.id }, 'gates', { limit: 5 });
+    expect(hits).toEqual([expect.objectContaining({ documentId: created.body.id, title: 'harbour.md', heading: 'Locks', chunk: 1, page: null })]);
+    expect(hits[0]!.snippet).toContain('**gates**');
+    expect(await search.search({ userId: world.member.id }, 'gates', { limit: 5 })).toEqual([]);
   });
 
   it('stores binary content exactly, across several parts', async () => {

@@ -4,7 +4,7 @@ import { AppDataSource } from '../../src/database/data-source.factory.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'document_contents', 'documents', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
+const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'document_chunks', 'document_contents', 'documents', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
 
 async function tables(dataSource: AppDataSource): Promise<string[]> {
   const rows: { table_name: string }[] = await dataSource.query(

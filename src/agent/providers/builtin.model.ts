@@ -6,7 +6,7 @@ import type {
   LanguageModelV3StreamResult,
 } from '@ai-sdk/provider';
 import { randomUUID } from 'node:crypto';
-import { tokensOf } from '../context.service.js';
+import { tokensOf } from '../../common/text/tokens.js';
 
 export const HELP_TEXT = [
   "I'm the built-in assistant. No language model is configured, so I answer commands:",

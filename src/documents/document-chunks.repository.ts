@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { SEARCH_CONFIG } from '../messages/message.entity.js';
+
+/**
+ * Whose documents a search reads: one conversation's, or everything a user can read (their
+ * private library and the documents of every conversation they take part in).
+ */
+export type SearchScope = { conversationId: string } | { userId: string };
+
+export interface ChunkHit {
+  chunkId: string;
+  documentId: string;
+  filename: string;
+  /** The chunk's position in its document. */
+  seq: number;
+  page: number | null;
+  heading: string | null;
+  content: string;
+  /** Matches marked with the caller's delimiters. */
+  snippet: string;
+  rank: number;
+}
+
+interface ChunkHitRow {
+  chunk_id: string;
+  document_id: string;
+  filename: string;
+  seq: number;
+  page: number | null;
+  heading: string | null;
+  content: string;
+  snippet: string;
+  rank: number | string;
+}
+
+/** The documents a scope reads, as a condition on `d` (documents) with its parameter as $1. */
+function scopeCondition(scope: SearchScope): { sql: string; parameter: string } {
+  if ('conversationId' in scope) return { sql: 'd.conversation_id = $1', parameter: scope.conversationId };
+  return {
+    sql: `((d.conversation_id IS NULL AND d.owner_id = $1) OR d.conversation_id IN (
+            SELECT p.conversation_id FROM conversation_participants p
+            JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+            WHERE p.user_id = $1))`,
+    parameter: scope.userId,
+  };
+}
+
+@Injectable()
+export class DocumentChunksRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Full-text search over the chunks of ready documents in scope, best first. */
+  async searchText(scope: SearchScope, query: string, limit: number, marks: { start: string; stop: string }): Promise<ChunkHit[]> {
+    const where = scopeCondition(scope);
+    const rows: ChunkHitRow[] = await this.dataSource.query(
+      `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
+       FROM (
+         SELECT ch.id AS chunk_id, ch.document_id, d.filename, ch.seq, ch.page, ch.heading, ch.content,
+                ts_rank_cd(ch.search_vector, websearch_to_tsquery('${SEARCH_CONFIG}', $2)) AS rank
+         FROM document_chunks ch
+         JOIN documents d ON d.id = ch.document_id AND d.status = 'ready'
+         WHERE ch.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND ${where.sql}
+         ORDER BY rank DESC, ch.document_id, ch.seq
+         LIMIT $3
+       ) hit
+       ORDER BY hit.rank DESC, hit.document_id, hit.seq`,
+      // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
+      [where.parameter, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=35, MinWords=15, MaxFragments=2`],
+    );
+    return rows.map((row) => ({
+      chunkId: row.chunk_id,
+      documentId: row.document_id,
+      filename: row.filename,
+      seq: row.seq,
+      page: row.page,
+      heading: row.heading,
+      content: row.content,
+      snippet: row.snippet,
+      rank: Number(row.rank),
+    }));
+  }
+}
