@@ -12,6 +12,7 @@ export interface ChunkHit {
   chunkId: string;
   documentId: string;
   filename: string;
+  mediaType: string;
   /** The chunk's position in its document. */
   seq: number;
   page: number | null;
@@ -26,6 +27,7 @@ interface ChunkHitRow {
   chunk_id: string;
   document_id: string;
   filename: string;
+  media_type: string;
   seq: number;
   page: number | null;
   heading: string | null;
@@ -56,7 +58,7 @@ export class DocumentChunksRepository {
     const rows: ChunkHitRow[] = await this.dataSource.query(
       `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
        FROM (
-         SELECT ch.id AS chunk_id, ch.document_id, d.filename, ch.seq, ch.page, ch.heading, ch.content,
+         SELECT ch.id AS chunk_id, ch.document_id, d.filename, d.media_type, ch.seq, ch.page, ch.heading, ch.content,
                 ts_rank_cd(ch.search_vector, websearch_to_tsquery('${SEARCH_CONFIG}', $2)) AS rank
          FROM document_chunks ch
          JOIN documents d ON d.id = ch.document_id AND d.status = 'ready'
@@ -72,6 +74,7 @@ export class DocumentChunksRepository {
       chunkId: row.chunk_id,
       documentId: row.document_id,
       filename: row.filename,
+      mediaType: row.media_type,
       seq: row.seq,
       page: row.page,
       heading: row.heading,
@@ -79,5 +82,16 @@ export class DocumentChunksRepository {
       snippet: row.snippet,
       rank: Number(row.rank),
     }));
+  }
+
+  /** How many documents in scope have text to search, and how many are still being processed. */
+  async countInScope(scope: SearchScope): Promise<{ searchable: number; processing: number }> {
+    const where = scopeCondition(scope);
+    const [row]: { searchable: number; processing: number }[] = await this.dataSource.query(
+      `SELECT count(*) FILTER (WHERE d.status = 'ready' AND d.chunks > 0)::int AS searchable, count(*) FILTER (WHERE d.status = 'processing')::int AS processing
+       FROM documents d WHERE ${where.sql}`,
+      [where.parameter],
+    );
+    return { searchable: row?.searchable ?? 0, processing: row?.processing ?? 0 };
   }
 }

@@ -8,6 +8,7 @@ export interface DocumentHit {
   documentId: string;
   /** The document's filename: what a citation shows as its title. */
   title: string;
+  mediaType: string;
   chunkId: string;
   chunk: number;
   page: number | null;
@@ -34,12 +35,18 @@ export class DocumentSearchService {
     const hits = await this.chunks.searchText(scope, query, options.limit, options.marks ?? { start: '**', stop: '**' });
     return hits.map(toHit);
   }
+
+  /** How many documents in scope have text to search, and how many are still being processed. */
+  documentsInScope(scope: SearchScope): Promise<{ searchable: number; processing: number }> {
+    return this.chunks.countInScope(scope);
+  }
 }
 
 function toHit(hit: ChunkHit): DocumentHit {
   return {
     documentId: hit.documentId,
     title: hit.filename,
+    mediaType: hit.mediaType,
     chunkId: hit.chunkId,
     chunk: hit.seq,
     page: hit.page,
