@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
+import { DocumentsModule } from '../documents/documents.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
@@ -14,7 +15,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [MessagesModule, ConversationsModule, UsersModule],
+  imports: [MessagesModule, ConversationsModule, UsersModule, DocumentsModule],
   providers: [AgentCore, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })

@@ -13,6 +13,7 @@ import {
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { BIGINT_AS_NUMBER } from '../database/bigint-column.js';
 import { UserEntity } from '../users/user.entity.js';
+import type { MessageSource } from './message-source.js';
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -26,7 +27,7 @@ export interface MessageMetadata {
   model?: string;
   usage?: { inputTokens: number; outputTokens: number };
   toolCalls?: unknown[];
-  sources?: unknown[];
+  sources?: MessageSource[];
   error?: { code: string; message: string };
 }
 

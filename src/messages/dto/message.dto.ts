@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nest
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
+import { currentSources, MAX_SOURCES, SOURCE_TYPES, type SourceType } from '../message-source.js';
 import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
 // The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
@@ -94,25 +95,40 @@ export class ToolCallDto {
   error?: string;
 }
 
-/** A message search_history found, cited by the reply. */
+/** A passage of a document or a message the reply drew on (search_documents, search_history). */
 export class MessageSourceDto {
-  @ApiProperty({ format: 'uuid' })
-  messageId!: string;
+  @ApiProperty({ enum: SOURCE_TYPES })
+  type!: SourceType;
 
-  @ApiProperty({ format: 'uuid' })
-  conversationId!: string;
+  @ApiProperty({ format: 'uuid', description: 'The document (GET /documents/{id}) or the message' })
+  id!: string;
 
-  @ApiProperty()
-  conversationTitle!: string;
+  @ApiProperty({ description: "The document's filename, or the title of the message's conversation", example: 'harbour.md' })
+  title!: string;
 
-  @ApiProperty({ type: 'integer' })
-  seq!: number;
+  @ApiProperty({ description: 'The passage or message, matches in **bold**', example: 'The lock **gates** close two hours before high water.' })
+  snippet!: string;
 
-  @ApiProperty({ description: 'The matching excerpt, matches in **bold**' })
-  excerpt!: string;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, description: "Documents: the passage's position in the document, from 0" })
+  chunk?: number;
 
-  @ApiProperty({ format: 'date-time' })
-  createdAt!: string;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Documents: the page the passage starts on, when the format has pages' })
+  page?: number;
+
+  @ApiPropertyOptional({ description: 'Documents: the heading the passage sits under' })
+  heading?: string;
+
+  @ApiPropertyOptional({ description: "Documents: the document's media type", example: 'text/markdown' })
+  mediaType?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "Messages: the message's conversation" })
+  conversationId?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: "Messages: the message's position in its conversation" })
+  seq?: number;
+
+  @ApiProperty({ description: 'Relevance within the search that found it; higher is better' })
+  score!: number;
 }
 
 export class MessageErrorDto {
@@ -134,11 +150,15 @@ export class MessageMetadataDto {
   @ApiPropertyOptional({ type: [ToolCallDto] })
   toolCalls?: ToolCallDto[];
 
-  @ApiPropertyOptional({ type: [MessageSourceDto] })
+  @ApiPropertyOptional({ type: [MessageSourceDto], maxItems: MAX_SOURCES, description: 'What the reply cites, in order of first use, each once' })
   sources?: MessageSourceDto[];
 
   @ApiPropertyOptional({ type: MessageErrorDto })
   error?: MessageErrorDto;
+}
+
+function withCurrentSources(metadata: MessageMetadata): MessageMetadata {
+  return metadata.sources ? { ...metadata, sources: currentSources(metadata.sources) } : metadata;
 }
 
 export class MessageDto {
@@ -197,7 +217,7 @@ export class MessageDto {
       status: message.status,
       clientMessageId: message.clientMessageId,
       runId: message.runId,
-      metadata: deleted ? {} : message.metadata,
+      metadata: deleted ? {} : withCurrentSources(message.metadata),
       createdAt: message.createdAt.toISOString(),
       editedAt: message.editedAt?.toISOString() ?? null,
       deletedAt: message.deletedAt?.toISOString() ?? null,
