@@ -40,7 +40,14 @@ const reply: MessageDto = {
   status: 'complete',
   clientMessageId: null,
   runId: RUN,
-  metadata: { model: 'gpt-4o-mini', usage: { inputTokens: 120, outputTokens: 6 } },
+  metadata: {
+    model: 'gpt-4o-mini',
+    usage: { inputTokens: 120, outputTokens: 6 },
+    sources: [
+      { type: 'document', id: '3f2504e0-4f89-41d3-9a0c-0305e82c3301', title: 'release.md', snippet: 'ships on **Friday** the 14th', chunk: 2, heading: 'Dates', mediaType: 'text/markdown', score: 0.8 },
+      { type: 'message', id: '1b4e28ba-2fa1-41d2-883f-0016d3cca427', title: 'Release', snippet: 'what about **Friday**?', conversationId: CONVERSATION, seq: 1, score: 0.1 },
+    ],
+  },
   createdAt: AT,
   editedAt: null,
   deletedAt: null,
