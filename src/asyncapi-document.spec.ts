@@ -41,6 +41,7 @@ const reply: MessageDto = {
   clientMessageId: null,
   runId: RUN,
   metadata: { model: 'gpt-4o-mini', usage: { inputTokens: 120, outputTokens: 6 } },
+  attachments: [],
   createdAt: AT,
   editedAt: null,
   deletedAt: null,
