@@ -59,13 +59,16 @@ export function withoutOverlap(previous: string, next: string, overlapTokens = D
 
 /** A chunk's text as read in sequence: its heading and page when they change, without the overlap. */
 function pieceOf(chunk: ExcerptChunk, previous: ExcerptChunk | undefined): string {
-  const marks: string[] = [];
-  if (chunk.page !== null && chunk.page !== previous?.page) marks.push(`[page ${chunk.page}]`);
-  if (chunk.heading !== null && chunk.heading !== previous?.heading) marks.push(chunk.heading);
   const sameSection = previous !== undefined && previous.heading === chunk.heading;
   const text = sameSection ? withoutOverlap(previous.content, chunk.content) : chunk.content;
-  if (marks.length) return `${previous ? '\n\n' : ''}${marks.join('\n')}\n${text}`;
-  return previous && text ? ` ${text}` : text;
+  const marks: string[] = [];
+  if (chunk.page !== null && chunk.page !== previous?.page) marks.push(`[page ${chunk.page}]`);
+  // Extractors that keep the heading line in the text (Markdown) need it no second time.
+  if (chunk.heading !== null && !sameSection && !text.startsWith(chunk.heading)) marks.push(chunk.heading);
+  const head = marks.length ? `${marks.join('\n')}\n` : '';
+  if (!previous) return head + text;
+  if (!head && !text) return '';
+  return (sameSection && !head ? ' ' : '\n\n') + head + text;
 }
 
 /**
