@@ -68,6 +68,7 @@ describe('message attachments', () => {
       ANTHROPIC_BASE_URL: anthropic.url,
       AGENT_ALLOWED_MODELS: 'openai:fake-vision,anthropic:claude-fake',
       MESSAGE_RATE_LIMIT: '100000',
+      ATTACHMENT_WAIT_MS: '3000',
     });
     [ada, bob, stranger] = await Promise.all([register(t, { displayName: 'Ada' }), register(t, { displayName: 'Bob' }), register(t)]);
   });
@@ -158,6 +159,27 @@ describe('message attachments', () => {
       expect(again.status).toBe(201);
       await waitUntil(async () => (await get(ada, `/conversations/${id}/runs/${again.body.id}`)).body.status === 'completed', 'the regenerated run');
       expect(lastUserContent()[0]!.text).toBe('[Attachment "plan.md" (text/markdown) was deleted: its content is no longer available.]');
+    });
+
+    it('waits for a document still being processed, and says so when it takes too long', async () => {
+      const id = await conversation({ provider: 'openai', model: 'fake-vision' });
+      const plan = await upload(ada, PLAN, 'plan.md', id);
+      const database = t.app.get(DataSource);
+      const setStatus = (status: string) => database.query(`UPDATE documents SET status = $2 WHERE id = $1`, [plan.id, status]);
+      await setStatus('processing');
+      const sent = await post(ada, `/conversations/${id}/messages`, { content: 'Read this', attachments: [plan.id] });
+      expect(sent.status).toBe(201);
+      const runStatus = async (runId: string) => (await get(ada, `/conversations/${id}/runs/${runId}`)).body.status;
+      await waitUntil(async () => (await runStatus(sent.body.run.id)) === 'running', 'the run to start');
+      expect(openai.requests).toEqual([]);
+      await setStatus('ready');
+      await waitUntil(async () => (await runStatus(sent.body.run.id)) === 'completed', 'the run to complete');
+      expect(lastUserContent()[0]!.text).toContain('The kitchen faces north');
+
+      await setStatus('processing');
+      const slow = await post(ada, `/conversations/${id}/messages?wait=true`, { content: 'Read it again', attachments: [plan.id] });
+      expect(slow.body.run.status).toBe('completed');
+      expect(lastUserContent()[0]!.text).toBe('[Attached document "plan.md": still being processed, so its text is not available yet.]');
     });
 
     it('names the attachments of earlier messages without sending them again', async () => {
