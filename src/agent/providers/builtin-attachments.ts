@@ -25,7 +25,9 @@ function line(mark: AttachmentMark, text: string | undefined): string {
   const state = STATE_WORDS[mark.state];
   if (state) return `${head} (${state})`;
   if (text === undefined || mark.state === 'image') return head;
-  const body = text.slice(text.indexOf('\n') + 1).replace(/\n\[truncated: [^\]]*\]$/, '');
+  const start = text.slice(text.indexOf('\n') + 1);
+  const note = start.lastIndexOf('\n[truncated: ');
+  const body = mark.state === 'truncated' && note >= 0 ? start.slice(0, note) : start;
   const quote = body.length > QUOTE_CHARS ? `${body.slice(0, QUOTE_CHARS).trimEnd()}…` : body;
   return `${head}. It begins:\n${quote.replace(/^/gm, '  > ')}`;
 }

@@ -30,7 +30,8 @@ export class SendMessageDto {
     format: 'uuid',
     maxItems: 5,
     uniqueItems: true,
-    example: ['9b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d'],
+    // Empty: a prefilled request must be accepted as is, and an example id names no document of yours.
+    example: [],
     description:
       'Documents of this conversation to send with the message (upload them first with `POST /documents?conversationId=`), ' +
       'at most `ATTACHMENTS_MAX` (default 5), each once. Images go to vision-capable models as images; other documents as their ' +
