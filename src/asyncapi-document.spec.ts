@@ -48,6 +48,7 @@ const reply: MessageDto = {
       { type: 'message', id: '1b4e28ba-2fa1-41d2-883f-0016d3cca427', title: 'Release', snippet: 'what about **Friday**?', conversationId: CONVERSATION, seq: 1, score: 0.1 },
     ],
   },
+  attachments: [],
   createdAt: AT,
   editedAt: null,
   deletedAt: null,

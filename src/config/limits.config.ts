@@ -1,5 +1,8 @@
 import { type Env, readInt } from './env.js';
 
+/** The most ATTACHMENTS_MAX may allow: every attachment is read in full for each run. */
+export const MAX_ATTACHMENTS = 20;
+
 export interface LimitSettings {
   messageMaxLength: number;
   messageRateLimit: number;
@@ -34,6 +37,13 @@ export interface LimitSettings {
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
+  /** Documents one message may carry as attachments. */
+  attachmentsMax: number;
+  /**
+   * How long a run waits for an attached document that is still being processed before it answers
+   * without that document's text (and says so).
+   */
+  attachmentWaitMs: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -60,5 +70,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
     documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    attachmentsMax: readInt(env, 'ATTACHMENTS_MAX', 5, { min: 0, max: MAX_ATTACHMENTS }),
+    attachmentWaitMs: readInt(env, 'ATTACHMENT_WAIT_MS', 15_000, { min: 0, max: 600_000 }),
   };
 }

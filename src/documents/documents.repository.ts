@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, In } from 'typeorm';
 import type { Chunk } from './chunker.js';
 import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
 
@@ -10,6 +10,14 @@ export interface DocumentScope {
   /** A conversation's documents, or (null) the owner's private library. */
   conversationId: string | null;
   ownerId: string;
+}
+
+/** The start of a document's text, for a reader with a token budget. */
+export interface LeadingChunks {
+  chunks: Pick<DocumentChunkEntity, 'seq' | 'content' | 'page' | 'heading' | 'tokens'>[];
+  totalChunks: number;
+  /** Every chunk's tokens, counted once per chunk (the overlap between chunks twice). */
+  totalTokens: number;
 }
 
 export interface DocumentPageOptions {
@@ -36,6 +44,34 @@ export class DocumentsRepository {
 
   findById(id: string): Promise<DocumentEntity | null> {
     return this.dataSource.getRepository(DocumentEntity).findOneBy({ id });
+  }
+
+  /** Those of `ids` that are documents of the conversation (any order). */
+  findInConversation(conversationId: string, ids: string[]): Promise<DocumentEntity[]> {
+    if (!ids.length) return Promise.resolve([]);
+    return this.dataSource.getRepository(DocumentEntity).findBy({ conversationId, id: In(ids) });
+  }
+
+  /**
+   * A document's first chunks, in order, as long as the tokens before each are under `maxTokens`
+   * (so the last one may pass it), with how many chunks and tokens the whole document has.
+   */
+  async leadingChunks(documentId: string, maxTokens: number): Promise<LeadingChunks> {
+    const rows: (Pick<DocumentChunkEntity, 'seq' | 'content' | 'page' | 'heading' | 'tokens'> & { total_chunks: number; total_tokens: string })[] =
+      await this.dataSource.query(
+        `SELECT seq, content, page, heading, tokens, total_chunks, total_tokens FROM (
+           SELECT seq, content, page, heading, tokens,
+                  sum(tokens) OVER (ORDER BY seq) - tokens AS before,
+                  count(*) OVER ()::int AS total_chunks, sum(tokens) OVER () AS total_tokens
+           FROM document_chunks WHERE document_id = $1
+         ) c WHERE before < $2 ORDER BY seq`,
+        [documentId, maxTokens],
+      );
+    return {
+      chunks: rows.map(({ seq, content, page, heading, tokens }) => ({ seq, content, page, heading, tokens })),
+      totalChunks: rows[0]?.total_chunks ?? 0,
+      totalTokens: Number(rows[0]?.total_tokens ?? 0),
+    };
   }
 
   async delete(id: string, manager: EntityManager): Promise<void> {

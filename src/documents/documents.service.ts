@@ -8,7 +8,7 @@ import { ConversationsService } from '../conversations/conversations.service.js'
 import type { DocumentEntity } from './document.entity.js';
 import { DocumentProcessor } from './document-processor.service.js';
 import { DocumentStorage } from './document-storage.js';
-import { DocumentsRepository } from './documents.repository.js';
+import { DocumentsRepository, type LeadingChunks } from './documents.repository.js';
 import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
 import { isImage, MediaTypeSniffer, safeFilename } from './media-type.js';
 import { type Upload, uploadTooLarge } from './upload-reader.js';
@@ -98,6 +98,31 @@ export class DocumentsService {
       await this.storage.remove(id, manager);
       await this.documents.delete(id, manager);
     });
+  }
+
+  /**
+   * Those of `ids` that are documents of the conversation: what a message there may carry, as
+   * every participant can read them. Authorizing the caller is the caller's part.
+   */
+  attachable(conversationId: string, ids: string[]): Promise<DocumentEntity[]> {
+    return this.documents.findInConversation(conversationId, ids);
+  }
+
+  /** The start of a document's text within about `maxTokens` (see DocumentsRepository.leadingChunks). */
+  leadingText(documentId: string, maxTokens: number): Promise<LeadingChunks> {
+    return this.documents.leadingChunks(documentId, maxTokens);
+  }
+
+  /** A document's bytes, or undefined when there are more than `maxBytes` (or none any more). */
+  async bytesOf(documentId: string, maxBytes: number): Promise<Buffer | undefined> {
+    const parts: Buffer[] = [];
+    let total = 0;
+    for await (const part of this.storage.read(documentId) as AsyncIterable<Buffer>) {
+      total += part.length;
+      if (total > maxBytes) return undefined;
+      parts.push(part);
+    }
+    return parts.length ? Buffer.concat(parts) : undefined;
   }
 
   private async uploadTarget(user: AuthUser, conversationId: string | undefined): Promise<string | null> {

@@ -31,6 +31,17 @@ export interface MessageMetadata {
   error?: { code: string; message: string };
 }
 
+/**
+ * A document a message carries, as it was when the message was sent. The document itself may be
+ * deleted later: the entry stays, so the message (and the agent) can still say what it carried.
+ */
+export interface MessageAttachment {
+  id: string;
+  filename: string;
+  mediaType: string;
+  bytes: number;
+}
+
 @Entity('messages')
 @Unique('messages_conversation_id_seq_key', ['conversationId', 'seq'])
 @Index('messages_client_message_id_key', ['conversationId', 'authorId', 'clientMessageId'], {
@@ -88,6 +99,10 @@ export class MessageEntity {
 
   @Column({ type: 'jsonb', default: {} })
   metadata!: MessageMetadata;
+
+  /** Documents of the conversation sent with the message (people's messages only). */
+  @Column({ type: 'jsonb', default: [] })
+  attachments!: MessageAttachment[];
 
   /**
    * A streaming reply's last checkpoint: the index of the last delta its stored content covers

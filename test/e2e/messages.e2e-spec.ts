@@ -58,6 +58,7 @@ describe('messages', () => {
           clientMessageId: 'c-1',
           runId: null,
           metadata: {},
+          attachments: [],
           createdAt: expect.any(String),
           editedAt: null,
           deletedAt: null,

@@ -12,6 +12,7 @@ const message = (id: string, seq: number, version: number, fields: Partial<Messa
   status: 'complete',
   runId: null,
   metadata: {},
+  attachments: [],
   editedAt: null,
   clientMessageId: null,
   createdAt: '2026-01-01T00:00:00.000Z',

@@ -8,6 +8,8 @@ import type {
 import { randomUUID } from 'node:crypto';
 import { tokensOf } from '../../common/text/tokens.js';
 import type { DocumentSearchOutput } from '../tools/search-documents.js';
+import { attachmentMark } from '../attachment-parts.js';
+import { describeAttachments } from './builtin-attachments.js';
 
 export const HELP_TEXT = [
   "I'm the built-in assistant. No language model is configured, so I answer commands:",
@@ -175,7 +177,7 @@ function withoutSpeaker(text: string): string | undefined {
 export function lastUserText(prompt: LanguageModelV3Prompt): string {
   for (const message of prompt.toReversed()) {
     if (message.role !== 'user') continue;
-    const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
+    const text = message.content.flatMap((part) => (part.type === 'text' && !attachmentMark(part) ? [part.text] : [])).join('\n');
     const spoken = withoutSpeaker(text);
     return spoken !== undefined && recognise(spoken).text !== NO_LLM_TEXT ? spoken : text;
   }
@@ -228,7 +230,7 @@ export class BuiltinModel implements LanguageModelV3 {
       if (intent.tool && options.tools?.some((candidate) => candidate.name === intent.tool!.name)) {
         parts.push({ type: 'tool-call', toolCallId: `call_${randomUUID()}`, toolName: intent.tool.name, input: JSON.stringify(intent.tool.input) });
       } else {
-        text = intent.text ?? NO_LLM_TEXT;
+        text = (intent.text === NO_LLM_TEXT && describeAttachments(prompt)) || (intent.text ?? NO_LLM_TEXT);
       }
     }
     const usage = {

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
+import { MAX_ATTACHMENTS } from '../../config/limits.config.js';
 import { currentSources, MAX_SOURCES, SOURCE_TYPES, type SourceType } from '../message-source.js';
-import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
+import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageAttachment, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
 // The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
 export class SendMessageDto {
@@ -23,6 +24,27 @@ export class SendMessageDto {
   @Length(1, 100)
   @Matches(/^[\x21-\x7e]+$/, { message: 'clientMessageId must be printable ASCII without spaces' })
   clientMessageId?: string;
+
+  // The configured ATTACHMENTS_MAX (default 5) is checked by the service; MAX_ATTACHMENTS bounds it first.
+  @ApiPropertyOptional({
+    type: [String],
+    format: 'uuid',
+    maxItems: 5,
+    uniqueItems: true,
+    // Empty: a prefilled request must be accepted as is, and an example id names no document of yours.
+    example: [],
+    description:
+      'Documents of this conversation to send with the message (upload them first with `POST /documents?conversationId=`), ' +
+      'at most `ATTACHMENTS_MAX` (default 5), each once. Images go to vision-capable models as images; other documents as their ' +
+      'text, within the context budget. An id that is not a document of this conversation, or a document that failed to process, is a 400. ' +
+      'Attachments are part of the message: an edit does not change them.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ATTACHMENTS)
+  @ArrayUnique({ message: 'attachments must not name a document twice' })
+  @IsUUID('all', { each: true, message: 'each of attachments must be a UUID' })
+  attachments?: string[];
 }
 
 export class EditMessageDto {
@@ -161,6 +183,21 @@ function withCurrentSources(metadata: MessageMetadata): MessageMetadata {
   return metadata.sources ? { ...metadata, sources: currentSources(metadata.sources) } : metadata;
 }
 
+/** A document sent with a message, as it was then (the document may have been deleted since). */
+export class MessageAttachmentDto {
+  @ApiProperty({ format: 'uuid', description: 'The document (`GET /documents/:id`); a 404 once it has been deleted' })
+  id!: string;
+
+  @ApiProperty({ example: 'floor-plan.png' })
+  filename!: string;
+
+  @ApiProperty({ example: 'image/png' })
+  mediaType!: string;
+
+  @ApiProperty({ type: 'integer', example: 48213 })
+  bytes!: number;
+}
+
 export class MessageDto {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -195,6 +232,9 @@ export class MessageDto {
   @ApiProperty({ type: MessageMetadataDto })
   metadata!: MessageMetadata;
 
+  @ApiProperty({ type: [MessageAttachmentDto], description: 'Documents sent with the message, in the order given; empty once the message is deleted' })
+  attachments!: MessageAttachment[];
+
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
 
@@ -218,6 +258,7 @@ export class MessageDto {
       clientMessageId: message.clientMessageId,
       runId: message.runId,
       metadata: deleted ? {} : withCurrentSources(message.metadata),
+      attachments: deleted ? [] : message.attachments,
       createdAt: message.createdAt.toISOString(),
       editedAt: message.editedAt?.toISOString() ?? null,
       deletedAt: message.deletedAt?.toISOString() ?? null,
