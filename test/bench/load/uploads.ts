@@ -1,5 +1,5 @@
 /**
- * Upload load: every user uploads its share of the files one after another, all users at once.
+ * Upload load: every user uploads its share of the files back to back, all users at once.
  * `ours` posts to POST /api/v1/documents and times each document until it is `ready` (watched with
  * one status query for all pending documents, so watching adds no load to the API; the API is
  * asked once at the end); `baseline` posts to the store-only server, where the answer means
@@ -108,7 +108,9 @@ async function upload(): Promise<object> {
   const ready: number[] = [];
   const uploaded: { id: string; token: string }[] = [];
   const statuses: Record<string, number> = {};
+  const settling: Promise<void>[] = [];
   const started = performance.now();
+  // Each user uploads its files back to back, without waiting for the previous one to be ready.
   await Promise.all(
     p.users.map(async (user, u) => {
       for (let i = u; i < files.length; i += p.users.length) {
@@ -116,12 +118,16 @@ async function upload(): Promise<object> {
         const id = await post(files[i]!, user);
         responded.push(performance.now() - at);
         uploaded.push({ id, token: user.token });
-        const status = p.mode === 'ours' ? await watch.settled(id) : 'ready';
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        ready.push(performance.now() - at);
+        const settle = async () => {
+          const status = p.mode === 'ours' ? await watch.settled(id) : 'ready';
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          ready.push(performance.now() - at);
+        };
+        settling.push(settle());
       }
     }),
   );
+  await Promise.all(settling);
   const seconds = (performance.now() - started) / 1000;
   await watch.stop();
   const { rows } = await client.query<{ chunks: string }>(`SELECT coalesce(sum(chunks), 0) AS chunks FROM documents WHERE id = ANY($1)`, [uploaded.map((u) => u.id)]);
