@@ -34,6 +34,15 @@ export interface LimitSettings {
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
+  /**
+   * What one user may keep: the documents they can delete themselves (their private library and
+   * their uploads to conversations they take part in), in bytes and in number.
+   */
+  documentQuotaBytesPerUser: number;
+  documentsPerUser: number;
+  /** What one conversation may hold, whoever uploaded it. */
+  documentQuotaBytesPerConversation: number;
+  documentsPerConversation: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -60,5 +69,9 @@ export function parseLimitSettings(env: Env): LimitSettings {
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
     documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    documentQuotaBytesPerUser: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_USER', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerUser: readInt(env, 'DOCUMENTS_PER_USER', 500, { min: 1, max: 10_000_000 }),
+    documentQuotaBytesPerConversation: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_CONVERSATION', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerConversation: readInt(env, 'DOCUMENTS_PER_CONVERSATION', 200, { min: 1, max: 10_000_000 }),
   };
 }
