@@ -44,6 +44,15 @@ export interface LimitSettings {
    * without that document's text (and says so).
    */
   attachmentWaitMs: number;
+  /**
+   * What one user may keep: the documents they can delete themselves (their private library and
+   * their uploads to conversations they take part in), in bytes and in number.
+   */
+  documentQuotaBytesPerUser: number;
+  documentsPerUser: number;
+  /** What one conversation may hold, whoever uploaded it. */
+  documentQuotaBytesPerConversation: number;
+  documentsPerConversation: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -72,5 +81,9 @@ export function parseLimitSettings(env: Env): LimitSettings {
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     attachmentsMax: readInt(env, 'ATTACHMENTS_MAX', 5, { min: 0, max: MAX_ATTACHMENTS }),
     attachmentWaitMs: readInt(env, 'ATTACHMENT_WAIT_MS', 15_000, { min: 0, max: 600_000 }),
+    documentQuotaBytesPerUser: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_USER', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerUser: readInt(env, 'DOCUMENTS_PER_USER', 500, { min: 1, max: 10_000_000 }),
+    documentQuotaBytesPerConversation: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_CONVERSATION', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerConversation: readInt(env, 'DOCUMENTS_PER_CONVERSATION', 200, { min: 1, max: 10_000_000 }),
   };
 }

@@ -24,12 +24,15 @@ export class DocumentsController {
     operationId: 'uploadDocument',
     summary: 'Upload a document to your library or to a conversation',
     description:
-      'multipart/form-data with `file`. To add it to a conversation (members and owner may), give `conversationId` as a query parameter or as a field before the file: it is checked before the file is read, and a `conversationId` field after the file is a 400. The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413.',
+      'multipart/form-data with `file`. To add it to a conversation (members and owner may), give `conversationId` as a query parameter or as a field before the file: it is checked before the file is read, and a `conversationId` field after the file is a 400. The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413. ' +
+      'Quotas: your documents (private ones, and your uploads to conversations you take part in) at most DOCUMENTS_PER_USER and DOCUMENT_QUOTA_BYTES_PER_USER bytes; ' +
+      "a conversation's at most DOCUMENTS_PER_CONVERSATION and DOCUMENT_QUOTA_BYTES_PER_CONVERSATION bytes. An upload that would pass one is a 409 STORAGE_QUOTA_EXCEEDED " +
+      '(details: `scope`, `quota`, `used`), before the file is read when it is already full, and nothing of it is kept.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDocumentDto })
   @ApiCreatedResponse({ type: DocumentDto })
-  @ApiErrors(400, 403, 404, 413, 415)
+  @ApiErrors(400, 403, 404, 409, 413, 415)
   async upload(
     @CurrentUser() user: AuthUser,
     @Query() query: UploadDocumentQuery,

@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
+import { UsersModule } from '../users/users.module.js';
 import { DocumentChunksRepository } from './document-chunks.repository.js';
 import { DocumentProcessor } from './document-processor.service.js';
 import { DocumentSearchService } from './document-search.service.js';
 import { DocumentStorage, PostgresDocumentStorage } from './document-storage.js';
 import { DocumentsController } from './documents.controller.js';
+import { DocumentsLifecycle } from './documents.lifecycle.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentsService } from './documents.service.js';
 
 @Module({
-  imports: [ConversationsModule],
+  imports: [ConversationsModule, UsersModule],
   controllers: [DocumentsController],
   providers: [
     DocumentsRepository,
@@ -17,6 +19,7 @@ import { DocumentsService } from './documents.service.js';
     DocumentsService,
     DocumentProcessor,
     DocumentSearchService,
+    DocumentsLifecycle,
     { provide: DocumentStorage, useClass: PostgresDocumentStorage },
   ],
   exports: [DocumentsService, DocumentSearchService],

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In } from 'typeorm';
+import { rowsOf } from '../database/query-rows.js';
+import type { ParticipantRole } from '../conversations/participant.entity.js';
 import type { Chunk } from './chunker.js';
 import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
 
@@ -19,6 +21,25 @@ export interface LeadingChunks {
   /** Every chunk's tokens, counted once per chunk (the overlap between chunks twice). */
   totalTokens: number;
 }
+
+export interface DocumentUsage {
+  bytes: number;
+  documents: number;
+}
+
+/** A document listed in its owner's export, with whether its owner can still read it. */
+export interface OwnedDocument {
+  document: DocumentEntity;
+  readable: boolean;
+}
+
+/**
+ * Documents of a user that are theirs to delete: private ones, and their uploads to live
+ * conversations they still take part in (`$1`: the user).
+ */
+const DELETABLE_BY_OWNER = `d.owner_id = $1 AND (d.conversation_id IS NULL OR EXISTS (
+  SELECT 1 FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+  WHERE p.conversation_id = d.conversation_id AND p.user_id = $1))`;
 
 export interface DocumentPageOptions {
   limit: number;
@@ -109,4 +130,92 @@ export class DocumentsRepository {
     const result = await this.dataSource.getRepository(DocumentEntity).update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error });
     return !!result.affected;
   }
+
+  /**
+   * What counts against the quotas, without the document `except` (the upload being checked):
+   * the user's (see DELETABLE_BY_OWNER) and, with a conversation, everything it holds.
+   */
+  async usage(userId: string, conversationId: string | null, except: string | null, manager?: EntityManager): Promise<{ user: DocumentUsage; conversation: DocumentUsage }> {
+    const total = `json_build_object('bytes', coalesce(sum(d.bytes), 0), 'documents', count(*))`;
+    const [row] = rowsOf<{ user: DocumentUsage; conversation: DocumentUsage }>(
+      await (manager ?? this.dataSource).query(
+        `SELECT (SELECT ${total} FROM documents d WHERE ${DELETABLE_BY_OWNER} AND d.id IS DISTINCT FROM $3::uuid) AS "user",
+                (SELECT ${total} FROM documents d WHERE d.conversation_id = $2::uuid AND d.id IS DISTINCT FROM $3::uuid) AS "conversation"`,
+        [userId, conversationId, except],
+      ),
+    );
+    return { user: toUsage(row!.user), conversation: toUsage(row!.conversation) };
+  }
+
+  /**
+   * Locks the conversation row until the transaction ends (uploads to it, its deletion and changes
+   * of its participants then take turns), and reads the uploader's role after the lock, so a
+   * change that committed while waiting is seen. Undefined if it is deleted or they left it.
+   */
+  async lockConversationForUpload(conversationId: string, userId: string, manager: EntityManager): Promise<ParticipantRole | undefined> {
+    const live = rowsOf<unknown>(await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, [conversationId]));
+    if (!live.length) return undefined;
+    const [participant] = rowsOf<{ role: ParticipantRole }>(
+      await manager.query(`SELECT role FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2`, [conversationId, userId]),
+    );
+    return participant?.role;
+  }
+
+  /**
+   * Locks the uploader's row until the transaction ends, so that their uploads check the quota one
+   * at a time. NO KEY UPDATE: it does not wait for the key-share locks that inserting documents
+   * takes on the row. False if the account has been deleted.
+   */
+  async lockUploader(userId: string, manager: EntityManager): Promise<boolean> {
+    const rows = rowsOf<unknown>(await manager.query(`SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`, [userId]));
+    return rows.length > 0;
+  }
+
+  /** The bytes and the chunks (and whatever hangs on chunks) go by cascade. */
+  async deleteOfConversation(conversationId: string, manager: EntityManager): Promise<void> {
+    await manager.query(`DELETE FROM documents WHERE conversation_id = $1`, [conversationId]);
+  }
+
+  /** Every document the user uploaded, wherever it is; the bytes and chunks go by cascade. */
+  async deleteOwnedBy(ownerId: string, manager: EntityManager): Promise<void> {
+    await manager.query(`DELETE FROM documents WHERE owner_id = $1`, [ownerId]);
+  }
+
+  /** Documents left in deleted conversations or by erased accounts (by versions that kept them); how many went. */
+  async deleteOrphaned(): Promise<number> {
+    const rows = rowsOf<unknown>(
+      await this.dataSource.query(
+        `DELETE FROM documents d
+         WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.id = d.conversation_id AND c.deleted_at IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM users u WHERE u.id = d.owner_id AND u.deleted_at IS NOT NULL)
+         RETURNING 1`,
+      ),
+    );
+    return rows.length;
+  }
+
+  /** Everything the user uploaded that still exists, oldest first, page by page (keyset). */
+  async *streamOwnedBy(ownerId: string, pageSize = 500): AsyncGenerator<OwnedDocument[]> {
+    let after: { createdAt: Date; id: string } | undefined;
+    for (;;) {
+      const query = this.dataSource
+        .getRepository(DocumentEntity)
+        .createQueryBuilder('d')
+        .addSelect(`(${DELETABLE_BY_OWNER.replaceAll('$1', ':ownerId')})`, 'readable')
+        .where('d.owner_id = :ownerId', { ownerId })
+        .orderBy('d.created_at', 'ASC')
+        .addOrderBy('d.id', 'ASC')
+        .limit(pageSize);
+      if (after) query.andWhere('(d.created_at, d.id) > (:createdAt, :id)', after);
+      const { entities, raw } = await query.getRawAndEntities<{ readable: boolean }>();
+      if (entities.length) yield entities.map((document, index) => ({ document, readable: raw[index]!.readable }));
+      if (entities.length < pageSize) return;
+      const last = entities.at(-1)!;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+  }
+}
+
+function toUsage(usage: DocumentUsage): DocumentUsage {
+  return { bytes: Number(usage.bytes), documents: Number(usage.documents) };
 }

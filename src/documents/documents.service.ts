@@ -1,14 +1,16 @@
 import type { Readable } from 'node:stream';
 import { HttpStatus, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppConfig } from '../config/app-config.js';
-import { ConversationsService } from '../conversations/conversations.service.js';
+import { conversationNotFound, ConversationsService } from '../conversations/conversations.service.js';
 import type { DocumentEntity } from './document.entity.js';
+import { quotaLimits, quotaRefusal, type QuotaUsage } from './document-quota.js';
 import { DocumentProcessor } from './document-processor.service.js';
 import { DocumentStorage } from './document-storage.js';
-import { DocumentsRepository, type LeadingChunks } from './documents.repository.js';
+import { DocumentsRepository, type LeadingChunks, type OwnedDocument } from './documents.repository.js';
 import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
 import { isImage, MediaTypeSniffer, safeFilename } from './media-type.js';
 import { type Upload, uploadTooLarge } from './upload-reader.js';
@@ -20,6 +22,11 @@ const PENDING_MEDIA_TYPE = 'application/octet-stream';
 
 const unsupportedType = () =>
   new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Accepted: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF');
+
+const viewerCannotUpload = () => new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Viewers cannot add documents');
+
+/** The account was deleted while it uploaded (its sessions end with it). */
+const accountDeleted = () => new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.SESSION_REVOKED, 'The session has ended; sign in again', { reason: 'account-deleted' });
 
 const documentNotFound = () => new AppError(HttpStatus.NOT_FOUND, ErrorCode.DOCUMENT_NOT_FOUND, 'Document not found');
 
@@ -44,12 +51,18 @@ export class DocumentsService {
   }
 
   /**
-   * Where the upload goes is checked before any of the file is read. The bytes then stream into
-   * storage inside the transaction that creates the document, which rolls back on a type that is
-   * not accepted (415) or a file over its limit (413): nothing of a refused upload is kept.
+   * Where the upload goes, and whether a document more fits its quotas, are checked before any of
+   * the file is read. The bytes then stream into storage inside the transaction that creates the
+   * document, which rolls back on a type that is not accepted (415), a file over its limit (413)
+   * or over what the quotas leave (409): nothing of a refused upload is kept. The quotas are
+   * checked again at the end, under locks (see checkQuotas), so concurrent uploads never pass them.
    */
   async upload(user: AuthUser, upload: Upload): Promise<DocumentDto> {
     const conversationId = await this.uploadTarget(user, upload.conversationId);
+    const usage = await this.documents.usage(user.id, conversationId, null);
+    const refusal = (bytes: number) => quotaRefusal(this.quotaLimits, usage, bytes, conversationId !== null);
+    const early = refusal(0);
+    if (early) throw early;
     const sniffer = new MediaTypeSniffer(upload.filename);
     const size = { bytes: 0 };
     const document = await this.documents.transaction(async (manager) => {
@@ -57,11 +70,12 @@ export class DocumentsService {
         { ownerId: user.id, conversationId, filename: safeFilename(upload.filename), mediaType: PENDING_MEDIA_TYPE, bytes: 0 },
         manager,
       );
-      await this.storage.put(created.id, this.accepted(upload.file, sniffer, size), manager);
+      await this.storage.put(created.id, this.accepted(upload.file, sniffer, size, refusal), manager);
       const mediaType = await sniffer.finish();
       if (!mediaType) throw unsupportedType();
       this.checkImageSize(mediaType, size.bytes);
       await upload.rest();
+      await this.checkQuotas(user.id, conversationId, created.id, size.bytes, manager);
       return this.documents.save({ ...created, mediaType, bytes: size.bytes }, manager);
     });
     this.processor.enqueue(document.id);
@@ -87,6 +101,11 @@ export class DocumentsService {
   async content(user: AuthUser, id: string): Promise<{ document: DocumentDto; stream: Readable }> {
     const { document } = await this.readable(user, id);
     return { document: DocumentDto.from(document), stream: this.storage.read(id) };
+  }
+
+  /** Every document the user uploaded that still exists, oldest first, page by page (for their data export). */
+  streamOwnedBy(userId: string): AsyncGenerator<OwnedDocument[]> {
+    return this.documents.streamOwnedBy(userId);
   }
 
   async remove(user: AuthUser, id: string): Promise<void> {
@@ -128,14 +147,48 @@ export class DocumentsService {
   private async uploadTarget(user: AuthUser, conversationId: string | undefined): Promise<string | null> {
     if (conversationId === undefined) return null;
     if (!UUID.test(conversationId)) throw fieldError('conversationId', 'conversationId must be a UUID');
-    await this.conversations.authorize(conversationId, user, 'send');
+    try {
+      await this.conversations.authorize(conversationId, user, 'send');
+    } catch (error) {
+      if (error instanceof AppError && error.getStatus() === HttpStatus.FORBIDDEN) throw viewerCannotUpload();
+      throw error;
+    }
     return conversationId;
   }
 
-  /** The file's bytes, refused as soon as its type is not accepted or it passes its limit. */
-  private async *accepted(file: Upload['file'], sniffer: MediaTypeSniffer, size: { bytes: number }): AsyncGenerator<Buffer> {
+  /**
+   * The quotas, at the end of the upload and before its commit, with the conversation's row and
+   * then the uploader's locked until the commit (in the order account erasure locks them): uploads
+   * to the same conversation or by the same user take turns here, each counting the ones committed
+   * before it. Under the same lock, the conversation must still exist with the uploader allowed in
+   * it, and the account must still exist: a deletion or removal that raced the upload wins.
+   */
+  private async checkQuotas(userId: string, conversationId: string | null, documentId: string, bytes: number, manager: EntityManager): Promise<void> {
+    if (conversationId) {
+      const role = await this.documents.lockConversationForUpload(conversationId, userId, manager);
+      if (!role) throw conversationNotFound();
+      if (role === 'viewer') throw viewerCannotUpload();
+    }
+    if (!(await this.documents.lockUploader(userId, manager))) throw accountDeleted();
+    const refusal = quotaRefusal(this.quotaLimits, await this.documents.usage(userId, conversationId, documentId, manager), bytes, conversationId !== null);
+    if (refusal) throw refusal;
+  }
+
+  private get quotaLimits(): QuotaUsage {
+    return quotaLimits(this.config.limits);
+  }
+
+  /** The file's bytes, refused as soon as its type is not accepted or it passes its limit or what the quotas leave. */
+  private async *accepted(
+    file: Upload['file'],
+    sniffer: MediaTypeSniffer,
+    size: { bytes: number },
+    overQuota: (bytes: number) => AppError | undefined,
+  ): AsyncGenerator<Buffer> {
     for await (const chunk of file as AsyncIterable<Buffer>) {
       size.bytes += chunk.length;
+      const refusal = overQuota(size.bytes);
+      if (refusal) throw refusal;
       if (!(await sniffer.push(chunk))) throw unsupportedType();
       if (sniffer.binaryType) this.checkImageSize(sniffer.binaryType, size.bytes);
       yield chunk;
