@@ -14,11 +14,9 @@ import { DocumentsRepository, type LeadingChunks, type OwnedDocument } from './d
 import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dto/document.dto.js';
 import { isImage, MediaTypeSniffer, safeFilename } from './media-type.js';
 import { type Upload, uploadTooLarge } from './upload-reader.js';
+import { SpooledFile } from './upload-spool.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Held by a document only inside the transaction that stores its bytes, until they are sniffed. */
-const PENDING_MEDIA_TYPE = 'application/octet-stream';
 
 const unsupportedType = () =>
   new AppError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'Accepted: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF');
@@ -52,10 +50,10 @@ export class DocumentsService {
 
   /**
    * Where the upload goes, and whether a document more fits its quotas, are checked before any of
-   * the file is read. The bytes then stream into storage inside the transaction that creates the
-   * document, which rolls back on a type that is not accepted (415), a file over its limit (413)
-   * or over what the quotas leave (409): nothing of a refused upload is kept. The quotas are
-   * checked again at the end, under locks (see checkQuotas), so concurrent uploads never pass them.
+   * the file is read. The file is then received in full (on local disk, see SpooledFile), refused
+   * as soon as its type is not accepted (415), it passes its limit (413) or what the quotas leave
+   * (409); only then is it stored, in one short transaction that checks the quotas again under
+   * locks (see checkQuotas), so concurrent uploads never pass them. Nothing of a refused upload is kept.
    */
   async upload(user: AuthUser, upload: Upload): Promise<DocumentDto> {
     const conversationId = await this.uploadTarget(user, upload.conversationId);
@@ -64,22 +62,26 @@ export class DocumentsService {
     const early = refusal(0);
     if (early) throw early;
     const sniffer = new MediaTypeSniffer(upload.filename);
-    const size = { bytes: 0 };
-    const document = await this.documents.transaction(async (manager) => {
-      const created = await this.documents.insert(
-        { ownerId: user.id, conversationId, filename: safeFilename(upload.filename), mediaType: PENDING_MEDIA_TYPE, bytes: 0 },
-        manager,
-      );
-      await this.storage.put(created.id, this.accepted(upload.file, sniffer, size, refusal), manager);
+    const file = await SpooledFile.from(this.accepted(upload.file, sniffer, refusal));
+    try {
       const mediaType = await sniffer.finish();
       if (!mediaType) throw unsupportedType();
-      this.checkImageSize(mediaType, size.bytes);
+      this.checkImageSize(mediaType, file.bytes);
       await upload.rest();
-      await this.checkQuotas(user.id, conversationId, created.id, size.bytes, manager);
-      return this.documents.save({ ...created, mediaType, bytes: size.bytes }, manager);
-    });
-    this.processor.enqueue(document.id);
-    return DocumentDto.from(document);
+      const document = await this.documents.transaction(async (manager) => {
+        const created = await this.documents.insert(
+          { ownerId: user.id, conversationId, filename: safeFilename(upload.filename), mediaType, bytes: file.bytes },
+          manager,
+        );
+        await this.storage.put(created.id, file.read(), manager);
+        await this.checkQuotas(user.id, conversationId, created.id, file.bytes, manager);
+        return created;
+      });
+      this.processor.enqueue(document.id);
+      return DocumentDto.from(document);
+    } finally {
+      await file.dispose();
+    }
   }
 
   async list(user: AuthUser, query: ListDocumentsQuery): Promise<DocumentPageDto> {
@@ -182,15 +184,15 @@ export class DocumentsService {
   private async *accepted(
     file: Upload['file'],
     sniffer: MediaTypeSniffer,
-    size: { bytes: number },
     overQuota: (bytes: number) => AppError | undefined,
   ): AsyncGenerator<Buffer> {
+    let bytes = 0;
     for await (const chunk of file as AsyncIterable<Buffer>) {
-      size.bytes += chunk.length;
-      const refusal = overQuota(size.bytes);
+      bytes += chunk.length;
+      const refusal = overQuota(bytes);
       if (refusal) throw refusal;
       if (!(await sniffer.push(chunk))) throw unsupportedType();
-      if (sniffer.binaryType) this.checkImageSize(sniffer.binaryType, size.bytes);
+      if (sniffer.binaryType) this.checkImageSize(sniffer.binaryType, bytes);
       yield chunk;
     }
     if (file.truncated) throw uploadTooLarge(this.maxUploadBytes);
