@@ -7,6 +7,9 @@ import { DocumentStorage, PostgresDocumentStorage } from './document-storage.js'
 import { DocumentsController } from './documents.controller.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentsService } from './documents.service.js';
+import { EmbeddingClient } from './embeddings/embedding-client.js';
+import { EmbeddingWorker } from './embeddings/embedding-worker.service.js';
+import { EmbeddingsRepository } from './embeddings/embeddings.repository.js';
 
 @Module({
   imports: [ConversationsModule],
@@ -17,6 +20,9 @@ import { DocumentsService } from './documents.service.js';
     DocumentsService,
     DocumentProcessor,
     DocumentSearchService,
+    EmbeddingClient,
+    EmbeddingsRepository,
+    EmbeddingWorker,
     { provide: DocumentStorage, useClass: PostgresDocumentStorage },
   ],
   exports: [DocumentsService, DocumentSearchService],
