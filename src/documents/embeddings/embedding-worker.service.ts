@@ -26,7 +26,7 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private failures = 0;
-  /** Whether the endpoint has embedded anything: until it has, a refusal says more about the setup than about a chunk. */
+  /** Whether the endpoint has embedded anything since start-up: until it has, a refusal may say more about the setup than about a chunk. */
   private worked = false;
 
   constructor(
@@ -75,6 +75,7 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async run(): Promise<void> {
+    await this.announce();
     while (!this.stop.signal.aborted) {
       this.woken = false;
       let wait = this.settings.pollMs;
@@ -91,6 +92,16 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
       // A wake-up during a backoff waits for it to end: every upload must not hit a failing endpoint again.
       if (this.failures === 0 && this.woken) continue;
       await this.sleep(wait);
+    }
+  }
+
+  /** How much there is to do, for the operator: after a model change, every chunk. */
+  private async announce(): Promise<void> {
+    try {
+      const missing = await this.embeddings.countMissing(this.settings.model!, this.settings.dimensions);
+      if (missing > 0) this.logger.log(`${missing} document chunks to embed with ${this.settings.model}`);
+    } catch (error) {
+      this.logger.warn(`Cannot count the document chunks to embed: ${String(error)}`);
     }
   }
 
@@ -115,8 +126,10 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       vectors = await this.client.embed(batch.map((chunk) => chunk.text), { timeoutMs: this.settings.timeoutMs, signal: this.stop.signal });
     } catch (error) {
-      if (!(error instanceof EmbeddingError && error.refusedInput && this.worked)) throw error;
+      if (!(error instanceof EmbeddingError && error.refusedInput)) throw error;
       if (batch.length === 1) {
+        // Until something was embedded, the refusal may be of every input (a wrong model name): keep the chunk.
+        if (!this.worked) throw error;
         this.logger.warn(`The embedding endpoint refuses chunk ${batch[0]!.chunkId} (${error.reason}); it is left to full-text search`);
         return this.embeddings.giveUp([batch[0]!.chunkId]);
       }
