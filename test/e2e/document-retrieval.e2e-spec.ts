@@ -353,6 +353,22 @@ describe.runIf(vectors)('embeddings across restarts', () => {
       await third.close();
     }
   });
+  it('keeps every chunk while the endpoint refuses everything from the start (a wrong model name)', async () => {
+    fake.embeddings.refuse = () => true;
+    const t = await startTestApp(embeddingEnv(fake, { EMBEDDING_MODEL: 'no-such-model' }));
+    try {
+      const user = await register(t);
+      const before = fake.embeddings.requests.length;
+      await upload(t, user, sections('One physician.', 'Two medics.'), 'refused.md');
+      await waitUntil(() => fake.embeddings.requests.length >= before + 6, 'several refused attempts', DEADLINE_MS);
+      expect(await t.app.get(EmbeddingsRepository).countMissing('no-such-model', undefined)).toBe(2);
+      fake.embeddings.refuse = undefined;
+      await allEmbedded(t, 'no-such-model');
+    } finally {
+      fake.embeddings.refuse = undefined;
+      await t.close();
+    }
+  });
 });
 
 describe.runIf(vectors)('embedding claims', () => {

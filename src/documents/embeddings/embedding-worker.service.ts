@@ -87,7 +87,7 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
         this.failures++;
         wait = this.backoff();
         const reason = error instanceof EmbeddingError ? error.reason : String(error);
-        if (!this.stop.signal.aborted) this.logger.warn(`Embedding document chunks failed (${reason}); trying again in ${Math.round(wait / 1000)} s`);
+        if (!this.stop.signal.aborted) this.logger.warn(`Embedding document chunks failed (${reason}); trying again in ${wait < 10_000 ? `${wait} ms` : `${Math.round(wait / 1000)} s`}`);
       }
       // A wake-up during a backoff waits for it to end: every upload must not hit a failing endpoint again.
       if (this.failures === 0 && this.woken) continue;
@@ -157,6 +157,7 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private async sleep(ms: number): Promise<void> {
+    if (this.stop.signal.aborted) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       timer.unref();
