@@ -23,7 +23,7 @@ export interface ChunkHit {
   rank: number;
 }
 
-interface ChunkHitRow {
+export interface ChunkHitRow {
   chunk_id: string;
   document_id: string;
   filename: string;
@@ -37,7 +37,7 @@ interface ChunkHitRow {
 }
 
 /** The documents a scope reads, as a condition on `d` (documents) with its parameter as $1. */
-function scopeCondition(scope: SearchScope): { sql: string; parameter: string } {
+export function scopeCondition(scope: SearchScope): { sql: string; parameter: string } {
   if ('conversationId' in scope) return { sql: 'd.conversation_id = $1', parameter: scope.conversationId };
   return {
     sql: `((d.conversation_id IS NULL AND d.owner_id = $1) OR d.conversation_id IN (
@@ -67,21 +67,9 @@ export class DocumentChunksRepository {
          LIMIT $3
        ) hit
        ORDER BY hit.rank DESC, hit.document_id, hit.seq`,
-      // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
-      [where.parameter, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=35, MinWords=15, MaxFragments=2`],
+      [where.parameter, query, limit, headlineOptions(marks)],
     );
-    return rows.map((row) => ({
-      chunkId: row.chunk_id,
-      documentId: row.document_id,
-      filename: row.filename,
-      mediaType: row.media_type,
-      seq: row.seq,
-      page: row.page,
-      heading: row.heading,
-      content: row.content,
-      snippet: row.snippet,
-      rank: Number(row.rank),
-    }));
+    return rows.map(toChunkHit);
   }
 
   /** How many documents in scope have text to search, and how many are still being processed. */
@@ -94,4 +82,25 @@ export class DocumentChunksRepository {
     );
     return { searchable: row?.searchable ?? 0, processing: row?.processing ?? 0 };
   }
+}
+
+/** ts_headline's options: passages of a few dozen words with the matches between the marks. */
+export function headlineOptions(marks: { start: string; stop: string }): string {
+  // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
+  return `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=35, MinWords=15, MaxFragments=2`;
+}
+
+export function toChunkHit(row: ChunkHitRow): ChunkHit {
+  return {
+    chunkId: row.chunk_id,
+    documentId: row.document_id,
+    filename: row.filename,
+    mediaType: row.media_type,
+    seq: row.seq,
+    page: row.page,
+    heading: row.heading,
+    content: row.content,
+    snippet: row.snippet,
+    rank: Number(row.rank),
+  };
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { chunkSections } from './chunker.js';
 import { DocumentStorage } from './document-storage.js';
 import { DocumentsRepository } from './documents.repository.js';
+import { EmbeddingWorker } from './embeddings/embedding-worker.service.js';
 import { ExtractionError, extractSections } from './extraction/extractor.js';
 
 const UNREADABLE = 'The document could not be read';
@@ -19,6 +20,7 @@ export class DocumentProcessor {
   constructor(
     private readonly documents: DocumentsRepository,
     private readonly storage: DocumentStorage,
+    private readonly embeddings: EmbeddingWorker,
   ) {}
 
   /** Queued: one document at a time, so extraction never takes more than one core's share. */
@@ -33,6 +35,7 @@ export class DocumentProcessor {
       const bytes = await this.read(documentId);
       const chunks = chunkSections(await extractSections(document.mediaType, bytes));
       await this.documents.completeProcessing(documentId, chunks);
+      this.embeddings.wake();
     } catch (error) {
       const reason = error instanceof ExtractionError ? error.message : UNREADABLE;
       if (!(error instanceof ExtractionError)) this.logger.warn(`Document ${documentId} could not be processed: ${String(error)}`);

@@ -9,6 +9,9 @@ import { DocumentsController } from './documents.controller.js';
 import { DocumentsLifecycle } from './documents.lifecycle.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentsService } from './documents.service.js';
+import { EmbeddingClient } from './embeddings/embedding-client.js';
+import { EmbeddingWorker } from './embeddings/embedding-worker.service.js';
+import { EmbeddingsRepository } from './embeddings/embeddings.repository.js';
 
 @Module({
   imports: [ConversationsModule, UsersModule],
@@ -20,6 +23,9 @@ import { DocumentsService } from './documents.service.js';
     DocumentProcessor,
     DocumentSearchService,
     DocumentsLifecycle,
+    EmbeddingClient,
+    EmbeddingsRepository,
+    EmbeddingWorker,
     { provide: DocumentStorage, useClass: PostgresDocumentStorage },
   ],
   exports: [DocumentsService, DocumentSearchService],
