@@ -48,26 +48,48 @@ export function scopeCondition(scope: SearchScope): { sql: string; parameter: st
   };
 }
 
+/**
+ * The ids of the ready documents a scope reads, as an array expression with its parameter as $1.
+ * Handing the chunk query a list of ids (rather than joining documents and filtering) lets it
+ * combine the (document_id, seq) and full-text indexes; the union keeps each branch on its index.
+ */
+export function scopeDocumentIds(scope: SearchScope): { sql: string; parameter: string } {
+  if ('conversationId' in scope) {
+    return { sql: `ARRAY(SELECT d.id FROM documents d WHERE d.conversation_id = $1 AND d.status = 'ready')`, parameter: scope.conversationId };
+  }
+  return {
+    sql: `ARRAY(
+            SELECT d.id FROM documents d WHERE d.owner_id = $1 AND d.conversation_id IS NULL AND d.status = 'ready'
+            UNION ALL
+            SELECT d.id FROM conversation_participants p
+            JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+            JOIN documents d ON d.conversation_id = p.conversation_id AND d.status = 'ready'
+            WHERE p.user_id = $1)`,
+    parameter: scope.userId,
+  };
+}
+
 @Injectable()
 export class DocumentChunksRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Full-text search over the chunks of ready documents in scope, best first. */
   async searchText(scope: SearchScope, query: string, limit: number, marks: { start: string; stop: string }): Promise<ChunkHit[]> {
-    const where = scopeCondition(scope);
+    const documents = scopeDocumentIds(scope);
     const rows: ChunkHitRow[] = await this.dataSource.query(
-      `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
+      `SELECT hit.*, d.filename, d.media_type,
+              ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
        FROM (
-         SELECT ch.id AS chunk_id, ch.document_id, d.filename, d.media_type, ch.seq, ch.page, ch.heading, ch.content,
+         SELECT ch.id AS chunk_id, ch.document_id, ch.seq, ch.page, ch.heading, ch.content,
                 ts_rank_cd(ch.search_vector, websearch_to_tsquery('${SEARCH_CONFIG}', $2)) AS rank
          FROM document_chunks ch
-         JOIN documents d ON d.id = ch.document_id AND d.status = 'ready'
-         WHERE ch.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND ${where.sql}
+         WHERE ch.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND ch.document_id = ANY(${documents.sql})
          ORDER BY rank DESC, ch.document_id, ch.seq
          LIMIT $3
        ) hit
+       JOIN documents d ON d.id = hit.document_id
        ORDER BY hit.rank DESC, hit.document_id, hit.seq`,
-      [where.parameter, query, limit, headlineOptions(marks)],
+      [documents.parameter, query, limit, headlineOptions(marks)],
     );
     return rows.map(toChunkHit);
   }

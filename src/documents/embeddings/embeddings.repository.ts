@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { createEmbeddingsTable } from '../../../migrations/1795820000000-DocumentChunkEmbeddings.js';
 import { SEARCH_CONFIG } from '../../messages/message.entity.js';
-import { type ChunkHit, type ChunkHitRow, headlineOptions, scopeCondition, type SearchScope, toChunkHit } from '../document-chunks.repository.js';
+import { type ChunkHit, type ChunkHitRow, headlineOptions, scopeDocumentIds, type SearchScope, toChunkHit } from '../document-chunks.repository.js';
 
 /** Arbitrary constant: serialises index creation of instances that start at the same time. */
 const INDEX_LOCK_KEY = 727_002;
@@ -184,22 +184,22 @@ export class EmbeddingsRepository {
   }
 
   private async nearest(scope: SearchScope, model: string, query: { text: string; embedding: number[] }, limit: number, marks: { start: string; stop: string }, index: { type: string; support: VectorSupport } | undefined): Promise<ChunkHit[]> {
-    const where = scopeCondition(scope);
+    const documents = scopeDocumentIds(scope);
     const dimensions = query.embedding.length;
     // The indexed expression lets the planner walk the index; the plain one makes it compare every row.
     const distance = index ? `e.embedding::${index.type} <=> $4::${index.type}` : 'e.embedding <=> $4::vector';
     const sql = `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, ${ANY_WORD_QUERY}, $6) AS snippet
        FROM (
-         SELECT ch.id AS chunk_id, ch.document_id, d.filename, ch.seq, ch.page, ch.heading, ch.content, 1 - (${distance}) AS rank
+         SELECT ch.id AS chunk_id, ch.document_id, d.filename, d.media_type, ch.seq, ch.page, ch.heading, ch.content, 1 - (${distance}) AS rank
          FROM document_chunk_embeddings e
          JOIN document_chunks ch ON ch.id = e.chunk_id
-         JOIN documents d ON d.id = ch.document_id AND d.status = 'ready'
-         WHERE e.model = $2 AND e.embedding IS NOT NULL AND vector_dims(e.embedding) = ${dimensions} AND ${where.sql}
+         JOIN documents d ON d.id = ch.document_id
+         WHERE e.model = $2 AND e.embedding IS NOT NULL AND vector_dims(e.embedding) = ${dimensions} AND ch.document_id = ANY(${documents.sql})
          ORDER BY ${distance}
          LIMIT $5
        ) hit
        ORDER BY hit.rank DESC, hit.document_id, hit.seq`;
-    const parameters = [where.parameter, model, query.text, toVectorLiteral(query.embedding), limit, headlineOptions(marks)];
+    const parameters = [documents.parameter, model, query.text, toVectorLiteral(query.embedding), limit, headlineOptions(marks)];
     const run = async (manager: EntityManager): Promise<ChunkHitRow[]> => {
       if (index) await this.tuneScan(manager, limit, index.support);
       return manager.query(sql, parameters);
