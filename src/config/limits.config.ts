@@ -34,6 +34,14 @@ export interface LimitSettings {
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
+  /** Documents whose text is extracted at once on this instance, each in a worker thread. */
+  documentExtractionConcurrency: number;
+  /** Time one document's extraction may take before its worker is stopped and the document fails. */
+  documentExtractionTimeoutMs: number;
+  /** Heap of one extraction worker: a file that needs more fails, the server does not. */
+  documentExtractionMemoryMb: number;
+  /** Characters of text indexed per document; the rest is not read (the document says so). */
+  documentMaxTextChars: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -60,5 +68,9 @@ export function parseLimitSettings(env: Env): LimitSettings {
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
     documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    documentExtractionConcurrency: readInt(env, 'DOCUMENT_EXTRACTION_CONCURRENCY', 2, { min: 1, max: 64 }),
+    documentExtractionTimeoutMs: readInt(env, 'DOCUMENT_EXTRACTION_TIMEOUT_MS', 60_000, { min: 100, max: 3_600_000 }),
+    documentExtractionMemoryMb: readInt(env, 'DOCUMENT_EXTRACTION_MEMORY_MB', 512, { min: 64, max: 65_536 }),
+    documentMaxTextChars: readInt(env, 'DOCUMENT_MAX_TEXT_CHARS', 2_000_000, { min: 1000, max: 100_000_000 }),
   };
 }
