@@ -1,4 +1,4 @@
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tokensOf } from '../common/text/tokens.js';
 import { type Chunk, chunkSections, type Section } from './chunker.js';
