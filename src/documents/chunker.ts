@@ -43,7 +43,8 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 /**
  * Cuts text into chunks of at most `maxTokens` (counted with the same tokenizer as the context
  * budget), at sentence or line boundaries, with at most `overlapTokens` of overlap. A chunk keeps
- * the page and heading of its first sentence and never spans two headings. Linear in the text:
+ * the page and heading of its first sentence and never spans two headings or two pages (a citation
+ * names one page). Linear in the text:
  * sentences are counted once, and a chunk's exact count is checked once.
  */
 export function chunkSections(sections: Iterable<Section>, options: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
@@ -70,7 +71,7 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
       return chunks;
     }
     const waiting = givenBack.length;
-    if (current.length && current[0]!.heading !== unit.heading) flush(false);
+    if (current.length && (current[0]!.heading !== unit.heading || current[0]!.page !== unit.page)) flush(false);
     if (tokens + unit.tokens > options.maxTokens) flush(true);
     if (givenBack.length > waiting) {
       // The units the chunk gave back come before this one (the stack's top comes first).

@@ -1,8 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Chunk, ChunkOptions } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
 
-/** What a worker is given: one document. */
+/** What the worker process is given: one document. */
 export interface ExtractionJob {
   mediaType: string;
   bytes: Uint8Array;
@@ -31,47 +32,49 @@ export class ExtractionAborted extends Error {
   override readonly name = 'ExtractionAborted';
 }
 
-/** Running from source (the tests), the worker is the last build's: a worker thread cannot load TypeScript. */
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../../../dist/src/documents/extraction/extraction.worker.js' : './extraction.worker.js', import.meta.url);
+/** Running from source (the tests), the worker is the last build's: Node cannot run TypeScript. */
+const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../../dist/src/documents/extraction/extraction.worker.js' : './extraction.worker.js', import.meta.url));
+/** What the worker printed last (a crash report), for the log. */
+const STDERR_KEPT = 4096;
 
 /**
- * Extracts and chunks a document in a worker thread of its own, so parsing never blocks the event
- * loop, with a time limit (the worker is terminated) and a memory limit (V8 stops the worker, not
- * the server). A crafted file can fail its own document, never the server.
+ * Extracts and chunks a document in a process of its own, so parsing never blocks the event loop
+ * and a crafted file can fail its own document, never the server: past its time the process is
+ * killed, and past its heap V8 aborts that process alone. (A worker thread's resourceLimits do not
+ * hold: a large allocation in a worker still aborts the whole process.)
  */
 export function runExtraction(mediaType: string, bytes: Buffer, limits: ExtractionLimits, signal: AbortSignal): Promise<ExtractionResult> {
-  // A copy of its own, moved (not copied again) into the worker.
-  const owned = new Uint8Array(bytes);
-  const job: ExtractionJob = { mediaType, bytes: owned, maxChars: limits.maxChars, chunking: limits.chunking };
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new ExtractionAborted());
-    const worker = new Worker(WORKER_URL, {
-      workerData: job,
-      transferList: [owned.buffer],
+    const child = fork(WORKER, [], {
+      execArgv: [`--max-old-space-size=${limits.memoryMb}`],
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: {},
-      resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb, maxYoungGenerationSizeMb: Math.min(64, Math.ceil(limits.memoryMb / 8)) },
     });
+    let stderr = '';
+    child.stderr?.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-STDERR_KEPT)));
     let settled = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', abort);
-      void worker.terminate();
+      child.kill('SIGKILL');
       outcome();
     };
     const abort = () => settle(() => reject(new ExtractionAborted()));
-    const timer = setTimeout(
-      () => settle(() => reject(new ExtractionError(`Extracting the text took too long (over ${Math.round(limits.timeoutMs / 1000)} s); try a smaller document`))),
-      limits.timeoutMs,
-    );
+    const timer = setTimeout(() => settle(() => reject(new ExtractionError(`Extracting the text took too long (over ${(limits.timeoutMs / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s); try a smaller document`))), limits.timeoutMs);
     signal.addEventListener('abort', abort, { once: true });
-    worker.once('message', (outcome: ExtractionOutcome) =>
-      settle(() => (outcome.ok ? resolve({ chunks: outcome.chunks, truncated: outcome.truncated }) : reject(outcome.readable ? new ExtractionError(outcome.error) : new Error(outcome.error)))),
-    );
-    worker.once('error', (error: Error & { code?: string }) =>
-      settle(() => reject(error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ExtractionError('The document needs more memory to process than this server allows') : error)),
-    );
-    worker.once('exit', (code) => settle(() => reject(new Error(`The extraction worker stopped with code ${code}`))));
+    child.once('message', (outcome: ExtractionOutcome) => settle(() => (outcome.ok ? resolve(outcome) : reject(outcome.readable ? new ExtractionError(outcome.error) : new Error(outcome.error)))));
+    child.once('error', (error) => settle(() => reject(error)));
+    child.once('exit', (code, exitSignal) => settle(() => reject(exitError(code, exitSignal, stderr))));
+    child.send({ mediaType, bytes, maxChars: limits.maxChars, chunking: limits.chunking } satisfies ExtractionJob);
   });
+}
+
+/** Why the worker ended without answering: out of memory is the document's doing, anything else the server's. */
+function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
+  if (/heap out of memory|Allocation failed/.test(stderr)) return new ExtractionError('The document needs more memory to process than this server allows');
+  return new Error(`The extraction worker stopped (${signal ?? `code ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
 }

@@ -1,10 +1,9 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import { chunkSections } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
 import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
 import { extractSections } from './extractor.js';
 
-/** One document per worker: extracted, chunked, answered, and the worker ends. */
+/** One document per process: extracted, chunked, answered, and the process ends. */
 async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   try {
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
@@ -16,6 +15,6 @@ async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   }
 }
 
-// A worker thread's port has no origin to name (the rule is about window.postMessage).
-// oxlint-disable-next-line unicorn/require-post-message-target-origin
-parentPort?.postMessage(await extract(workerData as ExtractionJob));
+process.once('message', (job: ExtractionJob) => {
+  void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
+});
