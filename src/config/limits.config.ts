@@ -34,11 +34,11 @@ export interface LimitSettings {
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
-  /** Documents whose text is extracted at once on this instance, each in a worker thread. */
+  /** Documents whose text is extracted at once on this instance, each in a worker process. */
   documentExtractionConcurrency: number;
-  /** Time one document's extraction may take before its worker is stopped and the document fails. */
+  /** Time one document's extraction may take before its worker process is killed and the document fails. */
   documentExtractionTimeoutMs: number;
-  /** Heap of one extraction worker: a file that needs more fails, the server does not. */
+  /** Heap of one extraction worker process: a file that needs more fails, the server does not. */
   documentExtractionMemoryMb: number;
   /** Characters of text indexed per document; the rest is not read (the document says so). */
   documentMaxTextChars: number;

@@ -17,7 +17,7 @@ const RENEW_EVERY_MS = DOCUMENT_LEASE_MS / 3;
 /**
  * Turns stored documents into searchable chunks, off the request that uploaded them. The database
  * is the queue: an instance claims a document (a lease it renews), extracts its text in a worker
- * thread, then stores the chunks and the `ready` status in one transaction (a document is never
+ * process, then stores the chunks and the `ready` status in one transaction (a document is never
  * ready with half its chunks), or `failed` with a reason users can read. Documents left by a
  * stopped or crashed instance are taken over at start-up or once their lease runs out. Every
  * change of status is announced as `document:updated`.
