@@ -45,7 +45,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
     this.sweeper.unref();
   }
 
-  /** A document was uploaded: processed as soon as a slot is free (here or on another instance). */
+  /** A document was uploaded: it is claimed, oldest first, as soon as a slot is free here or on another instance. */
   enqueue(_documentId?: string): void {
     this.wake();
   }
@@ -95,7 +95,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /** Processes a claimed document, renewing its lease meanwhile. */
-  async process(id: string, signal: AbortSignal): Promise<void> {
+  private async process(id: string, signal: AbortSignal): Promise<void> {
     const renewal = setInterval(() => void this.documents.renewLease(id, DOCUMENT_LEASE_MS).catch(() => undefined), RENEW_EVERY_MS);
     try {
       const changed = await this.extractAndStore(id, signal);

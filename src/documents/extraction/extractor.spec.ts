@@ -74,6 +74,15 @@ describe('extractSections', () => {
     expect(sections.map((section) => section.heading)).toEqual([undefined, 'Spring tides', 'Neap tides']);
   });
 
+  it('reads Markdown ATX headings, closing #s and all, and nothing else as a heading', async () => {
+    const markdown = '#hashtag intro\n# Tides ##\ntext one\n  ## Locks#2 #\ntext two\n####### seven\n#\n';
+    const { sections } = await extractSections('text/markdown', Buffer.from(markdown), MAX);
+    expect(sections.map((section) => section.heading)).toEqual([undefined, 'Tides', 'Locks#2']);
+    const started = performance.now();
+    await extractSections('text/markdown', Buffer.from(`# ${'#'.repeat(100_000)}x\n${'# '.repeat(50_000)}\n`), MAX);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('reads no more text than the limit, without decoding the rest', async () => {
     const { sections, truncated } = await extractSections('text/plain', Buffer.from('é'.repeat(5000)), 1000);
     expect(truncated).toBe(true);

@@ -1,7 +1,12 @@
 import type { Section } from '../chunker.js';
 
-/** Elements whose content is never text: it is skipped up to the element's end tag. */
-const SKIPPED = new Set(['script', 'style', 'noscript', 'template']);
+/** Elements whose content is never text, with the end tag their content is skipped to. */
+const SKIPPED: Record<string, RegExp> = {
+  script: /<\/script(?=[\s/>])/gi,
+  style: /<\/style(?=[\s/>])/gi,
+  noscript: /<\/noscript(?=[\s/>])/gi,
+  template: /<\/template(?=[\s/>])/gi,
+};
 /** Elements that start a new line of text. */
 const BLOCKS = new Set([
   'address', 'article', 'aside', 'blockquote', 'br', 'caption', 'dd', 'details', 'dialog', 'div', 'dl', 'dt', 'fieldset',
@@ -130,7 +135,7 @@ function readMarkup(html: string, open: number, out: SectionBuilder): number {
     else if (BLOCKS.has(name)) out.lineBreak();
     return end;
   }
-  if (SKIPPED.has(name)) return skipElement(html, name, end);
+  if (Object.hasOwn(SKIPPED, name)) return skipElement(html, SKIPPED[name]!, end);
   if (HEADING.test(name)) out.startHeading();
   else if (BLOCKS.has(name)) out.lineBreak();
   return end;
@@ -157,11 +162,10 @@ function tagEnd(html: string, from: number): number {
 }
 
 /** Past the end tag of a skipped element (script, style, …), or the input's end when it has none. */
-function skipElement(html: string, name: string, from: number): number {
-  const endTag = new RegExp(`</${name}(?=[\\s/>])`, 'gi');
+function skipElement(html: string, endTag: RegExp, from: number): number {
   endTag.lastIndex = from;
   const found = endTag.exec(html);
-  return found ? tagEnd(html, found.index + name.length + 2) : html.length;
+  return found ? tagEnd(html, found.index + found[0].length) : html.length;
 }
 
 function after(html: string, marker: string, from: number): number {
