@@ -108,6 +108,22 @@ const SAMPLES: { [Type in RealtimeEventType]: Extract<RealtimeEvent, { type: Typ
   'run.snapshot': { type: 'run.snapshot', runId: RUN, requestId: 'r1', content: 'Friday', index: 0 },
   typing: { type: 'typing', conversationId: CONVERSATION, userId: OTHER_USER, isTyping: true },
   presence: { type: 'presence', conversationId: CONVERSATION, online: [USER, OTHER_USER] },
+  'document.updated': {
+    type: 'document.updated',
+    conversationId: CONVERSATION,
+    document: {
+      id: '3f2b8c1e-9d4a-4b6f-8e2d-7a1c5b9e0f43',
+      ownerId: USER,
+      conversationId: CONVERSATION,
+      filename: 'handbook.pdf',
+      mediaType: 'application/pdf',
+      bytes: 482113,
+      status: 'ready',
+      chunks: 37,
+      error: null,
+      createdAt: AT,
+    },
+  },
   'user.changed': { type: 'user.changed', userId: USER },
   'session.revoked': { type: 'session.revoked', userId: USER, sessionIds: ['s1'], reason: 'logout' },
 };
@@ -116,6 +132,10 @@ const SAMPLES: { [Type in RealtimeEventType]: Extract<RealtimeEvent, { type: Typ
 const BUS_EVENTS: ClientEvent[] = [
   ...Object.values(SAMPLES),
   { type: 'conversation.updated', conversationId: CONVERSATION, conversation } satisfies RealtimeEvent,
+  {
+    type: 'document.updated',
+    document: { ...SAMPLES['document.updated'].document, conversationId: null, status: 'failed', chunks: 0, error: 'The PDF is password-protected' },
+  } satisfies RealtimeEvent,
 ].flatMap((event) => toClientEvent(event, USER) ?? []);
 
 /** Samples of what the connection sends itself, beside the bus events above (SERVER_EVENTS marks them `transport`). */

@@ -53,6 +53,14 @@ export interface LimitSettings {
   /** What one conversation may hold, whoever uploaded it. */
   documentQuotaBytesPerConversation: number;
   documentsPerConversation: number;
+  /** Documents whose text is extracted at once on this instance, each in a worker process. */
+  documentExtractionConcurrency: number;
+  /** Time one document's extraction may take before its worker process is killed and the document fails. */
+  documentExtractionTimeoutMs: number;
+  /** Heap of one extraction worker process: a file that needs more fails, the server does not. */
+  documentExtractionMemoryMb: number;
+  /** Characters of text indexed per document; the rest is not read (the document says so). */
+  documentMaxTextChars: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -85,5 +93,9 @@ export function parseLimitSettings(env: Env): LimitSettings {
     documentsPerUser: readInt(env, 'DOCUMENTS_PER_USER', 500, { min: 1, max: 10_000_000 }),
     documentQuotaBytesPerConversation: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_CONVERSATION', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
     documentsPerConversation: readInt(env, 'DOCUMENTS_PER_CONVERSATION', 200, { min: 1, max: 10_000_000 }),
+    documentExtractionConcurrency: readInt(env, 'DOCUMENT_EXTRACTION_CONCURRENCY', 2, { min: 1, max: 64 }),
+    documentExtractionTimeoutMs: readInt(env, 'DOCUMENT_EXTRACTION_TIMEOUT_MS', 60_000, { min: 100, max: 3_600_000 }),
+    documentExtractionMemoryMb: readInt(env, 'DOCUMENT_EXTRACTION_MEMORY_MB', 512, { min: 64, max: 65_536 }),
+    documentMaxTextChars: readInt(env, 'DOCUMENT_MAX_TEXT_CHARS', 2_000_000, { min: 1000, max: 100_000_000 }),
   };
 }

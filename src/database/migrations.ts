@@ -6,6 +6,7 @@ import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.j
 import { StreamTickets1795600000000 } from '../../migrations/1795600000000-StreamTickets.js';
 import { Documents1795700000000 } from '../../migrations/1795700000000-Documents.js';
 import { DocumentChunks1795800000000 } from '../../migrations/1795800000000-DocumentChunks.js';
+import { DocumentProcessingLease1795810000000 } from '../../migrations/1795810000000-DocumentProcessingLease.js';
 import { DocumentChunkEmbeddings1795820000000 } from '../../migrations/1795820000000-DocumentChunkEmbeddings.js';
 import { MessageAttachments1795830000000 } from '../../migrations/1795830000000-MessageAttachments.js';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   StreamTickets1795600000000,
   Documents1795700000000,
   DocumentChunks1795800000000,
+  DocumentProcessingLease1795810000000,
   DocumentChunkEmbeddings1795820000000,
   MessageAttachments1795830000000,
 ];

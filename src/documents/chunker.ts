@@ -17,6 +17,7 @@ export interface Chunk {
 }
 
 export interface ChunkOptions {
+  /** At least 4: a single character may take that many tokens. */
   maxTokens: number;
   /** Tokens of the end of a chunk repeated at the start of the next, so no passage is cut in two. */
   overlapTokens: number;
@@ -31,77 +32,162 @@ interface Unit {
   heading: string | null;
 }
 
-/** Sentences and line breaks; a unit longer than a chunk is cut further. */
-const SENTENCE_END = /(?<=[.!?;:])\s+|\n\s*/;
-/** A sentence with no break at all is cut by length (about four characters a token). */
+/** Sentences (CJK ones end without a space) and line breaks; a unit longer than a chunk is cut further. */
+const SENTENCE_END = /(?<=[.!?;:])\s+|(?<=[。！？])|\n\s*/;
+/** A word with no break at all is cut by length (about four characters a token), then by tokens. */
 const CHARS_PER_TOKEN = 4;
+/** Characters that PostgreSQL text cannot hold (NUL) or that only disturb reading. */
+// oxlint-disable-next-line no-control-regex -- control characters are exactly what is removed
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
 /**
  * Cuts text into chunks of at most `maxTokens` (counted with the same tokenizer as the context
- * budget), at sentence or line boundaries, with `overlapTokens` of overlap. A chunk keeps the page
- * and heading of its first sentence and never spans two headings.
+ * budget), at sentence or line boundaries, with at most `overlapTokens` of overlap. A chunk keeps
+ * the page and heading of its first sentence and never spans two headings or two pages (a citation
+ * names one page). Linear in the text:
+ * sentences are counted once, and a chunk's exact count is checked once.
  */
 export function chunkSections(sections: Iterable<Section>, options: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
   const chunks: Chunk[] = [];
+  const source = unitsOf(sections, options.maxTokens);
+  /** Units a chunk gave back because, joined, they counted more than their sum. */
+  const givenBack: Unit[] = [];
   let current: Unit[] = [];
   let tokens = 0;
   /** How many of `current` are the previous chunk's overlap: alone, they are no new chunk. */
   let carried = 0;
   const flush = (keepOverlap: boolean) => {
-    if (current.length > carried) chunks.push(toChunk(current));
+    if (current.length > carried) chunks.push(fitted(current, carried, options.maxTokens, givenBack));
     current = keepOverlap ? overlapOf(current, options.overlapTokens) : [];
     carried = current.length;
     tokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
   };
-  for (const unit of unitsOf(sections, options.maxTokens)) {
-    if (current.length && current[0]!.heading !== unit.heading) flush(false);
+  for (;;) {
+    const unit = givenBack.pop() ?? source.next().value;
+    if (!unit) {
+      flush(false);
+      // The last chunk may have given units back too.
+      if (givenBack.length) continue;
+      return chunks;
+    }
+    const waiting = givenBack.length;
+    if (current.length && (current[0]!.heading !== unit.heading || current[0]!.page !== unit.page)) flush(false);
     if (tokens + unit.tokens > options.maxTokens) flush(true);
+    if (givenBack.length > waiting) {
+      // The units the chunk gave back come before this one (the stack's top comes first).
+      givenBack.splice(waiting, 0, unit);
+      continue;
+    }
     // The overlap alone may leave no room: then the chunk starts afresh.
     if (tokens + unit.tokens > options.maxTokens) [current, carried, tokens] = [[], 0, 0];
     current.push(unit);
     tokens += unit.tokens;
   }
-  flush(false);
-  return chunks;
 }
 
-function* unitsOf(sections: Iterable<Section>, maxTokens: number): Generator<Unit> {
+/**
+ * The chunk of `units`, checked with the exact count of its joined text: units at its end that do
+ * not fit after all are given back for the next chunk, and an overlap that leaves no room goes.
+ */
+function fitted(units: Unit[], carried: number, maxTokens: number, givenBack: Unit[]): Chunk {
+  let chunk = toChunk(units);
+  while (chunk.tokens > maxTokens && units.length - carried > 1) {
+    givenBack.push(units.pop()!);
+    chunk = toChunk(units);
+  }
+  if (chunk.tokens > maxTokens) {
+    units.splice(0, carried);
+    chunk = toChunk(units);
+  }
+  return chunk;
+}
+
+function* unitsOf(sections: Iterable<Section>, maxTokens: number): Generator<Unit, undefined> {
   for (const section of sections) {
     const page = section.page ?? null;
-    const heading = section.heading?.trim().slice(0, 500) || null;
+    const heading = section.heading?.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim().slice(0, 500) || null;
     for (const sentence of section.text.split(SENTENCE_END)) {
-      const text = sentence.replace(/\s+/g, ' ').trim();
+      const text = sentence.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
       if (!text) continue;
-      for (const piece of cutToFit(text, maxTokens)) yield { text: piece, tokens: tokensOf(piece), page, heading };
+      for (const piece of cutToFit(text, maxTokens)) yield { ...piece, page, heading };
     }
   }
+  return undefined;
 }
 
-function* cutToFit(text: string, maxTokens: number): Generator<string> {
-  if (tokensOf(text) <= maxTokens) {
-    yield text;
+/** Pieces of a sentence of at most `maxTokens` each, cut between words where there are any. */
+function* cutToFit(text: string, maxTokens: number): Generator<{ text: string; tokens: number }> {
+  const whole = tokensOf(text);
+  if (whole <= maxTokens) {
+    yield { text, tokens: whole };
     return;
   }
-  const words = text.split(' ');
-  let piece = '';
-  for (const word of words) {
-    for (const part of word.length > maxTokens * CHARS_PER_TOKEN ? splitEvery(word, (maxTokens * CHARS_PER_TOKEN) / 2) : [word]) {
-      const next = piece ? `${piece} ${part}` : part;
-      if (piece && tokensOf(next) > maxTokens) {
-        yield piece;
-        piece = part;
-      } else piece = next;
+  // Words are counted one by one (with the space before them, as the tokenizer sees them in a
+  // run): counting the growing piece again at every word would be quadratic.
+  let words: string[] = [];
+  let estimate = 0;
+  for (const word of wordsOf(text, maxTokens * CHARS_PER_TOKEN)) {
+    const cost = countWord(words.length ? ` ${word}` : word);
+    if (words.length && estimate + cost > maxTokens) {
+      yield* exactly(words.join(' '), maxTokens);
+      words = [];
+      estimate = 0;
     }
+    estimate += words.length ? cost : countWord(word);
+    words.push(word);
   }
-  if (piece) yield piece;
+  if (words.length) yield* exactly(words.join(' '), maxTokens);
 }
 
-function splitEvery(word: string, size: number): string[] {
-  const parts: string[] = [];
-  // By code point, so a surrogate pair is never split.
-  const chars = [...word];
-  for (let start = 0; start < chars.length; start += size) parts.push(chars.slice(start, start + size).join(''));
-  return parts;
+/** The piece if its exact count fits, else its halves (by words, or by characters for one word). */
+function* exactly(piece: string, maxTokens: number): Generator<{ text: string; tokens: number }> {
+  const tokens = tokensOf(piece);
+  if (tokens <= maxTokens) {
+    yield { text: piece, tokens };
+    return;
+  }
+  const space = piece.indexOf(' ', piece.length >> 1);
+  const cut = space > 0 ? space : piece.lastIndexOf(' ', piece.length >> 1);
+  if (cut > 0) {
+    yield* exactly(piece.slice(0, cut), maxTokens);
+    yield* exactly(piece.slice(cut + 1), maxTokens);
+    return;
+  }
+  const chars = [...piece];
+  // One code point is at most 4 tokens (one per byte): smaller than any sensible chunk.
+  if (chars.length === 1) {
+    yield { text: piece, tokens };
+    return;
+  }
+  yield* exactly(chars.slice(0, chars.length >> 1).join(''), maxTokens);
+  yield* exactly(chars.slice(chars.length >> 1).join(''), maxTokens);
+}
+
+/** Words, with any longer than `maxChars` cut in parts of half that (by code point: a surrogate pair stays whole). */
+function* wordsOf(text: string, maxChars: number): Generator<string> {
+  for (const word of text.split(' ')) {
+    if (word.length <= maxChars) {
+      yield word;
+      continue;
+    }
+    const chars = [...word];
+    const size = Math.max(1, maxChars >> 1);
+    for (let start = 0; start < chars.length; start += size) yield chars.slice(start, start + size).join('');
+  }
+}
+
+/** Words recur: their counts are remembered, within bounds. */
+const wordCounts = new Map<string, number>();
+const WORD_CACHE_SIZE = 50_000;
+
+function countWord(word: string): number {
+  let count = wordCounts.get(word);
+  if (count === undefined) {
+    count = tokensOf(word);
+    if (wordCounts.size >= WORD_CACHE_SIZE) wordCounts.clear();
+    if (word.length <= 64) wordCounts.set(word, count);
+  }
+  return count;
 }
 
 function toChunk(units: Unit[]): Chunk {
@@ -109,15 +195,13 @@ function toChunk(units: Unit[]): Chunk {
   return { content, page: units[0]!.page, heading: units[0]!.heading, tokens: tokensOf(content) };
 }
 
-/** The last units of a chunk, up to `overlapTokens`. */
+/** The last units of a chunk, up to `overlapTokens` as the tokenizer counts them joined. */
 function overlapOf(units: Unit[], overlapTokens: number): Unit[] {
-  const kept: Unit[] = [];
+  let start = units.length;
   let tokens = 0;
-  for (let index = units.length - 1; index >= 0; index--) {
-    tokens += units[index]!.tokens;
-    if (tokens > overlapTokens) break;
-    kept.unshift(units[index]!);
-  }
+  while (start > 0 && tokens + units[start - 1]!.tokens <= overlapTokens) tokens += units[--start]!.tokens;
   // Never the whole chunk again.
-  return kept.length === units.length ? kept.slice(1) : kept;
+  if (start === 0) start = 1;
+  while (start < units.length && tokensOf(units.slice(start).map((unit) => unit.text).join(' ')) > overlapTokens) start++;
+  return units.slice(start);
 }

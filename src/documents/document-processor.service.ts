@@ -1,46 +1,149 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { chunkSections } from './chunker.js';
+import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { RealtimeBus } from '../realtime/realtime-bus.js';
+import { DEFAULT_CHUNKING } from './chunker.js';
 import { DocumentStorage } from './document-storage.js';
 import { DocumentsRepository } from './documents.repository.js';
+import { DocumentDto } from './dto/document.dto.js';
 import { EmbeddingWorker } from './embeddings/embedding-worker.service.js';
-import { ExtractionError, extractSections } from './extraction/extractor.js';
+import { ExtractionAborted, type ExtractionLimits, type ExtractionResult, runExtraction } from './extraction/extraction-runner.js';
+import { ExtractionError, hasText } from './extraction/extractor.js';
 
 const UNREADABLE = 'The document could not be read';
+/** How long a claim holds without renewal: another instance takes over a document only after it. */
+export const DOCUMENT_LEASE_MS = 60_000;
+/** Renewed well before it runs out; also how often documents left by a stopped instance are looked for. */
+const RENEW_EVERY_MS = DOCUMENT_LEASE_MS / 3;
 
 /**
- * Turns a stored document into searchable chunks, off the request that uploaded it: extraction,
- * chunking, then the chunks and the `ready` status in one transaction (a document is never ready
- * with half its chunks). A document that cannot be read ends `failed` with a reason users can read.
+ * Turns stored documents into searchable chunks, off the request that uploaded them. The database
+ * is the queue: an instance claims a document (a lease it renews), extracts its text in a worker
+ * process, then stores the chunks and the `ready` status in one transaction (a document is never
+ * ready with half its chunks), or `failed` with a reason users can read. Documents left by a
+ * stopped or crashed instance are taken over at start-up or once their lease runs out. Every
+ * change of status is announced as `document:updated`.
  */
 @Injectable()
-export class DocumentProcessor {
+export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DocumentProcessor.name);
-  private queue: Promise<void> = Promise.resolve();
+  private readonly active = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private pumping = false;
+  /** Set by every wake-up: a claim that found nothing while it was set looks again. */
+  private wanted = false;
+  private stopping = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly documents: DocumentsRepository,
     private readonly storage: DocumentStorage,
+    private readonly bus: RealtimeBus,
+    private readonly config: AppConfig,
     private readonly embeddings: EmbeddingWorker,
   ) {}
 
-  /** Queued: one document at a time, so extraction never takes more than one core's share. */
-  enqueue(documentId: string): void {
-    this.queue = this.queue.then(() => this.process(documentId));
+  onApplicationBootstrap(): void {
+    this.wake();
+    this.sweeper = setInterval(() => this.wake(), RENEW_EVERY_MS);
+    this.sweeper.unref();
   }
 
-  async process(documentId: string): Promise<void> {
-    const document = await this.documents.findById(documentId);
-    if (!document || document.status !== 'processing') return;
+  /** A document was uploaded: it is claimed, oldest first, as soon as a slot is free here or on another instance. */
+  enqueue(_documentId?: string): void {
+    this.wake();
+  }
+
+  /**
+   * Stops claiming, stops the extractions under way and gives their documents back, so that the
+   * next instance (or this one restarted) takes them at once instead of after the lease.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.sweeper);
+    for (const { abort } of this.active.values()) abort.abort();
+    await Promise.all([...this.active.values()].map(({ done }) => done));
+  }
+
+  private wake(): void {
+    this.wanted = true;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
     try {
-      const bytes = await this.read(documentId);
-      const chunks = chunkSections(await extractSections(document.mediaType, bytes));
-      await this.documents.completeProcessing(documentId, chunks);
-      this.embeddings.wake();
+      while (!this.stopping && this.active.size < this.config.limits.documentExtractionConcurrency) {
+        this.wanted = false;
+        const id = await this.documents.claimNext(DOCUMENT_LEASE_MS);
+        if (id && this.stopping) await this.documents.releaseLease(id);
+        else if (id) this.start(id);
+        else if (!this.wanted) break;
+      }
     } catch (error) {
-      const reason = error instanceof ExtractionError ? error.message : UNREADABLE;
-      if (!(error instanceof ExtractionError)) this.logger.warn(`Document ${documentId} could not be processed: ${String(error)}`);
-      await this.documents.failProcessing(documentId, reason);
+      // The database is away: the sweep tries again.
+      this.logger.warn(`Documents could not be claimed: ${String(error)}`);
+    } finally {
+      this.pumping = false;
     }
+  }
+
+  private start(id: string): void {
+    const abort = new AbortController();
+    const done = this.process(id, abort.signal).finally(() => {
+      this.active.delete(id);
+      this.wake();
+    });
+    this.active.set(id, { abort, done });
+  }
+
+  /** Processes a claimed document, renewing its lease meanwhile. */
+  private async process(id: string, signal: AbortSignal): Promise<void> {
+    const renewal = setInterval(() => void this.documents.renewLease(id, DOCUMENT_LEASE_MS).catch(() => undefined), RENEW_EVERY_MS);
+    try {
+      const changed = await this.extractAndStore(id, signal);
+      if (!changed) return;
+      // New chunks to embed (a no-op without an embedding model).
+      this.embeddings.wake();
+      await this.announce(id);
+    } catch (error) {
+      if (error instanceof ExtractionAborted) {
+        await this.documents.releaseLease(id).catch(() => undefined);
+        return;
+      }
+      this.logger.warn(`Document ${id} could not be processed: ${error instanceof Error ? error.message : String(error)}`);
+      if (await this.documents.failProcessing(id, UNREADABLE).catch(() => false)) await this.announce(id).catch(() => undefined);
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  /** Whether the document changed status (false: it was deleted meanwhile). */
+  private async extractAndStore(id: string, signal: AbortSignal): Promise<boolean> {
+    const document = await this.documents.findById(id);
+    if (!document || document.status !== 'processing') return false;
+    // Images have no text: they are attachments for vision models.
+    if (!hasText(document.mediaType)) return this.documents.completeProcessing(id, []);
+    let result: ExtractionResult;
+    try {
+      result = await runExtraction(document.mediaType, await this.read(id), this.limits(), signal);
+    } catch (error) {
+      if (error instanceof ExtractionError) return this.documents.failProcessing(id, error.message);
+      throw error;
+    }
+    const notice = result.truncated ? truncationNotice(this.config.limits.documentMaxTextChars) : null;
+    return this.documents.completeProcessing(id, result.chunks, notice);
+  }
+
+  private limits(): ExtractionLimits {
+    const { documentExtractionTimeoutMs, documentExtractionMemoryMb, documentMaxTextChars } = this.config.limits;
+    return { timeoutMs: documentExtractionTimeoutMs, memoryMb: documentExtractionMemoryMb, maxChars: documentMaxTextChars, chunking: DEFAULT_CHUNKING };
+  }
+
+  /** The document as GET /documents/:id shows it, to the conversation or to its owner. */
+  private async announce(id: string): Promise<void> {
+    const document = await this.documents.findById(id);
+    if (!document) return;
+    this.bus.publish({ type: 'document.updated', conversationId: document.conversationId ?? undefined, document: DocumentDto.from(document) });
   }
 
   private async read(documentId: string): Promise<Buffer> {
@@ -48,4 +151,8 @@ export class DocumentProcessor {
     for await (const part of this.storage.read(documentId)) parts.push(part as Buffer);
     return Buffer.concat(parts);
   }
+}
+
+function truncationNotice(maxChars: number): string {
+  return `Only the first ${maxChars.toLocaleString('en-US')} characters of the text were indexed: the rest of the document cannot be searched`;
 }

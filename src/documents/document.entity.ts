@@ -49,6 +49,10 @@ export class DocumentEntity {
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 
+  /** While processing: until when the instance that claimed it holds it (internal, never sent). */
+  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
+  leaseExpiresAt!: Date | null;
+
   /** Set by the application, to the millisecond: page cursors carry it as an ISO string. */
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;

@@ -111,12 +111,49 @@ export class DocumentsRepository {
   }
 
   /**
-   * The chunks and the `ready` status in one transaction, only while the document is still being
-   * processed (it may have been deleted meanwhile). Returns whether it was.
+   * Claims the oldest document waiting to be processed that no instance holds (never claimed, or
+   * its lease ran out: its instance stopped), for `leaseMs`. SKIP LOCKED lets instances claiming
+   * at once take different documents; each is processed by one at a time.
    */
-  async completeProcessing(id: string, chunks: Chunk[]): Promise<boolean> {
+  async claimNext(leaseMs: number): Promise<string | undefined> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `WITH "claimed" AS (
+         UPDATE "documents" SET "lease_expires_at" = now() + $1::integer * interval '1 millisecond'
+         WHERE "id" = (
+           SELECT "id" FROM "documents"
+           WHERE "status" = 'processing' AND ("lease_expires_at" IS NULL OR "lease_expires_at" < now())
+           ORDER BY "created_at", "id" LIMIT 1
+           FOR UPDATE SKIP LOCKED)
+         RETURNING "id")
+       SELECT "id" FROM "claimed"`,
+      [leaseMs],
+    );
+    return rows[0]?.id;
+  }
+
+  /** Extends the lease of a document this instance is still processing. */
+  async renewLease(id: string, leaseMs: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE "documents" SET "lease_expires_at" = now() + $2::integer * interval '1 millisecond' WHERE "id" = $1 AND "status" = 'processing'`,
+      [id, leaseMs],
+    );
+  }
+
+  /** Gives a document back unprocessed (the instance is stopping): the next instance takes it at once. */
+  async releaseLease(id: string): Promise<void> {
+    await this.dataSource.query(`UPDATE "documents" SET "lease_expires_at" = NULL WHERE "id" = $1 AND "status" = 'processing'`, [id]);
+  }
+
+  /**
+   * The chunks and the `ready` status in one transaction, only while the document is still being
+   * processed (it may have been deleted meanwhile, and is then left deleted). `notice` is kept in
+   * `error` for a document that is ready all the same (its text was cut). Returns whether it was.
+   */
+  async completeProcessing(id: string, chunks: Chunk[], notice: string | null = null): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
-      const result = await manager.getRepository(DocumentEntity).update({ id, status: 'processing' }, { status: 'ready', chunks: chunks.length, error: null });
+      const result = await manager
+        .getRepository(DocumentEntity)
+        .update({ id, status: 'processing' }, { status: 'ready', chunks: chunks.length, error: notice, leaseExpiresAt: null });
       if (!result.affected) return false;
       const rows = chunks.map((chunk, seq) => ({ documentId: id, seq, ...chunk }));
       for (let start = 0; start < rows.length; start += CHUNK_INSERT_BATCH) {
@@ -127,7 +164,9 @@ export class DocumentsRepository {
   }
 
   async failProcessing(id: string, error: string): Promise<boolean> {
-    const result = await this.dataSource.getRepository(DocumentEntity).update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error });
+    const result = await this.dataSource
+      .getRepository(DocumentEntity)
+      .update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error, leaseExpiresAt: null });
     return !!result.affected;
   }
 

@@ -1,7 +1,19 @@
 import type { Section } from '../chunker.js';
 
-/** Markdown ATX headings (`# Title`); setext headings are rare enough in uploads to read as text. */
-const MARKDOWN_HEADING = /^ {0,3}(#{1,6})\s+(.+?)\s*#*\s*$/;
+/** The opening of a Markdown ATX heading (`# Title`); setext headings are rare enough in uploads to read as text. */
+const HEADING_OPENING = /^ {0,3}#{1,6}(?:[ \t]+|$)/;
+
+/** The heading of a line, without its closing `#`s; undefined when the line is no heading. */
+function headingOf(line: string): string | undefined {
+  const opening = HEADING_OPENING.exec(line);
+  if (!opening) return undefined;
+  const text = line.slice(opening[0].length).trimEnd();
+  // Scanned by hand: a pattern for "#s at the end" backtracks over a long run of them.
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '#') end--;
+  const heading = end === 0 || /[ \t]/.test(text[end - 1]!) ? text.slice(0, end).trim() : text;
+  return heading || undefined;
+}
 
 /** Plain text, CSV and JSON: one section, read as they are. */
 export function plainTextSections(text: string): Section[] {
@@ -18,13 +30,13 @@ export function markdownSections(text: string): Section[] {
     lines = [];
   };
   for (const line of text.split('\n')) {
-    const match = MARKDOWN_HEADING.exec(line);
-    if (!match) {
+    const found = headingOf(line);
+    if (found === undefined) {
       lines.push(line);
       continue;
     }
     close();
-    heading = match[2]!;
+    heading = found;
     // The heading is also text of its section: a search for its words finds the section.
     lines.push(heading);
   }

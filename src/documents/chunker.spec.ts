@@ -1,0 +1,124 @@
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { tokensOf } from '../common/text/tokens.js';
+import { type Chunk, chunkSections, type Section } from './chunker.js';
+
+const OPTIONS = { maxTokens: 40, overlapTokens: 10 };
+
+/** A word found nowhere else in the input, so where each chunk's words came from is unambiguous. */
+const word = (n: number) => `w${n.toString(36)}`;
+const END = ['', '', '', '.', '!', '?', ';', '\n'];
+
+/** Sections of unique words with sentence ends, line breaks, pages and headings. */
+const documents = fc
+  .array(
+    fc.record({
+      words: fc.array(fc.tuple(fc.nat({ max: END.length - 1 }), fc.constantFrom(' ', '  ', '\t', ' \n ')), { minLength: 0, maxLength: 80 }),
+      page: fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined }),
+      heading: fc.option(fc.constantFrom('Intro', 'Tides', 'Locks', '  '), { nil: undefined }),
+    }),
+    { maxLength: 8 },
+  )
+  .map((drafts) => {
+    let next = 0;
+    const origin = new Map<string, { page: number | null; heading: string | null }>();
+    const sections: Section[] = drafts.map(({ words, page, heading }) => {
+      const text = words.map(([end, space]) => `${word(next++)}${END[end]}${space}`).join('');
+      for (const w of text.match(/w[0-9a-z]+/g) ?? []) origin.set(w, { page: page ?? null, heading: heading?.trim() || null });
+      return { text, ...(page !== undefined && { page }), ...(heading !== undefined && { heading }) };
+    });
+    return { sections, words: [...origin.keys()], origin };
+  });
+
+const wordsOf = (chunk: Chunk) => chunk.content.split(' ');
+
+describe('chunkSections', () => {
+  it('never makes a chunk over maxTokens, nor an empty one', () => {
+    fc.assert(
+      fc.property(documents, ({ sections }) => {
+        for (const chunk of chunkSections(sections, OPTIONS)) {
+          expect(chunk.content.trim()).not.toBe('');
+          expect(tokensOf(chunk.content)).toBeLessThanOrEqual(OPTIONS.maxTokens);
+          expect(chunk.tokens).toBe(tokensOf(chunk.content));
+        }
+      }),
+    );
+  });
+
+  it('keeps every word, in order, each chunk a run of the text that starts at most where the last ended', () => {
+    fc.assert(
+      fc.property(documents, ({ sections, words }) => {
+        const index = new Map(words.map((w, i) => [w, i]));
+        let covered = 0;
+        for (const chunk of chunkSections(sections, OPTIONS)) {
+          const start = index.get(wordsOf(chunk)[0]!.replace(/[.!?;]$/, ''))!;
+          expect(start).toBeLessThanOrEqual(covered);
+          expect(wordsOf(chunk).map((w) => w.replace(/[.!?;]$/, ''))).toEqual(words.slice(start, start + wordsOf(chunk).length));
+          covered = Math.max(covered, start + wordsOf(chunk).length);
+        }
+        expect(covered).toBe(words.length);
+      }),
+    );
+  });
+
+  it('repeats at most overlapTokens of a chunk at the start of the next', () => {
+    fc.assert(
+      fc.property(documents, ({ sections }) => {
+        const chunks = chunkSections(sections, OPTIONS);
+        for (let i = 1; i < chunks.length; i++) {
+          const previous = wordsOf(chunks[i - 1]!);
+          const current = wordsOf(chunks[i]!);
+          const shared = previous.findIndex((w) => w === current[0]);
+          if (shared === -1) continue;
+          const overlap = previous.slice(shared);
+          expect(current.slice(0, overlap.length)).toEqual(overlap);
+          expect(overlap.length).toBeLessThan(current.length);
+          expect(tokensOf(overlap.join(' '))).toBeLessThanOrEqual(OPTIONS.overlapTokens);
+        }
+      }),
+    );
+  });
+
+  it('gives a chunk the page and heading of its first sentence, and never spans two headings or pages', () => {
+    fc.assert(
+      fc.property(documents, ({ sections, origin }) => {
+        for (const chunk of chunkSections(sections, OPTIONS)) {
+          const [first, ...rest] = wordsOf(chunk).map((w) => origin.get(w.replace(/[.!?;]$/, ''))!);
+          expect({ page: chunk.page, heading: chunk.heading }).toEqual(first);
+          for (const other of rest) expect(other).toEqual(first);
+        }
+      }),
+    );
+  });
+
+  it('cuts text without any break, in any script, into chunks that fit', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 1500 }), fc.integer({ min: 4, max: 60 }), (text, maxTokens) => {
+        const chunks = chunkSections([{ text }], { maxTokens, overlapTokens: 0 });
+        for (const chunk of chunks) expect(tokensOf(chunk.content)).toBeLessThanOrEqual(maxTokens);
+        // Without overlap, nothing is repeated, and nothing but whitespace and control characters is lost.
+        const letters = (s: string) => s.replace(/[\s\p{Cc}]/gu, '');
+        expect(letters(chunks.map((c) => c.content).join(''))).toBe(letters(text));
+      }),
+    );
+  });
+
+  it('keeps NUL and other control characters out of chunks (PostgreSQL text cannot hold NUL)', () => {
+    const [chunk] = chunkSections([{ text: 'a\u0000b\u0007c', heading: 'x\u0000y' }]);
+    expect(chunk).toMatchObject({ content: 'a b c', heading: 'x y' });
+  });
+
+  it('chunks 2 MB of text in linear time, with or without sentence breaks', () => {
+    const prose = Array.from({ length: 300_000 }, (_, i) => `word${i % 997}${i % 9 === 0 ? '.' : ''}`).join(' ');
+    const unbroken = Array.from({ length: 500_000 }, (_, i) => `w${i % 101}`).join(' ');
+    const cjk = '漢字かな交じり文'.repeat(120_000);
+    for (const text of [prose, unbroken, cjk]) {
+      expect(text.length).toBeGreaterThan(800_000);
+      const started = performance.now();
+      const chunks = chunkSections([{ text }]);
+      // Counting each growing piece again, as a naive cut does, takes minutes here.
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(chunks.every((chunk) => chunk.tokens <= 400)).toBe(true);
+    }
+  }, 60_000);
+});

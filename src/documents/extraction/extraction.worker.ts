@@ -1,0 +1,20 @@
+import { chunkSections } from '../chunker.js';
+import { ExtractionError } from './extraction-error.js';
+import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
+import { extractSections } from './extractor.js';
+
+/** One document per process: extracted, chunked, answered, and the process ends. */
+async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
+  try {
+    const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+    const { sections, truncated } = await extractSections(job.mediaType, bytes, job.maxChars);
+    return { ok: true, chunks: chunkSections(sections, job.chunking), truncated };
+  } catch (error) {
+    if (error instanceof ExtractionError) return { ok: false, error: error.message, readable: true };
+    return { ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error), readable: false };
+  }
+}
+
+process.once('message', (job: ExtractionJob) => {
+  void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
+});
