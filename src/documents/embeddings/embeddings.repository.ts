@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import { createEmbeddingsTable } from '../../../migrations/1795820000000-DocumentChunkEmbeddings.js';
+import { createEmbeddingsTable } from './embeddings-table.js';
 import { SEARCH_CONFIG } from '../../messages/message.entity.js';
 import { type ChunkHit, type ChunkHitRow, headlineOptions, scopeDocumentIds, type SearchScope, toChunkHit } from '../document-chunks.repository.js';
 

@@ -45,7 +45,7 @@ async function extractOnly(): Promise<object> {
   const started = performance.now();
   for (const file of files) {
     const at = performance.now();
-    chunks += chunkSections(await extractSections(MEDIA_TYPES[file.kind], file.bytes)).length;
+    chunks += chunkSections((await extractSections(MEDIA_TYPES[file.kind], file.bytes, Number.MAX_SAFE_INTEGER)).sections).length;
     times[file.kind]!.push(performance.now() - at);
   }
   const seconds = (performance.now() - started) / 1000;
