@@ -20,7 +20,10 @@ describe('knowledge, end to end', () => {
     t = await startTestApp(ADMIN_ENV);
     world = await createWorld(t, 'auto');
     [owner, member] = await Promise.all([connectClient(t.baseUrl, world.owner.accessToken), connectClient(t.baseUrl, world.member.accessToken)]);
-    for (const client of [owner, member]) expect((await client.emit('conversation:join', { conversationId: world.conversationId })).ok).toBe(true);
+    for (const client of [owner, member]) {
+      const joined = await client.emit('conversation:join', { conversationId: world.conversationId });
+      if (!joined.ok) throw new Error(`join failed: ${JSON.stringify(joined)}`);
+    }
   });
   afterAll(async () => {
     owner?.socket.close();
