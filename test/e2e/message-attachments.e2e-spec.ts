@@ -165,7 +165,9 @@ describe('message attachments', () => {
       const id = await conversation({ provider: 'openai', model: 'fake-vision' });
       const plan = await upload(ada, PLAN, 'plan.md', id);
       const database = t.app.get(DataSource);
-      const setStatus = (status: string) => database.query(`UPDATE documents SET status = $2 WHERE id = $1`, [plan.id, status]);
+      // Back to processing, as if an instance were still extracting it (its lease keeps the others off).
+      const setStatus = (status: string) =>
+        database.query(`UPDATE documents SET status = $2::varchar, lease_expires_at = CASE WHEN $2::varchar = 'processing' THEN now() + interval '1 hour' END WHERE id = $1`, [plan.id, status]);
       await setStatus('processing');
       const sent = await post(ada, `/conversations/${id}/messages`, { content: 'Read this', attachments: [plan.id] });
       expect(sent.status).toBe(201);
