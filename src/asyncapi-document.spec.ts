@@ -49,6 +49,7 @@ const reply: MessageDto = {
     ],
   },
   attachments: [],
+  attachmentDetails: [],
   createdAt: AT,
   editedAt: null,
   deletedAt: null,

@@ -125,7 +125,7 @@ export class AiSdkService {
     if (content.length > max) throw fieldError(`messages.${index}.parts`, `the text must be shorter than or equal to ${max} characters`);
     const attachments = attachmentsOf(last, index);
     const sent = await this.chat.send(user, body.id, { content, clientMessageId: last.id, ...(attachments.length && { attachments }) });
-    if (sent.message.content !== content || sent.message.attachments.map((attachment) => attachment.id).join() !== attachments.join()) {
+    if (sent.message.content !== content || sent.message.attachments.join() !== attachments.join()) {
       // The id is that of a message sent before with other text or files: useChat's edit, which would be lost.
       throw new AppError(HttpStatus.CONFLICT, 'MESSAGE_ID_REUSED', 'A message with this id was already sent with other text or files; send the edit as a new message');
     }

@@ -19,7 +19,7 @@ function run(status: RunDto['status'], extra: Partial<RunDto> = {}): RunDto {
 function reply(content: string, metadata: MessageDto['metadata'] = {}, status: MessageDto['status'] = 'complete'): MessageDto {
   return {
     id: REPLY_ID, conversationId: CONVERSATION_ID, seq: 2, version: 7, role: 'assistant', authorId: null, content, status, clientMessageId: null,
-    runId: RUN_ID, metadata, attachments: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, deletedAt: null,
+    runId: RUN_ID, metadata, attachments: [], attachmentDetails: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, deletedAt: null,
   };
 }
 

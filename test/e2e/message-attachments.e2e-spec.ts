@@ -111,7 +111,8 @@ describe('message attachments', () => {
       const plan = await upload(ada, PLAN, 'plan.md', id);
       const sent = await post(ada, `/conversations/${id}/messages?wait=true`, { content: 'Which way does the kitchen face?', attachments: [image.id, plan.id] });
       expect(sent.status).toBe(201);
-      expect(sent.body.message.attachments).toEqual([
+      expect(sent.body.message.attachments).toEqual([image.id, plan.id]);
+      expect(sent.body.message.attachmentDetails).toEqual([
         { id: image.id, filename: 'red.png', mediaType: 'image/png', bytes: RED_SQUARE.length },
         { id: plan.id, filename: 'plan.md', mediaType: 'text/markdown', bytes: Buffer.byteLength(PLAN) },
       ]);
@@ -154,7 +155,8 @@ describe('message attachments', () => {
 
       const history = await get(ada, `/conversations/${id}/messages`);
       expect(history.status).toBe(200);
-      expect(history.body.items[0].attachments).toEqual([{ id: plan.id, filename: 'plan.md', mediaType: 'text/markdown', bytes: Buffer.byteLength(PLAN) }]);
+      expect(history.body.items[0].attachments).toEqual([plan.id]);
+      expect(history.body.items[0].attachmentDetails).toEqual([{ id: plan.id, filename: 'plan.md', mediaType: 'text/markdown', bytes: Buffer.byteLength(PLAN) }]);
       const again = await post(ada, `/conversations/${id}/messages/${sent.body.message.id}/regenerate`, {});
       expect(again.status).toBe(201);
       await waitUntil(async () => (await get(ada, `/conversations/${id}/runs/${again.body.id}`)).body.status === 'completed', 'the regenerated run');
@@ -204,9 +206,10 @@ describe('message attachments', () => {
     expect((await socket.emit('conversation:join', { conversationId: id })).ok).toBe(true);
     const ack = await socket.emit('message:send', { conversationId: id, content: 'Describe it', attachments: [image.id], clientMessageId: 'ws-1' });
     expect(ack.ok).toBe(true);
-    expect(ack.data.message.attachments).toEqual([{ id: image.id, filename: 'red.png', mediaType: 'image/png', bytes: RED_SQUARE.length }]);
+    expect(ack.data.message.attachments).toEqual([image.id]);
+    expect(ack.data.message.attachmentDetails).toEqual([{ id: image.id, filename: 'red.png', mediaType: 'image/png', bytes: RED_SQUARE.length }]);
     const created = await socket.waitFor('message:created', (payload) => payload.message.id === ack.data.message.id);
-    expect(created.message.attachments).toEqual(ack.data.message.attachments);
+    expect(created.message).toMatchObject({ attachments: ack.data.message.attachments, attachmentDetails: ack.data.message.attachmentDetails });
     await socket.waitFor('run:completed', (payload) => payload.run.id === ack.data.run.id);
 
     const content = anthropic.requests.at(-1)!.body.messages.at(-1)!.content as UserContent;
@@ -284,15 +287,15 @@ describe('message attachments', () => {
     it('lets every participant attach the conversation’s documents, and shows them in history, changes and joins', async () => {
       const sent = await send(bob, [plan.id], 'from Bob');
       expect(sent.status).toBe(201);
-      const expected = [{ id: plan.id, filename: 'plan.md', mediaType: 'text/markdown', bytes: Buffer.byteLength(PLAN) }];
+      const expected = { attachments: [plan.id], attachmentDetails: [{ id: plan.id, filename: 'plan.md', mediaType: 'text/markdown', bytes: Buffer.byteLength(PLAN) }] };
       const history = await get(ada, `/conversations/${id}/messages?afterSeq=${sent.body.message.seq - 1}`);
-      expect(history.body.items[0].attachments).toEqual(expected);
+      expect(history.body.items[0]).toMatchObject(expected);
       const changes = await get(ada, `/conversations/${id}/changes?afterVersion=${sent.body.message.version - 1}`);
-      expect(changes.body.items[0].attachments).toEqual(expected);
+      expect(changes.body.items[0]).toMatchObject(expected);
       const socket = await connectClient(t.baseUrl, ada.accessToken);
       sockets.push(socket);
       const joined = await socket.emit('conversation:join', { conversationId: id, afterVersion: sent.body.message.version - 1 });
-      expect(joined.data.changes[0].attachments).toEqual(expected);
+      expect(joined.data.changes[0]).toMatchObject(expected);
     });
 
     it('keeps attachments through an edit, which cannot change them, and drops them with the message', async () => {
@@ -301,10 +304,10 @@ describe('message attachments', () => {
       const refused = await t.http(path, { method: 'PATCH', token: ada.accessToken, json: { content: 'edited', attachments: [] } });
       expect(refused.status).toBe(400);
       const edited = await t.http(path, { method: 'PATCH', token: ada.accessToken, json: { content: 'edited' } });
-      expect(edited.body.attachments).toEqual(sent.body.message.attachments);
+      expect(edited.body).toMatchObject({ attachments: sent.body.message.attachments, attachmentDetails: sent.body.message.attachmentDetails });
       expect((await t.http(path, { method: 'DELETE', token: ada.accessToken })).status).toBe(204);
       const history = await get(ada, `/conversations/${id}/messages?afterSeq=${sent.body.message.seq - 1}`);
-      expect(history.body.items[0]).toMatchObject({ content: '', attachments: [] });
+      expect(history.body.items[0]).toMatchObject({ content: '', attachments: [], attachmentDetails: [] });
     });
 
     it('answers a Socket.IO send with a VALIDATION ack carrying the same details', async () => {
@@ -322,7 +325,7 @@ describe('message attachments', () => {
       const accepted = await post(ada, '/chat', body([{ type: 'text', text: 'from useChat' }, { type: 'file', mediaType: 'text/markdown', url: `document:${plan.id}` }], 'ui-1'));
       expect(accepted.status).toBe(200);
       const stored = (await get(ada, `/conversations/${id}/messages`)).body.items.find((m: { clientMessageId: string }) => m.clientMessageId === 'ui-1');
-      expect(stored.attachments.map((a: { id: string }) => a.id)).toEqual([plan.id]);
+      expect(stored.attachments).toEqual([plan.id]);
       const inline = await post(ada, '/chat', body([{ type: 'text', text: 'inline' }, { type: 'file', mediaType: 'image/png', url: `data:image/png;base64,${RED_SQUARE.toString('base64')}` }], 'ui-2'));
       expect(inline.status).toBe(400);
       expect(Object.keys(inline.body.details)).toEqual(['messages.0.parts.1.url']);

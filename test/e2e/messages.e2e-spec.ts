@@ -59,6 +59,7 @@ describe('messages', () => {
           runId: null,
           metadata: {},
           attachments: [],
+          attachmentDetails: [],
           createdAt: expect.any(String),
           editedAt: null,
           deletedAt: null,

@@ -232,8 +232,14 @@ export class MessageDto {
   @ApiProperty({ type: MessageMetadataDto })
   metadata!: MessageMetadata;
 
-  @ApiProperty({ type: [MessageAttachmentDto], description: 'Documents sent with the message, in the order given; empty once the message is deleted' })
-  attachments!: MessageAttachment[];
+  @ApiProperty({ type: [String], format: 'uuid', description: 'The documents sent with the message (`documentId[]`), in the order given; empty once the message is deleted' })
+  attachments!: string[];
+
+  @ApiProperty({
+    type: [MessageAttachmentDto],
+    description: 'The same documents with their names, as they were when the message was sent (a deleted document stays named here)',
+  })
+  attachmentDetails!: MessageAttachment[];
 
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
@@ -258,7 +264,8 @@ export class MessageDto {
       clientMessageId: message.clientMessageId,
       runId: message.runId,
       metadata: deleted ? {} : withCurrentSources(message.metadata),
-      attachments: deleted ? [] : message.attachments,
+      attachments: deleted ? [] : message.attachments.map((attachment) => attachment.id),
+      attachmentDetails: deleted ? [] : message.attachments,
       createdAt: message.createdAt.toISOString(),
       editedAt: message.editedAt?.toISOString() ?? null,
       deletedAt: message.deletedAt?.toISOString() ?? null,
