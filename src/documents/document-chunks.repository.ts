@@ -3,10 +3,11 @@ import { DataSource } from 'typeorm';
 import { SEARCH_CONFIG } from '../messages/message.entity.js';
 
 /**
- * Whose documents a search reads: one conversation's, or everything a user can read (their
- * private library and the documents of every conversation they take part in).
+ * Whose documents a search reads: one conversation's; one conversation's and what one user put in
+ * themselves (their private library and their uploads to conversations they take part in); or
+ * everything a user can read (their library and the documents of every conversation they are in).
  */
-export type SearchScope = { conversationId: string } | { userId: string };
+export type SearchScope = { conversationId: string } | { conversationId: string; ownerId: string } | { userId: string };
 
 export interface ChunkHit {
   chunkId: string;
@@ -36,16 +37,37 @@ export interface ChunkHitRow {
   rank: number | string;
 }
 
-/** The documents a scope reads, as a condition on `d` (documents) with its parameter as $1. */
-export function scopeCondition(scope: SearchScope): { sql: string; parameter: string } {
-  if ('conversationId' in scope) return { sql: 'd.conversation_id = $1', parameter: scope.conversationId };
-  return {
-    sql: `((d.conversation_id IS NULL AND d.owner_id = $1) OR d.conversation_id IN (
-            SELECT p.conversation_id FROM conversation_participants p
-            JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
-            WHERE p.user_id = $1))`,
-    parameter: scope.userId,
-  };
+/** The scope's ids, as the one array parameter ($1) of the queries below. */
+function scopeParameter(scope: SearchScope): string[] {
+  if ('ownerId' in scope) return [scope.conversationId, scope.ownerId];
+  return ['conversationId' in scope ? scope.conversationId : scope.userId];
+}
+
+const CONVERSATION = '($1::uuid[])[1]';
+const USER = '($1::uuid[])[1]';
+const OWNER = '($1::uuid[])[2]';
+
+/** The scope's documents with one of `statuses` (a constant list), as a query of `d.id`. */
+function scopeDocuments(scope: SearchScope, statuses: string): string {
+  const conversation = `SELECT d.id FROM documents d WHERE d.conversation_id = ${CONVERSATION} AND d.status IN (${statuses})`;
+  if ('ownerId' in scope) {
+    // The user's own uploads elsewhere: their private library, and what they put in conversations they still take part in.
+    return `${conversation}
+            UNION ALL
+            SELECT d.id FROM documents d WHERE d.owner_id = ${OWNER} AND d.conversation_id IS NULL AND d.status IN (${statuses})
+            UNION ALL
+            SELECT d.id FROM documents d
+            JOIN conversation_participants p ON p.conversation_id = d.conversation_id AND p.user_id = ${OWNER}
+            JOIN conversations c ON c.id = d.conversation_id AND c.deleted_at IS NULL
+            WHERE d.owner_id = ${OWNER} AND d.conversation_id <> ${CONVERSATION} AND d.status IN (${statuses})`;
+  }
+  if ('conversationId' in scope) return conversation;
+  return `SELECT d.id FROM documents d WHERE d.owner_id = ${USER} AND d.conversation_id IS NULL AND d.status IN (${statuses})
+          UNION ALL
+          SELECT d.id FROM conversation_participants p
+          JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
+          JOIN documents d ON d.conversation_id = p.conversation_id AND d.status IN (${statuses})
+          WHERE p.user_id = ${USER}`;
 }
 
 /**
@@ -53,20 +75,8 @@ export function scopeCondition(scope: SearchScope): { sql: string; parameter: st
  * Handing the chunk query a list of ids (rather than joining documents and filtering) lets it
  * combine the (document_id, seq) and full-text indexes; the union keeps each branch on its index.
  */
-export function scopeDocumentIds(scope: SearchScope): { sql: string; parameter: string } {
-  if ('conversationId' in scope) {
-    return { sql: `ARRAY(SELECT d.id FROM documents d WHERE d.conversation_id = $1 AND d.status = 'ready')`, parameter: scope.conversationId };
-  }
-  return {
-    sql: `ARRAY(
-            SELECT d.id FROM documents d WHERE d.owner_id = $1 AND d.conversation_id IS NULL AND d.status = 'ready'
-            UNION ALL
-            SELECT d.id FROM conversation_participants p
-            JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
-            JOIN documents d ON d.conversation_id = p.conversation_id AND d.status = 'ready'
-            WHERE p.user_id = $1)`,
-    parameter: scope.userId,
-  };
+export function scopeDocumentIds(scope: SearchScope): { sql: string; parameter: string[] } {
+  return { sql: `ARRAY(${scopeDocuments(scope, "'ready'")})`, parameter: scopeParameter(scope) };
 }
 
 @Injectable()
@@ -96,11 +106,10 @@ export class DocumentChunksRepository {
 
   /** How many documents in scope have text to search, and how many are still being processed. */
   async countInScope(scope: SearchScope): Promise<{ searchable: number; processing: number }> {
-    const where = scopeCondition(scope);
     const [row]: { searchable: number; processing: number }[] = await this.dataSource.query(
       `SELECT count(*) FILTER (WHERE d.status = 'ready' AND d.chunks > 0)::int AS searchable, count(*) FILTER (WHERE d.status = 'processing')::int AS processing
-       FROM documents d WHERE ${where.sql}`,
-      [where.parameter],
+       FROM documents d WHERE d.id IN (${scopeDocuments(scope, "'ready', 'processing'")})`,
+      [scopeParameter(scope)],
     );
     return { searchable: row?.searchable ?? 0, processing: row?.processing ?? 0 };
   }

@@ -94,6 +94,14 @@ export interface HistoryWindow {
   beforeSeq?: number;
 }
 
+/** Which messages a search reads, among those of the conversations the user takes part in. */
+export interface MessageSearchScope {
+  /** Only this conversation's… */
+  conversationId?: string;
+  /** …and the user's own messages in the others. */
+  ownMessagesElsewhere?: boolean;
+}
+
 export interface SearchRow {
   message: MessageEntity;
   conversationTitle: string;
@@ -427,7 +435,7 @@ export class MessagesRepository {
     query: string,
     limit: number,
     marks: { start: string; stop: string },
-    conversationId?: string,
+    scope: MessageSearchScope = {},
   ): Promise<SearchRow[]> {
     const rows: (MessageRow & { conversation_title: string; rank: number; snippet: string })[] = await this.dataSource.query(
       `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
@@ -438,13 +446,13 @@ export class MessagesRepository {
          JOIN conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = $1
          JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
          WHERE m.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND m.deleted_at IS NULL
-           AND ($5::uuid IS NULL OR m.conversation_id = $5::uuid)
+           AND ($5::uuid IS NULL OR m.conversation_id = $5::uuid OR ($6::boolean AND m.author_id = $1))
          ORDER BY rank DESC, m.created_at DESC
          LIMIT $3
        ) hit
        ORDER BY hit.rank DESC, hit.created_at DESC`,
       // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
-      [userId, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=30, MinWords=10, MaxFragments=2`, conversationId ?? null],
+      [userId, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=30, MinWords=10, MaxFragments=2`, scope.conversationId ?? null, scope.ownMessagesElsewhere ?? false],
     );
     return rows.map((row) => ({ message: toEntity(row), conversationTitle: row.conversation_title, rank: Number(row.rank), snippet: row.snippet }));
   }

@@ -173,7 +173,7 @@ describe('the agent never shows a participant what they could not read', () => {
     return response.body.reply as { content: string; metadata: { sources?: { conversationId: string; snippet: string }[] } };
   };
 
-  it('/search in a shared conversation finds only that conversation, alone it finds all of your own, with clean excerpts', async () => {
+  it("/search in a shared conversation finds only that conversation, alone also your own messages elsewhere (never other people's), with clean excerpts", async () => {
     const [owner, viewer] = await Promise.all([register(t), register(t)]);
     const privateId = (await post(owner.accessToken, '/conversations', { title: 'Private', agent: { mode: 'off' } })).body.id as string;
     await post(owner.accessToken, `/conversations/${privateId}/messages`, { content: 'The private budget for the quarter is the budget we agreed: zebra42' });
@@ -202,6 +202,13 @@ describe('the agent never shows a participant what they could not read', () => {
     const excerpts = (await ask(owner.accessToken, aloneId, '/search budget')).metadata.sources!.map((source) => source.snippet);
     expect(excerpts).toContainEqual(expect.stringMatching(/^(The )?private \*\*budget\*\* for the quarter is the \*\*budget\*\* we agreed: zebra42$/));
     expect(excerpts.join(' ')).not.toContain(',');
+
+    // Alone, never what other people wrote elsewhere: whoever is added here later reads the reply.
+    const theirsId = (await post(viewer.accessToken, '/conversations', { title: 'Theirs', participantIds: [owner.id], agent: { mode: 'off' } })).body.id as string;
+    await post(viewer.accessToken, `/conversations/${theirsId}/messages`, { content: 'my salary is okapi77' });
+    await post(owner.accessToken, `/conversations/${theirsId}/messages`, { content: 'mine is okapi77 too' });
+    const found = (await ask(owner.accessToken, aloneId, '/search okapi77')).metadata.sources!.filter((source) => source.conversationId === theirsId);
+    expect(found.map((source) => source.snippet)).toEqual([expect.stringMatching(/^mine is \*\*okapi77\*\*/)]);
   });
 });
 

@@ -86,7 +86,7 @@ describe('cited answers from documents, with the built-in agent', () => {
     expect(stranger.body.code).toBe('DOCUMENT_NOT_FOUND');
   });
 
-  it("in a shared conversation never shows the asker's private documents nor another conversation's; alone it finds them", async () => {
+  it("in a shared conversation never shows the asker's private documents nor another conversation's; alone it finds the asker's own, never other people's", async () => {
     const [ada, bob] = await Promise.all([register(t), register(t)]);
     const privateId = await upload(ada, 'diary.md', 'The vault code is quillon-seven, kept under the quillon stone.');
     const elsewhere = await conversation(ada, [], { mode: 'off' });
@@ -102,10 +102,15 @@ describe('cited answers from documents, with the built-in agent', () => {
     const seen = await http(`${API}/conversations/${shared}/messages`, { token: bob.accessToken });
     expect(JSON.stringify(seen.body.items)).not.toContain('vault');
 
+    // Alone, Ada's own uploads anywhere — but not Bob's: whoever she adds here later reads the reply.
     const alone = await conversation(ada);
     const byAda = await ask(ada, alone, 'search my documents for quillon');
-    expect(documentsOf(byAda.reply).map((source) => source.id).sort()).toEqual([privateId, otherId, sharedId].sort());
+    expect(documentsOf(byAda.reply).map((source) => source.id).sort()).toEqual([privateId, otherId].sort());
+    expect(JSON.stringify(byAda.reply)).not.toContain('bell');
     for (const source of documentsOf(byAda.reply)) expect((await http(`${API}/documents/${source.id}`, { token: ada.accessToken })).status).toBe(200);
+    // What Bob uploaded is found by Bob, alone, as his own.
+    const bobAlone = await conversation(bob);
+    expect(documentsOf((await ask(bob, bobAlone, '/docs quillon')).reply).map((source) => source.id)).toEqual([sharedId]);
   });
 
   it('says honestly when there is nothing to search, and when nothing matched', async () => {

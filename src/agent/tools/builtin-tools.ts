@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ConversationsRepository } from '../../conversations/conversations.repository.js';
-import type { DocumentSearchService } from '../../documents/document-search.service.js';
+import type { DocumentSearchService, SearchScope } from '../../documents/document-search.service.js';
 import type { MessageHit } from '../../messages/message-source.js';
-import type { MessagesRepository } from '../../messages/messages.repository.js';
+import type { MessageSearchScope, MessagesRepository } from '../../messages/messages.repository.js';
 import type { ContextService } from '../context.service.js';
 import { type AgentTool, defineTool } from './agent-tool.js';
 import { calculate, formatNumber } from './calculator.js';
@@ -33,7 +33,7 @@ function searchHistory({ messages, conversations }: ToolSources): AgentTool<neve
   return defineTool({
     name: SEARCH_HISTORY,
     description:
-      "Full-text search over the messages of this conversation (of all the user's conversations when the user is alone in this one). " +
+      "Full-text search over the messages of this conversation (and the user's own messages elsewhere when the user is alone in this one). " +
       'Returns matching excerpts, matches in **bold**, with where they were said.',
     schema: z.object({
       query: z.string().trim().min(1).max(200).describe('Words or phrases to look for (web-search syntax)'),
@@ -41,7 +41,7 @@ function searchHistory({ messages, conversations }: ToolSources): AgentTool<neve
     }),
     execute: async ({ query, limit }, context): Promise<(MessageHit & { createdAt: string })[]> => {
       const scope = await searchScope(conversations, context);
-      const hits = await messages.search(context.userId, query, limit ?? 5, { start: '**', stop: '**' }, 'conversationId' in scope ? scope.conversationId : undefined);
+      const hits = await messages.search(context.userId, query, limit ?? 5, { start: '**', stop: '**' }, historyScope(scope));
       return hits.map((hit) => ({
         messageId: hit.message.id,
         conversationId: hit.message.conversationId,
@@ -53,6 +53,12 @@ function searchHistory({ messages, conversations }: ToolSources): AgentTool<neve
       }));
     },
   });
+}
+
+/** The messages a scope reads: its conversation's, and with an owner, that user's own elsewhere. */
+function historyScope(scope: SearchScope): MessageSearchScope {
+  if ('ownerId' in scope) return { conversationId: scope.conversationId, ownMessagesElsewhere: true };
+  return 'conversationId' in scope ? { conversationId: scope.conversationId } : {};
 }
 
 /** Valid IANA time zone names only (Intl throws a RangeError for the rest). */

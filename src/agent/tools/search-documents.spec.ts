@@ -67,13 +67,13 @@ describe('passages', () => {
 });
 
 describe('search_documents', () => {
-  it('reads only this conversation when other people are in it, and everything the user can read when alone', async () => {
+  it('reads only this conversation when other people are in it, and also what the user put in themselves when alone', async () => {
     const shared = tool(['alice', 'bob']);
     await shared.run({ query: 'notice' });
     expect(shared.scopes).toEqual([{ conversationId: 'conversation-1' }]);
     const alone = tool(['alice']);
     expect(await alone.run({ query: 'notice' })).toEqual({ scope: 'user', results: [], documents: { searchable: 0, processing: 0 } });
-    expect(alone.scopes).toEqual([{ userId: 'alice' }]);
+    expect(alone.scopes).toEqual([{ conversationId: 'conversation-1', ownerId: 'alice' }]);
     // A run nobody can be named for (its author is gone) never reads beyond the conversation.
     await alone.run({ query: 'notice' }, '');
     expect(alone.scopes.at(-1)).toEqual({ conversationId: 'conversation-1' });

@@ -31,7 +31,7 @@ export interface DocumentPassage {
 }
 
 export interface DocumentSearchOutput {
-  /** `conversation`: this conversation's documents; `user`: the library and conversations of the user who asked. */
+  /** `conversation`: this conversation's documents; `user`: also the library and uploads elsewhere of the user who asked. */
   scope: 'conversation' | 'user';
   results: DocumentPassage[];
   /** With no results: what there was to search. */
@@ -105,7 +105,7 @@ export function searchDocuments(conversations: ConversationsRepository, document
     execute: async ({ query, limit }, context): Promise<DocumentSearchOutput> => {
       const scope = await searchScope(conversations, context);
       const hits = await documents.search(scope, query, { limit: limit ?? DEFAULT_LIMIT });
-      const searched = 'userId' in scope ? 'user' : 'conversation';
+      const searched = 'ownerId' in scope ? 'user' : 'conversation';
       if (!hits.length) return { scope: searched, results: [], documents: await documents.documentsInScope(scope) };
       return { scope: searched, results: passages(hits) };
     },
