@@ -37,6 +37,10 @@ export interface LimitSettings {
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
+  /** Uploads one user may have under way at once (per instance); 429 beyond. */
+  uploadsPerUserAtOnce: number;
+  /** An upload that sends no byte for this long is given up (408). */
+  uploadIdleTimeoutMs: number;
   /** Documents one message may carry as attachments. */
   attachmentsMax: number;
   /**
@@ -87,6 +91,8 @@ export function parseLimitSettings(env: Env): LimitSettings {
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
     documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    uploadsPerUserAtOnce: readInt(env, 'UPLOADS_PER_USER_AT_ONCE', 3, { min: 1, max: 1000 }),
+    uploadIdleTimeoutMs: readInt(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
     attachmentsMax: readInt(env, 'ATTACHMENTS_MAX', 5, { min: 0, max: MAX_ATTACHMENTS }),
     attachmentWaitMs: readInt(env, 'ATTACHMENT_WAIT_MS', 15_000, { min: 0, max: 600_000 }),
     documentQuotaBytesPerUser: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_USER', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),

@@ -8,7 +8,7 @@ import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { DocumentsService } from './documents.service.js';
 import { DocumentDto, DocumentPageDto, ListDocumentsQuery, UploadDocumentDto, UploadDocumentQuery } from './dto/document.dto.js';
 import { attachmentDisposition, DOCUMENT_TYPES } from './media-type.js';
-import { openUpload } from './upload-reader.js';
+import { openUpload, uploadError } from './upload-reader.js';
 
 /** The route parameter is a document here, not a conversation as elsewhere. */
 const DocumentId = () => ApiParam({ name: 'id', description: 'The document' });
@@ -27,27 +27,31 @@ export class DocumentsController {
       'multipart/form-data with `file`. To add it to a conversation (members and owner may), give `conversationId` as a query parameter or as a field before the file: it is checked before the file is read, and a `conversationId` field after the file is a 400. The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413. ' +
       'Quotas: your documents (private ones, and your uploads to conversations you take part in) at most DOCUMENTS_PER_USER and DOCUMENT_QUOTA_BYTES_PER_USER bytes; ' +
       "a conversation's at most DOCUMENTS_PER_CONVERSATION and DOCUMENT_QUOTA_BYTES_PER_CONVERSATION bytes. An upload that would pass one is a 409 STORAGE_QUOTA_EXCEEDED " +
-      '(details: `scope`, `quota`, `used`), before the file is read when it is already full, and nothing of it is kept.',
+      '(details: `scope`, `quota`, `used`), before the file is read when it is already full, and nothing of it is kept. ' +
+      'At most UPLOADS_PER_USER_AT_ONCE uploads of one user at once (429 with Retry-After beyond); an upload that sends nothing for UPLOAD_IDLE_TIMEOUT_MS is a 408.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDocumentDto })
   @ApiCreatedResponse({ type: DocumentDto })
-  @ApiErrors(400, 403, 404, 409, 413, 415)
+  @ApiErrors(400, 403, 404, 408, 409, 413, 415, 429)
   async upload(
     @CurrentUser() user: AuthUser,
     @Query() query: UploadDocumentQuery,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<DocumentDto> {
-    const upload = await openUpload(request, this.documents.maxUploadBytes, query.conversationId);
+    const upload = await openUpload(request, this.documents.maxUploadBytes, query.conversationId).catch((error: unknown) => {
+      throw uploadError(error);
+    });
     try {
       return await this.documents.upload(user, upload);
     } catch (error) {
       // Refused before the file was read (no access): the rest is not worth reading, the connection
       // goes. Refused part-way (type, size): the rest is read and dropped, so the client gets the answer.
-      if (upload.file.readableDidRead) upload.file.resume();
+      // Stalled (the stream was destroyed): nothing more will come, the connection goes too.
+      if (upload.file.readableDidRead && !upload.file.destroyed) upload.file.resume();
       else reply.header('connection', 'close');
-      throw error;
+      throw uploadError(error);
     }
   }
 

@@ -15,6 +15,7 @@ import { DocumentDto, type DocumentPageDto, type ListDocumentsQuery } from './dt
 import { isImage, MediaTypeSniffer, safeFilename } from './media-type.js';
 import { type Upload, uploadTooLarge } from './upload-reader.js';
 import { SpooledFile } from './upload-spool.js';
+import { UploadSlots } from './upload-slots.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -25,6 +26,10 @@ const viewerCannotUpload = () => new AppError(HttpStatus.FORBIDDEN, ErrorCode.FO
 
 /** The account was deleted while it uploaded (its sessions end with it). */
 const accountDeleted = () => new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.SESSION_REVOKED, 'The session has ended; sign in again', { reason: 'account-deleted' });
+
+/** No byte of the file for `ms`: the upload is given up (408), and its connection closed. */
+export const uploadStalled = (ms: number) =>
+  new AppError(HttpStatus.REQUEST_TIMEOUT, ErrorCode.ERROR, `The upload stalled: no data for ${Math.round(ms / 1000)} s`);
 
 const documentNotFound = () => new AppError(HttpStatus.NOT_FOUND, ErrorCode.DOCUMENT_NOT_FOUND, 'Document not found');
 
@@ -41,7 +46,12 @@ export class DocumentsService {
     private readonly conversations: ConversationsService,
     private readonly config: AppConfig,
     private readonly processor: DocumentProcessor,
-  ) {}
+  ) {
+    this.slots = new UploadSlots(config.limits.uploadsPerUserAtOnce);
+  }
+
+  /** Uploads under way per user on this instance: each holds a connection and spooled bytes. */
+  private readonly slots: UploadSlots;
 
   /** The largest upload read at all; images are held to the smaller limit once recognised. */
   get maxUploadBytes(): number {
@@ -56,6 +66,15 @@ export class DocumentsService {
    * locks (see checkQuotas), so concurrent uploads never pass them. Nothing of a refused upload is kept.
    */
   async upload(user: AuthUser, upload: Upload): Promise<DocumentDto> {
+    const release = this.slots.acquire(user.id);
+    try {
+      return await this.receive(user, upload);
+    } finally {
+      release();
+    }
+  }
+
+  private async receive(user: AuthUser, upload: Upload): Promise<DocumentDto> {
     const conversationId = await this.uploadTarget(user, upload.conversationId);
     const usage = await this.documents.usage(user.id, conversationId, null);
     const refusal = (bytes: number) => quotaRefusal(this.quotaLimits, usage, bytes, conversationId !== null);
@@ -73,8 +92,9 @@ export class DocumentsService {
           { ownerId: user.id, conversationId, filename: safeFilename(upload.filename), mediaType, bytes: file.bytes },
           manager,
         );
-        await this.storage.put(created.id, file.read(), manager);
+        // Checked before the bytes are written: concurrent uploads over the quota cost no writes.
         await this.checkQuotas(user.id, conversationId, created.id, file.bytes, manager);
+        await this.storage.put(created.id, file.read(), manager);
         return created;
       });
       this.processor.enqueue(document.id);
@@ -180,14 +200,32 @@ export class DocumentsService {
     return quotaLimits(this.config.limits);
   }
 
-  /** The file's bytes, refused as soon as its type is not accepted or it passes its limit or what the quotas leave. */
+  /** The file's bytes as checked by `checked`, given up when the client stops sending. */
   private async *accepted(
     file: Upload['file'],
     sniffer: MediaTypeSniffer,
     overQuota: (bytes: number) => AppError | undefined,
   ): AsyncGenerator<Buffer> {
+    // A client that stops sending would hold its connection and spooled bytes for ever.
+    const idleMs = this.config.limits.uploadIdleTimeoutMs;
+    const idle = setTimeout(() => file.destroy(uploadStalled(idleMs)), idleMs);
+    try {
+      yield* this.checked(file, sniffer, overQuota, () => idle.refresh());
+    } finally {
+      clearTimeout(idle);
+    }
+  }
+
+  /** The file's bytes, refused as soon as its type is not accepted or it passes its limit or what the quotas leave. */
+  private async *checked(
+    file: Upload['file'],
+    sniffer: MediaTypeSniffer,
+    overQuota: (bytes: number) => AppError | undefined,
+    onChunk: () => void,
+  ): AsyncGenerator<Buffer> {
     let bytes = 0;
     for await (const chunk of file as AsyncIterable<Buffer>) {
+      onChunk();
       bytes += chunk.length;
       const refusal = overQuota(bytes);
       if (refusal) throw refusal;

@@ -13,6 +13,11 @@ export function isImage(mediaType: string): boolean {
   return (IMAGE_TYPES as readonly string[]).includes(mediaType);
 }
 
+/** Enough of the start of a text to recognise HTML or JSON. */
+const TEXT_START_CHARS = 64;
+/** The largest text parsed to tell whether it is JSON (64 KB of deeply nested brackets parse in about 10 ms). */
+const JSON_PARSE_MAX_CHARS = 64 * 1024;
+
 /** file-type's own sample size when it detects the type of a stream. */
 const SNIFF_BYTES = 4100;
 
@@ -32,6 +37,8 @@ export class MediaTypeSniffer {
   private textStart = '';
   /** The whole text while it may be JSON (it starts with a bracket), which only parsing can tell. */
   private json: string[] | undefined = [];
+  private jsonChars = 0;
+  private jsonTooLarge = false;
 
   constructor(private readonly filename: string) {}
 
@@ -57,7 +64,7 @@ export class MediaTypeSniffer {
     if (!this.accepted) return undefined;
     if (this.binary) return this.binary;
     if (HTML_START.test(this.textStart)) return 'text/html';
-    if (this.json && isJson(this.json.join(''))) return 'application/json';
+    if (this.json && (this.jsonTooLarge ? extname(this.filename).toLowerCase() === '.json' : isJson(this.json.join('')))) return 'application/json';
     return TEXT_BY_EXTENSION[extname(this.filename).toLowerCase()] ?? 'text/plain';
   }
 
@@ -84,11 +91,23 @@ export class MediaTypeSniffer {
       return;
     }
     if (text.includes('\0')) this.accepted = false;
-    if (this.textStart.trimStart().length < 16) this.textStart += text;
+    // Kept trimmed and short: a file of nothing but spaces must not be trimmed again and again.
+    if (this.textStart.length < TEXT_START_CHARS) this.textStart = (this.textStart + text).trimStart().slice(0, TEXT_START_CHARS);
     if (!this.json) return;
-    const start = this.textStart.trimStart();
-    if (start && !/^[[{]/.test(start)) this.json = undefined;
-    else this.json.push(text);
+    if (this.textStart && !/^[[{]/.test(this.textStart)) this.json = undefined;
+    else this.keepForJson(text);
+  }
+
+  /** Only a small text is parsed to tell JSON (parsing is not free); a larger one goes by its name. */
+  private keepForJson(text: string): void {
+    this.jsonChars += text.length;
+    if (this.jsonChars <= JSON_PARSE_MAX_CHARS) {
+      this.json!.push(text);
+      return;
+    }
+    // Still a candidate (it starts like JSON), no longer held.
+    this.json = [];
+    this.jsonTooLarge = true;
   }
 }
 

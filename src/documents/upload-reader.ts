@@ -47,6 +47,26 @@ export async function openUpload(request: FastifyRequest, maxBytes: number, conv
   throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', { file: ['file is required'] });
 }
 
+/** Busboy's own errors carry no code; @fastify/multipart's are FST_*. */
+const MALFORMED = /multipart|boundary|unexpected end of|malformed|part header/i;
+
+/**
+ * The error to answer for a failure while reading a multipart body: a malformed body is the
+ * client's (400, or 413 for too many parts), in the contract's shape, never a 500 with the
+ * parser's wording; anything else (the database, say) is left as it is.
+ */
+export function uploadError(error: unknown): unknown {
+  if (error instanceof AppError || !(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^FST_(FILES|PARTS|FIELDS)_LIMIT$/.test(code)) {
+    return new AppError(HttpStatus.PAYLOAD_TOO_LARGE, ErrorCode.PAYLOAD_TOO_LARGE, 'Send one file, and at most a conversationId field, per upload');
+  }
+  if ((typeof code === 'string' && code.startsWith('FST_')) || MALFORMED.test(error.message)) {
+    return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'The multipart/form-data body is malformed or incomplete', { file: ['the body could not be read as multipart/form-data'] });
+  }
+  return error;
+}
+
 async function readRest(parts: AsyncIterableIterator<Multipart>): Promise<void> {
   for await (const part of parts) {
     if (part.type === 'file') part.file.resume();

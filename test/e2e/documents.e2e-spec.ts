@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DocumentSearchService } from '../../src/documents/document-search.service.js';
@@ -56,7 +58,7 @@ describe('documents', () => {
   let t: TestApp;
   let world: World;
   beforeAll(async () => {
-    t = await startTestApp({ ...ADMIN_ENV, DOCUMENT_MAX_BYTES: String(256 * 1024), IMAGE_MAX_BYTES: String(128 * 1024) });
+    t = await startTestApp({ ...ADMIN_ENV, DOCUMENT_MAX_BYTES: String(256 * 1024), IMAGE_MAX_BYTES: String(128 * 1024), UPLOAD_IDLE_TIMEOUT_MS: '3000' });
     world = await createWorld(t);
   });
   afterAll(() => t?.close());
@@ -181,6 +183,62 @@ describe('documents', () => {
     const response = await uploading;
     expect(response.status).toBe(201);
     expect(response.body.bytes).toBe(2 * 64 * 1024);
+  });
+
+  it('gives up an upload that stops sending (408), keeping nothing of it on disk or in the database', async () => {
+    const spools = () => readdirSync(tmpdir()).filter((name) => name.startsWith('agent-chat-upload-'));
+    const before = new Set(spools());
+    const { body } = gatedUpload('stalled.txt', Buffer.alloc(32 * 1024, 'a'), new Promise<void>(() => undefined));
+    const response = await t.http(`${API}/documents`, { method: 'POST', token: token('viewer'), headers: { 'content-type': MULTIPART }, body, duplex: 'half' } as RequestInit);
+    expect(response.status).toBe(408);
+    expect(response.body).toMatchObject({ statusCode: 408, code: 'ERROR', message: 'The upload stalled: no data for 3 s' });
+    expect(spools().filter((name) => !before.has(name))).toEqual([]);
+    const stored = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM documents WHERE filename = 'stalled.txt'`);
+    expect(stored[0].n).toBe(0);
+  });
+
+  it('lets one user have at most UPLOADS_PER_USER_AT_ONCE uploads under way (429), others are not held', async () => {
+    const user = (await createWorld(t)).outsider.accessToken;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const open = [0, 1, 2].map((i) => gatedUpload(`held-${i}.txt`, Buffer.alloc(1024, 'a'), gate));
+    const held = open.map(({ body }) =>
+      t.http(`${API}/documents`, { method: 'POST', token: user, headers: { 'content-type': MULTIPART }, body, duplex: 'half' } as RequestInit),
+    );
+    await waitUntil(() => open.every(({ sent }) => sent() > 0), 'three uploads under way');
+    const fourth = await upload(user, 'fourth.txt', 'fourth.txt');
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.code).toBe('RATE_LIMITED');
+    expect(fourth.headers.get('retry-after')).toBe('1');
+    // Someone else uploads meanwhile.
+    expect((await upload(token('owner'), 'other.txt', 'other.txt')).status).toBe(201);
+    release();
+    for (const response of await Promise.all(held)) expect(response.status).toBe(201);
+    expect((await upload(user, 'fifth.txt', 'fifth.txt')).status).toBe(201);
+  });
+
+  it('answers a malformed multipart body with 400 in the error shape, never a 500', async () => {
+    const send = (body: string, type = MULTIPART) => t.http(`${API}/documents`, { method: 'POST', token: token('owner'), headers: { 'content-type': type }, body });
+    const truncated = await send(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhalf a fi`);
+    expect(truncated.status).toBe(400);
+    expect(truncated.body).toMatchObject({ code: 'VALIDATION', details: { file: ['the body could not be read as multipart/form-data'] } });
+    const noBoundary = await send('whatever', 'multipart/form-data');
+    expect(noBoundary.status).toBe(400);
+    const twoFiles = new FormData();
+    twoFiles.append('file', new Blob(['a']), 'a.txt');
+    twoFiles.append('file', new Blob(['b']), 'b.txt');
+    const two = await t.http(`${API}/documents`, { method: 'POST', token: token('owner'), body: twoFiles });
+    expect([201, 413]).toContain(two.status);
+    if (two.status === 413) expect(two.body.message).toBe('Send one file, and at most a conversationId field, per upload');
+  });
+
+  it('tells JSON from text without parsing a large file, and reads a file of blanks as text', async () => {
+    const blanks = await upload(token('owner'), ' '.repeat(200 * 1024), 'blank.txt');
+    expect(blanks.body.mediaType).toBe('text/plain');
+    const nested = '['.repeat(100_000) + ']'.repeat(100_000);
+    expect((await upload(token('owner'), nested, 'deep.json')).body.mediaType).toBe('application/json');
+    expect((await upload(token('owner'), nested, 'deep.txt')).body.mediaType).toBe('text/plain');
+    expect((await upload(token('owner'), '[1, 2, 3]', 'small.txt')).body.mediaType).toBe('application/json');
   });
 
   it('pages the library by cursor', async () => {
