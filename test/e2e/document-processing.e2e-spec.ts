@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DocumentSearchService } from '../../src/documents/document-search.service.js';
 import { DocumentStorage } from '../../src/documents/document-storage.js';
 import { DocumentsRepository } from '../../src/documents/documents.repository.js';
-import { buildDocx, buildPdf, headingDocx, PAGE_WITH_SCRIPT, PNG, twoPagePdf, zip } from '../fixtures/documents/index.js';
+import { buildDocx, buildPdf, docxBomb, headingDocx, PAGE_WITH_SCRIPT, PNG, twoPagePdf, zip } from '../fixtures/documents/index.js';
 import { register } from '../support/auth.js';
 import { waitUntil } from '../support/conditions.js';
 import { createTestDatabase } from '../support/database.js';
@@ -117,6 +117,17 @@ describe('document processing', () => {
     const created = await upload(t, token('owner'), content(), filename);
     expect(created.status).toBe(201);
     expect(await processed(t, token('owner'), created.body.id)).toMatchObject({ status: 'failed', chunks: 0, error: reason });
+  });
+
+  it('fails a DOCX that unpacks to a gigabyte, whatever sizes it declares, and keeps serving', async () => {
+    const bomb = docxBomb(1024 * 1024 * 1024, { forged: true });
+    const created = await upload(t, token('owner'), bomb, 'bomb.docx');
+    expect(created.body).toMatchObject({ mediaType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', bytes: bomb.length });
+    const failed = await processed(t, token('owner'), created.body.id);
+    expect(failed).toMatchObject({ status: 'failed', chunks: 0 });
+    expect(failed.error).toMatch(/^The DOCX file expands to more than [\d,.]+ MB when unpacked$/);
+    const next = await upload(t, token('owner'), headingDocx(), 'after-bomb.docx');
+    expect(await processed(t, token('owner'), next.body.id)).toMatchObject({ status: 'ready', error: null });
   });
 
   it('refuses a ZIP named .pdf at upload', async () => {

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Chunk, ChunkOptions } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
+import { MEMORY_EXCEEDED } from './memory-watchdog.js';
 
 /** What the worker process is given: one document. */
 export interface ExtractionJob {
@@ -75,6 +76,6 @@ export function runExtraction(mediaType: string, bytes: Buffer, limits: Extracti
 
 /** Why the worker ended without answering: out of memory is the document's doing, anything else the server's. */
 function exitError(code: number | null, signal: NodeJS.Signals | null, stderr: string): Error {
-  if (/heap out of memory|Allocation failed/.test(stderr)) return new ExtractionError('The document needs more memory to process than this server allows');
+  if (/heap out of memory|Allocation failed/.test(stderr) || stderr.includes(MEMORY_EXCEEDED)) return new ExtractionError('The document needs more memory to process than this server allows');
   return new Error(`The extraction worker stopped (${signal ?? `code ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
 }

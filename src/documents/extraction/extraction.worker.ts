@@ -2,6 +2,7 @@ import { chunkSections } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
 import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
 import { extractSections } from './extractor.js';
+import { watchMemory } from './memory-watchdog.js';
 
 /** One document per process: extracted, chunked, answered, and the process ends. */
 async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
@@ -16,5 +17,6 @@ async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
 }
 
 process.once('message', (job: ExtractionJob) => {
+  watchMemory();
   void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDocx, buildPdf, headingDocx, PAGE_WITH_SCRIPT, twoPagePdf, zip } from '../../../test/fixtures/documents/index.js';
+import { buildDocx, buildPdf, deflatedRun, docxBomb, headingDocx, PAGE_WITH_SCRIPT, twoPagePdf, zip } from '../../../test/fixtures/documents/index.js';
 import { DEFAULT_CHUNKING } from '../chunker.js';
 import { ExtractionAborted, type ExtractionLimits, runExtraction } from './extraction-runner.js';
 import { ExtractionError, extractSections } from './extractor.js';
@@ -120,6 +120,21 @@ describe('runExtraction (worker process)', () => {
     const html = Buffer.from(`<p>${'a'.repeat(60_000_000)}</p>`);
     const error = await failure(runExtraction('text/html', html, { ...limits, memoryMb: 64, maxChars: 100_000_000 }, never));
     expect((error as Error).message).toBe('The document needs more memory to process than this server allows');
+  });
+
+  it('stops a worker whose memory outside the heap grows past twice its heap: a PDF stream inflating to 1 GB', async () => {
+    // FlateDecode is zlib: a two-byte header, the deflated data, a checksum pdf.js does not verify.
+    const stream = Buffer.concat([Buffer.from([0x78, 0x9c]), deflatedRun(1024 * 1024 * 1024), Buffer.alloc(4)]);
+    const pdf = Buffer.from(buildPdf([[{ text: 'x' }]]).toString('latin1').replace(/<< \/Length \d+ >>\nstream\n[^]*?\nendstream/, 'STREAM'), 'latin1');
+    const [head, tail] = pdf.toString('latin1').split('STREAM');
+    const bomb = Buffer.concat([Buffer.from(`${head}<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`, 'latin1'), stream, Buffer.from(`\nendstream${tail}`, 'latin1')]);
+    const error = await failure(runExtraction(PDF, bomb, { ...limits, memoryMb: 64 }, never));
+    expect((error as Error).message).toBe('The document needs more memory to process than this server allows');
+  });
+
+  it('refuses a DOCX bomb in the worker before it unpacks it', async () => {
+    const error = await failure(runExtraction(DOCX, docxBomb(1024 * 1024 * 1024, { forged: true }), limits, never));
+    expect((error as Error).message).toMatch(/^The DOCX file expands to more than [\d,.]+ MB when unpacked$/);
   });
 
   it('stops at once when aborted', async () => {
