@@ -42,19 +42,30 @@ export function attachmentNote(attachment: MessageAttachment, state: AttachmentS
 /** Where a chunk of a document was, for the reader of its text. */
 type ExcerptChunk = { content: string; heading: string | null; page: number | null };
 
+/** Longer tokens than this are rare enough that an overlap made of them may stay (it only repeats a little text). */
+const MAX_CHARS_PER_TOKEN = 16;
+
 /**
  * The part of `next` that `previous` does not already end with: consecutive chunks repeat up to
  * `overlapTokens` of text (DEFAULT_CHUNKING), at word boundaries. The longest repeat within that
  * many tokens is the one the chunker made.
  */
 export function withoutOverlap(previous: string, next: string, overlapTokens = DEFAULT_CHUNKING.overlapTokens): string {
-  // Candidates end where a word of `next` does, longest first, never the whole of it.
-  for (let end = next.lastIndexOf(' ', Math.min(previous.length, next.length - 1)); end > 0; end = next.lastIndexOf(' ', end - 1)) {
-    const repeated = next.slice(0, end);
+  // Candidates end where a word of `next` does, within what `overlapTokens` can span, shortest first.
+  const maxChars = Math.min(previous.length, next.length - 1, overlapTokens * MAX_CHARS_PER_TOKEN);
+  const repeats: number[] = [];
+  for (let end = next.indexOf(' '); end > 0 && end <= maxChars; end = next.indexOf(' ', end + 1)) {
     const atWord = previous.length === end || previous[previous.length - end - 1] === ' ';
-    if (atWord && previous.endsWith(repeated) && tokensOf(repeated) <= overlapTokens) return next.slice(end).trimStart();
+    if (atWord && previous.endsWith(next.slice(0, end))) repeats.push(end);
   }
-  return next;
+  // The longest repeat within the token budget; tokens grow with length, so a binary search finds it.
+  let [low, high, found] = [0, repeats.length - 1, -1];
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (tokensOf(next.slice(0, repeats[middle])) <= overlapTokens) [found, low] = [middle, middle + 1];
+    else high = middle - 1;
+  }
+  return found < 0 ? next : next.slice(repeats[found]).trimStart();
 }
 
 /** A chunk's text as read in sequence: its heading and page when they change, without the overlap. */
