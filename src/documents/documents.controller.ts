@@ -25,7 +25,7 @@ export class DocumentsController {
     summary: 'Upload a document to your library or to a conversation',
     description:
       'multipart/form-data with `file`. To add it to a conversation (members and owner may), give `conversationId` as a query parameter or as a field before the file: it is checked before the file is read, and a `conversationId` field after the file is a 400. The type is detected from the content: text, Markdown, HTML, CSV, JSON, PDF, DOCX, PNG, JPEG, WebP, GIF; anything else is 415. At most DOCUMENT_MAX_BYTES (images IMAGE_MAX_BYTES), else 413. ' +
-      'Quotas: your documents (private ones, and your uploads to conversations you take part in) at most DOCUMENTS_PER_USER and DOCUMENT_QUOTA_BYTES_PER_USER bytes; ' +
+      'Quotas: your documents (private ones, and your uploads to conversations, also ones you left) at most DOCUMENTS_PER_USER and DOCUMENT_QUOTA_BYTES_PER_USER bytes; ' +
       "a conversation's at most DOCUMENTS_PER_CONVERSATION and DOCUMENT_QUOTA_BYTES_PER_CONVERSATION bytes. An upload that would pass one is a 409 STORAGE_QUOTA_EXCEEDED " +
       '(details: `scope`, `quota`, `used`), before the file is read when it is already full, and nothing of it is kept. ' +
       'At most UPLOADS_PER_USER_AT_ONCE uploads of one user at once (429 with Retry-After beyond); an upload that sends nothing for UPLOAD_IDLE_TIMEOUT_MS is a 408.',

@@ -37,6 +37,13 @@ export interface OwnedDocument {
  * Documents of a user that are theirs to delete: private ones, and their uploads to live
  * conversations they still take part in (`$1`: the user).
  */
+/**
+ * What counts against a user's quota: everything they uploaded that still exists (`$1`: the user),
+ * also in conversations they have left — else uploading and leaving would store without limit.
+ */
+const UPLOADED_BY = `d.owner_id = $1 AND (d.conversation_id IS NULL OR EXISTS (
+  SELECT 1 FROM conversations c WHERE c.id = d.conversation_id AND c.deleted_at IS NULL))`;
+
 const DELETABLE_BY_OWNER = `d.owner_id = $1 AND (d.conversation_id IS NULL OR EXISTS (
   SELECT 1 FROM conversation_participants p JOIN conversations c ON c.id = p.conversation_id AND c.deleted_at IS NULL
   WHERE p.conversation_id = d.conversation_id AND p.user_id = $1))`;
@@ -172,13 +179,13 @@ export class DocumentsRepository {
 
   /**
    * What counts against the quotas, without the document `except` (the upload being checked):
-   * the user's (see DELETABLE_BY_OWNER) and, with a conversation, everything it holds.
+   * the user's (see UPLOADED_BY) and, with a conversation, everything it holds.
    */
   async usage(userId: string, conversationId: string | null, except: string | null, manager?: EntityManager): Promise<{ user: DocumentUsage; conversation: DocumentUsage }> {
     const total = `json_build_object('bytes', coalesce(sum(d.bytes), 0), 'documents', count(*))`;
     const [row] = rowsOf<{ user: DocumentUsage; conversation: DocumentUsage }>(
       await (manager ?? this.dataSource).query(
-        `SELECT (SELECT ${total} FROM documents d WHERE ${DELETABLE_BY_OWNER} AND d.id IS DISTINCT FROM $3::uuid) AS "user",
+        `SELECT (SELECT ${total} FROM documents d WHERE ${UPLOADED_BY} AND d.id IS DISTINCT FROM $3::uuid) AS "user",
                 (SELECT ${total} FROM documents d WHERE d.conversation_id = $2::uuid AND d.id IS DISTINCT FROM $3::uuid) AS "conversation"`,
         [userId, conversationId, except],
       ),

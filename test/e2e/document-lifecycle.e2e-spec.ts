@@ -52,6 +52,8 @@ describe('document lifecycle', () => {
       DOCUMENTS_PER_USER: String(USER_DOCUMENTS),
       DOCUMENT_QUOTA_BYTES_PER_CONVERSATION: String(CONVERSATION_BYTES),
       DOCUMENTS_PER_CONVERSATION: String(CONVERSATION_DOCUMENTS),
+      // The quota under parallel uploads is what is tested here, not the cap on them.
+      UPLOADS_PER_USER_AT_ONCE: '100',
     });
     db = t.app.get(DataSource);
   });
@@ -113,7 +115,7 @@ describe('document lifecycle', () => {
   }
 
   async function ready(as: Registered, id: string): Promise<void> {
-    await waitUntil(async () => (await t.http(`${API}/documents/${id}`, { token: as.accessToken })).body.status === 'ready', `document ${id} to be ready`);
+    await waitUntil(async () => (await t.http(`${API}/documents/${id}`, { token: as.accessToken })).body.status === 'ready', `document ${id} to be ready`, 30_000);
   }
 
   function expectQuotaError(response: TestResponse, scope: 'user' | 'conversation', used: { bytes: number; documents: number }): void {
@@ -176,15 +178,19 @@ describe('document lifecycle', () => {
       expectQuotaError(await upload(w.owner, 10, 'f.txt', w.conversationId), 'conversation', { bytes: 5520, documents: CONVERSATION_DOCUMENTS });
     });
 
-    it('an upload left in a conversation no longer counts against a participant who left it', async () => {
+    it('an upload left in a conversation still counts against its uploader, who cannot store without limit by leaving', async () => {
       const w = await createWorld(t);
       expect((await upload(w.member, 5000, 'left-behind.txt', w.conversationId)).status).toBe(201);
       expectQuotaError(await upload(w.member, 5001), 'user', { bytes: 5000, documents: 1 });
       const left = await t.http(`${API}/conversations/${w.conversationId}/participants/${w.member.id}`, { method: 'DELETE', token: w.member.accessToken });
       expect(left.status).toBe(204);
-      expect((await upload(w.member, USER_BYTES)).status).toBe(201);
-      // The conversation still holds it.
+      expectQuotaError(await upload(w.member, 5001), 'user', { bytes: 5000, documents: 1 });
+      expect((await upload(w.member, 5000)).status).toBe(201);
+      // The conversation still holds it; once its owner deletes it, the uploader has the room again.
       expectQuotaError(await upload(w.owner, 1001, 'x.txt', w.conversationId), 'conversation', { bytes: 5000, documents: 1 });
+      const [leftBehind] = (await t.http(`${API}/documents?conversationId=${w.conversationId}`, { token: w.owner.accessToken })).body.items;
+      expect((await t.http(`${API}/documents/${leftBehind.id}`, { method: 'DELETE', token: w.owner.accessToken })).status).toBe(204);
+      expect((await upload(w.member, 5000)).status).toBe(201);
     });
 
     it('parallel uploads by one user never pass the quota together', async () => {

@@ -103,7 +103,7 @@ describe('documents', () => {
     const ready = await waitUntil(async () => {
       const { body } = await t.http(`${API}/documents/${created.body.id}`, { token: token('owner') });
       return body.status === 'ready' && body;
-    }, 'the document to be ready');
+    }, 'the document to be ready', 30_000);
     expect(ready).toMatchObject({ status: 'ready', chunks: 2, error: null });
     const search = t.app.get(DocumentSearchService);
     const hits = await search.search({ userId: world.owner.id }, 'gates', { limit: 5 });
