@@ -49,8 +49,8 @@ export interface LimitSettings {
    */
   attachmentWaitMs: number;
   /**
-   * What one user may keep: the documents they can delete themselves (their private library and
-   * their uploads to conversations they take part in), in bytes and in number.
+   * What one user may keep: every document they uploaded that still exists (their private library
+   * and their uploads to conversations, also ones they left), in bytes and in number.
    */
   documentQuotaBytesPerUser: number;
   documentsPerUser: number;
