@@ -21,9 +21,15 @@ export interface ChunkOptions {
   maxTokens: number;
   /** Tokens of the end of a chunk repeated at the start of the next, so no passage is cut in two. */
   overlapTokens: number;
+  /**
+   * New text (the overlap aside) a chunk needs before a heading or page ends it: tinier sections
+   * join the next ones, so a document of a thousand headings or pages of a word each is not a
+   * thousand chunks. Without it, every heading and page starts a chunk.
+   */
+  minTokens?: number;
 }
 
-export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 400, overlapTokens: 60 };
+export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 400, overlapTokens: 60, minTokens: 50 };
 
 interface Unit {
   text: string;
@@ -43,9 +49,12 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 /**
  * Cuts text into chunks of at most `maxTokens` (counted with the same tokenizer as the context
  * budget), at sentence or line boundaries, with at most `overlapTokens` of overlap. A chunk keeps
- * the page and heading of its first sentence and never spans two headings or two pages (a citation
- * names one page). Linear in the text:
- * sentences are counted once, and a chunk's exact count is checked once.
+ * the page and heading of its first sentence, and a heading or page ends it once it holds
+ * `minTokens` of new text, so a citation names the page of almost all of a chunk. Sections
+ * smaller than that run on into the next heading or page (a chunk never starts on a tiny piece of
+ * text it cannot cite): the number of chunks stays bounded by the size of the text, whatever its
+ * headings and pages. Linear in the text: sentences are counted once, and a chunk's exact count
+ * is checked once.
  */
 export function chunkSections(sections: Iterable<Section>, options: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
   const chunks: Chunk[] = [];
@@ -54,14 +63,18 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
   const givenBack: Unit[] = [];
   let current: Unit[] = [];
   let tokens = 0;
-  /** How many of `current` are the previous chunk's overlap: alone, they are no new chunk. */
+  /** How many of `current` are the previous chunk's overlap (and their tokens): alone, they are no new chunk. */
   let carried = 0;
+  let carriedTokens = 0;
   const flush = (keepOverlap: boolean) => {
     if (current.length > carried) chunks.push(fitted(current, carried, options.maxTokens, givenBack));
     current = keepOverlap ? overlapOf(current, options.overlapTokens) : [];
     carried = current.length;
-    tokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
+    tokens = carriedTokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
   };
+  /** A new heading or page ends the chunk once it has enough new text; an overlap alone is dropped. */
+  const endsAt = (unit: Unit) =>
+    current.length > 0 && (current.at(-1)!.heading !== unit.heading || current.at(-1)!.page !== unit.page) && (current.length === carried || tokens - carriedTokens >= (options.minTokens ?? 0));
   for (;;) {
     const unit = givenBack.pop() ?? source.next().value;
     if (!unit) {
@@ -71,7 +84,7 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
       return chunks;
     }
     const waiting = givenBack.length;
-    if (current.length && (current[0]!.heading !== unit.heading || current[0]!.page !== unit.page)) flush(false);
+    if (endsAt(unit)) flush(false);
     if (tokens + unit.tokens > options.maxTokens) flush(true);
     if (givenBack.length > waiting) {
       // The units the chunk gave back come before this one (the stack's top comes first).
@@ -79,7 +92,7 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
       continue;
     }
     // The overlap alone may leave no room: then the chunk starts afresh.
-    if (tokens + unit.tokens > options.maxTokens) [current, carried, tokens] = [[], 0, 0];
+    if (tokens + unit.tokens > options.maxTokens) [current, carried, tokens, carriedTokens] = [[], 0, 0, 0];
     current.push(unit);
     tokens += unit.tokens;
   }
