@@ -120,7 +120,7 @@ describe('chunkSections', () => {
       const total = chunks.reduce((sum, chunk) => sum + chunk.tokens, 0);
       // Not one chunk per section: sections of a few tokens each come a dozen or more to a chunk.
       expect(chunks.length).toBeLessThan(sections.length / 10);
-      for (const chunk of chunks.slice(0, -1)) expect(chunk.tokens).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minTokens);
+      for (const chunk of chunks.slice(0, -1)) expect(chunk.tokens).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minTokens!);
       expect(total).toBeGreaterThanOrEqual(sections.length);
     }
     // A chunk keeps where it starts.

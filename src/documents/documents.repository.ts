@@ -5,7 +5,7 @@ import type { ParticipantRole } from '../conversations/participant.entity.js';
 import type { Chunk } from './chunker.js';
 import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
 
-/** Chunks inserted per statement: a few hundred kilobytes of text each. */
+/** Chunks inserted per statement and transaction: a few hundred kilobytes of text each. */
 const CHUNK_INSERT_BATCH = 200;
 
 export interface DocumentScope {
@@ -145,29 +145,52 @@ export class DocumentsRepository {
   }
 
   /**
-   * The chunks and the `ready` status in one transaction, only while the document is still being
-   * processed (it may have been deleted meanwhile, and is then left deleted). `notice` is kept in
-   * `error` for a document that is ready all the same (its text was cut). Returns whether it was.
+   * Stores the chunks in short batches while the document is still `processing` (search reads only
+   * ready documents), so that others' queries take turns with them, then makes it `ready` in one
+   * short transaction that checks they are all there: a document is never ready with half its
+   * chunks. Chunks left by an attempt that stopped halfway go first. A document deleted meanwhile
+   * stays deleted (what was stored of it goes by cascade). `notice` is kept in `error` for a
+   * document that is ready all the same (its text was cut). Returns whether it was made ready.
    */
   async completeProcessing(id: string, chunks: Chunk[], notice: string | null = null): Promise<boolean> {
+    await this.dataSource.query(
+      `DELETE FROM "document_chunks" c USING "documents" d WHERE c."document_id" = $1 AND d."id" = c."document_id" AND d."status" = 'processing'`,
+      [id],
+    );
+    for (let start = 0; start < chunks.length; start += CHUNK_INSERT_BATCH) {
+      if (!(await this.insertChunks(id, start, chunks.slice(start, start + CHUNK_INSERT_BATCH)))) return false;
+    }
     return this.dataSource.transaction(async (manager) => {
       const result = await manager
         .getRepository(DocumentEntity)
         .update({ id, status: 'processing' }, { status: 'ready', chunks: chunks.length, error: notice, leaseExpiresAt: null });
       if (!result.affected) return false;
-      const rows = chunks.map((chunk, seq) => ({ documentId: id, seq, ...chunk }));
-      for (let start = 0; start < rows.length; start += CHUNK_INSERT_BATCH) {
-        await manager.getRepository(DocumentChunkEntity).insert(rows.slice(start, start + CHUNK_INSERT_BATCH));
-      }
+      const [stored] = rowsOf<{ count: number }>(await manager.query(`SELECT count(*)::int AS "count" FROM "document_chunks" WHERE "document_id" = $1`, [id]));
+      // Only another attempt at the same document (one whose lease ran out) could have changed them.
+      if (stored?.count !== chunks.length) throw new Error(`Document ${id} has ${stored?.count} chunks stored instead of ${chunks.length}`);
       return true;
     });
   }
 
+  /** One batch, while the document is still being processed (its row locked against deletion meanwhile); false if it is not. */
+  private insertChunks(id: string, first: number, chunks: Chunk[]): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const live = rowsOf<unknown>(await manager.query(`SELECT 1 FROM "documents" WHERE "id" = $1 AND "status" = 'processing' FOR KEY SHARE`, [id]));
+      if (!live.length) return false;
+      await manager.getRepository(DocumentChunkEntity).insert(chunks.map((chunk, offset) => ({ documentId: id, seq: first + offset, ...chunk })));
+      return true;
+    });
+  }
+
+  /** Failed, without whatever chunks an attempt stored before it failed. */
   async failProcessing(id: string, error: string): Promise<boolean> {
-    const result = await this.dataSource
-      .getRepository(DocumentEntity)
-      .update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error, leaseExpiresAt: null });
-    return !!result.affected;
+    return this.dataSource.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(DocumentEntity)
+        .update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error, leaseExpiresAt: null });
+      if (result.affected) await manager.query(`DELETE FROM "document_chunks" WHERE "document_id" = $1`, [id]);
+      return !!result.affected;
+    });
   }
 
   /**
