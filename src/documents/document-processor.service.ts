@@ -48,7 +48,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
     this.sweeper.unref();
   }
 
-  /** A document was uploaded: it is claimed, oldest first, as soon as a slot is free here or on another instance. */
+  /** A document was uploaded: it is claimed, oldest first (one per user at a time), as soon as a slot is free here or on another instance. */
   enqueue(_documentId?: string): void {
     this.wake();
   }

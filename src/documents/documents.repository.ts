@@ -5,6 +5,8 @@ import type { ParticipantRole } from '../conversations/participant.entity.js';
 import type { Chunk } from './chunker.js';
 import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
 
+/** Taken by every claim of a document to process, so that claims on all instances take turns. */
+const CLAIM_LOCK_KEY = 727_003;
 /** Chunks inserted per statement and transaction: a few hundred kilobytes of text each. */
 const CHUNK_INSERT_BATCH = 200;
 
@@ -112,23 +114,33 @@ export class DocumentsRepository {
 
   /**
    * Claims the oldest document waiting to be processed that no instance holds (never claimed, or
-   * its lease ran out: its instance stopped), for `leaseMs`. SKIP LOCKED lets instances claiming
-   * at once take different documents; each is processed by one at a time.
+   * its lease ran out: its instance stopped), for `leaseMs`, among those of owners who have none
+   * being processed: one user's documents take one slot at a time across instances, so a user who
+   * uploads many does not hold up everyone else. Claims take turns (a transaction-scoped advisory
+   * lock), so each sees the leases the others took; SKIP LOCKED passes over a document being deleted.
    */
   async claimNext(leaseMs: number): Promise<string | undefined> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `WITH "claimed" AS (
-         UPDATE "documents" SET "lease_expires_at" = now() + $1::integer * interval '1 millisecond'
-         WHERE "id" = (
-           SELECT "id" FROM "documents"
-           WHERE "status" = 'processing' AND ("lease_expires_at" IS NULL OR "lease_expires_at" < now())
-           ORDER BY "created_at", "id" LIMIT 1
-           FOR UPDATE SKIP LOCKED)
-         RETURNING "id")
-       SELECT "id" FROM "claimed"`,
-      [leaseMs],
-    );
-    return rows[0]?.id;
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK_KEY]);
+      const rows = rowsOf<{ id: string }>(
+        await manager.query(
+          `WITH "claimed" AS (
+             UPDATE "documents" SET "lease_expires_at" = now() + $1::integer * interval '1 millisecond'
+             WHERE "id" = (
+               SELECT d."id" FROM "documents" d
+               WHERE d."status" = 'processing' AND (d."lease_expires_at" IS NULL OR d."lease_expires_at" < now())
+                 AND NOT EXISTS (
+                   SELECT 1 FROM "documents" busy
+                   WHERE busy."owner_id" = d."owner_id" AND busy."status" = 'processing' AND busy."lease_expires_at" >= now())
+               ORDER BY d."created_at", d."id" LIMIT 1
+               FOR UPDATE SKIP LOCKED)
+             RETURNING "id")
+           SELECT "id" FROM "claimed"`,
+          [leaseMs],
+        ),
+      );
+      return rows[0]?.id;
+    });
   }
 
   /** Extends the lease of a document this instance is still processing. */

@@ -293,6 +293,38 @@ describe('document processing limits and restarts', () => {
     }
   }, 240_000);
 
+  it("gives a user's documents one slot at a time, so another user's document goes before their queue", async () => {
+    const t = await startTestApp({ DOCUMENT_EXTRACTION_CONCURRENCY: '2' });
+    try {
+      const [busy, other] = [await register(t), await register(t)];
+      // Seconds of chunking each.
+      const slow = Array.from({ length: 400_000 }, (_, i) => `w${i % 5000}`).join(' ');
+      const queued: string[] = [];
+      for (let i = 0; i < 5; i++) queued.push((await upload(t, busy.accessToken, slow, `slow-${i}.txt`)).body.id);
+      const mine = (await upload(t, other.accessToken, 'Uploaded after five slow ones.', 'quick.txt')).body.id;
+      const documents = t.app.get(DataSource);
+      const held = async () =>
+        (await documents.query(`SELECT count(*)::int AS n FROM "documents" WHERE "owner_id" = $1 AND "status" = 'processing' AND "lease_expires_at" >= now()`, [busy.id]))[0].n as number;
+      await waitUntil(
+        async () => {
+          expect(await held()).toBeLessThanOrEqual(1);
+          return (await t.http(`${API}/documents/${mine}`, { token: other.accessToken })).body.status === 'ready';
+        },
+        "the other user's document to be processed",
+        PROCESSED_WITHIN_MS,
+      );
+      const waiting = await Promise.all(queued.map(async (id) => (await t.http(`${API}/documents/${id}`, { token: busy.accessToken })).body.status));
+      // First come, first served across users would have processed at least four of them first.
+      expect(waiting.filter((status) => status === 'processing').length).toBeGreaterThanOrEqual(3);
+      for (const id of queued) {
+        await processed(t, busy.accessToken, id, 120_000);
+        expect(await held()).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await t.close();
+    }
+  }, 240_000);
+
   it('processes at start-up the documents a stopped instance left unprocessed', async () => {
     // The same database for both lifetimes: a folder for PGlite, a database of its own on PostgreSQL.
     const database = await createTestDatabase();
