@@ -80,7 +80,7 @@ describe('chunkSections', () => {
     );
   });
 
-  it('gives a chunk the page and heading of its first sentence, and crosses a heading or page only before minTokens of new text', () => {
+  it('gives a chunk the page and heading of its first sentence, and never spans two pages, and crosses a heading only before minTokens of new text', () => {
     fc.assert(
       fc.property(documents, ({ sections, origin }) => {
         const chunks = chunkSections(sections, OPTIONS);
@@ -88,7 +88,8 @@ describe('chunkSections', () => {
           const words = wordsOf(chunk).map((w) => w.replace(/[.!?;]$/, ''));
           const origins = words.map((w) => origin.get(w)!);
           expect({ page: chunk.page, heading: chunk.heading }).toEqual(origins[0]);
-          const crossings = origins.flatMap((o, at) => (at > 0 && (o.page !== origins[at - 1]!.page || o.heading !== origins[at - 1]!.heading) ? [at] : []));
+          for (const other of origins) expect(other.page).toBe(chunk.page);
+          const crossings = origins.flatMap((o, at) => (at > 0 && o.heading !== origins[at - 1]!.heading ? [at] : []));
           if (!crossings.length) return;
           // What the chunk repeats of the previous one does not count as new text.
           const previous = new Set(i > 0 ? wordsOf(chunks[i - 1]!).map((w) => w.replace(/[.!?;]$/, '')) : []);
@@ -112,20 +113,21 @@ describe('chunkSections', () => {
     );
   });
 
-  it('makes few chunks of many tiny headings or pages, each chunk but the last with minTokens of text', () => {
-    const headings = markdownSections(Array.from({ length: 20_000 }, (_, i) => `# h${i}\nx\n`).join(''));
-    const pages: Section[] = Array.from({ length: 15_000 }, (_, i) => ({ text: 'x', page: i + 1 }));
-    for (const sections of [headings, pages]) {
-      const chunks = chunkSections(sections, DEFAULT_CHUNKING);
-      const total = chunks.reduce((sum, chunk) => sum + chunk.tokens, 0);
-      // Not one chunk per section: sections of a few tokens each come a dozen or more to a chunk.
-      expect(chunks.length).toBeLessThan(sections.length / 10);
-      for (const chunk of chunks.slice(0, -1)) expect(chunk.tokens).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minTokens!);
-      expect(total).toBeGreaterThanOrEqual(sections.length);
-    }
-    // A chunk keeps where it starts.
-    expect(chunkSections(pages, DEFAULT_CHUNKING).slice(0, 2).map((chunk) => chunk.page)).toEqual([1, expect.any(Number)]);
-    expect(chunkSections(headings, DEFAULT_CHUNKING)[0]).toMatchObject({ heading: 'h0', page: null });
+  it('makes few chunks of many tiny headings, each chunk but the last with minTokens of text', () => {
+    const sections = markdownSections(Array.from({ length: 20_000 }, (_, i) => `# h${i}\nx\n`).join(''));
+    const options = { ...DEFAULT_CHUNKING, minTokens: 50 };
+    const chunks = chunkSections(sections, options);
+    // Not one chunk per section: sections of a few tokens each come a dozen or more to a chunk.
+    expect(chunks.length).toBeLessThan(sections.length / 10);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.tokens).toBeGreaterThanOrEqual(options.minTokens);
+    expect(chunks.map((chunk) => chunk.content).join(' ')).toContain('h19999 x');
+    // A chunk keeps the heading it starts under.
+    expect(chunks[0]).toMatchObject({ heading: 'h0', page: null });
+  });
+
+  it('keeps tiny pages apart, so that each chunk cites the page of all of its text', () => {
+    const pages: Section[] = Array.from({ length: 300 }, (_, i) => ({ text: `x${i}`, page: i + 1, heading: 'Same' }));
+    expect(chunkSections(pages, { ...DEFAULT_CHUNKING, minTokens: 50 }).map((chunk) => [chunk.page, chunk.content])).toEqual(pages.map(({ page, text }) => [page, text]));
   });
 
   it('cuts text without any break, in any script, into chunks that fit', () => {

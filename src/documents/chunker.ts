@@ -22,14 +22,18 @@ export interface ChunkOptions {
   /** Tokens of the end of a chunk repeated at the start of the next, so no passage is cut in two. */
   overlapTokens: number;
   /**
-   * New text (the overlap aside) a chunk needs before a heading or page ends it: tinier sections
-   * join the next ones, so a document of a thousand headings or pages of a word each is not a
-   * thousand chunks. Without it, every heading and page starts a chunk.
+   * New text (the overlap aside) a chunk needs before a heading ends it: tinier sections join the
+   * next ones, so a document of a thousand headings of a word each is not a thousand chunks.
+   * Without it, every heading starts a chunk.
    */
   minTokens?: number;
 }
 
-export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 400, overlapTokens: 60, minTokens: 50 };
+/**
+ * Every heading starts a chunk (no minTokens): a search hit names the heading its text is under,
+ * even in a short note. A document of countless headings is bounded by DOCUMENT_MAX_CHUNKS.
+ */
+export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 400, overlapTokens: 60 };
 
 interface Unit {
   text: string;
@@ -49,12 +53,12 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 /**
  * Cuts text into chunks of at most `maxTokens` (counted with the same tokenizer as the context
  * budget), at sentence or line boundaries, with at most `overlapTokens` of overlap. A chunk keeps
- * the page and heading of its first sentence, and a heading or page ends it once it holds
- * `minTokens` of new text, so a citation names the page of almost all of a chunk. Sections
- * smaller than that run on into the next heading or page (a chunk never starts on a tiny piece of
- * text it cannot cite): the number of chunks stays bounded by the size of the text, whatever its
- * headings and pages. Linear in the text: sentences are counted once, and a chunk's exact count
- * is checked once.
+ * the page and heading of its first sentence. It never spans two pages, so that a citation names
+ * the page of all of it; a heading ends it only once it holds `minTokens` of new text, and
+ * smaller sections run on into the next heading, so the number of chunks stays bounded by the
+ * size of the text whatever its headings. (A document of countless tiny pages is bounded by
+ * DOCUMENT_MAX_CHUNKS instead: merging pages would cite the wrong page for most of a chunk.)
+ * Linear in the text: sentences are counted once, and a chunk's exact count is checked once.
  */
 export function chunkSections(sections: Iterable<Section>, options: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
   const chunks: Chunk[] = [];
@@ -72,9 +76,12 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
     carried = current.length;
     tokens = carriedTokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
   };
-  /** A new heading or page ends the chunk once it has enough new text; an overlap alone is dropped. */
-  const endsAt = (unit: Unit) =>
-    current.length > 0 && (current.at(-1)!.heading !== unit.heading || current.at(-1)!.page !== unit.page) && (current.length === carried || tokens - carriedTokens >= (options.minTokens ?? 0));
+  /** A new page ends the chunk; a new heading once the chunk has enough new text. An overlap alone is dropped. */
+  const endsAt = (unit: Unit) => {
+    const last = current.at(-1);
+    if (!last || (last.page === unit.page && last.heading === unit.heading)) return false;
+    return last.page !== unit.page || current.length === carried || tokens - carriedTokens >= (options.minTokens ?? 0);
+  };
   for (;;) {
     const unit = givenBack.pop() ?? source.next().value;
     if (!unit) {
