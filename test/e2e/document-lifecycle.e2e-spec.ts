@@ -113,7 +113,8 @@ describe('document lifecycle', () => {
   }
 
   async function ready(as: Registered, id: string): Promise<void> {
-    await waitUntil(async () => (await t.http(`${API}/documents/${id}`, { token: as.accessToken })).body.status === 'ready', `document ${id} to be ready`);
+    // Behind the documents earlier tests left queued, one per user at a time: more than the default deadline.
+    await waitUntil(async () => (await t.http(`${API}/documents/${id}`, { token: as.accessToken })).body.status === 'ready', `document ${id} to be ready`, 30_000);
   }
 
   function expectQuotaError(response: TestResponse, scope: 'user' | 'conversation', used: { bytes: number; documents: number }): void {
