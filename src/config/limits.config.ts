@@ -65,6 +65,8 @@ export interface LimitSettings {
   documentExtractionMemoryMb: number;
   /** Characters of text indexed per document; the rest is not read (the document says so). */
   documentMaxTextChars: number;
+  /** Chunks indexed per document; the rest of its text is not (the document says so). */
+  documentMaxChunks: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -103,5 +105,6 @@ export function parseLimitSettings(env: Env): LimitSettings {
     documentExtractionTimeoutMs: readInt(env, 'DOCUMENT_EXTRACTION_TIMEOUT_MS', 60_000, { min: 100, max: 3_600_000 }),
     documentExtractionMemoryMb: readInt(env, 'DOCUMENT_EXTRACTION_MEMORY_MB', 512, { min: 64, max: 65_536 }),
     documentMaxTextChars: readInt(env, 'DOCUMENT_MAX_TEXT_CHARS', 2_000_000, { min: 1000, max: 100_000_000 }),
+    documentMaxChunks: readInt(env, 'DOCUMENT_MAX_CHUNKS', 5000, { min: 1, max: 10_000_000 }),
   };
 }

@@ -1,9 +1,10 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tokensOf } from '../common/text/tokens.js';
-import { type Chunk, chunkSections, type Section } from './chunker.js';
+import { type Chunk, chunkSections, DEFAULT_CHUNKING, type Section } from './chunker.js';
+import { markdownSections } from './extraction/text-extractor.js';
 
-const OPTIONS = { maxTokens: 40, overlapTokens: 10 };
+const OPTIONS = { maxTokens: 40, overlapTokens: 10, minTokens: 8 };
 
 /** A word found nowhere else in the input, so where each chunk's words came from is unambiguous. */
 const word = (n: number) => `w${n.toString(36)}`;
@@ -79,16 +80,54 @@ describe('chunkSections', () => {
     );
   });
 
-  it('gives a chunk the page and heading of its first sentence, and never spans two headings or pages', () => {
+  it('gives a chunk the page and heading of its first sentence, and never spans two pages, and crosses a heading only before minTokens of new text', () => {
     fc.assert(
       fc.property(documents, ({ sections, origin }) => {
-        for (const chunk of chunkSections(sections, OPTIONS)) {
+        const chunks = chunkSections(sections, OPTIONS);
+        chunks.forEach((chunk, i) => {
+          const words = wordsOf(chunk).map((w) => w.replace(/[.!?;]$/, ''));
+          const origins = words.map((w) => origin.get(w)!);
+          expect({ page: chunk.page, heading: chunk.heading }).toEqual(origins[0]);
+          for (const other of origins) expect(other.page).toBe(chunk.page);
+          const crossings = origins.flatMap((o, at) => (at > 0 && o.heading !== origins[at - 1]!.heading ? [at] : []));
+          if (!crossings.length) return;
+          // What the chunk repeats of the previous one does not count as new text.
+          const previous = new Set(i > 0 ? wordsOf(chunks[i - 1]!).map((w) => w.replace(/[.!?;]$/, '')) : []);
+          const fresh = words.slice(0, crossings.at(-1)).filter((w) => !previous.has(w));
+          // Sentences are counted one by one: joined, they may count a token or so more each.
+          expect(fresh.length).toBeLessThan(OPTIONS.minTokens);
+        });
+      }),
+    );
+  });
+
+  it('ends a chunk at every heading and page without minTokens', () => {
+    fc.assert(
+      fc.property(documents, ({ sections, origin }) => {
+        for (const chunk of chunkSections(sections, { maxTokens: 40, overlapTokens: 10 })) {
           const [first, ...rest] = wordsOf(chunk).map((w) => origin.get(w.replace(/[.!?;]$/, ''))!);
           expect({ page: chunk.page, heading: chunk.heading }).toEqual(first);
           for (const other of rest) expect(other).toEqual(first);
         }
       }),
     );
+  });
+
+  it('makes few chunks of many tiny headings, each chunk but the last with minTokens of text', () => {
+    const sections = markdownSections(Array.from({ length: 20_000 }, (_, i) => `# h${i}\nx\n`).join(''));
+    const options = { ...DEFAULT_CHUNKING, minTokens: 50 };
+    const chunks = chunkSections(sections, options);
+    // Not one chunk per section: sections of a few tokens each come a dozen or more to a chunk.
+    expect(chunks.length).toBeLessThan(sections.length / 10);
+    for (const chunk of chunks.slice(0, -1)) expect(chunk.tokens).toBeGreaterThanOrEqual(options.minTokens);
+    expect(chunks.map((chunk) => chunk.content).join(' ')).toContain('h19999 x');
+    // A chunk keeps the heading it starts under.
+    expect(chunks[0]).toMatchObject({ heading: 'h0', page: null });
+  });
+
+  it('keeps tiny pages apart, so that each chunk cites the page of all of its text', () => {
+    const pages: Section[] = Array.from({ length: 300 }, (_, i) => ({ text: `x${i}`, page: i + 1, heading: 'Same' }));
+    expect(chunkSections(pages, { ...DEFAULT_CHUNKING, minTokens: 50 }).map((chunk) => [chunk.page, chunk.content])).toEqual(pages.map(({ page, text }) => [page, text]));
   });
 
   it('cuts text without any break, in any script, into chunks that fit', () => {

@@ -21,8 +21,18 @@ export interface ChunkOptions {
   maxTokens: number;
   /** Tokens of the end of a chunk repeated at the start of the next, so no passage is cut in two. */
   overlapTokens: number;
+  /**
+   * New text (the overlap aside) a chunk needs before a heading ends it: tinier sections join the
+   * next ones, so a document of a thousand headings of a word each is not a thousand chunks.
+   * Without it, every heading starts a chunk.
+   */
+  minTokens?: number;
 }
 
+/**
+ * Every heading starts a chunk (no minTokens): a search hit names the heading its text is under,
+ * even in a short note. A document of countless headings is bounded by DOCUMENT_MAX_CHUNKS.
+ */
 export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 400, overlapTokens: 60 };
 
 interface Unit {
@@ -43,9 +53,12 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 /**
  * Cuts text into chunks of at most `maxTokens` (counted with the same tokenizer as the context
  * budget), at sentence or line boundaries, with at most `overlapTokens` of overlap. A chunk keeps
- * the page and heading of its first sentence and never spans two headings or two pages (a citation
- * names one page). Linear in the text:
- * sentences are counted once, and a chunk's exact count is checked once.
+ * the page and heading of its first sentence. It never spans two pages, so that a citation names
+ * the page of all of it; a heading ends it only once it holds `minTokens` of new text, and
+ * smaller sections run on into the next heading, so the number of chunks stays bounded by the
+ * size of the text whatever its headings. (A document of countless tiny pages is bounded by
+ * DOCUMENT_MAX_CHUNKS instead: merging pages would cite the wrong page for most of a chunk.)
+ * Linear in the text: sentences are counted once, and a chunk's exact count is checked once.
  */
 export function chunkSections(sections: Iterable<Section>, options: ChunkOptions = DEFAULT_CHUNKING): Chunk[] {
   const chunks: Chunk[] = [];
@@ -54,13 +67,20 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
   const givenBack: Unit[] = [];
   let current: Unit[] = [];
   let tokens = 0;
-  /** How many of `current` are the previous chunk's overlap: alone, they are no new chunk. */
+  /** How many of `current` are the previous chunk's overlap (and their tokens): alone, they are no new chunk. */
   let carried = 0;
+  let carriedTokens = 0;
   const flush = (keepOverlap: boolean) => {
     if (current.length > carried) chunks.push(fitted(current, carried, options.maxTokens, givenBack));
     current = keepOverlap ? overlapOf(current, options.overlapTokens) : [];
     carried = current.length;
-    tokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
+    tokens = carriedTokens = current.reduce((sum, unit) => sum + unit.tokens, 0);
+  };
+  /** A new page ends the chunk; a new heading once the chunk has enough new text. An overlap alone is dropped. */
+  const endsAt = (unit: Unit) => {
+    const last = current.at(-1);
+    if (!last || (last.page === unit.page && last.heading === unit.heading)) return false;
+    return last.page !== unit.page || current.length === carried || tokens - carriedTokens >= (options.minTokens ?? 0);
   };
   for (;;) {
     const unit = givenBack.pop() ?? source.next().value;
@@ -71,7 +91,7 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
       return chunks;
     }
     const waiting = givenBack.length;
-    if (current.length && (current[0]!.heading !== unit.heading || current[0]!.page !== unit.page)) flush(false);
+    if (endsAt(unit)) flush(false);
     if (tokens + unit.tokens > options.maxTokens) flush(true);
     if (givenBack.length > waiting) {
       // The units the chunk gave back come before this one (the stack's top comes first).
@@ -79,7 +99,7 @@ export function chunkSections(sections: Iterable<Section>, options: ChunkOptions
       continue;
     }
     // The overlap alone may leave no room: then the chunk starts afresh.
-    if (tokens + unit.tokens > options.maxTokens) [current, carried, tokens] = [[], 0, 0];
+    if (tokens + unit.tokens > options.maxTokens) [current, carried, tokens, carriedTokens] = [[], 0, 0, 0];
     current.push(unit);
     tokens += unit.tokens;
   }

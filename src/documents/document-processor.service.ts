@@ -18,10 +18,11 @@ const RENEW_EVERY_MS = DOCUMENT_LEASE_MS / 3;
 /**
  * Turns stored documents into searchable chunks, off the request that uploaded them. The database
  * is the queue: an instance claims a document (a lease it renews), extracts its text in a worker
- * process, then stores the chunks and the `ready` status in one transaction (a document is never
- * ready with half its chunks), or `failed` with a reason users can read. Documents left by a
- * stopped or crashed instance are taken over at start-up or once their lease runs out. Every
- * change of status is announced as `document:updated`.
+ * process, then stores the chunks in short batches and sets the `ready` status once all of them
+ * are stored (a document is never ready with half its chunks; see completeProcessing), or
+ * `failed` with a reason users can read. Documents left by a stopped or crashed instance are
+ * taken over at start-up or once their lease runs out. Every change of status is announced as
+ * `document:updated`.
  */
 @Injectable()
 export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -47,7 +48,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
     this.sweeper.unref();
   }
 
-  /** A document was uploaded: it is claimed, oldest first, as soon as a slot is free here or on another instance. */
+  /** A document was uploaded: it is claimed, oldest first (one per user at a time), as soon as a slot is free here or on another instance. */
   enqueue(_documentId?: string): void {
     this.wake();
   }
@@ -130,8 +131,10 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
       if (error instanceof ExtractionError) return this.documents.failProcessing(id, error.message);
       throw error;
     }
-    const notice = result.truncated ? truncationNotice(this.config.limits.documentMaxTextChars) : null;
-    return this.documents.completeProcessing(id, result.chunks, notice);
+    const { documentMaxChunks, documentMaxTextChars } = this.config.limits;
+    // The cap on chunks cuts the text earlier than the cap on characters, when both apply.
+    if (result.chunks.length > documentMaxChunks) return this.documents.completeProcessing(id, result.chunks.slice(0, documentMaxChunks), truncationNotice(documentMaxChunks, 'chunks'));
+    return this.documents.completeProcessing(id, result.chunks, result.truncated ? truncationNotice(documentMaxTextChars, 'characters') : null);
   }
 
   private limits(): ExtractionLimits {
@@ -153,6 +156,6 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 }
 
-function truncationNotice(maxChars: number): string {
-  return `Only the first ${maxChars.toLocaleString('en-US')} characters of the text were indexed: the rest of the document cannot be searched`;
+function truncationNotice(count: number, of: 'characters' | 'chunks'): string {
+  return `Only the first ${count.toLocaleString('en-US')} ${of} of the text were indexed: the rest of the document cannot be searched`;
 }

@@ -5,7 +5,9 @@ import type { ParticipantRole } from '../conversations/participant.entity.js';
 import type { Chunk } from './chunker.js';
 import { DocumentChunkEntity, DocumentEntity } from './document.entity.js';
 
-/** Chunks inserted per statement: a few hundred kilobytes of text each. */
+/** Taken by every claim of a document to process, so that claims on all instances take turns. */
+const CLAIM_LOCK_KEY = 727_003;
+/** Chunks inserted per statement and transaction: a few hundred kilobytes of text each. */
 const CHUNK_INSERT_BATCH = 200;
 
 export interface DocumentScope {
@@ -119,23 +121,33 @@ export class DocumentsRepository {
 
   /**
    * Claims the oldest document waiting to be processed that no instance holds (never claimed, or
-   * its lease ran out: its instance stopped), for `leaseMs`. SKIP LOCKED lets instances claiming
-   * at once take different documents; each is processed by one at a time.
+   * its lease ran out: its instance stopped), for `leaseMs`, among those of owners who have none
+   * being processed: one user's documents take one slot at a time across instances, so a user who
+   * uploads many does not hold up everyone else. Claims take turns (a transaction-scoped advisory
+   * lock), so each sees the leases the others took; SKIP LOCKED passes over a document being deleted.
    */
   async claimNext(leaseMs: number): Promise<string | undefined> {
-    const rows: { id: string }[] = await this.dataSource.query(
-      `WITH "claimed" AS (
-         UPDATE "documents" SET "lease_expires_at" = now() + $1::integer * interval '1 millisecond'
-         WHERE "id" = (
-           SELECT "id" FROM "documents"
-           WHERE "status" = 'processing' AND ("lease_expires_at" IS NULL OR "lease_expires_at" < now())
-           ORDER BY "created_at", "id" LIMIT 1
-           FOR UPDATE SKIP LOCKED)
-         RETURNING "id")
-       SELECT "id" FROM "claimed"`,
-      [leaseMs],
-    );
-    return rows[0]?.id;
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK_KEY]);
+      const rows = rowsOf<{ id: string }>(
+        await manager.query(
+          `WITH "claimed" AS (
+             UPDATE "documents" SET "lease_expires_at" = now() + $1::integer * interval '1 millisecond'
+             WHERE "id" = (
+               SELECT d."id" FROM "documents" d
+               WHERE d."status" = 'processing' AND (d."lease_expires_at" IS NULL OR d."lease_expires_at" < now())
+                 AND NOT EXISTS (
+                   SELECT 1 FROM "documents" busy
+                   WHERE busy."owner_id" = d."owner_id" AND busy."status" = 'processing' AND busy."lease_expires_at" >= now())
+               ORDER BY d."created_at", d."id" LIMIT 1
+               FOR UPDATE SKIP LOCKED)
+             RETURNING "id")
+           SELECT "id" FROM "claimed"`,
+          [leaseMs],
+        ),
+      );
+      return rows[0]?.id;
+    });
   }
 
   /** Extends the lease of a document this instance is still processing. */
@@ -152,29 +164,52 @@ export class DocumentsRepository {
   }
 
   /**
-   * The chunks and the `ready` status in one transaction, only while the document is still being
-   * processed (it may have been deleted meanwhile, and is then left deleted). `notice` is kept in
-   * `error` for a document that is ready all the same (its text was cut). Returns whether it was.
+   * Stores the chunks in short batches while the document is still `processing` (search reads only
+   * ready documents), so that others' queries take turns with them, then makes it `ready` in one
+   * short transaction that checks they are all there: a document is never ready with half its
+   * chunks. Chunks left by an attempt that stopped halfway go first. A document deleted meanwhile
+   * stays deleted (what was stored of it goes by cascade). `notice` is kept in `error` for a
+   * document that is ready all the same (its text was cut). Returns whether it was made ready.
    */
   async completeProcessing(id: string, chunks: Chunk[], notice: string | null = null): Promise<boolean> {
+    await this.dataSource.query(
+      `DELETE FROM "document_chunks" c USING "documents" d WHERE c."document_id" = $1 AND d."id" = c."document_id" AND d."status" = 'processing'`,
+      [id],
+    );
+    for (let start = 0; start < chunks.length; start += CHUNK_INSERT_BATCH) {
+      if (!(await this.insertChunks(id, start, chunks.slice(start, start + CHUNK_INSERT_BATCH)))) return false;
+    }
     return this.dataSource.transaction(async (manager) => {
       const result = await manager
         .getRepository(DocumentEntity)
         .update({ id, status: 'processing' }, { status: 'ready', chunks: chunks.length, error: notice, leaseExpiresAt: null });
       if (!result.affected) return false;
-      const rows = chunks.map((chunk, seq) => ({ documentId: id, seq, ...chunk }));
-      for (let start = 0; start < rows.length; start += CHUNK_INSERT_BATCH) {
-        await manager.getRepository(DocumentChunkEntity).insert(rows.slice(start, start + CHUNK_INSERT_BATCH));
-      }
+      const [stored] = rowsOf<{ count: number }>(await manager.query(`SELECT count(*)::int AS "count" FROM "document_chunks" WHERE "document_id" = $1`, [id]));
+      // Only another attempt at the same document (one whose lease ran out) could have changed them.
+      if (stored?.count !== chunks.length) throw new Error(`Document ${id} has ${stored?.count} chunks stored instead of ${chunks.length}`);
       return true;
     });
   }
 
+  /** One batch, while the document is still being processed (its row locked against deletion meanwhile); false if it is not. */
+  private insertChunks(id: string, first: number, chunks: Chunk[]): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const live = rowsOf<unknown>(await manager.query(`SELECT 1 FROM "documents" WHERE "id" = $1 AND "status" = 'processing' FOR KEY SHARE`, [id]));
+      if (!live.length) return false;
+      await manager.getRepository(DocumentChunkEntity).insert(chunks.map((chunk, offset) => ({ documentId: id, seq: first + offset, ...chunk })));
+      return true;
+    });
+  }
+
+  /** Failed, without whatever chunks an attempt stored before it failed. */
   async failProcessing(id: string, error: string): Promise<boolean> {
-    const result = await this.dataSource
-      .getRepository(DocumentEntity)
-      .update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error, leaseExpiresAt: null });
-    return !!result.affected;
+    return this.dataSource.transaction(async (manager) => {
+      const result = await manager
+        .getRepository(DocumentEntity)
+        .update({ id, status: 'processing' }, { status: 'failed', chunks: 0, error, leaseExpiresAt: null });
+      if (result.affected) await manager.query(`DELETE FROM "document_chunks" WHERE "document_id" = $1`, [id]);
+      return !!result.affected;
+    });
   }
 
   /**

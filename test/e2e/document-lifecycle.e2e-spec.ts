@@ -115,6 +115,7 @@ describe('document lifecycle', () => {
   }
 
   async function ready(as: Registered, id: string): Promise<void> {
+    // Behind the documents earlier tests left queued, one per user at a time: more than the default deadline.
     await waitUntil(async () => (await t.http(`${API}/documents/${id}`, { token: as.accessToken })).body.status === 'ready', `document ${id} to be ready`, 30_000);
   }
 

@@ -51,6 +51,13 @@ async function storeUnprocessed(t: TestApp, ownerId: string, text: string): Prom
   });
 }
 
+/** 9.5 MB of one-word sections: one chunk each would be 175,000 chunks of the first 2,000,000 characters. */
+function tinyHeadings(): string {
+  const parts: string[] = [];
+  for (let i = 0, size = 0; size < 9.5 * 1024 * 1024; i++) size += parts[parts.push(`# h${i}\nx\n`) - 1]!.length;
+  return parts.join('');
+}
+
 describe('document processing', () => {
   let t: TestApp;
   let world: World;
@@ -188,6 +195,38 @@ describe('document processing', () => {
     expect(await documents.query(`SELECT count(*)::int AS n FROM "document_chunks" WHERE "document_id" = $1`, [id])).toEqual([{ n: 0 }]);
   }, 120_000);
 
+  it("indexes a document of countless tiny headings in at most DOCUMENT_MAX_CHUNKS chunks, and others' requests keep answering meanwhile", async () => {
+    const bomber = await register(t);
+    const created = await upload(t, bomber.accessToken, tinyHeadings(), 'headings.md');
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const documents = t.app.get(DataSource);
+    await waitUntil(async () => (await documents.query(`SELECT "lease_expires_at" FROM "documents" WHERE "id" = $1`, [id]))[0]?.lease_expires_at, 'the document to be claimed', PROCESSED_WITHIN_MS);
+    let slowest = 0;
+    let requests = 0;
+    let document: { status: string; chunks: number; error: string | null } | undefined;
+    await waitUntil(
+      async () => {
+        const started = performance.now();
+        const { status } = await t.http(`${API}/documents`, { token: token('outsider') });
+        expect(status).toBe(200);
+        slowest = Math.max(slowest, performance.now() - started);
+        requests++;
+        document = (await t.http(`${API}/documents/${id}`, { token: bomber.accessToken })).body;
+        return document?.status !== 'processing';
+      },
+      'the document to be processed',
+      120_000,
+    );
+    expect(document).toMatchObject({ status: 'ready', chunks: 5000, error: 'Only the first 5,000 chunks of the text were indexed: the rest of the document cannot be searched' });
+    expect(await documents.query(`SELECT count(*)::int AS n FROM "document_chunks" WHERE "document_id" = $1`, [id])).toEqual([{ n: 5000 }]);
+    // Chunks are written in short transactions: another user's request waits for one at most.
+    expect(requests).toBeGreaterThan(1);
+    expect(slowest).toBeLessThan(2000);
+    const [first] = await t.app.get(DocumentSearchService).search({ userId: bomber.id }, 'h0', { limit: 1 });
+    expect(first).toMatchObject({ documentId: id, heading: 'h0', chunk: 0 });
+  }, 180_000);
+
   it('lets concurrent claims take different documents, each once', async () => {
     const repository = t.app.get(DocumentsRepository);
     const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => storeUnprocessed(t, world.owner.id, `Left behind ${i}.`)));
@@ -228,6 +267,75 @@ describe('document processing limits and restarts', () => {
       await capped.close();
     }
   }, 120_000);
+
+  it('stores many chunks in short transactions before the document is ready, and makes it ready with all of them', async () => {
+    // No cap on chunks: 175,000 of them, as many as the first 2,000,000 characters make.
+    const t = await startTestApp({ DOCUMENT_MAX_CHUNKS: '1000000' });
+    try {
+      const [bomber, other] = [await register(t), await register(t)];
+      const created = await upload(t, bomber.accessToken, tinyHeadings(), 'headings.md');
+      const id = created.body.id;
+      const documents = t.app.get(DataSource);
+      const state = async () =>
+        (await documents.query(`SELECT d."status", (SELECT count(*)::int FROM "document_chunks" c WHERE c."document_id" = d."id") AS "stored" FROM "documents" d WHERE d."id" = $1`, [id]))[0] as { status: string; stored: number };
+      // Chunks committed while the document is still processing: written batch by batch, not all at once.
+      await waitUntil(async () => {
+        const { status, stored } = await state();
+        expect(status).toBe('processing');
+        return stored > 0;
+      }, 'chunks stored before the document is ready', 120_000);
+      let slowest = 0;
+      await waitUntil(
+        async () => {
+          const started = performance.now();
+          expect((await t.http(`${API}/documents`, { token: other.accessToken })).status).toBe(200);
+          slowest = Math.max(slowest, performance.now() - started);
+          return (await state()).status !== 'processing';
+        },
+        'the document to be processed',
+        120_000,
+      );
+      const done = (await t.http(`${API}/documents/${id}`, { token: bomber.accessToken })).body;
+      expect(done).toMatchObject({ status: 'ready', error: 'Only the first 2,000,000 characters of the text were indexed: the rest of the document cannot be searched' });
+      expect(done.chunks).toBeGreaterThan(150_000);
+      expect((await state()).stored).toBe(done.chunks);
+      expect(slowest).toBeLessThan(2000);
+    } finally {
+      await t.close();
+    }
+  }, 240_000);
+
+  it("gives a user's documents one slot at a time, so another user's document goes before their queue", async () => {
+    const t = await startTestApp({ DOCUMENT_EXTRACTION_CONCURRENCY: '2' });
+    try {
+      const [busy, other] = [await register(t), await register(t)];
+      // Seconds of chunking each.
+      const slow = Array.from({ length: 400_000 }, (_, i) => `w${i % 5000}`).join(' ');
+      const queued: string[] = [];
+      for (let i = 0; i < 5; i++) queued.push((await upload(t, busy.accessToken, slow, `slow-${i}.txt`)).body.id);
+      const mine = (await upload(t, other.accessToken, 'Uploaded after five slow ones.', 'quick.txt')).body.id;
+      const documents = t.app.get(DataSource);
+      const held = async () =>
+        (await documents.query(`SELECT count(*)::int AS n FROM "documents" WHERE "owner_id" = $1 AND "status" = 'processing' AND "lease_expires_at" >= now()`, [busy.id]))[0].n as number;
+      await waitUntil(
+        async () => {
+          expect(await held()).toBeLessThanOrEqual(1);
+          return (await t.http(`${API}/documents/${mine}`, { token: other.accessToken })).body.status === 'ready';
+        },
+        "the other user's document to be processed",
+        PROCESSED_WITHIN_MS,
+      );
+      const waiting = await Promise.all(queued.map(async (id) => (await t.http(`${API}/documents/${id}`, { token: busy.accessToken })).body.status));
+      // First come, first served across users would have processed at least four of them first.
+      expect(waiting.filter((status) => status === 'processing').length).toBeGreaterThanOrEqual(3);
+      for (const id of queued) {
+        await processed(t, busy.accessToken, id, 120_000);
+        expect(await held()).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await t.close();
+    }
+  }, 240_000);
 
   it('processes at start-up the documents a stopped instance left unprocessed', async () => {
     // The same database for both lifetimes: a folder for PGlite, a database of its own on PostgreSQL.

@@ -28,7 +28,7 @@ export class DocumentDto {
   @ApiProperty({ type: 'integer', minimum: 0, description: 'Indexed chunks' })
   chunks!: number;
 
-  @ApiProperty({ type: String, nullable: true, description: 'Why processing failed; on a ready document, what was left out (a text longer than DOCUMENT_MAX_TEXT_CHARS is indexed from its beginning)' })
+  @ApiProperty({ type: String, nullable: true, description: 'Why processing failed; on a ready document, what was left out (a text longer than DOCUMENT_MAX_TEXT_CHARS characters or DOCUMENT_MAX_CHUNKS chunks is indexed from its beginning)' })
   error!: string | null;
 
   @ApiProperty({ format: 'date-time' })

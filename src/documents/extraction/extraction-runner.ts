@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Chunk, ChunkOptions } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
-import { MEMORY_EXCEEDED } from './memory-watchdog.js';
+import { MEMORY_EXCEEDED } from './watchdog.js';
 
 /** What the worker process is given: one document. */
 export interface ExtractionJob {
@@ -10,6 +10,8 @@ export interface ExtractionJob {
   bytes: Uint8Array;
   maxChars: number;
   chunking: ChunkOptions;
+  /** The worker ends itself past this (and a little more), should the server be unable to. */
+  timeoutMs?: number;
 }
 
 export interface ExtractionResult {
@@ -70,7 +72,7 @@ export function runExtraction(mediaType: string, bytes: Buffer, limits: Extracti
     child.once('message', (outcome: ExtractionOutcome) => settle(() => (outcome.ok ? resolve(outcome) : reject(outcome.readable ? new ExtractionError(outcome.error) : new Error(outcome.error)))));
     child.once('error', (error) => settle(() => reject(error)));
     child.once('exit', (code, exitSignal) => settle(() => reject(exitError(code, exitSignal, stderr))));
-    child.send({ mediaType, bytes, maxChars: limits.maxChars, chunking: limits.chunking } satisfies ExtractionJob);
+    child.send({ mediaType, bytes, maxChars: limits.maxChars, chunking: limits.chunking, timeoutMs: limits.timeoutMs } satisfies ExtractionJob);
   });
 }
 

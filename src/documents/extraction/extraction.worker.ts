@@ -2,7 +2,7 @@ import { chunkSections } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
 import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
 import { extractSections } from './extractor.js';
-import { watchMemory } from './memory-watchdog.js';
+import { Watchdog } from './watchdog.js';
 
 /** One document per process: extracted, chunked, answered, and the process ends. */
 async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
@@ -16,7 +16,12 @@ async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   }
 }
 
+// The server closed the channel (or was killed): nobody will read the answer, nor kill this process.
+process.once('disconnect', () => process.exit(1));
+
+const watchdog = new Watchdog();
+
 process.once('message', (job: ExtractionJob) => {
-  watchMemory();
+  watchdog.arm(job.timeoutMs);
   void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
 });
