@@ -3,7 +3,7 @@ import { ExtractionError } from './extraction-error.js';
 import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
 import { extractSections } from './extractor.js';
 
-/** One document per process: extracted, chunked, answered, and the process ends. */
+/** One document at a time: extracted, chunked, answered; then the next, in the same process. */
 async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   try {
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
@@ -15,6 +15,8 @@ async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   }
 }
 
-process.once('message', (job: ExtractionJob) => {
-  void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
+process.on('message', (job: ExtractionJob) => {
+  void extract(job).then((outcome) => process.send!(outcome));
 });
+// The server is gone (or let this process go): nothing more will come.
+process.on('disconnect', () => process.exit(0));
