@@ -91,7 +91,7 @@ export class ExtractionPool {
 
   /** An idle process with this heap limit, a new one if there is room, or none yet. */
   private take(memoryMb: number): ExtractionProcess | undefined {
-    const at = this.idle.findLastIndex(({ worker }) => worker.memoryMb === memoryMb);
+    const at = this.idle.findLastIndex(({ worker }) => worker.reusable && worker.memoryMb === memoryMb);
     if (at >= 0) {
       const [{ worker, timer }] = this.idle.splice(at, 1) as [(typeof this.idle)[number]];
       clearTimeout(timer);
@@ -113,18 +113,23 @@ export class ExtractionPool {
   /** A process ended (killed, crashed or idle too long): its slot is free for the next job. */
   private ended(worker: ExtractionProcess): void {
     this.processes.delete(worker);
-    const at = this.idle.findIndex((entry) => entry.worker === worker);
-    if (at >= 0) clearTimeout(this.idle.splice(at, 1)[0]!.timer);
+    this.leaveIdle(worker);
     this.dispatch();
   }
 
   private release(worker: ExtractionProcess): void {
     if (this.closed || !worker.reusable || worker.jobs >= this.maxJobs) worker.kill();
     else {
-      const timer = setTimeout(() => worker.kill(), this.idleMs);
+      // Idle too long: out of the idle list at once, so no job is given a process on its way out.
+      const timer = setTimeout(() => (this.leaveIdle(worker), worker.kill()), this.idleMs);
       timer.unref();
       this.idle.push({ worker, timer });
     }
     this.dispatch();
+  }
+
+  private leaveIdle(worker: ExtractionProcess): void {
+    const at = this.idle.findIndex((entry) => entry.worker === worker);
+    if (at >= 0) clearTimeout(this.idle.splice(at, 1)[0]!.timer);
   }
 }

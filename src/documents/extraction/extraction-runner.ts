@@ -69,7 +69,7 @@ export class ExtractionProcess {
     this.child.on('message', (outcome: ExtractionOutcome) => this.answered(outcome));
     this.child.on('error', (error) => {
       this.fail(error);
-      this.kill();
+      if (!this.retired) this.kill();
     });
     this.exited = new Promise((resolve) => {
       // 'close', not 'exit': the crash report on stderr has been read by then.
