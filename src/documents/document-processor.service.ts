@@ -6,7 +6,8 @@ import { DocumentStorage } from './document-storage.js';
 import { DocumentsRepository } from './documents.repository.js';
 import { DocumentDto } from './dto/document.dto.js';
 import { EmbeddingWorker } from './embeddings/embedding-worker.service.js';
-import { ExtractionAborted, type ExtractionLimits, type ExtractionResult, runExtraction } from './extraction/extraction-runner.js';
+import { ExtractionPool } from './extraction/extraction-pool.js';
+import { ExtractionAborted, type ExtractionLimits, type ExtractionResult } from './extraction/extraction-runner.js';
 import { ExtractionError, hasText } from './extraction/extractor.js';
 
 const UNREADABLE = 'The document could not be read';
@@ -17,8 +18,8 @@ const RENEW_EVERY_MS = DOCUMENT_LEASE_MS / 3;
 
 /**
  * Turns stored documents into searchable chunks, off the request that uploaded them. The database
- * is the queue: an instance claims a document (a lease it renews), extracts its text in a worker
- * process, then stores the chunks in short batches and sets the `ready` status once all of them
+ * is the queue: an instance claims a document (a lease it renews), extracts its text in one of its
+ * worker processes, then stores the chunks in short batches and sets the `ready` status once all of them
  * are stored (a document is never ready with half its chunks; see completeProcessing), or
  * `failed` with a reason users can read. Documents left by a stopped or crashed instance are
  * taken over at start-up or once their lease runs out. Every change of status is announced as
@@ -33,6 +34,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
   private wanted = false;
   private stopping = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly extraction: ExtractionPool;
 
   constructor(
     private readonly documents: DocumentsRepository,
@@ -40,7 +42,9 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
     private readonly embeddings: EmbeddingWorker,
-  ) {}
+  ) {
+    this.extraction = new ExtractionPool({ size: config.limits.documentExtractionConcurrency });
+  }
 
   onApplicationBootstrap(): void {
     this.wake();
@@ -55,13 +59,15 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
 
   /**
    * Stops claiming, stops the extractions under way and gives their documents back, so that the
-   * next instance (or this one restarted) takes them at once instead of after the lease.
+   * next instance (or this one restarted) takes them at once instead of after the lease. No worker
+   * process outlives the server.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweeper);
     for (const { abort } of this.active.values()) abort.abort();
     await Promise.all([...this.active.values()].map(({ done }) => done));
+    await this.extraction.close();
   }
 
   private wake(): void {
@@ -126,7 +132,7 @@ export class DocumentProcessor implements OnApplicationBootstrap, BeforeApplicat
     if (!hasText(document.mediaType)) return this.documents.completeProcessing(id, []);
     let result: ExtractionResult;
     try {
-      result = await runExtraction(document.mediaType, await this.read(id), this.limits(), signal);
+      result = await this.extraction.run(document.mediaType, await this.read(id), this.limits(), signal);
     } catch (error) {
       if (error instanceof ExtractionError) return this.documents.failProcessing(id, error.message);
       throw error;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,24 @@ function tinyHeadings(): string {
   const parts: string[] = [];
   for (let i = 0, size = 0; size < 9.5 * 1024 * 1024; i++) size += parts[parts.push(`# h${i}\nx\n`) - 1]!.length;
   return parts.join('');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The extraction worker processes this process started that are alive now, as the system lists them. */
+function extractionProcesses(): number[] {
+  return execFileSync('ps', ['-A', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, ppid, ...args]) => Number(ppid) === process.pid && args.join(' ').includes('extraction.worker'))
+    .map(([pid]) => Number(pid));
 }
 
 describe('document processing', () => {
@@ -336,6 +355,27 @@ describe('document processing limits and restarts', () => {
       await t.close();
     }
   }, 240_000);
+  it('leaves no extraction process behind when it stops, in the middle of an extraction', async () => {
+    // No cap on the text: seconds of chunking for the large document.
+    const t = await startTestApp({ DOCUMENT_MAX_TEXT_CHARS: '100000000' });
+    let seen: number[] = [];
+    try {
+      const user = await register(t);
+      const small = await upload(t, user.accessToken, 'Done before the large one.', 'small.txt');
+      expect(await processed(t, user.accessToken, small.body.id)).toMatchObject({ status: 'ready' });
+      // Kept for the next document.
+      seen = extractionProcesses();
+      expect(seen).toHaveLength(1);
+      const large = await upload(t, user.accessToken, Array.from({ length: 1_600_000 }, (_, i) => `w${i % 5000}`).join(' '), 'large.txt');
+      const documents = t.app.get(DataSource);
+      await waitUntil(async () => (await documents.query(`SELECT "lease_expires_at" FROM "documents" WHERE "id" = $1`, [large.body.id]))[0]?.lease_expires_at, 'the large document to be claimed', PROCESSED_WITHIN_MS);
+      seen.push(...extractionProcesses());
+    } finally {
+      await t.close();
+    }
+    expect(extractionProcesses()).toEqual([]);
+    expect(seen.filter((pid) => alive(pid))).toEqual([]);
+  }, 120_000);
 
   it('processes at start-up the documents a stopped instance left unprocessed', async () => {
     // The same database for both lifetimes: a folder for PGlite, a database of its own on PostgreSQL.

@@ -1,4 +1,5 @@
-import { fork } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Chunk, ChunkOptions } from '../chunker.js';
 import { ExtractionError } from './extraction-error.js';
@@ -40,40 +41,123 @@ const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../..
 /** What the worker printed last (a crash report), for the log. */
 const STDERR_KEPT = 4096;
 
+type Settle = { resolve(result: ExtractionResult): void; reject(error: Error): void };
+
 /**
- * Extracts and chunks a document in a process of its own, so parsing never blocks the event loop
- * and a crafted file can fail its own document, never the server: past its time the process is
- * killed, and past its heap V8 aborts that process alone. (A worker thread's resourceLimits do not
- * hold: a large allocation in a worker still aborts the whole process.)
+ * One worker process that extracts and chunks documents one at a time, so parsing never blocks
+ * the event loop and a crafted file can fail its own document, never the server: past its time
+ * the process is killed, and past its heap V8 aborts that process alone. (A worker thread's
+ * resourceLimits do not hold: a large allocation in a worker still aborts the whole process.)
+ * It inherits no environment: no secret of the server is within a parser's reach.
  */
-export function runExtraction(mediaType: string, bytes: Buffer, limits: ExtractionLimits, signal: AbortSignal): Promise<ExtractionResult> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new ExtractionAborted());
-    const child = fork(WORKER, [], {
-      execArgv: [`--max-old-space-size=${limits.memoryMb}`],
+export class ExtractionProcess {
+  /** Resolves once the process has ended and its output is read. */
+  readonly exited: Promise<void>;
+  /** Jobs given to this process so far. */
+  jobs = 0;
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private current: Settle | undefined;
+  /** Killed, or answered in a way that leaves its state in doubt: it takes no more jobs. */
+  private retired = false;
+
+  constructor(readonly memoryMb: number) {
+    this.child = fork(WORKER, [], {
+      execArgv: [`--max-old-space-size=${memoryMb}`],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: {},
     });
-    let stderr = '';
-    child.stderr?.on('data', (data: Buffer) => (stderr = (stderr + data.toString()).slice(-STDERR_KEPT)));
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-      child.kill('SIGKILL');
-      outcome();
-    };
-    const abort = () => settle(() => reject(new ExtractionAborted()));
-    const timer = setTimeout(() => settle(() => reject(new ExtractionError(`Extracting the text took too long (over ${(limits.timeoutMs / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} s); try a smaller document`))), limits.timeoutMs);
-    signal.addEventListener('abort', abort, { once: true });
-    child.once('message', (outcome: ExtractionOutcome) => settle(() => (outcome.ok ? resolve(outcome) : reject(outcome.readable ? new ExtractionError(outcome.error) : new Error(outcome.error)))));
-    child.once('error', (error) => settle(() => reject(error)));
-    child.once('exit', (code, exitSignal) => settle(() => reject(exitError(code, exitSignal, stderr))));
-    child.send({ mediaType, bytes, maxChars: limits.maxChars, chunking: limits.chunking, timeoutMs: limits.timeoutMs } satisfies ExtractionJob);
-  });
+    this.child.stderr?.on('data', (data: Buffer) => (this.stderr = (this.stderr + data.toString()).slice(-STDERR_KEPT)));
+    this.child.on('message', (outcome: ExtractionOutcome) => this.answered(outcome));
+    this.child.on('error', (error) => {
+      this.fail(error);
+      if (!this.retired) this.kill();
+    });
+    this.exited = new Promise((resolve) => {
+      // 'close', not 'exit': the crash report on stderr has been read by then.
+      this.child.once('close', (code, signal) => {
+        this.retired = true;
+        this.fail(exitError(code, signal, this.stderr));
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Alive and in a known state: it can take another job. */
+  get reusable(): boolean {
+    return !this.retired;
+  }
+
+  /** Runs one job; the process is killed if it overruns `timeoutMs` or `signal` aborts. */
+  run(job: ExtractionJob, timeoutMs: number, signal: AbortSignal): Promise<ExtractionResult> {
+    if (this.current) throw new Error('An extraction process runs one job at a time');
+    if (signal.aborted || this.retired) return Promise.reject(new ExtractionAborted());
+    this.jobs++;
+    this.stderr = '';
+    this.hold(true);
+    return new Promise<ExtractionResult>((resolve, reject) => {
+      const stop = (error: Error) => {
+        this.fail(error);
+        this.kill();
+      };
+      const abort = () => stop(new ExtractionAborted());
+      const timer = setTimeout(() => stop(new ExtractionError(`Extracting the text took too long (over ${seconds(timeoutMs)} s); try a smaller document`)), timeoutMs);
+      signal.addEventListener('abort', abort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', abort);
+        this.current = undefined;
+        this.hold(false);
+      };
+      this.current = {
+        resolve: (result) => (done(), resolve(result)),
+        reject: (error) => (done(), reject(error)),
+      };
+      // The worker holds the job to its time as well, should this process be gone.
+      this.child.send({ ...job, timeoutMs } satisfies ExtractionJob, (error) => error && stop(error));
+    });
+  }
+
+  /** Ends the process at once; a job under way fails as aborted. */
+  kill(): void {
+    this.retired = true;
+    this.fail(new ExtractionAborted());
+    this.child.kill('SIGKILL');
+  }
+
+  private answered(outcome: ExtractionOutcome): void {
+    if (outcome.ok) return this.current?.resolve({ chunks: outcome.chunks, truncated: outcome.truncated });
+    // An unexpected error may leave the parser in any state: the next document gets a fresh process.
+    if (!outcome.readable) this.retired = true;
+    this.current?.reject(outcome.readable ? new ExtractionError(outcome.error) : new Error(outcome.error));
+  }
+
+  private fail(error: Error): void {
+    this.current?.reject(error);
+  }
+
+  /**
+   * Whether this process keeps the server's own process alive: only while it works. An idle
+   * worker never stands in the way of a normal exit.
+   */
+  private hold(working: boolean): void {
+    const handles: { ref(): unknown; unref(): unknown }[] = [this.child];
+    if (this.child.channel) handles.push(this.child.channel);
+    if (this.child.stderr) handles.push(this.child.stderr as Socket);
+    for (const handle of handles) {
+      if (working) handle.ref();
+      else handle.unref();
+    }
+  }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 });
 }
 
 /** Why the worker ended without answering: out of memory is the document's doing, anything else the server's. */

@@ -4,7 +4,7 @@ import type { ExtractionJob, ExtractionOutcome } from './extraction-runner.js';
 import { extractSections } from './extractor.js';
 import { Watchdog } from './watchdog.js';
 
-/** One document per process: extracted, chunked, answered, and the process ends. */
+/** One document at a time: extracted, chunked, answered; then the next, in the same process. */
 async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   try {
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
@@ -16,12 +16,15 @@ async function extract(job: ExtractionJob): Promise<ExtractionOutcome> {
   }
 }
 
-// The server closed the channel (or was killed): nobody will read the answer, nor kill this process.
-process.once('disconnect', () => process.exit(1));
-
 const watchdog = new Watchdog();
 
-process.once('message', (job: ExtractionJob) => {
+async function answer(job: ExtractionJob): Promise<void> {
   watchdog.arm(job.timeoutMs);
-  void extract(job).then((outcome) => process.send!(outcome, () => process.exit(0)));
-});
+  const outcome = await extract(job);
+  watchdog.disarm();
+  process.send!(outcome);
+}
+
+process.on('message', (job: ExtractionJob) => void answer(job));
+// The server is gone (or let this process go): nothing more will come.
+process.on('disconnect', () => process.exit(0));

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDocx, buildPdf, deflatedRun, docxBomb, headingDocx, PAGE_WITH_SCRIPT, twoPagePdf, zip } from '../../../test/fixtures/documents/index.js';
 import { DEFAULT_CHUNKING } from '../chunker.js';
-import { ExtractionAborted, type ExtractionLimits, runExtraction } from './extraction-runner.js';
+import { ExtractionPool } from './extraction-pool.js';
+import { ExtractionAborted, type ExtractionLimits } from './extraction-runner.js';
 import { ExtractionError, extractSections } from './extractor.js';
 
 const PDF = 'application/pdf';
@@ -90,9 +91,12 @@ describe('extractSections', () => {
   });
 });
 
-describe('runExtraction (worker process)', () => {
+describe('extraction in a worker process', () => {
   const limits: ExtractionLimits = { timeoutMs: 30_000, memoryMb: 256, maxChars: MAX, chunking: DEFAULT_CHUNKING };
   const never = new AbortController().signal;
+  const pool = new ExtractionPool({ size: 2 });
+  const runExtraction = pool.run.bind(pool);
+  afterAll(() => pool.close());
 
   it('extracts and chunks in a worker', async () => {
     const { chunks, truncated } = await runExtraction(PDF, twoPagePdf(), limits, never);
