@@ -181,9 +181,14 @@ describe('message attachments', () => {
       expect(lastUserContent()[0]!.text).toContain('The kitchen faces north');
 
       await setStatus('processing');
-      const slow = await post(ada, `/conversations/${id}/messages?wait=true`, { content: 'Read it again', attachments: [plan.id] });
-      expect(slow.body.run.status).toBe('completed');
-      expect(lastUserContent()[0]!.text).toBe('[Attached document "plan.md": still being processed, so its text is not available yet.]');
+      try {
+        const slow = await post(ada, `/conversations/${id}/messages?wait=true`, { content: 'Read it again', attachments: [plan.id] });
+        expect(slow.body.run.status).toBe('completed');
+        expect(lastUserContent()[0]!.text).toBe('[Attached document "plan.md": still being processed, so its text is not available yet.]');
+      } finally {
+        // Its lease would hold Ada's next uploads back (one document per user at a time).
+        await setStatus('ready');
+      }
     });
 
     it('names the attachments of earlier messages without sending them again', async () => {
