@@ -64,7 +64,7 @@ describe('extraction worker', () => {
     );
     let output = '';
     server.stdout!.on('data', (data: Buffer) => (output += data.toString()));
-    const pid = Number(await waitUntil(() => /\d+\n/.exec(output)?.[0], 'the worker to be started', 15_000));
+    const pid = Number(await waitUntil(() => (output.includes('\n') ? output.slice(0, output.indexOf('\n')) : undefined), 'the worker to be started', 15_000));
     try {
       // Under way: a good second of extraction done (of over a minute).
       await waitUntil(() => (stat(pid)?.cpu ?? 0) >= 100, 'the worker to be extracting', 15_000);
