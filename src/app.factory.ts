@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
 import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -94,6 +95,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   allowLargerChatBodies(fastify, config, app.get(AccessTokenService));
   app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
+  // Uploads are read by their handler, with its own limits; an oversized file is reported as a 413 there.
+  await app.register(multipart, { throwFileSizeLimit: false });
   await app.register(helmet, {
     // Swagger UI needs inline styles and data: images; everything else stays locked down.
     contentSecurityPolicy: {

@@ -11,6 +11,7 @@ import { createValidationPipe } from './common/pipes/validation.pipe.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { DocumentsModule } from './documents/documents.module.js';
 import { ExportModule } from './export/export.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -24,7 +25,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ChatModule, AiSdkModule, ExportModule, StatsModule, GatewayModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ChatModule, AiSdkModule, ExportModule, DocumentsModule, StatsModule, GatewayModule],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -40,7 +40,16 @@ const reply: MessageDto = {
   status: 'complete',
   clientMessageId: null,
   runId: RUN,
-  metadata: { model: 'gpt-4o-mini', usage: { inputTokens: 120, outputTokens: 6 } },
+  metadata: {
+    model: 'gpt-4o-mini',
+    usage: { inputTokens: 120, outputTokens: 6 },
+    sources: [
+      { type: 'document', id: '3f2504e0-4f89-41d3-9a0c-0305e82c3301', title: 'release.md', snippet: 'ships on **Friday** the 14th', chunk: 2, heading: 'Dates', mediaType: 'text/markdown', score: 0.8 },
+      { type: 'message', id: '1b4e28ba-2fa1-41d2-883f-0016d3cca427', title: 'Release', snippet: 'what about **Friday**?', conversationId: CONVERSATION, seq: 1, score: 0.1 },
+    ],
+  },
+  attachments: [],
+  attachmentDetails: [],
   createdAt: AT,
   editedAt: null,
   deletedAt: null,
@@ -100,6 +109,22 @@ const SAMPLES: { [Type in RealtimeEventType]: Extract<RealtimeEvent, { type: Typ
   'run.snapshot': { type: 'run.snapshot', runId: RUN, requestId: 'r1', content: 'Friday', index: 0 },
   typing: { type: 'typing', conversationId: CONVERSATION, userId: OTHER_USER, isTyping: true },
   presence: { type: 'presence', conversationId: CONVERSATION, online: [USER, OTHER_USER] },
+  'document.updated': {
+    type: 'document.updated',
+    conversationId: CONVERSATION,
+    document: {
+      id: '3f2b8c1e-9d4a-4b6f-8e2d-7a1c5b9e0f43',
+      ownerId: USER,
+      conversationId: CONVERSATION,
+      filename: 'handbook.pdf',
+      mediaType: 'application/pdf',
+      bytes: 482113,
+      status: 'ready',
+      chunks: 37,
+      error: null,
+      createdAt: AT,
+    },
+  },
   'user.changed': { type: 'user.changed', userId: USER },
   'session.revoked': { type: 'session.revoked', userId: USER, sessionIds: ['s1'], reason: 'logout' },
 };
@@ -108,6 +133,10 @@ const SAMPLES: { [Type in RealtimeEventType]: Extract<RealtimeEvent, { type: Typ
 const BUS_EVENTS: ClientEvent[] = [
   ...Object.values(SAMPLES),
   { type: 'conversation.updated', conversationId: CONVERSATION, conversation } satisfies RealtimeEvent,
+  {
+    type: 'document.updated',
+    document: { ...SAMPLES['document.updated'].document, conversationId: null, status: 'failed', chunks: 0, error: 'The PDF is password-protected' },
+  } satisfies RealtimeEvent,
 ].flatMap((event) => toClientEvent(event, USER) ?? []);
 
 /** Samples of what the connection sends itself, beside the bus events above (SERVER_EVENTS marks them `transport`). */

@@ -8,6 +8,7 @@ const OPENAPI_TAGS: Record<string, string> = {
   conversations: 'Conversations, their participants, agent settings and read markers',
   messages: 'Messages, agent runs and the live event stream of a conversation',
   chat: "The Vercel AI SDK's useChat endpoints (UI message stream protocol v1)",
+  documents: 'Uploaded files: your private library and the documents of conversations',
   export: 'Downloads of a conversation or of all your data',
   stats: 'Usage counts',
   health: 'Liveness and readiness probes (no /api/v1 prefix)',

@@ -7,7 +7,8 @@ import type { MessageEntity, MessageMetadata } from '../messages/message.entity.
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type AgentStreamPart, streamSteps } from './agent-steps.js';
-import { ContextService, tokensOf } from './context.service.js';
+import { tokensOf } from '../common/text/tokens.js';
+import { ContextService } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
 import { readWithRetries } from './provider-retries.js';
 import { ModelFactory } from './providers/model.factory.js';

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
+import { DocumentsModule } from '../documents/documents.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
+import { AttachmentContext } from './attachment-context.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunCancellations } from './run-cancellations.service.js';
@@ -14,8 +16,8 @@ import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [MessagesModule, ConversationsModule, UsersModule],
-  providers: [AgentCore, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
+  imports: [MessagesModule, ConversationsModule, DocumentsModule, UsersModule],
+  providers: [AgentCore, AttachmentContext, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })
 export class AgentModule {}

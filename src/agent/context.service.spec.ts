@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import * as fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
-import { tokensOf } from './context.service.js';
+import { tokensOf } from '../common/text/tokens.js';
 
 /**
  * Milliseconds to count a text never counted before (the tokenizer caches what it has seen), the

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { LanguageModelV3Message } from '@ai-sdk/provider';
-import { countTokens } from 'gpt-tokenizer';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import type { MessageEntity } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { UsersRepository } from '../users/users.repository.js';
+import { tokensOf } from '../common/text/tokens.js';
+import { AttachmentContext } from './attachment-context.js';
+import type { AttachmentPart } from './attachment-parts.js';
 
 const DEFAULT_SYSTEM_PROMPT =
   'You are a helpful assistant taking part in a team chat. Be accurate and concise. ' +
@@ -28,30 +30,6 @@ export interface AgentContext {
 }
 
 /**
- * Longest piece of text the tokenizer is given at once. Its byte-pair merging is quadratic in the
- * length of a run without a word break (16,000 "é" take ~0.4 s in one piece), and every run counts
- * the whole history again; in pieces cut at a space the count stays within a fraction of a percent.
- */
-const TOKENIZER_PIECE = 1000;
-
-export function tokensOf(text: string): number {
-  if (text.length <= TOKENIZER_PIECE) return countTokens(text);
-  let total = 0;
-  for (let start = 0; start < text.length; ) {
-    let end = Math.min(start + TOKENIZER_PIECE, text.length);
-    if (end < text.length) {
-      const space = text.lastIndexOf(' ', end);
-      if (space > start + TOKENIZER_PIECE / 2) end = space;
-      // Never split a surrogate pair.
-      else if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
-    }
-    total += countTokens(text.slice(start, end));
-    start = end;
-  }
-  return total;
-}
-
-/**
  * Conversation memory: the system prompt, a stored rolling summary of older turns, and the most
  * recent turns that fit AGENT_CONTEXT_TOKENS (counted with a real tokenizer). Turns that fall out
  * of the window are folded into the summary, so nothing said is simply forgotten.
@@ -62,35 +40,21 @@ export class ContextService {
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsRepository,
     private readonly users: UsersRepository,
+    private readonly attachments: AttachmentContext,
     private readonly config: AppConfig,
   ) {}
 
+  /**
+   * The prompt answering the message at `uptoSeq`. That message's attachments come first, within
+   * half the budget (see AttachmentContext); the turns before it get what the system prompt, a
+   * summary of up to a quarter of the budget and the attachments leave.
+   */
   async build(conversation: ConversationView, uptoSeq: number): Promise<AgentContext> {
     const budget = this.config.agent.contextTokens;
     const basePrompt = conversation.agent.systemPrompt?.trim() || DEFAULT_SYSTEM_PROMPT;
     const stored = (await this.conversations.findSummary(conversation.id)) ?? { summary: null, summarySeq: 0 };
-    // The window gets what the system prompt and a summary of up to a quarter of the budget leave.
-    let remaining = budget - tokensOf(basePrompt) - Math.floor(budget / 4);
-    const turns: MessageEntity[] = [];
-    let turnTokens = 0;
-    let beforeSeq = uptoSeq + 1;
-    let exhausted = false;
-    while (!exhausted && remaining > 0) {
-      const { items, hasMore } = await this.messages.history(conversation.id, { limit: 50, beforeSeq });
-      for (const message of items.toReversed()) {
-        if (!this.isTurn(message)) continue;
-        const cost = tokensOf(message.content) + MESSAGE_OVERHEAD_TOKENS;
-        if (cost > remaining) {
-          exhausted = true;
-          break;
-        }
-        remaining -= cost;
-        turnTokens += cost;
-        turns.unshift(message);
-      }
-      if (!hasMore || !items.length) break;
-      beforeSeq = items[0]!.seq;
-    }
+    const attached = await this.triggerAttachments(conversation.id, uptoSeq, Math.floor(budget / 2));
+    const { turns, turnTokens } = await this.window(conversation.id, uptoSeq, budget - tokensOf(basePrompt) - Math.floor(budget / 4) - attached.tokens);
     const firstSeq = turns[0]?.seq ?? uptoSeq + 1;
     const names = await this.users.findDisplayNames(turns.map((m) => m.authorId));
     const multiUser = conversation.participants.length > 1;
@@ -101,16 +65,45 @@ export class ContextService {
     }
     const system = summary ? `${basePrompt}\n\nSummary of the earlier conversation:\n${summary}` : basePrompt;
     // Turns were counted while choosing the window; only the speaker prefixes are new here.
-    let tokens = tokensOf(system) + turnTokens;
+    let tokens = tokensOf(system) + turnTokens + (turns.at(-1)?.seq === uptoSeq ? attached.tokens : 0);
     const messages: LanguageModelV3Message[] = turns.map((message) => {
-      if (message.role === 'assistant' || !multiUser || !message.authorId) {
-        return { role: message.role === 'assistant' ? 'assistant' : 'user', content: [{ type: 'text', text: message.content }] };
-      }
-      const speaker = `${names.get(message.authorId) ?? 'Someone'}: `;
+      const extra = message.seq === uptoSeq ? attached.parts : this.attachments.earlier(message.attachments);
+      if (message.role === 'assistant') return { role: 'assistant', content: [{ type: 'text', text: message.content }] };
+      const speaker = multiUser && message.authorId ? `${names.get(message.authorId) ?? 'Someone'}: ` : '';
       tokens += tokensOf(speaker);
-      return { role: 'user', content: [{ type: 'text', text: speaker + message.content }] };
+      return { role: 'user', content: [...extra, { type: 'text', text: speaker + message.content }] };
     });
     return { system, messages, tokens, firstSeq };
+  }
+
+  /** What the message being answered carries, within `allowance` tokens. */
+  private async triggerAttachments(conversationId: string, seq: number, allowance: number): Promise<{ parts: AttachmentPart[]; tokens: number }> {
+    const { items } = await this.messages.history(conversationId, { limit: 1, beforeSeq: seq + 1 });
+    const trigger = items[0];
+    if (!trigger || trigger.seq !== seq || trigger.deletedAt || !trigger.attachments.length) return { parts: [], tokens: 0 };
+    return this.attachments.parts(conversationId, trigger.attachments, allowance);
+  }
+
+  /** The most recent turns up to `uptoSeq` that fit in `remaining` tokens (an earlier turn's attachments named in them). */
+  private async window(conversationId: string, uptoSeq: number, remaining: number): Promise<{ turns: MessageEntity[]; turnTokens: number }> {
+    const turns: MessageEntity[] = [];
+    let turnTokens = 0;
+    let beforeSeq = uptoSeq + 1;
+    while (remaining > 0) {
+      const { items, hasMore } = await this.messages.history(conversationId, { limit: 50, beforeSeq });
+      for (const message of items.toReversed()) {
+        if (!this.isTurn(message)) continue;
+        const notes = message.seq === uptoSeq ? [] : this.attachments.earlier(message.attachments);
+        const cost = tokensOf(message.content) + MESSAGE_OVERHEAD_TOKENS + notes.reduce((sum, note) => sum + (note.type === 'text' ? tokensOf(note.text) : 0), 0);
+        if (cost > remaining) return { turns, turnTokens };
+        remaining -= cost;
+        turnTokens += cost;
+        turns.unshift(message);
+      }
+      if (!hasMore || !items.length) break;
+      beforeSeq = items[0]!.seq;
+    }
+    return { turns, turnTokens };
   }
 
   /** A summary of the whole conversation so far (the summarize_conversation tool). */

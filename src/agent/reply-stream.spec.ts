@@ -7,7 +7,7 @@ import { ReplyStream } from './reply-stream.js';
 import { RunEntity } from './run.entity.js';
 
 const RUN = Object.assign(new RunEntity(), { id: 'run-1', conversationId: 'conversation-1', model: 'builtin', status: 'running', responseMessageId: null, createdAt: new Date(), startedAt: new Date(), finishedAt: null });
-const REPLY = { id: 'reply-1', conversationId: 'conversation-1', seq: 2, version: 2, role: 'assistant', content: '', status: 'streaming', metadata: {}, createdAt: new Date(), editedAt: null, deletedAt: null } as unknown as MessageEntity;
+const REPLY = { id: 'reply-1', conversationId: 'conversation-1', seq: 2, version: 2, role: 'assistant', content: '', status: 'streaming', metadata: {}, attachments: [], createdAt: new Date(), editedAt: null, deletedAt: null } as unknown as MessageEntity;
 
 describe('ReplyStream', () => {
   let published: RealtimeEvent[];

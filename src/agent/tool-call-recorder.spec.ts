@@ -5,7 +5,7 @@ import type { RunsRepository } from './runs.repository.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 
 const RUN = { id: 'run-1', conversationId: 'conversation-1' };
-const HIT = { messageId: 'message-1', excerpt: '**fox**' };
+const HIT = { messageId: 'message-1', conversationId: 'conversation-1', conversationTitle: 'Animals', seq: 3, excerpt: '**fox**', score: 0.2 };
 
 describe('ToolCallRecorder', () => {
   let published: RealtimeEvent[];
@@ -42,7 +42,7 @@ describe('ToolCallRecorder', () => {
         { callId: 'c1', name: 'search_history', args: { query: 'fox' }, result: [HIT] },
         { callId: 'c2', name: 'calculator', args: {}, error: 'Empty expression' },
       ],
-      sources: [HIT],
+      sources: [{ type: 'message', id: 'message-1', title: 'Animals', snippet: '**fox**', conversationId: 'conversation-1', seq: 3, score: 0.2 }],
     });
   });
 

@@ -1,14 +1,17 @@
 import type { MessageMetadata } from '../messages/message.entity.js';
+import { SourceList } from '../messages/message-source.js';
 import type { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { AgentStreamPart } from './agent-steps.js';
 import type { RunEntity } from './run.entity.js';
 import type { RunsRepository } from './runs.repository.js';
+import { citationsOf } from './tools/citations.js';
 
 type ToolPart<Type extends AgentStreamPart['type']> = Extract<AgentStreamPart, { type: Type }>;
 
 /**
  * A run's tool calls: each one recorded as an invocation and announced (run:tool) as it starts
- * and ends, and kept for the reply's metadata with the sources search_history found.
+ * and ends, and kept for the reply's metadata with the sources its results name (documents and
+ * messages the search tools found).
  *
  * A call that could not be recorded belongs to a run erased with its account (its stop is on the
  * way): from then on its calls are neither kept nor shown to anyone, nor are their outcomes.
@@ -17,7 +20,7 @@ export class ToolCallRecorder {
   /** Invocation ids by the provider's call id. */
   private readonly invocations = new Map<string, string>();
   private readonly calls: NonNullable<MessageMetadata['toolCalls']> = [];
-  private readonly sources: unknown[] = [];
+  private readonly sources = new SourceList();
 
   constructor(
     private readonly run: Pick<RunEntity, 'id' | 'conversationId'>,
@@ -32,7 +35,7 @@ export class ToolCallRecorder {
 
   /** toolCalls and sources for the reply's metadata, when there are any. */
   get metadata(): Pick<MessageMetadata, 'toolCalls' | 'sources'> {
-    return { ...(this.calls.length && { toolCalls: this.calls }), ...(this.sources.length && { sources: this.sources }) };
+    return { ...(this.calls.length && { toolCalls: this.calls }), ...(this.sources.items.length && { sources: this.sources.items }) };
   }
 
   async started({ toolCallId, toolName, input }: ToolPart<'tool-call'>): Promise<void> {
@@ -46,7 +49,7 @@ export class ToolCallRecorder {
     const id = this.invocations.get(toolCallId);
     if (!id || !(await this.runs.recordToolEnd(id, { result: output }))) return;
     this.calls.push({ callId: toolCallId, name: toolName, args: input, result: output });
-    if (toolName === 'search_history' && Array.isArray(output)) this.sources.push(...output);
+    this.sources.add(citationsOf(toolName, output));
     this.announce({ callId: toolCallId, name: toolName, status: 'completed', args: input, result: output });
   }
 

@@ -16,7 +16,8 @@ const UI_MESSAGE_STREAM = {
   description:
     'UI message stream protocol v1 (`x-vercel-ai-ui-message-stream: v1`): `data: <chunk>` frames — start {messageId: the reply\'s id}, ' +
     'start-step, data-message / data-run (our ids, seq and version), text-start/-delta/-end, tool-input-available, ' +
-    'tool-output-available / tool-output-error, source-document / source-url, finish-step, finish {finishReason} ' +
+    'tool-output-available / tool-output-error, source-document (each document passage or message the reply cites, once, as soon as a search ' +
+    "finds it: sourceId `<document id>#<chunk>` or the message's id, the source itself under providerMetadata.agentChat), finish-step, finish {finishReason} " +
     '(or error {errorText} / abort) — then `data: [DONE]`.',
   content: { 'text/event-stream': { schema: { type: 'string' } } },
 };

@@ -48,6 +48,26 @@ function textOf(message: UiMessageDto): string {
   return message.parts.flatMap((part) => (part.type === 'text' ? [part.text as string] : [])).join('\n');
 }
 
+/** A file part's url that names an uploaded document: `document:<id>`, or the document's own API address. */
+const DOCUMENT_URL = /^(?:document:|https?:\/\/[^?#]*\/documents\/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/content)?$/i;
+
+/**
+ * The documents a UI message carries: its file parts, each naming a document uploaded to the
+ * conversation. A file sent inline (a data URL) is refused rather than dropped unseen.
+ */
+function attachmentsOf(message: UiMessageDto, index: number): string[] {
+  const ids: string[] = [];
+  for (const [partIndex, part] of message.parts.entries()) {
+    if (part.type !== 'file') continue;
+    const match = typeof part.url === 'string' ? DOCUMENT_URL.exec(part.url) : null;
+    if (!match) {
+      throw fieldError(`messages.${index}.parts.${partIndex}.url`, 'a file must be uploaded first (POST /documents with conversationId) and named by the url "document:<id>"');
+    }
+    ids.push(match[1]!.toLowerCase());
+  }
+  return ids;
+}
+
 /**
  * The Vercel AI SDK `useChat` protocol over ChatService: a UI message sent (idempotent on its id)
  * or an answer regenerated, streamed as UI message chunks; the reply streaming now, replayed for a
@@ -103,10 +123,11 @@ export class AiSdkService {
     if (!/\S/.test(content)) throw fieldError(`messages.${index}.parts`, 'the message to send must have text');
     const max = this.config.limits.messageMaxLength;
     if (content.length > max) throw fieldError(`messages.${index}.parts`, `the text must be shorter than or equal to ${max} characters`);
-    const sent = await this.chat.send(user, body.id, { content, clientMessageId: last.id });
-    if (sent.message.content !== content) {
-      // The id is that of a message sent before with other text: useChat's edit, which would be lost.
-      throw new AppError(HttpStatus.CONFLICT, 'MESSAGE_ID_REUSED', 'A message with this id was already sent with other text; send the edit as a new message');
+    const attachments = attachmentsOf(last, index);
+    const sent = await this.chat.send(user, body.id, { content, clientMessageId: last.id, ...(attachments.length && { attachments }) });
+    if (sent.message.content !== content || sent.message.attachments.join() !== attachments.join()) {
+      // The id is that of a message sent before with other text or files: useChat's edit, which would be lost.
+      throw new AppError(HttpStatus.CONFLICT, 'MESSAGE_ID_REUSED', 'A message with this id was already sent with other text or files; send the edit as a new message');
     }
     return sent;
   }

@@ -19,7 +19,7 @@ function run(status: RunDto['status'], extra: Partial<RunDto> = {}): RunDto {
 function reply(content: string, metadata: MessageDto['metadata'] = {}, status: MessageDto['status'] = 'complete'): MessageDto {
   return {
     id: REPLY_ID, conversationId: CONVERSATION_ID, seq: 2, version: 7, role: 'assistant', authorId: null, content, status, clientMessageId: null,
-    runId: RUN_ID, metadata, createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, deletedAt: null,
+    runId: RUN_ID, metadata, attachments: [], attachmentDetails: [], createdAt: '2026-01-01T00:00:00.000Z', editedAt: null, deletedAt: null,
   };
 }
 
@@ -75,9 +75,10 @@ describe('ReplyChunks', () => {
 
   it('replays an ended reply from what was persisted: tools, text, sources, our ids', async () => {
     const { chunks, stream } = record();
-    const sources = [{ messageId: 'm-1', conversationId: CONVERSATION_ID, conversationTitle: 'Plans', seq: 4, excerpt: '**budget**' }];
+    const hits = [{ messageId: 'm-1', conversationId: CONVERSATION_ID, conversationTitle: 'Plans', seq: 4, excerpt: '**budget**', score: 0.5 }];
+    const sources = [{ type: 'message' as const, id: 'm-1', title: 'Plans', snippet: '**budget**', conversationId: CONVERSATION_ID, seq: 4, score: 0.5 }];
     const toolCalls = [
-      { callId: 'c1', name: 'search_history', args: { query: 'budget' }, result: sources },
+      { callId: 'c1', name: 'search_history', args: { query: 'budget' }, result: hits },
       { callId: 'c2', name: 'calculator', args: { expression: '1/0' }, error: 'division by zero' },
     ];
     stream.settle(run('completed'), reply('Found it.', { toolCalls, sources }));
@@ -103,6 +104,24 @@ describe('ReplyChunks', () => {
     expect((await rebuilt(chunks)).parts.find((part) => part.type === 'tool-calculator')).toMatchObject({ state: 'output-available', output: { result: '4' } });
   });
 
+  it('shows the sources of a search as soon as its result is known, once each, as many as the reply keeps', async () => {
+    const { chunks, stream } = record();
+    stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running') });
+    const passage = (chunk: number) => ({ documentId: 'd1', title: 'lease.md', mediaType: 'text/markdown', page: null, heading: 'Notice', chunk, excerpt: `**notice** ${chunk}`, score: 1, content: 'notice' });
+    const search = (callId: string, results: unknown[]) => {
+      const tool = { type: 'run.tool' as const, conversationId: CONVERSATION_ID, runId: RUN_ID, callId, name: 'search_documents', args: { query: 'notice' } };
+      stream.event({ ...tool, status: 'started' as const });
+      stream.event({ ...tool, status: 'completed' as const, result: { scope: 'conversation', results } });
+    };
+    search('c1', [passage(0), passage(1)]);
+    expect(chunks.at(-1)).toMatchObject({ type: 'source-document', sourceId: 'd1#1', title: 'lease.md', filename: 'lease.md' });
+    search('c2', Array.from({ length: 30 }, (_, chunk) => passage(chunk)));
+    const final = reply('Two months.', { sources: Array.from({ length: 20 }, (_, chunk) => ({ type: 'document' as const, id: 'd1', title: 'lease.md', snippet: '', chunk, score: 1 })) });
+    stream.event({ type: 'run.completed', conversationId: CONVERSATION_ID, run: run('completed'), message: final, version: 7 });
+    const sources = (await rebuilt(chunks)).parts.filter((part) => part.type === 'source-document');
+    expect(sources.map((part) => part.sourceId)).toEqual(Array.from({ length: 20 }, (_, chunk) => `d1#${chunk}`));
+  });
+
   it('ignores the events of other runs, and everything once ended', () => {
     const { chunks, stream } = record();
     stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running', { id: 'other' }) });
@@ -123,12 +142,13 @@ describe('ReplyChunks', () => {
 });
 
 describe('sourceChunk', () => {
-  it('turns URLs into source-url, documents and messages into source-document, and skips what it cannot name', () => {
-    expect(sourceChunk({ url: 'https://example.com/a', title: 'A' })).toEqual({ type: 'source-url', sourceId: 'https://example.com/a', url: 'https://example.com/a', title: 'A' });
-    expect(sourceChunk({ type: 'document', id: 'd1', title: 'Spec', filename: 'spec.pdf', mediaType: 'application/pdf' })).toMatchObject({
-      type: 'source-document', sourceId: 'd1', title: 'Spec', filename: 'spec.pdf', mediaType: 'application/pdf',
+  it('shows a document passage as a source-document of the document, a message as one titled with where it was said', () => {
+    const passage = { type: 'document' as const, id: 'd1', title: 'spec.pdf', snippet: 'the **gates**', chunk: 3, page: 2, mediaType: 'application/pdf', score: 0.4 };
+    expect(sourceChunk(passage)).toEqual({
+      type: 'source-document', sourceId: 'd1#3', title: 'spec.pdf', filename: 'spec.pdf', mediaType: 'application/pdf', providerMetadata: { agentChat: passage },
     });
-    for (const nothing of [null, 'x', [], { title: 'no id' }]) expect(sourceChunk(nothing)).toBeUndefined();
+    const message = { type: 'message' as const, id: 'm1', title: 'Plans', snippet: '**budget**', conversationId: 'c1', seq: 4, score: 0.1 };
+    expect(sourceChunk(message)).toEqual({ type: 'source-document', sourceId: 'm1', title: 'Plans #4', mediaType: 'text/markdown', providerMetadata: { agentChat: message } });
   });
 });
 

@@ -1,7 +1,9 @@
 import type { JSONValue, UIMessageChunk } from 'ai';
 import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { RunDto } from '../agent/dto/run.dto.js';
+import { citationsOf } from '../agent/tools/citations.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
+import { type MessageSource, sourceId, SourceList } from '../messages/message-source.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
 
 export type ChunkSink = (chunk: UIMessageChunk) => void;
@@ -24,25 +26,20 @@ function text(value: unknown): string | undefined {
 }
 
 /**
- * A source of `metadata.sources` as the AI SDK shows it: a URL as `source-url`, anything else with
- * an id (a document, or a message found by search_history) as `source-document`, the whole entry
- * under `providerMetadata.agentChat`.
+ * A source as the AI SDK shows it: a `source-document` (sources are documents and messages, neither
+ * has a URL of its own), the whole source under `providerMetadata.agentChat`. A document's passage
+ * is `<document id>#<chunk>`, titled with its filename; a message is its id, titled with its
+ * conversation's title and position.
  */
-export function sourceChunk(source: unknown): UIMessageChunk | undefined {
-  if (!source || typeof source !== 'object' || Array.isArray(source)) return undefined;
-  const entry = source as Record<string, JSONValue>;
-  const id = text(entry.id) ?? text(entry.messageId);
-  const url = text(entry.url);
-  if (url) return { type: 'source-url', sourceId: id ?? url, url, ...(text(entry.title) && { title: text(entry.title) }) };
-  if (!id) return undefined;
-  const seq = typeof entry.seq === 'number' ? ` #${entry.seq}` : '';
+export function sourceChunk(source: MessageSource): UIMessageChunk {
+  const document = source.type === 'document';
   return {
     type: 'source-document',
-    sourceId: id,
-    mediaType: text(entry.mediaType) ?? 'text/markdown',
-    title: text(entry.title) ?? `${text(entry.conversationTitle) ?? 'Message'}${seq}`,
-    ...(text(entry.filename) && { filename: text(entry.filename) }),
-    providerMetadata: { agentChat: entry },
+    sourceId: sourceId(source),
+    mediaType: document ? (source.mediaType ?? 'application/octet-stream') : 'text/markdown',
+    title: document || source.seq === undefined ? source.title : `${source.title} #${source.seq}`,
+    ...(document && { filename: source.title }),
+    providerMetadata: { agentChat: source as unknown as Record<string, JSONValue> },
   };
 }
 
@@ -76,6 +73,7 @@ export class ReplyChunks {
   private toolOutputInStep = false;
   private readonly announced = new Set<string>();
   private readonly settled = new Set<string>();
+  private readonly sources = new SourceList();
   private final: MessageDto | undefined;
 
   constructor(
@@ -137,10 +135,7 @@ export class ReplyChunks {
     const content = reply?.content ?? '';
     if (content.startsWith(this.streamed) && content.length > this.streamed.length) this.appendText(content.slice(this.streamed.length));
     this.closeText();
-    for (const source of reply?.metadata.sources ?? []) {
-      const chunk = sourceChunk(source);
-      if (chunk) this.emit(chunk);
-    }
+    this.cite(reply?.metadata.sources ?? []);
     if (reply) this.emit(messagePart(reply));
     this.emit(runPart(run));
     this.emit({ type: 'finish-step' });
@@ -169,7 +164,10 @@ export class ReplyChunks {
 
   private tool({ callId, name, status, args, result }: ToolEvent): void {
     this.announceTool(callId, name, args);
-    if (status === 'completed') this.settleTool(callId, { output: result });
+    if (status === 'completed') {
+      this.settleTool(callId, { output: result });
+      this.cite(citationsOf(name, result));
+    }
     else if (status === 'failed') this.settleTool(callId, { errorText: text((result as { error?: unknown } | undefined)?.error) ?? 'The tool failed' });
   }
 
@@ -186,6 +184,11 @@ export class ReplyChunks {
     this.settled.add(callId);
     this.toolOutputInStep = true;
     this.emit('errorText' in outcome ? { type: 'tool-output-error', toolCallId: callId, errorText: outcome.errorText } : { type: 'tool-output-available', toolCallId: callId, output: outcome.output });
+  }
+
+  /** Sources as soon as a result names them, each once, as many as the reply's metadata keeps. */
+  private cite(sources: readonly MessageSource[]): void {
+    for (const source of this.sources.add(sources)) this.emit(sourceChunk(source));
   }
 
   private appendText(delta: string): void {

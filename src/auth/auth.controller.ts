@@ -140,6 +140,7 @@ export class AuthController {
       '- conversations the caller owned alone (no other participant), or had deleted, are deleted with everything in them (messages, runs, tool calls);',
       '- a shared conversation the caller owned passes to its longest-standing remaining participant (members before viewers) and loses its title and system prompt;',
       "- in every conversation, the caller's messages and the agent's replies to them become tombstones (empty content and metadata, deletedAt set, author shown as a deleted user); the runs the caller triggered lose their tool arguments, results and errors, and unfinished ones are cancelled; the agent's rolling summary of those conversations is dropped;",
+      '- every document the caller uploaded, to their library or to a conversation that lives on, is deleted with its bytes (as their messages keep nothing of what they wrote);',
       '- the caller leaves every conversation;',
       '- the account keeps only its id and timestamps: no email, name or password.',
       'Other participants receive message:deleted, conversation:updated and lose the conversations that were deleted, as for any other change.',

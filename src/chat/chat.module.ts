@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AgentModule } from '../agent/agent.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
+import { DocumentsModule } from '../documents/documents.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
@@ -11,7 +12,7 @@ import { EventStreams } from './event-streams.service.js';
  * queued; the conversation's events reach clients over SSE (here) and Socket.IO (the gateway).
  */
 @Module({
-  imports: [AgentModule, ConversationsModule, MessagesModule],
+  imports: [AgentModule, ConversationsModule, DocumentsModule, MessagesModule],
   controllers: [ChatController],
   providers: [ChatService, EventStreams],
   exports: [ChatService, EventStreams],

@@ -1,13 +1,15 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
+import { AppError, ErrorCode, type FieldErrors, fieldError, RateLimitedError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
+import { DocumentsService } from '../documents/documents.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
+import type { MessageAttachment } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
@@ -49,6 +51,7 @@ export class ChatService {
     private readonly scheduler: RunScheduler,
     private readonly snapshots: RunSnapshots,
     private readonly models: ModelFactory,
+    private readonly documents: DocumentsService,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
   ) {}
@@ -58,11 +61,12 @@ export class ChatService {
     // A retry of a stored message is answered before any limit: it adds nothing.
     const replay = dto.clientMessageId ? await this.messagesService.findReplay(user, access, dto.clientMessageId) : undefined;
     if (replay) return this.replayed(replay);
+    const attachments = await this.attachmentsOf(access.view.id, dto.attachments);
     const replies = agentReplies(access.view.agent.mode, dto.content);
     let sent: SendOutcome;
     try {
       if (replies) await this.checkQuota(user);
-      sent = await this.messagesService.send(user, access, dto);
+      sent = await this.messagesService.send(user, access, dto, attachments);
     } catch (error) {
       // A concurrent send of the same message (another transport, a retry) may have stored it
       // meanwhile, using up the last of a limit: that one is a replay, which no limit refuses.
@@ -76,6 +80,34 @@ export class ChatService {
     if (!replies) return { message, run: null };
     const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
     return { message, run: RunDto.from(run) };
+  }
+
+  /**
+   * The documents a message may carry: documents of its own conversation only, which every
+   * participant can read (DocumentsService), so that attaching one shows nobody, the agent's
+   * readers included, anything they could not read already. A private document is uploaded to the
+   * conversation first; anything else, whoever owns it and whether it exists, is "no document in
+   * this conversation" alike. A document still being processed is accepted (the run waits a while
+   * for its text); one that failed has no text to give and is refused with its reason.
+   */
+  private async attachmentsOf(conversationId: string, requested: string[] | undefined): Promise<MessageAttachment[]> {
+    if (!requested?.length) return [];
+    const max = this.config.limits.attachmentsMax;
+    if (requested.length > max) throw fieldError('attachments', `attachments must contain no more than ${max} elements`);
+    const ids = requested.map((id) => id.toLowerCase());
+    if (new Set(ids).size !== ids.length) throw fieldError('attachments', 'attachments must not name a document twice');
+    const found = new Map((await this.documents.attachable(conversationId, ids)).map((document) => [document.id, document]));
+    const errors: FieldErrors = {};
+    for (const [index, id] of ids.entries()) {
+      const document = found.get(id);
+      if (!document) errors[`attachments.${index}`] = ['no document with this id in this conversation (upload it with conversationId first)'];
+      else if (document.status === 'failed') errors[`attachments.${index}`] = [`the document could not be processed: ${document.error ?? 'unreadable'}`];
+    }
+    if (Object.keys(errors).length) throw new AppError(HttpStatus.BAD_REQUEST, ErrorCode.VALIDATION, 'Validation failed', errors);
+    return ids.map((id) => {
+      const { filename, mediaType, bytes } = found.get(id)!;
+      return { id, filename, mediaType, bytes };
+    });
   }
 
   /** A stored message sent again, with the run that answered it (if any). */

@@ -44,6 +44,8 @@ export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent
       return { name: 'typing', payload: { conversationId: event.conversationId, userId: event.userId, isTyping: event.isTyping } };
     case 'presence':
       return { name: 'presence', payload: { conversationId: event.conversationId, online: event.online } };
+    case 'document.updated':
+      return { name: 'document:updated', payload: { document: event.document } };
     default:
       return undefined;
   }

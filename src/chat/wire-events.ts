@@ -2,6 +2,7 @@ import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
 import type { SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
+import type { DocumentDto } from '../documents/dto/document.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from './dto/ws.dto.js';
 
@@ -51,6 +52,11 @@ export interface ServerToClientEvents {
   /** Not echoed to the typist. */
   typing: (payload: { conversationId: string; userId: string; isTyping: boolean }) => void;
   presence: (payload: { conversationId: string; online: string[] }) => void;
+  /**
+   * A document's processing moved on (ready or failed), as GET /documents/:id shows it: to the
+   * conversation for its documents, to the owner's own connections for a private one.
+   */
+  'document:updated': (payload: { document: DocumentDto }) => void;
   /** The connection's session ended (or its access token expired): the connection closes next. */
   'session:expired': (payload: { reason: SessionExpiredReason }) => void;
   /** Events may have been lost (a Redis outage): re-join these conversations from the last version. */
@@ -82,6 +88,7 @@ export const SERVER_EVENTS: Record<ServerEventName, 'bus' | 'transport'> = {
   'run:cancelled': 'bus',
   typing: 'bus',
   presence: 'bus',
+  'document:updated': 'bus',
   'session:expired': 'transport',
   resync: 'transport',
   'server:shutdown': 'transport',

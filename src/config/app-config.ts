@@ -2,6 +2,7 @@ import { type AgentSettings, parseAgentSettings } from './agent.config.js';
 import { type AppSettings, parseAppSettings } from './app.config.js';
 import { type AuthSettings, parseAuthSettings } from './auth.config.js';
 import { type DatabaseSettings, parseDatabaseSettings } from './database.config.js';
+import { type EmbeddingSettings, parseEmbeddingSettings } from './embedding.config.js';
 import type { Env } from './env.js';
 import { type LimitSettings, parseLimitSettings } from './limits.config.js';
 import { parseRedisSettings, type RedisSettings } from './redis.config.js';
@@ -15,18 +16,21 @@ export class AppConfig {
     readonly auth: AuthSettings,
     readonly limits: LimitSettings,
     readonly agent: AgentSettings,
+    readonly embedding: EmbeddingSettings,
   ) {}
 
   /** Throws a ConfigError naming the first invalid variable. */
   static fromEnv(env: Env): AppConfig {
     const app = parseAppSettings(env);
+    const agent = parseAgentSettings(env);
     return new AppConfig(
       app,
       parseDatabaseSettings(env),
       parseRedisSettings(env),
       parseAuthSettings(env, app),
       parseLimitSettings(env),
-      parseAgentSettings(env),
+      agent,
+      parseEmbeddingSettings(env, agent),
     );
   }
 

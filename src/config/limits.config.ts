@@ -1,5 +1,8 @@
 import { type Env, readInt } from './env.js';
 
+/** The most ATTACHMENTS_MAX may allow: every attachment is read in full for each run. */
+export const MAX_ATTACHMENTS = 20;
+
 export interface LimitSettings {
   messageMaxLength: number;
   messageRateLimit: number;
@@ -31,6 +34,39 @@ export interface LimitSettings {
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
+  /** Largest upload: any document, and images (which go to models whole). */
+  documentMaxBytes: number;
+  imageMaxBytes: number;
+  /** Uploads one user may have under way at once (per instance); 429 beyond. */
+  uploadsPerUserAtOnce: number;
+  /** An upload that sends no byte for this long is given up (408). */
+  uploadIdleTimeoutMs: number;
+  /** Documents one message may carry as attachments. */
+  attachmentsMax: number;
+  /**
+   * How long a run waits for an attached document that is still being processed before it answers
+   * without that document's text (and says so).
+   */
+  attachmentWaitMs: number;
+  /**
+   * What one user may keep: every document they uploaded that still exists (their private library
+   * and their uploads to conversations, also ones they left), in bytes and in number.
+   */
+  documentQuotaBytesPerUser: number;
+  documentsPerUser: number;
+  /** What one conversation may hold, whoever uploaded it. */
+  documentQuotaBytesPerConversation: number;
+  documentsPerConversation: number;
+  /** Documents whose text is extracted at once on this instance, each in a worker process. */
+  documentExtractionConcurrency: number;
+  /** Time one document's extraction may take before its worker process is killed and the document fails. */
+  documentExtractionTimeoutMs: number;
+  /** Heap of one extraction worker process: a file that needs more fails, the server does not. */
+  documentExtractionMemoryMb: number;
+  /** Characters of text indexed per document; the rest is not read (the document says so). */
+  documentMaxTextChars: number;
+  /** Chunks indexed per document; the rest of its text is not (the document says so). */
+  documentMaxChunks: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -55,5 +91,20 @@ export function parseLimitSettings(env: Env): LimitSettings {
     sseMaxStreamsPerUser: readInt(env, 'SSE_MAX_STREAMS_PER_USER', 20, { min: 1, max: 1_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
+    documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
+    uploadsPerUserAtOnce: readInt(env, 'UPLOADS_PER_USER_AT_ONCE', 3, { min: 1, max: 1000 }),
+    uploadIdleTimeoutMs: readInt(env, 'UPLOAD_IDLE_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 }),
+    attachmentsMax: readInt(env, 'ATTACHMENTS_MAX', 5, { min: 0, max: MAX_ATTACHMENTS }),
+    attachmentWaitMs: readInt(env, 'ATTACHMENT_WAIT_MS', 15_000, { min: 0, max: 600_000 }),
+    documentQuotaBytesPerUser: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_USER', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerUser: readInt(env, 'DOCUMENTS_PER_USER', 500, { min: 1, max: 10_000_000 }),
+    documentQuotaBytesPerConversation: readInt(env, 'DOCUMENT_QUOTA_BYTES_PER_CONVERSATION', 100 * 1024 * 1024, { min: 1024, max: 1024 ** 4 }),
+    documentsPerConversation: readInt(env, 'DOCUMENTS_PER_CONVERSATION', 200, { min: 1, max: 10_000_000 }),
+    documentExtractionConcurrency: readInt(env, 'DOCUMENT_EXTRACTION_CONCURRENCY', 2, { min: 1, max: 64 }),
+    documentExtractionTimeoutMs: readInt(env, 'DOCUMENT_EXTRACTION_TIMEOUT_MS', 60_000, { min: 100, max: 3_600_000 }),
+    documentExtractionMemoryMb: readInt(env, 'DOCUMENT_EXTRACTION_MEMORY_MB', 512, { min: 64, max: 65_536 }),
+    documentMaxTextChars: readInt(env, 'DOCUMENT_MAX_TEXT_CHARS', 2_000_000, { min: 1000, max: 100_000_000 }),
+    documentMaxChunks: readInt(env, 'DOCUMENT_MAX_CHUNKS', 5000, { min: 1, max: 10_000_000 }),
   };
 }

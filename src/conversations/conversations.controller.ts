@@ -78,7 +78,7 @@ export class ConversationsController {
   @ApiOperation({
     operationId: 'deleteConversation',
     summary: 'Delete the conversation (owner only)',
-    description: 'A soft delete: participants lose it at once, and its SSE streams end with conversation:closed.',
+    description: 'A soft delete: participants lose it at once, and its SSE streams end with conversation:closed. Its documents are deleted with it, bytes included.',
   })
   @ApiNoContentResponse()
   @ApiErrors(400, 403, 404)

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { UsersModule } from '../users/users.module.js';
 import { ConversationCache } from './conversation-cache.js';
+import { ConversationDeletion } from './conversation-deletion.js';
 import { ConversationsErasure } from './conversations.erasure.js';
 import { ConversationsController } from './conversations.controller.js';
 import { ConversationsRepository } from './conversations.repository.js';
@@ -9,7 +10,7 @@ import { ConversationsService } from './conversations.service.js';
 @Module({
   imports: [UsersModule],
   controllers: [ConversationsController],
-  providers: [ConversationsRepository, ConversationsService, ConversationCache, ConversationsErasure],
-  exports: [ConversationsService, ConversationsRepository],
+  providers: [ConversationsRepository, ConversationsService, ConversationCache, ConversationsErasure, ConversationDeletion],
+  exports: [ConversationsService, ConversationsRepository, ConversationDeletion],
 })
 export class ConversationsModule {}

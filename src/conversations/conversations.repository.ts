@@ -224,8 +224,17 @@ export class ConversationsRepository {
     if (Object.keys(flags).length) await (manager?.getRepository(ParticipantEntity) ?? this.participants).update({ conversationId, userId }, flags);
   }
 
-  async softDelete(id: string): Promise<void> {
-    await this.conversations.update({ id }, { deletedAt: () => 'now()' });
+  /**
+   * Marks the conversation deleted and, in the same transaction, runs `alongside` (what goes with
+   * it). False, and nothing run, if it was already deleted.
+   */
+  async softDelete(id: string, alongside: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const rows = rowsOf<unknown>(await manager.query(`UPDATE conversations SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING 1`, [id]));
+      if (!rows.length) return false;
+      await alongside(manager);
+      return true;
+    });
   }
 
   /**

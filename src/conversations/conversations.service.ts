@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { ConversationCache } from './conversation-cache.js';
+import { ConversationDeletion } from './conversation-deletion.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
 import { ConversationsRepository } from './conversations.repository.js';
 import {
@@ -57,6 +58,7 @@ export class ConversationsService {
     private readonly bus: RealtimeBus,
     private readonly cache: ConversationCache,
     private readonly config: AppConfig,
+    private readonly deletion: ConversationDeletion,
   ) {}
 
   /** Only providers the operator configured, and only models AGENT_ALLOWED_MODELS lists: each one spends the operator's key. */
@@ -165,7 +167,7 @@ export class ConversationsService {
 
   async remove(user: AuthUser, id: string): Promise<void> {
     await this.authorize(id, user, 'manage');
-    await this.conversations.softDelete(id);
+    await this.conversations.softDelete(id, (manager) => this.deletion.run(id, manager));
     this.bus.publish({ type: 'conversation.deleted', conversationId: id });
   }
 

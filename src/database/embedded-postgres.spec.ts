@@ -105,6 +105,51 @@ describe('EmbeddedPostgres', () => {
     expect(warn).not.toHaveBeenCalled();
   });
 
+  it('has pgvector however the database starts: in memory or on disk, from the template or initdb, new or reopened', async () => {
+    const nearest = async (url: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query<{ id: number }>(`SELECT id FROM points ORDER BY embedding <=> '[1, 0.1]' LIMIT 1`)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    const create = async (url: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+        await client.query(`CREATE TABLE points (id int PRIMARY KEY, embedding vector)`);
+        await client.query(`INSERT INTO points VALUES (1, '[1, 0]'), (2, '[0, 1]')`);
+      } finally {
+        await client.end();
+      }
+    };
+    for (const options of [
+      { dataDir: undefined, template },
+      { dataDir: undefined, template: join(scratch, 'missing.tar.gz') },
+      { dataDir: join(scratch, 'vectors-templated'), template },
+      { dataDir: join(scratch, 'vectors-initdb'), template: join(scratch, 'missing.tar.gz') },
+    ]) {
+      const db = await EmbeddedPostgres.start(options);
+      try {
+        await create(db.url);
+        expect(await nearest(db.url)).toEqual([{ id: 1 }]);
+      } finally {
+        await db.stop();
+      }
+      if (!options.dataDir) continue;
+      const reopened = await EmbeddedPostgres.start(options);
+      try {
+        expect(await nearest(reopened.url)).toEqual([{ id: 1 }]);
+      } finally {
+        await reopened.stop();
+      }
+    }
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   it('runs initdb, quietly, when there is no template', async () => {
     const db = await EmbeddedPostgres.start({ dataDir: join(scratch, 'untemplated'), template: join(scratch, 'missing.tar.gz') });
     try {

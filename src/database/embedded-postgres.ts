@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
-import { defaultTemplateFile, extractTar, readTemplate } from './pglite-template.js';
+import { defaultTemplateFile, extractTar, PGLITE_EXTENSIONS, readTemplate } from './pglite-template.js';
 import { PGliteWireServer } from './pglite-wire-server.js';
 
 const logger = new Logger('Database');
@@ -44,7 +44,9 @@ export class EmbeddedPostgres {
       lockFile = acquireLock(join(dataDir, 'pgdata.lock'));
       db = await openOnDisk(join(dataDir, 'pgdata'), template);
     } else {
-      db = (await fromTemplate(template, (tar) => PGlite.create({ loadDataDir: new Blob([tar]) }))) ?? (await PGlite.create());
+      db =
+        (await fromTemplate(template, (tar) => PGlite.create({ loadDataDir: new Blob([tar]), extensions: PGLITE_EXTENSIONS }))) ??
+        (await PGlite.create({ extensions: PGLITE_EXTENSIONS }));
     }
 
     // PGlite lets whoever connects in as a superuser, so the database is served only to this
@@ -128,7 +130,7 @@ async function openOnDisk(pgdata: string, template: string): Promise<PGlite> {
         throw error;
       }
       try {
-        return await PGlite.create(pgdata);
+        return await PGlite.create(pgdata, { extensions: PGLITE_EXTENSIONS });
       } catch (error) {
         // Nothing but the template is in there yet: clear it for initdb.
         rmSync(pgdata, { recursive: true, force: true });
@@ -137,7 +139,7 @@ async function openOnDisk(pgdata: string, template: string): Promise<PGlite> {
     });
     if (db) return db;
   }
-  return PGlite.create(pgdata);
+  return PGlite.create(pgdata, { extensions: PGLITE_EXTENSIONS });
 }
 
 /** Opens a database from the template, or undefined (initdb then) if there is none or it does not work. */

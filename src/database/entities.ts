@@ -5,6 +5,7 @@ import { SessionEntity } from '../auth/session.entity.js';
 import { StreamTicketEntity } from '../auth/stream-ticket.entity.js';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { ParticipantEntity } from '../conversations/participant.entity.js';
+import { DocumentChunkEntity, DocumentContentEntity, DocumentEntity } from '../documents/document.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 
@@ -19,4 +20,7 @@ export const ENTITIES = [
   MessageEntity,
   RunEntity,
   ToolInvocationEntity,
+  DocumentEntity,
+  DocumentContentEntity,
+  DocumentChunkEntity,
 ];

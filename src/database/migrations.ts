@@ -4,6 +4,11 @@ import { Sessions1795400000000 } from '../../migrations/1795400000000-Sessions.j
 import { ReplyStreamIndex1795450000000 } from '../../migrations/1795450000000-ReplyStreamIndex.js';
 import { Versions1795500000000 } from '../../migrations/1795500000000-Versions.js';
 import { StreamTickets1795600000000 } from '../../migrations/1795600000000-StreamTickets.js';
+import { Documents1795700000000 } from '../../migrations/1795700000000-Documents.js';
+import { DocumentChunks1795800000000 } from '../../migrations/1795800000000-DocumentChunks.js';
+import { DocumentProcessingLease1795810000000 } from '../../migrations/1795810000000-DocumentProcessingLease.js';
+import { DocumentChunkEmbeddings1795820000000 } from '../../migrations/1795820000000-DocumentChunkEmbeddings.js';
+import { MessageAttachments1795830000000 } from '../../migrations/1795830000000-MessageAttachments.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -13,4 +18,9 @@ export const MIGRATIONS = [
   ReplyStreamIndex1795450000000,
   Versions1795500000000,
   StreamTickets1795600000000,
+  Documents1795700000000,
+  DocumentChunks1795800000000,
+  DocumentProcessingLease1795810000000,
+  DocumentChunkEmbeddings1795820000000,
+  MessageAttachments1795830000000,
 ];

@@ -4,6 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 
 /*
  * A template is a freshly initialised PGlite data directory, as a gzipped tar (the format of
@@ -17,6 +18,12 @@ const DIST = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../dist
 const PREFIX = 'pglite-template-';
 
 let version: string | undefined;
+
+/**
+ * Loaded into every PGlite instance: a data directory whose schema uses an extension cannot be
+ * opened without it (pgvector for the embeddings of document chunks).
+ */
+export const PGLITE_EXTENSIONS = { vector };
 
 /** The installed PGlite release: a data directory is only known to work with the release that made it. */
 export function pgliteVersion(): string {
@@ -35,7 +42,7 @@ export function defaultTemplateFile(): string {
 
 /** Initialises a database in memory and writes it out as a template (atomically: never a partial file). */
 export async function writeTemplate(file: string): Promise<void> {
-  const db = await PGlite.create();
+  const db = await PGlite.create({ extensions: PGLITE_EXTENSIONS });
   let dump: Blob;
   try {
     // The dump is of a running server, so a copy starts with crash recovery (as PGlite's own

@@ -250,7 +250,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       this.endSessions(event);
       return;
     }
-    if (!this.server || event.conversationId === undefined) return;
+    if (!this.server) return;
+    if (event.type === 'document.updated' && event.conversationId === undefined) {
+      // A private document: its owner's connections alone.
+      this.emitTo(this.server.local.to(userRoom(event.document.ownerId)), event);
+      return;
+    }
+    if (event.conversationId === undefined) return;
     const local = this.server.local;
     const room = conversationRoom(event.conversationId);
     switch (event.type) {
@@ -269,14 +275,17 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       case 'conversation.deleted':
         this.evict(event.conversationId);
         return;
-      default: {
-        const client = toClientEvent(event, '');
-        if (!client) return;
+      default:
         // Typing is not echoed to the typist's own sockets.
-        emitEvent(event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room), client);
-        this.metrics.eventsOut.inc({ event: client.name });
-      }
+        this.emitTo(event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room), event);
     }
+  }
+
+  private emitTo(target: Parameters<typeof emitEvent>[0], event: RealtimeEvent): void {
+    const client = toClientEvent(event, '');
+    if (!client) return;
+    emitEvent(target, client);
+    this.metrics.eventsOut.inc({ event: client.name });
   }
 
   /**

@@ -8,6 +8,7 @@ import { ConversationFeed } from '../chat/conversation-feed.js';
 import type { SseStream } from '../chat/sse.js';
 import { CLIENT_EVENT_NAMES, SERVER_EVENTS, type SseOnlyEvents } from '../chat/wire-events.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
+import type { DocumentDto } from '../documents/dto/document.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { RealtimeEvent, RealtimeEventType } from '../realtime/realtime.events.js';
 import { AppConfig } from '../config/app-config.js';
@@ -49,6 +50,7 @@ const everyBusEvent: { [T in RealtimeEventType]: Extract<RealtimeEvent, { type: 
   'run.snapshot': { type: 'run.snapshot', runId: run.id, requestId: 'q1', content: 'Hel', index: 0 },
   typing: { type: 'typing', conversationId: C, userId: 'u2', isTyping: true },
   presence: { type: 'presence', conversationId: C, online: ['u1'] },
+  'document.updated': { type: 'document.updated', conversationId: C, document: { id: 'd1', ownerId: 'u2', conversationId: C } as DocumentDto },
   'user.changed': { type: 'user.changed', userId: 'u1' },
   'participant.removed': { type: 'participant.removed', conversationId: C, userId: 'u3' },
   'conversation.deleted': { type: 'conversation.deleted', conversationId: C },
@@ -114,6 +116,19 @@ describe('the wire contract', () => {
     bus.resumed$.next();
     gateway.beforeApplicationShutdown();
     expect(names(emitted)).toEqual(names(Object.keys(SERVER_EVENTS)));
+  });
+
+  it("Socket.IO: a document's update goes to its conversation, or for a private one to its owner's sockets alone", () => {
+    const { namespace } = recordingNamespace();
+    const targets: string[] = [];
+    const to = (room: string) => ({ except: () => ({ emit: () => targets.push(`${room} (except)`) > 0 }), emit: () => targets.push(room) > 0 });
+    Object.assign(namespace, { local: { to } });
+    const bus = { events$: new Subject<RealtimeEvent>(), resumed$: new Subject<void>() };
+    gateway = gatewayOn(namespace, bus);
+    const document = { id: 'd1', ownerId: 'u2', conversationId: null } as DocumentDto;
+    bus.events$.next({ type: 'document.updated', document });
+    bus.events$.next({ type: 'document.updated', conversationId: C, document: { ...document, conversationId: C } });
+    expect(targets).toEqual(['user:u2', `conversation:${C}`]);
   });
 
   it('SSE: a conversation feed sends the bus events of the contract and its own frames, nothing else', async () => {

@@ -13,6 +13,7 @@ import {
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { BIGINT_AS_NUMBER } from '../database/bigint-column.js';
 import { UserEntity } from '../users/user.entity.js';
+import type { MessageSource } from './message-source.js';
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'system', 'tool'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
@@ -26,8 +27,19 @@ export interface MessageMetadata {
   model?: string;
   usage?: { inputTokens: number; outputTokens: number };
   toolCalls?: unknown[];
-  sources?: unknown[];
+  sources?: MessageSource[];
   error?: { code: string; message: string };
+}
+
+/**
+ * A document a message carries, as it was when the message was sent. The document itself may be
+ * deleted later: the entry stays, so the message (and the agent) can still say what it carried.
+ */
+export interface MessageAttachment {
+  id: string;
+  filename: string;
+  mediaType: string;
+  bytes: number;
 }
 
 @Entity('messages')
@@ -87,6 +99,10 @@ export class MessageEntity {
 
   @Column({ type: 'jsonb', default: {} })
   metadata!: MessageMetadata;
+
+  /** Documents of the conversation sent with the message (people's messages only). */
+  @Column({ type: 'jsonb', default: [] })
+  attachments!: MessageAttachment[];
 
   /**
    * A streaming reply's last checkpoint: the index of the last delta its stored content covers

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MAX_SEQ } from '../common/pagination/query-params.js';
 import { rowsOf } from '../database/query-rows.js';
-import { MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
+import { type MessageAttachment, MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
 
 /** Columns clients may see (never the search vector). */
 const COLUMN_NAMES = [
@@ -17,6 +17,7 @@ const COLUMN_NAMES = [
   'client_message_id',
   'run_id',
   'metadata',
+  'attachments',
   'created_at',
   'edited_at',
   'deleted_at',
@@ -31,8 +32,10 @@ const M_COLUMNS = COLUMN_NAMES.map((name) => `m.${name}`).join(', ');
  * separates it from the next message). jsonb prints a space after every colon and comma, so
  * metadata is counted a little high.
  */
-const ROW_FIELDS_BYTES = 450;
-const SERIALIZED_SIZE = `${ROW_FIELDS_BYTES} + octet_length(to_json(content)::text) + octet_length(metadata::text) + coalesce(octet_length(to_json(client_message_id)::text), 4)`;
+const ROW_FIELDS_BYTES = 470;
+const SERIALIZED_SIZE =
+  `${ROW_FIELDS_BYTES} + octet_length(to_json(content)::text) + octet_length(metadata::text) + octet_length(attachments::text) ` +
+  `+ coalesce(octet_length(to_json(client_message_id)::text), 4)`;
 
 interface MessageRow {
   id: string;
@@ -47,6 +50,7 @@ interface MessageRow {
   client_message_id: string | null;
   run_id: string | null;
   metadata: MessageMetadata;
+  attachments: MessageAttachment[];
   created_at: Date;
   edited_at: Date | null;
   deleted_at: Date | null;
@@ -65,6 +69,7 @@ function toEntity(row: MessageRow): MessageEntity {
     clientMessageId: row.client_message_id,
     runId: row.run_id,
     metadata: row.metadata ?? {},
+    attachments: row.attachments ?? [],
     createdAt: row.created_at,
     editedAt: row.edited_at,
     deletedAt: row.deleted_at,
@@ -80,12 +85,21 @@ export interface NewMessage {
   clientMessageId?: string | null;
   runId?: string | null;
   metadata?: MessageMetadata;
+  attachments?: MessageAttachment[];
 }
 
 export interface HistoryWindow {
   limit: number;
   afterSeq?: number;
   beforeSeq?: number;
+}
+
+/** Which messages a search reads, among those of the conversations the user takes part in. */
+export interface MessageSearchScope {
+  /** Only this conversation's… */
+  conversationId?: string;
+  /** …and the user's own messages in the others. */
+  ownMessagesElsewhere?: boolean;
 }
 
 export interface SearchRow {
@@ -109,8 +123,8 @@ const appendStatement = (also = '') => `
     WHERE id = $1 AND deleted_at IS NULL
     RETURNING id, last_seq, version
   ), inserted AS (
-    INSERT INTO messages (conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata)
-    SELECT next.id, next.last_seq, next.version, $2, $3, $4, $5, $6, $7, $8 FROM next
+    INSERT INTO messages (conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
+    SELECT next.id, next.last_seq, next.version, $2, $3, $4, $5, $6, $7, $8, $9 FROM next
     ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING ${COLUMNS}
   ), marker AS (
@@ -136,6 +150,7 @@ function appendParameters(input: NewMessage): unknown[] {
     input.clientMessageId ?? null,
     input.runId ?? null,
     JSON.stringify(input.metadata ?? {}),
+    JSON.stringify(input.attachments ?? []),
   ];
 }
 
@@ -362,7 +377,7 @@ export class MessagesRepository {
    */
   async softDelete(conversationId: string, id: string, version: number, manager: EntityManager): Promise<MessageEntity | undefined> {
     const rows = rowsOf<MessageRow>(await manager.query(
-      `UPDATE messages SET content = '', metadata = '{}', deleted_at = now(), version = $3
+      `UPDATE messages SET content = '', metadata = '{}', attachments = '[]', deleted_at = now(), version = $3
        WHERE conversation_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
       [conversationId, id, version],
     ));
@@ -395,7 +410,7 @@ export class MessagesRepository {
                   bumped.base + row_number() OVER (PARTITION BY target.conversation_id, target.changes ORDER BY target.seq) AS version
            FROM target LEFT JOIN bumped ON bumped.id = target.conversation_id
          )
-         UPDATE messages m SET content = '', metadata = '{}', client_message_id = NULL, deleted_at = coalesce(m.deleted_at, now()),
+         UPDATE messages m SET content = '', metadata = '{}', attachments = '[]', client_message_id = NULL, deleted_at = coalesce(m.deleted_at, now()),
            version = CASE WHEN numbered.changes THEN numbered.version ELSE m.version END
          FROM numbered WHERE m.id = numbered.id
          RETURNING m.id, m.conversation_id, m.seq, m.version, numbered.changes`,
@@ -420,7 +435,7 @@ export class MessagesRepository {
     query: string,
     limit: number,
     marks: { start: string; stop: string },
-    conversationId?: string,
+    scope: MessageSearchScope = {},
   ): Promise<SearchRow[]> {
     const rows: (MessageRow & { conversation_title: string; rank: number; snippet: string })[] = await this.dataSource.query(
       `SELECT hit.*, ts_headline('${SEARCH_CONFIG}', hit.content, websearch_to_tsquery('${SEARCH_CONFIG}', $2), $4) AS snippet
@@ -431,13 +446,13 @@ export class MessagesRepository {
          JOIN conversation_participants p ON p.conversation_id = m.conversation_id AND p.user_id = $1
          JOIN conversations c ON c.id = m.conversation_id AND c.deleted_at IS NULL
          WHERE m.search_vector @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2) AND m.deleted_at IS NULL
-           AND ($5::uuid IS NULL OR m.conversation_id = $5::uuid)
+           AND ($5::uuid IS NULL OR m.conversation_id = $5::uuid OR ($6::boolean AND m.author_id = $1))
          ORDER BY rank DESC, m.created_at DESC
          LIMIT $3
        ) hit
        ORDER BY hit.rank DESC, hit.created_at DESC`,
       // Quoted: an unquoted empty delimiter makes ts_headline take the next comma as the value.
-      [userId, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=30, MinWords=10, MaxFragments=2`, conversationId ?? null],
+      [userId, query, limit, `StartSel="${marks.start}", StopSel="${marks.stop}", MaxWords=30, MinWords=10, MaxFragments=2`, scope.conversationId ?? null, scope.ownMessagesElsewhere ?? false],
     );
     return rows.map((row) => ({ message: toEntity(row), conversationTitle: row.conversation_title, rank: Number(row.rank), snippet: row.snippet }));
   }

@@ -9,6 +9,7 @@ import { type ConversationAccess, ConversationsService, conversationNotFound } f
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
+import type { MessageAttachment } from './message.entity.js';
 import { MessagesRepository } from './messages.repository.js';
 
 const MARK_START = '\u0002';
@@ -85,10 +86,11 @@ export class MessagesService {
   }
 
   /**
-   * Stores a message from a sender the caller has authorized (`access`), within the rate limit.
-   * A concurrent retry with the same clientMessageId gets the stored message (`created: false`).
+   * Stores a message from a sender the caller has authorized (`access`), within the rate limit,
+   * with the attachments the caller has checked. A concurrent retry with the same clientMessageId
+   * gets the stored message (`created: false`).
    */
-  async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto): Promise<SendOutcome> {
+  async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto, attachments: MessageAttachment[] = []): Promise<SendOutcome> {
     const conversationId = access.view.id;
     this.checkLength(dto.content);
     await this.takeSendAllowance(user);
@@ -100,6 +102,7 @@ export class MessagesService {
         authorId: user.id,
         content: dto.content,
         clientMessageId: dto.clientMessageId ?? null,
+        attachments,
       });
     } finally {
       // Only the send that stores the message is charged: a concurrent retry of it (from any transport) gives its share back.

@@ -1,6 +1,7 @@
 import type { RunDto } from '../agent/dto/run.dto.js';
 import type { SessionEndReason } from '../common/auth/auth-user.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
+import type { DocumentDto } from '../documents/dto/document.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 
 /**
@@ -40,6 +41,8 @@ export type RealtimeEvent =
   | { type: 'run.snapshot'; conversationId?: undefined; runId: string; requestId: string; content: string; index: number }
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
   | { type: 'presence'; conversationId: string; online: string[] }
+  /** A document's processing moved on: to its conversation, or (a private document) to its owner alone. */
+  | { type: 'document.updated'; conversationId?: string; document: DocumentDto }
   /** Internal: an account was changed or deleted; instances drop what they cached of it. */
   | { type: 'user.changed'; conversationId?: undefined; userId: string }
   /** Sessions ended: their access tokens are refused, their sockets and SSE streams closed. */

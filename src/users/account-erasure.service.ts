@@ -27,7 +27,7 @@ export interface ErasureStep {
  * deletes (with everything in them), or their executing instances would never be told to stop.
  * Fixed here rather than left to the order Nest happens to initialise modules in.
  */
-export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30 } as const;
+export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30, documents: 40 } as const;
 
 /**
  * The steps' locks come first (see ErasureStep.lock), but a conflict is still possible with what

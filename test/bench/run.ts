@@ -12,6 +12,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { retrieval as knowledgeRetrieval, uploads as knowledgeUploads, type BenchContext } from './knowledge/scenarios.js';
 import { api, DIST, freePort, freshDatabase, registerUsers, ROOT, runLoad, startNode, type Running } from './lib.js';
 
 const smoke = process.argv.includes('--smoke');
@@ -341,9 +342,17 @@ async function startup(): Promise<void> {
   });
 }
 
+const knowledge: BenchContext = { smoke, server: SERVER, rounds: ROUNDS, rows, log, fmt, startOurs, alternate };
+async function retrieval(): Promise<void> {
+  await knowledgeRetrieval(knowledge);
+}
+async function uploads(): Promise<void> {
+  await knowledgeUploads(knowledge);
+}
+
 const started = Date.now();
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
-for (const scenario of [startup, http, fanout, relay, idle].filter((s) => !only || only.includes(s.name))) {
+for (const scenario of [startup, http, fanout, relay, idle, retrieval, uploads].filter((s) => !only || only.includes(s.name))) {
   try {
     await scenario();
   } catch (error) {

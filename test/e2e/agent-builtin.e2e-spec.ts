@@ -54,7 +54,7 @@ describe('the builtin offline agent', () => {
     const { reply } = await ask('/search calc');
     expect(reply.content).toMatch(/^Found \d+ messages? matching "calc":/);
     expect(reply.metadata.sources?.length).toBeGreaterThan(0);
-    expect(reply.metadata.sources![0]).toMatchObject({ conversationId, seq: expect.any(Number), excerpt: expect.any(String) });
+    expect(reply.metadata.sources![0]).toMatchObject({ type: 'message', id: expect.any(String), conversationId, seq: expect.any(Number), snippet: expect.any(String), score: expect.any(Number) });
   });
 
   it('is honest about not being a language model', async () => {
@@ -170,10 +170,10 @@ describe('the agent never shows a participant what they could not read', () => {
   const ask = async (token: string, conversationId: string, content: string) => {
     const response = await post(token, `/conversations/${conversationId}/messages?wait=true`, { content });
     expect(response.body.run).toMatchObject({ status: 'completed' });
-    return response.body.reply as { content: string; metadata: { sources?: { conversationId: string; excerpt: string }[] } };
+    return response.body.reply as { content: string; metadata: { sources?: { conversationId: string; snippet: string }[] } };
   };
 
-  it('/search in a shared conversation finds only that conversation, alone it finds all of your own, with clean excerpts', async () => {
+  it("/search in a shared conversation finds only that conversation, alone also your own messages elsewhere (never other people's), with clean excerpts", async () => {
     const [owner, viewer] = await Promise.all([register(t), register(t)]);
     const privateId = (await post(owner.accessToken, '/conversations', { title: 'Private', agent: { mode: 'off' } })).body.id as string;
     await post(owner.accessToken, `/conversations/${privateId}/messages`, { content: 'The private budget for the quarter is the budget we agreed: zebra42' });
@@ -184,24 +184,31 @@ describe('the agent never shows a participant what they could not read', () => {
     for (const query of ['budget', 'zebra42']) {
       const shared = await ask(owner.accessToken, sharedId, `/search ${query}`);
       // It finds the question itself, asked here, and nothing from elsewhere.
-      expect(shared.metadata.sources).toEqual([expect.objectContaining({ conversationId: sharedId, excerpt: `/search **${query}**` })]);
+      expect(shared.metadata.sources).toEqual([expect.objectContaining({ conversationId: sharedId, snippet: `/search **${query}**` })]);
       expect(shared.content).not.toContain('private');
     }
     const seenByViewer = await t.http(`${API}/conversations/${sharedId}/messages`, { token: viewer.accessToken });
     expect(JSON.stringify(seenByViewer.body.items)).not.toContain(privateId);
     expect(JSON.stringify(seenByViewer.body.items)).not.toContain('The private');
     expect((await ask(owner.accessToken, sharedId, '/search plan')).metadata.sources).toContainEqual(
-      expect.objectContaining({ conversationId: sharedId, excerpt: 'shared **plan** for everyone here' }),
+      expect.objectContaining({ conversationId: sharedId, snippet: 'shared **plan** for everyone here' }),
     );
 
     const aloneId = (await post(owner.accessToken, '/conversations', { title: 'Alone' })).body.id as string;
     const alone = await ask(owner.accessToken, aloneId, '/search zebra42');
     expect(alone.metadata.sources).toContainEqual(
-      expect.objectContaining({ conversationId: privateId, excerpt: expect.stringMatching(/budget we agreed: \*\*zebra42\*\*$/) }),
+      expect.objectContaining({ conversationId: privateId, snippet: expect.stringMatching(/budget we agreed: \*\*zebra42\*\*$/) }),
     );
-    const excerpts = (await ask(owner.accessToken, aloneId, '/search budget')).metadata.sources!.map((source) => source.excerpt);
+    const excerpts = (await ask(owner.accessToken, aloneId, '/search budget')).metadata.sources!.map((source) => source.snippet);
     expect(excerpts).toContainEqual(expect.stringMatching(/^(The )?private \*\*budget\*\* for the quarter is the \*\*budget\*\* we agreed: zebra42$/));
     expect(excerpts.join(' ')).not.toContain(',');
+
+    // Alone, never what other people wrote elsewhere: whoever is added here later reads the reply.
+    const theirsId = (await post(viewer.accessToken, '/conversations', { title: 'Theirs', participantIds: [owner.id], agent: { mode: 'off' } })).body.id as string;
+    await post(viewer.accessToken, `/conversations/${theirsId}/messages`, { content: 'my salary is okapi77' });
+    await post(owner.accessToken, `/conversations/${theirsId}/messages`, { content: 'mine is okapi77 too' });
+    const found = (await ask(owner.accessToken, aloneId, '/search okapi77')).metadata.sources!.filter((source) => source.conversationId === theirsId);
+    expect(found.map((source) => source.snippet)).toEqual([expect.stringMatching(/^mine is \*\*okapi77\*\*/)]);
   });
 });
 

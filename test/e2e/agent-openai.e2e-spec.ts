@@ -75,7 +75,7 @@ describe('AgentCore with an OpenAI-compatible provider', () => {
     expect(sent.body.messages[0]).toEqual({ role: 'system', content: 'You are terse.' });
     expect(sent.body.messages.at(-1)).toMatchObject({ role: 'user', content: 'Say hello' });
     expect(sent.body.tools?.map((tool) => tool.function.name).sort()).toEqual(
-      ['calculator', 'conversation_stats', 'get_current_time', 'search_history', 'summarize_conversation'],
+      ['calculator', 'conversation_stats', 'get_current_time', 'search_documents', 'search_history', 'summarize_conversation'],
     );
   });
 

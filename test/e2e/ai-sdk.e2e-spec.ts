@@ -113,9 +113,35 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with the built-in
     const [first] = await h.messages(user, id);
     const sources = partsOf(lastAssistant(chat), 'source-document');
     expect(sources).toContainEqual(
-      expect.objectContaining({ sourceId: first!.id, mediaType: 'text/markdown', title: 'useChat #1', providerMetadata: { agentChat: expect.objectContaining({ messageId: first!.id, seq: 1 }) } }),
+      expect.objectContaining({ sourceId: first!.id, mediaType: 'text/markdown', title: 'useChat #1', providerMetadata: { agentChat: expect.objectContaining({ type: 'message', id: first!.id, seq: 1 }) } }),
     );
     expect(partsOf(lastAssistant(chat), 'tool-search_history')).toEqual([expect.objectContaining({ state: 'output-available' })]);
+  });
+
+  it('shows the document passages /docs found as source-document parts, as soon as the search returns', async () => {
+    const id = await h.conversation(user);
+    const form = new FormData();
+    form.append('conversationId', id);
+    form.append('file', new Blob(['# Orchard\n\nThe quincefold orchard is watered at dawn.\n']), 'orchard.md');
+    const document = (await h.t.http(`${API}/documents`, { method: 'POST', token: user.accessToken, body: form })).body;
+    await until(async () => (await h.t.http(`${API}/documents/${document.id}`, { token: user.accessToken })).body.status === 'ready');
+    const chat = h.chat(user, id);
+    await chat.sendMessage({ text: '/docs quincefold' });
+    const [source] = partsOf(lastAssistant(chat), 'source-document');
+    expect(source).toEqual({
+      type: 'source-document',
+      sourceId: `${document.id}#0`,
+      mediaType: 'text/markdown',
+      title: 'orchard.md',
+      filename: 'orchard.md',
+      providerMetadata: { agentChat: expect.objectContaining({ type: 'document', id: document.id, chunk: 0, snippet: expect.stringContaining('**quincefold**') }) },
+    });
+    const stream = h.recorder.streams.at(-1)!;
+    expectWellFormed(stream);
+    expect(types(stream)).toEqual([
+      'start', 'start-step', 'data-message', 'data-run', 'tool-input-available', 'tool-output-available', 'source-document',
+      'finish-step', 'start-step', 'text-start', 'text-delta', 'text-end', 'data-message', 'data-run', 'finish-step', 'finish',
+    ]);
   });
 
   it('answers honestly when the agent does not reply: the stored message, no text', async () => {

@@ -58,6 +58,8 @@ describe('messages', () => {
           clientMessageId: 'c-1',
           runId: null,
           metadata: {},
+          attachments: [],
+          attachmentDetails: [],
           createdAt: expect.any(String),
           editedAt: null,
           deletedAt: null,

@@ -4,7 +4,10 @@ import { AppDataSource } from '../../src/database/data-source.factory.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
+const BASE_TABLES = ['agent_runs', 'conversation_participants', 'conversations', 'document_chunks', 'document_contents', 'documents', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
+/** Only where the server has pgvector (PGlite does; a PostgreSQL without it keeps full-text search alone). */
+const VECTOR_TABLES = ['document_chunk_embeddings'];
+let TABLES = BASE_TABLES;
 
 async function tables(dataSource: AppDataSource): Promise<string[]> {
   const rows: { table_name: string }[] = await dataSource.query(
@@ -31,6 +34,8 @@ describe('migrations', () => {
     });
     await dataSource.initialize();
     await dataSource.migrate();
+    const [vector] = await dataSource.query(`SELECT 1 FROM pg_extension WHERE extname = 'vector'`);
+    if (vector) TABLES = [...BASE_TABLES, ...VECTOR_TABLES].sort();
   });
   afterAll(async () => {
     await dataSource?.destroy();

@@ -15,8 +15,8 @@ interface Operation {
 
 /** The verbs operationIds start with: `listConversations`, `sendMessage`, `checkReadiness`. */
 const VERBS = [
-  'add', 'cancel', 'check', 'create', 'delete', 'edit', 'export', 'get', 'list', 'login', 'logout', 'mark',
-  'refresh', 'regenerate', 'register', 'remove', 'resume', 'search', 'send', 'stop', 'stream', 'update',
+  'add', 'cancel', 'check', 'create', 'delete', 'download', 'edit', 'export', 'get', 'list', 'login', 'logout', 'mark',
+  'refresh', 'regenerate', 'register', 'remove', 'resume', 'search', 'send', 'stop', 'stream', 'update', 'upload',
 ];
 const VERB_PHRASE = new RegExp(`^(?:${VERBS.join('|')})(?:[A-Z][a-z0-9]*)*$`);
 

@@ -147,9 +147,9 @@ describe('OpenAPI examples', () => {
       sendChatMessageAsPrefilled: 404,
       updateCurrentUser: 200,
     };
-    const withBodies = Object.values(document.paths as Record<string, Record<string, { operationId: string; requestBody?: unknown }>>)
+    const withBodies = Object.values(document.paths as Record<string, Record<string, { operationId: string; requestBody?: { content: Record<string, unknown> } }>>)
       .flatMap((item) => Object.values(item))
-      .filter((operation) => operation.requestBody)
+      .filter((operation) => operation.requestBody?.content['application/json'])
       .map((operation) => operation.operationId);
     expect(Object.keys(tried)).toEqual(expect.arrayContaining(withBodies));
     for (const [operationId, attempt] of Object.entries(tried)) {

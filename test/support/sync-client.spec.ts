@@ -12,6 +12,8 @@ const message = (id: string, seq: number, version: number, fields: Partial<Messa
   status: 'complete',
   runId: null,
   metadata: {},
+  attachments: [],
+  attachmentDetails: [],
   editedAt: null,
   clientMessageId: null,
   createdAt: '2026-01-01T00:00:00.000Z',

@@ -27,7 +27,7 @@ function bait(spaces: number): string {
   return `calculate ${' '.repeat(spaces)}1${' '.repeat(spaces)}x`;
 }
 
-const TOOLS: LanguageModelV3FunctionTool[] = ['calculator', 'get_current_time', 'search_history', 'conversation_stats', 'summarize_conversation'].map((name) => ({
+const TOOLS: LanguageModelV3FunctionTool[] = ['calculator', 'get_current_time', 'search_history', 'search_documents', 'conversation_stats', 'summarize_conversation'].map((name) => ({
   type: 'function',
   name,
   inputSchema: { type: 'object' },
@@ -48,6 +48,7 @@ describe('recognise', () => {
   const calculator = (expression: string) => ({ tool: { name: 'calculator', input: { expression } } });
   const time = (timezone?: string) => ({ tool: { name: 'get_current_time', input: timezone ? { timezone } : {} } });
   const search = (query: string) => ({ tool: { name: 'search_history', input: { query } } });
+  const docs = (query: string) => ({ tool: { name: 'search_documents', input: { query } } });
 
   it.each([
     ['calculate 12 * 7', calculator('12 * 7')],
@@ -66,6 +67,14 @@ describe('recognise', () => {
     ['@agent /calc 2+2', calculator('2+2')],
     ['/time Europe/Paris', time('Europe/Paris')],
     ['/search', { text: 'Usage: `/search <words>`.' }],
+    ['/docs notice period', docs('notice period')],
+    ['/DOCS   "notice period" -draft', docs('"notice period" -draft')],
+    ['/docs', { text: 'Usage: `/docs <words>`, e.g. `/docs notice period`.' }],
+    ['search my documents for the lease terms', docs('the lease terms')],
+    ['look through the docs for q3 numbers?', docs('q3 numbers')],
+    ['what do the documents say about parking?', docs('parking')],
+    ['what do my files say about the deposit', docs('the deposit')],
+    ['search documents budget', docs('budget')],
     ['calculate the meaning of life', { text: NO_LLM_TEXT }],
     ['Write me a poem about the sea', { text: NO_LLM_TEXT }],
   ])('reads %j', (text, intent) => {
@@ -103,7 +112,7 @@ describe('recognise, on generated input', () => {
 
   // Backtracking needs a prefix that starts a match and a long run the pattern can split in many
   // ways, then a tail that makes the match fail: these build exactly that, short and long.
-  const prefix = fc.constantFrom('', 'calculate ', 'compute ', "what's ", 'what is ', 'what time is it in ', 'time in ', "what's the current time now in ", 'search for ', 'find ', 'look up messages about ', '/calc ', '@agent ', 'Grace: ', 'sqrt(');
+  const prefix = fc.constantFrom('', 'search my documents for ', 'what do the docs say about ', '/docs ', 'calculate ', 'compute ', "what's ", 'what is ', 'what time is it in ', 'time in ', "what's the current time now in ", 'search for ', 'find ', 'look up messages about ', '/calc ', '@agent ', 'Grace: ', 'sqrt(');
   const pump = fc.array(fc.constantFrom(' ', '\t', '1', '1 ', '+', ' +', '(', '(0', ' in', 'in ', 'a ', '?', ' ?', '\n', ':', '.'), { minLength: 1, maxLength: 3 }).map((units) => units.join(''));
   const suffix = fc.constantFrom('', 'x', '!', '\n', '?', '??', ')', ' h', ' -', 'LN()');
   const length = fc.oneof(fc.integer({ min: 1, max: MAX_REQUEST_LENGTH }), fc.integer({ min: MAX_REQUEST_LENGTH + 1, max: MESSAGE_MAX_LENGTH }));
@@ -134,6 +143,16 @@ describe('recognise, on generated input', () => {
         expect(recognise(`${verb} ${query}${end}`)).toEqual({ tool: { name: 'search_history', input: { query } } });
       }),
     );
+    fc.assert(
+      fc.property(
+        fc.constantFrom('search my documents for', 'search the docs', 'look in our files for', 'find in the documents', 'what do the documents say about', 'what do docs say'),
+        words,
+        fc.constantFrom('', '?', ' ?'),
+        (verb, query, end) => {
+          expect(recognise(`${verb} ${query}${end}`)).toEqual({ tool: { name: 'search_documents', input: { query } } });
+        },
+      ),
+    );
   });
 });
 
@@ -146,5 +165,40 @@ describe('the crafted message that once blocked the event loop', () => {
     expect(text.length).toBeLessThanOrEqual(MESSAGE_MAX_LENGTH);
     expect(decisionTime(text)).toBeLessThan(BUDGET_MS);
     expect((await answer(text)).text).toBe(NO_LLM_TEXT);
+  });
+});
+
+describe('the answer to /docs', () => {
+  /** What the builtin agent says once search_documents returned this for the query. */
+  async function saysAbout(query: string, value: unknown): Promise<string> {
+    const prompt: LanguageModelV3Prompt = [
+      ...userTurn(`/docs ${query}`),
+      { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'call_1', toolName: 'search_documents', input: { query } }] },
+      { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'call_1', toolName: 'search_documents', output: { type: 'json', value: value as never } }] },
+    ];
+    const { stream } = await new BuiltinModel().doStream({ prompt, tools: TOOLS });
+    let text = '';
+    for await (const part of stream) if (part.type === 'text-delta') text += part.delta;
+    return text;
+  }
+
+  it('quotes each passage with the document, page and heading it comes from', async () => {
+    const results = [
+      { documentId: 'd1', title: 'lease.pdf', mediaType: 'application/pdf', page: 3, heading: 'Notice', chunk: 4, excerpt: 'two months\n\n**notice**', score: 1, content: '' },
+      { documentId: 'd2', title: 'faq.md', mediaType: 'text/markdown', page: null, heading: null, chunk: 0, excerpt: '**notice** by post', score: 0.5, content: '' },
+    ];
+    expect(await saysAbout('notice', { scope: 'conversation', results })).toBe(
+      ['Found 2 passages matching "notice":', '1. "two months **notice**" — lease.pdf, p. 3, under "Notice"', '2. "**notice** by post" — faq.md'].join('\n'),
+    );
+  });
+
+  it.each([
+    ['conversation', { searchable: 2, processing: 0 }, 'No passage in the 2 documents of this conversation matches "zebra".'],
+    ['user', { searchable: 1, processing: 2 }, 'No passage in your 1 document matches "zebra". 2 more are still being processed.'],
+    ['conversation', { searchable: 0, processing: 1 }, 'There is nothing to search yet: 1 document is still being processed. Ask again in a moment.'],
+    ['conversation', { searchable: 0, processing: 0 }, 'This conversation has no documents to search yet. Upload one to it first.'],
+    ['user', { searchable: 0, processing: 0 }, 'You have no documents to search yet, neither in your library nor in your conversations. Upload one first.'],
+  ])('says honestly why nothing was found (%s, %j)', async (scope, documents, expected) => {
+    expect(await saysAbout('zebra', { scope, results: [], documents })).toBe(expected);
   });
 });

@@ -6,7 +6,10 @@ import type {
   LanguageModelV3StreamResult,
 } from '@ai-sdk/provider';
 import { randomUUID } from 'node:crypto';
-import { tokensOf } from '../context.service.js';
+import { tokensOf } from '../../common/text/tokens.js';
+import type { DocumentSearchOutput } from '../tools/search-documents.js';
+import { attachmentMark } from '../attachment-parts.js';
+import { describeAttachments } from './builtin-attachments.js';
 
 export const HELP_TEXT = [
   "I'm the built-in assistant. No language model is configured, so I answer commands:",
@@ -14,9 +17,10 @@ export const HELP_TEXT = [
   '- `/time [time zone]` — the current time, e.g. `/time Europe/Paris`',
   '- `/calc <expression>` — arithmetic, e.g. `/calc (2 + 3) * 4`',
   '- `/search <words>` — search this conversation (all of yours when you are alone in it)',
+  "- `/docs <words>` — search this conversation's documents (also your library and all your conversations' when you are alone in it)",
   '- `/stats` — counts for this conversation',
   '- `/summary` — a summary of this conversation',
-  'Plain requests work too: "what time is it in Tokyo?", "calculate 12 * 7", "search for budget", "summarize".',
+  'Plain requests work too: "what time is it in Tokyo?", "calculate 12 * 7", "search for budget", "search my documents for the lease", "summarize".',
 ].join('\n');
 
 export const NO_LLM_TEXT =
@@ -46,6 +50,7 @@ const TIME_REQUEST = /^(?:(?:what(?:'s| is) the )?(?:current )?time(?: is it)?(?
 const CALCULATION_REQUEST = /^(?:calculate|compute|what(?:'s| is))\s+(\S[\s\S]*)$/i;
 const ARITHMETIC = /^[\d\s+\-*/%^().,]+$/;
 const FUNCTION_CALL = /^(?:sqrt|abs|round|floor|ceil|sin|cos|tan|ln|log|exp|min|max)\s*\(.*\)$/i;
+const DOCUMENTS_REQUEST = /^(?:(?:search|look through|look in|find in) (?:(?:my|our|the) )?(?:documents|docs|files)(?: for)?|what do (?:my |our |the )?(?:documents|docs|files) say(?: about)?)\s+(\S.*)$/i;
 const SEARCH_REQUEST = /^(?:search|find|look up)(?: (?:for|messages about|messages with|history for))?\s+(\S.*)$/i;
 const SUMMARY_REQUEST = /^(?:please )?(?:summari[sz]e|summary|give me a summary)\b/i;
 const STATS_REQUEST = /^(?:stats|statistics|how many messages)\b/i;
@@ -79,6 +84,8 @@ export function recognise(raw: string): Intent {
         return rest ? { tool: { name: 'calculator', input: { expression: rest } } } : { text: 'Usage: `/calc <expression>`, e.g. `/calc 2 + 2`.' };
       case 'search':
         return rest ? { tool: { name: 'search_history', input: { query: rest } } } : { text: 'Usage: `/search <words>`.' };
+      case 'docs':
+        return rest ? { tool: { name: 'search_documents', input: { query: rest } } } : { text: 'Usage: `/docs <words>`, e.g. `/docs notice period`.' };
       case 'stats':
         return { tool: { name: 'conversation_stats', input: {} } };
       case 'summary':
@@ -93,6 +100,8 @@ export function recognise(raw: string): Intent {
   if (time) return { tool: { name: 'get_current_time', input: time[1] ? { timezone: resolveTimeZone(time[1]) ?? time[1] } : {} } };
   const calculation = CALCULATION_REQUEST.exec(request);
   if (calculation && isCalculation(calculation[1]!)) return { tool: { name: 'calculator', input: { expression: calculation[1]! } } };
+  const documents = DOCUMENTS_REQUEST.exec(request);
+  if (documents) return { tool: { name: 'search_documents', input: { query: documents[1]! } } };
   const search = SEARCH_REQUEST.exec(request);
   if (search) return { tool: { name: 'search_history', input: { query: search[1]! } } };
   if (SUMMARY_REQUEST.test(text)) return { tool: { name: 'summarize_conversation', input: {} } };
@@ -121,6 +130,8 @@ function describeResult(name: string, input: Record<string, unknown>, output: To
       const lines = hits.map((hit, i) => `${i + 1}. "${hit.excerpt}" — in ${hit.conversationTitle ? `"${hit.conversationTitle}"` : 'an untitled conversation'} (#${hit.seq})`);
       return [`Found ${hits.length} message${hits.length === 1 ? '' : 's'} matching "${String(input.query)}":`, ...lines].join('\n');
     }
+    case 'search_documents':
+      return describePassages(String(input.query), value as unknown as DocumentSearchOutput);
     case 'conversation_stats': {
       const byRole = (value.byRole ?? {}) as Record<string, number>;
       return `This conversation has ${String(value.messages)} messages (${byRole.user ?? 0} from people, ${byRole.assistant ?? 0} from the agent) and ${String(value.participants)} participant${value.participants === 1 ? '' : 's'}.`;
@@ -130,6 +141,30 @@ function describeResult(name: string, input: Record<string, unknown>, output: To
     default:
       return JSON.stringify(value);
   }
+}
+
+/** Where search_documents looked, in words. */
+function searchedIn(scope: DocumentSearchOutput['scope'], count: number): string {
+  const documents = `${count} document${count === 1 ? '' : 's'}`;
+  return scope === 'user' ? `your ${documents}` : `the ${documents} of this conversation`;
+}
+
+/** The passages found, each with the document it comes from; or, honestly, why there are none. */
+function describePassages(query: string, { scope, results, documents }: DocumentSearchOutput): string {
+  if (results.length) {
+    const lines = results.map((passage, i) => {
+      const where = [passage.title, passage.page !== null && `p. ${passage.page}`, passage.heading && `under "${passage.heading}"`].filter(Boolean).join(', ');
+      return `${i + 1}. "${passage.excerpt.replace(/\s+/g, ' ').trim()}" — ${where}`;
+    });
+    return [`Found ${results.length} passage${results.length === 1 ? '' : 's'} matching "${query}":`, ...lines].join('\n');
+  }
+  const { searchable = 0, processing = 0 } = documents ?? {};
+  const pending = processing ? ` ${processing} more ${processing === 1 ? 'is' : 'are'} still being processed.` : '';
+  if (searchable) return `No passage in ${searchedIn(scope, searchable)} matches "${query}".${pending}`;
+  if (processing) return `There is nothing to search yet: ${processing} document${processing === 1 ? ' is' : 's are'} still being processed. Ask again in a moment.`;
+  return scope === 'user'
+    ? 'You have no documents to search yet, neither in your library nor in your conversations. Upload one first.'
+    : 'This conversation has no documents to search yet. Upload one to it first.';
 }
 
 /** In shared conversations turns arrive as "Name: text", the name up to 80 characters on one line. */
@@ -142,7 +177,7 @@ function withoutSpeaker(text: string): string | undefined {
 export function lastUserText(prompt: LanguageModelV3Prompt): string {
   for (const message of prompt.toReversed()) {
     if (message.role !== 'user') continue;
-    const text = message.content.flatMap((part) => (part.type === 'text' ? [part.text] : [])).join('\n');
+    const text = message.content.flatMap((part) => (part.type === 'text' && !attachmentMark(part) ? [part.text] : [])).join('\n');
     const spoken = withoutSpeaker(text);
     return spoken !== undefined && recognise(spoken).text !== NO_LLM_TEXT ? spoken : text;
   }
@@ -195,7 +230,7 @@ export class BuiltinModel implements LanguageModelV3 {
       if (intent.tool && options.tools?.some((candidate) => candidate.name === intent.tool!.name)) {
         parts.push({ type: 'tool-call', toolCallId: `call_${randomUUID()}`, toolName: intent.tool.name, input: JSON.stringify(intent.tool.input) });
       } else {
-        text = intent.text ?? NO_LLM_TEXT;
+        text = (intent.text === NO_LLM_TEXT && describeAttachments(prompt)) || (intent.text ?? NO_LLM_TEXT);
       }
     }
     const usage = {

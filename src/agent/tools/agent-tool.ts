@@ -2,7 +2,7 @@ import type { z } from 'zod';
 
 export interface ToolContext {
   conversationId: string;
-  /** Who asked: whose conversations search_history may look into when they are alone here. */
+  /** Who asked: whose library and conversations the search tools may look into when they are alone here. */
   userId: string;
 }
 

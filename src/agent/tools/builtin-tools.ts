@@ -1,46 +1,64 @@
 import { z } from 'zod';
 import type { ConversationsRepository } from '../../conversations/conversations.repository.js';
-import type { MessagesRepository } from '../../messages/messages.repository.js';
+import type { DocumentSearchService, SearchScope } from '../../documents/document-search.service.js';
+import type { MessageHit } from '../../messages/message-source.js';
+import type { MessageSearchScope, MessagesRepository } from '../../messages/messages.repository.js';
 import type { ContextService } from '../context.service.js';
 import { type AgentTool, defineTool } from './agent-tool.js';
 import { calculate, formatNumber } from './calculator.js';
+import { SEARCH_HISTORY } from './citations.js';
+import { searchDocuments } from './search-documents.js';
+import { searchScope } from './search-scope.js';
 
 interface ToolSources {
   messages: MessagesRepository;
   conversations: ConversationsRepository;
   context: ContextService;
+  documents: DocumentSearchService;
 }
 
 /** The tools every provider (the builtin agent included) may call. */
 export function builtinTools(sources: ToolSources): AgentTool<never>[] {
-  return [searchHistory(sources), currentTime(), calculator(), conversationStats(sources), summarizeConversation(sources)];
+  return [
+    searchHistory(sources),
+    searchDocuments(sources.conversations, sources.documents),
+    currentTime(),
+    calculator(),
+    conversationStats(sources),
+    summarizeConversation(sources),
+  ];
 }
 
 function searchHistory({ messages, conversations }: ToolSources): AgentTool<never> {
   return defineTool({
-    name: 'search_history',
+    name: SEARCH_HISTORY,
     description:
-      "Full-text search over the messages of this conversation (of all the user's conversations when the user is alone in this one). " +
+      "Full-text search over the messages of this conversation (and the user's own messages elsewhere when the user is alone in this one). " +
       'Returns matching excerpts, matches in **bold**, with where they were said.',
     schema: z.object({
       query: z.string().trim().min(1).max(200).describe('Words or phrases to look for (web-search syntax)'),
       limit: z.number().int().min(1).max(20).optional().describe('How many results (default 5)'),
     }),
-    execute: async ({ query, limit }, { conversationId, userId }) => {
-      // Everyone here reads the results: with other people present, only what they can all read.
-      const view = await conversations.findView(conversationId);
-      const alone = !!view && view.participants.every((participant) => participant.userId === userId);
-      const hits = await messages.search(userId, query, limit ?? 5, { start: '**', stop: '**' }, alone ? undefined : conversationId);
+    execute: async ({ query, limit }, context): Promise<(MessageHit & { createdAt: string })[]> => {
+      const scope = await searchScope(conversations, context);
+      const hits = await messages.search(context.userId, query, limit ?? 5, { start: '**', stop: '**' }, historyScope(scope));
       return hits.map((hit) => ({
         messageId: hit.message.id,
         conversationId: hit.message.conversationId,
         conversationTitle: hit.conversationTitle,
         seq: hit.message.seq,
         excerpt: hit.snippet,
+        score: hit.rank,
         createdAt: hit.message.createdAt.toISOString(),
       }));
     },
   });
+}
+
+/** The messages a scope reads: its conversation's, and with an owner, that user's own elsewhere. */
+function historyScope(scope: SearchScope): MessageSearchScope {
+  if ('ownerId' in scope) return { conversationId: scope.conversationId, ownMessagesElsewhere: true };
+  return 'conversationId' in scope ? { conversationId: scope.conversationId } : {};
 }
 
 /** Valid IANA time zone names only (Intl throws a RangeError for the rest). */

@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import type { MessagesRepository } from '../../messages/messages.repository.js';
+import type { DocumentSearchService } from '../../documents/document-search.service.js';
 import type { ContextService } from '../context.service.js';
 import { ToolRegistry } from './tool-registry.js';
 
 const CONTEXT = { conversationId: 'conversation-1', userId: 'user-1' };
 
 function registry(summarize: ContextService['summarize'] = async () => ({ summary: '', messages: 0 })): ToolRegistry {
-  return new ToolRegistry({} as MessagesRepository, {} as ConversationsRepository, { summarize } as ContextService);
+  return new ToolRegistry({} as MessagesRepository, {} as ConversationsRepository, { summarize } as ContextService, {} as DocumentSearchService);
 }
 
 async function bound(name: string, tools = registry(), timeoutMs = 1000) {
@@ -20,8 +21,8 @@ describe('ToolRegistry', () => {
 
   it('binds every builtin tool with the JSON Schema of its input', async () => {
     const tools = await registry().bind(CONTEXT, 1000);
-    expect(tools.map((tool) => tool.name)).toEqual(['search_history', 'get_current_time', 'calculator', 'conversation_stats', 'summarize_conversation']);
-    expect(tools[2]!.inputSchema).toMatchObject({ type: 'object', properties: { expression: { type: 'string' } }, required: ['expression'] });
+    expect(tools.map((tool) => tool.name)).toEqual(['search_history', 'search_documents', 'get_current_time', 'calculator', 'conversation_stats', 'summarize_conversation']);
+    expect(tools[3]!.inputSchema).toMatchObject({ type: 'object', properties: { expression: { type: 'string' } }, required: ['expression'] });
   });
 
   it('checks arguments against the schema, saying what is wrong', async () => {

@@ -3,6 +3,7 @@ import type { JSONSchema7 } from '@ai-sdk/provider';
 import { asSchema } from 'ai';
 import type { z } from 'zod';
 import { ConversationsRepository } from '../../conversations/conversations.repository.js';
+import { DocumentSearchService } from '../../documents/document-search.service.js';
 import { MessagesRepository } from '../../messages/messages.repository.js';
 import type { BoundTool } from '../agent-steps.js';
 import { ContextService } from '../context.service.js';
@@ -61,8 +62,8 @@ export class ToolRegistry {
   /** Each tool's JSON Schema as the AI SDK derives it from zod, made once. */
   private schemas: Promise<JSONSchema7[]> | undefined;
 
-  constructor(messages: MessagesRepository, conversations: ConversationsRepository, context: ContextService) {
-    this.tools = builtinTools({ messages, conversations, context });
+  constructor(messages: MessagesRepository, conversations: ConversationsRepository, context: ContextService, documents: DocumentSearchService) {
+    this.tools = builtinTools({ messages, conversations, context, documents });
   }
 
   /** The tools bound to one run's context, each under a time limit. */

@@ -55,7 +55,8 @@ export function messagesProblem(messages: unknown): string | undefined {
 /**
  * The client's copy of the conversation, checked in one cheap pass (the array is bounded before
  * any element is looked at). Only what is read is checked strictly: ids, roles and text parts.
- * Other fields and parts (tools, sources, data, files) are what the server sent: accepted, never read.
+ * Other fields and parts (tools, sources, data) are what the server sent: accepted, never read; the
+ * file parts of the message sent are its attachments (read by AiSdkService).
  */
 function AreUiMessages(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
@@ -71,11 +72,20 @@ function AreUiMessages(options?: ValidationOptions): PropertyDecorator {
 }
 
 export class UiMessagePartDto {
-  @ApiProperty({ example: 'text', description: 'Only `text` parts are read; others are accepted as they are' })
+  @ApiProperty({
+    example: 'text',
+    description: 'In the message sent, `text` parts are its text and `file` parts its attachments; other parts are accepted as they are',
+  })
   type!: string;
 
   @ApiPropertyOptional({ example: 'What is /calc 2+2?' })
   text?: string;
+
+  @ApiPropertyOptional({
+    example: 'document:9b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d',
+    description: 'A `file` part of the message sent names a document uploaded to the conversation: `document:<id>` (or its `…/documents/<id>/content` address)',
+  })
+  url?: string;
 }
 
 /** A UI message as the AI SDK sends it (documentation: the body is checked by AreUiMessages). */

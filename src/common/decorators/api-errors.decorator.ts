@@ -7,6 +7,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Missing, invalid or expired credentials, or a session that has ended (SESSION_REVOKED)',
   403: 'Not allowed',
   404: 'Not found, or not visible to the caller',
+  408: 'The request body stopped arriving',
   409: 'Conflict with the current state',
   413: 'Request body too large',
   415: 'Unsupported content type (JSON only)',

@@ -1,6 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { type ErrorCodeValue, HTTP_ERROR_CODES } from '../errors.js';
 
+function storageUsage(description: string) {
+  return {
+    type: 'object' as const,
+    description,
+    properties: { bytes: { type: 'integer' as const, minimum: 0 }, documents: { type: 'integer' as const, minimum: 0 } },
+    required: ['bytes', 'documents'],
+    additionalProperties: false,
+  };
+}
+
 /** The body of every error response. */
 export class ErrorResponseDto {
   @ApiProperty({ type: 'integer', example: 400 })
@@ -23,12 +33,15 @@ export class ErrorResponseDto {
   @ApiPropertyOptional({
     description:
       'VALIDATION: messages per field (`{"email": ["email must be an email"]}`); RATE_LIMITED: `retryAfterSeconds`; ' +
-      'SESSION_REVOKED: the `reason` the session ended',
+      'SESSION_REVOKED: the `reason` the session ended; STORAGE_QUOTA_EXCEEDED: the `scope`, its `quota` and what is `used`',
     example: { email: ['email must be an email'] },
     type: 'object',
     properties: {
       retryAfterSeconds: { type: 'integer', description: 'RATE_LIMITED: seconds to wait (as the Retry-After header)' },
       reason: { type: 'string', description: 'SESSION_REVOKED: why the session ended' },
+      scope: { type: 'string', enum: ['user', 'conversation'], description: "STORAGE_QUOTA_EXCEEDED: the quota that is full, the uploader's or the conversation's" },
+      quota: storageUsage('STORAGE_QUOTA_EXCEEDED: the quota, in bytes and in documents'),
+      used: storageUsage('STORAGE_QUOTA_EXCEEDED: what is used, without the refused upload'),
     },
     additionalProperties: { type: 'array', items: { type: 'string' } },
   })

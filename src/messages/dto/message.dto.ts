@@ -1,8 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { PageLimit, SeqQuery, VersionQuery } from '../../common/pagination/query-params.js';
 import { ConversationDto } from '../../conversations/dto/conversation.dto.js';
-import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
+import { MAX_ATTACHMENTS } from '../../config/limits.config.js';
+import { currentSources, MAX_SOURCES, SOURCE_TYPES, type SourceType } from '../message-source.js';
+import { MESSAGE_ROLES, MESSAGE_STATUSES, type MessageAttachment, type MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus } from '../message.entity.js';
 
 // The configured MESSAGE_MAX_LENGTH (default 16000) is checked by the service; BODY_LIMIT bounds it first.
 export class SendMessageDto {
@@ -22,6 +24,27 @@ export class SendMessageDto {
   @Length(1, 100)
   @Matches(/^[\x21-\x7e]+$/, { message: 'clientMessageId must be printable ASCII without spaces' })
   clientMessageId?: string;
+
+  // The configured ATTACHMENTS_MAX (default 5) is checked by the service; MAX_ATTACHMENTS bounds it first.
+  @ApiPropertyOptional({
+    type: [String],
+    format: 'uuid',
+    maxItems: 5,
+    uniqueItems: true,
+    // Empty: a prefilled request must be accepted as is, and an example id names no document of yours.
+    example: [],
+    description:
+      'Documents of this conversation to send with the message (upload them first with `POST /documents?conversationId=`), ' +
+      'at most `ATTACHMENTS_MAX` (default 5), each once. Images go to vision-capable models as images; other documents as their ' +
+      'text, within the context budget. An id that is not a document of this conversation, or a document that failed to process, is a 400. ' +
+      'Attachments are part of the message: an edit does not change them.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ATTACHMENTS)
+  @ArrayUnique({ message: 'attachments must not name a document twice' })
+  @IsUUID('all', { each: true, message: 'each of attachments must be a UUID' })
+  attachments?: string[];
 }
 
 export class EditMessageDto {
@@ -94,25 +117,40 @@ export class ToolCallDto {
   error?: string;
 }
 
-/** A message search_history found, cited by the reply. */
+/** A passage of a document or a message the reply drew on (search_documents, search_history). */
 export class MessageSourceDto {
-  @ApiProperty({ format: 'uuid' })
-  messageId!: string;
+  @ApiProperty({ enum: SOURCE_TYPES })
+  type!: SourceType;
 
-  @ApiProperty({ format: 'uuid' })
-  conversationId!: string;
+  @ApiProperty({ format: 'uuid', description: 'The document (GET /documents/{id}) or the message' })
+  id!: string;
 
-  @ApiProperty()
-  conversationTitle!: string;
+  @ApiProperty({ description: "The document's filename, or the title of the message's conversation", example: 'harbour.md' })
+  title!: string;
 
-  @ApiProperty({ type: 'integer' })
-  seq!: number;
+  @ApiProperty({ description: 'The passage or message, matches in **bold**', example: 'The lock **gates** close two hours before high water.' })
+  snippet!: string;
 
-  @ApiProperty({ description: 'The matching excerpt, matches in **bold**' })
-  excerpt!: string;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, description: "Documents: the passage's position in the document, from 0" })
+  chunk?: number;
 
-  @ApiProperty({ format: 'date-time' })
-  createdAt!: string;
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: 'Documents: the page the passage starts on, when the format has pages' })
+  page?: number;
+
+  @ApiPropertyOptional({ description: 'Documents: the heading the passage sits under' })
+  heading?: string;
+
+  @ApiPropertyOptional({ description: "Documents: the document's media type", example: 'text/markdown' })
+  mediaType?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: "Messages: the message's conversation" })
+  conversationId?: string;
+
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, description: "Messages: the message's position in its conversation" })
+  seq?: number;
+
+  @ApiProperty({ description: 'Relevance within the search that found it; higher is better' })
+  score!: number;
 }
 
 export class MessageErrorDto {
@@ -134,11 +172,30 @@ export class MessageMetadataDto {
   @ApiPropertyOptional({ type: [ToolCallDto] })
   toolCalls?: ToolCallDto[];
 
-  @ApiPropertyOptional({ type: [MessageSourceDto] })
+  @ApiPropertyOptional({ type: [MessageSourceDto], maxItems: MAX_SOURCES, description: 'What the reply cites, in order of first use, each once' })
   sources?: MessageSourceDto[];
 
   @ApiPropertyOptional({ type: MessageErrorDto })
   error?: MessageErrorDto;
+}
+
+function withCurrentSources(metadata: MessageMetadata): MessageMetadata {
+  return metadata.sources ? { ...metadata, sources: currentSources(metadata.sources) } : metadata;
+}
+
+/** A document sent with a message, as it was then (the document may have been deleted since). */
+export class MessageAttachmentDto {
+  @ApiProperty({ format: 'uuid', description: 'The document (`GET /documents/:id`); a 404 once it has been deleted' })
+  id!: string;
+
+  @ApiProperty({ example: 'floor-plan.png' })
+  filename!: string;
+
+  @ApiProperty({ example: 'image/png' })
+  mediaType!: string;
+
+  @ApiProperty({ type: 'integer', example: 48213 })
+  bytes!: number;
 }
 
 export class MessageDto {
@@ -175,6 +232,15 @@ export class MessageDto {
   @ApiProperty({ type: MessageMetadataDto })
   metadata!: MessageMetadata;
 
+  @ApiProperty({ type: [String], format: 'uuid', description: 'The documents sent with the message (`documentId[]`), in the order given; empty once the message is deleted' })
+  attachments!: string[];
+
+  @ApiProperty({
+    type: [MessageAttachmentDto],
+    description: 'The same documents with their names, as they were when the message was sent (a deleted document stays named here)',
+  })
+  attachmentDetails!: MessageAttachment[];
+
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
 
@@ -197,7 +263,9 @@ export class MessageDto {
       status: message.status,
       clientMessageId: message.clientMessageId,
       runId: message.runId,
-      metadata: deleted ? {} : message.metadata,
+      metadata: deleted ? {} : withCurrentSources(message.metadata),
+      attachments: deleted ? [] : message.attachments.map((attachment) => attachment.id),
+      attachmentDetails: deleted ? [] : message.attachments,
       createdAt: message.createdAt.toISOString(),
       editedAt: message.editedAt?.toISOString() ?? null,
       deletedAt: message.deletedAt?.toISOString() ?? null,
