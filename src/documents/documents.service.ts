@@ -28,7 +28,7 @@ const viewerCannotUpload = () => new AppError(HttpStatus.FORBIDDEN, ErrorCode.FO
 const accountDeleted = () => new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.SESSION_REVOKED, 'The session has ended; sign in again', { reason: 'account-deleted' });
 
 /** No byte of the file for `ms`: the upload is given up (408), and its connection closed. */
-export const uploadStalled = (ms: number) =>
+const uploadStalled = (ms: number) =>
   new AppError(HttpStatus.REQUEST_TIMEOUT, ErrorCode.ERROR, `The upload stalled: no data for ${Math.round(ms / 1000)} s`);
 
 const documentNotFound = () => new AppError(HttpStatus.NOT_FOUND, ErrorCode.DOCUMENT_NOT_FOUND, 'Document not found');

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 export const MAX_PAGE_SIZE = 100;
 /** Message seqs are 32-bit integers in the database. */
@@ -21,6 +21,10 @@ export const PageLimit = (defaultSize: number, maximum = MAX_PAGE_SIZE) =>
     Min(1),
     Max(maximum),
   );
+
+/** `?cursor=` of a keyset page: the previous page's nextCursor (opaque; decoded and checked by the service). */
+export const PageCursor = () =>
+  applyDecorators(ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' }), IsOptional(), IsString(), MaxLength(200));
 
 /** A message sequence number in a query string. */
 export const SeqQuery = (description: string) =>

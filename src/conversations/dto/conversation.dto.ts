@@ -16,7 +16,7 @@ import {
 } from 'class-validator';
 import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { trimmed } from '../../common/dto/transforms.js';
-import { BooleanQuery, MAX_SEQ, PageLimit } from '../../common/pagination/query-params.js';
+import { BooleanQuery, MAX_SEQ, PageCursor, PageLimit } from '../../common/pagination/query-params.js';
 import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
 import type { ConversationView } from '../conversation.view.js';
@@ -127,10 +127,7 @@ export class ListConversationsQuery {
   @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor()
   cursor?: string;
 
   @BooleanQuery('true: only archived; false (default): only active')

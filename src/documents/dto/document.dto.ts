@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageLimit } from '../../common/pagination/query-params.js';
+import { IsOptional, IsUUID } from 'class-validator';
+import { PageCursor, PageLimit } from '../../common/pagination/query-params.js';
 import { DOCUMENT_STATUSES, type DocumentEntity, type DocumentStatus } from '../document.entity.js';
 
 export class DocumentDto {
@@ -67,10 +67,7 @@ export class ListDocumentsQuery {
   @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor()
   cursor?: string;
 }
 
