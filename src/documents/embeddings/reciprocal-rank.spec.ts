@@ -41,7 +41,8 @@ describe('fuseByReciprocalRank', () => {
         expect(new Set(ids).size).toBe(ids.length);
         expect(new Set(ids)).toEqual(new Set(lists.flat().map(id)));
         for (let i = 1; i < fused.length; i++) expect(fused[i - 1]!.score).toBeGreaterThanOrEqual(fused[i]!.score);
-        for (const entry of fused) expect(entry.score).toBeLessThanOrEqual(lists.length / (k + 1));
+        // Summing 1 / (k + 1) n times can round a hair above n / (k + 1): allow for the float error.
+        for (const entry of fused) expect(entry.score).toBeLessThanOrEqual((lists.length / (k + 1)) * (1 + 1e-12));
       }),
     );
   });
