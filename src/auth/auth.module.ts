@@ -4,6 +4,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config.js';
+import { AuditModule } from '../audit/audit.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AccessTokenService, jwtOptions } from './access-token.service.js';
 import { AdminBootstrap } from './admin-bootstrap.service.js';
@@ -23,6 +24,7 @@ import { StreamTicketsService } from './stream-tickets.service.js';
 @Module({
   imports: [
     UsersModule,
+    AuditModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
