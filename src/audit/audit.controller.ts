@@ -19,7 +19,7 @@ export class AuditController {
       'Sign-ins (failed ones too), sign-outs, password changes, account deletions, role and participant changes. ' +
       'Filter by `actorId` and `action`; page on with `cursor` = nextCursor.',
   })
-  @ApiOkResponse({ type: AuditEventPageDto })
+  @ApiOkResponse({ type: AuditEventPageDto, description: 'A page of events, newest first' })
   @ApiErrors(400)
   list(@Query() query: ListAuditEventsQuery): Promise<AuditEventPageDto> {
     return this.audit.list(query);

@@ -1,5 +1,5 @@
 import { Body, Controller, Param, Patch } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
@@ -22,7 +22,8 @@ export class AdminUsersController {
     description:
       "Takes effect at once, in the user's current sessions too. The last admin cannot be demoted (409). Setting the role the user has changes nothing.",
   })
-  @ApiOkResponse({ type: UserDto })
+  @ApiParam({ name: 'id', description: 'The user' })
+  @ApiOkResponse({ type: UserDto, description: 'The user, with the role they have now' })
   @ApiErrors(400, 404, 409)
   update(
     @CurrentUser() caller: AuthUser,
