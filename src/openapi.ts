@@ -11,6 +11,7 @@ const OPENAPI_TAGS: Record<string, string> = {
   documents: 'Uploaded files: your private library and the documents of conversations',
   export: 'Downloads of a conversation or of all your data',
   stats: 'Usage counts',
+  admin: 'Administration (admins only): user roles and the audit trail',
   health: 'Liveness and readiness probes (no /api/v1 prefix)',
 };
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, HttpStatus, Patch, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentRequest, type RequestMeta } from '../common/http/request-meta.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
@@ -44,8 +45,8 @@ export class AuthController {
   })
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiErrors(400, 401, 429)
-  login(@Body() body: LoginDto): Promise<AuthResponseDto> {
-    return this.auth.login(body);
+  login(@Body() body: LoginDto, @CurrentRequest() request: RequestMeta): Promise<AuthResponseDto> {
+    return this.auth.login(body, request);
   }
 
   @Post('refresh')
@@ -71,8 +72,8 @@ export class AuthController {
     description: "Its access tokens are refused from then on. A refresh token that is not the caller's, or already ended, changes nothing.",
   })
   @ApiNoContentResponse({ description: 'Signed out' })
-  logout(@CurrentUser() user: AuthUser, @Body() body: RefreshDto): Promise<void> {
-    return this.auth.logout(user, body.refreshToken);
+  logout(@CurrentUser() user: AuthUser, @Body() body: RefreshDto, @CurrentRequest() request: RequestMeta): Promise<void> {
+    return this.auth.logout(user, body.refreshToken, request);
   }
 
   @Post('logout-all')
@@ -86,8 +87,8 @@ export class AuthController {
       'is revoked, and open sockets and SSE streams get session:expired and close.',
   })
   @ApiNoContentResponse({ description: 'Every session ended' })
-  logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
-    return this.auth.logoutAll(user);
+  logoutAll(@CurrentUser() user: AuthUser, @CurrentRequest() request: RequestMeta): Promise<void> {
+    return this.auth.logoutAll(user, request);
   }
 
   @Post('stream-ticket')
@@ -125,8 +126,8 @@ export class AuthController {
   })
   @ApiOkResponse({ type: UserDto })
   @ApiErrors(400)
-  updateMe(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto): Promise<UserDto> {
-    return this.auth.updateMe(user, body);
+  updateMe(@CurrentUser() user: AuthUser, @Body() body: UpdateMeDto, @CurrentRequest() request: RequestMeta): Promise<UserDto> {
+    return this.auth.updateMe(user, body, request);
   }
 
   @Delete('me')
@@ -147,7 +148,7 @@ export class AuthController {
     ].join('\n'),
   })
   @ApiNoContentResponse({ description: 'The account is erased' })
-  deleteMe(@CurrentUser() user: AuthUser): Promise<void> {
-    return this.auth.deleteMe(user);
+  deleteMe(@CurrentUser() user: AuthUser, @CurrentRequest() request: RequestMeta): Promise<void> {
+    return this.auth.deleteMe(user, request);
   }
 }

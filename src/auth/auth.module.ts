@@ -4,8 +4,10 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config.js';
+import { AuditModule } from '../audit/audit.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AccessTokenService, jwtOptions } from './access-token.service.js';
+import { AdminUsersController } from './admin-users.controller.js';
 import { AdminBootstrap } from './admin-bootstrap.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
@@ -19,10 +21,12 @@ import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
 import { StreamTicketsRepository } from './stream-tickets.repository.js';
 import { StreamTicketsService } from './stream-tickets.service.js';
+import { UserRolesService } from './user-roles.service.js';
 
 @Module({
   imports: [
     UsersModule,
+    AuditModule,
     PassportModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
@@ -30,7 +34,7 @@ import { StreamTicketsService } from './stream-tickets.service.js';
     }),
     ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: authRateLimits }),
   ],
-  controllers: [AuthController],
+  controllers: [AuthController, AdminUsersController],
   providers: [
     AuthService,
     AccessTokenService,
@@ -42,6 +46,7 @@ import { StreamTicketsService } from './stream-tickets.service.js';
     StreamTicketsService,
     JwtStrategy,
     AdminBootstrap,
+    UserRolesService,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],

@@ -1,6 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
+import type { RequestMeta } from '../common/http/request-meta.js';
 import { AppError, fieldError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { isUniqueViolation } from '../database/database-errors.js';
@@ -39,6 +41,7 @@ export class AuthService {
     private readonly sessions: SessionsService,
     private readonly sessionRows: SessionsRepository,
     private readonly erasure: AccountErasure,
+    private readonly audit: AuditService,
   ) {}
 
   async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
@@ -57,11 +60,31 @@ export class AuthService {
   }
 
   /** Unknown email and wrong password cost the same and fail the same way. */
-  async login({ email, password }: LoginDto): Promise<AuthResponseDto> {
+  async login({ email, password }: LoginDto, request?: RequestMeta): Promise<AuthResponseDto> {
     const user = await this.users.findByEmail(email);
     const valid = await this.hasher.verify(user?.passwordHash, password);
-    if (!user || !valid) throw invalidCredentials();
-    return this.startSession(user);
+    if (!user || !valid) return this.failLogin(user?.id, request);
+    try {
+      return await this.startSession(user, request);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') return this.failLogin(user.id, request);
+      throw error;
+    }
+  }
+
+  /**
+   * The email tried is not kept: people type passwords into the email field. A failure against an
+   * existing account names the account (as the target), so attacks on it show up under its id.
+   */
+  private async failLogin(userId: string | undefined, request: RequestMeta | undefined): Promise<never> {
+    await this.audit.record({
+      action: 'auth.login_failed',
+      actorId: null,
+      target: userId === undefined ? undefined : { type: 'user', id: userId },
+      details: { reason: 'invalid-credentials' },
+      request,
+    });
+    throw invalidCredentials();
   }
 
   /**
@@ -92,14 +115,34 @@ export class AuthService {
   }
 
   /** Ends the session of the given refresh token, if it is the caller's. Always succeeds. */
-  async logout(caller: AuthUser, refreshToken: string): Promise<void> {
+  async logout(caller: AuthUser, refreshToken: string, request?: RequestMeta): Promise<void> {
     const known = await this.refreshTokens.findByHash(hashOpaqueToken(refreshToken));
-    if (known && known.userId === caller.id) await this.sessions.end(caller.id, known.familyId, 'logout');
+    if (known && known.userId === caller.id) await this.endSessions(caller, 'logout', request, known.familyId);
   }
 
   /** Ends every session of the caller, the calling one included. */
-  logoutAll(caller: AuthUser): Promise<void> {
-    return this.sessions.endAll(caller.id, 'logout-all');
+  logoutAll(caller: AuthUser, request?: RequestMeta): Promise<void> {
+    return this.endSessions(caller, 'logout-all', request);
+  }
+
+  /** Ends one session or all, recorded with the end; a sign-out that ended nothing is not an event. */
+  private async endSessions(caller: AuthUser, reason: 'logout' | 'logout-all', request: RequestMeta | undefined, sessionId?: string): Promise<void> {
+    const { announce } = await this.dataSource.transaction(async (manager) => {
+      const revocation = await this.sessions.endWithin(manager, caller.id, reason, sessionId);
+      if (!revocation.sessionIds.length) return revocation;
+      await this.audit.record(
+        {
+          action: reason === 'logout' ? 'auth.logout' : 'auth.logout_all',
+          actorId: caller.id,
+          target: sessionId === undefined ? { type: 'user', id: caller.id } : { type: 'session', id: sessionId },
+          details: { sessionsEnded: revocation.sessionIds.length },
+          request,
+        },
+        manager,
+      );
+      return revocation;
+    });
+    announce();
   }
 
   async me(caller: AuthUser): Promise<UserDto> {
@@ -107,7 +150,7 @@ export class AuthService {
   }
 
   /** A new password needs the current one and signs out every other session. */
-  async updateMe(caller: AuthUser, { displayName, currentPassword, newPassword }: UpdateMeDto): Promise<UserDto> {
+  async updateMe(caller: AuthUser, { displayName, currentPassword, newPassword }: UpdateMeDto, request?: RequestMeta): Promise<UserDto> {
     const user = await this.usersService.getActive(caller.id);
     const passwordHash = newPassword === undefined ? undefined : await this.newPasswordHash(user, currentPassword, newPassword);
     // The new password and the end of the other sessions commit together: never the one without the other.
@@ -118,6 +161,7 @@ export class AuthService {
       if (!(await this.users.changePassword(user.id, user.passwordHash, passwordHash, manager))) {
         throw fieldError('currentPassword', 'currentPassword is incorrect');
       }
+      await this.audit.record({ action: 'auth.password_changed', actorId: user.id, target: { type: 'user', id: user.id }, request }, manager);
       return this.sessions.endAllWithin(manager, user.id, 'password-changed', caller.sessionId);
     });
     announce?.();
@@ -139,21 +183,25 @@ export class AuthService {
   }
 
   /** Ends every session, then erases the account (AccountErasure says what that covers). */
-  async deleteMe(caller: AuthUser): Promise<void> {
+  async deleteMe(caller: AuthUser, request?: RequestMeta): Promise<void> {
     // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
-    await this.erasure.erase(caller.id);
+    await this.erasure.erase(caller.id, (manager) =>
+      this.audit.record({ action: 'account.deleted', actorId: caller.id, target: { type: 'user', id: caller.id }, request }, manager),
+    );
     // A sign-in between the two got a session; none can start after the erasure (startSession).
     await this.sessions.endAll(caller.id, 'account-deleted');
     this.accessTokens.forget(caller.id);
   }
 
-  private async startSession(user: ActiveUser): Promise<AuthResponseDto> {
+  /** `signIn`: a sign-in to record (a registration starts a session too, but is not one). */
+  private async startSession(user: ActiveUser, signIn?: RequestMeta): Promise<AuthResponseDto> {
     const { sessionId, refreshToken } = await this.dataSource.transaction(async (manager) => {
       // The account was read before the password check; it may have been deleted, or its password
       // changed (ending every other session), since.
       if (!(await this.users.lockActive(user.id, user.passwordHash, manager))) throw invalidCredentials();
       const id = await this.sessions.start(user.id, manager);
+      if (signIn) await this.audit.record({ action: 'auth.login', actorId: user.id, target: { type: 'session', id }, request: signIn }, manager);
       return { sessionId: id, refreshToken: await this.issueRefreshToken(user.id, id, manager) };
     });
     return this.respond(user, sessionId, refreshToken);

@@ -20,6 +20,12 @@ const SWEEP_BATCH = 1000;
 
 type RevocationScope = { userId: string; id?: string; exceptId?: string };
 
+/** The sessions a revocation ended, and its announcement, to call once it committed. */
+export interface Revocation {
+  sessionIds: string[];
+  announce: () => void;
+}
+
 type SessionState = { status: 'live' } | { status: 'ended'; reason: string } | { status: 'unknown' };
 
 /**
@@ -119,8 +125,16 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
    * endAll as part of the caller's transaction, so that the change that ends the sessions (a new
    * password) commits with their end or not at all. Call the returned function once it committed.
    */
-  endAllWithin(manager: EntityManager, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<() => void> {
-    return this.revokeWithin(manager, { userId, exceptId: exceptSessionId }, reason);
+  async endAllWithin(manager: EntityManager, userId: string, reason: SessionEndReason, exceptSessionId?: string): Promise<() => void> {
+    return (await this.revokeWithin(manager, { userId, exceptId: exceptSessionId }, reason)).announce;
+  }
+
+  /**
+   * Ends one session of the user (`sessionId`) or all of them, in the caller's transaction (with
+   * its audit record). Returns the sessions it ended, and the announcement for after the commit.
+   */
+  endWithin(manager: EntityManager, userId: string, reason: SessionEndReason, sessionId?: string): Promise<Revocation> {
+    return this.revokeWithin(manager, { userId, id: sessionId }, reason);
   }
 
   /** Whether a token's `sid` is a live session of its `sub`: cached for at most LIVE_CACHE_MS. */
@@ -143,18 +157,19 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async revoke(scope: RevocationScope, reason: SessionEndReason): Promise<void> {
-    const announce = await this.dataSource.transaction((manager) => this.revokeWithin(manager, scope, reason));
+    const { announce } = await this.dataSource.transaction((manager) => this.revokeWithin(manager, scope, reason));
     announce();
   }
 
   /** Ends the sessions with their refresh tokens; returns the announcement, for after the commit. */
-  private async revokeWithin(manager: EntityManager, scope: RevocationScope, reason: SessionEndReason): Promise<() => void> {
+  private async revokeWithin(manager: EntityManager, scope: RevocationScope, reason: SessionEndReason): Promise<Revocation> {
     const sessionIds = await this.sessions.revoke(scope, reason, manager);
     await this.refreshTokens.revokeFamilies(sessionIds, manager);
     // Published after the commit: an instance that re-reads on the event already sees the end.
-    return () => {
+    const announce = () => {
       if (sessionIds.length) this.bus.publish({ type: 'session.revoked', userId: scope.userId, sessionIds, reason });
     };
+    return { sessionIds, announce };
   }
 
   private rememberEnded(sessionId: string, userId: string, reason: SessionEndReason): void {

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentRequest, type RequestMeta } from '../common/http/request-meta.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
@@ -98,8 +99,9 @@ export class ConversationsController {
     @CurrentUser() user: AuthUser,
     @Param('id', uuidParam('id')) id: string,
     @Body() body: AddParticipantDto,
+    @CurrentRequest() request: RequestMeta,
   ): Promise<ConversationDto> {
-    return this.conversations.addParticipant(user, id, body);
+    return this.conversations.addParticipant(user, id, body, request);
   }
 
   @Delete(':id/participants/:userId')
@@ -115,8 +117,9 @@ export class ConversationsController {
     @CurrentUser() user: AuthUser,
     @Param('id', uuidParam('id')) id: string,
     @Param('userId', uuidParam('userId')) userId: string,
+    @CurrentRequest() request: RequestMeta,
   ): Promise<void> {
-    return this.conversations.removeParticipant(user, id, userId);
+    return this.conversations.removeParticipant(user, id, userId, request);
   }
 
   @Post(':id/read')

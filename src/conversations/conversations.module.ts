@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { ConversationCache } from './conversation-cache.js';
 import { ConversationDeletion } from './conversation-deletion.js';
@@ -8,7 +9,7 @@ import { ConversationsRepository } from './conversations.repository.js';
 import { ConversationsService } from './conversations.service.js';
 
 @Module({
-  imports: [UsersModule],
+  imports: [UsersModule, AuditModule],
   controllers: [ConversationsController],
   providers: [ConversationsRepository, ConversationsService, ConversationCache, ConversationsErasure, ConversationDeletion],
   exports: [ConversationsService, ConversationsRepository, ConversationDeletion],

@@ -241,17 +241,27 @@ export class ConversationsRepository {
    * Adds the user, or changes their role if they already take part (the owner's role never
    * changes); false if that changed nothing.
    */
-  async upsertParticipant(conversationId: string, userId: string, role: ParticipantRole, manager: EntityManager): Promise<boolean> {
-    const rows = rowsOf<unknown>(
+  /**
+   * Adds the participant or changes their role. Undefined if nothing changed; otherwise the role
+   * they had before (null: they were not a participant), read in the same statement's snapshot.
+   */
+  async upsertParticipant(
+    conversationId: string,
+    userId: string,
+    role: ParticipantRole,
+    manager: EntityManager,
+  ): Promise<{ previousRole: ParticipantRole | null } | undefined> {
+    const rows = rowsOf<{ previous_role: ParticipantRole | null }>(
       await manager.query(
-        `INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)
+        `WITH previous AS (SELECT role FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2)
+         INSERT INTO conversation_participants (conversation_id, user_id, role) VALUES ($1, $2, $3)
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = EXCLUDED.role
          WHERE conversation_participants.role <> 'owner' AND conversation_participants.role <> EXCLUDED.role
-         RETURNING 1`,
+         RETURNING (SELECT role FROM previous) AS previous_role`,
         [conversationId, userId, role],
       ),
     );
-    return rows.length > 0;
+    return rows[0] && { previousRole: rows[0].previous_role };
   }
 
   async removeParticipant(conversationId: string, userId: string, manager: EntityManager): Promise<boolean> {

@@ -1,6 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
+import type { RequestMeta } from '../common/http/request-meta.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { agentChoiceErrors } from '../config/agent.config.js';
@@ -59,6 +61,7 @@ export class ConversationsService {
     private readonly cache: ConversationCache,
     private readonly config: AppConfig,
     private readonly deletion: ConversationDeletion,
+    private readonly audit: AuditService,
   ) {}
 
   /** Only providers the operator configured, and only models AGENT_ALLOWED_MODELS lists: each one spends the operator's key. */
@@ -171,7 +174,7 @@ export class ConversationsService {
     this.bus.publish({ type: 'conversation.deleted', conversationId: id });
   }
 
-  async addParticipant(user: AuthUser, id: string, dto: AddParticipantDto): Promise<ConversationDto> {
+  async addParticipant(user: AuthUser, id: string, dto: AddParticipantDto, request?: RequestMeta): Promise<ConversationDto> {
     const { view } = await this.authorize(id, user, 'manage');
     if (dto.userId === view.ownerId) {
       throw new AppError(HttpStatus.CONFLICT, ErrorCode.CONFLICT, 'The owner is already a participant');
@@ -179,12 +182,20 @@ export class ConversationsService {
     if (!(await this.users.findActiveIds([dto.userId])).has(dto.userId)) {
       throw new AppError(HttpStatus.NOT_FOUND, 'USER_NOT_FOUND', 'User not found');
     }
-    const changed = await this.changeVersioned(id, async (manager) => (await this.conversations.upsertParticipant(id, dto.userId, dto.role, manager)) || undefined);
+    const changed = await this.changeVersioned(id, async (manager) => {
+      const upserted = await this.conversations.upsertParticipant(id, dto.userId, dto.role, manager);
+      if (!upserted) return undefined;
+      const { previousRole } = upserted;
+      const details = { role: dto.role, previousRole };
+      const action = previousRole === null ? 'participant.added' : 'participant.role_changed';
+      await this.audit.record({ action, actorId: user.id, target: { type: 'user', id: dto.userId }, conversationId: id, details, request }, manager);
+      return true;
+    });
     return ConversationDto.from(changed ?? (await this.view(id)), user.id);
   }
 
   /** The owner removes anyone else; any other participant may remove (only) themselves. */
-  async removeParticipant(user: AuthUser, id: string, userId: string): Promise<void> {
+  async removeParticipant(user: AuthUser, id: string, userId: string, request?: RequestMeta): Promise<void> {
     const { view, participant } = await this.authorize(id, user, 'read');
     if (userId !== user.id && participant.role !== 'owner') {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the owner can remove other participants');
@@ -194,7 +205,11 @@ export class ConversationsService {
     }
     const removed = await this.changeVersioned(
       id,
-      async (manager) => (await this.conversations.removeParticipant(id, userId, manager)) || undefined,
+      async (manager) => {
+        if (!(await this.conversations.removeParticipant(id, userId, manager))) return undefined;
+        await this.audit.record({ action: 'participant.removed', actorId: user.id, target: { type: 'user', id: userId }, conversationId: id, request }, manager);
+        return true;
+      },
       () => this.bus.publish({ type: 'participant.removed', conversationId: id, userId }),
     );
     if (!removed) throw new AppError(HttpStatus.NOT_FOUND, 'PARTICIPANT_NOT_FOUND', 'Not a participant of this conversation');

@@ -1,5 +1,6 @@
 import { RunEntity } from '../agent/run.entity.js';
 import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
+import { AuditEventEntity } from '../audit/audit-event.entity.js';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
 import { SessionEntity } from '../auth/session.entity.js';
 import { StreamTicketEntity } from '../auth/stream-ticket.entity.js';
@@ -23,4 +24,5 @@ export const ENTITIES = [
   DocumentEntity,
   DocumentContentEntity,
   DocumentChunkEntity,
+  AuditEventEntity,
 ];

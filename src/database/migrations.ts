@@ -9,6 +9,7 @@ import { DocumentChunks1795800000000 } from '../../migrations/1795800000000-Docu
 import { DocumentProcessingLease1795810000000 } from '../../migrations/1795810000000-DocumentProcessingLease.js';
 import { DocumentChunkEmbeddings1795820000000 } from '../../migrations/1795820000000-DocumentChunkEmbeddings.js';
 import { MessageAttachments1795830000000 } from '../../migrations/1795830000000-MessageAttachments.js';
+import { AuditEvents1795900000000 } from '../../migrations/1795900000000-AuditEvents.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   DocumentProcessingLease1795810000000,
   DocumentChunkEmbeddings1795820000000,
   MessageAttachments1795830000000,
+  AuditEvents1795900000000,
 ];

@@ -58,11 +58,12 @@ export class AccountErasure {
   /**
    * Erases the account; nothing happens to an account already deleted. A transaction the database
    * aborted for a conflict with a concurrent one (deadlock, serialization failure) runs again.
+   * `within` runs in the erasure's transaction once the account is erased (its audit record).
    */
-  async erase(userId: string): Promise<void> {
+  async erase(userId: string, within?: (manager: EntityManager) => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const announcements = await this.eraseOnce(userId);
+        const announcements = await this.eraseOnce(userId, within);
         for (const announce of announcements) announce();
         return;
       } catch (error) {
@@ -73,7 +74,7 @@ export class AccountErasure {
     }
   }
 
-  private eraseOnce(userId: string): Promise<ErasureAnnouncement[]> {
+  private eraseOnce(userId: string, within?: (manager: EntityManager) => Promise<void>): Promise<ErasureAnnouncement[]> {
     return this.dataSource.transaction(async (manager) => {
       for (const { step } of this.steps) await step.lock?.(userId, manager);
       // The account row's lock makes a concurrent second deletion wait, then find nothing to do.
@@ -83,6 +84,7 @@ export class AccountErasure {
         const announce = await step.erase(userId, manager);
         if (announce) pending.push(announce);
       }
+      await within?.(manager);
       return pending;
     });
   }

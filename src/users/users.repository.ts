@@ -74,6 +74,22 @@ export class UsersRepository {
   }
 
   /**
+   * Locks the rows of every active admin (in id order, so two callers lock alike) and returns
+   * their ids: a role change that checks "another admin remains" holds them until it commits.
+   */
+  async lockAdmins(manager: EntityManager): Promise<string[]> {
+    const rows = rowsOf<{ id: string }>(
+      await manager.query(`SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL ORDER BY id FOR UPDATE`),
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** Locks an active account's row and returns it (null if there is none). */
+  async lockActiveById(id: string, manager: EntityManager): Promise<ActiveUser | null> {
+    return (await manager.getRepository(UserEntity).findOne({ where: { id, deletedAt: IsNull() }, lock: { mode: 'pessimistic_write' } })) as ActiveUser | null;
+  }
+
+  /**
    * Keeps of the account only what references to it need: the id (messages in shared
    * conversations stay attributed to a deleted user) and its timestamps. The email goes entirely
    * (NULL), so no registration can block this. False if the account was already deleted.
