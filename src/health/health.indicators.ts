@@ -44,8 +44,8 @@ export class HealthIndicators {
   /** MCP servers only degrade the service (their tools are missing): never down, each server's state in the details. */
   mcpServers() {
     const servers = this.mcp.status();
-    const degraded = Object.values(servers).some((server) => server.state !== 'ready');
-    return this.indicators.check('mcp').up({ degraded, servers });
+    const session = this.indicators.check('mcp');
+    return Object.values(servers).every((server) => server.state === 'ready') ? session.up({ servers }) : session.degraded({ servers });
   }
 
   acceptingTraffic() {
