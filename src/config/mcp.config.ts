@@ -28,7 +28,7 @@ const httpServer = z
 const configFile = z
   .object({
     servers: z
-      .record(z.string().regex(SERVER_NAME, 'server names are 1 to 32 letters, digits, "_" or "-"'), z.record(z.string(), z.unknown()))
+      .record(z.string(), z.record(z.string(), z.unknown()))
       .refine((servers) => Object.keys(servers).length <= MAX_SERVERS, `at most ${MAX_SERVERS} servers`),
   })
   .strict();
@@ -68,6 +68,9 @@ export function parseMcpServers(json: unknown, source: string): McpServerSetting
   const file = check(configFile, json, source, []);
   return Object.entries(file.servers).map(([name, server]): McpServerSettings => {
     const path = ['servers', name];
+    if (!SERVER_NAME.test(name)) {
+      throw new ConfigError(`Invalid MCP_CONFIG: ${source} at servers: server names are 1 to 32 letters, digits, "_" or "-", got "${name.slice(0, 40)}"`);
+    }
     if ('command' in server) return { name, transport: 'stdio', ...check(stdioServer, server, source, path) };
     if ('url' in server) return { name, transport: 'http', ...check(httpServer, server, source, path) };
     throw new ConfigError(`Invalid MCP_CONFIG: ${source} at ${path.join('.')}: expected "command" (stdio) or "url" (Streamable HTTP)`);
