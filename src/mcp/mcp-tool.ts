@@ -12,9 +12,17 @@ export interface McpTool {
   schema: CompiledSchema;
 }
 
+/**
+ * The most of a result's text (and of its structured content, serialised) that is recorded and
+ * given to the model: a server's answer is stored with the reply and sent to every participant.
+ */
+export const MAX_RESULT_CHARS = 32_768;
+
 /** What a tool call records and feeds back to the model. */
 export interface McpToolOutput {
   text: string;
+  /** Set when the text or the structured content was cut to MAX_RESULT_CHARS. */
+  truncated?: true;
   structuredContent?: Record<string, unknown>;
   /** Content other than text (images, audio, resources), described without its data. */
   content?: Array<{ type: string; mimeType?: string; uri?: string; name?: string }>;
@@ -48,11 +56,15 @@ export function toolOutput(result: CallToolResult): McpToolOutput {
     .filter((part): part is Extract<ContentPart, { type: 'text' }> => part.type === 'text')
     .map((part) => part.text)
     .join('\n');
-  if (result.isError === true) throw new McpToolError(text || 'The tool reported an error without a message');
-  const others = parts.filter((part) => part.type !== 'text').map(describe);
+  if (result.isError === true) throw new McpToolError(text.slice(0, MAX_RESULT_CHARS) || 'The tool reported an error without a message');
+  const others = parts.filter((part) => part.type !== 'text').map(describe).slice(0, 32);
+  const structured = result.structuredContent;
+  const structuredFits = structured !== undefined && JSON.stringify(structured).length <= MAX_RESULT_CHARS;
+  const truncated = text.length > MAX_RESULT_CHARS || (structured !== undefined && !structuredFits);
   return {
-    text,
-    ...(result.structuredContent ? { structuredContent: result.structuredContent } : {}),
+    text: text.slice(0, MAX_RESULT_CHARS),
+    ...(truncated ? { truncated: true as const } : {}),
+    ...(structuredFits ? { structuredContent: structured } : {}),
     ...(others.length > 0 ? { content: others } : {}),
   };
 }
