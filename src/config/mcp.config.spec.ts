@@ -32,6 +32,7 @@ describe('MCP_CONFIG', () => {
       connectTimeoutMs: 10_000,
       retryBaseMs: 1000,
       retryMaxMs: 60_000,
+      pingIntervalMs: 30_000,
     });
     expect(parseMcpSettings({}).servers).toEqual([]);
   });

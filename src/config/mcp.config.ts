@@ -45,6 +45,8 @@ export interface McpSettings {
   retryBaseMs: number;
   /** The longest wait between two reconnection attempts. */
   retryMaxMs: number;
+  /** How often a connected server is pinged: a remote server going away closes no process. */
+  pingIntervalMs: number;
 }
 
 function readConfigFile(path: string): unknown {
@@ -93,5 +95,6 @@ export function parseMcpSettings(env: Env): McpSettings {
     connectTimeoutMs: readInt(env, 'MCP_CONNECT_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }),
     retryBaseMs,
     retryMaxMs: readInt(env, 'MCP_RETRY_MAX_MS', Math.max(60_000, retryBaseMs), { min: retryBaseMs, max: 3_600_000 }),
+    pingIntervalMs: readInt(env, 'MCP_PING_INTERVAL_MS', 30_000, { min: 100, max: 3_600_000 }),
   };
 }

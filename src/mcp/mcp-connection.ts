@@ -51,6 +51,7 @@ export class McpConnection {
   private lastError: string | undefined;
   private nextAttemptAt: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly server: McpServerSettings,
@@ -81,6 +82,7 @@ export class McpConnection {
   async close(): Promise<void> {
     this.state = 'closed';
     clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
     const client = this.client;
     this.client = undefined;
     this.toolList = [];
@@ -114,6 +116,8 @@ export class McpConnection {
       this.state = 'ready';
       this.failures = 0;
       this.lastError = undefined;
+      this.pingTimer = setInterval(() => void this.ping(client), this.settings.pingIntervalMs);
+      this.pingTimer.unref();
       this.logger.log(`MCP server ${this.server.name} connected with ${tools.length} tools`);
     } catch (error) {
       await client.close().catch(() => undefined);
@@ -127,8 +131,18 @@ export class McpConnection {
     stderr?.on('data', (chunk: Buffer) => this.logger.debug(`${this.server.name}: ${message(chunk.toString('utf8').trimEnd())}`));
   }
 
+  private async ping(client: Client): Promise<void> {
+    try {
+      await client.ping({ timeout: this.settings.connectTimeoutMs });
+    } catch (error) {
+      this.lost(client, error instanceof Error ? error : new Error(String(error)));
+      await client.close().catch(() => undefined);
+    }
+  }
+
   private lost(client: Client, error: Error): void {
     if (this.client !== client || this.state === 'closed') return;
+    clearInterval(this.pingTimer);
     this.client = undefined;
     this.toolList = [];
     this.fail(error);

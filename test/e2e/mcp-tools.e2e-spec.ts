@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RealtimeEvent } from '../../src/realtime/realtime.events.js';
@@ -9,17 +8,10 @@ import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { waitUntil } from '../support/conditions.js';
+import { everythingServerBin } from '../support/mcp.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
-
-/** The reference MCP server, run from node_modules over stdio. */
-function everythingServerBin(): string {
-  const require = createRequire(import.meta.url);
-  const manifest = require.resolve('@modelcontextprotocol/server-everything/package.json');
-  const { bin } = require(manifest) as { bin: Record<string, string> };
-  return join(dirname(manifest), bin['mcp-server-everything']!);
-}
 
 interface ServerStatus {
   state: string;

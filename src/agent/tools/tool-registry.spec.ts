@@ -7,7 +7,7 @@ import { McpClients } from '../../mcp/mcp-clients.service.js';
 import type { ContextService } from '../context.service.js';
 import { ToolRegistry } from './tool-registry.js';
 
-const noMcpServers = new McpClients({ mcp: { servers: [], connectTimeoutMs: 1000, retryBaseMs: 10, retryMaxMs: 100 } } as unknown as AppConfig);
+const noMcpServers = new McpClients({ mcp: { servers: [], connectTimeoutMs: 1000, retryBaseMs: 10, retryMaxMs: 100, pingIntervalMs: 1000 } } as unknown as AppConfig);
 const CONTEXT = { conversationId: 'conversation-1', userId: 'user-1' };
 
 function registry(summarize: ContextService['summarize'] = async () => ({ summary: '', messages: 0 })): ToolRegistry {
