@@ -48,6 +48,7 @@ describe('MCP tools', () => {
       MCP_CONNECT_TIMEOUT_MS: '10000',
       MCP_RETRY_BASE_MS: '20',
       MCP_RETRY_MAX_MS: '200',
+      AGENT_TOOL_TIMEOUT_MS: '1000',
       MESSAGE_RATE_LIMIT: '100000',
     });
     user = await register(t, { displayName: 'Ada' });
@@ -136,5 +137,22 @@ describe('MCP tools', () => {
     );
     const body = await send('2 + 40?');
     expect(body.reply.metadata.toolCalls[0]).toMatchObject({ name: 'everything__get-sum', result: { text: expect.stringContaining('42') } });
+  });
+
+  it('stops a call past the tool time limit, records it failed, and the server keeps serving', async () => {
+    fake.enqueue(
+      { kind: 'tool', calls: [{ id: 'call_slow', name: 'everything__trigger-long-running-operation', argumentChunks: ['{"duration": 30, "steps": 3}'] }] },
+      { kind: 'text', chunks: ['Too slow.'] },
+      { kind: 'tool', calls: [{ id: 'call_echo2', name: 'everything__echo', argumentChunks: ['{"message": "still here"}'] }] },
+      { kind: 'text', chunks: ['Fine.'] },
+    );
+    const started = Date.now();
+    const slow = await send('run the long operation');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(slow.run.status).toBe('completed');
+    expect(slow.reply.metadata.toolCalls[0]).toMatchObject({ name: 'everything__trigger-long-running-operation', error: expect.stringMatching(/1000 ms|timed out/i) });
+    const after = await send('echo again');
+    expect(after.reply.metadata.toolCalls[0]).toMatchObject({ result: { text: 'Echo: still here' } });
+    expect((await servers()).everything?.state).toBe('ready');
   });
 });
