@@ -38,7 +38,7 @@ describe('MCP_CONFIG', () => {
   });
 
   it.each([
-    ['a missing file', undefined, /cannot read .*ENOENT/],
+    ['a missing file', undefined, /mcp\.json \(ENOENT\)$/],
     ['invalid JSON', '{"servers": ', /is not valid JSON/],
     ['no servers key', '{}', /at servers: /],
     ['an unknown key', '{"servers": {}, "extra": 1}', /\(root\)/],
