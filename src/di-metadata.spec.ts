@@ -28,6 +28,7 @@ describe('decorator metadata', () => {
       'DataSource',
       'RedisConnection',
       'ReadinessService',
+      'McpClients',
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { DocumentsModule } from '../documents/documents.module.js';
+import { McpModule } from '../mcp/mcp.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
@@ -16,7 +17,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [MessagesModule, ConversationsModule, DocumentsModule, UsersModule],
+  imports: [MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
   providers: [AgentCore, AttachmentContext, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })

@@ -5,6 +5,7 @@ import { type DatabaseSettings, parseDatabaseSettings } from './database.config.
 import { type EmbeddingSettings, parseEmbeddingSettings } from './embedding.config.js';
 import type { Env } from './env.js';
 import { type LimitSettings, parseLimitSettings } from './limits.config.js';
+import { type McpSettings, parseMcpSettings } from './mcp.config.js';
 import { parseRedisSettings, type RedisSettings } from './redis.config.js';
 
 /** The validated configuration, injected by type wherever a setting is needed. */
@@ -17,6 +18,7 @@ export class AppConfig {
     readonly limits: LimitSettings,
     readonly agent: AgentSettings,
     readonly embedding: EmbeddingSettings,
+    readonly mcp: McpSettings,
   ) {}
 
   /** Throws a ConfigError naming the first invalid variable. */
@@ -31,6 +33,7 @@ export class AppConfig {
       parseLimitSettings(env),
       agent,
       parseEmbeddingSettings(env, agent),
+      parseMcpSettings(env),
     );
   }
 

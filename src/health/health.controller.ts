@@ -42,6 +42,7 @@ export class HealthController {
       () => this.indicators.acceptingTraffic(),
       () => this.indicators.database(),
       ...(this.indicators.redisEnabled ? [() => this.indicators.redisPing()] : []),
+      ...(this.indicators.mcpConfigured ? [() => this.indicators.mcpServers()] : []),
     ]);
   }
 

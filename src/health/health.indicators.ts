@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
+import { McpClients } from '../mcp/mcp-clients.service.js';
 import { RedisConnection } from '../realtime/redis.connection.js';
 import { ReadinessService } from './readiness.service.js';
 
@@ -13,7 +14,12 @@ export class HealthIndicators {
     private readonly dataSource: DataSource,
     private readonly redis: RedisConnection,
     private readonly readiness: ReadinessService,
+    private readonly mcp: McpClients,
   ) {}
+
+  get mcpConfigured(): boolean {
+    return this.mcp.configured;
+  }
 
   get redisEnabled(): boolean {
     return this.redis.enabled;
@@ -33,6 +39,13 @@ export class HealthIndicators {
       .check('redis')
       .attempt(() => this.redis.ping())
       .withTimeout(CHECK_TIMEOUT_MS);
+  }
+
+  /** MCP servers only degrade the service (their tools are missing): never down, each server's state in the details. */
+  mcpServers() {
+    const servers = this.mcp.status();
+    const session = this.indicators.check('mcp');
+    return Object.values(servers).every((server) => server.state === 'ready') ? session.up({ servers }) : session.degraded({ servers });
   }
 
   acceptingTraffic() {

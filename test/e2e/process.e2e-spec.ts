@@ -89,6 +89,7 @@ describe('the built server on embedded PostgreSQL', () => {
     [{ PORT: 'eighty' }, 'Invalid environment variable PORT'],
     [{ NODE_ENV: 'production' }, 'Missing environment variable JWT_SECRET'],
     [{ NODE_ENV: 'production', JWT_SECRET: 'too-short' }, 'JWT_SECRET: must be at least 32 bytes'],
+    [{ MCP_CONFIG: '/nonexistent/mcp.json' }, 'Invalid MCP_CONFIG: cannot read /nonexistent/mcp.json (ENOENT)'],
   ])('exits with a one-line error for bad settings %o', async (env, message) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-config-'));
     const app = start({ DATA_DIR: dataDir, ...env }, await freePort());

@@ -4,6 +4,8 @@ import { asSchema } from 'ai';
 import type { z } from 'zod';
 import { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import { DocumentSearchService } from '../../documents/document-search.service.js';
+import { McpClients } from '../../mcp/mcp-clients.service.js';
+import type { McpTool } from '../../mcp/mcp-tool.js';
 import { MessagesRepository } from '../../messages/messages.repository.js';
 import type { BoundTool } from '../agent-steps.js';
 import { ContextService } from '../context.service.js';
@@ -25,24 +27,18 @@ function parseInput(definition: AgentTool<never>, input: unknown): unknown {
 }
 
 /** Runs a tool under a time limit; the tool's own signal aborts with the run or at the limit. */
-async function executeWithin(
-  definition: AgentTool<never>,
-  input: unknown,
-  context: ToolContext,
-  signal: AbortSignal,
-  timeoutMs: number,
-): Promise<unknown> {
+async function executeWithin(name: string, run: (signal: AbortSignal) => Promise<unknown>, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   signal.addEventListener('abort', onAbort);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      definition.execute(input as never, context, controller.signal),
+      run(controller.signal),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           controller.abort();
-          reject(new ToolTimeoutError(definition.name, timeoutMs));
+          reject(new ToolTimeoutError(name, timeoutMs));
         }, timeoutMs);
       }),
     ]);
@@ -53,8 +49,9 @@ async function executeWithin(
 }
 
 /**
- * The tools every provider (the builtin agent included) may call. Arguments are validated against
- * each tool's schema before it runs; each call is time-limited.
+ * The tools every provider (the builtin agent included) may call: the built-in ones and those of
+ * the connected MCP servers. Arguments are validated against each tool's schema before it runs;
+ * each call is time-limited.
  */
 @Injectable()
 export class ToolRegistry {
@@ -62,7 +59,13 @@ export class ToolRegistry {
   /** Each tool's JSON Schema as the AI SDK derives it from zod, made once. */
   private schemas: Promise<JSONSchema7[]> | undefined;
 
-  constructor(messages: MessagesRepository, conversations: ConversationsRepository, context: ContextService, documents: DocumentSearchService) {
+  constructor(
+    messages: MessagesRepository,
+    conversations: ConversationsRepository,
+    context: ContextService,
+    documents: DocumentSearchService,
+    private readonly mcp: McpClients,
+  ) {
     this.tools = builtinTools({ messages, conversations, context, documents });
   }
 
@@ -70,12 +73,28 @@ export class ToolRegistry {
   async bind(context: ToolContext, timeoutMs: number): Promise<BoundTool[]> {
     this.schemas ??= Promise.all(this.tools.map((definition) => asSchema(definition.schema as z.ZodType<unknown>).jsonSchema));
     const schemas = await this.schemas;
-    return this.tools.map((definition, index) => ({
+    const builtins = this.tools.map((definition, index) => ({
       name: definition.name,
       description: definition.description,
       inputSchema: schemas[index]!,
       parse: (input: unknown) => parseInput(definition, input),
-      execute: (input: unknown, signal: AbortSignal) => executeWithin(definition, input, context, signal, timeoutMs),
+      execute: (input: unknown, signal: AbortSignal) =>
+        executeWithin(definition.name, (own) => definition.execute(input as never, context, own), signal, timeoutMs),
     }));
+    return [...builtins, ...this.mcp.tools().map((tool) => this.bindMcp(tool, timeoutMs))];
+  }
+
+  /** An MCP tool as the model sees it; its server enforces the same time limit on its side. */
+  private bindMcp(tool: McpTool, timeoutMs: number): BoundTool {
+    return {
+      name: tool.name,
+      description: tool.description,
+      inputSchema: tool.schema.jsonSchema,
+      parse: (input: unknown) => {
+        tool.schema.check(tool.name, input);
+        return input;
+      },
+      execute: (input: unknown, signal: AbortSignal) => executeWithin(tool.name, (own) => this.mcp.call(tool, input, own, timeoutMs), signal, timeoutMs),
+    };
   }
 }

@@ -1,0 +1,46 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { JSONSchema7 } from '@ai-sdk/provider';
+
+/** A tool's input schema larger than this is refused: it would also crowd the model's context. */
+export const MAX_SCHEMA_BYTES = 65_536;
+
+const options = { strict: false, allErrors: false, validateFormats: false } as const;
+
+/**
+ * A fresh instance per schema: an instance keeps every schema it compiled, and tools are listed
+ * again on each reconnection; two servers may also reuse the same $id.
+ */
+function validatorFor(schema: Record<string, unknown>): Ajv {
+  const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
+  if (dialect.includes('2020-12')) return new Ajv2020(options);
+  if (dialect.includes('2019-09')) return new Ajv2019(options);
+  return new Ajv(options);
+}
+
+export interface CompiledSchema {
+  /** The schema offered to the model: always an object schema, without the dialect marker. */
+  jsonSchema: JSONSchema7;
+  /** Throws a readable message for the model when the input does not match. */
+  check(toolName: string, input: unknown): void;
+}
+
+/** Compiles an MCP tool's input schema; throws when it is too large, not an object schema or not compilable. */
+export function compileInputSchema(schema: unknown): CompiledSchema {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error('the input schema is not an object');
+  const record = schema as Record<string, unknown>;
+  if (record.type !== 'object') throw new Error('the input schema does not describe an object');
+  if (JSON.stringify(record).length > MAX_SCHEMA_BYTES) throw new Error(`the input schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
+  const ajv = validatorFor(record);
+  const { $schema: _dialect, ...offered } = record;
+  const validate: ValidateFunction = ajv.compile(offered);
+  return {
+    jsonSchema: offered as JSONSchema7,
+    check(toolName, input) {
+      if (validate(input)) return;
+      const issues = (validate.errors ?? []).map((error) => `${error.instancePath || 'input'}: ${error.message ?? 'is invalid'}`).join('; ');
+      throw new Error(`Invalid arguments for ${toolName}: ${issues}`);
+    },
+  };
+}
