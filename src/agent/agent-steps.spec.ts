@@ -55,6 +55,7 @@ const calculator: BoundTool = {
   name: 'calculator',
   description: 'adds',
   inputSchema: { type: 'object' },
+  approval: 'never',
   parse: (input) => z.object({ a: z.number(), b: z.number() }).parse(input),
   execute: async (input) => {
     const { a, b } = input as { a: number; b: number };

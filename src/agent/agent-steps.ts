@@ -9,12 +9,17 @@ import type {
   LanguageModelV3ToolResultPart,
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
+import type { ApprovalPolicy, ToolOrigin } from '../common/tools/external-tool.js';
 
 /** A tool bound to one run: its schema for the model, a validator and a time-limited executor. */
 export interface BoundTool {
   name: string;
   description: string;
   inputSchema: JSONSchema7;
+  /** `always`: a call waits for a person's decision before it runs. */
+  approval: ApprovalPolicy;
+  /** Set for MCP and workflow tools. */
+  origin?: ToolOrigin;
   /** Throws with a readable message when the input does not match the schema. */
   parse(input: unknown): unknown;
   execute(input: unknown, signal: AbortSignal): Promise<unknown>;

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { DocumentsModule } from '../documents/documents.module.js';
+import { EXTERNAL_TOOL_SOURCES, type ExternalToolSource } from '../common/tools/external-tool.js';
+import { McpClients } from '../mcp/mcp-clients.service.js';
 import { McpModule } from '../mcp/mcp.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
@@ -18,7 +20,10 @@ import { ToolRegistry } from './tools/tool-registry.js';
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
   imports: [MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
-  providers: [AgentCore, AttachmentContext, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
+  providers: [
+    // Every source of external tools the agent may call, in the order their tools are listed.
+    { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients] },
+    AgentCore, AttachmentContext, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
   exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
 })
 export class AgentModule {}

@@ -26,8 +26,8 @@ describe('MCP_CONFIG', () => {
     const path = file(JSON.stringify({ servers: { local: { command: 'node', args: ['server.js'] }, remote: { url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer x' } } } }));
     expect(parseMcpSettings({ MCP_CONFIG: path })).toEqual({
       servers: [
-        { name: 'local', transport: 'stdio', command: 'node', args: ['server.js'], env: {} },
-        { name: 'remote', transport: 'http', url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer x' } },
+        { name: 'local', transport: 'stdio', command: 'node', args: ['server.js'], env: {}, approval: 'always', tools: {} },
+        { name: 'remote', transport: 'http', url: 'https://mcp.example.com/mcp', headers: { authorization: 'Bearer x' }, approval: 'always', tools: {} },
       ],
       connectTimeoutMs: 10_000,
       retryBaseMs: 1000,
@@ -37,7 +37,14 @@ describe('MCP_CONFIG', () => {
     expect(parseMcpSettings({}).servers).toEqual([]);
   });
 
+  it('reads the approval policy of a server and of its tools', () => {
+    const path = file(JSON.stringify({ servers: { docs: { url: 'https://mcp.example.com/mcp', approval: 'never', tools: { delete_page: { approval: 'always' } } } } }));
+    expect(parseMcpSettings({ MCP_CONFIG: path }).servers[0]).toMatchObject({ approval: 'never', tools: { delete_page: { approval: 'always' } } });
+  });
+
   it.each([
+    ['an unknown approval policy', '{"servers": {"s": {"command": "x", "approval": "sometimes"}}}', /at servers\.s\.approval/],
+    ['a tool setting without a policy', '{"servers": {"s": {"command": "x", "tools": {"t": {}}}}}', /at servers\.s\.tools\.t\.approval/],
     ['a missing file', undefined, /mcp\.json \(ENOENT\)$/],
     ['invalid JSON', '{"servers": ', /is not valid JSON/],
     ['no servers key', '{}', /at servers: /],

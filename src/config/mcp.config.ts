@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { APPROVAL_POLICIES } from '../common/tools/external-tool.js';
 import { ConfigError, type Env, readInt, readString } from './env.js';
 
 /** A server name becomes the prefix of its tools' names (`<server>__<tool>`): kept short and plain. */
@@ -7,8 +8,21 @@ const SERVER_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const MAX_CONFIG_BYTES = 1_048_576;
 const MAX_SERVERS = 32;
 
+/**
+ * Whether calls wait for a person's approval: for the whole server, and per tool (by its name on
+ * the server). Tools with side effects live behind MCP servers, so the default is "always".
+ */
+const approvalSettings = {
+  approval: z.enum(APPROVAL_POLICIES).default('always'),
+  tools: z
+    .record(z.string().min(1).max(256), z.object({ approval: z.enum(APPROVAL_POLICIES) }).strict())
+    .refine((tools) => Object.keys(tools).length <= 1024, 'at most 1024 tool settings')
+    .default({}),
+};
+
 const stdioServer = z
   .object({
+    ...approvalSettings,
     command: z.string().min(1).max(4096),
     args: z.array(z.string().max(32_768)).max(256).default([]),
     env: z.record(z.string().min(1).max(256), z.string().max(32_768)).default({}),
@@ -17,6 +31,7 @@ const stdioServer = z
 
 const httpServer = z
   .object({
+    ...approvalSettings,
     url: z
       .string()
       .max(8192)

@@ -1,4 +1,5 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { ExternalTool, ExternalToolSource } from '../common/tools/external-tool.js';
 import { AppConfig } from '../config/app-config.js';
 import { McpConnection, type McpServerStatus } from './mcp-connection.js';
 import type { McpTool, McpToolOutput } from './mcp-tool.js';
@@ -8,7 +9,7 @@ import type { McpTool, McpToolOutput } from './mcp-tool.js';
  * (a slow or broken server never delays start-up) and is retried with backoff when it fails.
  */
 @Injectable()
-export class McpClients implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class McpClients implements ExternalToolSource, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(McpClients.name);
   private readonly connections: Map<string, McpConnection>;
 
@@ -28,13 +29,25 @@ export class McpClients implements OnApplicationBootstrap, BeforeApplicationShut
     await Promise.all([...this.connections.values()].map((connection) => connection.close()));
   }
 
-  /** The tools of the servers connected right now. */
-  tools(): McpTool[] {
-    return [...this.connections.values()].flatMap((connection) => connection.tools);
+  /** The tools of the servers connected right now, as the agent calls them. */
+  tools(): ExternalTool[] {
+    return [...this.connections.values()].flatMap((connection) => connection.tools.map((tool) => this.external(tool)));
+  }
+
+  private external(tool: McpTool): ExternalTool {
+    return {
+      name: tool.name,
+      description: tool.description,
+      inputSchema: tool.schema.jsonSchema,
+      approval: tool.approval,
+      origin: { kind: 'mcp', name: tool.server },
+      check: (input) => tool.schema.check(tool.name, input),
+      call: (input, signal, timeoutMs) => this.call(tool, input, signal, timeoutMs),
+    };
   }
 
   /** Calls a tool on its server; the signal cancels the request on the server too. */
-  call(tool: McpTool, input: unknown, signal: AbortSignal, timeoutMs: number): Promise<McpToolOutput> {
+  private call(tool: McpTool, input: unknown, signal: AbortSignal, timeoutMs: number): Promise<McpToolOutput> {
     const connection = this.connections.get(tool.server);
     if (!connection) throw new Error(`The MCP server ${tool.server} is not configured`);
     return connection.call(tool.remoteName, input, signal, timeoutMs);

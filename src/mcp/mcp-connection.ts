@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings, McpSettings } from '../config/mcp.config.js';
-import { compileInputSchema } from './json-schema.js';
+import { compileInputSchema } from '../common/tools/json-schema.js';
 import { type McpTool, type McpToolOutput, toolOutput } from './mcp-tool.js';
 import { mcpToolName } from './tool-names.js';
 
@@ -183,7 +183,8 @@ export class McpConnection {
         const name = mcpToolName(this.server.name, tool.name, taken);
         taken.add(name);
         const description = (tool.description ?? tool.title ?? tool.name).slice(0, MAX_DESCRIPTION);
-        tools.push({ name, server: this.server.name, remoteName: tool.name, description, schema });
+        const approval = Object.hasOwn(this.server.tools, tool.name) ? this.server.tools[tool.name]!.approval : this.server.approval;
+        tools.push({ name, server: this.server.name, remoteName: tool.name, description, schema, approval });
       } catch (error) {
         this.logger.warn(`MCP server ${this.server.name}: tool ${message(tool.name)} left out (${message(error)})`);
       }

@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { CompiledSchema } from './json-schema.js';
+import type { ApprovalPolicy } from '../common/tools/external-tool.js';
+import type { CompiledSchema } from '../common/tools/json-schema.js';
 
 /** One tool of a connected MCP server, under the name the model sees. */
 export interface McpTool {
@@ -10,6 +11,7 @@ export interface McpTool {
   remoteName: string;
   description: string;
   schema: CompiledSchema;
+  approval: ApprovalPolicy;
 }
 
 /**

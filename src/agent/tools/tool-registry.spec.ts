@@ -2,16 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import type { MessagesRepository } from '../../messages/messages.repository.js';
 import type { DocumentSearchService } from '../../documents/document-search.service.js';
-import type { AppConfig } from '../../config/app-config.js';
-import { McpClients } from '../../mcp/mcp-clients.service.js';
 import type { ContextService } from '../context.service.js';
 import { ToolRegistry } from './tool-registry.js';
 
-const noMcpServers = new McpClients({ mcp: { servers: [], connectTimeoutMs: 1000, retryBaseMs: 10, retryMaxMs: 100, pingIntervalMs: 1000 } } as unknown as AppConfig);
 const CONTEXT = { conversationId: 'conversation-1', userId: 'user-1' };
 
 function registry(summarize: ContextService['summarize'] = async () => ({ summary: '', messages: 0 })): ToolRegistry {
-  return new ToolRegistry({} as MessagesRepository, {} as ConversationsRepository, { summarize } as ContextService, {} as DocumentSearchService, noMcpServers);
+  return new ToolRegistry({} as MessagesRepository, {} as ConversationsRepository, { summarize } as ContextService, {} as DocumentSearchService, []);
 }
 
 async function bound(name: string, tools = registry(), timeoutMs = 1000) {

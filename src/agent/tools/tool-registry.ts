@@ -1,11 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { JSONSchema7 } from '@ai-sdk/provider';
 import { asSchema } from 'ai';
 import type { z } from 'zod';
 import { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import { DocumentSearchService } from '../../documents/document-search.service.js';
-import { McpClients } from '../../mcp/mcp-clients.service.js';
-import type { McpTool } from '../../mcp/mcp-tool.js';
+import { EXTERNAL_TOOL_SOURCES, type ExternalTool, type ExternalToolSource } from '../../common/tools/external-tool.js';
 import { MessagesRepository } from '../../messages/messages.repository.js';
 import type { BoundTool } from '../agent-steps.js';
 import { ContextService } from '../context.service.js';
@@ -64,7 +63,7 @@ export class ToolRegistry {
     conversations: ConversationsRepository,
     context: ContextService,
     documents: DocumentSearchService,
-    private readonly mcp: McpClients,
+    @Inject(EXTERNAL_TOOL_SOURCES) private readonly sources: ExternalToolSource[],
   ) {
     this.tools = builtinTools({ messages, conversations, context, documents });
   }
@@ -77,24 +76,28 @@ export class ToolRegistry {
       name: definition.name,
       description: definition.description,
       inputSchema: schemas[index]!,
+      approval: 'never' as const,
       parse: (input: unknown) => parseInput(definition, input),
       execute: (input: unknown, signal: AbortSignal) =>
         executeWithin(definition.name, (own) => definition.execute(input as never, context, own), signal, timeoutMs),
     }));
-    return [...builtins, ...this.mcp.tools().map((tool) => this.bindMcp(tool, timeoutMs))];
+    const external = this.sources.flatMap((source) => source.tools()).map((tool) => this.bindExternal(tool, timeoutMs));
+    return [...builtins, ...external];
   }
 
-  /** An MCP tool as the model sees it; its server enforces the same time limit on its side. */
-  private bindMcp(tool: McpTool, timeoutMs: number): BoundTool {
+  /** An MCP or workflow tool as the model sees it; the remote side is given the same time limit. */
+  private bindExternal(tool: ExternalTool, timeoutMs: number): BoundTool {
     return {
       name: tool.name,
       description: tool.description,
-      inputSchema: tool.schema.jsonSchema,
+      inputSchema: tool.inputSchema,
+      approval: tool.approval,
+      origin: tool.origin,
       parse: (input: unknown) => {
-        tool.schema.check(tool.name, input);
+        tool.check(input);
         return input;
       },
-      execute: (input: unknown, signal: AbortSignal) => executeWithin(tool.name, (own) => this.mcp.call(tool, input, own, timeoutMs), signal, timeoutMs),
+      execute: (input: unknown, signal: AbortSignal) => executeWithin(tool.name, (own) => tool.call(input, own, timeoutMs), signal, timeoutMs),
     };
   }
 }

@@ -26,7 +26,7 @@ export interface CompiledSchema {
   check(toolName: string, input: unknown): void;
 }
 
-/** Compiles an MCP tool's input schema; throws when it is too large, not an object schema or not compilable. */
+/** Compiles a tool's input schema (an MCP tool's, a workflow's); throws when it is too large, not an object schema or not compilable. */
 export function compileInputSchema(schema: unknown): CompiledSchema {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error('the input schema is not an object');
   const record = schema as Record<string, unknown>;

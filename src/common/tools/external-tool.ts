@@ -1,0 +1,37 @@
+import type { JSONSchema7 } from '@ai-sdk/provider';
+
+/**
+ * Whether a call of a tool waits for a person's approval: `always` pauses the run until the user
+ * who asked (or the conversation's owner) decides; `never` runs it at once.
+ */
+export const APPROVAL_POLICIES = ['always', 'never'] as const;
+export type ApprovalPolicy = (typeof APPROVAL_POLICIES)[number];
+
+/** Where a tool comes from besides the built-in ones; recorded with every call (audit trail). */
+export interface ToolOrigin {
+  kind: 'mcp' | 'workflow';
+  /** The MCP server's or the workflow's name. */
+  name: string;
+}
+
+/** A tool served by something outside this process: an MCP server, a workflow webhook. */
+export interface ExternalTool {
+  /** The name the model sees, unique among all tools. */
+  name: string;
+  description: string;
+  inputSchema: JSONSchema7;
+  approval: ApprovalPolicy;
+  origin: ToolOrigin;
+  /** Throws a readable message for the model when the input does not match the schema. */
+  check(input: unknown): void;
+  /** Executes the call; the signal aborts it (the run ended, or the time limit passed). */
+  call(input: unknown, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
+}
+
+/** A provider of external tools: lists those usable right now (a disconnected server lists none). */
+export interface ExternalToolSource {
+  tools(): ExternalTool[];
+}
+
+/** The injection token of the list of every ExternalToolSource. */
+export const EXTERNAL_TOOL_SOURCES = Symbol('EXTERNAL_TOOL_SOURCES');
