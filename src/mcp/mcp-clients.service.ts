@@ -42,7 +42,7 @@ export class McpClients implements ExternalToolSource, OnApplicationBootstrap, B
       approval: tool.approval,
       origin: { kind: 'mcp', name: tool.server },
       check: (input) => tool.schema.check(tool.name, input),
-      call: (input, signal, timeoutMs) => this.call(tool, input, signal, timeoutMs),
+      call: (input, { signal, timeoutMs }) => this.call(tool, input, signal, timeoutMs),
     };
   }
 

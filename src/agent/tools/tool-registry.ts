@@ -81,12 +81,12 @@ export class ToolRegistry {
       execute: (input: unknown, signal: AbortSignal) =>
         executeWithin(definition.name, (own) => definition.execute(input as never, context, own), signal, timeoutMs),
     }));
-    const external = this.sources.flatMap((source) => source.tools()).map((tool) => this.bindExternal(tool, timeoutMs));
+    const external = this.sources.flatMap((source) => source.tools()).map((tool) => this.bindExternal(tool, context, timeoutMs));
     return [...builtins, ...external];
   }
 
   /** An MCP or workflow tool as the model sees it; the remote side is given the same time limit. */
-  private bindExternal(tool: ExternalTool, timeoutMs: number): BoundTool {
+  private bindExternal(tool: ExternalTool, context: ToolContext, timeoutMs: number): BoundTool {
     return {
       name: tool.name,
       description: tool.description,
@@ -97,7 +97,8 @@ export class ToolRegistry {
         tool.check(input);
         return input;
       },
-      execute: (input: unknown, signal: AbortSignal) => executeWithin(tool.name, (own) => tool.call(input, own, timeoutMs), signal, timeoutMs),
+      execute: (input: unknown, signal: AbortSignal) =>
+        executeWithin(tool.name, (own) => tool.call(input, { signal: own, timeoutMs, ...context }), signal, timeoutMs),
     };
   }
 }

@@ -14,6 +14,16 @@ export interface ToolOrigin {
   name: string;
 }
 
+/** What an external tool is told about the call it serves (a webhook forwards it; MCP ignores it). */
+export interface ExternalCall {
+  /** Aborts the call: the run ended, or the time limit passed. */
+  signal: AbortSignal;
+  timeoutMs: number;
+  conversationId: string;
+  /** Who asked the agent. */
+  userId: string;
+}
+
 /** A tool served by something outside this process: an MCP server, a workflow webhook. */
 export interface ExternalTool {
   /** The name the model sees, unique among all tools. */
@@ -24,8 +34,7 @@ export interface ExternalTool {
   origin: ToolOrigin;
   /** Throws a readable message for the model when the input does not match the schema. */
   check(input: unknown): void;
-  /** Executes the call; the signal aborts it (the run ended, or the time limit passed). */
-  call(input: unknown, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
+  call(input: unknown, call: ExternalCall): Promise<unknown>;
 }
 
 /** A provider of external tools: lists those usable right now (a disconnected server lists none). */
