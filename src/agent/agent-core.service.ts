@@ -6,7 +6,7 @@ import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { type AgentStreamPart, streamSteps } from './agent-steps.js';
+import { type AgentStreamPart, streamSteps, type TokenTotals } from './agent-steps.js';
 import { tokensOf } from '../common/text/tokens.js';
 import { ContextService } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
@@ -15,6 +15,7 @@ import { ModelFactory } from './providers/model.factory.js';
 import { ReplyStream, type StreamPosition } from './reply-stream.js';
 import type { RunAbort } from './run-abort.js';
 import { RunCancellations } from './run-cancellations.service.js';
+import { type ResumePoint, RunPauses } from './run-pauses.service.js';
 import type { RunEntity, RunUsage } from './run.entity.js';
 import { failureOutcome, type RunOutcome } from './run-outcome.js';
 import { RunsRepository } from './runs.repository.js';
@@ -28,6 +29,15 @@ interface RunExecution {
   abort: RunAbort;
   tools: ToolCallRecorder;
   usage?: RunUsage;
+  /** Set when the run resumes after its approvals. */
+  resumed?: ResumePoint;
+  /** Set when the model called tools that wait for approval: the run pauses instead of finishing. */
+  paused?: Extract<AgentStreamPart, { type: 'approval-needed' }>;
+}
+
+/** Tokens as the provider counted them, or as estimated where it did not say. */
+function usageOf(totals: TokenTotals, contextTokens: number, content: string): RunUsage {
+  return { inputTokens: totals.inputTokens ?? contextTokens, outputTokens: totals.outputTokens ?? tokensOf(content) };
 }
 
 /** Starts an async generator at once (its first step runs now) and yields what it yields. */
@@ -66,6 +76,7 @@ export class AgentCore {
     private readonly models: ModelFactory,
     private readonly tools: ToolRegistry,
     private readonly cancellations: RunCancellations,
+    private readonly pauses: RunPauses,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
   ) {}
@@ -91,11 +102,14 @@ export class AgentCore {
       this.messages.findById(run.conversationId, run.triggerMessageId),
     ]);
     if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
+    const resumed = await this.pauses.resumePoint(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
+    if (resumed && run.responseMessageId) reply.reattach(run.responseMessageId, resumed.reply);
     this.replies.set(run.id, reply);
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
-      await this.execute({ run, reply, abort, tools: new ToolCallRecorder(run, this.runs, this.bus) }, view, trigger);
+      const tools = new ToolCallRecorder(run, this.runs, this.bus, resumed?.metadata);
+      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, trigger);
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
@@ -122,7 +136,16 @@ export class AgentCore {
     } finally {
       abort.end();
     }
-    const { usage, tools } = execution;
+    const { usage, tools, paused, reply } = execution;
+    if (paused && outcome.status === 'completed') {
+      try {
+        // Paused, or ended meanwhile by whoever cancelled it: either way its end is not for this run to write.
+        await this.pauses.pause(run, paused, { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) });
+        return;
+      } catch (error) {
+        outcome = this.failed(error, execution);
+      }
+    }
     await this.finish(execution.reply, run, outcome, { model: run.model, ...(usage && { usage }), ...tools.metadata });
   }
 
@@ -136,8 +159,17 @@ export class AgentCore {
     const model = this.models.create({ provider: run.provider as never, model: run.model });
     const context = await this.context.build(view, trigger.seq);
     const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+    const { resumed } = execution;
     const steps = () =>
-      streamSteps({ model, system: context.system, messages: context.messages, tools: bound, maxSteps: agent.maxSteps, abortSignal: abort.signal });
+      streamSteps({
+        model,
+        system: context.system,
+        messages: context.messages,
+        tools: bound,
+        maxSteps: agent.maxSteps,
+        abortSignal: abort.signal,
+        ...(resumed && { resume: resumed.resume }),
+      });
 
     // The provider request goes out first; the reply row is written and announced while the
     // model thinks, so that bookkeeping adds nothing to the time to the first token.
@@ -147,7 +179,8 @@ export class AgentCore {
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),
-      nothingSent: () => reply.untouched && !tools.any,
+      // A resumed run is never started over: its approved calls have run.
+      nothingSent: () => !resumed && reply.untouched && !tools.any,
       signal: abort.signal,
       settings: agent,
       provider: run.provider,
@@ -179,11 +212,14 @@ export class AgentCore {
         return tools.completed(part);
       case 'tool-error':
         return tools.failed(part);
-      case 'finish': {
-        const { inputTokens, outputTokens } = part.usage;
-        execution.usage = { inputTokens: inputTokens ?? contextTokens, outputTokens: outputTokens ?? tokensOf(reply.content) };
+      case 'approval-needed':
+        reply.flush();
+        execution.paused = part;
+        execution.usage = usageOf(part.paused.totals, contextTokens, reply.content);
         return;
-      }
+      case 'finish':
+        execution.usage = usageOf(part.usage, contextTokens, reply.content);
+        return;
     }
   }
 

@@ -25,8 +25,31 @@ export interface BoundTool {
   execute(input: unknown, signal: AbortSignal): Promise<unknown>;
 }
 
+/** The calls of one step that wait for a person's decision, and where the loop stopped (stored with the run). */
+export interface PausedLoop {
+  /** The step whose tool calls wait. */
+  step: number;
+  /** The assistant and tool messages of the steps before it, after the run's context. */
+  history: LanguageModelV3Message[];
+  /** The step's text and its calls, in the model's order. */
+  text: string;
+  calls: ToolCallMade[];
+  /** Results of the step's calls that ran at once; null where a call waits for a decision. */
+  results: (LanguageModelV3ToolResultPart | null)[];
+  totals: TokenTotals;
+}
+
+/** A person's decision on a waiting call: approved, or why it was not (told to the model). */
+export type CallDecision = { approved: true } | { approved: false; reason: string };
+
+export interface ResumeFrom {
+  paused: PausedLoop;
+  decisions: ReadonlyMap<string, CallDecision>;
+}
+
 export type AgentStreamPart =
   | { type: 'text-delta'; text: string }
+  | { type: 'approval-needed'; paused: PausedLoop; calls: ToolCallMade[] }
   | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
   | { type: 'tool-result'; toolCallId: string; toolName: string; input: unknown; output: unknown }
   | { type: 'tool-error'; toolCallId: string; toolName: string; input: unknown; error: unknown }
@@ -39,6 +62,8 @@ export interface StepOptions {
   tools: BoundTool[];
   maxSteps: number;
   abortSignal: AbortSignal;
+  /** Continues a loop that paused for approvals: the waiting calls are settled first. */
+  resume?: ResumeFrom;
 }
 
 /** The model's argument string as a value; unparseable text is kept as it is, with the error. */
@@ -55,13 +80,13 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error(`aborted: ${String(signal.reason)}`);
 }
 
-interface TokenTotals {
+export interface TokenTotals {
   inputTokens: number | undefined;
   outputTokens: number | undefined;
 }
 
 /** A tool call as the model made it, with its arguments parsed. */
-interface ToolCallMade {
+export interface ToolCallMade {
   toolCallId: string;
   toolName: string;
   input: unknown;
@@ -84,31 +109,88 @@ function addUsage(totals: TokenTotals, usage: LanguageModelV3Usage): void {
  * streams of ~100 tokens/s that alone needs two cores. The providers (and their error and usage
  * handling) are the AI SDK's; only the loop is ours.
  */
-export async function* streamSteps({ model, system, messages, tools, maxSteps, abortSignal }: StepOptions): AsyncGenerator<AgentStreamPart> {
+export async function* streamSteps({ model, system, messages, tools, maxSteps, abortSignal, resume }: StepOptions): AsyncGenerator<AgentStreamPart> {
   const byName = new Map(tools.map((candidate) => [candidate.name, candidate]));
   const definitions: LanguageModelV3FunctionTool[] = tools.map(({ name, description, inputSchema }) => ({ type: 'function', name, description, inputSchema }));
-  const prompt: LanguageModelV3Prompt = [{ role: 'system', content: system }, ...messages];
-  const totals: TokenTotals = { inputTokens: undefined, outputTokens: undefined };
+  const prompt: LanguageModelV3Prompt = [{ role: 'system', content: system }, ...messages, ...(resume?.paused.history ?? [])];
+  const contextLength = 1 + messages.length;
+  const totals: TokenTotals = resume ? { ...resume.paused.totals } : { inputTokens: undefined, outputTokens: undefined };
+  let step = 0;
+  if (resume) {
+    const { paused } = resume;
+    const results = yield* settle(paused, resume.decisions, byName, abortSignal);
+    appendStep(prompt, paused.text, paused.calls, results);
+    step = paused.step + 1;
+  }
 
-  for (let step = 0; step < maxSteps; step++) {
+  for (; step < maxSteps; step++) {
     if (abortSignal.aborted) throw abortError(abortSignal);
     const { text, calls } = yield* streamStep(model, prompt, definitions, abortSignal, totals);
     if (!calls.length) break;
-    const results: LanguageModelV3ToolResultPart[] = [];
-    const called: ToolCallMade[] = [];
-    for (const call of calls) {
-      const { input, error: parseError } = parseArguments(call.input);
-      const made = { toolCallId: call.toolCallId, toolName: call.toolName, input };
-      called.push(made);
-      yield { type: 'tool-call', ...made };
-      results.push(yield* runTool(made, parseError, byName.get(call.toolName), abortSignal));
+    const made = calls.map((call) => ({ call, ...parseArguments(call.input) }));
+    const called: ToolCallMade[] = made.map(({ call, input }) => ({ toolCallId: call.toolCallId, toolName: call.toolName, input }));
+    const results: (LanguageModelV3ToolResultPart | null)[] = [];
+    for (const [index, { error }] of made.entries()) {
+      const tool = byName.get(called[index]!.toolName);
+      if (!error && tool && needsApproval(tool, called[index]!.input)) {
+        results.push(null);
+        continue;
+      }
+      yield { type: 'tool-call', ...called[index]! };
+      results.push(yield* runTool(called[index]!, error, tool, abortSignal));
     }
-    prompt.push(
-      { role: 'assistant', content: [...(text ? [{ type: 'text' as const, text }] : []), ...called.map((call) => ({ type: 'tool-call' as const, ...call }))] },
-      { role: 'tool', content: results },
-    );
+    if (results.includes(null)) {
+      const paused: PausedLoop = { step, history: prompt.slice(contextLength), text, calls: called, results, totals: { ...totals } };
+      yield { type: 'approval-needed', paused, calls: called.filter((_, index) => results[index] === null) };
+      return;
+    }
+    appendStep(prompt, text, called, results as LanguageModelV3ToolResultPart[]);
   }
   yield { type: 'finish', usage: { ...totals } };
+}
+
+/** A call of a tool that asks for approval waits for it, unless its input is invalid (the model is told at once). */
+function needsApproval(tool: BoundTool, input: unknown): boolean {
+  if (tool.approval !== 'always') return false;
+  try {
+    tool.parse(input);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The step's text and calls as the assistant's message, then their results, for the next call of the model. */
+function appendStep(prompt: LanguageModelV3Prompt, text: string, calls: ToolCallMade[], results: LanguageModelV3ToolResultPart[]): void {
+  prompt.push(
+    { role: 'assistant', content: [...(text ? [{ type: 'text' as const, text }] : []), ...calls.map((call) => ({ type: 'tool-call' as const, ...call }))] },
+    { role: 'tool', content: results },
+  );
+}
+
+/**
+ * The waiting calls of a paused step, decided: an approved call runs now; a denied or expired one
+ * is a failed call whose reason the model is told, so that it can go on without it.
+ */
+async function* settle(
+  paused: PausedLoop,
+  decisions: ReadonlyMap<string, CallDecision>,
+  byName: ReadonlyMap<string, BoundTool>,
+  abortSignal: AbortSignal,
+): AsyncGenerator<AgentStreamPart, LanguageModelV3ToolResultPart[]> {
+  const results: LanguageModelV3ToolResultPart[] = [];
+  for (const [index, call] of paused.calls.entries()) {
+    const done = paused.results[index];
+    if (done) {
+      results.push(done);
+      continue;
+    }
+    const decision = decisions.get(call.toolCallId) ?? { approved: false, reason: 'No decision was recorded for this call' };
+    yield { type: 'tool-call', ...call };
+    const refusal = decision.approved ? undefined : new Error(decision.reason);
+    results.push(yield* runTool(call, refusal, byName.get(call.toolName), abortSignal));
+  }
+  return results;
 }
 
 /**

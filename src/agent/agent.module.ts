@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { DocumentsModule } from '../documents/documents.module.js';
 import { EXTERNAL_TOOL_SOURCES, type ExternalToolSource } from '../common/tools/external-tool.js';
@@ -11,6 +12,7 @@ import { AttachmentContext } from './attachment-context.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunCancellations } from './run-cancellations.service.js';
+import { RunPauses } from './run-pauses.service.js';
 import { RunScheduler } from './run-scheduler.service.js';
 import { RunSnapshots } from './run-snapshots.service.js';
 import { RunsErasure } from './runs.erasure.js';
@@ -19,11 +21,22 @@ import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
+  imports: [ApprovalsModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
   providers: [
     // Every source of external tools the agent may call, in the order their tools are listed.
     { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients] },
-    AgentCore, AttachmentContext, ContextService, ModelFactory, RunCancellations, RunScheduler, RunSnapshots, RunsRepository, RunsErasure, ToolRegistry],
-  exports: [ModelFactory, RunScheduler, RunSnapshots, RunsRepository],
+    AgentCore,
+    AttachmentContext,
+    ContextService,
+    ModelFactory,
+    RunCancellations,
+    RunPauses,
+    RunScheduler,
+    RunSnapshots,
+    RunsRepository,
+    RunsErasure,
+    ToolRegistry,
+  ],
+  exports: [ModelFactory, RunPauses, RunScheduler, RunSnapshots, RunsRepository],
 })
 export class AgentModule {}

@@ -26,11 +26,16 @@ export class ToolCallRecorder {
     private readonly run: Pick<RunEntity, 'id' | 'conversationId'>,
     private readonly runs: RunsRepository,
     private readonly bus: RealtimeBus,
-  ) {}
+    /** The calls and sources of the run before it paused for approvals, when it resumes. */
+    earlier?: Pick<MessageMetadata, 'toolCalls' | 'sources'>,
+  ) {
+    this.calls.push(...(earlier?.toolCalls ?? []));
+    this.sources.add(earlier?.sources ?? []);
+  }
 
   /** Whether any call was recorded (part of the reply has gone out). */
   get any(): boolean {
-    return this.invocations.size > 0;
+    return this.invocations.size > 0 || this.calls.length > 0;
   }
 
   /** toolCalls and sources for the reply's metadata, when there are any. */

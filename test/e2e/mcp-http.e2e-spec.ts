@@ -46,7 +46,7 @@ describe('MCP tools over Streamable HTTP', () => {
   beforeAll(async () => {
     port = await freePort();
     const config = join(mkdtempSync(join(tmpdir(), 'agentchat-mcp-http-')), 'mcp.json');
-    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${port}/mcp`, headers: { 'x-client': 'agent-chat' } } } }));
+    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${port}/mcp`, headers: { 'x-client': 'agent-chat' }, approval: 'never' } } }));
     fake = await new FakeOpenAI().start();
     t = await startTestApp({
       AGENT_PROVIDER: 'openai',

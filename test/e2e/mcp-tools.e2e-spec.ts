@@ -33,7 +33,8 @@ describe('MCP tools', () => {
       config,
       JSON.stringify({
         servers: {
-          everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'] },
+          // Calls run at once here: approvals have their own tests.
+          everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'], approval: 'never' },
           broken: { command: process.execPath, args: ['-e', 'process.exit(3)'] },
         },
       }),
