@@ -19,6 +19,7 @@ import { type ResumePoint, RunPauses } from './run-pauses.service.js';
 import type { RunEntity, RunUsage } from './run.entity.js';
 import { failureOutcome, type RunOutcome } from './run-outcome.js';
 import { RunsRepository } from './runs.repository.js';
+import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
@@ -77,6 +78,7 @@ export class AgentCore {
     private readonly tools: ToolRegistry,
     private readonly cancellations: RunCancellations,
     private readonly pauses: RunPauses,
+    private readonly toolEnds: ToolCallEnds,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
   ) {}
@@ -108,7 +110,7 @@ export class AgentCore {
     this.replies.set(run.id, reply);
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
-      const tools = new ToolCallRecorder(run, this.runs, this.bus, resumed?.metadata);
+      const tools = new ToolCallRecorder(run, this.runs, this.toolEnds, this.bus, resumed?.metadata);
       await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, trigger);
     } finally {
       this.replies.delete(run.id);

@@ -51,8 +51,9 @@ export type AgentStreamPart =
   | { type: 'text-delta'; text: string }
   | { type: 'approval-needed'; paused: PausedLoop; calls: ToolCallMade[] }
   | { type: 'tool-call'; toolCallId: string; toolName: string; input: unknown }
-  | { type: 'tool-result'; toolCallId: string; toolName: string; input: unknown; output: unknown }
-  | { type: 'tool-error'; toolCallId: string; toolName: string; input: unknown; error: unknown }
+  | { type: 'tool-result'; toolCallId: string; toolName: string; input: unknown; output: unknown; origin?: ToolOrigin }
+  /** `error` is the message the model is told, cut to TOOL_ERROR_MAX_CHARS. */
+  | { type: 'tool-error'; toolCallId: string; toolName: string; input: unknown; error: string; origin?: ToolOrigin }
   | { type: 'finish'; usage: { inputTokens: number | undefined; outputTokens: number | undefined } };
 
 export interface StepOptions {
@@ -64,6 +65,17 @@ export interface StepOptions {
   abortSignal: AbortSignal;
   /** Continues a loop that paused for approvals: the waiting calls are settled first. */
   resume?: ResumeFrom;
+}
+
+/**
+ * The most of a tool's error message that is recorded, broadcast and told to the model: a server
+ * may answer with megabytes of error text.
+ */
+export const TOOL_ERROR_MAX_CHARS = 2000;
+
+function errorText(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > TOOL_ERROR_MAX_CHARS ? `${text.slice(0, TOOL_ERROR_MAX_CHARS)}…` : text;
 }
 
 /** The model's argument string as a value; unparseable text is kept as it is, with the error. */
@@ -256,12 +268,12 @@ async function* runTool(
     if (parseError) throw parseError;
     if (!tool) throw new Error(`There is no tool named ${toolName}`);
     const output = await tool.execute(tool.parse(input), abortSignal);
-    yield { type: 'tool-result', toolCallId, toolName, input, output };
+    yield { type: 'tool-result', toolCallId, toolName, input, output, ...(tool.origin && { origin: tool.origin }) };
     return { type: 'tool-result', toolCallId, toolName, output: { type: 'json', value: (output ?? null) as JSONValue } };
   } catch (error) {
     if (abortSignal.aborted) throw abortError(abortSignal);
-    yield { type: 'tool-error', toolCallId, toolName, input, error };
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
+    yield { type: 'tool-error', toolCallId, toolName, input, error: message, ...(tool?.origin && { origin: tool.origin }) };
     return { type: 'tool-result', toolCallId, toolName, output: { type: 'error-text', value: message } };
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ApprovalsModule } from '../approvals/approvals.module.js';
+import { AuditModule } from '../audit/audit.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
 import { DocumentsModule } from '../documents/documents.module.js';
 import { EXTERNAL_TOOL_SOURCES, type ExternalToolSource } from '../common/tools/external-tool.js';
@@ -17,11 +18,12 @@ import { RunScheduler } from './run-scheduler.service.js';
 import { RunSnapshots } from './run-snapshots.service.js';
 import { RunsErasure } from './runs.erasure.js';
 import { RunsRepository } from './runs.repository.js';
+import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [ApprovalsModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
+  imports: [ApprovalsModule, AuditModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
   providers: [
     // Every source of external tools the agent may call, in the order their tools are listed.
     { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients] },
@@ -35,6 +37,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
     RunSnapshots,
     RunsRepository,
     RunsErasure,
+    ToolCallEnds,
     ToolRegistry,
   ],
   exports: [ModelFactory, RunPauses, RunScheduler, RunSnapshots, RunsRepository],

@@ -260,9 +260,9 @@ export class RunsRepository {
   }
 
   /** Records how a tool call ended; false, and nothing written, once its run was erased (see recordToolStart). */
-  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }): Promise<boolean> {
+  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
     const rows = rowsOf<unknown>(
-      await this.dataSource.query(
+      await manager.query(
         `WITH run AS (
            SELECT r.id FROM agent_runs r JOIN tool_invocations t ON t.run_id = r.id
            WHERE t.id = $1 AND r.requested_by_id IS NOT NULL FOR KEY SHARE OF r

@@ -126,6 +126,14 @@ describe('durable approvals', () => {
     await phone.waitFor('run:completed', (payload) => payload.run.id === run.id);
     const [audit] = await t.app.get(DataSource).query(`SELECT actor_id, target_id, details FROM audit_events WHERE action = 'approval.approved' AND target_id = $1`, [approval.id]);
     expect(audit).toMatchObject({ actor_id: member.id, details: { runId: run.id, toolName: 'everything__echo' } });
+    const executed = await t.app.get(DataSource).query(`SELECT actor_id, target_id, details FROM audit_events WHERE action = 'tool.executed' AND target_id = $1`, [run.id]);
+    expect(executed).toEqual([
+      {
+        actor_id: member.id,
+        target_id: run.id,
+        details: { toolName: 'everything__echo', toolCallId: 'call_deploy', origin: 'mcp', source: 'everything', status: 'completed' },
+      },
+    ]);
   });
 
   it('a denial is told to the model with its reason; the reply goes on without the tool', async () => {
