@@ -142,7 +142,8 @@ export class AgentCore {
     if (paused && outcome.status === 'completed') {
       try {
         // Paused, or ended meanwhile by whoever cancelled it: either way its end is not for this run to write.
-        await this.pauses.pause(run, paused, { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) });
+        const progress = { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) };
+        await this.pauses.pause(run, paused, progress, view);
         return;
       } catch (error) {
         outcome = this.failed(error, execution);

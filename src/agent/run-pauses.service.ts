@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalsRepository } from '../approvals/approvals.repository.js';
-import { ApprovalsService } from '../approvals/approvals.service.js';
+import { ApprovalsService, decidersOf } from '../approvals/approvals.service.js';
 import { ApprovalDto } from '../approvals/dto/approval.dto.js';
 import { AppConfig } from '../config/app-config.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageMetadata } from '../messages/message.entity.js';
@@ -57,6 +58,7 @@ export class RunPauses {
     run: RunEntity,
     needed: ApprovalNeeded,
     progress: { reply: StreamPosition & { messageId: string }; metadata: ResumePoint['metadata']; usage?: RunUsage },
+    view: Pick<ConversationView, 'ownerId' | 'participants'>,
   ): Promise<boolean> {
     const { reply, metadata, usage } = progress;
     const created = await this.dataSource.transaction(async (manager) => {
@@ -67,8 +69,9 @@ export class RunPauses {
       return this.approvals.createForRun(run, calls, this.config.agent.approvalTtlMs, manager);
     });
     if (!created) return false;
+    const notify = decidersOf(view, run.requestedById);
     for (const approval of created) {
-      this.bus.publish({ type: 'approval.requested', conversationId: run.conversationId, approval: ApprovalDto.from(approval) });
+      this.bus.publish({ type: 'approval.requested', conversationId: run.conversationId, approval: ApprovalDto.from(approval), notify });
     }
     return true;
   }

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../common/errors.js';
 import type { RequestMeta } from '../common/http/request-meta.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AuditService } from '../audit/audit.service.js';
+import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { ApprovalEntity } from './approval.entity.js';
@@ -15,6 +16,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 type Position = [string, string];
 const isPosition = (values: unknown[]): values is Position =>
   values.length === 2 && typeof values[0] === 'string' && !Number.isNaN(Date.parse(values[0])) && typeof values[1] === 'string' && UUID.test(values[1]);
+
+/**
+ * Who may decide a call: the user who asked the agent, while still a participant, and the owner.
+ * Their own connections hear of it even when they have not joined the conversation (a phone).
+ */
+export function decidersOf(view: Pick<ConversationView, 'ownerId' | 'participants'>, requestedById: string | null): string[] {
+  const asker = requestedById && view.participants.some((participant) => participant.userId === requestedById) ? [requestedById] : [];
+  return [...new Set([view.ownerId, ...asker])];
+}
 
 function approvalNotFound(): AppError {
   return new AppError(HttpStatus.NOT_FOUND, ErrorCode.APPROVAL_NOT_FOUND, 'Approval not found');
@@ -65,7 +75,7 @@ export class ApprovalsService {
   /** Approves or denies a pending call: by the user who asked the agent or the owner; 409 once decided. */
   async decide(user: AuthUser, id: string, dto: DecideApprovalDto, request?: RequestMeta): Promise<ApprovalDto> {
     const approval = await this.readable(user, id);
-    const { participant } = await this.conversations.authorize(approval.conversationId, user, 'read');
+    const { participant, view } = await this.conversations.authorize(approval.conversationId, user, 'read');
     if (approval.requestedById !== user.id && participant.role !== 'owner') {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the user who asked the agent, or the conversation’s owner, can decide');
     }
@@ -83,7 +93,7 @@ export class ApprovalsService {
       return { kind: 'decided', decided: await this.settle(locked, resolution, manager, request) };
     });
     if (outcome.kind === 'gone') throw approvalNotFound();
-    if (outcome.kind !== 'taken') this.announce(outcome.decided);
+    if (outcome.kind !== 'taken') this.announce(outcome.decided, decidersOf(view, approval.requestedById));
     if (outcome.kind === 'decided') return ApprovalDto.from(outcome.decided.approval);
     const current = outcome.kind === 'taken' ? outcome.approval : outcome.decided.approval;
     throw new AppError(HttpStatus.CONFLICT, ErrorCode.APPROVAL_DECIDED, `This call was already decided: ${current.status}`, {
@@ -127,10 +137,10 @@ export class ApprovalsService {
     );
   }
 
-  /** Tells the participants, and wakes the instances when the run can go on. */
-  announce({ approval, requeued }: Decided): void {
+  /** Tells the participants (and the deciders' own connections), and wakes the instances when the run can go on. */
+  announce({ approval, requeued }: Decided, notify?: string[]): void {
     const { conversationId } = approval;
-    this.bus.publish({ type: 'approval.resolved', conversationId, approval: ApprovalDto.from(approval) });
+    this.bus.publish({ type: 'approval.resolved', conversationId, approval: ApprovalDto.from(approval), ...(notify && { notify }) });
     if (requeued) this.bus.publish({ type: 'run.queued', conversationId });
   }
 

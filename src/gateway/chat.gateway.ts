@@ -284,6 +284,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       case 'conversation.deleted':
         this.evict(event.conversationId);
         return;
+      case 'approval.requested':
+      case 'approval.resolved':
+        // The joined sockets and those of the users who may decide (a phone on another screen), each once.
+        this.emitTo(local.to([room, ...(event.notify ?? []).map(userRoom)]), event);
+        return;
       default:
         // Typing is not echoed to the typist's own sockets.
         this.emitTo(event.type === 'typing' ? local.to(room).except(userRoom(event.userId)) : local.to(room), event);

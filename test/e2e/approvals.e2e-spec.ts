@@ -95,21 +95,23 @@ describe('durable approvals', () => {
     (await t.app.get(DataSource).query(`SELECT status, result FROM tool_invocations WHERE run_id = $1 AND name = 'everything__echo'`, [runId])) as { status: string }[];
 
   it('pauses the run until the member who asked approves from another device; the tool runs once and the reply goes on', async () => {
-    const phone = await connectClient(t.baseUrl, member.accessToken);
-    clients.push(phone);
-    expect((await phone.emit('conversation:join', { conversationId })).ok).toBe(true);
+    // The laptop has the conversation open; the phone is connected but elsewhere in the app.
+    const [laptop, phone, viewerSocket] = await Promise.all([member, member, viewer].map((user) => connectClient(t.baseUrl, user.accessToken)));
+    clients.push(laptop!, phone!, viewerSocket!);
+    expect((await laptop!.emit('conversation:join', { conversationId })).ok).toBe(true);
     fake.enqueue(...echoThenAnswer('call_deploy', 'deploy v2'));
     const run = await send(member, 'deploy it');
 
     const approval = await requested(run.id);
     expect(approval).toMatchObject({ toolName: 'everything__echo', toolCallId: 'call_deploy', input: { message: 'deploy v2' }, status: 'pending', requestedBy: member.id });
-    expect((await phone.waitFor('approval:requested')).approval.id).toBe(approval.id);
+    expect((await phone!.waitFor('approval:requested')).approval.id).toBe(approval.id);
+    expect((await laptop!.waitFor('approval:requested')).approval.id).toBe(approval.id);
     expect((await runOf(run.id)).status).toBe('awaiting_approval');
     expect(await echoCalls(run.id)).toEqual([]);
     const pending = await t.http(`${API}/conversations/${conversationId}/approvals?status=pending`, { token: viewer.accessToken });
     expect(pending.body.items.map((item: { id: string }) => item.id)).toEqual([approval.id]);
 
-    const ack = await phone.emit('approval:decide', { approvalId: approval.id, decision: 'approve' });
+    const ack = await phone!.emit('approval:decide', { approvalId: approval.id, decision: 'approve' });
     expect(ack).toMatchObject({ ok: true, data: { id: approval.id, status: 'approved', decidedBy: member.id } });
     const late = await decide(owner, approval.id, { decision: 'deny' });
     expect(late.status).toBe(409);
@@ -122,8 +124,12 @@ describe('durable approvals', () => {
     expect(message.metadata.toolCalls).toEqual([{ callId: 'call_deploy', name: 'everything__echo', args: { message: 'deploy v2' }, result: { text: 'Echo: deploy v2' } }]);
     expect(await echoCalls(run.id)).toMatchObject([{ status: 'completed' }]);
     expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).toContain('Echo: deploy v2');
-    await phone.waitFor('approval:resolved', (payload) => payload.approval.status === 'approved');
-    await phone.waitFor('run:completed', (payload) => payload.run.id === run.id);
+    await phone!.waitFor('approval:resolved', (payload) => payload.approval.status === 'approved');
+    await laptop!.waitFor('run:completed', (payload) => payload.run.id === run.id);
+    // Each socket heard of the call once; a viewer who has not joined, not at all (viewers cannot decide).
+    expect(phone!.of('approval:requested')).toHaveLength(1);
+    expect(laptop!.of('approval:requested')).toHaveLength(1);
+    expect(viewerSocket!.of('approval:requested')).toEqual([]);
     const [audit] = await t.app.get(DataSource).query(`SELECT actor_id, target_id, details FROM audit_events WHERE action = 'approval.approved' AND target_id = $1`, [approval.id]);
     expect(audit).toMatchObject({ actor_id: member.id, details: { runId: run.id, toolName: 'everything__echo' } });
     const executed = await t.app.get(DataSource).query(`SELECT actor_id, target_id, details FROM audit_events WHERE action = 'tool.executed' AND target_id = $1`, [run.id]);
