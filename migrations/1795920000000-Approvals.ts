@@ -20,6 +20,7 @@ export class Approvals1795920000000 implements MigrationInterface {
         "id" uuid NOT NULL DEFAULT gen_random_uuid(),
         "run_id" uuid NOT NULL,
         "conversation_id" uuid NOT NULL,
+        "step" integer NOT NULL,
         "tool_call_id" character varying(100) NOT NULL,
         "tool_name" character varying(64) NOT NULL,
         "input" jsonb NOT NULL DEFAULT '{}',
@@ -37,7 +38,7 @@ export class Approvals1795920000000 implements MigrationInterface {
         CONSTRAINT "approvals_requested_by_id_fkey" FOREIGN KEY ("requested_by_id") REFERENCES "users"("id") ON DELETE SET NULL,
         CONSTRAINT "approvals_decided_by_id_fkey" FOREIGN KEY ("decided_by_id") REFERENCES "users"("id") ON DELETE SET NULL
       )`);
-    await queryRunner.query(`CREATE UNIQUE INDEX "approvals_run_id_tool_call_id_key" ON "approvals" ("run_id", "tool_call_id")`);
+    await queryRunner.query(`CREATE UNIQUE INDEX "approvals_run_id_step_tool_call_id_key" ON "approvals" ("run_id", "step", "tool_call_id")`);
     await queryRunner.query(`CREATE INDEX "approvals_conversation_id_idx" ON "approvals" ("conversation_id", "created_at", "id")`);
     await queryRunner.query(`CREATE INDEX "approvals_expires_at_idx" ON "approvals" ("expires_at") WHERE "status" = 'pending'`);
   }

@@ -32,6 +32,9 @@ interface RunExecution {
   usage?: RunUsage;
   /** Set when the run resumes after its approvals. */
   resumed?: ResumePoint;
+  /** Set once a resumed run streams text or calls a tool beyond the calls it waited on: no retry starts it over after that. */
+  progressed?: boolean;
+  callsMade?: number;
   /** Set when the model called tools that wait for approval: the run pauses instead of finishing. */
   paused?: Extract<AgentStreamPart, { type: 'approval-needed' }>;
 }
@@ -118,12 +121,23 @@ export class AgentCore {
     }
   }
 
-  /** Ends a run whose message or conversation was deleted before it could answer. */
+  /**
+   * Ends a run whose message or conversation was deleted before it could answer — or, for a run
+   * resumed after approvals, before it could go on: its reply so far ends cancelled with it.
+   */
   private async endGone(run: RunEntity): Promise<void> {
-    const ended = await this.conversations.versioned(run.conversationId, (manager) =>
-      this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } }, manager),
-    );
-    if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended.result), version: ended.version });
+    const error = { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' };
+    const ended = await this.conversations.versioned(run.conversationId, async (manager, version) => {
+      const finished = await this.runs.finish(run.id, 'cancelled', { usage: run.usage, error }, manager);
+      if (!finished) return undefined;
+      const metadata = { model: run.model, ...(run.usage && { usage: run.usage }), ...run.loopState?.metadata, error };
+      const reply = run.responseMessageId ? await this.messages.finalizeReply(run.responseMessageId, { status: 'cancelled', metadata }, version, manager) : undefined;
+      return { run: RunDto.from(finished), reply: reply && MessageDto.from(reply) };
+    });
+    if (!ended) return;
+    const { conversationId } = run;
+    if (ended.result.reply) this.bus.publish({ type: 'message.updated', conversationId, message: ended.result.reply });
+    this.bus.publish({ type: 'run.cancelled', conversationId, run: ended.result.run, version: ended.version });
   }
 
   private async execute(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<void> {
@@ -138,18 +152,34 @@ export class AgentCore {
     } finally {
       abort.end();
     }
-    const { usage, tools, paused, reply } = execution;
-    if (paused && outcome.status === 'completed') {
-      try {
-        // Paused, or ended meanwhile by whoever cancelled it: either way its end is not for this run to write.
-        const progress = { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) };
-        await this.pauses.pause(run, paused, progress, view);
-        return;
-      } catch (error) {
-        outcome = this.failed(error, execution);
-      }
+    if (execution.paused && outcome.status === 'completed') {
+      const paused = await this.pause(execution, view);
+      if (paused === true) return;
+      outcome = paused;
     }
+    const { usage, tools } = execution;
     await this.finish(execution.reply, run, outcome, { model: run.model, ...(usage && { usage }), ...tools.metadata });
+  }
+
+  /**
+   * Pauses a run whose calls wait for approval: true once it waits in the database for anyone to
+   * resume; otherwise how it ends here. A shutdown does not stop the pause (the state is durable);
+   * a cancel does, also one that comes while the pause commits.
+   */
+  private async pause(execution: RunExecution, view: ConversationView): Promise<true | RunOutcome> {
+    const { run, abort, reply, tools, usage, paused } = execution;
+    // Read again after the pause: a cancel may come meanwhile.
+    const cancelled = () => abort.reason === 'cancelled';
+    if (cancelled()) return { status: 'cancelled' };
+    try {
+      const progress = { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) };
+      // False: the run ended meanwhile (erased with its account, taken for dead): its end is not ours to write.
+      if (!(await this.pauses.pause(run, paused!, progress, view))) return true;
+      if (cancelled()) await this.pauses.cancelWaiting(run.id, run.conversationId, null);
+      return true;
+    } catch (error) {
+      return this.failed(error, execution);
+    }
   }
 
   /**
@@ -182,8 +212,8 @@ export class AgentCore {
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),
-      // A resumed run is never started over: its approved calls have run.
-      nothingSent: () => !resumed && reply.untouched && !tools.any,
+      // A resumed run starts over from its pause until it goes further: the calls it waited on keep their results.
+      nothingSent: () => (resumed ? !execution.progressed : reply.untouched && !tools.any),
       signal: abort.signal,
       settings: agent,
       provider: run.provider,
@@ -207,9 +237,13 @@ export class AgentCore {
     switch (part.type) {
       case 'text-delta':
         if (part.text) reply.addText(part.text);
+        execution.progressed = true;
         return;
       case 'tool-call':
         reply.flush();
+        // The first calls of a resumed run are the ones it waited on (settled once, even across retries).
+        execution.callsMade = (execution.callsMade ?? 0) + 1;
+        if (execution.callsMade > (execution.resumed?.resume.paused.results.filter((result) => result === null).length ?? 0)) execution.progressed = true;
         return tools.started(part);
       case 'tool-result':
         return tools.completed(part);

@@ -45,6 +45,11 @@ export type CallDecision = { approved: true } | { approved: false; reason: strin
 export interface ResumeFrom {
   paused: PausedLoop;
   decisions: ReadonlyMap<string, CallDecision>;
+  /**
+   * The waiting calls settled so far, by call id: a loop started over after a provider error
+   * (retries) takes their results from here, so that an approved call never runs twice.
+   */
+  settled?: Map<string, LanguageModelV3ToolResultPart>;
 }
 
 export type AgentStreamPart =
@@ -72,6 +77,9 @@ export interface StepOptions {
  * may answer with megabytes of error text.
  */
 export const TOOL_ERROR_MAX_CHARS = 2000;
+
+/** Tool calls of one step that are run (or wait for approval); the model is told the others were not. */
+export const MAX_CALLS_PER_STEP = 32;
 
 function errorText(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
@@ -130,7 +138,7 @@ export async function* streamSteps({ model, system, messages, tools, maxSteps, a
   let step = 0;
   if (resume) {
     const { paused } = resume;
-    const results = yield* settle(paused, resume.decisions, byName, abortSignal);
+    const results = yield* settle(paused, resume, byName, abortSignal);
     appendStep(prompt, paused.text, paused.calls, results);
     step = paused.step + 1;
   }
@@ -142,8 +150,9 @@ export async function* streamSteps({ model, system, messages, tools, maxSteps, a
     const made = calls.map((call) => ({ call, ...parseArguments(call.input) }));
     const called: ToolCallMade[] = made.map(({ call, input }) => ({ toolCallId: call.toolCallId, toolName: call.toolName, input }));
     const results: (LanguageModelV3ToolResultPart | null)[] = [];
-    for (const [index, { error }] of made.entries()) {
+    for (const [index, { error: parseError }] of made.entries()) {
       const tool = byName.get(called[index]!.toolName);
+      const error = index < MAX_CALLS_PER_STEP ? parseError : new Error(`At most ${MAX_CALLS_PER_STEP} tool calls are run per step`);
       if (!error && tool && needsApproval(tool, called[index]!.input)) {
         results.push(null);
         continue;
@@ -186,13 +195,13 @@ function appendStep(prompt: LanguageModelV3Prompt, text: string, calls: ToolCall
  */
 async function* settle(
   paused: PausedLoop,
-  decisions: ReadonlyMap<string, CallDecision>,
+  { decisions, settled }: ResumeFrom,
   byName: ReadonlyMap<string, BoundTool>,
   abortSignal: AbortSignal,
 ): AsyncGenerator<AgentStreamPart, LanguageModelV3ToolResultPart[]> {
   const results: LanguageModelV3ToolResultPart[] = [];
   for (const [index, call] of paused.calls.entries()) {
-    const done = paused.results[index];
+    const done = paused.results[index] ?? settled?.get(call.toolCallId);
     if (done) {
       results.push(done);
       continue;
@@ -200,7 +209,9 @@ async function* settle(
     const decision = decisions.get(call.toolCallId) ?? { approved: false, reason: 'No decision was recorded for this call' };
     yield { type: 'tool-call', ...call };
     const refusal = decision.approved ? undefined : new Error(decision.reason);
-    results.push(yield* runTool(call, refusal, byName.get(call.toolName), abortSignal));
+    const result = yield* runTool(call, refusal, byName.get(call.toolName), abortSignal);
+    settled?.set(call.toolCallId, result);
+    results.push(result);
   }
   return results;
 }

@@ -105,7 +105,12 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
         const run = await this.runs.interrupt(id, staleMs, manager);
         if (!run) return undefined;
         const message = run.responseMessageId
-          ? await this.messages.finalizeReply(run.responseMessageId, { status: 'interrupted', metadata: { model: run.model, error: run.error! } }, version, manager)
+          ? await this.messages.finalizeReply(
+              run.responseMessageId,
+              { status: 'interrupted', metadata: { model: run.model, ...run.loopState?.metadata, error: run.error! } },
+              version,
+              manager,
+            )
           : undefined;
         return { run, message };
       });

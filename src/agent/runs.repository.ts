@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, In } from 'typeorm';
+import { DataSource, type EntityManager, In, IsNull, Not } from 'typeorm';
 import { rowsOf } from '../database/query-rows.js';
 import { type PausedRun, RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 
@@ -71,7 +71,14 @@ export class RunsRepository {
 
   /** The run in progress in a conversation (streaming, or paused for approval), if any: for snapshots on join / resume. */
   findActive(conversationId: string): Promise<RunEntity | null> {
-    return this.runs().findOne({ where: { conversationId, status: In(['running', 'awaiting_approval']) }, order: { createdAt: 'ASC' } });
+    return this.runs().findOne({
+      // A run queued again after its approvals still has its reply in progress.
+      where: [
+        { conversationId, status: In(['running', 'awaiting_approval']) },
+        { conversationId, status: 'queued', responseMessageId: Not(IsNull()) },
+      ],
+      order: { createdAt: 'ASC' },
+    });
   }
 
   /**
@@ -102,13 +109,15 @@ export class RunsRepository {
    * Cancels a run that executes nowhere (within a versioned change): queued, or paused for an
    * approval (or queued again after one); undefined if it is running (or has ended).
    */
-  async cancelWaiting(id: string, manager: EntityManager): Promise<RunEntity | undefined> {
+  async cancelWaiting(id: string, manager: EntityManager, only: 'waiting' | 'paused' = 'waiting'): Promise<RunEntity | undefined> {
+    // `paused`: awaiting approval, or queued again after its approvals (it has a reply already).
+    const which = only === 'paused' ? `(status = 'awaiting_approval' OR (status = 'queued' AND response_message_id IS NOT NULL))` : `status IN ('queued', 'awaiting_approval')`;
     // The state is dropped from the row and returned as it was: the reply keeps its tool calls and sources.
     const [run] = toRuns(
       await manager.query(
         `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), loop_state = NULL
          FROM (SELECT id AS paused_id, loop_state AS paused_state FROM agent_runs WHERE id = $1 FOR UPDATE) AS paused
-         WHERE id = paused_id AND status IN ('queued', 'awaiting_approval')
+         WHERE id = paused_id AND ${which}
          RETURNING ${RUN_FIELDS.replace('loop_state AS "loopState"', 'paused_state AS "loopState"')}`,
         [id],
       ),
@@ -125,7 +134,7 @@ export class RunsRepository {
     const [run] = toRuns(
       await manager.query(
         `UPDATE agent_runs SET status = 'awaiting_approval', loop_state = $2, usage = coalesce($3, usage), instance_id = NULL, heartbeat_at = NULL
-         WHERE id = $1 AND status = 'running' RETURNING ${RUN_FIELDS}`,
+         WHERE id = $1 AND status = 'running' AND requested_by_id IS NOT NULL RETURNING ${RUN_FIELDS}`,
         [id, JSON.stringify(state), usage ? JSON.stringify(usage) : null],
       ),
     );
@@ -152,10 +161,12 @@ export class RunsRepository {
   async interrupt(id: string, staleMs: number | undefined, manager: EntityManager): Promise<RunEntity | undefined> {
     const [run] = toRuns(
       await manager.query(
-        `UPDATE agent_runs SET status = 'interrupted', finished_at = now(),
+        // Its loop state goes (returned as it was: the reply keeps the calls made before a pause).
+        `UPDATE agent_runs SET status = 'interrupted', finished_at = now(), loop_state = NULL,
            error = '{"code":"INTERRUPTED","message":"The server running this reply stopped; the text written so far is kept"}'
-         WHERE id = $1 AND status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`}
-         RETURNING ${RUN_FIELDS}`,
+         FROM (SELECT id AS stale_id, loop_state AS stale_state FROM agent_runs WHERE id = $1 FOR UPDATE) AS stale
+         WHERE id = stale_id AND status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`}
+         RETURNING ${RUN_FIELDS.replace('loop_state AS "loopState"', 'stale_state AS "loopState"')}`,
         staleMs === undefined ? [id] : [id, staleMs],
       ),
     );
@@ -220,15 +231,8 @@ export class RunsRepository {
     const ids = runs.map((run) => run.id);
     if (!ids.length) return { ids, cancelled: [], running: [] };
     await manager.query(`UPDATE tool_invocations SET arguments = '{}', result = NULL, error = NULL WHERE run_id = ANY($1::uuid[])`, [ids]);
-    // The calls waiting for a decision go with their arguments; nobody can decide them any more.
-    await manager.query(
-      `UPDATE approvals SET input = '{}',
-         status = CASE WHEN status = 'pending' THEN 'denied' ELSE status END,
-         decided_at = coalesce(decided_at, now()),
-         reason = CASE WHEN status = 'pending' THEN 'The account that asked for it was deleted' ELSE reason END
-       WHERE run_id = ANY($1::uuid[])`,
-      [ids],
-    );
+    // The calls the runs asked approval for lose their arguments too (those waiting are withdrawn by the caller).
+    await manager.query(`UPDATE approvals SET input = '{}' WHERE run_id = ANY($1::uuid[])`, [ids]);
     const cancelled = toRuns(
       await manager.query(
         `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), requested_by_id = NULL, loop_state = NULL

@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import { ApprovalsRepository } from './approvals.repository.js';
 import { ApprovalsService, type Decided, EXPIRED } from './approvals.service.js';
 
-/** Expired approvals resolved per transaction: a backlog (after downtime) goes in short steps. */
+/** Runs whose expired approvals are read at once: a backlog (after downtime) goes in short steps. */
 const BATCH = 100;
 
 /**
@@ -51,14 +51,17 @@ export class ApprovalExpiry implements OnApplicationBootstrap, BeforeApplication
 
   private async expireDue(): Promise<void> {
     for (;;) {
-      const expired = await this.dataSource.transaction(async (manager) => {
-        const due = await this.approvals.lockExpired(BATCH, manager);
-        const decided: Decided[] = [];
-        for (const approval of due) decided.push(await this.service.settle(approval, EXPIRED, manager));
-        return decided;
-      });
-      for (const decided of expired) this.service.announce(decided);
-      if (expired.length < BATCH) return;
+      const runs = await this.approvals.runsWithExpired(BATCH);
+      for (const runId of runs) {
+        // One run per transaction: its lock first, then its approvals (the order every path takes).
+        const expired = await this.dataSource.transaction(async (manager) => {
+          const decided: Decided[] = [];
+          for (const approval of await this.approvals.lockExpiredOf(runId, manager)) decided.push(await this.service.settle(approval, EXPIRED, manager));
+          return decided;
+        });
+        for (const decided of expired) this.service.announce(decided);
+      }
+      if (runs.length < BATCH) return;
     }
   }
 }

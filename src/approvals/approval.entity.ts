@@ -11,7 +11,7 @@ export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
 
 /** A tool call waiting for (or given) a person's decision; its run waits until every one of its calls is decided. */
 @Entity('approvals')
-@Index('approvals_run_id_tool_call_id_key', ['runId', 'toolCallId'], { unique: true })
+@Index('approvals_run_id_step_tool_call_id_key', ['runId', 'step', 'toolCallId'], { unique: true })
 @Index('approvals_conversation_id_idx', ['conversationId', 'createdAt', 'id'])
 @Index('approvals_expires_at_idx', ['expiresAt'], { where: `"status" = 'pending'` })
 @Check('approvals_status_check', `"status" IN ('pending', 'approved', 'denied', 'expired')`)
@@ -32,6 +32,10 @@ export class ApprovalEntity {
   @ManyToOne(() => ConversationEntity, { onDelete: 'CASCADE', nullable: false })
   @JoinColumn({ name: 'conversation_id', foreignKeyConstraintName: 'approvals_conversation_id_fkey' })
   conversation?: Relation<ConversationEntity>;
+
+  /** The step of the run's loop that made the call: providers may reuse call ids from one step to the next. */
+  @Column({ type: 'integer' })
+  step!: number;
 
   /** The provider's id of the call, echoed back with its result. */
   @Column({ name: 'tool_call_id', type: 'varchar', length: 100 })

@@ -8,6 +8,7 @@ const APPROVAL_FIELDS = [
   'id',
   'run_id AS "runId"',
   'conversation_id AS "conversationId"',
+  'step',
   'tool_call_id AS "toolCallId"',
   'tool_name AS "toolName"',
   'input',
@@ -44,6 +45,7 @@ export class ApprovalsRepository {
   /** The approvals a paused run waits for (within the pause's transaction). */
   async createForRun(
     run: { id: string; conversationId: string; requestedById: string | null },
+    step: number,
     calls: NewApproval[],
     ttlMs: number,
     manager: EntityManager,
@@ -51,12 +53,13 @@ export class ApprovalsRepository {
     return toApprovals(
       await manager.query(
         // created_at in whole milliseconds: the page cursor carries it as a JavaScript date.
-        `INSERT INTO approvals (run_id, conversation_id, tool_call_id, tool_name, input, requested_by_id, expires_at, created_at)
-         SELECT $1, $2, call->>'toolCallId', call->>'toolName', coalesce(call->'input', '{}'::jsonb), $3,
+        `INSERT INTO approvals (run_id, conversation_id, step, tool_call_id, tool_name, input, requested_by_id, expires_at, created_at)
+         SELECT $1, $2, $6, call->>'toolCallId', call->>'toolName', coalesce(call->'input', '{}'::jsonb), $3,
                 now() + make_interval(secs => $5::double precision / 1000), date_trunc('milliseconds', now())
-         FROM jsonb_array_elements($4::jsonb) AS call
+         FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS calls(call, position)
+         ORDER BY position
          RETURNING ${APPROVAL_FIELDS}`,
-        [run.id, run.conversationId, run.requestedById, JSON.stringify(calls), ttlMs],
+        [run.id, run.conversationId, run.requestedById, JSON.stringify(calls), ttlMs, step],
       ),
     );
   }
@@ -65,8 +68,14 @@ export class ApprovalsRepository {
     return this.dataSource.getRepository(ApprovalEntity).findOneBy({ id });
   }
 
-  /** Locks an approval for a decision: the first decision wins, the others wait and then see it. */
-  async lock(id: string, manager: EntityManager): Promise<(ApprovalEntity & { expired: boolean }) | undefined> {
+  /**
+   * Locks an approval for a decision, its run first: every path that settles approvals (decisions,
+   * expiry, cancel, erasure) locks the run and then its approvals, so they never deadlock, and
+   * whoever settles the run's last pending call sees every other decision committed. The first
+   * decision wins; the others wait, then see it.
+   */
+  async lock(id: string, runId: string, manager: EntityManager): Promise<(ApprovalEntity & { expired: boolean }) | undefined> {
+    await manager.query(`SELECT 1 FROM agent_runs WHERE id = $1 FOR UPDATE`, [runId]);
     const [row] = rowsOf<Partial<ApprovalEntity> & { expired: boolean }>(
       await manager.query(`SELECT ${APPROVAL_FIELDS}, expires_at <= now() AS expired FROM approvals WHERE id = $1 FOR UPDATE`, [id]),
     );
@@ -96,17 +105,24 @@ export class ApprovalsRepository {
     );
   }
 
+  /** Runs with pending approvals past their expiry, oldest first (read without locks: see lockExpiredOf). */
+  async runsWithExpired(limit: number): Promise<string[]> {
+    const rows: { run_id: string }[] = await this.dataSource.query(
+      `SELECT run_id FROM approvals WHERE status = 'pending' AND expires_at <= now() GROUP BY run_id ORDER BY min(expires_at) LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => row.run_id);
+  }
+
   /**
-   * Pending approvals past their expiry, locked for this caller alone (another instance sweeping at
-   * the same time skips them), oldest first.
+   * A run's pending approvals past their expiry, locked after the run (see lock). An instance
+   * sweeping the same run at the same time skips it: none is expired twice.
    */
-  async lockExpired(limit: number, manager: EntityManager): Promise<ApprovalEntity[]> {
+  async lockExpiredOf(runId: string, manager: EntityManager): Promise<ApprovalEntity[]> {
+    const locked = rowsOf<unknown>(await manager.query(`SELECT 1 FROM agent_runs WHERE id = $1 FOR UPDATE SKIP LOCKED`, [runId]));
+    if (!locked.length) return [];
     return toApprovals(
-      await manager.query(
-        `SELECT ${APPROVAL_FIELDS} FROM approvals WHERE status = 'pending' AND expires_at <= now()
-         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
-      ),
+      await manager.query(`SELECT ${APPROVAL_FIELDS} FROM approvals WHERE run_id = $1 AND status = 'pending' AND expires_at <= now() FOR UPDATE`, [runId]),
     );
   }
 
@@ -127,9 +143,9 @@ export class ApprovalsRepository {
     return rows.length > 0;
   }
 
-  /** The decisions on a run's calls, by call id (read when it resumes). */
-  async decisionsOf(runId: string): Promise<ApprovalEntity[]> {
-    return this.dataSource.getRepository(ApprovalEntity).find({ where: { runId } });
+  /** The decisions on the calls of one step of a run (read when it resumes). */
+  async decisionsOf(runId: string, step: number): Promise<ApprovalEntity[]> {
+    return this.dataSource.getRepository(ApprovalEntity).find({ where: { runId, step } });
   }
 
   /** A conversation's approvals, oldest first, after a keyset position. */

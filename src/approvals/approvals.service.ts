@@ -22,7 +22,7 @@ const isPosition = (values: unknown[]): values is Position =>
  * Their own connections hear of it even when they have not joined the conversation (a phone).
  */
 export function decidersOf(view: Pick<ConversationView, 'ownerId' | 'participants'>, requestedById: string | null): string[] {
-  const asker = requestedById && view.participants.some((participant) => participant.userId === requestedById) ? [requestedById] : [];
+  const asker = requestedById && view.participants.some((participant) => participant.userId === requestedById && participant.role !== 'viewer') ? [requestedById] : [];
   return [...new Set([view.ownerId, ...asker])];
 }
 
@@ -76,7 +76,8 @@ export class ApprovalsService {
   async decide(user: AuthUser, id: string, dto: DecideApprovalDto, request?: RequestMeta): Promise<ApprovalDto> {
     const approval = await this.readable(user, id);
     const { participant, view } = await this.conversations.authorize(approval.conversationId, user, 'read');
-    if (approval.requestedById !== user.id && participant.role !== 'owner') {
+    // A viewer never decides, not even one who asked before being made a viewer.
+    if (participant.role === 'viewer' || (approval.requestedById !== user.id && participant.role !== 'owner')) {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the user who asked the agent, or the conversation’s owner, can decide');
     }
     const resolution: Resolution = {
@@ -85,7 +86,7 @@ export class ApprovalsService {
       reason: dto.decision === 'deny' ? dto.reason || null : null,
     };
     const outcome = await this.dataSource.transaction(async (manager): Promise<DecideOutcome> => {
-      const locked = await this.approvals.lock(id, manager);
+      const locked = await this.approvals.lock(id, approval.runId, manager);
       if (!locked) return { kind: 'gone' };
       if (locked.status !== 'pending') return { kind: 'taken', approval: locked };
       // Past its expiry the call is denied as expired, whoever comes first: the sweep or this decision.

@@ -200,6 +200,88 @@ describe('durable approvals', () => {
     expect((await ended(second.id)).status).toBe('completed');
     expect((await decide(member, approval.id, { decision: 'approve' })).status).toBe(409);
   });
+
+  it('several calls in one step wait together; decided at the same moment, the run resumes once and each tool runs once', async () => {
+    fake.enqueue(
+      {
+        kind: 'tool',
+        calls: [
+          { id: 'call_a', name: 'everything__echo', argumentChunks: ['{"message": "a"}'] },
+          { id: 'call_b', name: 'everything__echo', argumentChunks: ['{"message": "b"}'] },
+        ],
+      },
+      { kind: 'text', chunks: ['Both done.'] },
+    );
+    const run = await send(member, 'two things');
+    const approvals = await waitUntil(async () => {
+      const page = await t.http(`${API}/conversations/${conversationId}/approvals?status=pending`, { token: member.accessToken });
+      return page.body.items.length === 2 ? (page.body.items as { id: string; toolCallId: string }[]) : undefined;
+    }, 'both approvals');
+    expect(approvals.map((approval) => approval.toolCallId).sort()).toEqual(['call_a', 'call_b']);
+    const answers = await Promise.all([decide(member, approvals[0]!.id, { decision: 'approve' }), decide(owner, approvals[1]!.id, { decision: 'approve' })]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    const finished = await ended(run.id);
+    expect(finished.status).toBe('completed');
+    expect((await echoCalls(run.id)).map((call) => call.status)).toEqual(['completed', 'completed']);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('a resumed run may pause again, even when the provider reuses a call id; a provider error right after resuming is retried without running the tool again', async () => {
+    fake.enqueue(
+      { kind: 'tool', calls: [{ id: 'call_0', name: 'everything__echo', argumentChunks: ['{"message": "first"}'] }] },
+      { kind: 'status', status: 503 },
+      { kind: 'tool', calls: [{ id: 'call_0', name: 'everything__echo', argumentChunks: ['{"message": "second"}'] }] },
+      { kind: 'text', chunks: ['Twice.'] },
+    );
+    const run = await send(member, 'twice');
+    const first = await requested(run.id);
+    expect((await decide(member, first.id, { decision: 'approve' })).status).toBe(200);
+    const second = await waitUntil(
+      () => events.find((event): event is ApprovalEvent => event.type === 'approval.requested' && event.approval.runId === run.id && event.approval.id !== first.id)?.approval,
+      'the second approval',
+    );
+    expect(second).toMatchObject({ toolCallId: 'call_0', input: { message: 'second' } });
+    expect((await runOf(run.id)).status).toBe('awaiting_approval');
+    expect((await decide(member, second.id, { decision: 'approve' })).status).toBe(200);
+    const finished = await ended(run.id);
+    expect(finished.status).toBe('completed');
+    expect((await echoCalls(run.id)).map((call) => call.status)).toEqual(['completed', 'completed']);
+    const message = await reply(finished);
+    expect(message.content).toBe('Twice.');
+    expect(message.metadata.toolCalls.map((call: { result: { text: string } }) => call.result.text)).toEqual(['Echo: first', 'Echo: second']);
+  });
+
+  it('deleting the message a paused run answers ends the run and its reply, withdraws the call and lets the next run go', async () => {
+    fake.enqueue(...echoThenAnswer('call_gone', 'gone'));
+    const sent = await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: member.accessToken, json: { content: 'soon deleted' } });
+    const run = sent.body.run as { id: string };
+    const approval = await requested(run.id);
+    const next = await send(owner, 'next');
+    const deleted = await t.http(`${API}/conversations/${conversationId}/messages/${sent.body.message.id}`, { method: 'DELETE', token: member.accessToken });
+    expect(deleted.status).toBe(204);
+    const finished = await ended(run.id);
+    expect(finished.status).toBe('cancelled');
+    expect((await reply(finished)).status).toBe('cancelled');
+    expect((await t.http(`${API}/approvals/${approval.id}`, { token: owner.accessToken })).body.status).toBe('denied');
+    expect((await ended(next.id)).status).toBe('completed');
+    expect(await echoCalls(run.id)).toEqual([]);
+  });
+
+  it("erasing the account of the user who asked ends the paused run, withdraws its calls (audited) and lets the next run go", async () => {
+    const leaving = await register(t, { displayName: 'Lee' });
+    expect((await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: owner.accessToken, json: { userId: leaving.id, role: 'member' } })).status).toBe(201);
+    fake.enqueue(...echoThenAnswer('call_erased', 'secret plans'));
+    const run = await send(leaving, 'before I go');
+    const approval = await requested(run.id);
+    const next = await send(owner, 'still here');
+    expect((await t.http(`${API}/auth/me`, { method: 'DELETE', token: leaving.accessToken })).status).toBe(204);
+    expect((await ended(run.id)).status).toBe('cancelled');
+    const withdrawn = (await t.http(`${API}/approvals/${approval.id}`, { token: owner.accessToken })).body;
+    expect(withdrawn).toMatchObject({ status: 'denied', input: {} });
+    expect((await ended(next.id)).status).toBe('completed');
+    const audit = await t.app.get(DataSource).query(`SELECT action FROM audit_events WHERE target_id = $1`, [approval.id]);
+    expect(audit).toEqual([{ action: 'approval.denied' }]);
+  });
 });
 
 describe('approvals that nobody decides', () => {
