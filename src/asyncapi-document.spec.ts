@@ -73,7 +73,7 @@ const conversation: ConversationView = {
   id: CONVERSATION,
   title: 'Release planning',
   ownerId: USER,
-  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null },
+  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null, tools: null },
   lastSeq: 3,
   version: 7,
   lastMessageAt: AT,

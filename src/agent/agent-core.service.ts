@@ -191,7 +191,7 @@ export class AgentCore {
     const agent = this.config.agent;
     const model = this.models.create({ provider: run.provider as never, model: run.model });
     const context = await this.context.build(view, trigger.seq);
-    const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+    const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
     const { resumed } = execution;
     const steps = () =>
       streamSteps({

@@ -9,6 +9,8 @@ import { McpModule } from '../mcp/mcp.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AgentCore } from './agent-core.service.js';
+import { AgentToolsController } from './agent-tools.controller.js';
+import { AgentToolsService } from './agent-tools.service.js';
 import { AttachmentContext } from './attachment-context.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
@@ -24,10 +26,12 @@ import { ToolRegistry } from './tools/tool-registry.js';
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
   imports: [ApprovalsModule, AuditModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
+  controllers: [AgentToolsController],
   providers: [
     // Every source of external tools the agent may call, in the order their tools are listed.
     { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients] },
     AgentCore,
+    AgentToolsService,
     AttachmentContext,
     ContextService,
     ModelFactory,

@@ -25,7 +25,7 @@ const view: ConversationView = {
   id: C,
   title: 'Plans',
   ownerId: 'u1',
-  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null },
+  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null, tools: null },
   lastSeq: 1,
   version: 1,
   lastMessageAt: null,

@@ -69,7 +69,7 @@ describe('OpenAPI examples', () => {
     const agent = document.components.schemas.AgentSettingsDto;
     expect(agent.properties.mode.enum).toEqual(['auto', 'mention', 'off']);
     expect(agent.properties.provider.enum).toEqual(expect.arrayContaining(['builtin', 'openai', 'anthropic']));
-    expect(create.agent).toEqual({ mode: 'auto', provider: null, model: null, systemPrompt: expect.any(String) });
+    expect(create.agent).toEqual({ mode: 'auto', provider: null, model: null, systemPrompt: expect.any(String), tools: null });
     expect(create.participantIds).toEqual([]);
   });
 
