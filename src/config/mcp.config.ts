@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { APPROVAL_POLICIES } from '../common/tools/external-tool.js';
 import { ConfigError, type Env, readInt, readString } from './env.js';
 import { checkJson, httpUrl, readJsonFile } from './json-config.js';
+import { WORKFLOW_TOOL_PREFIX } from './workflows.config.js';
 
 /** A server name becomes the prefix of its tools' names (`<server>__<tool>`): kept short and plain. */
 const SERVER_NAME = /^[A-Za-z0-9_-]{1,32}$/;
@@ -67,6 +68,9 @@ export function parseMcpServers(json: unknown, source: string): McpServerSetting
     const path = ['servers', name];
     if (!SERVER_NAME.test(name)) {
       throw new ConfigError(`Invalid MCP_CONFIG: ${source} at servers: server names are 1 to 32 letters, digits, "_" or "-", got "${name.slice(0, 40)}"`);
+    }
+    if (name === WORKFLOW_TOOL_PREFIX) {
+      throw new ConfigError(`Invalid MCP_CONFIG: ${source} at servers: the server name "${name}" is taken by the tools of WORKFLOWS_CONFIG`);
     }
     if ('command' in server) return { name, transport: 'stdio', ...check(stdioServer, server, source, path) };
     if ('url' in server) return { name, transport: 'http', ...check(httpServer, server, source, path) };
