@@ -166,6 +166,19 @@ describe('workflow delivery', () => {
     expect(receiver.to('/hang')).toHaveLength(1);
   });
 
+  it('retries an answer cut off mid-way, as it retries a network failure', async () => {
+    const cut = (res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"partial": ', () => res.destroy());
+    };
+    let calls = 0;
+    const url = receiver.on('/cut', (delivery, res) => (++calls === 1 ? cut(res) : json(200, { whole: true })(delivery, res)));
+    await expect(deliver(workflow(url), call(), RETRIES)).resolves.toEqual({ status: 200, json: { whole: true } });
+    expect(receiver.to('/cut')).toHaveLength(2);
+    const always = receiver.on('/always-cut', (_, res) => cut(res));
+    await expect(deliver(workflow(always), call(), { maxRetries: 0, retryBaseMs: 10 })).rejects.toThrow('The answer of workflow tickets was cut off (UND_ERR_SOCKET)');
+  });
+
   it('retries a receiver that cannot be reached, then says so', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

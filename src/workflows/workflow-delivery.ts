@@ -86,18 +86,25 @@ function networkReason(error: unknown): string {
   return error instanceof Error ? error.name : 'network error';
 }
 
+function tooLarge(workflow: string): WorkflowError {
+  return new WorkflowError(`Workflow ${workflow} answered with more than ${MAX_RESPONSE_BYTES / 1024} KiB; the answer was not read`);
+}
+
+/** A 2xx answer, read whole (up to MAX_RESPONSE_BYTES), as the tool's output. */
+async function success(workflow: WorkflowSettings, response: Response): Promise<WorkflowOutput> {
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_RESPONSE_BYTES) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(workflow.name);
+  }
+  const { bytes, complete } = await readBody(response, MAX_RESPONSE_BYTES);
+  if (!complete) throw tooLarge(workflow.name);
+  return workflowOutput(workflow.name, response.status, response.headers.get('content-type'), bytes, workflow.responseSchema);
+}
+
 /** Reads an answer: a 2xx gives the output; 429 and 5xx are worth another attempt; anything else fails the call. */
 async function answer(workflow: WorkflowSettings, response: Response): Promise<Attempt> {
   const { status } = response;
-  if (status >= 200 && status < 300) {
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    const { bytes, complete } = declared > MAX_RESPONSE_BYTES ? { bytes: Buffer.alloc(0), complete: false } : await readBody(response, MAX_RESPONSE_BYTES);
-    if (!complete) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new WorkflowError(`Workflow ${workflow.name} answered with more than ${MAX_RESPONSE_BYTES / 1024} KiB; the answer was not read`);
-    }
-    return { kind: 'done', output: workflowOutput(workflow.name, status, response.headers.get('content-type'), bytes, workflow.responseSchema) };
-  }
+  if (status >= 200 && status < 300) return { kind: 'done', output: await success(workflow, response) };
   if (status >= 300 && status < 400) {
     await response.body?.cancel().catch(() => undefined);
     throw new WorkflowError(`Workflow ${workflow.name} answered with a redirect (HTTP ${status}), which is not followed`);
@@ -131,7 +138,13 @@ async function send(workflow: WorkflowSettings, call: WorkflowCall, deliveryId: 
     if (signal.aborted) throw error;
     return { kind: 'retry', error: `Workflow ${workflow.name} could not be reached (${networkReason(error)})` };
   }
-  return answer(workflow, response);
+  try {
+    return await answer(workflow, response);
+  } catch (error) {
+    if (signal.aborted || error instanceof WorkflowError) throw error;
+    // The connection dropped mid-answer: the receiver de-duplicates a new attempt by its delivery id.
+    return { kind: 'retry', error: `The answer of workflow ${workflow.name} was cut off (${networkReason(error)})` };
+  }
 }
 
 /**
