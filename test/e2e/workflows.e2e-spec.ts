@@ -58,6 +58,7 @@ describe('Workflow tools', () => {
     expect(response.status).toBe(201);
     return { conversationId: conversation.body.id as string, ...response.body };
   };
+  const audited = (runId: string) => t.app.get(DataSource).query(`SELECT action, actor_id, details FROM audit_events WHERE target_id = $1`, [runId]);
   const invocation = async (runId: string) => (await t.app.get(DataSource).query(`SELECT name, status, result, error FROM tool_invocations WHERE run_id = $1`, [runId]))[0];
 
   it('offers each workflow to the model as workflow__<name> with its input schema', async () => {
@@ -90,6 +91,9 @@ describe('Workflow tools', () => {
     expect(toolEvents[1]).toMatchObject({ name: 'workflow__tickets', result });
     expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).toContain('OPS-7');
     expect(await invocation(body.run.id)).toMatchObject({ name: 'workflow__tickets', status: 'completed', result });
+    expect(await audited(body.run.id)).toEqual([
+      { action: 'tool.executed', actor_id: user.id, details: { toolName: 'workflow__tickets', toolCallId: 'call_ticket', origin: 'workflow', source: 'tickets', status: 'completed' } },
+    ]);
   });
 
   it('refuses arguments that do not match the input schema without calling the webhook', async () => {
@@ -118,6 +122,7 @@ describe('Workflow tools', () => {
     expect(receiver.to('/forged')[0]!.signatureValid).toBe(false);
     expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).toContain('HTTP 401');
     expect(await invocation(body.run.id)).toMatchObject({ name: 'workflow__forged', status: 'failed', error });
+    expect(await audited(body.run.id)).toEqual([expect.objectContaining({ details: expect.objectContaining({ origin: 'workflow', source: 'forged', status: 'failed' }) })]);
 
     fake.enqueue(
       { kind: 'tool', calls: [{ id: 'call_again', name: 'workflow__tickets', argumentChunks: ['{"title": "Still here"}'] }] },
