@@ -5,6 +5,7 @@ import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { WebhookReceiver } from '../fixtures/webhook-receiver.js';
 import { type Registered, register } from '../support/auth.js';
+import { waitUntil } from '../support/conditions.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const API = '/api/v1';
@@ -26,6 +27,8 @@ describe('Workflow tools', () => {
     const inputSchema = { type: 'object', properties: { title: { type: 'string', minLength: 1 } }, required: ['title'], additionalProperties: false };
     const config = {
       tickets: { description: 'Opens a ticket in the ops tracker', inputSchema, url: tickets, secret: SECRET, approval: 'never', responseSchema: { type: 'object', required: ['ticket'] } },
+      // The default policy: every call waits for a person's approval.
+      deploy: { description: 'Deploys a service', inputSchema, url: receiver.on('/deploy', (_, res) => res.writeHead(202, { 'content-type': 'text/plain' }).end('deploying')), secret: SECRET },
       // Signed with a secret the receiver does not know: it answers 401.
       forged: { description: 'Opens a ticket, misconfigured', inputSchema, url: receiver.on('/forged', () => undefined), secret: 'whsec-not-the-receivers-secret', approval: 'never' },
     };
@@ -131,5 +134,30 @@ describe('Workflow tools', () => {
     const after = await send('and now the right way');
     expect(after.reply.metadata.toolCalls[0]).toMatchObject({ name: 'workflow__tickets', result: { status: 201, json: { ticket: 'OPS-7', title: 'Still here' } } });
     expect((await t.http('/health/ready')).status).toBe(200);
+  });
+
+  it('delivers a call under the default policy only once a person approves it', async () => {
+    fake.enqueue(
+      { kind: 'tool', calls: [{ id: 'call_deploy', name: 'workflow__deploy', argumentChunks: ['{"title": "api v2"}'] }] },
+      { kind: 'text', chunks: ['Deploying.'] },
+    );
+    const conversation = await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { title: 'deploys' } });
+    const sent = await t.http(`${API}/conversations/${conversation.body.id}/messages`, { method: 'POST', token: user.accessToken, json: { content: 'deploy api v2' } });
+    const runId = sent.body.run.id as string;
+    const approval = await waitUntil(
+      () => events.find((e): e is Extract<RealtimeEvent, { type: 'approval.requested' }> => e.type === 'approval.requested' && e.approval.runId === runId)?.approval,
+      'approval:requested',
+    );
+    expect(approval).toMatchObject({ toolName: 'workflow__deploy', input: { title: 'api v2' } });
+    expect(receiver.to('/deploy')).toHaveLength(0);
+    expect((await t.http(`${API}/approvals/${approval.id}`, { method: 'POST', token: user.accessToken, json: { decision: 'approve' } })).status).toBe(200);
+    const run = await waitUntil(async () => {
+      const current = (await t.http(`${API}/conversations/${conversation.body.id}/runs/${runId}`, { token: user.accessToken })).body;
+      return current.finishedAt ? current : undefined;
+    }, 'the run to end', 15_000);
+    expect(run.status).toBe('completed');
+    expect(receiver.to('/deploy')).toHaveLength(1);
+    expect(receiver.to('/deploy')[0]!.signatureValid).toBe(true);
+    expect(await invocation(runId)).toMatchObject({ name: 'workflow__deploy', status: 'completed', result: { status: 202, text: 'deploying' } });
   });
 });
