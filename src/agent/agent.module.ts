@@ -8,6 +8,8 @@ import { McpClients } from '../mcp/mcp-clients.service.js';
 import { McpModule } from '../mcp/mcp.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { WorkflowTools } from '../workflows/workflow-tools.service.js';
+import { WorkflowsModule } from '../workflows/workflows.module.js';
 import { AgentCore } from './agent-core.service.js';
 import { AgentToolsController } from './agent-tools.controller.js';
 import { AgentToolsService } from './agent-tools.service.js';
@@ -25,11 +27,11 @@ import { ToolRegistry } from './tools/tool-registry.js';
 
 /** AgentCore and its parts: context, providers, tools, runs and their scheduling. */
 @Module({
-  imports: [ApprovalsModule, AuditModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule],
+  imports: [ApprovalsModule, AuditModule, MessagesModule, ConversationsModule, DocumentsModule, UsersModule, McpModule, WorkflowsModule],
   controllers: [AgentToolsController],
   providers: [
     // Every source of external tools the agent may call, in the order their tools are listed.
-    { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients] },
+    { provide: EXTERNAL_TOOL_SOURCES, useFactory: (...sources: ExternalToolSource[]) => sources, inject: [McpClients, WorkflowTools] },
     AgentCore,
     AgentToolsService,
     AttachmentContext,

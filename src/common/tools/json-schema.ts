@@ -19,6 +19,20 @@ function validatorFor(schema: Record<string, unknown>): Ajv {
   return new Ajv(options);
 }
 
+/** Lists what does not match, or returns undefined when the value matches. */
+export type SchemaCheck = (value: unknown) => string | undefined;
+
+/** Compiles any JSON Schema (a tool's input, a webhook's answer); throws when it is too large or not compilable. */
+export function compileJsonSchema(schema: Record<string, unknown>): SchemaCheck {
+  if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) throw new Error(`the schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
+  const { $schema: _dialect, ...rest } = schema;
+  const validate: ValidateFunction = validatorFor(schema).compile(rest);
+  return (value) => {
+    if (validate(value)) return undefined;
+    return (validate.errors ?? []).map((error) => `${error.instancePath || 'input'}: ${error.message ?? 'is invalid'}`).join('; ');
+  };
+}
+
 export interface CompiledSchema {
   /** The schema offered to the model: always an object schema, without the dialect marker. */
   jsonSchema: JSONSchema7;
@@ -32,15 +46,13 @@ export function compileInputSchema(schema: unknown): CompiledSchema {
   const record = schema as Record<string, unknown>;
   if (record.type !== 'object') throw new Error('the input schema does not describe an object');
   if (JSON.stringify(record).length > MAX_SCHEMA_BYTES) throw new Error(`the input schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
-  const ajv = validatorFor(record);
+  const issues = compileJsonSchema(record);
   const { $schema: _dialect, ...offered } = record;
-  const validate: ValidateFunction = ajv.compile(offered);
   return {
     jsonSchema: offered as JSONSchema7,
     check(toolName, input) {
-      if (validate(input)) return;
-      const issues = (validate.errors ?? []).map((error) => `${error.instancePath || 'input'}: ${error.message ?? 'is invalid'}`).join('; ');
-      throw new Error(`Invalid arguments for ${toolName}: ${issues}`);
+      const found = issues(input);
+      if (found !== undefined) throw new Error(`Invalid arguments for ${toolName}: ${found}`);
     },
   };
 }
