@@ -237,7 +237,9 @@ export class AiSdkService {
         if (snapshot?.run.id === run.id) chunks.resume(snapshot);
       };
     }
-    // Waiting for approvals, or queued again once they were decided (or queued, never started).
+    // Never started: no reply yet, nothing to read.
+    if (!current.responseMessageId) return () => undefined;
+    // Waiting for approvals, or queued again once they were decided.
     const paused = await this.paused.of(run.id);
     return (chunks) => paused && chunks.pause(paused, { end: paused.run.status === 'awaiting_approval' });
   }
