@@ -82,6 +82,14 @@ export class RunsRepository {
   }
 
   /**
+   * A run of the conversation queued again once its approvals were decided that no instance has
+   * picked up yet: it has a reply already (a fresh run gets one when it starts) and is first in line.
+   */
+  findRequeued(conversationId: string): Promise<RunEntity | null> {
+    return this.runs().findOne({ where: { conversationId, status: 'queued', responseMessageId: Not(IsNull()) }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  /**
    * Claims the conversation's oldest queued run for this instance, unless one of its runs is
    * already running anywhere or waits for an approval (the runs after it wait for it: their
    * context includes its reply). The conversation row lock makes the check and the claim atomic

@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, IsNull, Not } from 'typeorm';
 import { RunDto } from '../agent/dto/run.dto.js';
-import { RunEntity } from '../agent/run.entity.js';
 import { RunsRepository } from '../agent/runs.repository.js';
 import { ApprovalsRepository } from '../approvals/approvals.repository.js';
 import type { CallApproval, PausedReply, ToolCall } from './reply-chunks.js';
@@ -16,14 +14,15 @@ export class PausedReplies {
   constructor(
     private readonly runs: RunsRepository,
     private readonly approvals: ApprovalsRepository,
-    private readonly dataSource: DataSource,
   ) {}
 
   /** The reply at its run's last pause; undefined for a run that never paused or has ended. */
   async of(runId: string): Promise<PausedReply | undefined> {
-    const [run, approvals] = await Promise.all([this.runs.findById(runId), this.approvalsOf(runId)]);
+    const run = await this.runs.findById(runId);
     if (!run?.loopState) return undefined;
     const { loop, reply, metadata } = run.loopState;
+    // The calls of the step it paused at: a provider may reuse call ids from one step to the next.
+    const approvals = (await this.approvalsOf(runId)).filter((approval) => approval.step === loop.step);
     return {
       run: RunDto.from(run),
       content: reply.content,
@@ -35,19 +34,13 @@ export class PausedReplies {
     };
   }
 
-  async approvalsOf(runId: string): Promise<CallApproval[]> {
-    return (await this.approvals.decisionsOf(runId)).map(({ id, toolCallId, status }) => ({ id, toolCallId, status }));
+  async approvalsOf(runId: string): Promise<(CallApproval & { step: number })[]> {
+    return (await this.approvals.allOfRun(runId)).map(({ id, toolCallId, status, step }) => ({ id, toolCallId, status, step }));
   }
 
-  /**
-   * A run of the conversation queued again once its approvals were decided, that no instance has
-   * picked up yet: its reply exists (a fresh run gets one when it starts), and it is first in line.
-   */
+  /** A run of the conversation queued again once its approvals were decided, not picked up yet. */
   async requeued(conversationId: string): Promise<RunDto | undefined> {
-    const run = await this.dataSource.getRepository(RunEntity).findOne({
-      where: { conversationId, status: 'queued', responseMessageId: Not(IsNull()) },
-      order: { createdAt: 'ASC', id: 'ASC' },
-    });
+    const run = await this.runs.findRequeued(conversationId);
     return run ? RunDto.from(run) : undefined;
   }
 }

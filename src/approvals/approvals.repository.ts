@@ -143,6 +143,11 @@ export class ApprovalsRepository {
     return rows.length > 0;
   }
 
+  /** Every approval of a run, in the order its steps asked for them. */
+  async allOfRun(runId: string): Promise<ApprovalEntity[]> {
+    return this.dataSource.getRepository(ApprovalEntity).find({ where: { runId }, order: { step: 'ASC', createdAt: 'ASC', id: 'ASC' } });
+  }
+
   /** The decisions on the calls of one step of a run (read when it resumes). */
   async decisionsOf(runId: string, step: number): Promise<ApprovalEntity[]> {
     return this.dataSource.getRepository(ApprovalEntity).find({ where: { runId, step } });
