@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIT_ACTIONS } from '../../src/audit/audit-actions.js';
 import { PASSWORD, type Registered, register } from '../support/auth.js';
+import { testDatabaseServerUrl } from '../support/database.js';
 import { decodePayload } from '../support/jwt.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN, ADMIN_ENV } from '../support/world.js';
@@ -230,10 +231,14 @@ describe('audit trail', () => {
       expect((await t.http(`${API}/admin/audit`, { token: user.accessToken })).status).toBe(403);
     });
 
-    it('the last admin cannot step down; of two admins demoting each other at once, one remains', async () => {
+    it('the last admin cannot step down', async () => {
       expect((await setRole(admin, admin.id, 'user')).status).toBe(409);
       expect(await newEvents()).toEqual([]);
+    });
 
+    // Only a server with many connections runs the two transactions at once: the embedded database
+    // has one connection, which runs them one after the other, so there the race cannot happen.
+    it.runIf(testDatabaseServerUrl())('of two admins demoting each other at once, one remains', async () => {
       const other = remember(await register(t));
       expect((await setRole(admin, other.id, 'admin')).status).toBe(200);
       await newEvents();
