@@ -45,6 +45,11 @@ export class AuditService {
     );
   }
 
+  /** Blanks the client address of every event the user did (in the transaction of their erasure). */
+  forgetAddresses(actorId: string, manager: EntityManager): Promise<void> {
+    return this.events.blankAddresses(actorId, manager);
+  }
+
   async list(query: ListAuditEventsQuery): Promise<AuditEventPageDto> {
     const limit = query.limit ?? 50;
     const after = query.cursor === undefined ? undefined : decodeCursor<TimeIdPosition>(query.cursor, isTimeIdPosition);

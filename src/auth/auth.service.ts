@@ -184,11 +184,15 @@ export class AuthService {
 
   /** Ends every session, then erases the account (AccountErasure says what that covers). */
   async deleteMe(caller: AuthUser, request?: RequestMeta): Promise<void> {
+    // The last admin is refused before the sessions end, not after.
+    await this.erasure.checkErasable(caller.id);
     // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
-    await this.erasure.erase(caller.id, (manager) =>
-      this.audit.record({ action: 'account.deleted', actorId: caller.id, target: { type: 'user', id: caller.id }, request }, manager),
-    );
+    await this.erasure.erase(caller.id, async (manager) => {
+      await this.audit.record({ action: 'account.deleted', actorId: caller.id, target: { type: 'user', id: caller.id }, request }, manager);
+      // This event's included: the trail keeps what the account did, not where it did it from.
+      await this.audit.forgetAddresses(caller.id, manager);
+    });
     // A sign-in between the two got a session; none can start after the erasure (startSession).
     await this.sessions.endAll(caller.id, 'account-deleted');
     this.accessTokens.forget(caller.id);

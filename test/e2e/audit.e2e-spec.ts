@@ -158,11 +158,20 @@ describe('audit trail', () => {
 
     it('deleting the account leaves one event, still attributed to the (erased) account', async () => {
       const user = remember(await register(t));
-      await newEvents();
+      expect((await login(user.email, PASSWORD, 'req-audit-before-deletion')).status).toBe(200);
+      const [signedIn] = await newEvents();
+      expect(signedIn).toMatchObject({ action: 'auth.login', actor_id: user.id, ip: '127.0.0.1' });
       expect((await t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
       const events = await newEvents();
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ action: 'account.deleted', actor_id: user.id, target_type: 'user', target_id: user.id });
+      // What the account did stays on record, but no longer where from.
+      const kept: EventRow[] = await db.query(`SELECT * FROM audit_events WHERE actor_id = $1 ORDER BY at, id`, [user.id]);
+      expect(kept.map((row) => [row.action, row.ip])).toEqual([
+        ['auth.login', null],
+        ['account.deleted', null],
+      ]);
+      expect(kept[0]).toMatchObject({ id: signedIn!.id, request_id: 'req-audit-before-deletion', target_type: 'session', target_id: signedIn!.target_id });
       // A second deletion finds nothing to erase (and its token is refused anyway).
       expect((await t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken })).status).toBe(401);
       expect(await newEvents()).toEqual([]);

@@ -44,7 +44,7 @@ export class AuditEventDto {
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   conversationId!: string | null;
 
-  @ApiProperty({ type: String, nullable: true, description: 'The client address' })
+  @ApiProperty({ type: String, nullable: true, description: 'The client address; null once the account that acted is deleted' })
   ip!: string | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'The x-request-id of the request' })
