@@ -41,7 +41,9 @@ export class AuthController {
   @ApiOperation({
     operationId: 'login',
     summary: 'Sign in with email and password',
-    description: 'The same 401 for an unknown email and a wrong password. Rate-limited per address and email (429 with Retry-After).',
+    description:
+      'The same 401 for an unknown email and a wrong password. Rate-limited per address and email, and failed sign-ins per address ' +
+      'whatever the email (429 with Retry-After, before the password is checked).',
   })
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiErrors(400, 401, 429)

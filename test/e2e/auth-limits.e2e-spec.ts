@@ -50,6 +50,43 @@ describe('brute-force limits', () => {
   });
 });
 
+describe('failed sign-ins per address', () => {
+  const FAILURES = 5;
+  let t: TestApp;
+  let db: DataSource;
+  beforeAll(async () => {
+    t = await startTestApp({ LOGIN_FAILURES_PER_IP: String(FAILURES) });
+    db = t.app.get(DataSource);
+  });
+  afterAll(() => t?.close());
+
+  const attempt = (email: string, password = 'wrong password here') => t.http(`${API}/auth/login`, { method: 'POST', json: { email, password } });
+  const auditedFailures = async () => (await db.query(`SELECT count(*)::int AS count FROM audit_events WHERE action = 'auth.login_failed'`))[0].count as number;
+
+  it('caps failures whatever the emails tried: past the cap, 429 with Retry-After, before any password check or audit event', async () => {
+    const user = await register(t);
+    // Successful sign-ins are not failures, however many.
+    for (let i = 0; i < FAILURES * 2; i++) expect((await attempt(user.email, PASSWORD)).status).toBe(200);
+
+    // At once, each with another email: exactly the cap get through to the password check.
+    const statuses = (await Promise.all(Array.from({ length: FAILURES * 4 }, () => attempt(`rotating-${randomUUID()}@example.com`)))).map((r) => r.status);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(FAILURES);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(FAILURES * 3);
+    expect(await auditedFailures()).toBe(FAILURES);
+
+    const limited = await attempt(`rotating-${randomUUID()}@example.com`);
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+    // The right password waits as well: nothing is checked, nothing recorded.
+    expect((await attempt(user.email, PASSWORD)).status).toBe(429);
+    expect(await auditedFailures()).toBe(FAILURES);
+    expect((await t.http('/health/live')).status).toBe(200);
+  });
+});
+
 describe('admin bootstrap', () => {
   const adminPassword = 'admin password 123';
   const login = (t: TestApp, email: string, password: string) => t.http(`${API}/auth/login`, { method: 'POST', json: { email, password } });
