@@ -6,8 +6,10 @@ import type { AuditAction, AuditTargetType } from './audit-actions.js';
 export type AuditDetails = Record<string, string | number | boolean | null>;
 
 /**
- * One thing someone did that an administrator may have to account for later. Rows are only ever
- * inserted; an account's erasure keeps them (ids only: they hold nothing the user wrote).
+ * One thing someone did that an administrator may have to account for later. Rows are inserted,
+ * never deleted: an account's erasure keeps its events (action, ids, roles, reasons, time and
+ * request id; nothing the user wrote) under the account's id, which names no one once erased, and
+ * blanks only their client address (`ip`).
  */
 @Entity('audit_events')
 // Read newest first, in pages: (at, id) is the keyset; B-tree indexes scan backwards as well.
@@ -41,6 +43,7 @@ export class AuditEventEntity {
   @Column({ name: 'conversation_id', type: 'uuid', nullable: true })
   conversationId!: string | null;
 
+  /** The client address; blanked when the account that acted is erased. */
   @Column({ type: 'varchar', length: 64, nullable: true })
   ip!: string | null;
 

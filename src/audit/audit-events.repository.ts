@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, IsNull, Not, type Repository } from 'typeorm';
 import type { AuditAction } from './audit-actions.js';
 import { AuditEventEntity } from './audit-event.entity.js';
 
@@ -24,6 +24,10 @@ export class AuditEventsRepository {
 
   async insert(event: NewAuditEvent, manager?: EntityManager): Promise<void> {
     await (manager?.getRepository(AuditEventEntity) ?? this.events).insert(event);
+  }
+
+  async blankAddresses(actorId: string, manager: EntityManager): Promise<void> {
+    await manager.getRepository(AuditEventEntity).update({ actorId, ip: Not(IsNull()) }, { ip: null });
   }
 
   /** Newest first; the filters and the keyset each use one of the table's indexes. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { isTimeIdPosition, type TimeIdPosition } from '../common/pagination/time-id-position.js';
 import type { RequestMeta } from '../common/http/request-meta.js';
 import type { AuditAction, AuditTargetType } from './audit-actions.js';
 import type { AuditDetails } from './audit-event.entity.js';
@@ -16,11 +17,6 @@ export interface AuditRecord {
   details?: AuditDetails;
   request?: RequestMeta;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-type Position = [string, string];
-const isPosition = (values: unknown[]): values is Position =>
-  values.length === 2 && typeof values[0] === 'string' && !Number.isNaN(Date.parse(values[0])) && typeof values[1] === 'string' && UUID.test(values[1]);
 
 /** Writes the audit trail and reads it back for administrators. */
 @Injectable()
@@ -49,9 +45,14 @@ export class AuditService {
     );
   }
 
+  /** Blanks the client address of every event the user did (in the transaction of their erasure). */
+  forgetAddresses(actorId: string, manager: EntityManager): Promise<void> {
+    return this.events.blankAddresses(actorId, manager);
+  }
+
   async list(query: ListAuditEventsQuery): Promise<AuditEventPageDto> {
     const limit = query.limit ?? 50;
-    const after = query.cursor === undefined ? undefined : decodeCursor<Position>(query.cursor, isPosition);
+    const after = query.cursor === undefined ? undefined : decodeCursor<TimeIdPosition>(query.cursor, isTimeIdPosition);
     const rows = await this.events.page({
       actorId: query.actorId,
       action: query.action,

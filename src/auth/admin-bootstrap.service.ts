@@ -6,9 +6,10 @@ import { normaliseEmail } from './dto/auth.dto.js';
 import { PasswordHasher } from './password.hasher.js';
 
 /**
- * ADMIN_EMAIL + ADMIN_PASSWORD: creates that admin at start-up, or promotes an existing account
- * with that email — only if ADMIN_PASSWORD is its password, since anyone may have registered the
- * address first. Idempotent; an existing account keeps its password.
+ * ADMIN_EMAIL + ADMIN_PASSWORD: creates that admin at start-up if no account has the email. An
+ * existing account is left as it is, role and password: roles are changed by admins, with a record
+ * in the audit trail, and a restart must not undo a demotion (nor promote whoever registered the
+ * address first).
  */
 @Injectable()
 export class AdminBootstrap implements OnApplicationBootstrap {
@@ -26,16 +27,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     const email = normaliseEmail(adminEmail);
     const existing = await this.users.findByEmail(email);
     if (existing) {
-      if (existing.role === 'admin') return;
-      if (!(await this.hasher.verify(existing.passwordHash, adminPassword))) {
-        this.logger.warn(
-          'ADMIN_EMAIL belongs to an existing account whose password is not ADMIN_PASSWORD: it was not made an admin. ' +
-            'Set that password on the account, or choose another ADMIN_EMAIL.',
-        );
-        return;
-      }
-      await this.users.update(existing.id, { role: 'admin' });
-      this.logger.log('Promoted the configured account to admin');
+      this.logger.log(`The ADMIN_EMAIL account exists, with the role ${existing.role}; left as it is (admins change roles)`);
       return;
     }
     try {

@@ -41,7 +41,9 @@ export class AuthController {
   @ApiOperation({
     operationId: 'login',
     summary: 'Sign in with email and password',
-    description: 'The same 401 for an unknown email and a wrong password. Rate-limited per address and email (429 with Retry-After).',
+    description:
+      'The same 401 for an unknown email and a wrong password. Rate-limited per address and email, and failed sign-ins per address ' +
+      'whatever the email (429 with Retry-After, before the password is checked).',
   })
   @ApiOkResponse({ type: AuthResponseDto })
   @ApiErrors(400, 401, 429)
@@ -143,11 +145,14 @@ export class AuthController {
       "- in every conversation, the caller's messages and the agent's replies to them become tombstones (empty content and metadata, deletedAt set, author shown as a deleted user); the runs the caller triggered lose their tool arguments, results and errors, and unfinished ones are cancelled; the agent's rolling summary of those conversations is dropped;",
       '- every document the caller uploaded, to their library or to a conversation that lives on, is deleted with its bytes (as their messages keep nothing of what they wrote);',
       '- the caller leaves every conversation;',
-      '- the account keeps only its id and timestamps: no email, name or password.',
+      '- the account keeps only its id and timestamps: no email, name or password;',
+      '- the audit events of what the account did stay, without their client address.',
+      'The last admin cannot delete their account (409, nothing changes): make another user an admin first.',
       'Other participants receive message:deleted, conversation:updated and lose the conversations that were deleted, as for any other change.',
     ].join('\n'),
   })
   @ApiNoContentResponse({ description: 'The account is erased' })
+  @ApiErrors(409)
   deleteMe(@CurrentUser() user: AuthUser, @CurrentRequest() request: RequestMeta): Promise<void> {
     return this.auth.deleteMe(user, request);
   }

@@ -13,6 +13,7 @@ import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { JwtAuthGuard } from './jwt-auth.guard.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { LoginFailureLimit } from './login-failures.js';
 import { PasswordHasher } from './password.hasher.js';
 import { authRateLimits } from './rate-limit.guard.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
@@ -45,6 +46,7 @@ import { UserRolesService } from './user-roles.service.js';
     StreamTicketsRepository,
     StreamTicketsService,
     JwtStrategy,
+    LoginFailureLimit,
     AdminBootstrap,
     UserRolesService,
     { provide: APP_GUARD, useClass: JwtAuthGuard },

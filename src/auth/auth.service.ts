@@ -13,6 +13,7 @@ import { UsersRepository } from '../users/users.repository.js';
 import { UsersService } from '../users/users.service.js';
 import { AccessTokenService } from './access-token.service.js';
 import type { AuthResponseDto, LoginDto, RegisterDto, UpdateMeDto } from './dto/auth.dto.js';
+import { LoginFailureLimit } from './login-failures.js';
 import { hashOpaqueToken, newOpaqueToken } from './opaque-token.js';
 import { PasswordHasher } from './password.hasher.js';
 import { RefreshTokensRepository } from './refresh-tokens.repository.js';
@@ -42,6 +43,7 @@ export class AuthService {
     private readonly sessionRows: SessionsRepository,
     private readonly erasure: AccountErasure,
     private readonly audit: AuditService,
+    private readonly loginFailures: LoginFailureLimit,
   ) {}
 
   async register({ email, password, displayName }: RegisterDto): Promise<AuthResponseDto> {
@@ -60,7 +62,11 @@ export class AuthService {
   }
 
   /** Unknown email and wrong password cost the same and fail the same way. */
-  async login({ email, password }: LoginDto, request?: RequestMeta): Promise<AuthResponseDto> {
+  login(credentials: LoginDto, request?: RequestMeta): Promise<AuthResponseDto> {
+    return this.loginFailures.attempt(request?.ip ?? null, () => this.signIn(credentials, request));
+  }
+
+  private async signIn({ email, password }: LoginDto, request: RequestMeta | undefined): Promise<AuthResponseDto> {
     const user = await this.users.findByEmail(email);
     const valid = await this.hasher.verify(user?.passwordHash, password);
     if (!user || !valid) return this.failLogin(user?.id, request);
@@ -184,11 +190,15 @@ export class AuthService {
 
   /** Ends every session, then erases the account (AccountErasure says what that covers). */
   async deleteMe(caller: AuthUser, request?: RequestMeta): Promise<void> {
+    // The last admin is refused before the sessions end, not after.
+    await this.erasure.checkErasable(caller.id);
     // Sessions first: nothing the account's clients do can race the erasure.
     await this.sessions.endAll(caller.id, 'account-deleted');
-    await this.erasure.erase(caller.id, (manager) =>
-      this.audit.record({ action: 'account.deleted', actorId: caller.id, target: { type: 'user', id: caller.id }, request }, manager),
-    );
+    await this.erasure.erase(caller.id, async (manager) => {
+      await this.audit.record({ action: 'account.deleted', actorId: caller.id, target: { type: 'user', id: caller.id }, request }, manager);
+      // This event's included: the trail keeps what the account did, not where it did it from.
+      await this.audit.forgetAddresses(caller.id, manager);
+    });
     // A sign-in between the two got a session; none can start after the erasure (startSession).
     await this.sessions.endAll(caller.id, 'account-deleted');
     this.accessTokens.forget(caller.id);

@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import type { RequestMeta } from '../common/http/request-meta.js';
+import { keepOneAdmin } from '../users/admins.js';
 import { UserDto } from '../users/dto/user.dto.js';
 import type { UserRole } from '../users/user.entity.js';
 import { UsersRepository } from '../users/users.repository.js';
@@ -33,9 +34,7 @@ export class UserRolesService {
       const target = await this.users.lockActiveById(userId, manager);
       if (!target) throw new AppError(HttpStatus.NOT_FOUND, ErrorCode.USER_NOT_FOUND, 'User not found');
       if (target.role === role) return target;
-      if (target.role === 'admin' && admins.length <= 1) {
-        throw new AppError(HttpStatus.CONFLICT, ErrorCode.CONFLICT, 'The last admin cannot be demoted; make another user an admin first');
-      }
+      keepOneAdmin(admins, target.id, 'The last admin cannot be demoted; make another user an admin first');
       await this.users.update(userId, { role }, manager);
       const details = { role, previousRole: target.role };
       await this.audit.record({ action: 'user.role_changed', actorId: caller.id, target: { type: 'user', id: userId }, details, request }, manager);

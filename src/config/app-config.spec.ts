@@ -27,6 +27,7 @@ describe('AppConfig.fromEnv', () => {
       accessTtlSeconds: 900,
       refreshTtlSeconds: 2_592_000,
       loginRateLimitPerMinute: 10,
+      loginFailuresPerIp: 100,
       registerRateLimitPerMinute: 20,
     });
   });
@@ -42,6 +43,7 @@ describe('AppConfig.fromEnv', () => {
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, /CORS_ORIGINS/],
     [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL/],
     [{ JWT_ACCESS_TTL: '-5' }, /JWT_ACCESS_TTL/],
+    [{ LOGIN_FAILURES_PER_IP: '0' }, /LOGIN_FAILURES_PER_IP/],
   ])('rejects %o with a one-line error naming the variable', (env, message) => {
     const attempt = () => AppConfig.fromEnv({ DATA_DIR: tempDir(), ...env });
     expect(attempt).toThrow(ConfigError);

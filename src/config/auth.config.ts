@@ -13,6 +13,8 @@ export interface AuthSettings {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   loginRateLimitPerMinute: number;
+  /** Failed sign-ins one client address may make in 15 minutes, whatever the emails. */
+  loginFailuresPerIp: number;
   /** How often the sessions of open sockets and SSE streams are checked again, in case an end was missed. */
   sessionCheckIntervalMs: number;
   registerRateLimitPerMinute: number;
@@ -70,6 +72,7 @@ export function parseAuthSettings(env: Env, app: AppSettings): AuthSettings {
     accessTtlSeconds: readInt(env, 'JWT_ACCESS_TTL', 900, { min: 30, max: 86_400 }),
     refreshTtlSeconds: readInt(env, 'JWT_REFRESH_TTL', 30 * 86_400, { min: 300, max: 365 * 86_400 }),
     loginRateLimitPerMinute: readInt(env, 'LOGIN_RATE_LIMIT', 10, { min: 1, max: 100_000 }),
+    loginFailuresPerIp: readInt(env, 'LOGIN_FAILURES_PER_IP', 100, { min: 1, max: 1_000_000 }),
     sessionCheckIntervalMs: readInt(env, 'SESSION_CHECK_INTERVAL_MS', 1000, { min: 100, max: 600_000 }),
     registerRateLimitPerMinute: readInt(env, 'REGISTER_RATE_LIMIT', 20, { min: 1, max: 100_000 }),
     streamTicketTtlSeconds: readInt(env, 'STREAM_TICKET_TTL_SECONDS', 60, { min: 1, max: 600 }),

@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { isTimeIdPosition, type TimeIdPosition } from '../common/pagination/time-id-position.js';
 import { AppConfig } from '../config/app-config.js';
 import { conversationNotFound, ConversationsService } from '../conversations/conversations.service.js';
 import type { DocumentEntity } from './document.entity.js';
@@ -106,7 +107,7 @@ export class DocumentsService {
 
   async list(user: AuthUser, query: ListDocumentsQuery): Promise<DocumentPageDto> {
     if (query.conversationId) await this.conversations.authorize(query.conversationId, user, 'read');
-    const after = query.cursor ? decodeCursor<[string, string]>(query.cursor, isPageCursor) : undefined;
+    const after = query.cursor ? decodeCursor<TimeIdPosition>(query.cursor, isTimeIdPosition) : undefined;
     const limit = query.limit ?? 50;
     const rows = await this.documents.list(
       { conversationId: query.conversationId ?? null, ownerId: user.id },
@@ -257,8 +258,4 @@ export class DocumentsService {
       throw error;
     }
   }
-}
-
-function isPageCursor(values: unknown[]): values is [string, string] {
-  return values.length === 2 && typeof values[0] === 'string' && !Number.isNaN(Date.parse(values[0])) && typeof values[1] === 'string' && UUID.test(values[1]);
 }

@@ -22,7 +22,7 @@ function dataSource(failures: Error[] = []): DataSource & { attempts: number } {
   return source as unknown as DataSource & { attempts: number };
 }
 
-const users = { anonymise: async () => true } as unknown as UsersRepository;
+const users = { anonymise: async () => true, lockAdmins: async () => [] } as unknown as UsersRepository;
 
 function recording(name: string, log: string[]): ErasureStep {
   return {
@@ -49,13 +49,16 @@ describe('AccountErasure', () => {
   it('takes every step\'s locks before the account row and before any step erases', async () => {
     const log: string[] = [];
     const locking = (name: string): ErasureStep => ({ ...recording(name, log), lock: async () => void log.push(`lock ${name}`) });
-    const erasure = new AccountErasure(dataSource(), { anonymise: async () => log.push('anonymise') > 0 } as unknown as UsersRepository);
+    const erasure = new AccountErasure(dataSource(), {
+      anonymise: async () => log.push('anonymise') > 0,
+      lockAdmins: async () => (log.push('lock admins'), ['admin-1', 'user-1']),
+    } as unknown as UsersRepository);
     erasure.register(locking('conversations'), ERASURE_ORDER.conversations);
     erasure.register(recording('runs', log), ERASURE_ORDER.runs);
 
     await erasure.erase('user-1');
 
-    expect(log.slice(0, 4)).toEqual(['lock conversations', 'anonymise', 'runs', 'conversations']);
+    expect(log.slice(0, 5)).toEqual(['lock conversations', 'lock admins', 'anonymise', 'runs', 'conversations']);
   });
 
   it.each(['40P01', '40001'])('runs the transaction again when the database aborted it with %s, announcing once', async (code) => {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { isTransactionConflict } from '../database/database-errors.js';
+import { keepOneAdmin } from './admins.js';
 import { UsersRepository } from './users.repository.js';
 
 /** Runs once the erasure has committed: announces what changed (domain events). */
@@ -36,6 +37,8 @@ export const ERASURE_ORDER = { runs: 10, messages: 20, conversations: 30, docume
 const ATTEMPTS = 4;
 const BACKOFF_MS = 25;
 
+const LAST_ADMIN = 'The last admin cannot delete their account; make another user an admin first';
+
 /**
  * Account deletion as erasure: every registered step and the anonymisation of the user row commit
  * together or not at all; events go out only after the commit.
@@ -53,6 +56,14 @@ export class AccountErasure {
   register(step: ErasureStep, order: number): void {
     const at = this.steps.findIndex((registered) => registered.order > order);
     this.steps.splice(at === -1 ? this.steps.length : at, 0, { step, order });
+  }
+
+  /**
+   * Refuses (409) at once what `erase` would refuse, the deletion of the last admin's account,
+   * before the caller undoes anything else (ends its sessions). `erase` checks again, under locks.
+   */
+  async checkErasable(userId: string): Promise<void> {
+    keepOneAdmin(await this.dataSource.transaction((manager) => this.users.lockAdmins(manager)), userId, LAST_ADMIN);
   }
 
   /**
@@ -77,6 +88,9 @@ export class AccountErasure {
   private eraseOnce(userId: string, within?: (manager: EntityManager) => Promise<void>): Promise<ErasureAnnouncement[]> {
     return this.dataSource.transaction(async (manager) => {
       for (const { step } of this.steps) await step.lock?.(userId, manager);
+      // The admins' rows, as a role change locks them: of an admin stepping down and another
+      // deleting her account at once, one waits for the other and then sees one admin left.
+      keepOneAdmin(await this.users.lockAdmins(manager), userId, LAST_ADMIN);
       // The account row's lock makes a concurrent second deletion wait, then find nothing to do.
       if (!(await this.users.anonymise(userId, manager))) return [];
       const pending: ErasureAnnouncement[] = [];

@@ -75,11 +75,13 @@ export class UsersRepository {
 
   /**
    * Locks the rows of every active admin (in id order, so two callers lock alike) and returns
-   * their ids: a role change that checks "another admin remains" holds them until it commits.
+   * their ids: a role change or an erasure that checks "another admin remains" holds them until it
+   * commits (see keepOneAdmin). NO KEY UPDATE: rows that merely refer to an admin (their messages,
+   * sessions) are still written meanwhile, since their foreign key checks take only a key share.
    */
   async lockAdmins(manager: EntityManager): Promise<string[]> {
     const rows = rowsOf<{ id: string }>(
-      await manager.query(`SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL ORDER BY id FOR UPDATE`),
+      await manager.query(`SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL ORDER BY id FOR NO KEY UPDATE`),
     );
     return rows.map((row) => row.id);
   }

@@ -10,6 +10,7 @@ import { PASSWORD, type Registered, register } from '../support/auth.js';
 import { testDatabaseServerUrl } from '../support/database.js';
 import { startTestApp, type TestApp, type TestResponse } from '../support/test-app.js';
 import { waitUntil } from '../support/conditions.js';
+import { ADMIN, ADMIN_ENV } from '../support/world.js';
 
 const API = '/api/v1';
 /** Bookkeeping of the schema itself, not data anyone put in. */
@@ -369,5 +370,63 @@ describe.skipIf(!testDatabaseServerUrl())('DELETE /auth/me alongside versioned c
     expect(anonymise).toHaveBeenCalledTimes(1);
     const [message] = await db.query(`SELECT content, deleted_at IS NOT NULL AS deleted FROM messages WHERE id = $1`, [sent.body.message.id]);
     expect(message).toEqual({ content: '', deleted: true });
+  });
+});
+
+describe('DELETE /auth/me of an admin', () => {
+  let t: TestApp;
+  let db: DataSource;
+  let admin: Registered;
+
+  const signIn = async (email: string, password: string): Promise<Registered> => {
+    const response = await t.http(`${API}/auth/login`, { method: 'POST', json: { email, password } });
+    expect(response.status).toBe(200);
+    const { user, accessToken, refreshToken } = response.body;
+    return { id: user.id, email, password, accessToken, refreshToken };
+  };
+  const setRole = (by: Registered, userId: string, role: 'admin' | 'user') =>
+    t.http(`${API}/admin/users/${userId}`, { method: 'PATCH', token: by.accessToken, json: { role } });
+  const deleteAccount = (user: Registered) => t.http(`${API}/auth/me`, { method: 'DELETE', token: user.accessToken });
+  const adminIds = async () =>
+    ((await db.query(`SELECT id FROM users WHERE role = 'admin' AND deleted_at IS NULL ORDER BY id`)) as { id: string }[]).map((row) => row.id);
+
+  beforeAll(async () => {
+    t = await startTestApp(ADMIN_ENV);
+    db = t.app.get(DataSource);
+    admin = await signIn(ADMIN.email, ADMIN.password);
+  });
+  afterAll(() => t?.close());
+
+  it('refuses the last admin with 409 and changes nothing: the account, its role and its sessions stay', async () => {
+    const refused = await deleteAccount(admin);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/last admin.*make another user an admin first/i) });
+    expect(await adminIds()).toEqual([admin.id]);
+    expect((await t.http(`${API}/auth/me`, { token: admin.accessToken })).status).toBe(200);
+    const [{ deleted }] = await db.query(`SELECT count(*)::int AS deleted FROM audit_events WHERE action = 'account.deleted' AND actor_id = $1`, [admin.id]);
+    expect(deleted).toBe(0);
+  });
+
+  it('erases an admin who is not the last one', async () => {
+    const other = await register(t);
+    expect((await setRole(admin, other.id, 'admin')).status).toBe(200);
+    expect((await deleteAccount(await signIn(other.email, PASSWORD))).status).toBe(204);
+    expect(await adminIds()).toEqual([admin.id]);
+  });
+
+  // Only a server with many connections runs the two transactions at once: the embedded database
+  // has one connection, which runs them one after the other, so there the race cannot happen.
+  it.runIf(testDatabaseServerUrl())('of an admin stepping down while the only other one deletes her account, one admin remains', async () => {
+    let current = admin;
+    for (let round = 0; round < 15; round++) {
+      const other = await register(t);
+      expect((await setRole(current, other.id, 'admin')).status).toBe(200);
+      const [demoted, deleted] = await Promise.all([setRole(current, current.id, 'user'), deleteAccount(other)]);
+      expect([demoted.status, deleted.status].sort(), `round ${round}`).toEqual(demoted.status === 200 ? [200, 409] : [204, 409]);
+      const remaining = await adminIds();
+      expect(remaining, `round ${round}: the admins left`).toHaveLength(1);
+      // Whoever won remains the admin for the next round (a refused deletion may have ended her sessions).
+      if (remaining[0] === other.id) current = await signIn(other.email, PASSWORD);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageLimit } from '../../common/pagination/query-params.js';
+import { IsIn, IsOptional, IsUUID } from 'class-validator';
+import { PageCursor, PageLimit } from '../../common/pagination/query-params.js';
 import { AUDIT_ACTIONS, AUDIT_TARGET_TYPES, type AuditAction, type AuditTargetType } from '../audit-actions.js';
 import type { AuditDetails, AuditEventEntity } from '../audit-event.entity.js';
 
@@ -8,10 +8,7 @@ export class ListAuditEventsQuery {
   @PageLimit(50)
   limit?: number;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor()
   cursor?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'Only events by this user' })
@@ -47,7 +44,7 @@ export class AuditEventDto {
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   conversationId!: string | null;
 
-  @ApiProperty({ type: String, nullable: true, description: 'The client address' })
+  @ApiProperty({ type: String, nullable: true, description: 'The client address; null once the account that acted is deleted' })
   ip!: string | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'The x-request-id of the request' })
