@@ -4,6 +4,7 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode } from '../common/errors.js';
 import type { RequestMeta } from '../common/http/request-meta.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
+import { isTimeIdPosition, type TimeIdPosition } from '../common/pagination/time-id-position.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
@@ -12,10 +13,6 @@ import type { ApprovalEntity } from './approval.entity.js';
 import { ApprovalsRepository, type Resolution } from './approvals.repository.js';
 import { ApprovalDto, type ApprovalPageDto, type DecideApprovalDto, type ListApprovalsQuery } from './dto/approval.dto.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-type Position = [string, string];
-const isPosition = (values: unknown[]): values is Position =>
-  values.length === 2 && typeof values[0] === 'string' && !Number.isNaN(Date.parse(values[0])) && typeof values[1] === 'string' && UUID.test(values[1]);
 
 /**
  * Who may decide a call: the user who asked the agent, while still a participant, and the owner.
@@ -62,7 +59,7 @@ export class ApprovalsService {
   async list(user: AuthUser, conversationId: string, query: ListApprovalsQuery): Promise<ApprovalPageDto> {
     await this.conversations.authorize(conversationId, user, 'read');
     const limit = query.limit ?? 50;
-    const after = query.cursor === undefined ? undefined : decodeCursor<Position>(query.cursor, isPosition);
+    const after = query.cursor === undefined ? undefined : decodeCursor<TimeIdPosition>(query.cursor, isTimeIdPosition);
     const rows = await this.approvals.page({ conversationId, status: query.status, after: after && { at: after[0], id: after[1] }, limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items.at(-1);
