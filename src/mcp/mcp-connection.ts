@@ -170,16 +170,16 @@ export class McpConnection {
       cursor = result.nextCursor;
       if (!cursor) break;
     }
-    return this.describeTools(listed.slice(0, MAX_TOOLS_PER_SERVER));
+    return this.describeTools(listed.slice(0, MAX_TOOLS_PER_SERVER), signal);
   }
 
   /** The tools the model may call; a tool whose schema cannot be used is left out, with a warning. */
-  private describeTools(listed: Tool[]): McpTool[] {
+  private async describeTools(listed: Tool[], signal: AbortSignal): Promise<McpTool[]> {
     const taken = new Set<string>();
     const tools: McpTool[] = [];
     for (const tool of listed) {
       try {
-        const schema = compileInputSchema(tool.inputSchema);
+        const schema = await compileInputSchema(tool.inputSchema, signal);
         const name = mcpToolName(this.server.name, tool.name, taken);
         taken.add(name);
         const description = (tool.description ?? tool.title ?? tool.name).slice(0, MAX_DESCRIPTION);
