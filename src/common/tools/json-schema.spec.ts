@@ -7,7 +7,7 @@ const withPattern = (pattern: string) => ({ type: 'object', properties: { name: 
 
 describe('compileInputSchema', () => {
   it('refuses a pattern with catastrophic backtracking before any input is checked against it', async () => {
-    await expect(compile(withPattern('^(a+)+$'))).rejects.toThrow(/pattern .*\^\(a\+\)\+\$.* is refused/);
+    await expect(compile(withPattern('^(a+)+$'))).rejects.toThrow('pattern "^(a+)+$" is refused');
     await expect(compile(withPattern('^(a|a)*$'))).rejects.toThrow(/is refused/);
   });
 

@@ -51,6 +51,7 @@ function patternRecorder(): { engine: RegExpEngine; patterns: Map<string, string
   const engine = (pattern: string, flags: string): RegExp => {
     if (sealed && patterns.get(pattern) !== flags) throw new Error(`the pattern ${JSON.stringify(pattern.slice(0, 80))} was not analysed`);
     patterns.set(pattern, flags);
+    // regex-safety: analysed before use, by checkPatterns, which the compiled validator waits for.
     return new RegExp(pattern, flags);
   };
   return { engine: Object.assign(engine, { code: 'new RegExp' }), patterns, seal: () => (sealed = true) };
