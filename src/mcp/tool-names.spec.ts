@@ -59,10 +59,10 @@ describe('assignToolNames', () => {
 
   // Server names as MCP_CONFIG allows them; tool names as servers send them (anything). Names with
   // underscores at the joint are drawn often: that is where `<server>__<tool>` clashes.
-  const serverName = fc.oneof(fc.constantFrom('gh', 'gh_', 'gh__', 'a', 'a__b', 'a_'), fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/));
+  const clashProneServer = fc.oneof(fc.constantFrom('gh', 'gh_', 'gh__', 'a', 'a__b', 'a_'), serverName);
   const toolName = fc.oneof(fc.constantFrom('delete_repo', '_delete_repo', '__delete_repo', 'c', 'b__c', '_b__c'), fc.stringMatching(/^[_a-z]{0,12}$/), fc.string({ maxLength: 70 }));
   const serverTools = fc
-    .uniqueArray(serverName, { minLength: 1, maxLength: 6 })
+    .uniqueArray(clashProneServer, { minLength: 1, maxLength: 6 })
     .chain((servers) =>
       fc.tuple(
         ...servers.map((server) =>
