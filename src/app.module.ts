@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AgentModule } from './agent/agent.module.js';
 import { AiSdkModule } from './ai-sdk/ai-sdk.module.js';
+import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ChatModule } from './chat/chat.module.js';
@@ -26,7 +27,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuditModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ChatModule, AiSdkModule, ExportModule, DocumentsModule, StatsModule, GatewayModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuditModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ApprovalsModule, ChatModule, AiSdkModule, ExportModule, DocumentsModule, StatsModule, GatewayModule],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunDto } from './agent/dto/run.dto.js';
+import type { ApprovalDto } from './approvals/dto/approval.dto.js';
 import { type ClientEvent, toClientEvent } from './chat/client-events.js';
 import { SERVER_EVENTS } from './chat/wire-events.js';
 import { createValidationPipe } from './common/pipes/validation.pipe.js';
@@ -72,7 +73,7 @@ const conversation: ConversationView = {
   id: CONVERSATION,
   title: 'Release planning',
   ownerId: USER,
-  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null },
+  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null, tools: null },
   lastSeq: 3,
   version: 7,
   lastMessageAt: AT,
@@ -82,6 +83,22 @@ const conversation: ConversationView = {
     { userId: USER, role: 'owner', lastReadSeq: 3, pinned: true, archived: false },
     { userId: OTHER_USER, role: 'member', lastReadSeq: 1, pinned: false, archived: false },
   ],
+};
+
+const APPROVAL: ApprovalDto = {
+  id: '7d0c2a4e-5b1f-4c3a-9e8d-2f6b1a0c9e74',
+  runId: RUN,
+  conversationId: CONVERSATION,
+  toolCallId: 'call_2',
+  toolName: 'github__create_issue',
+  input: { title: 'Release on Friday' },
+  status: 'pending',
+  requestedBy: USER,
+  decidedBy: null,
+  decidedAt: null,
+  reason: null,
+  expiresAt: AT,
+  createdAt: AT,
 };
 
 /** One event of every type: a type added to RealtimeEvent fails typechecking until it has one here. */
@@ -109,6 +126,13 @@ const SAMPLES: { [Type in RealtimeEventType]: Extract<RealtimeEvent, { type: Typ
   'run.snapshot': { type: 'run.snapshot', runId: RUN, requestId: 'r1', content: 'Friday', index: 0 },
   typing: { type: 'typing', conversationId: CONVERSATION, userId: OTHER_USER, isTyping: true },
   presence: { type: 'presence', conversationId: CONVERSATION, online: [USER, OTHER_USER] },
+  'approval.requested': { type: 'approval.requested', conversationId: CONVERSATION, approval: APPROVAL },
+  'approval.resolved': {
+    type: 'approval.resolved',
+    conversationId: CONVERSATION,
+    approval: { ...APPROVAL, status: 'denied', decidedBy: USER, decidedAt: AT, reason: 'Not on a Friday' },
+  },
+  'run.queued': { type: 'run.queued', conversationId: CONVERSATION },
   'document.updated': {
     type: 'document.updated',
     conversationId: CONVERSATION,
@@ -213,6 +237,15 @@ const CLIENT_PAYLOADS: Record<string, unknown[]> = {
     { conversationId },
   ],
   'run:cancel': [{ runId: RUN }, { runId: 'x' }, { conversationId }, {}],
+  'approval:decide': [
+    { approvalId: RUN, decision: 'approve' },
+    { approvalId: RUN, decision: 'deny', reason: 'Not on a Friday' },
+    { approvalId: RUN, decision: 'deny', reason: 'x'.repeat(501) },
+    { approvalId: RUN, decision: 'maybe' },
+    { approvalId: 'x', decision: 'approve' },
+    { decision: 'approve' },
+    { approvalId: RUN, decision: 'approve', extra: 1 },
+  ],
 };
 
 function gatewaySource(): string {

@@ -7,6 +7,8 @@ const OPENAPI_TAGS: Record<string, string> = {
   auth: 'Accounts and sessions: register, sign in, refresh and sign out',
   conversations: 'Conversations, their participants, agent settings and read markers',
   messages: 'Messages, agent runs and the live event stream of a conversation',
+  agent: 'The tools the agent can use, for choosing which ones a conversation may',
+  approvals: 'Tool calls the agent waits on: approve or deny them, list what waits',
   chat: "The Vercel AI SDK's useChat endpoints (UI message stream protocol v1)",
   documents: 'Uploaded files: your private library and the documents of conversations',
   export: 'Downloads of a conversation or of all your data',

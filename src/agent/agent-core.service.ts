@@ -6,7 +6,7 @@ import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { type AgentStreamPart, streamSteps } from './agent-steps.js';
+import { type AgentStreamPart, streamSteps, type TokenTotals } from './agent-steps.js';
 import { tokensOf } from '../common/text/tokens.js';
 import { ContextService } from './context.service.js';
 import { RunDto } from './dto/run.dto.js';
@@ -15,9 +15,11 @@ import { ModelFactory } from './providers/model.factory.js';
 import { ReplyStream, type StreamPosition } from './reply-stream.js';
 import type { RunAbort } from './run-abort.js';
 import { RunCancellations } from './run-cancellations.service.js';
+import { type ResumePoint, RunPauses } from './run-pauses.service.js';
 import type { RunEntity, RunUsage } from './run.entity.js';
 import { failureOutcome, type RunOutcome } from './run-outcome.js';
 import { RunsRepository } from './runs.repository.js';
+import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
@@ -28,6 +30,18 @@ interface RunExecution {
   abort: RunAbort;
   tools: ToolCallRecorder;
   usage?: RunUsage;
+  /** Set when the run resumes after its approvals. */
+  resumed?: ResumePoint;
+  /** Set once a resumed run streams text or calls a tool beyond the calls it waited on: no retry starts it over after that. */
+  progressed?: boolean;
+  callsMade?: number;
+  /** Set when the model called tools that wait for approval: the run pauses instead of finishing. */
+  paused?: Extract<AgentStreamPart, { type: 'approval-needed' }>;
+}
+
+/** Tokens as the provider counted them, or as estimated where it did not say. */
+function usageOf(totals: TokenTotals, contextTokens: number, content: string): RunUsage {
+  return { inputTokens: totals.inputTokens ?? contextTokens, outputTokens: totals.outputTokens ?? tokensOf(content) };
 }
 
 /** Starts an async generator at once (its first step runs now) and yields what it yields. */
@@ -66,6 +80,8 @@ export class AgentCore {
     private readonly models: ModelFactory,
     private readonly tools: ToolRegistry,
     private readonly cancellations: RunCancellations,
+    private readonly pauses: RunPauses,
+    private readonly toolEnds: ToolCallEnds,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
   ) {}
@@ -91,23 +107,37 @@ export class AgentCore {
       this.messages.findById(run.conversationId, run.triggerMessageId),
     ]);
     if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
+    const resumed = await this.pauses.resumePoint(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
+    if (resumed && run.responseMessageId) reply.reattach(run.responseMessageId, resumed.reply);
     this.replies.set(run.id, reply);
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
-      await this.execute({ run, reply, abort, tools: new ToolCallRecorder(run, this.runs, this.bus) }, view, trigger);
+      const tools = new ToolCallRecorder(run, this.runs, this.toolEnds, this.bus, resumed?.metadata);
+      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, trigger);
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
     }
   }
 
-  /** Ends a run whose message or conversation was deleted before it could answer. */
+  /**
+   * Ends a run whose message or conversation was deleted before it could answer — or, for a run
+   * resumed after approvals, before it could go on: its reply so far ends cancelled with it.
+   */
   private async endGone(run: RunEntity): Promise<void> {
-    const ended = await this.conversations.versioned(run.conversationId, (manager) =>
-      this.runs.finish(run.id, 'cancelled', { error: { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' } }, manager),
-    );
-    if (ended) this.bus.publish({ type: 'run.cancelled', conversationId: run.conversationId, run: RunDto.from(ended.result), version: ended.version });
+    const error = { code: 'TRIGGER_GONE', message: 'The message or conversation was deleted' };
+    const ended = await this.conversations.versioned(run.conversationId, async (manager, version) => {
+      const finished = await this.runs.finish(run.id, 'cancelled', { usage: run.usage, error }, manager);
+      if (!finished) return undefined;
+      const metadata = { model: run.model, ...(run.usage && { usage: run.usage }), ...run.loopState?.metadata, error };
+      const reply = run.responseMessageId ? await this.messages.finalizeReply(run.responseMessageId, { status: 'cancelled', metadata }, version, manager) : undefined;
+      return { run: RunDto.from(finished), reply: reply && MessageDto.from(reply) };
+    });
+    if (!ended) return;
+    const { conversationId } = run;
+    if (ended.result.reply) this.bus.publish({ type: 'message.updated', conversationId, message: ended.result.reply });
+    this.bus.publish({ type: 'run.cancelled', conversationId, run: ended.result.run, version: ended.version });
   }
 
   private async execute(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<void> {
@@ -122,8 +152,34 @@ export class AgentCore {
     } finally {
       abort.end();
     }
+    if (execution.paused && outcome.status === 'completed') {
+      const paused = await this.pause(execution, view);
+      if (paused === true) return;
+      outcome = paused;
+    }
     const { usage, tools } = execution;
     await this.finish(execution.reply, run, outcome, { model: run.model, ...(usage && { usage }), ...tools.metadata });
+  }
+
+  /**
+   * Pauses a run whose calls wait for approval: true once it waits in the database for anyone to
+   * resume; otherwise how it ends here. A shutdown does not stop the pause (the state is durable);
+   * a cancel does, also one that comes while the pause commits.
+   */
+  private async pause(execution: RunExecution, view: ConversationView): Promise<true | RunOutcome> {
+    const { run, abort, reply, tools, usage, paused } = execution;
+    // Read again after the pause: a cancel may come meanwhile.
+    const cancelled = () => abort.reason === 'cancelled';
+    if (cancelled()) return { status: 'cancelled' };
+    try {
+      const progress = { reply: { ...reply.position, messageId: reply.messageId }, metadata: tools.metadata, ...(usage && { usage }) };
+      // False: the run ended meanwhile (erased with its account, taken for dead): its end is not ours to write.
+      if (!(await this.pauses.pause(run, paused!, progress, view))) return true;
+      if (cancelled()) await this.pauses.cancelWaiting(run.id, run.conversationId, null);
+      return true;
+    } catch (error) {
+      return this.failed(error, execution);
+    }
   }
 
   /**
@@ -135,9 +191,18 @@ export class AgentCore {
     const agent = this.config.agent;
     const model = this.models.create({ provider: run.provider as never, model: run.model });
     const context = await this.context.build(view, trigger.seq);
-    const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs);
+    const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
+    const { resumed } = execution;
     const steps = () =>
-      streamSteps({ model, system: context.system, messages: context.messages, tools: bound, maxSteps: agent.maxSteps, abortSignal: abort.signal });
+      streamSteps({
+        model,
+        system: context.system,
+        messages: context.messages,
+        tools: bound,
+        maxSteps: agent.maxSteps,
+        abortSignal: abort.signal,
+        ...(resumed && { resume: resumed.resume }),
+      });
 
     // The provider request goes out first; the reply row is written and announced while the
     // model thinks, so that bookkeeping adds nothing to the time to the first token.
@@ -147,7 +212,8 @@ export class AgentCore {
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),
-      nothingSent: () => reply.untouched && !tools.any,
+      // A resumed run starts over from its pause until it goes further: the calls it waited on keep their results.
+      nothingSent: () => (resumed ? !execution.progressed : reply.untouched && !tools.any),
       signal: abort.signal,
       settings: agent,
       provider: run.provider,
@@ -171,19 +237,26 @@ export class AgentCore {
     switch (part.type) {
       case 'text-delta':
         if (part.text) reply.addText(part.text);
+        execution.progressed = true;
         return;
       case 'tool-call':
         reply.flush();
+        // The first calls of a resumed run are the ones it waited on (settled once, even across retries).
+        execution.callsMade = (execution.callsMade ?? 0) + 1;
+        if (execution.callsMade > (execution.resumed?.resume.paused.results.filter((result) => result === null).length ?? 0)) execution.progressed = true;
         return tools.started(part);
       case 'tool-result':
         return tools.completed(part);
       case 'tool-error':
         return tools.failed(part);
-      case 'finish': {
-        const { inputTokens, outputTokens } = part.usage;
-        execution.usage = { inputTokens: inputTokens ?? contextTokens, outputTokens: outputTokens ?? tokensOf(reply.content) };
+      case 'approval-needed':
+        reply.flush();
+        execution.paused = part;
+        execution.usage = usageOf(part.paused.totals, contextTokens, reply.content);
         return;
-      }
+      case 'finish':
+        execution.usage = usageOf(part.usage, contextTokens, reply.content);
+        return;
     }
   }
 

@@ -61,6 +61,17 @@ export class ReplyStream {
     return true;
   }
 
+  /**
+   * Takes up the reply of a run resumed after its approvals, where its deltas stopped, and
+   * announces the run again (run:started, now running).
+   */
+  reattach(messageId: string, position: StreamPosition): void {
+    this.messageId = messageId;
+    this.content = position.content;
+    this.index = position.index;
+    this.bus.publish({ type: 'run.started', conversationId: this.run.conversationId, run: RunDto.from(this.run) });
+  }
+
   /** The first delta goes out at once; later ones at most every AGENT_DELTA_INTERVAL_MS, text merged. */
   addText(text: string): void {
     this.pending += text;

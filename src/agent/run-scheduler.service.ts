@@ -1,4 +1,5 @@
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import { AppDataSource } from '../database/data-source.factory.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
@@ -26,6 +27,7 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly pumping = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private sweeper: NodeJS.Timeout | undefined;
+  private queued: Subscription | undefined;
   private stopping = false;
 
   constructor(
@@ -74,6 +76,10 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     // The embedded database belongs to this process alone: whatever was running died with the last one.
     await this.interrupt(this.dataSource.isEmbedded ? undefined : this.config.agent.heartbeatTimeoutMs);
     await this.pickUpWaiting();
+    // A run queued again (its approvals decided) on any instance: whichever is free resumes it.
+    this.queued = this.bus.events$.subscribe((event) => {
+      if (event.type === 'run.queued') this.enqueue(event.conversationId);
+    });
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
   }
@@ -99,7 +105,12 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
         const run = await this.runs.interrupt(id, staleMs, manager);
         if (!run) return undefined;
         const message = run.responseMessageId
-          ? await this.messages.finalizeReply(run.responseMessageId, { status: 'interrupted', metadata: { model: run.model, error: run.error! } }, version, manager)
+          ? await this.messages.finalizeReply(
+              run.responseMessageId,
+              { status: 'interrupted', metadata: { model: run.model, ...run.loopState?.metadata, error: run.error! } },
+              version,
+              manager,
+            )
           : undefined;
         return { run, message };
       });
@@ -116,6 +127,7 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.sweeper);
+    this.queued?.unsubscribe();
     this.core.abortAll();
     await Promise.allSettled(this.pumping.values());
   }

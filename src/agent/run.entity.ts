@@ -12,8 +12,10 @@ import {
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 import { UserEntity } from '../users/user.entity.js';
+import type { MessageMetadata } from '../messages/message.entity.js';
+import type { PausedLoop } from './agent-steps.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** A run in one of these has ended: it never changes status again. */
@@ -28,6 +30,13 @@ export interface RunUsage {
   outputTokens: number;
 }
 
+/** A run paused for approvals: its loop, its reply's text so far, and its tool calls and sources until then. */
+export interface PausedRun {
+  loop: PausedLoop;
+  reply: { content: string; index: number };
+  metadata: Pick<MessageMetadata, 'toolCalls' | 'sources'>;
+}
+
 export interface RunError {
   code: string;
   message: string;
@@ -39,7 +48,7 @@ export interface RunError {
 @Index('agent_runs_requested_by_idx', ['requestedById', 'createdAt'])
 @Index('agent_runs_active_idx', ['status', 'heartbeatAt'], { where: `"status" IN ('queued', 'running')` })
 @Index('agent_runs_trigger_message_id_idx', ['triggerMessageId'])
-@Check('agent_runs_status_check', `"status" IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted')`)
+@Check('agent_runs_status_check', `"status" IN ('queued', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'interrupted')`)
 export class RunEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'agent_runs_pkey' })
   id!: string;
@@ -73,7 +82,7 @@ export class RunEntity {
   @JoinColumn({ name: 'requested_by_id', foreignKeyConstraintName: 'agent_runs_requested_by_id_fkey' })
   requestedBy?: Relation<UserEntity> | null;
 
-  @Column({ type: 'varchar', length: 16, default: 'queued' })
+  @Column({ type: 'varchar', length: 32, default: 'queued' })
   status!: RunStatus;
 
   @Column({ type: 'varchar', length: 32 })
@@ -87,6 +96,10 @@ export class RunEntity {
 
   @Column({ type: 'jsonb', nullable: true })
   error!: RunError | null;
+
+  /** While awaiting approval: where the agent loop stopped, so that any instance can resume it. */
+  @Column({ name: 'loop_state', type: 'jsonb', nullable: true })
+  loopState!: PausedRun | null;
 
   /** Which instance executes the run and when it last proved to be alive (crash recovery). */
   @Column({ name: 'instance_id', type: 'varchar', length: 64, nullable: true })

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager, In } from 'typeorm';
+import { DataSource, type EntityManager, In, IsNull, Not } from 'typeorm';
 import { rowsOf } from '../database/query-rows.js';
-import { RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
+import { type PausedRun, RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 
 /** A run row as the entity's fields, for RETURNING clauses (one round trip instead of write + read). */
 const RUN_FIELDS = [
@@ -15,6 +15,7 @@ const RUN_FIELDS = [
   'model',
   'usage',
   'error',
+  'loop_state AS "loopState"',
   'instance_id AS "instanceId"',
   'heartbeat_at AS "heartbeatAt"',
   'created_at AS "createdAt"',
@@ -60,19 +61,38 @@ export class RunsRepository {
     return this.runs().findOne({ where: { triggerMessageId }, order: { createdAt: 'DESC' } });
   }
 
-  /** The newest run a user asked for in a conversation that has not ended (queued or running). */
+  /** The newest run a user asked for in a conversation that has not ended (queued, running or awaiting approval). */
   findUnfinishedBy(conversationId: string, requestedById: string): Promise<RunEntity | null> {
-    return this.runs().findOne({ where: { conversationId, requestedById, status: In(['queued', 'running']) }, order: { createdAt: 'DESC' } });
+    return this.runs().findOne({
+      where: { conversationId, requestedById, status: In(['queued', 'running', 'awaiting_approval']) },
+      order: { createdAt: 'DESC' },
+    });
   }
 
-  /** The run in progress in a conversation, if any (for snapshots on join / resume). */
+  /** The run in progress in a conversation (streaming, or paused for approval), if any: for snapshots on join / resume. */
   findActive(conversationId: string): Promise<RunEntity | null> {
-    return this.runs().findOne({ where: { conversationId, status: 'running' }, order: { createdAt: 'ASC' } });
+    return this.runs().findOne({
+      // A run queued again after its approvals still has its reply in progress.
+      where: [
+        { conversationId, status: In(['running', 'awaiting_approval']) },
+        { conversationId, status: 'queued', responseMessageId: Not(IsNull()) },
+      ],
+      order: { createdAt: 'ASC' },
+    });
+  }
+
+  /**
+   * A run of the conversation queued again once its approvals were decided that no instance has
+   * picked up yet: it has a reply already (a fresh run gets one when it starts) and is first in line.
+   */
+  findRequeued(conversationId: string): Promise<RunEntity | null> {
+    return this.runs().findOne({ where: { conversationId, status: 'queued', responseMessageId: Not(IsNull()) }, order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
   /**
    * Claims the conversation's oldest queued run for this instance, unless one of its runs is
-   * already running anywhere. The conversation row lock makes the check and the claim atomic
+   * already running anywhere or waits for an approval (the runs after it wait for it: their
+   * context includes its reply). The conversation row lock makes the check and the claim atomic
    * across instances, so runs of a conversation execute one at a time and in order.
    */
   async claimNext(conversationId: string, instanceId: string): Promise<RunEntity | undefined> {
@@ -84,7 +104,7 @@ export class RunsRepository {
           `UPDATE agent_runs SET status = 'running', instance_id = $2, started_at = now(), heartbeat_at = now()
            WHERE id = (
              SELECT id FROM agent_runs WHERE conversation_id = $1 AND status = 'queued' ORDER BY created_at, id LIMIT 1
-           ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status = 'running')
+           ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status IN ('running', 'awaiting_approval'))
            RETURNING ${RUN_FIELDS}`,
           [conversationId, instanceId],
         ),
@@ -93,10 +113,38 @@ export class RunsRepository {
     });
   }
 
-  /** Cancels a run that has not started (within a versioned change); undefined if it already has (or has ended). */
-  async cancelQueued(id: string, manager: EntityManager): Promise<RunEntity | undefined> {
+  /**
+   * Cancels a run that executes nowhere (within a versioned change): queued, or paused for an
+   * approval (or queued again after one); undefined if it is running (or has ended).
+   */
+  async cancelWaiting(id: string, manager: EntityManager, only: 'waiting' | 'paused' = 'waiting'): Promise<RunEntity | undefined> {
+    // `paused`: awaiting approval, or queued again after its approvals (it has a reply already).
+    const which = only === 'paused' ? `(status = 'awaiting_approval' OR (status = 'queued' AND response_message_id IS NOT NULL))` : `status IN ('queued', 'awaiting_approval')`;
+    // The state is dropped from the row and returned as it was: the reply keeps its tool calls and sources.
     const [run] = toRuns(
-      await manager.query(`UPDATE agent_runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'queued' RETURNING ${RUN_FIELDS}`, [id]),
+      await manager.query(
+        `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), loop_state = NULL
+         FROM (SELECT id AS paused_id, loop_state AS paused_state FROM agent_runs WHERE id = $1 FOR UPDATE) AS paused
+         WHERE id = paused_id AND ${which}
+         RETURNING ${RUN_FIELDS.replace('loop_state AS "loopState"', 'paused_state AS "loopState"')}`,
+        [id],
+      ),
+    );
+    return run;
+  }
+
+  /**
+   * Pauses a running run until its calls are decided (within the pause's transaction): it keeps
+   * where its loop stopped and the tokens used so far (quotas count them). Undefined if it is no
+   * longer running (cancelled, or taken for dead meanwhile).
+   */
+  async pause(id: string, state: PausedRun, usage: RunUsage | undefined, manager: EntityManager): Promise<RunEntity | undefined> {
+    const [run] = toRuns(
+      await manager.query(
+        `UPDATE agent_runs SET status = 'awaiting_approval', loop_state = $2, usage = coalesce($3, usage), instance_id = NULL, heartbeat_at = NULL
+         WHERE id = $1 AND status = 'running' AND requested_by_id IS NOT NULL RETURNING ${RUN_FIELDS}`,
+        [id, JSON.stringify(state), usage ? JSON.stringify(usage) : null],
+      ),
     );
     return run;
   }
@@ -121,10 +169,12 @@ export class RunsRepository {
   async interrupt(id: string, staleMs: number | undefined, manager: EntityManager): Promise<RunEntity | undefined> {
     const [run] = toRuns(
       await manager.query(
-        `UPDATE agent_runs SET status = 'interrupted', finished_at = now(),
+        // Its loop state goes (returned as it was: the reply keeps the calls made before a pause).
+        `UPDATE agent_runs SET status = 'interrupted', finished_at = now(), loop_state = NULL,
            error = '{"code":"INTERRUPTED","message":"The server running this reply stopped; the text written so far is kept"}'
-         WHERE id = $1 AND status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`}
-         RETURNING ${RUN_FIELDS}`,
+         FROM (SELECT id AS stale_id, loop_state AS stale_state FROM agent_runs WHERE id = $1 FOR UPDATE) AS stale
+         WHERE id = stale_id AND status = 'running' ${staleMs === undefined ? '' : `AND heartbeat_at < now() - make_interval(secs => $2::double precision / 1000)`}
+         RETURNING ${RUN_FIELDS.replace('loop_state AS "loopState"', 'stale_state AS "loopState"')}`,
         staleMs === undefined ? [id] : [id, staleMs],
       ),
     );
@@ -148,7 +198,7 @@ export class RunsRepository {
   ): Promise<RunEntity | undefined> {
     const [run] = toRuns(
       await manager.query(
-        `UPDATE agent_runs SET status = $2, usage = $3, error = $4, finished_at = now()
+        `UPDATE agent_runs SET status = $2, usage = $3, error = $4, finished_at = now(), loop_state = NULL
          WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${RUN_FIELDS}`,
         [id, status, fields.usage ? JSON.stringify(fields.usage) : null, fields.error ? JSON.stringify(fields.error) : null],
       ),
@@ -189,10 +239,12 @@ export class RunsRepository {
     const ids = runs.map((run) => run.id);
     if (!ids.length) return { ids, cancelled: [], running: [] };
     await manager.query(`UPDATE tool_invocations SET arguments = '{}', result = NULL, error = NULL WHERE run_id = ANY($1::uuid[])`, [ids]);
+    // The calls the runs asked approval for lose their arguments too (those waiting are withdrawn by the caller).
+    await manager.query(`UPDATE approvals SET input = '{}' WHERE run_id = ANY($1::uuid[])`, [ids]);
     const cancelled = toRuns(
       await manager.query(
-        `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), requested_by_id = NULL
-         WHERE id = ANY($1::uuid[]) AND status = 'queued' RETURNING ${RUN_FIELDS}`,
+        `UPDATE agent_runs SET status = 'cancelled', finished_at = now(), requested_by_id = NULL, loop_state = NULL
+         WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'awaiting_approval') RETURNING ${RUN_FIELDS}`,
         [ids],
       ),
     );
@@ -220,9 +272,9 @@ export class RunsRepository {
   }
 
   /** Records how a tool call ended; false, and nothing written, once its run was erased (see recordToolStart). */
-  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }): Promise<boolean> {
+  async recordToolEnd(id: string, outcome: { result?: unknown; error?: string }, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
     const rows = rowsOf<unknown>(
-      await this.dataSource.query(
+      await manager.query(
         `WITH run AS (
            SELECT r.id FROM agent_runs r JOIN tool_invocations t ON t.run_id = r.id
            WHERE t.id = $1 AND r.requested_by_id IS NOT NULL FOR KEY SHARE OF r

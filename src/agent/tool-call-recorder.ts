@@ -4,6 +4,7 @@ import type { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { AgentStreamPart } from './agent-steps.js';
 import type { RunEntity } from './run.entity.js';
 import type { RunsRepository } from './runs.repository.js';
+import type { ToolCallEnds } from './tool-call-ends.js';
 import { citationsOf } from './tools/citations.js';
 
 type ToolPart<Type extends AgentStreamPart['type']> = Extract<AgentStreamPart, { type: Type }>;
@@ -23,14 +24,20 @@ export class ToolCallRecorder {
   private readonly sources = new SourceList();
 
   constructor(
-    private readonly run: Pick<RunEntity, 'id' | 'conversationId'>,
+    private readonly run: Pick<RunEntity, 'id' | 'conversationId' | 'requestedById'>,
     private readonly runs: RunsRepository,
+    private readonly ends: ToolCallEnds,
     private readonly bus: RealtimeBus,
-  ) {}
+    /** The calls and sources of the run before it paused for approvals, when it resumes. */
+    earlier?: Pick<MessageMetadata, 'toolCalls' | 'sources'>,
+  ) {
+    this.calls.push(...(earlier?.toolCalls ?? []));
+    this.sources.add(earlier?.sources ?? []);
+  }
 
   /** Whether any call was recorded (part of the reply has gone out). */
   get any(): boolean {
-    return this.invocations.size > 0;
+    return this.invocations.size > 0 || this.calls.length > 0;
   }
 
   /** toolCalls and sources for the reply's metadata, when there are any. */
@@ -45,18 +52,17 @@ export class ToolCallRecorder {
     this.announce({ callId: toolCallId, name: toolName, status: 'started', args: input });
   }
 
-  async completed({ toolCallId, toolName, input, output }: ToolPart<'tool-result'>): Promise<void> {
+  async completed({ toolCallId, toolName, input, output, origin }: ToolPart<'tool-result'>): Promise<void> {
     const id = this.invocations.get(toolCallId);
-    if (!id || !(await this.runs.recordToolEnd(id, { result: output }))) return;
+    if (!id || !(await this.ends.record(this.run, { invocationId: id, toolCallId, toolName, ...(origin && { origin }), outcome: { result: output } }))) return;
     this.calls.push({ callId: toolCallId, name: toolName, args: input, result: output });
     this.sources.add(citationsOf(toolName, output));
     this.announce({ callId: toolCallId, name: toolName, status: 'completed', args: input, result: output });
   }
 
-  async failed({ toolCallId, toolName, input, error }: ToolPart<'tool-error'>): Promise<void> {
-    const message = error instanceof Error ? error.message : String(error);
+  async failed({ toolCallId, toolName, input, error: message, origin }: ToolPart<'tool-error'>): Promise<void> {
     const id = this.invocations.get(toolCallId);
-    if (!id || !(await this.runs.recordToolEnd(id, { error: message }))) return;
+    if (!id || !(await this.ends.record(this.run, { invocationId: id, toolCallId, toolName, ...(origin && { origin }), outcome: { error: message } }))) return;
     this.calls.push({ callId: toolCallId, name: toolName, args: input, error: message });
     this.announce({ callId: toolCallId, name: toolName, status: 'failed', args: input, result: { error: message } });
   }

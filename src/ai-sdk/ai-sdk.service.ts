@@ -5,6 +5,7 @@ import { isTerminalRunStatus } from '../agent/run.entity.js';
 import { ChatService } from '../chat/chat.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, fieldError } from '../common/errors.js';
+import type { RequestMeta } from '../common/http/request-meta.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
@@ -12,12 +13,18 @@ import type { MessageEntity } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import type { RealtimeEvent } from '../realtime/realtime.events.js';
+import { ApprovalAnswers } from './approval-answers.js';
+import { approvalResponsesOf } from './approval-responses.js';
 import type { ChatRequestDto, UiMessageDto } from './dto/ai-sdk.dto.js';
-import { ReplyChunks, unansweredChunks } from './reply-chunks.js';
+import { PausedReplies } from './paused-replies.js';
+import { type Delivered, ReplyChunks, unansweredChunks } from './reply-chunks.js';
 import type { UiMessageStream } from './ui-message-stream.js';
 
 /** Writes an answer onto a stream that has just been opened, and ends it in due course. */
 export type Answer = (stream: UiMessageStream) => void;
+
+/** Where a stream's reply starts from, read before the stream opens. */
+type Prime = (chunks: ReplyChunks) => void;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -82,27 +89,37 @@ export class AiSdkService {
     private readonly messages: MessagesRepository,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
+    private readonly paused: PausedReplies,
+    private readonly answers: ApprovalAnswers,
   ) {}
 
-  /** POST /chat: everything that can fail with a JSON error happens here, before the stream opens. */
-  async submit(user: AuthUser, body: ChatRequestDto): Promise<Answer> {
+  /**
+   * POST /chat: everything that can fail with a JSON error happens here, before the stream opens.
+   * A last message from the assistant carries the client's answers to its approval requests.
+   */
+  async submit(user: AuthUser, body: ChatRequestDto, request?: RequestMeta): Promise<Answer> {
     if (body.trigger === 'regenerate-message') return this.follow(user, await this.chat.regenerate(user, body.id, await this.answered(user, body)));
+    if (body.messages.at(-1)!.role === 'assistant') return this.continueAfterApprovals(user, body, request);
     const { message, run } = await this.send(user, body);
     if (!run) return (stream) => this.writeAll(stream, unansweredChunks(message));
     return this.follow(user, run, message);
   }
 
-  /** GET /chat/:id/stream: the reply streaming now, from its start; undefined when none is. */
+  /**
+   * GET /chat/:id/stream: the reply streaming now, from its start; undefined when none is. A reply
+   * paused for approvals is one (its stream ends at the pause), as is one whose approvals were
+   * just decided and whose run waits for an instance to go on.
+   */
   async resume(user: AuthUser, conversationId: string): Promise<Answer | undefined> {
     await this.conversations.authorize(conversationId, user, 'read');
     const events = holdEvents(this.bus.events$, conversationId);
     try {
-      const snapshot = await this.chat.activeRun(conversationId);
-      if (!snapshot) {
+      const run = (await this.chat.activeRun(conversationId))?.run ?? (await this.paused.requeued(conversationId));
+      if (!run) {
         events.stop();
         return undefined;
       }
-      return (stream) => this.play(stream, events, new ReplyChunks((chunk) => stream.write(chunk), snapshot.run.id), (chunks) => chunks.resume(snapshot));
+      return await this.followHeld(user, run, events, {});
     } catch (error) {
       events.stop();
       throw error;
@@ -112,6 +129,33 @@ export class AiSdkService {
   /** POST /chat/:id/stop: cancels the caller's reply (its text so far is kept); undefined when there is none to stop. */
   stop(user: AuthUser, conversationId: string): Promise<RunDto | undefined> {
     return this.chat.cancelLatest(user, conversationId);
+  }
+
+  /**
+   * The answers to a paused reply's approval requests (the tool parts of the client's copy of it,
+   * in state approval-responded), decided as the caller; then the same run's reply goes on, from
+   * where the client's copy ends. No message is stored.
+   */
+  private async continueAfterApprovals(user: AuthUser, body: ChatRequestDto, request?: RequestMeta): Promise<Answer> {
+    const index = body.messages.length - 1;
+    const last = body.messages[index]!;
+    const responses = approvalResponsesOf(last, index);
+    if (!responses.length) {
+      throw fieldError(`messages.${index}.role`, 'the last message must be the user message to send, or the reply whose approval requests were answered');
+    }
+    await this.conversations.authorize(body.id, user, 'read');
+    const reply = await this.stored(body.id, last.id);
+    if (reply?.role !== 'assistant' || !reply.runId) throw new AppError(HttpStatus.NOT_FOUND, 'MESSAGE_NOT_FOUND', 'The answered message is not a reply of this conversation');
+    const run = await this.chat.getRun(user, body.id, reply.runId);
+    // Listening before deciding: the run may go on at once, on any instance.
+    const events = holdEvents(this.bus.events$, run.conversationId);
+    try {
+      const delivered = await this.answers.decide(user, run, last, index, responses, request);
+      return await this.followHeld(user, run, events, { delivered });
+    } catch (error) {
+      events.stop();
+      throw error;
+    }
   }
 
   /** The last message is the one to send; its UI id is the idempotency key, so a retried POST adds nothing. */
@@ -155,34 +199,78 @@ export class AiSdkService {
     return message && !message.deletedAt ? message : undefined;
   }
 
-  /** A run's reply from its start: persisted if it has ended, else its snapshot, then live. */
+  /** A run's reply from its start: persisted if it has ended, else where it stands, then live. */
   private async follow(user: AuthUser, run: RunDto, userMessage?: MessageDto): Promise<Answer> {
     const events = holdEvents(this.bus.events$, run.conversationId);
     try {
-      const current = await this.chat.getRun(user, run.conversationId, run.id);
-      let prime = (_chunks: ReplyChunks): void => undefined;
-      if (isTerminalRunStatus(current.status)) {
-        const ended = await this.chat.waitForRun(run.id);
-        prime = (chunks) => chunks.settle(ended.run, ended.reply);
-      } else if (current.status === 'running') {
-        const snapshot = await this.chat.activeRun(run.conversationId);
-        if (snapshot?.run.id === run.id) prime = (chunks) => chunks.resume(snapshot);
-      }
-      return (stream) => this.play(stream, events, new ReplyChunks((chunk) => stream.write(chunk), run.id, userMessage), prime);
+      return await this.followHeld(user, run, events, { ...(userMessage && { userMessage }) });
     } catch (error) {
       events.stop();
       throw error;
     }
   }
 
-  private play(stream: UiMessageStream, events: HeldEvents, chunks: ReplyChunks, prime: (chunks: ReplyChunks) => void): void {
+  /** A run's reply, where it stands then live; `delivered`: only what comes after the client's copy of it. */
+  private async followHeld(user: AuthUser, run: RunDto, events: HeldEvents, from: { userMessage?: MessageDto; delivered?: Delivered }): Promise<Answer> {
+    const prime = await this.standing(user, run);
+    return (stream) => {
+      const chunks = new ReplyChunks((chunk) => stream.write(chunk), run.id, from.userMessage);
+      if (from.delivered) chunks.continueFrom(from.delivered);
+      this.play(stream, events, chunks, run.id, prime);
+    };
+  }
+
+  /** Where a run's reply stands: ended, streaming (its snapshot), paused for approvals, or not started. */
+  private async standing(user: AuthUser, run: RunDto): Promise<Prime> {
+    const current = await this.chat.getRun(user, run.conversationId, run.id);
+    if (isTerminalRunStatus(current.status)) {
+      const [ended, approvals] = await Promise.all([this.chat.waitForRun(run.id), this.paused.approvalsOf(run.id)]);
+      return (chunks) => {
+        chunks.know(approvals);
+        chunks.settle(ended.run, ended.reply);
+      };
+    }
+    if (current.status === 'running') {
+      const [snapshot, approvals] = await Promise.all([this.chat.activeRun(run.conversationId), this.paused.approvalsOf(run.id)]);
+      return (chunks) => {
+        chunks.know(approvals);
+        if (snapshot?.run.id === run.id) chunks.resume(snapshot);
+      };
+    }
+    // Never started: no reply yet, nothing to read.
+    if (!current.responseMessageId) return () => undefined;
+    // Waiting for approvals, or queued again once they were decided.
+    const paused = await this.paused.of(run.id);
+    return (chunks) => paused && chunks.pause(paused, { end: paused.run.status === 'awaiting_approval' });
+  }
+
+  /**
+   * Writes the reply from where it stands, then its live events in order. The first approval
+   * request of a pause ends the stream with every waiting call, read from the run; when they were
+   * decided before that read, the stream just goes on.
+   */
+  private play(stream: UiMessageStream, events: HeldEvents, chunks: ReplyChunks, runId: string, prime: Prime): void {
     stream.onClose(() => events.stop());
     prime(chunks);
+    let queue = Promise.resolve();
+    const fail = (): void => {
+      if (stream.closed) return;
+      stream.write({ type: 'error', errorText: 'The reply could not be read; resume the stream' });
+      stream.end();
+    };
     events.release((event) => {
-      chunks.event(event);
-      if (chunks.done) stream.end();
+      queue = queue.then(() => this.feed(stream, chunks, runId, event)).catch(fail);
     });
     if (chunks.done) stream.end();
+  }
+
+  private async feed(stream: UiMessageStream, chunks: ReplyChunks, runId: string, event: RealtimeEvent): Promise<void> {
+    if (chunks.done) return;
+    const paused = chunks.pausedBy(event);
+    chunks.event(event);
+    const pause = paused ? await this.paused.of(runId) : undefined;
+    if (pause?.run.status === 'awaiting_approval') chunks.pause(pause, { end: true });
+    if (chunks.done && !stream.closed) stream.end();
   }
 
   private writeAll(stream: UiMessageStream, chunks: ReturnType<typeof unansweredChunks>): void {

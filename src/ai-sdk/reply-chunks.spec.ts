@@ -1,9 +1,9 @@
-import { readUIMessageStream, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from 'ai';
+import { lastAssistantMessageIsCompleteWithApprovalResponses, readUIMessageStream, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from 'ai';
 import { describe, expect, it } from 'vitest';
 import type { RunDto } from '../agent/dto/run.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import { MAX_UI_MESSAGES, messagesProblem } from './dto/ai-sdk.dto.js';
-import { ReplyChunks, sourceChunk, unansweredChunks } from './reply-chunks.js';
+import { type PausedReply, ReplyChunks, sourceChunk, unansweredChunks } from './reply-chunks.js';
 
 const RUN_ID = 'run-1';
 const REPLY_ID = 'reply-1';
@@ -28,8 +28,8 @@ function record(): { chunks: UIMessageChunk[]; stream: ReplyChunks } {
   return { chunks, stream: new ReplyChunks((chunk) => chunks.push(chunk), RUN_ID) };
 }
 
-/** Every chunk passes the SDK's schema, and the SDK's reader builds this message from them. */
-async function rebuilt(chunks: UIMessageChunk[]): Promise<UIMessage> {
+/** Every chunk passes the SDK's schema, and the SDK's reader builds this message from them (continuing `message`). */
+async function rebuilt(chunks: UIMessageChunk[], message?: UIMessage): Promise<UIMessage> {
   const schema = uiMessageChunkSchema();
   for (const chunk of chunks) expect((await schema.validate!(chunk)).success, JSON.stringify(chunk)).toBe(true);
   const stream = new ReadableStream<UIMessageChunk>({
@@ -39,7 +39,7 @@ async function rebuilt(chunks: UIMessageChunk[]): Promise<UIMessage> {
     },
   });
   let last: UIMessage | undefined;
-  for await (const message of readUIMessageStream({ stream })) last = message;
+  for await (const built of readUIMessageStream({ stream, ...(message && { message }) })) last = built;
   return last!;
 }
 
@@ -138,6 +138,82 @@ describe('ReplyChunks', () => {
     const chunks = unansweredChunks(stored);
     const message = await rebuilt(chunks);
     expect(message.parts).toEqual([{ type: 'data-message', id: 'user-1', data: expect.objectContaining({ id: 'user-1', role: 'user', seq: 2 }) }]);
+  });
+});
+
+describe('ReplyChunks for a run that pauses for approvals', () => {
+  const paused = (extra: Partial<PausedReply> = {}): PausedReply => ({
+    run: run('awaiting_approval'),
+    content: 'Checking. ',
+    index: 0,
+    toolCalls: [{ callId: 'c1', name: 'calculator', args: { expression: '1+1' }, result: { result: '2' } }],
+    sources: [],
+    waiting: [{ toolCallId: 'c2', toolName: 'mcp__deploy', input: { version: 2 } }],
+    approvals: [{ id: 'approval-1', toolCallId: 'c2', status: 'pending' }],
+    ...extra,
+  });
+  const answered = (message: UIMessage, approved: boolean): UIMessage => ({
+    ...message,
+    parts: message.parts.map((part) =>
+      'approval' in part && part.state === 'approval-requested' ? ({ ...part, state: 'approval-responded', approval: { id: part.approval.id, approved } } as unknown as typeof part) : part,
+    ),
+  });
+
+  it('ends the message at the pause with each waiting call asking for approval, as useChat expects', async () => {
+    const { chunks, stream } = record();
+    stream.pause(paused(), { end: true });
+    expect(stream.done).toBe(true);
+    expect(chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'tool-calls' });
+    const message = await rebuilt(chunks);
+    expect(message.parts.filter((part) => part.type.startsWith('tool-'))).toEqual([
+      expect.objectContaining({ type: 'tool-calculator', state: 'output-available' }),
+      expect.objectContaining({ type: 'tool-mcp__deploy', toolCallId: 'c2', state: 'approval-requested', input: { version: 2 }, approval: { id: 'approval-1' } }),
+    ]);
+    expect(text(message)).toBe('Checking. ');
+    expect(lastAssistantMessageIsCompleteWithApprovalResponses({ messages: [message] })).toBe(false);
+    expect(lastAssistantMessageIsCompleteWithApprovalResponses({ messages: [answered(message, true)] })).toBe(true);
+  });
+
+  it('continues the same message after the answer: the outcome first, then the rest, nothing sent twice', async () => {
+    for (const [approved, status, expected] of [[true, 'approved', 'output-available'], [false, 'denied', 'output-denied']] as const) {
+      const first = record();
+      first.stream.pause(paused(), { end: true });
+      const held = answered(await rebuilt(first.chunks), approved);
+
+      const { chunks, stream } = record();
+      const state = paused();
+      stream.continueFrom({ content: state.content, index: state.index, toolCallIds: ['c1', 'c2'], settledIds: ['c1'], sources: [] });
+      stream.know([{ id: 'approval-1', toolCallId: 'c2', status }]);
+      stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running') });
+      const tool = { type: 'run.tool' as const, conversationId: CONVERSATION_ID, runId: RUN_ID, callId: 'c2', name: 'mcp__deploy', args: { version: 2 } };
+      stream.event({ ...tool, status: 'started' as const });
+      stream.event(approved ? { ...tool, status: 'completed' as const, result: { ok: true } } : { ...tool, status: 'failed' as const, result: { error: 'The user denied this tool call' } });
+      for (const event of [delta(0, 'Checking. '), delta(1, 'Done.')]) stream.event(event);
+      stream.event({ type: 'run.completed', conversationId: CONVERSATION_ID, run: run('completed'), message: reply('Checking. Done.'), version: 7 });
+
+      expect(chunks.map((chunk) => chunk.type)).toEqual([
+        'start', 'data-run', approved ? 'tool-output-available' : 'tool-output-denied', 'start-step', 'text-start', 'text-delta', 'text-end', 'data-message', 'data-run', 'finish-step', 'finish',
+      ]);
+      const message = await rebuilt(chunks, held);
+      expect(message.id).toBe(REPLY_ID);
+      expect(text(message)).toBe('Checking. Done.');
+      expect(message.parts.filter((part) => part.type.startsWith('tool-'))).toEqual([
+        expect.objectContaining({ toolCallId: 'c1', state: 'output-available' }),
+        expect.objectContaining({ toolCallId: 'c2', state: expected, approval: { id: 'approval-1', approved } }),
+      ]);
+    }
+  });
+
+  it('replays an approved call of an ended run with its request, a refused one as denied', async () => {
+    const { chunks, stream } = record();
+    stream.know([{ id: 'a1', toolCallId: 'c1', status: 'approved' }, { id: 'a2', toolCallId: 'c2', status: 'expired' }]);
+    const toolCalls = [{ callId: 'c1', name: 'deploy', args: {}, result: { ok: true } }, { callId: 'c2', name: 'deploy', args: {}, error: 'No one approved this tool call in time' }];
+    stream.settle(run('completed'), reply('Half done.', { toolCalls }));
+    const parts = (await rebuilt(chunks)).parts.filter((part) => part.type === 'tool-deploy');
+    expect(parts).toEqual([
+      expect.objectContaining({ toolCallId: 'c1', state: 'output-available', approval: { id: 'a1' } }),
+      expect.objectContaining({ toolCallId: 'c2', state: 'output-denied', approval: { id: 'a2' } }),
+    ]);
   });
 });
 

@@ -10,8 +10,12 @@ export const AUDIT_ACTIONS = [
   'participant.removed',
   'participant.role_changed',
   'user.role_changed',
+  'approval.approved',
+  'approval.denied',
+  'approval.expired',
+  'tool.executed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export const AUDIT_TARGET_TYPES = ['user', 'session', 'conversation'] as const;
+export const AUDIT_TARGET_TYPES = ['user', 'session', 'conversation', 'approval', 'run'] as const;
 export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];

@@ -30,6 +30,8 @@ const RUN_EVENTS = {
   'run:completed': '`{run, message, version}`: the stored reply',
   'run:failed': '`{run, error: {code, message}, version}`',
   'run:cancelled': '`{run, version}`',
+  'approval:requested': '`{approval}`: a tool call waits for the decision of the user who asked or the owner; the run is awaiting_approval until then',
+  'approval:resolved': '`{approval}`: approved, denied, expired or withdrawn; once none waits the run resumes (run:started again)',
 };
 
 const SESSION_EXPIRED = { 'session:expired': '`{reason}`: the session ended or the access token expired; the stream closes' };
@@ -188,7 +190,10 @@ export class ChatController {
     }
     const subscription = this.bus.events$
       .pipe(
-        filter((event) => ('runId' in event && event.runId === run.id) || ('run' in event && event.run.id === run.id)),
+        filter(
+          (event) =>
+            ('runId' in event && event.runId === run.id) || ('run' in event && event.run.id === run.id) || ('approval' in event && event.approval.runId === run.id),
+        ),
         takeWhile((event) => !isRunEnd(event), true),
       )
       .subscribe({

@@ -5,7 +5,6 @@ import { AppError, ErrorCode, type FieldErrors, fieldError, RateLimitedError } f
 import { AppConfig } from '../config/app-config.js';
 import type { AgentMode } from '../conversations/conversation.entity.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
-import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { type ConversationAccess, ConversationsService } from '../conversations/conversations.service.js';
 import { DocumentsService } from '../documents/documents.service.js';
 import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js';
@@ -19,6 +18,7 @@ import type { FeedSource } from './conversation-feed.js';
 import { RunDto } from '../agent/dto/run.dto.js';
 import { ModelFactory } from '../agent/providers/model.factory.js';
 import { isTerminalRunStatus, type RunEntity } from '../agent/run.entity.js';
+import { RunPauses } from '../agent/run-pauses.service.js';
 import { RunScheduler } from '../agent/run-scheduler.service.js';
 import { RunSnapshots } from '../agent/run-snapshots.service.js';
 import { resumeFrom } from './sse-resume.js';
@@ -44,11 +44,11 @@ function runNotFound(): AppError {
 export class ChatService {
   constructor(
     private readonly conversations: ConversationsService,
-    private readonly conversationsRepository: ConversationsRepository,
     private readonly messagesService: MessagesService,
     private readonly messages: MessagesRepository,
     private readonly runs: RunsRepository,
     private readonly scheduler: RunScheduler,
+    private readonly pauses: RunPauses,
     private readonly snapshots: RunSnapshots,
     private readonly models: ModelFactory,
     private readonly documents: DocumentsService,
@@ -148,13 +148,9 @@ export class ChatService {
     const run = await this.runs.findInConversation(conversationId, runId);
     if (!run) throw runNotFound();
     if (isTerminalRunStatus(run.status)) return RunDto.from(run);
-    const cancelledInQueue = await this.conversationsRepository.versioned(conversationId, (manager) => this.runs.cancelQueued(runId, manager));
-    if (cancelledInQueue) {
-      this.bus.publish({ type: 'run.cancelled', conversationId, run: RunDto.from(cancelledInQueue.result), version: cancelledInQueue.version });
-    } else {
-      // Running here or on another instance: whichever executes it stops it.
-      this.bus.publish({ type: 'run.cancel', conversationId, runId });
-    }
+    // Queued or waiting for approvals: it ends here. Running here or on another instance: whichever executes it stops it.
+    const cancelledWaiting = await this.pauses.cancelWaiting(runId, conversationId, user.id);
+    if (!cancelledWaiting) this.bus.publish({ type: 'run.cancel', conversationId, runId });
     await finished.catch(() => undefined);
     return RunDto.from((await this.runs.findById(runId))!);
   }

@@ -46,6 +46,10 @@ export function toClientEvent(event: RealtimeEvent, userId: string): ClientEvent
       return { name: 'presence', payload: { conversationId: event.conversationId, online: event.online } };
     case 'document.updated':
       return { name: 'document:updated', payload: { document: event.document } };
+    case 'approval.requested':
+      return { name: 'approval:requested', payload: { approval: event.approval } };
+    case 'approval.resolved':
+      return { name: 'approval:resolved', payload: { approval: event.approval } };
     default:
       return undefined;
   }

@@ -1,5 +1,6 @@
 import type { RunSnapshot } from '../agent/run-snapshots.service.js';
 import type { RunDto, SendResultDto } from '../agent/dto/run.dto.js';
+import type { ApprovalDto, WsDecideApprovalDto } from '../approvals/dto/approval.dto.js';
 import type { SessionExpiredReason } from '../common/auth/auth-user.js';
 import type { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import type { DocumentDto } from '../documents/dto/document.dto.js';
@@ -57,6 +58,13 @@ export interface ServerToClientEvents {
    * conversation for its documents, to the owner's own connections for a private one.
    */
   'document:updated': (payload: { document: DocumentDto }) => void;
+  /**
+   * The agent wants to call a tool that needs a person's approval: its run waits
+   * (awaiting_approval) until the user who asked or the owner decides (`approval:decide`).
+   */
+  'approval:requested': (payload: { approval: ApprovalDto }) => void;
+  /** A waiting call was approved, denied, expired or withdrawn (its run cancelled). */
+  'approval:resolved': (payload: { approval: ApprovalDto }) => void;
   /** The connection's session ended (or its access token expired): the connection closes next. */
   'session:expired': (payload: { reason: SessionExpiredReason }) => void;
   /** Events may have been lost (a Redis outage): re-join these conversations from the last version. */
@@ -89,6 +97,8 @@ export const SERVER_EVENTS: Record<ServerEventName, 'bus' | 'transport'> = {
   typing: 'bus',
   presence: 'bus',
   'document:updated': 'bus',
+  'approval:requested': 'bus',
+  'approval:resolved': 'bus',
   'session:expired': 'transport',
   resync: 'transport',
   'server:shutdown': 'transport',
@@ -143,6 +153,8 @@ export interface ClientToServerEvents {
   'typing:stop': (payload: ConversationRefDto, ack: AckCallback<{ conversationId: string }>) => void;
   'conversation:read': (payload: ReadDto, ack: AckCallback<{ conversationId: string; seq: number }>) => void;
   'run:cancel': (payload: CancelRunDto, ack: AckCallback<RunDto>) => void;
+  /** Approve or deny a waiting tool call, as POST /approvals/:id does (the first decision wins). */
+  'approval:decide': (payload: WsDecideApprovalDto, ack: AckCallback<ApprovalDto>) => void;
 }
 
 export type ClientEventName = keyof ClientToServerEvents;
@@ -159,6 +171,7 @@ export const CLIENT_EVENT_NAMES = Object.keys({
   'typing:stop': true,
   'conversation:read': true,
   'run:cancel': true,
+  'approval:decide': true,
 } satisfies Record<ClientEventName, true>) as ClientEventName[];
 
 /** Instances talk through the realtime bus, never through Socket.IO's serverSideEmit. */

@@ -30,6 +30,8 @@ export interface AgentSettings {
   runTimeoutMs: number;
   idleTimeoutMs: number;
   toolTimeoutMs: number;
+  /** How long a tool call waits for a person's approval; undecided by then, it is denied as expired. */
+  approvalTtlMs: number;
   checkpointMs: number;
   /** Deltas are coalesced to at most one frame per this interval per stream (0: one per token). */
   deltaIntervalMs: number;
@@ -61,6 +63,7 @@ export function parseAgentSettings(env: Env): AgentSettings {
     runTimeoutMs: readInt(env, 'AGENT_RUN_TIMEOUT_MS', 180_000, { min: 1000, max: 3_600_000 }),
     idleTimeoutMs: readInt(env, 'AGENT_IDLE_TIMEOUT_MS', 60_000, { min: 100, max: 600_000 }),
     toolTimeoutMs: readInt(env, 'AGENT_TOOL_TIMEOUT_MS', 10_000, { min: 10, max: 300_000 }),
+    approvalTtlMs: readInt(env, 'APPROVAL_TTL_MS', 3_600_000, { min: 1000, max: 30 * 24 * 3_600_000 }),
     checkpointMs: readInt(env, 'AGENT_CHECKPOINT_MS', 1000, { min: 50, max: 60_000 }),
     deltaIntervalMs: readInt(env, 'AGENT_DELTA_INTERVAL_MS', 33, { min: 0, max: 1000 }),
     heartbeatTimeoutMs: readInt(env, 'AGENT_HEARTBEAT_TIMEOUT_MS', 15_000, { min: 6000, max: 600_000 }),

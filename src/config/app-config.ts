@@ -7,6 +7,7 @@ import type { Env } from './env.js';
 import { type LimitSettings, parseLimitSettings } from './limits.config.js';
 import { type McpSettings, parseMcpSettings } from './mcp.config.js';
 import { parseRedisSettings, type RedisSettings } from './redis.config.js';
+import { parseWorkflowsSettings, type WorkflowsSettings } from './workflows.config.js';
 
 /** The validated configuration, injected by type wherever a setting is needed. */
 export class AppConfig {
@@ -19,6 +20,7 @@ export class AppConfig {
     readonly agent: AgentSettings,
     readonly embedding: EmbeddingSettings,
     readonly mcp: McpSettings,
+    readonly workflows: WorkflowsSettings,
   ) {}
 
   /** Throws a ConfigError naming the first invalid variable. */
@@ -34,6 +36,7 @@ export class AppConfig {
       agent,
       parseEmbeddingSettings(env, agent),
       parseMcpSettings(env),
+      parseWorkflowsSettings(env),
     );
   }
 

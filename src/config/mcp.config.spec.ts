@@ -66,6 +66,12 @@ describe('MCP_CONFIG', () => {
     expect(() => parseMcpSettings({ MCP_CONFIG: path })).not.toThrow(/12345678/);
   });
 
+  it('never quotes the file in a JSON syntax error: it may hold secrets', () => {
+    const path = file('{"servers": {"s": {"url": "https://a.example", "headers": {"authorization": hunter2-token}}}}');
+    expect(() => parseMcpSettings({ MCP_CONFIG: path })).toThrow(/is not valid JSON/);
+    expect(() => parseMcpSettings({ MCP_CONFIG: path })).not.toThrow(/hunter2/);
+  });
+
   it('either accepts a document or refuses it with a ConfigError, never anything else', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (json) => {

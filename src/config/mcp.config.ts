@@ -1,11 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { APPROVAL_POLICIES } from '../common/tools/external-tool.js';
 import { ConfigError, type Env, readInt, readString } from './env.js';
+import { checkJson, httpUrl, readJsonFile } from './json-config.js';
+import { WORKFLOW_TOOL_PREFIX } from './workflows.config.js';
 
 /** A server name becomes the prefix of its tools' names (`<server>__<tool>`): kept short and plain. */
 const SERVER_NAME = /^[A-Za-z0-9_-]{1,32}$/;
-const MAX_CONFIG_BYTES = 1_048_576;
 const MAX_SERVERS = 32;
 
 /**
@@ -32,10 +32,7 @@ const stdioServer = z
 const httpServer = z
   .object({
     ...approvalSettings,
-    url: z
-      .string()
-      .max(8192)
-      .refine((value) => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol), 'expected an http or https URL'),
+    url: httpUrl,
     headers: z.record(z.string().min(1).max(256), z.string().max(32_768)).default({}),
   })
   .strict();
@@ -64,22 +61,6 @@ export interface McpSettings {
   pingIntervalMs: number;
 }
 
-function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    if (statSync(path).size > MAX_CONFIG_BYTES) throw new ConfigError(`Invalid MCP_CONFIG: ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`Invalid MCP_CONFIG: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ConfigError(`Invalid MCP_CONFIG: ${path} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
 /** The servers of the file MCP_CONFIG names. Values (environment, headers) may be secrets: errors name paths only. */
 export function parseMcpServers(json: unknown, source: string): McpServerSettings[] {
   const file = check(configFile, json, source, []);
@@ -88,6 +69,9 @@ export function parseMcpServers(json: unknown, source: string): McpServerSetting
     if (!SERVER_NAME.test(name)) {
       throw new ConfigError(`Invalid MCP_CONFIG: ${source} at servers: server names are 1 to 32 letters, digits, "_" or "-", got "${name.slice(0, 40)}"`);
     }
+    if (name === WORKFLOW_TOOL_PREFIX) {
+      throw new ConfigError(`Invalid MCP_CONFIG: ${source} at servers: the server name "${name}" is taken by the tools of WORKFLOWS_CONFIG`);
+    }
     if ('command' in server) return { name, transport: 'stdio', ...check(stdioServer, server, source, path) };
     if ('url' in server) return { name, transport: 'http', ...check(httpServer, server, source, path) };
     throw new ConfigError(`Invalid MCP_CONFIG: ${source} at ${path.join('.')}: expected "command" (stdio) or "url" (Streamable HTTP)`);
@@ -95,18 +79,14 @@ export function parseMcpServers(json: unknown, source: string): McpServerSetting
 }
 
 function check<T>(schema: z.ZodType<T>, value: unknown, source: string, at: string[]): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const where = [...at, ...issue.path.map(String)].join('.') || '(root)';
-  throw new ConfigError(`Invalid MCP_CONFIG: ${source} at ${where}: ${issue.message}`);
+  return checkJson('MCP_CONFIG', schema, value, source, at);
 }
 
 export function parseMcpSettings(env: Env): McpSettings {
   const path = readString(env, 'MCP_CONFIG');
   const retryBaseMs = readInt(env, 'MCP_RETRY_BASE_MS', 1000, { min: 10, max: 600_000 });
   return {
-    servers: path === undefined ? [] : parseMcpServers(readConfigFile(path), path),
+    servers: path === undefined ? [] : parseMcpServers(readJsonFile('MCP_CONFIG', path), path),
     connectTimeoutMs: readInt(env, 'MCP_CONNECT_TIMEOUT_MS', 10_000, { min: 100, max: 300_000 }),
     retryBaseMs,
     retryMaxMs: readInt(env, 'MCP_RETRY_MAX_MS', Math.max(60_000, retryBaseMs), { min: retryBaseMs, max: 3_600_000 }),

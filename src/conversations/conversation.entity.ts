@@ -20,6 +20,7 @@ export type AgentMode = (typeof AGENT_MODES)[number];
 @Index('conversations_owner_id_idx', ['ownerId'])
 @Index('conversations_last_activity_idx', ['lastActivityAt', 'id'])
 @Check('conversations_agent_mode_check', `"agent_mode" IN ('auto', 'mention', 'off')`)
+@Check('conversations_agent_tools_check', `"agent_tools" IS NULL OR jsonb_typeof("agent_tools") = 'array'`)
 export class ConversationEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'conversations_pkey' })
   id!: string;
@@ -46,6 +47,10 @@ export class ConversationEntity {
 
   @Column({ name: 'agent_system_prompt', type: 'text', nullable: true })
   agentSystemPrompt!: string | null;
+
+  /** The tools the agent may use here (see ToolSelection); null means every tool the server offers. */
+  @Column({ name: 'agent_tools', type: 'jsonb', nullable: true })
+  agentTools!: string[] | null;
 
   /** Rolling summary of the turns up to and including summarySeq (the agent's long-term memory). */
   @Column({ type: 'text', nullable: true })

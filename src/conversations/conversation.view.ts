@@ -9,7 +9,7 @@ export interface ConversationView {
   id: string;
   title: string;
   ownerId: string;
-  agent: { mode: AgentMode; provider: string | null; model: string | null; systemPrompt: string | null };
+  agent: { mode: AgentMode; provider: string | null; model: string | null; systemPrompt: string | null; tools: string[] | null };
   lastSeq: number;
   /** The conversation's newest version: every change up to it is in this view (and in its messages). */
   version: number;

@@ -12,6 +12,7 @@ export interface NewConversation {
   agentProvider: string | null;
   agentModel: string | null;
   agentSystemPrompt: string | null;
+  agentTools: string[] | null;
 }
 
 export interface ListFilter {
@@ -30,6 +31,7 @@ interface ViewRow {
   agent_provider: string | null;
   agent_model: string | null;
   agent_system_prompt: string | null;
+  agent_tools: string[] | null;
   last_seq: number;
   version: string;
   last_message_at: Date | null;
@@ -38,7 +40,7 @@ interface ViewRow {
   participants: { userId: string; role: ParticipantRole; lastReadSeq: number; pinned: boolean; archived: boolean; joinedAt: string }[];
 }
 
-type ConversationSettings = Partial<Pick<ConversationEntity, 'title' | 'agentMode' | 'agentProvider' | 'agentModel' | 'agentSystemPrompt'>>;
+type ConversationSettings = Partial<Pick<ConversationEntity, 'title' | 'agentMode' | 'agentProvider' | 'agentModel' | 'agentSystemPrompt' | 'agentTools'>>;
 
 function toView(conversation: ConversationEntity, participants: ParticipantEntity[]): ConversationView {
   return {
@@ -50,6 +52,7 @@ function toView(conversation: ConversationEntity, participants: ParticipantEntit
       provider: conversation.agentProvider,
       model: conversation.agentModel,
       systemPrompt: conversation.agentSystemPrompt,
+      tools: conversation.agentTools,
     },
     lastSeq: conversation.lastSeq,
     version: conversation.version,
@@ -148,7 +151,7 @@ export class ConversationsRepository {
   /** The conversation with its participants, in one round trip (it is on every request's path). */
   async findView(id: string, manager?: EntityManager): Promise<ConversationView | undefined> {
     const rows: ViewRow[] = await (manager ?? this.dataSource).query(
-      `SELECT c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.last_seq,
+      `SELECT c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.agent_tools, c.last_seq,
               c.version, c.last_message_at, c.created_at, c.updated_at,
               coalesce(json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
                 'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at)) FILTER (WHERE p.user_id IS NOT NULL), '[]') AS participants
@@ -167,6 +170,7 @@ export class ConversationsRepository {
       agentProvider: row.agent_provider,
       agentModel: row.agent_model,
       agentSystemPrompt: row.agent_system_prompt,
+      agentTools: row.agent_tools,
       lastSeq: row.last_seq,
       version: Number(row.version),
       lastMessageAt: row.last_message_at,

@@ -44,6 +44,7 @@ function agentColumns(agent: AgentSettingsDto | undefined) {
     ...(agent.provider !== undefined && { agentProvider: agent.provider }),
     ...(agent.model !== undefined && { agentModel: agent.model }),
     ...(agent.systemPrompt !== undefined && { agentSystemPrompt: agent.systemPrompt }),
+    ...(agent.tools !== undefined && { agentTools: agent.tools }),
   };
 }
 
@@ -105,6 +106,7 @@ export class ConversationsService {
         agentProvider: dto.agent?.provider ?? null,
         agentModel: dto.agent?.model ?? null,
         agentSystemPrompt: dto.agent?.systemPrompt ?? null,
+        agentTools: dto.agent?.tools ?? null,
       },
       memberIds.map((userId) => ({ userId, role: 'member' as const })),
     );

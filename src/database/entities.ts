@@ -1,5 +1,6 @@
 import { RunEntity } from '../agent/run.entity.js';
 import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
+import { ApprovalEntity } from '../approvals/approval.entity.js';
 import { AuditEventEntity } from '../audit/audit-event.entity.js';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
 import { SessionEntity } from '../auth/session.entity.js';
@@ -25,4 +26,5 @@ export const ENTITIES = [
   DocumentContentEntity,
   DocumentChunkEntity,
   AuditEventEntity,
+  ApprovalEntity,
 ];

@@ -10,6 +10,8 @@ import { DocumentProcessingLease1795810000000 } from '../../migrations/179581000
 import { DocumentChunkEmbeddings1795820000000 } from '../../migrations/1795820000000-DocumentChunkEmbeddings.js';
 import { MessageAttachments1795830000000 } from '../../migrations/1795830000000-MessageAttachments.js';
 import { AuditEvents1795900000000 } from '../../migrations/1795900000000-AuditEvents.js';
+import { ConversationAgentTools1795910000000 } from '../../migrations/1795910000000-ConversationAgentTools.js';
+import { Approvals1795920000000 } from '../../migrations/1795920000000-Approvals.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -25,4 +27,6 @@ export const MIGRATIONS = [
   DocumentChunkEmbeddings1795820000000,
   MessageAttachments1795830000000,
   AuditEvents1795900000000,
+  ConversationAgentTools1795910000000,
+  Approvals1795920000000,
 ];

@@ -14,6 +14,8 @@ import { ChatService } from '../chat/chat.service.js';
 import { toClientEvent } from '../chat/client-events.js';
 import { CancelRunDto, ConversationRefDto, JoinDto, ReadDto, WsSendDto } from '../chat/dto/ws.dto.js';
 import type { AckOf } from '../chat/wire-events.js';
+import { ApprovalsService } from '../approvals/approvals.service.js';
+import { WsDecideApprovalDto } from '../approvals/dto/approval.dto.js';
 import { AccessTokenService } from '../auth/access-token.service.js';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError } from '../common/errors.js';
@@ -68,6 +70,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     private readonly config: AppConfig,
     private readonly rateLimiter: RateLimiter,
     private readonly sessionWatch: SessionWatch,
+    private readonly approvals: ApprovalsService,
   ) {}
 
   afterInit(namespace: ChatNamespace): void {
@@ -187,6 +190,12 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     return ackOk(await this.chat.cancelById(socket.data.user, dto.runId));
   }
 
+  @SubscribeMessage('approval:decide')
+  async decide(@ConnectedSocket() socket: ChatSocket, @MessageBody() dto: WsDecideApprovalDto): Promise<AckOf<'approval:decide'>> {
+    const { approvalId, ...decision } = dto;
+    return ackOk(await this.approvals.decide(socket.data.user, approvalId, decision, { ip: socket.handshake.address || null, requestId: null }));
+  }
+
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.typing.clear();
@@ -274,6 +283,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         return;
       case 'conversation.deleted':
         this.evict(event.conversationId);
+        return;
+      case 'approval.requested':
+      case 'approval.resolved':
+        // The joined sockets and those of the users who may decide (a phone on another screen), each once.
+        this.emitTo(local.to([room, ...(event.notify ?? []).map(userRoom)]), event);
         return;
       default:
         // Typing is not echoed to the typist's own sockets.

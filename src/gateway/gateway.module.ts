@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ApprovalsModule } from '../approvals/approvals.module.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { ChatModule } from '../chat/chat.module.js';
 import { ConversationsModule } from '../conversations/conversations.module.js';
@@ -9,7 +10,7 @@ import { JoinRecovery } from './join-recovery.js';
 import { WsMetricsInterceptor } from './ws-metrics.interceptor.js';
 
 @Module({
-  imports: [AuthModule, MessagesModule, ConversationsModule, ChatModule],
+  imports: [ApprovalsModule, AuthModule, MessagesModule, ConversationsModule, ChatModule],
   providers: [ChatGateway, GatewayMetrics, JoinRecovery, WsMetricsInterceptor],
 })
 export class GatewayModule {}

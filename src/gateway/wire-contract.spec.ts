@@ -8,6 +8,7 @@ import { ConversationFeed } from '../chat/conversation-feed.js';
 import type { SseStream } from '../chat/sse.js';
 import { CLIENT_EVENT_NAMES, SERVER_EVENTS, type SseOnlyEvents } from '../chat/wire-events.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
+import type { ApprovalDto } from '../approvals/dto/approval.dto.js';
 import type { DocumentDto } from '../documents/dto/document.dto.js';
 import type { MessageDto } from '../messages/dto/message.dto.js';
 import type { RealtimeEvent, RealtimeEventType } from '../realtime/realtime.events.js';
@@ -24,7 +25,7 @@ const view: ConversationView = {
   id: C,
   title: 'Plans',
   ownerId: 'u1',
-  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null },
+  agent: { mode: 'auto', provider: null, model: null, systemPrompt: null, tools: null },
   lastSeq: 1,
   version: 1,
   lastMessageAt: null,
@@ -51,6 +52,9 @@ const everyBusEvent: { [T in RealtimeEventType]: Extract<RealtimeEvent, { type: 
   typing: { type: 'typing', conversationId: C, userId: 'u2', isTyping: true },
   presence: { type: 'presence', conversationId: C, online: ['u1'] },
   'document.updated': { type: 'document.updated', conversationId: C, document: { id: 'd1', ownerId: 'u2', conversationId: C } as DocumentDto },
+  'approval.requested': { type: 'approval.requested', conversationId: C, approval: { id: 'a1', runId: run.id, conversationId: C, status: 'pending' } as ApprovalDto },
+  'approval.resolved': { type: 'approval.resolved', conversationId: C, approval: { id: 'a1', runId: run.id, conversationId: C, status: 'approved' } as ApprovalDto },
+  'run.queued': { type: 'run.queued', conversationId: C },
   'user.changed': { type: 'user.changed', userId: 'u1' },
   'participant.removed': { type: 'participant.removed', conversationId: C, userId: 'u3' },
   'conversation.deleted': { type: 'conversation.deleted', conversationId: C },

@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings, McpSettings } from '../config/mcp.config.js';
-import { compileInputSchema } from '../common/tools/json-schema.js';
+import { compileRemoteInputSchema } from '../common/tools/json-schema.js';
 import { type McpTool, type McpToolOutput, toolOutput } from './mcp-tool.js';
 
 /** Tools taken from one server; a server offering more is cut here (they would all go to the model). */
@@ -261,7 +261,7 @@ export class McpConnection {
       if (seen.has(tool.name)) continue;
       seen.add(tool.name);
       try {
-        const schema = await compileInputSchema(tool.inputSchema, signal);
+        const schema = await compileRemoteInputSchema(tool.inputSchema, signal);
         const description = (tool.description ?? tool.title ?? tool.name).slice(0, MAX_DESCRIPTION);
         const approval = Object.hasOwn(this.server.tools, tool.name) ? this.server.tools[tool.name]!.approval : this.server.approval;
         tools.push({ server: this.server.name, remoteName: tool.name, description, schema, approval });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RESULT_CHARS, McpToolError, toolOutput } from './mcp-tool.js';
+import { MAX_RESULT_CHARS } from '../common/tools/external-tool.js';
+import { McpToolError, toolOutput } from './mcp-tool.js';
 
 describe('toolOutput', () => {
   it('joins the text parts, keeps structured content and describes other content without its data', () => {

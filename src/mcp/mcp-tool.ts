@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ApprovalPolicy } from '../common/tools/external-tool.js';
+import { type ApprovalPolicy, MAX_RESULT_CHARS } from '../common/tools/external-tool.js';
 import type { CompiledSchema } from '../common/tools/json-schema.js';
 
 /** One tool of a connected MCP server; the name the model sees is given over all servers (tool-names.ts). */
@@ -11,12 +11,6 @@ export interface McpTool {
   schema: CompiledSchema;
   approval: ApprovalPolicy;
 }
-
-/**
- * The most of a result's text (and of its structured content, serialised) that is recorded and
- * given to the model: a server's answer is stored with the reply and sent to every participant.
- */
-export const MAX_RESULT_CHARS = 32_768;
 
 /** What a tool call records and feeds back to the model. */
 export interface McpToolOutput {

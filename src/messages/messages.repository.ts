@@ -338,9 +338,9 @@ export class MessagesRepository {
    * in it, written in one statement so that no reader sees one without the other. Not a change
    * clients follow by version (they follow the deltas), and only while the reply streams.
    */
-  async checkpointReply(id: string, content: string, index: number): Promise<void> {
+  async checkpointReply(id: string, content: string, index: number, manager: EntityManager = this.dataSource.manager): Promise<void> {
     // A reply deleted while it streamed stays erased, and one already final keeps its final text.
-    await this.dataSource.query(
+    await manager.query(
       `UPDATE messages SET content = $2, stream_index = $3 WHERE id = $1 AND status = 'streaming' AND deleted_at IS NULL`,
       [id, content, index],
     );

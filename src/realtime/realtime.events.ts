@@ -1,4 +1,5 @@
 import type { RunDto } from '../agent/dto/run.dto.js';
+import type { ApprovalDto } from '../approvals/dto/approval.dto.js';
 import type { SessionEndReason } from '../common/auth/auth-user.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import type { DocumentDto } from '../documents/dto/document.dto.js';
@@ -33,6 +34,14 @@ export type RealtimeEvent =
   | { type: 'run.completed'; conversationId: string; run: RunDto; message: MessageDto; version: number }
   | { type: 'run.failed'; conversationId: string; run: RunDto; error: { code: string; message: string }; version: number }
   | { type: 'run.cancelled'; conversationId: string; run: RunDto; version: number }
+  /**
+   * A tool call waits for a decision (its run is awaiting_approval), or was decided, expired or
+   * withdrawn. `notify`: users who may decide, whose own connections get it too, joined or not.
+   */
+  | { type: 'approval.requested'; conversationId: string; approval: ApprovalDto; notify?: string[] }
+  | { type: 'approval.resolved'; conversationId: string; approval: ApprovalDto; notify?: string[] }
+  /** Internal: a run went back to the queue (its calls decided); whichever instance is free resumes it. */
+  | { type: 'run.queued'; conversationId: string }
   /** Internal: asks whichever instance executes the run to stop it. */
   | { type: 'run.cancel'; conversationId: string; runId: string }
   /** Internal: asks whichever instance executes the run for its text so far (a join on another instance). */

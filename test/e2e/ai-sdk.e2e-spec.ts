@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
@@ -5,7 +8,8 @@ import { AI_SDK_VERSION, DefaultChatTransport, type UIMessage } from '../support
 import { register, type Registered } from '../support/auth.js';
 import { assertDocumentedFetch } from '../support/openapi-validator.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { chatTransport, RecordingFetch, type RecordedStream, TestChat, textOf } from '../support/ui-chat.js';
+import { everythingServerBin } from '../support/mcp.js';
+import { approvingChat, chatTransport, RecordingFetch, type RecordedStream, TestChat, textOf } from '../support/ui-chat.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
 import { waitUntil } from '../support/conditions.js';
 
@@ -521,5 +525,212 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with an OpenAI-co
     expect(deltas.join('')).toBe('The quick brown fox.');
     expect(reply!.id).toMatch(UUID);
     deltas$.unsubscribe();
+  });
+});
+
+describe(`useChat (AI SDK ${AI_SDK_VERSION}) with tool calls that wait for approval`, () => {
+  let fake: FakeOpenAI;
+  let t: TestApp;
+  let owner: Registered;
+  let member: Registered;
+  let viewer: Registered;
+  const h = harness(() => t);
+  const echoThenAnswer = (callId: string, message: string, text: Parameters<FakeOpenAI['enqueue']>[0] = { kind: 'text', chunks: ['Done: ', 'the echo answered.'] }) =>
+    fake.enqueue({ kind: 'tool', calls: [{ id: callId, name: 'everything__echo', argumentChunks: [`{"message": "${message}"}`] }] }, text);
+
+  beforeAll(async () => {
+    fake = await new FakeOpenAI().start();
+    // The reference MCP server over stdio, its tools under the default policy: approval always.
+    const config = join(mkdtempSync(join(tmpdir(), 'agentchat-usechat-')), 'mcp.json');
+    writeFileSync(config, JSON.stringify({ servers: { everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'] } } }));
+    t = await startTestApp({
+      AGENT_PROVIDER: 'openai',
+      AGENT_MODEL: 'fake-model',
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'sk-test-not-a-real-key',
+      MCP_CONFIG: config,
+      MCP_RETRY_BASE_MS: '20',
+      MESSAGE_RATE_LIMIT: '100000',
+    });
+    await waitUntil(async () => (await t.http('/health/ready')).body.details?.mcp?.servers?.everything?.state === 'ready', 'the MCP server to be ready', 20_000);
+    [owner, member, viewer] = await Promise.all(['Olive', 'Max', 'Vera'].map((displayName) => register(t, { displayName })));
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await fake?.stop();
+  });
+  afterEach(() => {
+    fake.reset();
+    h.recorder.check();
+  });
+
+  const shared = async () => {
+    const id = (await h.post(owner, '/conversations', { title: 'deploys', participantIds: [member.id] })).body.id as string;
+    expect((await h.post(owner, `/conversations/${id}/participants`, { userId: viewer.id, role: 'viewer' })).status).toBe(201);
+    return id;
+  };
+  const approvalOf = async (by: Registered, id: string) => (await t.http(`${API}/approvals/${id}`, { token: by.accessToken })).body;
+  const echoPart = (chat: TestChat) => partsOf(lastAssistant(chat), 'tool-everything__echo')[0]!;
+  /** The automatic resend after the last answer: its stream, read to its end, with the chat ready again. */
+  const resent = async (chat: TestChat, count: number) => {
+    await until(() => h.recorder.streams.length === count && chat.status === 'ready');
+    const stream = h.recorder.streams[count - 1]!;
+    await stream.ended;
+    return stream;
+  };
+
+  /** A member asks in a shared conversation; the stream ends with the call waiting for approval. */
+  const askToDeploy = async (id: string, callId: string) => {
+    const chat = approvingChat(id, chatTransport(t.baseUrl, member.accessToken, h.recorder));
+    await chat.sendMessage({ text: 'deploy it' });
+    expect(chat.status).toBe('ready');
+    const [first] = h.recorder.streams;
+    expectWellFormed(first!);
+    const pending = (await t.http(`${API}/conversations/${id}/approvals?status=pending`, { token: member.accessToken })).body.items;
+    expect(pending).toEqual([expect.objectContaining({ toolCallId: callId, toolName: 'everything__echo', requestedBy: member.id })]);
+    expect(echoPart(chat)).toMatchObject({ toolCallId: callId, state: 'approval-requested', input: { message: 'v2' }, approval: { id: pending[0].id } });
+    expect(types(first!).slice(-6)).toEqual(['data-run', 'tool-input-available', 'tool-approval-request', 'data-run', 'finish-step', 'finish']);
+    expect(first!.chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'tool-calls' });
+    return { chat, approvalId: pending[0].id as string, replyId: lastAssistant(chat)!.id };
+  };
+
+  it('approve: the answer is decided as the user who asked, and the same reply goes on with the tool output and the text', async () => {
+    const id = await shared();
+    echoThenAnswer('call_deploy', 'v2');
+    const { chat, approvalId, replyId } = await askToDeploy(id, 'call_deploy');
+    const runId = (await h.messages(member, id))[1]!.runId;
+    expect((await t.http(`${API}/conversations/${id}/runs/${runId}`, { token: member.accessToken })).body.status).toBe('awaiting_approval');
+
+    await chat.addToolApprovalResponse({ id: approvalId, approved: true });
+    const stream = await resent(chat, 2);
+    expectWellFormed(stream);
+    expect(stream.requestBody).toMatchObject({ id, trigger: 'submit-message', messages: [{ role: 'user' }, { id: replyId, role: 'assistant' }] });
+    expect(types(stream)).toEqual(['start', 'data-run', 'tool-output-available', 'start-step', 'text-start', 'text-delta', 'text-end', 'data-message', 'data-run', 'finish-step', 'finish']);
+    expect(stream.chunks[0]).toEqual({ type: 'start', messageId: replyId });
+
+    expect(chat.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
+    expect(lastAssistant(chat)!.id).toBe(replyId);
+    expect(echoPart(chat)).toMatchObject({ state: 'output-available', output: { text: 'Echo: v2' }, approval: { id: approvalId, approved: true } });
+    const [, reply] = await h.messages(member, id);
+    expect(reply).toMatchObject({ id: replyId, status: 'complete', content: 'Done: the echo answered.' });
+    expect(textOf(lastAssistant(chat))).toBe(reply!.content);
+    // The answer was no new message: the conversation holds the question and its reply.
+    expect(await h.messages(member, id)).toHaveLength(2);
+    expect(await approvalOf(owner, approvalId)).toMatchObject({ status: 'approved', decidedBy: member.id });
+    expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).toContain('Echo: v2');
+  });
+
+  it('deny: the call is shown as denied with its reason, which the model is told', async () => {
+    const id = await shared();
+    echoThenAnswer('call_drop', 'v2', { kind: 'text', chunks: ['Understood, ', 'not deploying.'] });
+    const { chat, approvalId, replyId } = await askToDeploy(id, 'call_drop');
+    await chat.addToolApprovalResponse({ id: approvalId, approved: false, reason: 'Not on a Friday' });
+    const stream = await resent(chat, 2);
+    expectWellFormed(stream);
+    expect(stream.chunks).toContainEqual({ type: 'tool-output-denied', toolCallId: 'call_drop' });
+    expect(echoPart(chat)).toMatchObject({ state: 'output-denied', approval: { id: approvalId, approved: false, reason: 'Not on a Friday' } });
+    expect(lastAssistant(chat)!.id).toBe(replyId);
+    expect(textOf(lastAssistant(chat))).toBe('Understood, not deploying.');
+    expect(await approvalOf(member, approvalId)).toMatchObject({ status: 'denied', decidedBy: member.id, reason: 'Not on a Friday' });
+    expect(String(fake.requests[1]!.body.messages.at(-1)!.content)).toMatch(/denied.*Not on a Friday/);
+
+    // The same answer sent again (a retried request) is no error; another answer is a 409.
+    const body = stream.requestBody as { messages: unknown[] };
+    const again = await h.post(member, '/chat', body);
+    expect(again.status).toBe(200);
+    expect(again.text).toContain('"finishReason":"stop"');
+    const flipped = JSON.parse(JSON.stringify(body).replace('"approved":false', '"approved":true'));
+    const conflict = await h.post(member, '/chat', flipped);
+    expect(conflict.status).toBe(409);
+    expect(conflict.body).toMatchObject({ code: 'APPROVAL_DECIDED', details: { approvalStatus: 'denied', decidedBy: member.id } });
+    expect(await h.messages(member, id)).toHaveLength(2);
+  });
+
+  it('decided elsewhere: a reload shows the request; once the owner approves over REST, resuming shows the rest of the reply', async () => {
+    const id = await shared();
+    const held = gate();
+    echoThenAnswer('call_remote', 'v2', { kind: 'text', chunks: ['Deployed ', 'v2.'], pauseAfter: { chunks: 1, until: held.until } });
+    const { chat, approvalId, replyId } = await askToDeploy(id, 'call_remote');
+
+    // Another tab of the member's, opened meanwhile: resuming replays the reply up to its request.
+    const reloaded = approvingChat(id, chatTransport(t.baseUrl, member.accessToken, h.recorder));
+    await reloaded.resumeStream();
+    const replay = h.recorder.streams[1]!;
+    expectWellFormed(replay);
+    expect(replay.method).toBe('GET');
+    expect(replay.chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'tool-calls' });
+    expect(echoPart(reloaded)).toMatchObject({ state: 'approval-requested', approval: { id: approvalId } });
+
+    const streamed: string[] = [];
+    const deltas$ = t.app.get(RealtimeBus).events$.subscribe((event) => event.type === 'run.delta' && event.conversationId === id && streamed.push(event.text));
+    const decided = await h.post(owner, `/approvals/${approvalId}`, { decision: 'approve' });
+    expect(decided.status).toBe(200);
+    // The run went on while the member's client waited: it resumes mid-reply.
+    await until(() => streamed.join('') === 'Deployed ');
+    deltas$.unsubscribe();
+    const resuming = chat.resumeStream();
+    await until(() => textOf(lastAssistant(chat)) === 'Deployed ');
+    held.open();
+    await resuming;
+    const resumed = h.recorder.streams[2]!;
+    expectWellFormed(resumed);
+    expect(resumed.chunks[0]).toEqual({ type: 'start', messageId: replyId });
+    expect(types(resumed)).toContain('tool-approval-request');
+    expect(chat.messages.map((message) => message.role)).toEqual(['user', 'assistant']);
+    expect(echoPart(chat)).toMatchObject({ state: 'output-available', output: { text: 'Echo: v2' }, approval: { id: approvalId } });
+    expect(textOf(lastAssistant(chat))).toBe('Deployed v2.');
+    expect(await approvalOf(member, approvalId)).toMatchObject({ status: 'approved', decidedBy: owner.id });
+  });
+
+  describe('answers are checked before anything is decided', () => {
+    let id: string;
+    let approvalId: string;
+    let reply: { id: string; role: string; parts: Record<string, unknown>[] };
+    beforeAll(async () => {
+      id = await shared();
+      echoThenAnswer('call_checked', 'v2');
+      const asked = await askToDeploy(id, 'call_checked');
+      approvalId = asked.approvalId;
+      const message = lastAssistant(asked.chat)!;
+      reply = { id: message.id, role: 'assistant', parts: message.parts as unknown as Record<string, unknown>[] };
+      h.recorder.check();
+    });
+    const answer = (approval: Record<string, unknown>, extra: Record<string, unknown>[] = []) => ({
+      id,
+      trigger: 'submit-message',
+      messageId: reply.id,
+      messages: [
+        { id: 'q', role: 'user', parts: [{ type: 'text', text: 'deploy it' }] },
+        { ...reply, parts: [...reply.parts.map((part) => (part.state === 'approval-requested' ? { ...part, state: 'approval-responded', approval } : part)), ...extra] },
+      ],
+    });
+    const cases: [string, () => unknown, string][] = [
+      ['an approval id that is no UUID', () => answer({ id: 'approval-1', approved: true }), 'approval.id'],
+      ['approved that is not a boolean', () => answer({ id: approvalId, approved: 'yes' }), 'approval.approved'],
+      ['a reason over 500 characters', () => answer({ id: approvalId, approved: false, reason: 'x'.repeat(501) }), 'approval.reason'],
+      ['an approval that is not of this reply', () => answer({ id: '00000000-0000-4000-8000-000000000000', approved: true }), 'parts'],
+      [
+        'more answers than calls waiting',
+        () => answer({ id: approvalId, approved: true }, [{ type: 'tool-everything__echo', toolCallId: 'call_other', state: 'approval-responded', approval: { id: '00000000-0000-4000-8000-000000000001', approved: true } }]),
+        'parts',
+      ],
+      ['an assistant message without answers', () => ({ ...answer({}), messages: [{ id: reply.id, role: 'assistant', parts: [{ type: 'text', text: 'hi' }] }] }), 'role'],
+    ];
+    it.each(cases)('%s is a 400', async (_name, build, field) => {
+      const response = await h.post(member, '/chat', build());
+      expect(response.status, response.text).toBe(400);
+      expect(response.body).toMatchObject({ code: 'VALIDATION', requestId: expect.any(String) });
+      expect(Object.keys(response.body.details).some((key) => key.endsWith(field))).toBe(true);
+      expect((await approvalOf(owner, approvalId)).status).toBe('pending');
+    });
+
+    it('a viewer cannot answer (403) and a stranger learns nothing (404); the call still waits', async () => {
+      const body = answer({ id: approvalId, approved: true });
+      expect((await h.post(viewer, '/chat', body)).status).toBe(403);
+      const stranger = await register(t, { displayName: 'Sam' });
+      expect((await h.post(stranger, '/chat', body)).status).toBe(404);
+      expect((await approvalOf(owner, approvalId)).status).toBe('pending');
+      expect(await h.messages(member, id)).toHaveLength(2);
+    });
   });
 });

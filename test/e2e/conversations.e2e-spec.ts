@@ -48,6 +48,7 @@ describe('conversations', () => {
       { name: 'GET conversation', request: async (w) => ({ method: 'GET', path: `/conversations/${w.conversationId}` }), expected: { owner: 200, member: 200, viewer: 200, outsider: 404, admin: 404 } },
       { name: 'PATCH title', request: async (w) => ({ method: 'PATCH', path: `/conversations/${w.conversationId}`, json: { title: 'Renamed' } }), expected: { owner: 200, member: 403, viewer: 403, outsider: 404, admin: 404 } },
       { name: 'PATCH agent settings', request: async (w) => ({ method: 'PATCH', path: `/conversations/${w.conversationId}`, json: { agent: { mode: 'mention' } } }), expected: { owner: 200, member: 403, viewer: 403, outsider: 404, admin: 404 } },
+      { name: 'PATCH agent tools', request: async (w) => ({ method: 'PATCH', path: `/conversations/${w.conversationId}`, json: { agent: { tools: ['calculator'] } } }), expected: { owner: 200, member: 403, viewer: 403, outsider: 404, admin: 404 } },
       { name: 'PATCH pin/archive (own view)', request: async (w) => ({ method: 'PATCH', path: `/conversations/${w.conversationId}`, json: { pinned: true, archived: true } }), expected: { owner: 200, member: 200, viewer: 200, outsider: 404, admin: 404 } },
       { name: 'DELETE conversation', destructive: true, request: async (w) => ({ method: 'DELETE', path: `/conversations/${w.conversationId}` }), expected: { owner: 204, member: 403, viewer: 403, outsider: 404, admin: 404 } },
       { name: 'POST participant', destructive: true, request: async (w) => ({ method: 'POST', path: `/conversations/${w.conversationId}/participants`, json: { userId: (await register(t)).id, role: 'member' } }), expected: { owner: 201, member: 403, viewer: 403, outsider: 404, admin: 404 } },
@@ -82,7 +83,7 @@ describe('conversations', () => {
       const response = await as(owner.accessToken).post('/conversations', {
         title: '  Planning  ',
         participantIds: [friend.id, friend.id, owner.id],
-        agent: { mode: 'mention', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.' },
+        agent: { mode: 'mention', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.', tools: ['calculator', 'github__*'] },
       });
       expect(response.status).toBe(201);
       expect(response.body).toEqual({
@@ -93,7 +94,7 @@ describe('conversations', () => {
           { userId: owner.id, role: 'owner', lastReadSeq: 0 },
           { userId: friend.id, role: 'member', lastReadSeq: 0 },
         ],
-        agent: { mode: 'mention', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.' },
+        agent: { mode: 'mention', provider: 'openai', model: 'gpt-4o-mini', systemPrompt: 'Be brief.', tools: ['calculator', 'github__*'] },
         lastSeq: 0,
         version: 0,
         unreadCount: 0,
@@ -110,7 +111,7 @@ describe('conversations', () => {
       const owner = await register(t);
       const response = await as(owner.accessToken).post('/conversations', {});
       expect(response.status).toBe(201);
-      expect(response.body).toMatchObject({ title: '', agent: { mode: 'auto', provider: null, model: null, systemPrompt: null } });
+      expect(response.body).toMatchObject({ title: '', agent: { mode: 'auto', provider: null, model: null, systemPrompt: null, tools: null } });
     });
 
     it.each([

@@ -66,7 +66,7 @@ describe('MCP tools over Streamable HTTP', () => {
     const recording = await startRecordingProxy(port, received);
     proxy = recording.server;
     const config = join(mkdtempSync(join(tmpdir(), 'agentchat-mcp-http-')), 'mcp.json');
-    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${recording.port}/mcp`, headers: { 'x-client': 'agent-chat' } } } }));
+    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${recording.port}/mcp`, headers: { 'x-client': 'agent-chat' }, approval: 'never' } } }));
     fake = await new FakeOpenAI().start();
     t = await startTestApp({
       AGENT_PROVIDER: 'openai',

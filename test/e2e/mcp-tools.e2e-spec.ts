@@ -32,7 +32,8 @@ describe('MCP tools', () => {
       config,
       JSON.stringify({
         servers: {
-          everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'] },
+          // Calls run at once here: approvals have their own tests.
+          everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'], approval: 'never' },
           broken: { command: process.execPath, args: ['-e', 'process.exit(3)'] },
           missing: { command: '/opt/internal/bin/mcp-missing', args: [] },
           leaky: { command: process.execPath, args: ['-e', 'console.log("invalid token for tenant acme (key sk-live-4242)"); process.exit(1)'] },

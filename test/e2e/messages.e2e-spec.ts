@@ -301,7 +301,7 @@ describe('messages', () => {
       const totals = await client(t, world.admin.accessToken).get('/admin/stats');
       expect(totals.status).toBe(200);
       expect(totals.body).toMatchObject({ users: expect.any(Number), conversations: expect.any(Number), messages: expect.any(Number), activeSockets: 0 });
-      expect(Object.keys(totals.body.runsByStatus).sort()).toEqual(['cancelled', 'completed', 'failed', 'interrupted', 'queued', 'running']);
+      expect(Object.keys(totals.body.runsByStatus).sort()).toEqual(['awaiting_approval', 'cancelled', 'completed', 'failed', 'interrupted', 'queued', 'running']);
     });
 
     it('exports a conversation as JSON and as Markdown', async () => {

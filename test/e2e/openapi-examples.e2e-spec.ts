@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register, type Registered } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -69,7 +70,7 @@ describe('OpenAPI examples', () => {
     const agent = document.components.schemas.AgentSettingsDto;
     expect(agent.properties.mode.enum).toEqual(['auto', 'mention', 'off']);
     expect(agent.properties.provider.enum).toEqual(expect.arrayContaining(['builtin', 'openai', 'anthropic']));
-    expect(create.agent).toEqual({ mode: 'auto', provider: null, model: null, systemPrompt: expect.any(String) });
+    expect(create.agent).toEqual({ mode: 'auto', provider: null, model: null, systemPrompt: expect.any(String), tools: null });
     expect(create.participantIds).toEqual([]);
   });
 
@@ -128,6 +129,8 @@ describe('OpenAPI examples', () => {
       sendChatMessageAsPrefilled: () => request('POST', '/chat', sampleFor('sendChatMessage'), own.accessToken),
       // The roles guard answers before the body is read: this app has no admin.
       updateUserRole: () => request('PATCH', `/admin/users/${own.id}`, sampleFor('updateUserRole'), own.accessToken),
+      // An approval is someone's tool call: an unknown one is a 404 after validation.
+      decideApproval: () => request('POST', `/approvals/${randomUUID()}`, sampleFor('decideApproval'), own.accessToken),
       // Last: it changes the password of the example account that login used.
       updateCurrentUser: async () => {
         const ada = (await request('POST', '/auth/login', sampleFor('login'))).body;
@@ -148,6 +151,7 @@ describe('OpenAPI examples', () => {
       sendChatMessage: 200,
       sendChatMessageAsPrefilled: 404,
       updateUserRole: 403,
+      decideApproval: 404,
       updateCurrentUser: 200,
     };
     const withBodies = Object.values(document.paths as Record<string, Record<string, { operationId: string; requestBody?: { content: Record<string, unknown> } }>>)

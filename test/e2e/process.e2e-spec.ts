@@ -90,6 +90,10 @@ describe('the built server on embedded PostgreSQL', () => {
     [{ NODE_ENV: 'production' }, 'Missing environment variable JWT_SECRET'],
     [{ NODE_ENV: 'production', JWT_SECRET: 'too-short' }, 'JWT_SECRET: must be at least 32 bytes'],
     [{ MCP_CONFIG: '/nonexistent/mcp.json' }, 'Invalid MCP_CONFIG: cannot read /nonexistent/mcp.json (ENOENT)'],
+    [
+      { WORKFLOWS_CONFIG: JSON.stringify({ w: { description: 'd', inputSchema: { type: 'array' }, url: 'https://hooks.example.com/w', secret: 'whsec-0123456789abcdef' } }) },
+      'Invalid WORKFLOWS_CONFIG: the inline JSON at w.inputSchema: the input schema does not describe an object',
+    ],
   ])('exits with a one-line error for bad settings %o', async (env, message) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'agentchat-config-'));
     const app = start({ DATA_DIR: dataDir, ...env }, await freePort());

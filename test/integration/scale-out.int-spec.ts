@@ -1,4 +1,4 @@
-import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,8 @@ import { EVENTS_CHANNEL } from '../../src/realtime/redis-realtime-bus.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
+import { RedisServer } from '../support/redis-server.js';
+import { api } from '../support/remote.js';
 import { RecordingClient } from '../support/socket-client.js';
 import { waitUntil } from '../support/conditions.js';
 
@@ -21,34 +23,6 @@ const databaseServer = process.env.TEST_DATABASE_URL;
 const JWT_SECRET = randomBytes(48).toString('base64url');
 
 const until = <T>(probe: () => T | Promise<T>, timeoutMs = 15_000, what = 'the condition') => waitUntil(probe, what, timeoutMs);
-
-class RedisServer {
-  child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-  async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await until(() => {
-      try {
-        return execSync(`redis-cli -p ${this.port} ping`, { stdio: 'pipe' }).toString().includes('PONG');
-      } catch {
-        return false;
-      }
-    }, 10_000, 'redis start');
-  }
-  /** How many connections are subscribed to the channel: one per instance once its bus listens. */
-  subscribers(channel: string): number {
-    const [, count] = execSync(`redis-cli -p ${this.port} PUBSUB NUMSUB ${channel}`, { stdio: 'pipe' }).toString().trim().split('\n');
-    return Number(count);
-  }
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    this.child = undefined;
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-  }
-}
-
 
 describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () => {
   let fake: FakeOpenAI;
@@ -71,16 +45,7 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     return app;
   }
 
-  async function call(app: AppProcess, method: string, path: string, auth?: string, body?: unknown) {
-    const response = await fetch(`${app.baseUrl}/api/v1${path}`, {
-      method,
-      headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...(auth && { authorization: `Bearer ${auth}` }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (app: AppProcess, method: string, path: string, auth?: string, body?: unknown) => api(app.baseUrl, method, path, auth, body);
 
   async function client(app: AppProcess, auth: string): Promise<RecordingClient> {
     const socket = io(`${app.baseUrl}/chat`, { auth: { token: auth }, transports: ['websocket'], reconnection: false, forceNew: true });
@@ -101,7 +66,7 @@ describe.runIf(databaseServer)('two instances sharing PostgreSQL and Redis', () 
     databaseUrl = withDatabase(databaseServer!, name);
     env = {
       DATABASE_URL: databaseUrl,
-      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      REDIS_URL: redis.url,
       JWT_SECRET,
       AGENT_PROVIDER: 'openai',
       OPENAI_BASE_URL: fake.url,

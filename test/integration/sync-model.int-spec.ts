@@ -1,13 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
-import type { Registered } from '../support/auth.js';
 import { adminQuery, withDatabase } from '../support/database.js';
 import { type AppProcess, freePort, spawnApp, waitForStatus } from '../support/process.js';
+import { registerOn } from '../support/remote.js';
 import { clientsOf, REPLY_CHUNK_DELAY_MS, REPLY_CHUNKS, runSchedule, schedules, type SyncWorld } from '../support/sync-scenario.js';
 
 /**
@@ -27,19 +27,6 @@ describe.runIf(databaseServer && redisUrl)('sync model on two instances', () => 
   let databaseName: string;
   const apps: AppProcess[] = [];
   let world: SyncWorld;
-
-  async function registerOn(app: AppProcess, displayName: string): Promise<Registered> {
-    const email = `${displayName.toLowerCase()}-${randomUUID()}@example.com`;
-    const password = 'correct horse battery staple';
-    const response = await fetch(`${app.baseUrl}/api/v1/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password, displayName }),
-    });
-    const body = (await response.json()) as { user: { id: string }; accessToken: string; refreshToken: string };
-    if (response.status !== 201) throw new Error(`register: ${response.status} ${JSON.stringify(body)}`);
-    return { id: body.user.id, email, password, accessToken: body.accessToken, refreshToken: body.refreshToken };
-  }
 
   beforeAll(async () => {
     fake = await new FakeOpenAI().start();
@@ -68,7 +55,7 @@ describe.runIf(databaseServer && redisUrl)('sync model on two instances', () => 
       apps.push(app);
       await waitForStatus(`${app.baseUrl}/health/ready`, 200, 30_000);
     }
-    const [owner, member] = await Promise.all([registerOn(apps[0]!, 'Owner'), registerOn(apps[1]!, 'Member')]);
+    const [owner, member] = await Promise.all([registerOn(apps[0]!.baseUrl, 'Owner'), registerOn(apps[1]!.baseUrl, 'Member')]);
     world = {
       instances: apps.map((app) => app.baseUrl),
       users: [owner, member],

@@ -20,7 +20,7 @@ async function load(): Promise<{ sdk: typeof Sdk; version: string }> {
 const { sdk, version } = await load();
 
 export const AI_SDK_VERSION = version;
-export const { AbstractChat, DefaultChatTransport, uiMessageChunkSchema } = sdk;
+export const { AbstractChat, DefaultChatTransport, lastAssistantMessageIsCompleteWithApprovalResponses, uiMessageChunkSchema } = sdk;
 export type AbstractChat<M extends Sdk.UIMessage> = Sdk.AbstractChat<M>;
 export type DefaultChatTransport<M extends Sdk.UIMessage> = Sdk.DefaultChatTransport<M>;
 export type { ChatInit, ChatState, ChatStatus, UIMessage, UIMessageChunk } from 'ai';

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -47,4 +48,37 @@ export async function waitForStatus(url: string, status: number, timeoutMs = 20_
     if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
     await new Promise((done) => setTimeout(done, 50));
   }
+}
+
+/** `/proc/<pid>/stat` as [state, parent pid]; undefined once the process is gone. Linux only. */
+function procStat(pid: number): [string, number] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (command) state ppid …": the command may hold spaces and parentheses.
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [state!, Number(ppid)];
+}
+
+/** The processes whose parent is `pid`, with their command lines. */
+export function childProcesses(pid: number): { pid: number; command: string }[] {
+  const children: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || procStat(Number(entry))?.[1] !== pid) continue;
+    try {
+      children.push({ pid: Number(entry), command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+/** Whether a process still runs: a zombie has exited (only its status waits to be collected). */
+export function isRunning(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }

@@ -1,4 +1,14 @@
-import { AbstractChat, type ChatInit, type ChatState, type ChatStatus, DefaultChatTransport, type UIMessage, type UIMessageChunk, uiMessageChunkSchema } from './ai-sdk.js';
+import {
+  AbstractChat,
+  type ChatInit,
+  type ChatState,
+  type ChatStatus,
+  DefaultChatTransport,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
+  type UIMessage,
+  type UIMessageChunk,
+  uiMessageChunkSchema,
+} from './ai-sdk.js';
 import { assertDocumentedFetch } from './openapi-validator.js';
 
 /** The in-memory state React's `useChat` keeps (its Chat class is AbstractChat over React state). */
@@ -125,6 +135,11 @@ export class RecordingFetch {
     });
     return new Response(body, { status: response.status, headers: response.headers });
   };
+}
+
+/** A useChat that sends the approval responses by itself once every request of the reply is answered. */
+export function approvingChat(id: string, transport: DefaultChatTransport<UIMessage>): TestChat {
+  return new TestChat({ id, transport, sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses });
 }
 
 export function chatTransport(baseUrl: string, token: string, recorder: RecordingFetch): DefaultChatTransport<UIMessage> {

@@ -1,7 +1,7 @@
 import type { LanguageModelV3FunctionTool, LanguageModelV3Prompt, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BuiltinModel, HELP_TEXT, lastUserText, MAX_REQUEST_LENGTH, NO_LLM_TEXT, recognise } from './builtin.model.js';
+import { BuiltinModel, HELP_TEXT, lastUserText, MAX_REQUEST_LENGTH, NO_LLM_TEXT, recognise, toolNotAllowedText } from './builtin.model.js';
 
 // A fixed seed: the same cases on every run, so a failure in CI reproduces anywhere.
 fc.configureGlobal({ seed: 20_261_201 });
@@ -34,8 +34,8 @@ const TOOLS: LanguageModelV3FunctionTool[] = ['calculator', 'get_current_time', 
 }));
 
 /** What the model streams back for one user turn. */
-async function answer(text: string): Promise<{ toolCalls: { toolName: string; input: unknown }[]; text: string }> {
-  const { stream } = await new BuiltinModel().doStream({ prompt: userTurn(text), tools: TOOLS });
+async function answer(text: string, tools: LanguageModelV3FunctionTool[] | null = TOOLS): Promise<{ toolCalls: { toolName: string; input: unknown }[]; text: string }> {
+  const { stream } = await new BuiltinModel().doStream({ prompt: userTurn(text), ...(tools && { tools }) });
   const parts: LanguageModelV3StreamPart[] = [];
   for await (const part of stream) parts.push(part);
   return {
@@ -165,6 +165,32 @@ describe('the crafted message that once blocked the event loop', () => {
     expect(text.length).toBeLessThanOrEqual(MESSAGE_MAX_LENGTH);
     expect(decisionTime(text)).toBeLessThan(BUDGET_MS);
     expect((await answer(text)).text).toBe(NO_LLM_TEXT);
+  });
+});
+
+describe('in a conversation that limits its tools', () => {
+  const only = (...names: string[]) => TOOLS.filter((tool) => names.includes(tool.name));
+
+  it('calls a tool it is offered', async () => {
+    expect(await answer('/calc 6 * 7', only('calculator'))).toEqual({ toolCalls: [{ toolName: 'calculator', input: { expression: '6 * 7' } }], text: '' });
+  });
+
+  it.each([
+    ['/time Europe/Paris', 'get_current_time'],
+    ['/search budget', 'search_history'],
+    ['summarize', 'summarize_conversation'],
+  ])('says so instead of calling a tool it was not offered: %s', async (command, tool) => {
+    expect(await answer(command, only('calculator'))).toEqual({ toolCalls: [], text: toolNotAllowedText(tool) });
+  });
+
+  it('says so when it is offered no tools at all', async () => {
+    expect(await answer('/calc 1 + 1', null)).toEqual({ toolCalls: [], text: toolNotAllowedText('calculator') });
+    expect(toolNotAllowedText('calculator')).toMatch(/^The calculator tool is not enabled in this conversation/);
+  });
+
+  it('still answers what needs no tool', async () => {
+    expect(await answer('/help', [])).toEqual({ toolCalls: [], text: HELP_TEXT });
+    expect(await answer('tell me a story', [])).toEqual({ toolCalls: [], text: NO_LLM_TEXT });
   });
 });
 

@@ -110,6 +110,14 @@ export function recognise(raw: string): Intent {
   return { text: NO_LLM_TEXT };
 }
 
+/** Said instead of calling a tool the conversation does not let the agent use (the agent calls only what it is offered). */
+export function toolNotAllowedText(name: string): string {
+  return (
+    `The ${name} tool is not enabled in this conversation, so I can't do that here. ` +
+    "The conversation's owner can allow it in the agent settings (agent.tools)."
+  );
+}
+
 type ToolOutput = { type: string; value?: unknown; reason?: string };
 
 /** Words the builtin agent says about a tool's result. */
@@ -195,6 +203,27 @@ function promptTokens(prompt: LanguageModelV3Prompt): number {
   );
 }
 
+/** Tool results put in words; otherwise the tool call the user asked for, if this conversation offers it, or what to say instead. */
+function reply(prompt: LanguageModelV3Prompt, offered: NonNullable<LanguageModelV3CallOptions['tools']>): { text: string; parts: LanguageModelV3StreamPart[] } {
+  const last = prompt.at(-1);
+  if (last?.role === 'tool') {
+    const calls = new Map<string, Record<string, unknown>>();
+    for (const message of prompt) {
+      if (message.role !== 'assistant') continue;
+      for (const part of message.content) if (part.type === 'tool-call') calls.set(part.toolCallId, (part.input ?? {}) as Record<string, unknown>);
+    }
+    const text = last.content
+      .flatMap((part) => (part.type === 'tool-result' ? [describeResult(part.toolName, calls.get(part.toolCallId) ?? {}, part.output as ToolOutput)] : []))
+      .join('\n\n');
+    return { text, parts: [] };
+  }
+  const intent = recognise(lastUserText(prompt));
+  if (!intent.tool) return { text: (intent.text === NO_LLM_TEXT && describeAttachments(prompt)) || (intent.text ?? NO_LLM_TEXT), parts: [] };
+  const { name, input } = intent.tool;
+  if (!offered.some((candidate) => candidate.name === name)) return { text: toolNotAllowedText(name), parts: [] };
+  return { text: '', parts: [{ type: 'tool-call', toolCallId: `call_${randomUUID()}`, toolName: name, input: JSON.stringify(input) }] };
+}
+
 /**
  * The offline agent, as a language model: it never pretends to understand free text. It maps
  * commands and recognisable requests to tool calls, and tool results to plain answers, so its
@@ -213,26 +242,7 @@ export class BuiltinModel implements LanguageModelV3 {
 
   async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
     const { prompt } = options;
-    const last = prompt.at(-1);
-    const parts: LanguageModelV3StreamPart[] = [];
-    let text = '';
-    if (last?.role === 'tool') {
-      const calls = new Map<string, Record<string, unknown>>();
-      for (const message of prompt) {
-        if (message.role !== 'assistant') continue;
-        for (const part of message.content) if (part.type === 'tool-call') calls.set(part.toolCallId, (part.input ?? {}) as Record<string, unknown>);
-      }
-      text = last.content
-        .flatMap((part) => (part.type === 'tool-result' ? [describeResult(part.toolName, calls.get(part.toolCallId) ?? {}, part.output as ToolOutput)] : []))
-        .join('\n\n');
-    } else {
-      const intent = recognise(lastUserText(prompt));
-      if (intent.tool && options.tools?.some((candidate) => candidate.name === intent.tool!.name)) {
-        parts.push({ type: 'tool-call', toolCallId: `call_${randomUUID()}`, toolName: intent.tool.name, input: JSON.stringify(intent.tool.input) });
-      } else {
-        text = (intent.text === NO_LLM_TEXT && describeAttachments(prompt)) || (intent.text ?? NO_LLM_TEXT);
-      }
-    }
+    const { text, parts } = reply(prompt, options.tools ?? []);
     const usage = {
       inputTokens: { total: promptTokens(prompt), noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
       outputTokens: { total: tokensOf(text || (parts.length ? JSON.stringify(parts) : '')), text: undefined, reasoning: undefined },

@@ -4,7 +4,8 @@ import { asSchema } from 'ai';
 import type { z } from 'zod';
 import { ConversationsRepository } from '../../conversations/conversations.repository.js';
 import { DocumentSearchService } from '../../documents/document-search.service.js';
-import { EXTERNAL_TOOL_SOURCES, type ExternalTool, type ExternalToolSource } from '../../common/tools/external-tool.js';
+import { type ApprovalPolicy, EXTERNAL_TOOL_SOURCES, type ExternalTool, type ExternalToolSource } from '../../common/tools/external-tool.js';
+import { isToolSelected, type ToolSelection } from '../../common/tools/tool-selection.js';
 import { MessagesRepository } from '../../messages/messages.repository.js';
 import type { BoundTool } from '../agent-steps.js';
 import { ContextService } from '../context.service.js';
@@ -47,6 +48,20 @@ async function executeWithin(name: string, run: (signal: AbortSignal) => Promise
   }
 }
 
+export const TOOL_SOURCES = ['builtin', 'mcp', 'workflow'] as const;
+export type ToolSource = (typeof TOOL_SOURCES)[number];
+
+/** A tool as the server offers it right now, for people choosing which ones a conversation may use. */
+export interface ToolDescription {
+  name: string;
+  description: string;
+  source: ToolSource;
+  /** The MCP server that serves it. */
+  server?: string;
+  approval: ApprovalPolicy;
+  inputSchema: JSONSchema7;
+}
+
 /**
  * The tools every provider (the builtin agent included) may call: the built-in ones and those of
  * the connected MCP servers. Arguments are validated against each tool's schema before it runs;
@@ -55,7 +70,6 @@ async function executeWithin(name: string, run: (signal: AbortSignal) => Promise
 @Injectable()
 export class ToolRegistry {
   private readonly tools: AgentTool<never>[];
-  /** Each tool's JSON Schema as the AI SDK derives it from zod, made once. */
   private schemas: Promise<JSONSchema7[]> | undefined;
 
   constructor(
@@ -68,21 +82,65 @@ export class ToolRegistry {
     this.tools = builtinTools({ messages, conversations, context, documents });
   }
 
-  /** The tools bound to one run's context, each under a time limit. */
-  async bind(context: ToolContext, timeoutMs: number): Promise<BoundTool[]> {
-    this.schemas ??= Promise.all(this.tools.map((definition) => asSchema(definition.schema as z.ZodType<unknown>).jsonSchema));
-    const schemas = await this.schemas;
-    const builtins = this.tools.map((definition, index) => ({
-      name: definition.name,
-      description: definition.description,
-      inputSchema: schemas[index]!,
-      approval: 'never' as const,
-      parse: (input: unknown) => parseInput(definition, input),
-      execute: (input: unknown, signal: AbortSignal) =>
-        executeWithin(definition.name, (own) => definition.execute(input as never, context, own), signal, timeoutMs),
-    }));
-    const external = this.sources.flatMap((source) => source.tools()).map((tool) => this.bindExternal(tool, context, timeoutMs));
+  /**
+   * The tools bound to one run's context, each under a time limit: only those the conversation's
+   * selection allows (built-in ones included), so the model is never offered another.
+   */
+  async bind(context: ToolContext, timeoutMs: number, selection: ToolSelection = null): Promise<BoundTool[]> {
+    const schemas = await this.builtinSchemas();
+    const builtins = this.tools.flatMap((definition, index): BoundTool[] => {
+      if (!isToolSelected(definition.name, selection)) return [];
+      return [
+        {
+          name: definition.name,
+          description: definition.description,
+          inputSchema: schemas[index]!,
+          approval: 'never',
+          parse: (input: unknown) => parseInput(definition, input),
+          execute: (input: unknown, signal: AbortSignal) =>
+            executeWithin(definition.name, (own) => definition.execute(input as never, context, own), signal, timeoutMs),
+        },
+      ];
+    });
+    const external = this.externalTools()
+      .filter((tool) => isToolSelected(tool.name, selection))
+      .map((tool) => this.bindExternal(tool, context, timeoutMs));
     return [...builtins, ...external];
+  }
+
+  /** Every tool offered right now, built-in ones first, in the order the model is offered them. */
+  async describe(): Promise<ToolDescription[]> {
+    const schemas = await this.builtinSchemas();
+    const builtins = this.tools.map(
+      (definition, index): ToolDescription => ({
+        name: definition.name,
+        description: definition.description,
+        source: 'builtin',
+        approval: 'never',
+        inputSchema: schemas[index]!,
+      }),
+    );
+    const external = this.externalTools().map(
+      ({ name, description, origin, approval, inputSchema }): ToolDescription => ({
+        name,
+        description,
+        source: origin.kind,
+        ...(origin.kind === 'mcp' && { server: origin.name }),
+        approval,
+        inputSchema,
+      }),
+    );
+    return [...builtins, ...external];
+  }
+
+  /** Each built-in tool's JSON Schema as the AI SDK derives it from zod, made once. */
+  private builtinSchemas(): Promise<JSONSchema7[]> {
+    this.schemas ??= Promise.all(this.tools.map((definition) => asSchema(definition.schema as z.ZodType<unknown>).jsonSchema));
+    return this.schemas;
+  }
+
+  private externalTools(): ExternalTool[] {
+    return this.sources.flatMap((source) => source.tools());
   }
 
   /** An MCP or workflow tool as the model sees it; the remote side is given the same time limit. */

@@ -33,12 +33,19 @@ export class ErrorResponseDto {
   @ApiPropertyOptional({
     description:
       'VALIDATION: messages per field (`{"email": ["email must be an email"]}`); RATE_LIMITED: `retryAfterSeconds`; ' +
-      'SESSION_REVOKED: the `reason` the session ended; STORAGE_QUOTA_EXCEEDED: the `scope`, its `quota` and what is `used`',
+      'SESSION_REVOKED: the `reason` the session ended; STORAGE_QUOTA_EXCEEDED: the `scope`, its `quota` and what is `used`; ' +
+      'APPROVAL_DECIDED: the `approvalStatus` and who `decidedBy`',
     example: { email: ['email must be an email'] },
     type: 'object',
     properties: {
       retryAfterSeconds: { type: 'integer', description: 'RATE_LIMITED: seconds to wait (as the Retry-After header)' },
-      reason: { type: 'string', description: 'SESSION_REVOKED: why the session ended' },
+      // A body field named `reason` (a denial's) has its validation messages under the same key.
+      reason: {
+        oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        description: 'SESSION_REVOKED: why the session ended (VALIDATION: the messages of a `reason` field)',
+      },
+      approvalStatus: { type: 'string', enum: ['approved', 'denied', 'expired'], description: 'APPROVAL_DECIDED: how the call was decided' },
+      decidedBy: { type: 'string', format: 'uuid', nullable: true, description: 'APPROVAL_DECIDED: who decided it (null: it expired or its account is gone)' },
       scope: { type: 'string', enum: ['user', 'conversation'], description: "STORAGE_QUOTA_EXCEEDED: the quota that is full, the uploader's or the conversation's" },
       quota: storageUsage('STORAGE_QUOTA_EXCEEDED: the quota, in bytes and in documents'),
       used: storageUsage('STORAGE_QUOTA_EXCEEDED: what is used, without the refused upload'),

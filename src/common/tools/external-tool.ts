@@ -7,6 +7,12 @@ import type { JSONSchema7 } from '@ai-sdk/provider';
 export const APPROVAL_POLICIES = ['always', 'never'] as const;
 export type ApprovalPolicy = (typeof APPROVAL_POLICIES)[number];
 
+/**
+ * The most of an external tool's result (text, or JSON serialised) that is recorded and given to
+ * the model: the answer is stored with the reply and sent to every participant.
+ */
+export const MAX_RESULT_CHARS = 32_768;
+
 /** Where a tool comes from besides the built-in ones; recorded with every call (audit trail). */
 export interface ToolOrigin {
   kind: 'mcp' | 'workflow';

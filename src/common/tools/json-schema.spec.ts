@@ -1,11 +1,11 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CompiledSchema, compileInputSchema, MAX_PATTERN_LENGTH } from './json-schema.js';
+import { type CompiledSchema, compileRemoteInputSchema, MAX_PATTERN_LENGTH } from './json-schema.js';
 
-const compile = async (schema: unknown) => compileInputSchema(schema);
+const compile = async (schema: unknown) => compileRemoteInputSchema(schema);
 const withPattern = (pattern: string) => ({ type: 'object', properties: { name: { type: 'string', pattern } } });
 
-describe('compileInputSchema', () => {
+describe('compileRemoteInputSchema', () => {
   it('refuses a pattern with catastrophic backtracking before any input is checked against it', async () => {
     await expect(compile(withPattern('^(a+)+$'))).rejects.toThrow('pattern "^(a+)+$" is refused');
     await expect(compile(withPattern('^(a|a)*$'))).rejects.toThrow(/is refused/);

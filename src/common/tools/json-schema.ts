@@ -61,8 +61,8 @@ function patternRecorder(): { engine: RegExpEngine; patterns: Map<string, string
  * A fresh instance per schema: an instance keeps every schema it compiled, and tools are listed
  * again on each reconnection; two servers may also reuse the same $id.
  */
-function validatorFor(schema: Record<string, unknown>, regExp: RegExpEngine): Ajv {
-  const settings = { ...options, code: { regExp } };
+function validatorFor(schema: Record<string, unknown>, regExp: RegExpEngine | undefined): Ajv {
+  const settings = regExp ? { ...options, code: { regExp } } : options;
   const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
   if (dialect.includes('2020-12')) return new Ajv2020(settings);
   if (dialect.includes('2019-09')) return new Ajv2019(settings);
@@ -77,6 +77,27 @@ async function checkPatterns(patterns: ReadonlyMap<string, string>, signal?: Abo
   }
 }
 
+/** Lists what does not match, or returns undefined when the value matches. */
+export type SchemaCheck = (value: unknown) => string | undefined;
+
+function compileWith(schema: Record<string, unknown>, regExp?: RegExpEngine): SchemaCheck {
+  if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) throw new Error(`the schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
+  const { $schema: _dialect, ...rest } = schema;
+  const validate: ValidateFunction = validatorFor(schema, regExp).compile(rest);
+  return (value) => {
+    if (validate(value)) return undefined;
+    return (validate.errors ?? []).map((error) => `${error.instancePath || 'input'}: ${error.message ?? 'is invalid'}`).join('; ');
+  };
+}
+
+/**
+ * Compiles a JSON Schema from the configuration (a workflow's input or answer); throws when it is
+ * too large or not compilable. Its patterns are the operator's, like the code's own: not analysed.
+ */
+export function compileJsonSchema(schema: Record<string, unknown>): SchemaCheck {
+  return compileWith(schema);
+}
+
 export interface CompiledSchema {
   /** The schema offered to the model: always an object schema, without the dialect marker. */
   jsonSchema: JSONSchema7;
@@ -84,27 +105,41 @@ export interface CompiledSchema {
   check(toolName: string, input: unknown): void;
 }
 
-/**
- * Compiles a tool's input schema (an MCP tool's, a workflow's); rejects when it is too large, not an
- * object schema, not compilable, or uses a pattern that could stall the process (see patternRefusal).
- */
-export async function compileInputSchema(schema: unknown, signal?: AbortSignal): Promise<CompiledSchema> {
+function objectSchema(schema: unknown): Record<string, unknown> {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error('the input schema is not an object');
   const record = schema as Record<string, unknown>;
   if (record.type !== 'object') throw new Error('the input schema does not describe an object');
   if (JSON.stringify(record).length > MAX_SCHEMA_BYTES) throw new Error(`the input schema is larger than ${MAX_SCHEMA_BYTES} bytes`);
-  const recorder = patternRecorder();
+  return record;
+}
+
+function inputSchema(record: Record<string, unknown>, issues: SchemaCheck): CompiledSchema {
   const { $schema: _dialect, ...offered } = record;
-  const validate: ValidateFunction = validatorFor(record, recorder.engine).compile(offered);
-  recorder.seal();
-  // Compiling builds the regular expressions but runs none: the validator is used only once all are found safe.
-  await checkPatterns(recorder.patterns, signal);
   return {
     jsonSchema: offered as JSONSchema7,
     check(toolName, input) {
-      if (validate(input)) return;
-      const issues = (validate.errors ?? []).map((error) => `${error.instancePath || 'input'}: ${error.message ?? 'is invalid'}`).join('; ');
-      throw new Error(`Invalid arguments for ${toolName}: ${issues}`);
+      const found = issues(input);
+      if (found !== undefined) throw new Error(`Invalid arguments for ${toolName}: ${found}`);
     },
   };
+}
+
+/** Compiles a configured tool's input schema (a workflow's); throws when it is too large, not an object schema or not compilable. */
+export function compileInputSchema(schema: unknown): CompiledSchema {
+  const record = objectSchema(schema);
+  return inputSchema(record, compileJsonSchema(record));
+}
+
+/**
+ * Compiles the input schema of a tool another system describes (an MCP server's); rejects, besides,
+ * when it uses a pattern that could stall the process (see patternRefusal).
+ */
+export async function compileRemoteInputSchema(schema: unknown, signal?: AbortSignal): Promise<CompiledSchema> {
+  const record = objectSchema(schema);
+  const recorder = patternRecorder();
+  const issues = compileWith(record, recorder.engine);
+  recorder.seal();
+  // Compiling builds the regular expressions but runs none: the validator is used only once all are found safe.
+  await checkPatterns(recorder.patterns, signal);
+  return inputSchema(record, issues);
 }

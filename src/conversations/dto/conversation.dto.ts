@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayUnique,
   IsArray,
   IsBoolean,
   IsIn,
@@ -9,6 +10,8 @@ import {
   IsOptional,
   IsString,
   IsUUID,
+  Length,
+  Matches,
   Max,
   MaxLength,
   Min,
@@ -16,6 +19,7 @@ import {
 } from 'class-validator';
 import { Omittable } from '../../common/decorators/omittable.decorator.js';
 import { trimmed } from '../../common/dto/transforms.js';
+import { MAX_TOOL_SELECTION_ENTRIES, MAX_TOOL_SELECTION_ENTRY_LENGTH, TOOL_SELECTION_ENTRY } from '../../common/tools/tool-selection.js';
 import { BooleanQuery, MAX_SEQ, PageCursor, PageLimit } from '../../common/pagination/query-params.js';
 import { AGENT_PROVIDERS, type AgentProviderName } from '../../config/agent.config.js';
 import { AGENT_MODES, type AgentMode } from '../conversation.entity.js';
@@ -25,6 +29,10 @@ import { PARTICIPANT_ROLES, type ParticipantRole } from '../participant.entity.j
 const TITLE_MAX = 200;
 const SYSTEM_PROMPT_MAX = 8000;
 const MAX_INITIAL_PARTICIPANTS = 100;
+const TOOLS_DESCRIPTION =
+  'The tools the agent may use here: null for every tool the server offers (GET /api/v1/agent/tools lists them), ' +
+  'or a list of exact tool names (`calculator`, `docs__search`) and whole sources as `<prefix>__*` (`github__*`, `workflow__*`); ' +
+  '[] for none. Names the server does not offer right now are accepted (their server may be offline) and simply match nothing until it is back.';
 
 // Examples are what Swagger UI prefills for "Try it out": each one must be accepted as is.
 export class AgentSettingsDto {
@@ -54,6 +62,24 @@ export class AgentSettingsDto {
   @IsString()
   @MaxLength(SYSTEM_PROMPT_MAX)
   systemPrompt?: string | null;
+
+  @ApiPropertyOptional({
+    type: [String],
+    nullable: true,
+    maxItems: MAX_TOOL_SELECTION_ENTRIES,
+    uniqueItems: true,
+    example: null,
+    description: TOOLS_DESCRIPTION,
+    items: { type: 'string', minLength: 1, maxLength: MAX_TOOL_SELECTION_ENTRY_LENGTH, pattern: TOOL_SELECTION_ENTRY.source },
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_TOOL_SELECTION_ENTRIES)
+  @ArrayUnique({ message: 'tools must not list a tool twice' })
+  @IsString({ each: true })
+  @Length(1, MAX_TOOL_SELECTION_ENTRY_LENGTH, { each: true })
+  @Matches(TOOL_SELECTION_ENTRY, { each: true, message: 'each entry of tools must be a tool name (letters, digits, _ and -) or a source as <prefix>__*' })
+  tools?: string[] | null;
 }
 
 export class CreateConversationDto {
@@ -163,6 +189,9 @@ export class AgentSettingsViewDto {
 
   @ApiProperty({ type: String, nullable: true })
   systemPrompt!: string | null;
+
+  @ApiProperty({ type: [String], nullable: true, description: 'null: every tool the server offers; otherwise only the tools these names and `<prefix>__*` entries match' })
+  tools!: string[] | null;
 }
 
 export class ConversationDto {
