@@ -22,6 +22,17 @@ function isLiteralText(node: Node | undefined): node is StringLiteral | NoSubsti
   return node !== undefined && (isStringLiteral(node) || isNoSubstitutionTemplateLiteral(node));
 }
 
+/**
+ * A pattern built at run time passes only when the line above says it is analysed (with recheck)
+ * before it is used: the schemas of external tools carry such patterns.
+ */
+const RUN_TIME_MARK = 'regex-safety: analysed before use';
+
+function analysedAtRunTime(file: SourceFile, node: Node): boolean {
+  const lines = file.text.slice(0, node.getStart(file)).split('\n');
+  return (lines.at(-2) ?? '').includes(RUN_TIME_MARK);
+}
+
 /** Regex literals and `RegExp(...)` / `new RegExp(...)` calls, found by the TypeScript parser. */
 function patternsIn(file: SourceFile): FoundPattern[] {
   const found: FoundPattern[] = [];
@@ -33,7 +44,8 @@ function patternsIn(file: SourceFile): FoundPattern[] {
     } else if ((isNewExpression(node) || isCallExpression(node)) && isIdentifier(node.expression) && node.expression.text === 'RegExp') {
       const [source, flags] = node.arguments ?? [];
       const literal = isLiteralText(source) && (flags === undefined || isLiteralText(flags));
-      found.push({ location: locate(node), regex: literal ? { source: source.text, flags: flags?.text ?? '' } : null });
+      if (literal) found.push({ location: locate(node), regex: { source: source.text, flags: flags?.text ?? '' } });
+      else if (!analysedAtRunTime(file, node)) found.push({ location: locate(node), regex: null });
     }
     node.forEachChild(visit);
   };

@@ -67,6 +67,8 @@ export interface LimitSettings {
   documentMaxTextChars: number;
   /** Chunks indexed per document; the rest of its text is not (the document says so). */
   documentMaxChunks: number;
+  /** MCP tools offered to the model in all (providers refuse more than 128 tools, built-ins included). */
+  mcpMaxTools: number;
 }
 
 export function parseLimitSettings(env: Env): LimitSettings {
@@ -106,5 +108,6 @@ export function parseLimitSettings(env: Env): LimitSettings {
     documentExtractionMemoryMb: readInt(env, 'DOCUMENT_EXTRACTION_MEMORY_MB', 512, { min: 64, max: 65_536 }),
     documentMaxTextChars: readInt(env, 'DOCUMENT_MAX_TEXT_CHARS', 2_000_000, { min: 1000, max: 100_000_000 }),
     documentMaxChunks: readInt(env, 'DOCUMENT_MAX_CHUNKS', 5000, { min: 1, max: 10_000_000 }),
+    mcpMaxTools: readInt(env, 'MCP_MAX_TOOLS', 96, { min: 0, max: 128 }),
   };
 }

@@ -34,7 +34,10 @@ export class HealthController {
   @ApiOperation({
     operationId: 'checkReadiness',
     summary: 'Readiness: the database (and Redis, when configured) answer and no shutdown is under way',
-    description: 'In the @nestjs/terminus format. Load balancers route here only while it answers 200. Not under /api/v1.',
+    description:
+      'In the @nestjs/terminus format. Load balancers route here only while it answers 200. Not under /api/v1. ' +
+      'MCP servers, when configured, only degrade it: `details.mcp.servers` shows each one\'s state, transport, tools, ' +
+      'failures in a row and nextAttemptAt, never its errors (they go to the log).',
   })
   @ApiServiceUnavailableResponse({ description: 'Not ready; the body says which check failed' })
   ready() {

@@ -5,30 +5,32 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpServerSettings, McpSettings } from '../config/mcp.config.js';
-import { compileInputSchema } from '../common/tools/json-schema.js';
+import { compileRemoteInputSchema } from '../common/tools/json-schema.js';
 import { type McpTool, type McpToolOutput, toolOutput } from './mcp-tool.js';
-import { mcpToolName } from './tool-names.js';
 
 /** Tools taken from one server; a server offering more is cut here (they would all go to the model). */
 export const MAX_TOOLS_PER_SERVER = 128;
 const MAX_LIST_PAGES = 16;
 const MAX_DESCRIPTION = 2048;
 const MAX_ERROR_LENGTH = 300;
+/** How long a killed server process is waited for. */
+const EXIT_WAIT_MS = 5000;
 
 export type McpServerState = 'connecting' | 'ready' | 'failed' | 'closed';
 
+/** What readiness shows of a server: no error text, which may carry remote answers or local paths. */
 export interface McpServerStatus {
   state: McpServerState;
   transport: 'stdio' | 'http';
   tools: number;
   /** Failed attempts in a row. */
   failures: number;
-  lastError?: string;
   nextAttemptAt?: string;
 }
 
+/** An error for the log: on one line, cut to MAX_ERROR_LENGTH. */
 function message(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = (error instanceof Error ? error.message : String(error)).replace(/\p{Cc}+/gu, ' ');
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }
 
@@ -39,16 +41,77 @@ function createTransport(server: McpServerSettings): Transport {
   return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } });
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One client and its transport, from the start of a connection attempt until stopped. */
+class Session {
+  readonly client = new Client({ name: 'agent-chat', version: '1.0.0' }, { capabilities: {} });
+  /** Aborts the attempt's requests (connect, list) when the connection is closed meanwhile. */
+  readonly controller = new AbortController();
+  /** Settles once the transport closed: for stdio, once the process exited and was reaped. */
+  private readonly closed: Promise<void>;
+  private stopped: Promise<void> | undefined;
+  /** The server process, noted once started: the transport forgets it as soon as it starts closing. */
+  private pid: number | null = null;
+
+  constructor(readonly transport: Transport) {
+    // Transports are not EventTargets; Protocol.connect chains this handler, set before connecting.
+    // oxlint-disable-next-line unicorn/prefer-add-event-listener
+    this.closed = new Promise((resolve) => (transport.onclose = resolve));
+  }
+
+  /**
+   * Closes the client (stdio: stdin closed, then SIGTERM, then SIGKILL, each after a wait) and
+   * makes sure the process is gone: when the SDK is already closing the transport (a failed
+   * initialisation closes it on its own), a second close returns at once, and a server that
+   * ignores both stdin and SIGTERM would outlive it.
+   */
+  /** Connects; the process (stdio) is spawned synchronously by the transport's start(). */
+  async connect(signal: AbortSignal, timeout: number): Promise<void> {
+    const connecting = this.client.connect(this.transport, { signal, timeout });
+    if (this.transport instanceof StdioClientTransport) this.pid = this.transport.pid;
+    await connecting;
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.controller.abort(new Error('the connection is closing'));
+      const pid = this.pid ?? (this.transport instanceof StdioClientTransport ? this.transport.pid : null);
+      await this.client.close().catch(() => undefined);
+      if (pid === null || !isRunning(pid)) return;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.closed, new Promise((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS)))]);
+      clearTimeout(timer);
+    })();
+    return this.stopped;
+  }
+}
+
 /**
  * One configured MCP server: connects, lists its tools, and when the connection fails or the
  * process exits, tries again after an exponentially growing wait (with jitter) until closed.
+ * Every process it starts is stopped: after a failed attempt (before the retry), when the
+ * connection is lost, and on close, also while an attempt is still under way.
  */
 export class McpConnection {
-  private client: Client | undefined;
+  private session: Session | undefined;
+  private pending: Session | undefined;
+  private readonly stopping = new Set<Promise<void>>();
   private toolList: McpTool[] = [];
   private state: McpServerState = 'connecting';
   private failures = 0;
-  private lastError: string | undefined;
   private nextAttemptAt: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -69,7 +132,6 @@ export class McpConnection {
       transport: this.server.transport,
       tools: this.toolList.length,
       failures: this.failures,
-      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       ...(this.nextAttemptAt === undefined ? {} : { nextAttemptAt: new Date(this.nextAttemptAt).toISOString() }),
     };
   }
@@ -83,14 +145,15 @@ export class McpConnection {
     this.state = 'closed';
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
-    const client = this.client;
-    this.client = undefined;
     this.toolList = [];
-    await client?.close().catch(() => undefined);
+    for (const session of [this.pending, this.session]) if (session) this.stop(session);
+    this.pending = undefined;
+    this.session = undefined;
+    await Promise.all(this.stopping);
   }
 
   async call(remoteName: string, input: unknown, signal: AbortSignal, timeoutMs: number): Promise<McpToolOutput> {
-    const client = this.client;
+    const client = this.session?.client;
     if (!client || this.state !== 'ready') throw new Error(`The MCP server ${this.server.name} is not connected`);
     const result = await client.callTool({ name: remoteName, arguments: input as Record<string, unknown> }, undefined, { signal, timeout: timeoutMs });
     return toolOutput(result as Parameters<typeof toolOutput>[0]);
@@ -100,29 +163,42 @@ export class McpConnection {
     if (this.state === 'closed') return;
     this.state = 'connecting';
     this.nextAttemptAt = undefined;
-    const client = new Client({ name: 'agent-chat', version: '1.0.0' }, { capabilities: {} });
-    const transport = createTransport(this.server);
+    const session = new Session(createTransport(this.server));
+    this.pending = session;
     try {
-      this.drainStderr(transport);
-      const timeout = AbortSignal.timeout(this.settings.connectTimeoutMs);
-      await client.connect(transport, { signal: timeout, timeout: this.settings.connectTimeoutMs });
-      const tools = await this.listTools(client, timeout);
-      if ((this.state as McpServerState) === 'closed') return void (await client.close());
-      // The SDK's Client is not an EventTarget: onclose is its only close hook.
-      // oxlint-disable-next-line unicorn/prefer-add-event-listener
-      client.onclose = () => this.lost(client, new Error('the connection closed'));
-      this.client = client;
-      this.toolList = tools;
-      this.state = 'ready';
-      this.failures = 0;
-      this.lastError = undefined;
-      this.pingTimer = setInterval(() => void this.ping(client), this.settings.pingIntervalMs);
-      this.pingTimer.unref();
-      this.logger.log(`MCP server ${this.server.name} connected with ${tools.length} tools`);
+      this.drainStderr(session.transport);
+      const signal = AbortSignal.any([session.controller.signal, AbortSignal.timeout(this.settings.connectTimeoutMs)]);
+      await session.connect(signal, this.settings.connectTimeoutMs);
+      const tools = await this.listTools(session.client, signal);
+      if ((this.state as McpServerState) === 'closed') return;
+      this.ready(session, tools);
     } catch (error) {
-      await client.close().catch(() => undefined);
+      // The process is stopped before a retry can start another one.
+      await this.stop(session);
       this.fail(error);
+    } finally {
+      if (this.pending === session) this.pending = undefined;
     }
+  }
+
+  private ready(session: Session, tools: McpTool[]): void {
+    // The SDK's Client is not an EventTarget: onclose is its only close hook.
+    // oxlint-disable-next-line unicorn/prefer-add-event-listener
+    session.client.onclose = () => this.lost(session, new Error('the connection closed'));
+    this.session = session;
+    this.toolList = tools;
+    this.state = 'ready';
+    this.failures = 0;
+    this.pingTimer = setInterval(() => void this.ping(session), this.settings.pingIntervalMs);
+    this.pingTimer.unref();
+    this.logger.log(`MCP server ${this.server.name} connected with ${tools.length} tools`);
+  }
+
+  private stop(session: Session): Promise<void> {
+    const stopped = session.stop();
+    this.stopping.add(stopped);
+    void stopped.finally(() => this.stopping.delete(stopped));
+    return stopped;
   }
 
   /** The server's stderr is read (a full pipe would block it) and logged at debug level. */
@@ -131,32 +207,35 @@ export class McpConnection {
     stderr?.on('data', (chunk: Buffer) => this.logger.debug(`${this.server.name}: ${message(chunk.toString('utf8').trimEnd())}`));
   }
 
-  private async ping(client: Client): Promise<void> {
+  private async ping(session: Session): Promise<void> {
     try {
-      await client.ping({ timeout: this.settings.connectTimeoutMs });
+      await session.client.ping({ timeout: this.settings.connectTimeoutMs });
     } catch (error) {
-      this.lost(client, error instanceof Error ? error : new Error(String(error)));
-      await client.close().catch(() => undefined);
+      this.lost(session, error);
     }
   }
 
-  private lost(client: Client, error: Error): void {
-    if (this.client !== client || this.state === 'closed') return;
+  private lost(session: Session, error: unknown): void {
+    if (this.session !== session || this.state === 'closed') return;
     clearInterval(this.pingTimer);
-    this.client = undefined;
+    this.session = undefined;
     this.toolList = [];
-    this.fail(error);
+    this.state = 'failed';
+    void this.stop(session).then(() => this.fail(error));
   }
 
+  /** Schedules the next attempt. The error is logged, never shown: it may quote the server's answer. */
   private fail(error: unknown): void {
     if (this.state === 'closed') return;
     this.state = 'failed';
     this.failures += 1;
-    this.lastError = message(error);
     const exponential = this.settings.retryBaseMs * 2 ** Math.min(this.failures - 1, 30);
     const delay = Math.min(this.settings.retryMaxMs, exponential) * (0.8 + Math.random() * 0.4);
     this.nextAttemptAt = Date.now() + delay;
-    this.logger.warn(`MCP server ${this.server.name} failed (${this.lastError}); retrying in ${Math.round(delay)} ms`);
+    // Warned once when the server stops working; the attempts after it only at debug level.
+    const log = `MCP server ${this.server.name} failed (${message(error)}); retrying in ${Math.round(delay)} ms`;
+    if (this.failures === 1) this.logger.warn(log);
+    else this.logger.debug(`${log} (${this.failures} failures in a row)`);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();
   }
@@ -170,22 +249,24 @@ export class McpConnection {
       cursor = result.nextCursor;
       if (!cursor) break;
     }
-    return this.describeTools(listed.slice(0, MAX_TOOLS_PER_SERVER));
+    return this.describeTools(listed.slice(0, MAX_TOOLS_PER_SERVER), signal);
   }
 
   /** The tools the model may call; a tool whose schema cannot be used is left out, with a warning. */
-  private describeTools(listed: Tool[]): McpTool[] {
-    const taken = new Set<string>();
+  private async describeTools(listed: Tool[], signal: AbortSignal): Promise<McpTool[]> {
     const tools: McpTool[] = [];
+    const seen = new Set<string>();
     for (const tool of listed) {
+      // A name listed twice would call the same tool: the first listing is kept.
+      if (seen.has(tool.name)) continue;
+      seen.add(tool.name);
       try {
-        const schema = compileInputSchema(tool.inputSchema);
-        const name = mcpToolName(this.server.name, tool.name, taken);
-        taken.add(name);
+        const schema = await compileRemoteInputSchema(tool.inputSchema, signal);
         const description = (tool.description ?? tool.title ?? tool.name).slice(0, MAX_DESCRIPTION);
         const approval = Object.hasOwn(this.server.tools, tool.name) ? this.server.tools[tool.name]!.approval : this.server.approval;
-        tools.push({ name, server: this.server.name, remoteName: tool.name, description, schema, approval });
+        tools.push({ server: this.server.name, remoteName: tool.name, description, schema, approval });
       } catch (error) {
+        signal.throwIfAborted();
         this.logger.warn(`MCP server ${this.server.name}: tool ${message(tool.name)} left out (${message(error)})`);
       }
     }

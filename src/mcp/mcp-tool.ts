@@ -2,10 +2,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type ApprovalPolicy, MAX_RESULT_CHARS } from '../common/tools/external-tool.js';
 import type { CompiledSchema } from '../common/tools/json-schema.js';
 
-/** One tool of a connected MCP server, under the name the model sees. */
+/** One tool of a connected MCP server; the name the model sees is given over all servers (tool-names.ts). */
 export interface McpTool {
-  /** `<server>__<tool>`, provider-safe. */
-  name: string;
   server: string;
   /** The tool's name on its server. */
   remoteName: string;

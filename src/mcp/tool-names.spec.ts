@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mcpToolName, PROVIDER_TOOL_NAME } from './tool-names.js';
+import { assignToolNames, mcpToolName, PROVIDER_TOOL_NAME, type ServerTool } from './tool-names.js';
 
 const serverName = fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/);
 
@@ -40,5 +40,61 @@ describe('mcpToolName', () => {
       return name;
     });
     expect(new Set(names).size).toBe(3);
+  });
+});
+
+describe('assignToolNames', () => {
+  it('keeps two servers whose plain names clash apart', () => {
+    const tools = [
+      { server: 'gh_', remoteName: 'delete_repo' },
+      { server: 'gh', remoteName: '_delete_repo' },
+      { server: 'a', remoteName: 'b__c' },
+      { server: 'a__b', remoteName: 'c' },
+    ];
+    const names = assignToolNames(tools);
+    expect(new Set(names).size).toBe(4);
+    expect(names).toContain('gh___delete_repo');
+    expect(names).toContain('a__b__c');
+  });
+
+  // Server names as MCP_CONFIG allows them; tool names as servers send them (anything). Names with
+  // underscores at the joint are drawn often: that is where `<server>__<tool>` clashes.
+  const clashProneServer = fc.oneof(fc.constantFrom('gh', 'gh_', 'gh__', 'a', 'a__b', 'a_'), serverName);
+  const toolName = fc.oneof(fc.constantFrom('delete_repo', '_delete_repo', '__delete_repo', 'c', 'b__c', '_b__c'), fc.stringMatching(/^[_a-z]{0,12}$/), fc.string({ maxLength: 70 }));
+  const serverTools = fc
+    .uniqueArray(clashProneServer, { minLength: 1, maxLength: 6 })
+    .chain((servers) =>
+      fc.tuple(
+        ...servers.map((server) =>
+          fc.uniqueArray(toolName, { maxLength: 12 }).map((tools) =>
+            tools.map((remoteName): ServerTool => ({ server, remoteName })),
+          ),
+        ),
+      ),
+    )
+    .map((lists) => lists.flat());
+
+  it('gives every tool of every server a distinct provider-safe name, whatever the servers and tools are called', () => {
+    fc.assert(
+      fc.property(serverTools, (tools) => {
+        const names = assignToolNames(tools);
+        expect(names).toHaveLength(tools.length);
+        expect(new Set(names).size).toBe(tools.length);
+        for (const name of names) {
+          expect(name.length).toBeLessThanOrEqual(64);
+          expect(name).toMatch(/^[A-Za-z0-9_-]+$/);
+        }
+      }),
+    );
+  });
+
+  it('names the same tools the same way whatever order they were listed or connected in', () => {
+    fc.assert(
+      fc.property(serverTools.chain((tools) => fc.tuple(fc.constant(tools), fc.shuffledSubarray(tools, { minLength: tools.length }))), ([tools, shuffled]) => {
+        const named = new Map(assignToolNames(tools).map((name, i) => [tools[i]!, name]));
+        const again = assignToolNames(shuffled);
+        shuffled.forEach((tool, i) => expect(again[i]).toBe(named.get(tool)));
+      }),
+    );
   });
 });

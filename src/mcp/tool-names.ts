@@ -27,3 +27,32 @@ export function mcpToolName(server: string, tool: string, taken: ReadonlySet<str
   }
   return name;
 }
+
+/** A tool to be named: its server and its name there. */
+export interface ServerTool {
+  server: string;
+  remoteName: string;
+}
+
+function byServerThenName(a: ServerTool, b: ServerTool): number {
+  if (a.server !== b.server) return a.server < b.server ? -1 : 1;
+  if (a.remoteName !== b.remoteName) return a.remoteName < b.remoteName ? -1 : 1;
+  return 0;
+}
+
+/**
+ * The names of tools from all servers at once, in the order given: unique across servers too
+ * (server `gh_` with tool `delete_repo` and server `gh` with tool `_delete_repo` would both be
+ * `gh___delete_repo`). Clashes are resolved in (server, tool) order, so the same tools get the same
+ * names whatever order their servers connected or listed them in.
+ */
+export function assignToolNames(tools: readonly ServerTool[]): string[] {
+  const taken = new Set<string>();
+  const names = new Map<ServerTool, string>();
+  for (const tool of [...tools].sort(byServerThenName)) {
+    const name = mcpToolName(tool.server, tool.remoteName, taken);
+    taken.add(name);
+    names.set(tool, name);
+  }
+  return tools.map((tool) => names.get(tool)!);
+}

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type IncomingHttpHeaders, request as forward, createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,21 @@ async function startHttpServer(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** A pass-through proxy in front of the server that records the headers of every request it forwards. */
+async function startRecordingProxy(target: number, seen: IncomingHttpHeaders[]): Promise<{ server: Server; port: number }> {
+  const server = createHttpServer((incoming, outgoing) => {
+    seen.push(incoming.headers);
+    const upstream = forward({ host: '127.0.0.1', port: target, path: incoming.url, method: incoming.method, headers: incoming.headers }, (answer) => {
+      outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(outgoing);
+    });
+    upstream.on('error', () => outgoing.destroy());
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -42,11 +58,15 @@ describe('MCP tools over Streamable HTTP', () => {
   let user: Registered;
   let port: number;
   let server: ChildProcess | undefined;
+  let proxy: Server;
+  const received: IncomingHttpHeaders[] = [];
 
   beforeAll(async () => {
     port = await freePort();
+    const recording = await startRecordingProxy(port, received);
+    proxy = recording.server;
     const config = join(mkdtempSync(join(tmpdir(), 'agentchat-mcp-http-')), 'mcp.json');
-    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${port}/mcp`, headers: { 'x-client': 'agent-chat' }, approval: 'never' } } }));
+    writeFileSync(config, JSON.stringify({ servers: { remote: { url: `http://127.0.0.1:${recording.port}/mcp`, headers: { 'x-client': 'agent-chat' }, approval: 'never' } } }));
     fake = await new FakeOpenAI().start();
     t = await startTestApp({
       AGENT_PROVIDER: 'openai',
@@ -65,6 +85,8 @@ describe('MCP tools over Streamable HTTP', () => {
     await t?.close();
     await fake?.stop();
     await stop(server);
+    proxy?.closeAllConnections();
+    await new Promise((resolve) => proxy?.close(resolve));
   });
 
   const remote = async () => (await t.http('/health/ready')).body.details?.mcp?.servers?.remote as { state: string; failures: number } | undefined;
@@ -86,6 +108,9 @@ describe('MCP tools over Streamable HTTP', () => {
     const conversation = await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { title: 'http' } });
     const { body } = await t.http(`${API}/conversations/${conversation.body.id}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content: 'echo' } });
     expect(body.reply.metadata.toolCalls).toEqual([{ callId: 'call_echo', name: 'remote__echo', args: { message: 'over HTTP' }, result: { text: 'Echo: over HTTP' } }]);
+    // The configured header went with every request the server received (initialize, list, call).
+    expect(received.length).toBeGreaterThanOrEqual(3);
+    expect(received.every((headers) => headers['x-client'] === 'agent-chat')).toBe(true);
   });
 
   it('notices the server going away, drops its tools, and reconnects when it is back', async () => {

@@ -17,7 +17,6 @@ interface ServerStatus {
   state: string;
   tools: number;
   failures: number;
-  lastError?: string;
 }
 
 describe('MCP tools', () => {
@@ -36,6 +35,8 @@ describe('MCP tools', () => {
           // Calls run at once here: approvals have their own tests.
           everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'], approval: 'never' },
           broken: { command: process.execPath, args: ['-e', 'process.exit(3)'] },
+          missing: { command: '/opt/internal/bin/mcp-missing', args: [] },
+          leaky: { command: process.execPath, args: ['-e', 'console.log("invalid token for tenant acme (key sk-live-4242)"); process.exit(1)'] },
         },
       }),
     );
@@ -87,6 +88,21 @@ describe('MCP tools', () => {
     expect(response.body.details.mcp).toMatchObject({ status: 'degraded', servers: { everything: { state: 'ready', transport: 'stdio', failures: 0 } } });
     expect(response.body.details.mcp.servers.everything.tools).toBeGreaterThan(0);
     expect(response.body.details.database.status).toBe('up');
+  });
+
+  it('readiness, which anyone may read, shows no server error: neither a remote answer nor a local path', async () => {
+    await waitUntil(async () => {
+      const all = await servers();
+      return (all.missing?.failures ?? 0) >= 2 && (all.leaky?.failures ?? 0) >= 2;
+    }, 'the missing and leaky servers to fail');
+    const response = await t.http('/health/ready');
+    for (const name of ['broken', 'missing', 'leaky', 'everything']) {
+      expect(Object.keys(response.body.details.mcp.servers[name]).sort()).toEqual(
+        expect.arrayContaining(['failures', 'state', 'tools', 'transport']),
+      );
+      for (const key of Object.keys(response.body.details.mcp.servers[name])) expect(['state', 'transport', 'tools', 'failures', 'nextAttemptAt']).toContain(key);
+    }
+    expect(response.text).not.toMatch(/opt\/internal|ENOENT|sk-live|acme|lastError/);
   });
 
   it('offers the server tools to the model as <server>__<tool> with their JSON Schemas', async () => {
