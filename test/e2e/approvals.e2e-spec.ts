@@ -319,3 +319,43 @@ describe('approvals that nobody decides', () => {
     expect(late.body.details.approvalStatus).toBe('expired');
   });
 });
+
+describe('approvals with the built-in agent (no language model)', () => {
+  let t: TestApp;
+  let user: Registered;
+
+  beforeAll(async () => {
+    t = await startTestApp({ AGENT_PROVIDER: 'builtin', MCP_CONFIG: mcpConfig(), MCP_RETRY_BASE_MS: '20', MESSAGE_RATE_LIMIT: '100000' });
+    await waitUntil(async () => (await t.http('/health/ready')).body.details?.mcp?.servers?.everything?.state === 'ready', 'the MCP server to be ready', 20_000);
+    user = await register(t, { displayName: 'Noor' });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('/tool calls an MCP tool: the call waits for approval, then the reply shows its result', async () => {
+    const phone = await connectClient(t.baseUrl, user.accessToken);
+    try {
+      const conversation = await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { title: 'offline' } });
+      const listed = await t.http(`${API}/conversations/${conversation.body.id}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content: '/tools' } });
+      expect(listed.body.reply.content).toContain('`everything__echo`');
+      const sent = await t.http(`${API}/conversations/${conversation.body.id}/messages`, {
+        method: 'POST',
+        token: user.accessToken,
+        json: { content: '/tool everything__echo {"message": "from the phone"}' },
+      });
+      const { approval } = await phone.waitFor('approval:requested');
+      expect(approval).toMatchObject({ toolName: 'everything__echo', input: { message: 'from the phone' }, status: 'pending' });
+      expect((await phone.emit('approval:decide', { approvalId: approval.id, decision: 'approve' })).ok).toBe(true);
+      const run = await waitUntil(async () => {
+        const current = (await t.http(`${API}/conversations/${conversation.body.id}/runs/${sent.body.run.id}`, { token: user.accessToken })).body;
+        return current.finishedAt ? current : undefined;
+      }, 'the run to end');
+      expect(run.status).toBe('completed');
+      const messages = (await t.http(`${API}/conversations/${conversation.body.id}/messages`, { token: user.accessToken })).body.items;
+      expect(messages.find((message: { id: string }) => message.id === run.responseMessageId).content).toBe('Echo: from the phone');
+    } finally {
+      phone.socket.close();
+    }
+  });
+});

@@ -75,6 +75,13 @@ describe('recognise', () => {
     ['what do the documents say about parking?', docs('parking')],
     ['what do my files say about the deposit', docs('the deposit')],
     ['search documents budget', docs('budget')],
+    ['/tool everything__echo {"message": "hi"}', { tool: { name: 'everything__echo', input: { message: 'hi' } } }],
+    ['/tool conversation_stats', { tool: { name: 'conversation_stats', input: {} } }],
+    ['/tool calculator   {"expression":\n"1 + 1"}', calculator('1 + 1')],
+    ['/tool calculator [1, 2]', { text: expect.stringMatching(/^The arguments must be one JSON object/) }],
+    ['/tool calculator {not json', { text: expect.stringMatching(/^The arguments must be one JSON object/) }],
+    ['/tool', { text: expect.stringMatching(/^Usage: `\/tool <name>/) }],
+    ['/tools', { tools: true }],
     ['calculate the meaning of life', { text: NO_LLM_TEXT }],
     ['Write me a poem about the sea', { text: NO_LLM_TEXT }],
   ])('reads %j', (text, intent) => {
@@ -186,6 +193,15 @@ describe('in a conversation that limits its tools', () => {
   it('says so when it is offered no tools at all', async () => {
     expect(await answer('/calc 1 + 1', null)).toEqual({ toolCalls: [], text: toolNotAllowedText('calculator') });
     expect(toolNotAllowedText('calculator')).toMatch(/^The calculator tool is not enabled in this conversation/);
+  });
+
+  it('lists the tools it is offered, and calls any of them by name through /tool', async () => {
+    const echo: LanguageModelV3FunctionTool = { type: 'function', name: 'everything__echo', description: 'Echoes back the input\nmore', inputSchema: { type: 'object' } };
+    const listed = await answer('/tools', [...only('calculator'), echo]);
+    expect(listed.text).toBe('I can call 2 tools here (`/tool <name> {json}`):\n- `calculator`\n- `everything__echo` — Echoes back the input');
+    expect(await answer('/tools', [])).toEqual({ toolCalls: [], text: 'No tools are enabled in this conversation.' });
+    expect(await answer('/tool everything__echo {"message": "hi"}', [echo])).toEqual({ toolCalls: [{ toolName: 'everything__echo', input: { message: 'hi' } }], text: '' });
+    expect(await answer('/tool everything__echo {"message": "hi"}', only('calculator'))).toEqual({ toolCalls: [], text: toolNotAllowedText('everything__echo') });
   });
 
   it('still answers what needs no tool', async () => {

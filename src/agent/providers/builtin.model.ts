@@ -20,6 +20,8 @@ export const HELP_TEXT = [
   "- `/docs <words>` — search this conversation's documents (also your library and all your conversations' when you are alone in it)",
   '- `/stats` — counts for this conversation',
   '- `/summary` — a summary of this conversation',
+  '- `/tools` — the tools I can call here, those of MCP servers and workflows included',
+  '- `/tool <name> {json}` — call one, e.g. `/tool everything__echo {"message": "hi"}` (one that asks for approval waits for yours)',
   'Plain requests work too: "what time is it in Tokyo?", "calculate 12 * 7", "search for budget", "search my documents for the lease", "summarize".',
 ].join('\n');
 
@@ -31,6 +33,26 @@ export const NO_LLM_TEXT =
 interface Intent {
   tool?: { name: string; input: Record<string, unknown> };
   text?: string;
+  /** List the tools offered here. */
+  tools?: true;
+}
+
+const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const TOOL_USAGE = 'Usage: `/tool <name> {json arguments}`, e.g. `/tool calculator {"expression": "2 + 2"}`. `/tools` lists the tools.';
+
+/** `/tool <name> {json}`: a call of any tool offered here, with the arguments as written (checked by the tool's schema). */
+function toolCommand(rest: string): Intent {
+  const [name = ''] = rest.split(/\s/, 1);
+  const json = rest.slice(name.length).trim();
+  if (!TOOL_NAME.test(name)) return { text: TOOL_USAGE };
+  if (!json) return { tool: { name, input: {} } };
+  try {
+    const input: unknown = JSON.parse(json);
+    if (typeof input === 'object' && input !== null && !Array.isArray(input)) return { tool: { name, input: input as Record<string, unknown> } };
+  } catch {
+    // Not JSON: the usage below says what is.
+  }
+  return { text: `The arguments must be one JSON object. ${TOOL_USAGE}` };
 }
 
 /** Finds the IANA zone for "Tokyo", "new york" or "Europe/Paris". */
@@ -90,6 +112,10 @@ export function recognise(raw: string): Intent {
         return { tool: { name: 'conversation_stats', input: {} } };
       case 'summary':
         return { tool: { name: 'summarize_conversation', input: {} } };
+      case 'tool':
+        return toolCommand(rest);
+      case 'tools':
+        return { tools: true };
       default:
         return { text: `Unknown command /${name}. ${HELP_TEXT}` };
     }
@@ -147,8 +173,16 @@ function describeResult(name: string, input: Record<string, unknown>, output: To
     case 'summarize_conversation':
       return value.messages ? `Summary of ${String(value.messages)} messages:\n${String(value.summary)}` : 'There is nothing to summarise yet.';
     default:
-      return JSON.stringify(value);
+      // MCP results carry their text; anything else is shown as the JSON it is.
+      return typeof value?.text === 'string' ? value.text : JSON.stringify(value);
   }
+}
+
+/** The tools offered in this conversation, by name. */
+function listTools(offered: readonly { name: string; description?: string }[]): string {
+  if (!offered.length) return 'No tools are enabled in this conversation.';
+  const lines = offered.map((tool) => `- \`${tool.name}\`${tool.description ? ` — ${tool.description.split('\n', 1)[0]!.slice(0, 120)}` : ''}`);
+  return [`I can call ${offered.length} tool${offered.length === 1 ? '' : 's'} here (\`/tool <name> {json}\`):`, ...lines].join('\n');
 }
 
 /** Where search_documents looked, in words. */
@@ -218,6 +252,7 @@ function reply(prompt: LanguageModelV3Prompt, offered: NonNullable<LanguageModel
     return { text, parts: [] };
   }
   const intent = recognise(lastUserText(prompt));
+  if (intent.tools) return { text: listTools(offered.flatMap((tool) => (tool.type === 'function' ? [tool] : []))), parts: [] };
   if (!intent.tool) return { text: (intent.text === NO_LLM_TEXT && describeAttachments(prompt)) || (intent.text ?? NO_LLM_TEXT), parts: [] };
   const { name, input } = intent.tool;
   if (!offered.some((candidate) => candidate.name === name)) return { text: toolNotAllowedText(name), parts: [] };
