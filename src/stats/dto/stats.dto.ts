@@ -42,7 +42,7 @@ export class AdminStatsDto {
     required: [...RUN_STATUSES],
     additionalProperties: false,
     selfRequired: true,
-    example: { queued: 0, running: 1, completed: 10, failed: 0, cancelled: 0, interrupted: 0 },
+    example: { queued: 0, running: 1, awaiting_approval: 0, completed: 10, failed: 0, cancelled: 0, interrupted: 0 },
   })
   runsByStatus!: Record<RunStatus, number>;
 
