@@ -32,6 +32,9 @@ function agentReplies(mode: AgentMode, content: string): boolean {
   return mode === 'auto' || (mode === 'mention' && MENTION.test(content));
 }
 
+/** Waits before each look for a concurrent copy of a refused message: at most 0.75 s in all. */
+const CONCURRENT_COPY_WAITS_MS = [0, 50, 200, 500];
+
 function runNotFound(): AppError {
   return new AppError(HttpStatus.NOT_FOUND, 'RUN_NOT_FOUND', 'Run not found');
 }
@@ -71,7 +74,7 @@ export class ChatService {
       // A concurrent send of the same message (another transport, a retry) may have stored it
       // meanwhile, using up the last of a limit: that one is a replay, which no limit refuses.
       const limited = error instanceof AppError && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS;
-      const stored = limited && dto.clientMessageId ? await this.messagesService.findReplay(user, access, dto.clientMessageId) : undefined;
+      const stored = limited && dto.clientMessageId ? await this.concurrentCopy(user, access, dto.clientMessageId) : undefined;
       if (!stored) throw error;
       return this.replayed(stored);
     }
@@ -80,6 +83,20 @@ export class ChatService {
     if (!replies) return { message, run: null };
     const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
     return { message, run: RunDto.from(run) };
+  }
+
+  /**
+   * The copy of a message sent at the same moment over another transport: it charged the limit
+   * first, and may still be committing when this copy is refused, so it is looked for a few times
+   * over a short while (only on this refusal path) before the refusal stands.
+   */
+  private async concurrentCopy(user: AuthUser, access: ConversationAccess, clientMessageId: string): Promise<SendOutcome['message'] | undefined> {
+    for (const delayMs of CONCURRENT_COPY_WAITS_MS) {
+      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const stored = await this.messagesService.findReplay(user, access, clientMessageId);
+      if (stored) return stored;
+    }
+    return undefined;
   }
 
   /**
