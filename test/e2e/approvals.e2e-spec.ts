@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RunsRepository } from '../../src/agent/runs.repository.js';
@@ -9,7 +6,7 @@ import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { FakeOpenAI, type Script } from '../fixtures/fake-openai.js';
 import { type Registered, register } from '../support/auth.js';
 import { waitUntil } from '../support/conditions.js';
-import { everythingServerBin } from '../support/mcp.js';
+import { everythingMcpConfig } from '../support/mcp.js';
 import { connectClient, type RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -17,20 +14,13 @@ const API = '/api/v1';
 
 type ApprovalEvent = Extract<RealtimeEvent, { type: 'approval.requested' | 'approval.resolved' }>;
 
-/** An MCP_CONFIG with the reference server over stdio, its tools under the default policy: approval always. */
-function mcpConfig(): string {
-  const config = join(mkdtempSync(join(tmpdir(), 'agentchat-approvals-')), 'mcp.json');
-  writeFileSync(config, JSON.stringify({ servers: { everything: { command: process.execPath, args: [everythingServerBin(), 'stdio'] } } }));
-  return config;
-}
-
 async function startApp(fake: FakeOpenAI, env: Record<string, string> = {}): Promise<TestApp> {
   const t = await startTestApp({
     AGENT_PROVIDER: 'openai',
     AGENT_MODEL: 'fake-model',
     OPENAI_BASE_URL: fake.url,
     OPENAI_API_KEY: 'sk-test-not-a-real-key',
-    MCP_CONFIG: mcpConfig(),
+    MCP_CONFIG: everythingMcpConfig(),
     MCP_RETRY_BASE_MS: '20',
     MESSAGE_RATE_LIMIT: '100000',
     ...env,
@@ -325,7 +315,7 @@ describe('approvals with the built-in agent (no language model)', () => {
   let user: Registered;
 
   beforeAll(async () => {
-    t = await startTestApp({ AGENT_PROVIDER: 'builtin', MCP_CONFIG: mcpConfig(), MCP_RETRY_BASE_MS: '20', MESSAGE_RATE_LIMIT: '100000' });
+    t = await startTestApp({ AGENT_PROVIDER: 'builtin', MCP_CONFIG: everythingMcpConfig(), MCP_RETRY_BASE_MS: '20', MESSAGE_RATE_LIMIT: '100000' });
     await waitUntil(async () => (await t.http('/health/ready')).body.details?.mcp?.servers?.everything?.state === 'ready', 'the MCP server to be ready', 20_000);
     user = await register(t, { displayName: 'Noor' });
   }, 60_000);
