@@ -23,6 +23,8 @@ export interface AppSettings {
   shutdownTimeoutMs: number;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | undefined;
+  /** Serve Swagger UI at /api/docs and the OpenAPI document at /api/docs-json. */
+  apiDocs: boolean;
 }
 
 const METRICS_TOKEN_MIN = 16;
@@ -63,5 +65,6 @@ export function parseAppSettings(env: Env): AppSettings {
     shutdownDrainMs: readInt(env, 'SHUTDOWN_DRAIN_MS', 0, { min: 0, max: 60_000 }),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
     metricsToken: readMetricsToken(env),
+    apiDocs: readBool(env, 'API_DOCS', true),
   };
 }
