@@ -37,6 +37,12 @@ function readMetricsToken(env: Env): string | undefined {
   return token;
 }
 
+/** DATA_DIR as an absolute path, or undefined for memory://. */
+export function readDataDir(env: Env): string | undefined {
+  const dataDir = readString(env, 'DATA_DIR', './data');
+  return dataDir === IN_MEMORY ? undefined : resolve(dataDir);
+}
+
 export function parseAppSettings(env: Env): AppSettings {
   const corsOrigins = readList(env, 'CORS_ORIGINS');
   for (const origin of corsOrigins) {
@@ -52,12 +58,12 @@ export function parseAppSettings(env: Env): AppSettings {
       );
     }
   }
-  const dataDir = readString(env, 'DATA_DIR', './data');
+  const dataDir = readDataDir(env);
   return {
     nodeEnv: readEnum(env, 'NODE_ENV', NODE_ENVS, 'development'),
     host: readString(env, 'HOST', '0.0.0.0'),
     port: readInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    dataDir: dataDir === IN_MEMORY ? IN_MEMORY : resolve(dataDir),
+    dataDir: dataDir ?? IN_MEMORY,
     corsOrigins: corsOrigins.map((origin) => origin.replace(/\/$/, '')),
     bodyLimit: readInt(env, 'BODY_LIMIT', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
