@@ -16,8 +16,11 @@ const EXECUTION_ENDS: readonly ExecutionEnd[] = ['completed', 'failed', 'cancell
 
 /** A model outside the configured ones (allowed once, since removed) is counted under this name. */
 const OTHER = 'other';
-/** Scrapes within this long of one another share one count of the waiting runs. */
-const WAITING_CACHE_MS = 5000;
+/**
+ * Scrapes within this long of one another share one count of the waiting runs: several scrapers
+ * (or a hasty one) cost the database one query per second at most.
+ */
+const WAITING_CACHE_MS = 1000;
 /** A scrape does not wait longer than this for the database: the counts are then unknown (NaN). */
 const WAITING_TIMEOUT_MS = 2000;
 
