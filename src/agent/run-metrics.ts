@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Subscription } from 'rxjs';
 import { AGENT_PROVIDERS, allowedModelsOf } from '../config/agent.config.js';
@@ -57,7 +57,7 @@ function milliseconds(since: number): number {
  * elsewhere (over Redis) are ignored, so that a cluster's sum counts each execution once.
  */
 @Injectable()
-export class RunMetrics implements OnModuleInit, OnModuleDestroy {
+export class RunMetrics implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Runs');
   private readonly executions = new Map<string, Execution>();
   private subscription: Subscription | undefined;
@@ -103,7 +103,8 @@ export class RunMetrics implements OnModuleInit, OnModuleDestroy {
     this.subscription = this.bus.events$.subscribe((event) => this.observe(event));
   }
 
-  onModuleDestroy(): void {
+  /** Not before: the runs a shutdown interrupts end after the modules are told to stop (their lines count most). */
+  onApplicationShutdown(): void {
     this.subscription?.unsubscribe();
   }
 
@@ -208,6 +209,7 @@ export class RunMetrics implements OnModuleInit, OnModuleDestroy {
     for (const status of EXECUTION_ENDS) this.runs.inc({ ...labels, status }, 0);
     for (const type of ['input', 'output']) this.tokens.inc({ ...labels, type }, 0);
     this.retries.inc(labels, 0);
+    for (const code of PROVIDER_ERROR_CODES) this.providerErrors.inc({ provider: labels.provider, code }, 0);
   }
 
   /**

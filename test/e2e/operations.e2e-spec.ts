@@ -261,11 +261,13 @@ describe('operations: metrics and log lines of runs and streams', () => {
     expect(ended).toMatchObject({ kind: 'conversation_events', userId: leaving.id, reason: 'session_expired', events: 1 });
   });
 
-  it('serves every metric the Grafana dashboard queries', async () => {
+  it('serves every metric the Grafana dashboard queries, once a run has ended', async () => {
+    const id = await newConversation();
+    expect((await post(`/conversations/${id}/messages?wait=true`, { content: 'Hello' })).body.run.status).toBe('completed');
     // Socket.IO's per-event series exist once a socket has sent an event.
     const client = await connectClient(t.baseUrl, owner.accessToken);
     try {
-      expect(await client.emit('conversation:join', { conversationId: await newConversation() })).toMatchObject({ ok: true });
+      expect(await client.emit('conversation:join', { conversationId: id })).toMatchObject({ ok: true });
     } finally {
       client.socket.close();
     }
@@ -277,6 +279,15 @@ describe('operations: metrics and log lines of runs and streams', () => {
     const samples = samplesOf(text);
     expect(total(samples, 'db_pool_size')).toBeGreaterThan(0);
     expect(total(samples, 'db_pool_max')).toBe(t.config.database.poolSize);
+  });
+
+  it('logs the runs a shutdown interrupts', async () => {
+    fake.enqueue({ kind: 'text', chunks: ['Half ', 'done'], pauseAfter: { chunks: 1, until: new Promise(() => undefined) } });
+    const id = await newConversation();
+    const runId = (await post(`/conversations/${id}/messages`, { content: 'Take your time' })).body.run.id as string;
+    await waitUntil(() => fake.requests.length === 1, 'the run to reach the provider');
+    await t.close();
+    expect(lines.find((line) => line.msg === 'Run ended' && line.runId === runId)).toMatchObject({ status: 'interrupted', errorCode: 'SHUTDOWN' });
   });
 });
 
