@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type AnalyticsQuery, type AnalyticsFiguresDto, type AnalyticsReportDto, type ModelTokensDto } from './dto/analytics.dto.js';
 import { type AnalyticsRange, analyticsRange, bucketStarts, INTERVALS } from './analytics-range.js';
-import { AnalyticsRepository, type BucketWidth, type FeedbackCounts, type StoredDay } from './analytics.repository.js';
+import { AnalyticsRepository, type BucketWidth, type FeedbackCounts, type LiveBucket, type StoredDay } from './analytics.repository.js';
 import { addSummary, type BucketSummary, emptySummary, FINAL_RUN_STATUSES, percentiles } from './bucket-summary.js';
 
 /**
@@ -12,6 +12,12 @@ const ROLLUP_GRACE_MS = 10 * 60_000;
 const DAY_MS = INTERVALS.day.bucketMs;
 
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
+
+/** The end of the range's closed days: the days that ended ROLLUP_GRACE_MS ago or more. */
+function closedDaysEnd(range: AnalyticsRange, now: Date): Date {
+  const lastClosed = Math.floor((now.getTime() - ROLLUP_GRACE_MS) / DAY_MS) * DAY_MS;
+  return new Date(Math.min(Math.max(lastClosed, range.from.getTime()), range.to.getTime()));
+}
 
 function tokensByModel(tokens: BucketSummary['tokens']): ModelTokensDto[] {
   return Object.entries(tokens)
@@ -46,11 +52,14 @@ export class AnalyticsService {
   async report(query: AnalyticsQuery, now = new Date()): Promise<AnalyticsReportDto> {
     const range = analyticsRange(query, now);
     const width: BucketWidth = range.interval === 'day' ? '1 day' : '1 hour';
-    const [{ summaries, closedEnd }, feedback] = await Promise.all([
-      range.interval === 'day' ? this.days(range, now) : this.hours(range),
+    const closedEnd = range.interval === 'day' ? closedDaysEnd(range, now) : range.from;
+    // The closed days' rollups first (the distinct counts read them), then the rest at once: the request waits for the slowest.
+    const closed = closedEnd > range.from ? await this.rollups(range.from, closedEnd) : new Map<string, BucketSummary>();
+    const [summaries, feedback, distinct] = await Promise.all([
+      range.interval === 'day' ? this.days(range, closedEnd, closed) : this.hours(range),
       this.analytics.feedback(range.from, range.to, width),
+      this.analytics.distinct({ fromDay: dayOf(range.from), toDay: dayOf(closedEnd) }, { from: closedEnd, to: range.to }),
     ]);
-    const distinct = await this.analytics.distinct({ fromDay: dayOf(range.from), toDay: dayOf(closedEnd) }, { from: closedEnd, to: range.to });
 
     const total = emptySummary();
     const totalFeedback = { up: 0, down: 0 };
@@ -68,23 +77,18 @@ export class AnalyticsService {
     return { from: range.from.toISOString(), to: range.to.toISOString(), interval: range.interval, buckets, total: figures(total, totalFeedback) };
   }
 
-  private async hours(range: AnalyticsRange): Promise<{ summaries: Map<string, BucketSummary>; closedEnd: Date }> {
+  private async hours(range: AnalyticsRange): Promise<Map<string, BucketSummary>> {
     const live = await this.analytics.live(range.from, range.to, '1 hour', false);
-    return { summaries: new Map([...live].map(([key, bucket]) => [key, bucket.summary])), closedEnd: range.from };
+    return new Map([...live].map(([key, bucket]) => [key, bucket.summary]));
   }
 
-  /** Closed days from their rollups (rolling up those that have none yet), the rest live. */
-  private async days(range: AnalyticsRange, now: Date): Promise<{ summaries: Map<string, BucketSummary>; closedEnd: Date }> {
-    const lastClosed = Math.floor((now.getTime() - ROLLUP_GRACE_MS) / DAY_MS) * DAY_MS;
-    const closedEnd = new Date(Math.min(Math.max(lastClosed, range.from.getTime()), range.to.getTime()));
+  /** The closed days' rollups (by day), and the rest of the range live. */
+  private async days(range: AnalyticsRange, closedEnd: Date, closed: Map<string, BucketSummary>): Promise<Map<string, BucketSummary>> {
+    const live = closedEnd < range.to ? await this.analytics.live(closedEnd, range.to, '1 day', false) : new Map<string, LiveBucket>();
     const summaries = new Map<string, BucketSummary>();
-    if (closedEnd > range.from) {
-      for (const [day, summary] of await this.rollups(range.from, closedEnd)) summaries.set(`${day}T00:00:00.000Z`, summary);
-    }
-    if (closedEnd < range.to) {
-      for (const [key, bucket] of await this.analytics.live(closedEnd, range.to, '1 day', false)) summaries.set(key, bucket.summary);
-    }
-    return { summaries, closedEnd };
+    for (const [day, summary] of closed) summaries.set(`${day}T00:00:00.000Z`, summary);
+    for (const [key, bucket] of live) summaries.set(key, bucket.summary);
+    return summaries;
   }
 
   /** The rollups of the closed days [from, to), computing and storing the missing ones (in one pass over their span). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
-import { type Registered, register } from '../support/auth.js';
+import type { Registered } from '../support/auth.js';
 import { connectClient, expectNoEvent, type RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
@@ -33,7 +33,8 @@ describe('feedback on agent replies', () => {
     t = await startTestApp({ ...ADMIN_ENV, MESSAGE_RATE_LIMIT: '100000', FEEDBACK_RATE_LIMIT: '1000' });
     world = await createWorld(t, 'auto');
     watcher = await connectClient(t.baseUrl, world.member.accessToken);
-    expect((await watcher.emit('conversation:join', { conversationId: world.conversationId })).ok).toBe(true);
+    const joined = await watcher.emit('conversation:join', { conversationId: world.conversationId });
+    if (!joined.ok) throw new Error(`join failed: ${JSON.stringify(joined)}`);
   });
   afterAll(async () => {
     watcher?.socket.close();
@@ -141,7 +142,8 @@ describe('feedback on agent replies', () => {
     expect(ownersView.text).not.toContain(MEMBERS_NOTE);
     const membersView = await call(world.member, 'GET', `/conversations/${world.conversationId}/feedback`);
     expect(membersView.body.items).toContainEqual(expect.objectContaining({ messageId: id, rating: 'down', comment: MEMBERS_NOTE, seq: expect.any(Number) }));
-    expect(membersView.body.items.map((item: { seq: number }) => item.seq)).toEqual([...membersView.body.items.map((item: { seq: number }) => item.seq)].sort((a, b) => a - b));
+    const seqs: number[] = membersView.body.items.map((item: { seq: number }) => item.seq);
+    expect(seqs).toEqual(seqs.toSorted((a, b) => a - b));
 
     const admins = await call(world.admin, 'GET', `/admin/feedback?conversationId=${world.conversationId}&rating=down`);
     expect(admins.status).toBe(200);
