@@ -60,6 +60,11 @@ export class FeedbackRepository {
     return row?.rating;
   }
 
+  /** Erases every comment the user wrote (account erasure). */
+  async forgetComments(userId: string, manager: EntityManager): Promise<void> {
+    await manager.query(`UPDATE message_feedback SET comment = NULL WHERE user_id = $1 AND comment IS NOT NULL`, [userId]);
+  }
+
   /** The user's ratings in a conversation, ascending by the reply's seq, after `afterSeq`. */
   async listMine(userId: string, conversationId: string, afterSeq: number, limit: number): Promise<(FeedbackRecord & { seq: number })[]> {
     return this.dataSource.query(

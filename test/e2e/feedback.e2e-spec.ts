@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
-import type { Registered } from '../support/auth.js';
+import { type Registered, register } from '../support/auth.js';
 import { connectClient, expectNoEvent, type RecordingClient } from '../support/socket-client.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
@@ -152,6 +152,18 @@ describe('feedback on agent replies', () => {
     const notAdmin = await call(world.member, 'GET', '/admin/feedback');
     expect(notAdmin.status).toBe(403);
     expect(notAdmin.text).not.toContain(MEMBERS_NOTE);
+  });
+
+  it("erases a deleted account's comments and keeps its ratings as counts", async () => {
+    const { id } = await reply();
+    const leaving = await register(t);
+    expect((await call(world.owner, 'POST', `/conversations/${world.conversationId}/participants`, { userId: leaving.id, role: 'member' })).status).toBe(201);
+    await rate(leaving, id, { rating: 'up', comment: 'my name is Leaving McLeaveface' });
+    expect((await call(leaving, 'DELETE', '/auth/me')).status).toBe(204);
+    const [row] = await t.app.get(DataSource).query(`SELECT rating, comment FROM message_feedback WHERE message_id = $1 AND user_id = $2`, [id, leaving.id]);
+    expect(row).toEqual({ rating: 'up', comment: null });
+    const history = await call(world.owner, 'GET', `/conversations/${world.conversationId}/messages?limit=100`);
+    expect(history.body.items.find((item: { id: string }) => item.id === id)).toMatchObject({ feedback: { up: 1, down: 0 } });
   });
 
   it('pages the admin listing without repeating or skipping a rating', async () => {
