@@ -126,7 +126,7 @@ export class AnalyticsRepository {
       `WITH ended AS (
          SELECT ${bucketOf('finished_at')} AS bucket, status, model,
                 coalesce((usage->>'inputTokens')::bigint, 0) AS input_tokens, coalesce((usage->>'outputTokens')::bigint, 0) AS output_tokens,
-                CASE WHEN first_token_at IS NOT NULL AND started_at IS NOT NULL THEN ${latencyMs('started_at', 'first_token_at')} END AS ttft,
+                CASE WHEN first_token_at IS NOT NULL THEN ${latencyMs('created_at', 'first_token_at')} END AS ttft,
                 CASE WHEN status = 'completed' AND started_at IS NOT NULL THEN ${latencyMs('started_at', 'finished_at')} END AS duration
          FROM agent_runs
          WHERE finished_at >= $1 AND finished_at < $2 AND status IN (${FINAL_RUN_STATUSES.map((status) => `'${status}'`).join(', ')})

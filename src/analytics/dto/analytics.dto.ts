@@ -130,7 +130,7 @@ export class AnalyticsFiguresDto {
 
   @ApiProperty({
     type: LatencyDto,
-    description: 'Time to first token of the runs that ended: from the run starting to its first text reaching clients',
+    description: 'Time to first token of the runs that ended: from the message that asked (the run being created) to its first text reaching clients, as agent_time_to_first_token_seconds measures it',
   })
   ttftMs!: LatencyDto;
 
