@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AgentModule } from './agent/agent.module.js';
 import { AiSdkModule } from './ai-sdk/ai-sdk.module.js';
+import { AnalyticsModule } from './analytics/analytics.module.js';
 import { ApprovalsModule } from './approvals/approvals.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -15,6 +16,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DocumentsModule } from './documents/documents.module.js';
 import { ExportModule } from './export/export.module.js';
+import { FeedbackModule } from './feedback/feedback.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -27,7 +29,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuditModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ApprovalsModule, ChatModule, AiSdkModule, ExportModule, DocumentsModule, StatsModule, GatewayModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, MetricsModule, RealtimeModule, HealthModule, AuditModule, AuthModule, ConversationsModule, MessagesModule, AgentModule, ApprovalsModule, ChatModule, AiSdkModule, ExportModule, DocumentsModule, StatsModule, FeedbackModule, AnalyticsModule, GatewayModule],
       providers: [
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },

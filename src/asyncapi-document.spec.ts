@@ -51,6 +51,7 @@ const reply: MessageDto = {
   },
   attachments: [],
   attachmentDetails: [],
+  feedback: { up: 2, down: 1 },
   createdAt: AT,
   editedAt: null,
   deletedAt: null,

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory.js';
 import { createRootLogger } from './common/logging/logger.js';
+import { startupFields } from './common/logging/startup.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigError } from './config/env.js';
 import { ReadinessService } from './health/readiness.service.js';
@@ -28,7 +29,7 @@ try {
   logger.fatal({ err: error }, 'Start-up failed');
   process.exit(1);
 }
-logger.info({ url: await app.getUrl() }, `Listening; API docs at /api/docs`);
+logger.info(startupFields(config, app.getHttpServer().address()), `Listening; API docs at /api/docs`);
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

@@ -15,6 +15,7 @@ import { ModelFactory } from './providers/model.factory.js';
 import { ReplyStream, type StreamPosition } from './reply-stream.js';
 import type { RunAbort } from './run-abort.js';
 import { RunCancellations } from './run-cancellations.service.js';
+import { RunMetrics } from './run-metrics.js';
 import { type ResumePoint, RunPauses } from './run-pauses.service.js';
 import type { RunEntity, RunUsage } from './run.entity.js';
 import { failureOutcome, type RunOutcome } from './run-outcome.js';
@@ -84,6 +85,7 @@ export class AgentCore {
     private readonly toolEnds: ToolCallEnds,
     private readonly bus: RealtimeBus,
     private readonly config: AppConfig,
+    private readonly metrics: RunMetrics,
   ) {}
 
   get activeRunIds(): string[] {
@@ -102,6 +104,7 @@ export class AgentCore {
 
   /** Executes a run this instance has claimed (status running). */
   async run(run: RunEntity): Promise<void> {
+    this.metrics.begin(run);
     const [view, trigger] = await Promise.all([
       this.conversations.findView(run.conversationId),
       this.messages.findById(run.conversationId, run.triggerMessageId),
@@ -118,6 +121,7 @@ export class AgentCore {
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
+      this.metrics.settle(run.id);
     }
   }
 
@@ -217,7 +221,10 @@ export class AgentCore {
       signal: abort.signal,
       settings: agent,
       provider: run.provider,
-      onRetry: (delay, attempt) => this.logger.warn(`Run ${run.id}: provider error before the first token, retrying in ${delay} ms (attempt ${attempt})`),
+      onRetry: (delay, attempt, error) => {
+        this.metrics.retried(run, error.code);
+        this.logger.warn(`Run ${run.id}: provider error (${error.code}) before the first token, retrying in ${delay} ms (attempt ${attempt})`);
+      },
     });
     return true;
   }

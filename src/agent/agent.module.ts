@@ -17,6 +17,7 @@ import { AttachmentContext } from './attachment-context.js';
 import { ContextService } from './context.service.js';
 import { ModelFactory } from './providers/model.factory.js';
 import { RunCancellations } from './run-cancellations.service.js';
+import { RunMetrics } from './run-metrics.js';
 import { RunPauses } from './run-pauses.service.js';
 import { RunScheduler } from './run-scheduler.service.js';
 import { RunSnapshots } from './run-snapshots.service.js';
@@ -38,6 +39,7 @@ import { ToolRegistry } from './tools/tool-registry.js';
     ContextService,
     ModelFactory,
     RunCancellations,
+    RunMetrics,
     RunPauses,
     RunScheduler,
     RunSnapshots,

@@ -2,6 +2,20 @@ import { APICallError } from '@ai-sdk/provider';
 import { ModelUnavailableError } from './providers/model.factory.js';
 import type { RunError } from './run.entity.js';
 
+/**
+ * The codes of a run's error that mean the provider failed (rather than a limit of ours, a tool
+ * or the server): what describeProviderError gives, a stream that broke off, a provider gone silent.
+ */
+export const PROVIDER_ERROR_CODES: ReadonlySet<string> = new Set([
+  'PROVIDER_AUTH',
+  'MODEL_NOT_FOUND',
+  'PROVIDER_RATE_LIMITED',
+  'PROVIDER_UNAVAILABLE',
+  'PROVIDER_ERROR',
+  'STREAM_INTERRUPTED',
+  'IDLE_TIMEOUT',
+]);
+
 const NETWORK_ERROR_CODES = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'];
 
 /** A provider error worth another try: the provider says so, or the network failed on the way. */

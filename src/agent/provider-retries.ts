@@ -1,6 +1,7 @@
 import type { AgentSettings } from '../config/agent.config.js';
 import { describeProviderError, isRetryable } from './provider-errors.js';
 import { RunFailure } from './run-outcome.js';
+import type { RunError } from './run.entity.js';
 
 export interface RetryOptions<T> {
   /** The same provider request made again, for another attempt. */
@@ -12,7 +13,8 @@ export interface RetryOptions<T> {
   signal: AbortSignal;
   settings: Pick<AgentSettings, 'maxRetries' | 'retryBaseMs'>;
   provider: string;
-  onRetry: (delayMs: number, attempt: number) => void;
+  /** Told of each retry, with the error that caused it. */
+  onRetry: (delayMs: number, attempt: number, error: RunError) => void;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function readWithRetries<T>(first: AsyncIterable<T>, options: Retry
       const fresh = nothingSent();
       if (!fresh || attempt >= settings.maxRetries || !isRetryable(error)) throw failure(error, fresh, provider);
       const delay = settings.retryBaseMs * 2 ** attempt;
-      onRetry(delay, attempt + 1);
+      onRetry(delay, attempt + 1, describeProviderError(error, provider));
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

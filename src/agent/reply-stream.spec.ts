@@ -13,6 +13,7 @@ describe('ReplyStream', () => {
   let published: RealtimeEvent[];
   let checkpoints: { id: string; content: string; index: number }[];
   let appended: number;
+  let firstTokens: string[];
   let conversationGone: boolean;
   let reply: ReplyStream;
 
@@ -23,10 +24,12 @@ describe('ReplyStream', () => {
     bus.events$.subscribe((event) => published.push(event));
     checkpoints = [];
     appended = 0;
+    firstTokens = [];
     conversationGone = false;
     const messages = {
       appendReply: async () => (appended++, conversationGone ? undefined : REPLY),
       checkpointReply: async (id: string, content: string, index: number) => void checkpoints.push({ id, content, index }),
+      recordFirstToken: async (runId: string) => void firstTokens.push(runId),
     } as unknown as MessagesRepository;
     reply = new ReplyStream(RUN, messages, bus, { deltaIntervalMs: 50, checkpointMs: 1000 });
   });
@@ -44,6 +47,19 @@ describe('ReplyStream', () => {
     vi.advanceTimersByTime(50);
     expect(deltas()).toEqual([{ index: 0, text: 'Hel' }, { index: 1, text: 'lo, wor' }]);
     expect(reply.position).toEqual({ content: 'Hello, wor', index: 1 });
+  });
+
+  it("records the run's first token once, when the first delta goes out, not for later ones nor after a resume", () => {
+    expect(firstTokens).toEqual([]);
+    reply.addText('Hel');
+    expect(firstTokens).toEqual(['run-1']);
+    reply.addText('lo');
+    vi.advanceTimersByTime(50);
+    reply.reattach('reply-1', reply.position);
+    reply.addText(' again');
+    vi.advanceTimersByTime(50);
+    expect(deltas()).toHaveLength(3);
+    expect(firstTokens).toEqual(['run-1']);
   });
 
   it('counts as untouched until some text arrives, published or not', () => {

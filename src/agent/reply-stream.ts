@@ -90,6 +90,8 @@ export class ReplyStream {
     this.content += text;
     this.index += 1;
     this.lastFlush = Date.now();
+    // The reply's first text is out: the run's time to first token, for analytics only (a lost write must not fail the reply).
+    if (this.index === 0) this.messages.recordFirstToken(this.run.id).catch(() => undefined);
     this.bus.publish({ type: 'run.delta', conversationId: this.run.conversationId, runId: this.run.id, index: this.index, text });
   }
 

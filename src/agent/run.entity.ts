@@ -48,6 +48,7 @@ export interface RunError {
 @Index('agent_runs_requested_by_idx', ['requestedById', 'createdAt'])
 @Index('agent_runs_active_idx', ['status', 'heartbeatAt'], { where: `"status" IN ('queued', 'running')` })
 @Index('agent_runs_trigger_message_id_idx', ['triggerMessageId'])
+@Index('agent_runs_finished_at_idx', ['finishedAt'])
 @Check('agent_runs_status_check', `"status" IN ('queued', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled', 'interrupted')`)
 export class RunEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'agent_runs_pkey' })
@@ -116,4 +117,8 @@ export class RunEntity {
 
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
   finishedAt!: Date | null;
+
+  /** When the reply's first text reached clients (time to first token); null until then, set once. */
+  @Column({ name: 'first_token_at', type: 'timestamptz', nullable: true, select: false })
+  firstTokenAt?: Date | null;
 }

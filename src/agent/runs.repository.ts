@@ -189,6 +189,20 @@ export class RunsRepository {
     return rows.map((row) => row.conversation_id);
   }
 
+  /**
+   * Runs waiting across all instances: queued for an instance, and paused until their tool calls
+   * are decided. Both counts use partial indexes (queued runs; pending approvals), never a scan
+   * of every run.
+   */
+  async countWaiting(): Promise<{ queued: number; awaitingApproval: number }> {
+    const [row] = await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM agent_runs WHERE status = 'queued')::int AS queued,
+              (SELECT count(*) FROM agent_runs
+                WHERE id IN (SELECT run_id FROM approvals WHERE status = 'pending') AND status = 'awaiting_approval')::int AS "awaitingApproval"`,
+    );
+    return { queued: row.queued, awaitingApproval: row.awaitingApproval };
+  }
+
   /** Ends an active run (within a versioned change); returns the updated row, or undefined if it had already ended. */
   async finish(
     id: string,

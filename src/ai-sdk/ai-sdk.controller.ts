@@ -61,7 +61,7 @@ export class AiSdkController {
     // Typed `unknown`, the global pipe leaves the body alone: useChat's `body` option adds fields
     // of the app's own at the top level, which this route drops instead of refusing.
     const request = (await LENIENT.transform(body, { type: 'body', metatype: ChatRequestDto })) as ChatRequestDto;
-    this.answer(reply, user, await this.aiSdk.submit(user, request, meta));
+    this.answer(reply, user, request.id, await this.aiSdk.submit(user, request, meta));
   }
 
   @Get(':id/stream')
@@ -78,7 +78,7 @@ export class AiSdkController {
   @ApiErrors(400, 404, 429)
   async resume(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Res() reply: FastifyReply): Promise<void> {
     const answer = await this.aiSdk.resume(user, id);
-    if (answer) this.answer(reply, user, answer);
+    if (answer) this.answer(reply, user, id, answer);
     else await reply.status(HttpStatus.NO_CONTENT).send();
   }
 
@@ -97,7 +97,7 @@ export class AiSdkController {
     await (run ? reply.status(HttpStatus.OK).send(run) : reply.status(HttpStatus.NO_CONTENT).send());
   }
 
-  private answer(reply: FastifyReply, user: AuthUser, answer: Answer): void {
-    answer(openUiMessageStream(reply, this.streams.claim(user)));
+  private answer(reply: FastifyReply, user: AuthUser, conversationId: string, answer: Answer): void {
+    answer(openUiMessageStream(reply, this.streams.claim(user, 'ai_sdk_chat', conversationId)));
   }
 }

@@ -23,7 +23,7 @@ export function openUiMessageStream(reply: FastifyReply, session: SseSession): U
     stream.end();
   });
   const stream: UiMessageStream = {
-    write: (chunk) => raw.write(`data: ${JSON.stringify(chunk)}\n\n`),
+    write: (chunk) => raw.send(`data: ${JSON.stringify(chunk)}\n\n`),
     end: () => raw.end('data: [DONE]\n\n'),
     get closed() {
       return raw.closed;

@@ -11,7 +11,7 @@ import { ConversationsService } from '../conversations/conversations.service.js'
 import { MessageDto, SendMessageDto } from '../messages/dto/message.dto.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { isRunEnd } from '../realtime/realtime.events.js';
-import { EventStreams } from './event-streams.service.js';
+import { EventStreams, type StreamKind } from './event-streams.service.js';
 import { ChatService } from './chat.service.js';
 import { toClientEvent } from './client-events.js';
 import { ConversationFeed } from './conversation-feed.js';
@@ -159,7 +159,7 @@ export class ChatController {
   ): Promise<void> {
     const access = await this.conversations.authorize(id, user, 'read');
     const afterVersion = await this.chat.resumePoint(access.view, lastEventId, query);
-    const stream = this.openStream(reply, user);
+    const stream = this.openStream(reply, user, 'conversation_events', id);
     // Without a resume point the feed starts live, from the conversation's current version.
     const feed = new ConversationFeed(stream, id, user.id, this.chat.feedSource(access));
     // Events for this stream may have been lost while Redis was away. Ending it (after saying why)
@@ -174,14 +174,14 @@ export class ChatController {
   }
 
   /** An SSE response that lives no longer than the caller's session. */
-  private openStream<Events = SseEvents>(reply: FastifyReply, user: AuthUser): SseStream<Events> {
-    return openSse<Events>(reply, this.streams.claim(user));
+  private openStream<Events = SseEvents>(reply: FastifyReply, user: AuthUser, kind: StreamKind, conversationId: string): SseStream<Events> {
+    return openSse<Events>(reply, this.streams.claim(user, kind, conversationId));
   }
 
   /** The SSE response of POST …/messages: the user's message, then that run's events to its end. */
   private async streamRun(reply: FastifyReply, user: AuthUser, message: MessageDto, run: RunDto | null): Promise<void> {
     const ended = run && isTerminalRunStatus(run.status) ? await this.chat.endedRunEvent(run) : undefined;
-    const stream = this.openStream<RunStreamEvents>(reply, user);
+    const stream = this.openStream<RunStreamEvents>(reply, user, 'run_stream', message.conversationId);
     stream.send('message:created', { message, version: message.version });
     if (!run || ended) {
       if (ended) sendEnded(stream, ended);

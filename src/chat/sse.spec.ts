@@ -77,6 +77,50 @@ describe('HijackedStream, for a client that stops reading', () => {
   });
 });
 
+describe('HijackedStream, how it ended', () => {
+  it('says the client closed it, counting the events sent but not comments', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 1024);
+    stream.write(': connected\n\n');
+    stream.send('event: a\ndata: {}\n\n');
+    stream.send('event: b\ndata: {}\n\n');
+    expect(stream.ended).toBeUndefined();
+    raw.emit('close');
+    expect(stream.ended).toEqual({ reason: 'client_closed', events: 2 });
+  });
+
+  it('says the server completed it when it ends it', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 1024);
+    stream.send('data: x\n\n');
+    stream.end('data: [DONE]\n\n');
+    raw.emit('close');
+    expect(stream.ended).toEqual({ reason: 'completed', events: 1 });
+  });
+
+  it('keeps the reason given before the end (a session that ended), and the reason of a cut', () => {
+    const expired = response(false);
+    const ending = new HijackedStream(expired.raw, 1024);
+    ending.endingBecause('token_expired');
+    ending.send('event: session:expired\ndata: {}\n\n');
+    ending.end();
+    expect(ending.ended).toEqual({ reason: 'token_expired', events: 1 });
+
+    const shutdown = response(false);
+    const cut = new HijackedStream(shutdown.raw, 1024);
+    cut.cut('server_shutdown');
+    shutdown.raw.emit('close');
+    expect(cut.ended?.reason).toBe('server_shutdown');
+  });
+
+  it('says a client that stopped reading was cut off as slow', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 100);
+    stream.send(`data: ${'x'.repeat(200)}\n\n`);
+    expect(stream.ended).toEqual({ reason: 'slow_client', events: 1 });
+  });
+});
+
 describe('SseStream.send', () => {
   it('pairs a frame name with its own payload, even for a union of names', () => {
     const sent: unknown[] = [];

@@ -33,6 +33,19 @@ export function sendClientEvent(stream: SseStream<SseEvents>, event: ClientEvent
 }
 
 /**
+ * Why a stream ended: the client went away, the server finished it (its run ended, a resync, the
+ * conversation closed), the session was ended or its access token expired, the server shut down,
+ * or the client read too slowly and was cut off.
+ */
+export type StreamEndReason = 'client_closed' | 'completed' | 'session_expired' | 'token_expired' | 'server_shutdown' | 'slow_client';
+
+export interface StreamEnd {
+  reason: StreamEndReason;
+  /** Events sent (frames a client dispatches; not heartbeats, comments or bare ids). */
+  events: number;
+}
+
+/**
  * The caller whose session bounds the stream, the bus that announces sessions ending, the watch
  * that double-checks; how much may wait unsent before the stream is dropped; what to release
  * when it ends.
@@ -44,7 +57,7 @@ export interface SseSession {
   maxBacklogBytes: number;
   /** Told how to cut the stream (at shutdown), once it is open. */
   track?: (cut: () => void) => void;
-  release?: () => void;
+  release?: (end: StreamEnd) => void;
 }
 
 /**
@@ -61,13 +74,16 @@ export function openEventStream(
   onSessionEnd: (reason: SessionExpiredReason) => void,
 ): HijackedStream {
   const stream = new HijackedStream(hijack(reply, headers), session.maxBacklogBytes);
-  session.track?.(() => stream.cut());
+  session.track?.(() => stream.cut('server_shutdown'));
   const heartbeat = setInterval(() => stream.write(': heartbeat\n\n'), SSE_HEARTBEAT_MS);
-  const endSession = boundBySession(session, onSessionEnd);
+  const endSession = boundBySession(session, (reason) => {
+    stream.endingBecause(reason === 'expired' ? 'token_expired' : 'session_expired');
+    onSessionEnd(reason);
+  });
   stream.onClose(() => {
     clearInterval(heartbeat);
     endSession();
-    session.release?.();
+    session.release?.(stream.ended!);
   });
   return stream;
 }
@@ -76,7 +92,7 @@ export function openEventStream(
 export function openSse<Events = SseEvents>(reply: FastifyReply, session: SseSession): SseStream<Events> {
   const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' };
   const raw: HijackedStream = openEventStream(reply, session, headers, (reason) => {
-    raw.write(frame('session:expired', { reason } satisfies PayloadOf<SseEvents, 'session:expired'>));
+    raw.send(frame('session:expired', { reason } satisfies PayloadOf<SseEvents, 'session:expired'>));
     raw.end();
   });
   raw.write(': connected\n\n');
@@ -124,38 +140,58 @@ export const END_FLUSH_MS = 5000;
 export class HijackedStream {
   private done = false;
   private readonly listeners: (() => void)[] = [];
+  private events = 0;
+  private reason: StreamEndReason | undefined;
 
   constructor(
     private readonly raw: ServerResponse,
     private readonly maxBacklogBytes: number,
   ) {
-    raw.on('close', () => this.finish());
+    raw.on('close', () => this.finish('client_closed'));
     // A client gone before the takeover: 'close' has fired already and will not again.
-    if (raw.destroyed) this.finish();
+    if (raw.destroyed) this.finish('client_closed');
   }
 
   get closed(): boolean {
     return this.done;
   }
 
+  /** How the stream ended; undefined while it is open. */
+  get ended(): StreamEnd | undefined {
+    return this.done ? { reason: this.reason!, events: this.events } : undefined;
+  }
+
   write(text: string): void {
     if (this.done) return;
     this.raw.write(text);
-    if (this.raw.writableLength > this.maxBacklogBytes) this.cut();
+    if (this.raw.writableLength > this.maxBacklogBytes) this.cut('slow_client');
+  }
+
+  /** Writes one event (counted). */
+  send(text: string): void {
+    if (this.done) return;
+    this.events += 1;
+    this.write(text);
+  }
+
+  /** Says why the stream is about to end, when the end itself (the server's) would not tell. */
+  endingBecause(reason: StreamEndReason): void {
+    this.reason ??= reason;
   }
 
   end(last?: string): void {
     if (this.done) return;
     this.raw.end(last);
-    this.finish();
+    this.finish('completed');
     // A client that does not read would hold the ended response (and what it holds) for ever.
     if (!this.raw.writableFinished) setTimeout(() => this.raw.destroy(), END_FLUSH_MS).unref();
   }
 
   /** Drops the connection: the client sees it fail and reconnects (EventSource, useChat's resume). */
-  cut(): void {
+  cut(reason: StreamEndReason): void {
+    this.reason ??= reason;
     this.raw.destroy();
-    this.finish();
+    this.finish(reason);
   }
 
   onClose(listener: () => void): void {
@@ -163,8 +199,9 @@ export class HijackedStream {
     else this.listeners.push(listener);
   }
 
-  private finish(): void {
+  private finish(reason: StreamEndReason): void {
     if (this.done) return;
+    this.reason ??= reason;
     this.done = true;
     for (const listener of this.listeners.splice(0)) listener();
   }
@@ -179,7 +216,7 @@ class EventFrames<Events> implements SseStream<Events> {
   }
 
   send(...[event, data, id]: SseFrame<Events>): void {
-    this.raw.write(frame(event, data, id));
+    this.raw.send(frame(event, data, id));
   }
 
   mark(id: number): void {

@@ -6,8 +6,12 @@ import { ConfigError, type Env, readInt, readSecret, readString } from './env.js
 
 export const MIN_JWT_SECRET_BYTES = 32;
 
+/** Where the JWT secret came from: JWT_SECRET, generated at this start, or generated earlier and kept under DATA_DIR. */
+export type JwtSecretSource = 'env' | 'generated' | 'stored';
+
 export interface AuthSettings {
   jwtSecret: string;
+  jwtSecretSource: JwtSecretSource;
   jwtIssuer: string;
   jwtAudience: string;
   accessTtlSeconds: number;
@@ -30,7 +34,7 @@ export interface AuthSettings {
  * Production demands an explicit, strong secret. Elsewhere a random one is generated once and
  * kept under DATA_DIR, so tokens survive restarts without anyone having to configure a secret.
  */
-function resolveJwtSecret(env: Env, app: AppSettings): string {
+function resolveJwtSecret(env: Env, app: AppSettings): { jwtSecret: string; jwtSecretSource: JwtSecretSource } {
   const configured = readSecret(env, 'JWT_SECRET');
   if (configured !== undefined) {
     if (Buffer.byteLength(configured) < MIN_JWT_SECRET_BYTES) {
@@ -38,7 +42,7 @@ function resolveJwtSecret(env: Env, app: AppSettings): string {
         `Invalid environment variable JWT_SECRET: must be at least ${MIN_JWT_SECRET_BYTES} bytes long`,
       );
     }
-    return configured;
+    return { jwtSecret: configured, jwtSecretSource: 'env' };
   }
   if (app.nodeEnv === 'production') {
     throw new ConfigError(
@@ -46,17 +50,17 @@ function resolveJwtSecret(env: Env, app: AppSettings): string {
     );
   }
   const generated = randomBytes(48).toString('base64url');
-  if (app.dataDir === IN_MEMORY) return generated;
+  if (app.dataDir === IN_MEMORY) return { jwtSecret: generated, jwtSecretSource: 'generated' };
   const file = join(app.dataDir, 'jwt-secret');
   try {
     const stored = readFileSync(file, 'utf8').trim();
-    if (Buffer.byteLength(stored) >= MIN_JWT_SECRET_BYTES) return stored;
+    if (Buffer.byteLength(stored) >= MIN_JWT_SECRET_BYTES) return { jwtSecret: stored, jwtSecretSource: 'stored' };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${generated}\n`, { mode: 0o600 });
-  return generated;
+  return { jwtSecret: generated, jwtSecretSource: 'generated' };
 }
 
 export function parseAuthSettings(env: Env, app: AppSettings): AuthSettings {
@@ -66,7 +70,7 @@ export function parseAuthSettings(env: Env, app: AppSettings): AuthSettings {
     throw new ConfigError('Invalid environment variable ADMIN_PASSWORD: ADMIN_EMAIL and ADMIN_PASSWORD go together');
   }
   return {
-    jwtSecret: resolveJwtSecret(env, app),
+    ...resolveJwtSecret(env, app),
     jwtIssuer: readString(env, 'JWT_ISSUER', 'agent-chat'),
     jwtAudience: readString(env, 'JWT_AUDIENCE', 'agent-chat-api'),
     accessTtlSeconds: readInt(env, 'JWT_ACCESS_TTL', 900, { min: 30, max: 86_400 }),

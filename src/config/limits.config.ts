@@ -7,6 +7,8 @@ export interface LimitSettings {
   messageMaxLength: number;
   messageRateLimit: number;
   messageRateWindowMs: number;
+  /** Feedback changes (rating, changing, removing) one user may make per minute. */
+  feedbackRateLimit: number;
   /**
    * Largest body of `POST /api/v1/chat`: useChat posts its whole copy of the conversation, of
    * which only the last message is read.
@@ -76,6 +78,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     messageMaxLength: readInt(env, 'MESSAGE_MAX_LENGTH', 16_000, { min: 1, max: 1_000_000 }),
     messageRateLimit: readInt(env, 'MESSAGE_RATE_LIMIT', 30, { min: 1, max: 1_000_000 }),
     messageRateWindowMs: readInt(env, 'MESSAGE_RATE_WINDOW_SECONDS', 10, { min: 1, max: 3600 }) * 1000,
+    feedbackRateLimit: readInt(env, 'FEEDBACK_RATE_LIMIT', 60, { min: 1, max: 1_000_000 }),
     chatBodyLimit: readInt(env, 'CHAT_BODY_LIMIT', 4 * 1024 * 1024, { min: 64 * 1024, max: 64 * 1024 * 1024 }),
     jsonMaxDepth: readInt(env, 'JSON_MAX_DEPTH', 32, { min: 2, max: 1000 }),
     wsMaxBufferBytes: readInt(env, 'WS_MAX_BUFFER_BYTES', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),

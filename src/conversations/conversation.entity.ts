@@ -19,6 +19,7 @@ export type AgentMode = (typeof AGENT_MODES)[number];
 @Entity('conversations')
 @Index('conversations_owner_id_idx', ['ownerId'])
 @Index('conversations_last_activity_idx', ['lastActivityAt', 'id'])
+@Index('conversations_created_at_idx', ['createdAt'])
 @Check('conversations_agent_mode_check', `"agent_mode" IN ('auto', 'mention', 'off')`)
 @Check('conversations_agent_tools_check', `"agent_tools" IS NULL OR jsonb_typeof("agent_tools") = 'array'`)
 export class ConversationEntity {

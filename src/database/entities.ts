@@ -1,5 +1,6 @@
 import { RunEntity } from '../agent/run.entity.js';
 import { ToolInvocationEntity } from '../agent/tool-invocation.entity.js';
+import { AnalyticsDayEntity } from '../analytics/analytics-day.entity.js';
 import { ApprovalEntity } from '../approvals/approval.entity.js';
 import { AuditEventEntity } from '../audit/audit-event.entity.js';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity.js';
@@ -8,6 +9,7 @@ import { StreamTicketEntity } from '../auth/stream-ticket.entity.js';
 import { ConversationEntity } from '../conversations/conversation.entity.js';
 import { ParticipantEntity } from '../conversations/participant.entity.js';
 import { DocumentChunkEntity, DocumentContentEntity, DocumentEntity } from '../documents/document.entity.js';
+import { MessageFeedbackEntity } from '../feedback/message-feedback.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 
@@ -27,4 +29,6 @@ export const ENTITIES = [
   DocumentChunkEntity,
   AuditEventEntity,
   ApprovalEntity,
+  MessageFeedbackEntity,
+  AnalyticsDayEntity,
 ];

@@ -50,9 +50,12 @@ export interface MessageAttachment {
 })
 @Index('messages_author_id_idx', ['authorId'])
 @Index('messages_conversation_id_version_idx', ['conversationId', 'version'])
+// Analytics read messages by time; the other columns they count make it an index-only scan.
+@Index('messages_created_at_idx', ['createdAt', 'role', 'conversationId', 'authorId'])
 // GIN index over the generated tsvector; TypeORM cannot express the access method, so it is left to the migration.
 @Index('messages_search_vector_idx', { synchronize: false })
 @Check('messages_role_check', `"role" IN ('user', 'assistant', 'system', 'tool')`)
+@Check('messages_feedback_check', `"feedback_up" >= 0 AND "feedback_down" >= 0`)
 @Check('messages_status_check', `"status" IN ('complete', 'streaming', 'failed', 'cancelled', 'interrupted')`)
 export class MessageEntity {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'messages_pkey' })
@@ -122,6 +125,13 @@ export class MessageEntity {
     asExpression: `to_tsvector('${SEARCH_CONFIG}', "content")`,
   })
   searchVector?: string;
+
+  /** People's ratings of an assistant reply (message_feedback), counted here in the same transaction. */
+  @Column({ name: 'feedback_up', type: 'integer', default: 0 })
+  feedbackUp!: number;
+
+  @Column({ name: 'feedback_down', type: 'integer', default: 0 })
+  feedbackDown!: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

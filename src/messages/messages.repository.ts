@@ -18,6 +18,8 @@ const COLUMN_NAMES = [
   'run_id',
   'metadata',
   'attachments',
+  'feedback_up',
+  'feedback_down',
   'created_at',
   'edited_at',
   'deleted_at',
@@ -32,7 +34,7 @@ const M_COLUMNS = COLUMN_NAMES.map((name) => `m.${name}`).join(', ');
  * separates it from the next message). jsonb prints a space after every colon and comma, so
  * metadata is counted a little high.
  */
-const ROW_FIELDS_BYTES = 470;
+const ROW_FIELDS_BYTES = 520;
 const SERIALIZED_SIZE =
   `${ROW_FIELDS_BYTES} + octet_length(to_json(content)::text) + octet_length(metadata::text) + octet_length(attachments::text) ` +
   `+ coalesce(octet_length(to_json(client_message_id)::text), 4)`;
@@ -51,6 +53,8 @@ interface MessageRow {
   run_id: string | null;
   metadata: MessageMetadata;
   attachments: MessageAttachment[];
+  feedback_up: number;
+  feedback_down: number;
   created_at: Date;
   edited_at: Date | null;
   deleted_at: Date | null;
@@ -70,6 +74,8 @@ function toEntity(row: MessageRow): MessageEntity {
     runId: row.run_id,
     metadata: row.metadata ?? {},
     attachments: row.attachments ?? [],
+    feedbackUp: row.feedback_up,
+    feedbackDown: row.feedback_down,
     createdAt: row.created_at,
     editedAt: row.edited_at,
     deletedAt: row.deleted_at,
@@ -361,6 +367,30 @@ export class MessagesRepository {
     // Not checkpointed yet, or erased while streaming: none of its text is stored.
     if (row.stream_index === null || row.deleted) return { content: '', index: -1 };
     return { content: row.content, index: row.stream_index };
+  }
+
+  /**
+   * Moves a reply's feedback counts by the given amounts, within a versioned change: the counts
+   * are what participants see of feedback. Undefined if the message is gone.
+   */
+  async countFeedback(
+    conversationId: string,
+    id: string,
+    delta: { up: number; down: number },
+    version: number,
+    manager: EntityManager,
+  ): Promise<MessageEntity | undefined> {
+    const rows = rowsOf<MessageRow>(await manager.query(
+      `UPDATE messages SET feedback_up = feedback_up + $3, feedback_down = feedback_down + $4, version = $5
+       WHERE conversation_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
+      [conversationId, id, delta.up, delta.down, version],
+    ));
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  /** The reply's first text has reached clients: its run's time to first token, set once. */
+  async recordFirstToken(runId: string): Promise<void> {
+    await this.dataSource.query(`UPDATE agent_runs SET first_token_at = now() WHERE id = $1 AND first_token_at IS NULL`, [runId]);
   }
 
   async countByRole(conversationId: string): Promise<Record<string, number>> {

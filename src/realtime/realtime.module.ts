@@ -1,9 +1,10 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { PresenceService } from './presence.service.js';
 import { InMemoryRateLimiter, RateLimiter, RedisRateLimiter } from './rate-limiter.js';
 import { InProcessRealtimeBus, RealtimeBus } from './realtime-bus.js';
-import { RedisRealtimeBus } from './redis-realtime-bus.js';
+import { busPublishFailures, RedisRealtimeBus } from './redis-realtime-bus.js';
 import { RedisConnection } from './redis.connection.js';
 import { SessionWatch } from './session-watch.js';
 
@@ -14,8 +15,11 @@ import { SessionWatch } from './session-watch.js';
     { provide: RedisConnection, inject: [AppConfig], useFactory: (config: AppConfig) => RedisConnection.create(config.redis) },
     {
       provide: RealtimeBus,
-      inject: [RedisConnection],
-      useFactory: (redis: RedisConnection) => (redis.enabled ? new RedisRealtimeBus(redis) : new InProcessRealtimeBus()),
+      inject: [RedisConnection, MetricsService],
+      useFactory: (redis: RedisConnection, metrics: MetricsService) => {
+        const failures = busPublishFailures(metrics);
+        return redis.enabled ? new RedisRealtimeBus(redis, failures) : new InProcessRealtimeBus();
+      },
     },
     {
       provide: RateLimiter,

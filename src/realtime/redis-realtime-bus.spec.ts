@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Counter } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INSTANCE_ID } from './instance.js';
 import type { RedisConnection } from './redis.connection.js';
@@ -54,12 +55,15 @@ describe('RedisRealtimeBus after an outage', () => {
   let bus: RedisRealtimeBus;
   let resumed: number;
   let received: RealtimeEvent[];
+  let failures: Counter;
+  const failed = async () => (await failures.get()).values[0]?.value ?? 0;
 
   beforeEach(async () => {
+    failures = new Counter({ name: 'realtime_bus_publish_failures_total', help: 'failures', registers: [] });
     publisher = new FakeClient();
     // As RedisConnection does: errors are reported, never thrown.
     publisher.on('error', () => undefined);
-    bus = new RedisRealtimeBus({ client: publisher } as unknown as RedisConnection);
+    bus = new RedisRealtimeBus({ client: publisher } as unknown as RedisConnection, failures);
     await bus.onModuleInit();
     subscriber = publisher.subscriber!;
     publisher.up();
@@ -91,6 +95,21 @@ describe('RedisRealtimeBus after an outage', () => {
     bus.publish(EVENT);
     await settle();
     expect(publisher.published).toEqual([{ origin: INSTANCE_ID, lost: true }, { origin: INSTANCE_ID, event: EVENT }]);
+  });
+
+  it('counts every event it could not publish, and none it published', async () => {
+    bus.publish(EVENT);
+    await settle();
+    expect(await failed()).toBe(0);
+    publisher.down();
+    bus.publish(EVENT);
+    bus.publish(EVENT);
+    expect(await failed()).toBe(2);
+    publisher.up();
+    await settle();
+    bus.publish(EVENT);
+    await settle();
+    expect(await failed()).toBe(2);
   });
 
   it('announces nothing when nothing was lost', async () => {

@@ -1,6 +1,8 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import type { RedisClientType } from 'redis';
 import { debounceTime, Subject } from 'rxjs';
+import type { MetricsService } from '../metrics/metrics.service.js';
 import { INSTANCE_ID } from './instance.js';
 import type { RedisConnection } from './redis.connection.js';
 import { RealtimeBus } from './realtime-bus.js';
@@ -12,6 +14,18 @@ export const EVENTS_CHANNEL = 'agentchat:events';
  * notices, which arrive spread over their reconnect backoff.
  */
 const RESUME_COALESCE_MS = 1000;
+
+/**
+ * Events this instance could not hand to Redis for the others. Registered whatever the bus (zero
+ * without REDIS_URL, where nothing leaves the process), so that dashboards always find it.
+ */
+export function busPublishFailures(metrics: MetricsService): Counter {
+  return new Counter({
+    name: 'realtime_bus_publish_failures_total',
+    help: 'Events not published to Redis for the other instances (Redis unavailable); their clients recover them by a resync',
+    registers: [metrics.registry],
+  });
+}
 
 /** An event, or a notice that events of the origin instance were lost on their way to the others. */
 type Envelope = { origin: string; event: RealtimeEvent } | { origin: string; lost: true };
@@ -42,7 +56,10 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
    */
   private publishedBefore = false;
 
-  constructor(private readonly redis: RedisConnection) {
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly failures?: Pick<Counter, 'inc'>,
+  ) {
     super();
   }
 
@@ -106,6 +123,7 @@ export class RedisRealtimeBus extends RealtimeBus implements OnModuleInit, OnApp
   }
 
   private reportFailure(reason: string): void {
+    this.failures?.inc();
     if (!this.publishFailing) this.logger.warn(`Events reach this instance's clients only while Redis is unavailable (${reason})`);
     this.publishFailing = true;
   }

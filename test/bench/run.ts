@@ -12,6 +12,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
+import { analytics as analyticsReport } from './analytics/scenario.js';
 import { retrieval as knowledgeRetrieval, uploads as knowledgeUploads, type BenchContext } from './knowledge/scenarios.js';
 import { api, DIST, freePort, freshDatabase, registerUsers, ROOT, runLoad, startNode, type Running } from './lib.js';
 
@@ -349,10 +350,13 @@ async function retrieval(): Promise<void> {
 async function uploads(): Promise<void> {
   await knowledgeUploads(knowledge);
 }
+async function analytics(): Promise<void> {
+  await analyticsReport(knowledge);
+}
 
 const started = Date.now();
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
-for (const scenario of [startup, http, fanout, relay, idle, retrieval, uploads].filter((s) => !only || only.includes(s.name))) {
+for (const scenario of [startup, http, fanout, relay, idle, retrieval, uploads, analytics].filter((s) => !only || only.includes(s.name))) {
   try {
     await scenario();
   } catch (error) {

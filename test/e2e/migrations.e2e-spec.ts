@@ -4,7 +4,7 @@ import { AppDataSource } from '../../src/database/data-source.factory.js';
 import { MIGRATIONS } from '../../src/database/migrations.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
-const BASE_TABLES = ['agent_runs', 'approvals', 'audit_events', 'conversation_participants', 'conversations', 'document_chunks', 'document_contents', 'documents', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
+const BASE_TABLES = ['agent_runs', 'analytics_days', 'approvals', 'audit_events', 'conversation_participants', 'conversations', 'document_chunks', 'document_contents', 'documents', 'message_feedback', 'messages', 'refresh_tokens', 'sessions', 'stream_tickets', 'tool_invocations', 'users'];
 /** Only where the server has pgvector (PGlite does; a PostgreSQL without it keeps full-text search alone). */
 const VECTOR_TABLES = ['document_chunk_embeddings'];
 let TABLES = BASE_TABLES;

@@ -16,7 +16,7 @@ interface Operation {
 /** The verbs operationIds start with: `listConversations`, `sendMessage`, `checkReadiness`. */
 const VERBS = [
   'add', 'cancel', 'check', 'create', 'decide', 'delete', 'download', 'edit', 'export', 'get', 'list', 'login', 'logout', 'mark',
-  'refresh', 'regenerate', 'register', 'remove', 'resume', 'search', 'send', 'stop', 'stream', 'update', 'upload',
+  'refresh', 'regenerate', 'register', 'remove', 'resume', 'search', 'send', 'set', 'stop', 'stream', 'update', 'upload',
 ];
 const VERB_PHRASE = new RegExp(`^(?:${VERBS.join('|')})(?:[A-Z][a-z0-9]*)*$`);
 

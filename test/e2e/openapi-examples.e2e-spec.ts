@@ -125,6 +125,8 @@ describe('OpenAPI examples', () => {
       markConversationRead: () => request('POST', `/conversations/${conversation.id}/read`, sampleFor('markConversationRead'), own.accessToken),
       sendMessage: () => request('POST', `/conversations/${conversation.id}/messages`, sampleFor('sendMessage'), own.accessToken),
       editMessage: () => request('PATCH', `/conversations/${conversation.id}/messages/${message.id}`, sampleFor('editMessage'), own.accessToken),
+      // Only replies can be rated, and this conversation has none: an unknown reply is a 404 after validation.
+      setMessageFeedback: () => request('PUT', `/conversations/${conversation.id}/messages/${randomUUID()}/feedback`, sampleFor('setMessageFeedback'), own.accessToken),
       sendChatMessage: () => request('POST', '/chat', { ...sampleFor('sendChatMessage'), id: conversation.id }, own.accessToken),
       sendChatMessageAsPrefilled: () => request('POST', '/chat', sampleFor('sendChatMessage'), own.accessToken),
       // The roles guard answers before the body is read: this app has no admin.
@@ -148,6 +150,7 @@ describe('OpenAPI examples', () => {
       markConversationRead: 204,
       sendMessage: 201,
       editMessage: 200,
+      setMessageFeedback: 404,
       sendChatMessage: 200,
       sendChatMessageAsPrefilled: 404,
       updateUserRole: 403,

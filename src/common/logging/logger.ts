@@ -36,12 +36,15 @@ export function createRootLogger(settings: Pick<AppSettings, 'logLevel'>): Pino 
   });
 }
 
+/** Nest's start-up listing of every module, route and socket event it wired: for debugging, noise otherwise. */
+const WIRING_CONTEXTS: ReadonlySet<unknown> = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'WebSocketsController']);
+
 /** Routes Nest's own logging (bootstrap, lifecycle, `new Logger(ctx)`) to the same JSON stream. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly root: Pino) {}
 
   log(message: unknown, ...params: unknown[]): void {
-    this.write('info', message, params);
+    this.write(WIRING_CONTEXTS.has(params.at(-1)) ? 'debug' : 'info', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
     // Nest passes (message, stack?, context?).

@@ -198,6 +198,15 @@ export class MessageAttachmentDto {
   bytes!: number;
 }
 
+/** What participants see of the ratings of a reply: how many of each (never who, never the comments). */
+export class FeedbackCountsDto {
+  @ApiProperty({ type: 'integer', minimum: 0, example: 3 })
+  up!: number;
+
+  @ApiProperty({ type: 'integer', minimum: 0, example: 1 })
+  down!: number;
+}
+
 export class MessageDto {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -241,6 +250,12 @@ export class MessageDto {
   })
   attachmentDetails!: MessageAttachment[];
 
+  @ApiPropertyOptional({
+    type: FeedbackCountsDto,
+    description: 'Assistant replies only: how many people rated it 👍 and 👎 (`PUT …/feedback`); a change comes as message:updated with a new version',
+  })
+  feedback?: FeedbackCountsDto;
+
   @ApiProperty({ format: 'date-time' })
   createdAt!: string;
 
@@ -266,6 +281,7 @@ export class MessageDto {
       metadata: deleted ? {} : withCurrentSources(message.metadata),
       attachments: deleted ? [] : message.attachments.map((attachment) => attachment.id),
       attachmentDetails: deleted ? [] : message.attachments,
+      ...(message.role === 'assistant' && { feedback: { up: message.feedbackUp ?? 0, down: message.feedbackDown ?? 0 } }),
       createdAt: message.createdAt.toISOString(),
       editedAt: message.editedAt?.toISOString() ?? null,
       deletedAt: message.deletedAt?.toISOString() ?? null,
