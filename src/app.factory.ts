@@ -123,7 +123,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
-  setUpOpenApi(app);
+  // Without the docs their paths are unknown routes: 404 in the usual error shape.
+  if (config.app.apiDocs) setUpOpenApi(app);
   await app.init();
   if (config.isProduction && config.app.metricsToken === undefined) {
     // Kept public for existing scrapers; process and request metrics should not reach the internet.

@@ -18,6 +18,7 @@ describe('AppConfig.fromEnv', () => {
       bodyLimit: 65_536,
       corsOrigins: [],
       shutdownTimeoutMs: 10_000,
+      apiDocs: true,
     });
     expect(config.database).toMatchObject({ url: undefined, migrationsRun: true, poolSize: 10 });
     expect(config.redis.url).toBeUndefined();
@@ -44,6 +45,7 @@ describe('AppConfig.fromEnv', () => {
     [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL/],
     [{ JWT_ACCESS_TTL: '-5' }, /JWT_ACCESS_TTL/],
     [{ LOGIN_FAILURES_PER_IP: '0' }, /LOGIN_FAILURES_PER_IP/],
+    [{ API_DOCS: 'internal' }, /API_DOCS: expected true or false, got "internal"/],
   ])('rejects %o with a one-line error naming the variable', (env, message) => {
     const attempt = () => AppConfig.fromEnv({ DATA_DIR: tempDir(), ...env });
     expect(attempt).toThrow(ConfigError);

@@ -23,6 +23,8 @@ export interface AppSettings {
   shutdownTimeoutMs: number;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken: string | undefined;
+  /** Serve Swagger UI at /api/docs and the OpenAPI document at /api/docs-json. */
+  apiDocs: boolean;
 }
 
 const METRICS_TOKEN_MIN = 16;
@@ -33,6 +35,12 @@ function readMetricsToken(env: Env): string | undefined {
     throw new ConfigError(`Invalid environment variable METRICS_TOKEN: expected at least ${METRICS_TOKEN_MIN} characters without spaces`);
   }
   return token;
+}
+
+/** DATA_DIR as an absolute path, or undefined for memory://. */
+export function readDataDir(env: Env): string | undefined {
+  const dataDir = readString(env, 'DATA_DIR', './data');
+  return dataDir === IN_MEMORY ? undefined : resolve(dataDir);
 }
 
 export function parseAppSettings(env: Env): AppSettings {
@@ -50,12 +58,12 @@ export function parseAppSettings(env: Env): AppSettings {
       );
     }
   }
-  const dataDir = readString(env, 'DATA_DIR', './data');
+  const dataDir = readDataDir(env);
   return {
     nodeEnv: readEnum(env, 'NODE_ENV', NODE_ENVS, 'development'),
     host: readString(env, 'HOST', '0.0.0.0'),
     port: readInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    dataDir: dataDir === IN_MEMORY ? IN_MEMORY : resolve(dataDir),
+    dataDir: dataDir ?? IN_MEMORY,
     corsOrigins: corsOrigins.map((origin) => origin.replace(/\/$/, '')),
     bodyLimit: readInt(env, 'BODY_LIMIT', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
     logLevel: readEnum(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -63,5 +71,6 @@ export function parseAppSettings(env: Env): AppSettings {
     shutdownDrainMs: readInt(env, 'SHUTDOWN_DRAIN_MS', 0, { min: 0, max: 60_000 }),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, { min: 1000, max: 120_000 }),
     metricsToken: readMetricsToken(env),
+    apiDocs: readBool(env, 'API_DOCS', true),
   };
 }

@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDatabaseSettings } from '../config/database.config.js';
 import { AppDataSource, dataSourceOptions } from './data-source.factory.js';
-import { EmbeddedPostgres } from './embedded-postgres.js';
+import { CONNECTION_FILE, EmbeddedPostgres, embeddedDatabaseHolder, readEmbeddedConnection } from './embedded-postgres.js';
 import { MIGRATIONS } from './migrations.js';
 import { extractTar, readTemplate, writeTemplate } from './pglite-template.js';
 
@@ -251,6 +251,25 @@ describe('EmbeddedPostgres', () => {
       } finally {
         await db.stop();
       }
+    });
+
+    it('tells the owner of DATA_DIR how to reach it (for backups) in a file only the owner can read, removed on stop', async () => {
+      const dataDir = join(scratch, 'published');
+      const db = await EmbeddedPostgres.start({ dataDir, template });
+      const file = join(dataDir, CONNECTION_FILE);
+      try {
+        expect(statSync(file).mode & 0o777).toBe(0o600);
+        expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ pid: process.pid, url: db.url });
+        // Only the live holder's file counts: this process holds it, so to itself there is no other holder.
+        expect(embeddedDatabaseHolder(dataDir)).toBeUndefined();
+        expect(readEmbeddedConnection(dataDir, process.pid)).toEqual({ pid: process.pid, url: db.url });
+        expect(readEmbeddedConnection(dataDir, process.pid + 1)).toBeUndefined();
+        expect(await connectFromAnotherProcess(db.url)).toBe('connected');
+      } finally {
+        await db.stop();
+      }
+      expect(existsSync(file)).toBe(false);
+      expect(existsSync(join(dataDir, 'pgdata.lock'))).toBe(false);
     });
   });
 });

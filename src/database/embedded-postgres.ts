@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
 import { defaultTemplateFile, extractTar, PGLITE_EXTENSIONS, readTemplate } from './pglite-template.js';
@@ -14,6 +14,18 @@ const MAX_UNIX_SOCKET_PATH = 107;
 const SOCKET_NAME = '.s.PGSQL.5432';
 /** Followed by the pid of the process that made the directory. */
 const SOCKET_DIR_PREFIX = 'agentchat-pg-';
+const LOCK_FILE = 'pgdata.lock';
+/**
+ * How to reach the running server, for `npm run backup`: its pid and URL (with the password), mode
+ * 0600 in DATA_DIR. Whoever can read DATA_DIR can read the database files anyway, and the URL
+ * leads to a socket in a directory only this user can enter.
+ */
+export const CONNECTION_FILE = 'pgdata.connection.json';
+
+export interface EmbeddedConnection {
+  pid: number;
+  url: string;
+}
 
 export interface EmbeddedPostgresOptions {
   /** Directory for the database files; undefined keeps everything in memory (tests). */
@@ -41,7 +53,7 @@ export class EmbeddedPostgres {
     let db: PGlite;
     if (dataDir) {
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      lockFile = acquireLock(join(dataDir, 'pgdata.lock'));
+      lockFile = acquireLock(dataDir);
       db = await openOnDisk(join(dataDir, 'pgdata'), template);
     } else {
       db =
@@ -65,11 +77,14 @@ export class EmbeddedPostgres {
       if (lockFile) rmSync(lockFile, { force: true });
       throw error;
     }
-    // Older versions put a socket in DATA_DIR; nothing listens there any more.
-    if (dataDir) rmSync(join(dataDir, SOCKET_NAME), { force: true });
     const url = socketDir
       ? `postgres://postgres:${password}@localhost/postgres?host=${encodeURIComponent(socketDir)}`
       : `postgres://postgres:${password}@${address}/postgres`;
+    if (dataDir) {
+      // Older versions put a socket in DATA_DIR; nothing listens there any more.
+      rmSync(join(dataDir, SOCKET_NAME), { force: true });
+      writePrivateFile(join(dataDir, CONNECTION_FILE), JSON.stringify({ pid: process.pid, url } satisfies EmbeddedConnection));
+    }
     return new EmbeddedPostgres(db, server, url, lockFile, socketDir);
   }
 
@@ -77,8 +92,40 @@ export class EmbeddedPostgres {
     await this.server.close();
     await this.db.close();
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
-    if (this.lockFile) rmSync(this.lockFile, { force: true });
+    if (this.lockFile) {
+      rmSync(join(dirname(this.lockFile), CONNECTION_FILE), { force: true });
+      rmSync(this.lockFile, { force: true });
+    }
   }
+}
+
+/** The live process holding dataDir's embedded database, if any. */
+export function embeddedDatabaseHolder(dataDir: string): number | undefined {
+  let holder: number;
+  try {
+    holder = Number(readFileSync(join(dataDir, LOCK_FILE), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder) ? holder : undefined;
+}
+
+/** How to reach the server that holds dataDir (see CONNECTION_FILE); undefined if that server wrote none. */
+export function readEmbeddedConnection(dataDir: string, pid: number): EmbeddedConnection | undefined {
+  try {
+    const connection = JSON.parse(readFileSync(join(dataDir, CONNECTION_FILE), 'utf8')) as EmbeddedConnection;
+    return connection.pid === pid && typeof connection.url === 'string' ? connection : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written whole or not at all, readable by the owner alone. */
+function writePrivateFile(file: string, content: string): void {
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, content, { mode: 0o600 });
+  renameSync(partial, file);
 }
 
 /**
@@ -170,8 +217,12 @@ function isEmptyDir(path: string): boolean {
   }
 }
 
-/** PGlite is single-process: a second process on the same files would corrupt them. */
-function acquireLock(file: string): string {
+/**
+ * PGlite is single-process: a second process on the same files would corrupt them. Returns the
+ * lock file, to be removed when done; throws if a live process holds it.
+ */
+export function acquireLock(dataDir: string): string {
+  const file = join(dataDir, LOCK_FILE);
   try {
     writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
     return file;
@@ -180,7 +231,7 @@ function acquireLock(file: string): string {
   }
   const holder = Number(readFileSync(file, 'utf8'));
   if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-    throw new Error(`The embedded database in ${file.replace(/\/pgdata\.lock$/, '')} is in use by process ${holder}`);
+    throw new Error(`The embedded database in ${dataDir} is in use by process ${holder}`);
   }
   writeFileSync(file, String(process.pid), { mode: 0o600 });
   return file;
