@@ -10,11 +10,13 @@ import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
 
 /** What `--profile <name>` must start: nothing more, nothing less. */
 const PROFILES = {
-  single: ['app', 'postgres', 'redis'],
-  scaled: ['app-1', 'app-2', 'proxy', 'postgres', 'redis'],
+  single: ['app', 'postgres', 'redis', 'prometheus', 'grafana'],
+  scaled: ['app-1', 'app-2', 'proxy', 'postgres', 'redis', 'prometheus', 'grafana'],
 };
-/** The services that may publish a port, per profile: the app alone, or nginx alone. */
-const PUBLISHED = { single: ['app'], scaled: ['proxy'] };
+/** The services that may publish a port, per profile: the app alone, or nginx alone (and the dashboards). */
+const PUBLISHED = { single: ['app', 'grafana'], scaled: ['proxy', 'grafana'] };
+/** Published on the host's loopback only: reached through a tunnel or an authenticating proxy. */
+const LOOPBACK_ONLY = ['grafana'];
 /** What third-party entrypoints need to fix volume ownership before dropping to their user. */
 const ALLOWED_CAPS = new Set(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID']);
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN|_KEY$|_AUTH$/;
@@ -104,6 +106,9 @@ function checkServices(compose, composeDir, problems) {
     checkHealth(name, service, problems);
     checkSecrets(name, service, problems);
     if (service.build) checkApp(name, service, problems);
+  }
+  for (const name of LOOPBACK_ONLY) {
+    if (list(services[name]?.ports).some((port) => !String(port).startsWith('127.0.0.1:'))) problems.push(`${name}: publishes beyond loopback (bind 127.0.0.1)`);
   }
   const command = list(services.redis?.command).join(' ');
   if (!/--requirepass \$\{[A-Z_0-9]+:\?[^}]*\}/.test(command)) problems.push('redis: no --requirepass from a required variable');

@@ -34,7 +34,7 @@ function mutatedCopy(file: 'compose.yml' | 'nginx.conf' | 'Dockerfile', from: st
 describe('scripts/check-compose.mjs', () => {
   it('passes the deployment files as committed', async () => {
     const { code, output } = await check();
-    expect(output).toContain('6 services');
+    expect(output).toContain('8 services');
     expect(code).toBe(0);
   });
 
@@ -57,6 +57,8 @@ describe('scripts/check-compose.mjs', () => {
     ['/metrics served through nginx', 'nginx.conf', / {2}location \^~ \/metrics \{[\s\S]*?\n {2}\}\n/, '', /\/metrics is not blocked/],
     ['/metrics proxied', 'nginx.conf', /return 404 '[^']*';/, 'proxy_pass http://agent_chat;', /\/metrics is not blocked/],
     ['an upstream that is not a scaled instance', 'nginx.conf', 'server app-2:3000', 'server app:3000', /upstream servers .* are not the scaled app instances/],
+    ['Grafana published beyond loopback', 'compose.yml', '"127.0.0.1:${GRAFANA_PORT:-3001}:3000"', '"${GRAFANA_PORT:-3001}:3000"', /grafana: publishes beyond loopback/],
+    ['a default Grafana password', 'compose.yml', /GF_SECURITY_ADMIN_PASSWORD: \$\{GRAFANA_ADMIN_PASSWORD:\?[^}]*\}/, 'GF_SECURITY_ADMIN_PASSWORD: admin', /grafana: GF_SECURITY_ADMIN_PASSWORD is not a required variable/],
     ['a root container', 'Dockerfile', /^USER node$/m, 'USER root', /Dockerfile: the runtime stage does not run as a non-root USER/],
     ['an older Node', 'Dockerfile', 'ARG NODE_VERSION=24', 'ARG NODE_VERSION=20', /Dockerfile: not built on Node 24/],
     ['readiness as the image health check', 'Dockerfile', "'/health/live'", "'/health/ready'", /Dockerfile: HEALTHCHECK does not use \/health\/live/],

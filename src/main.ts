@@ -29,7 +29,7 @@ try {
   logger.fatal({ err: error }, 'Start-up failed');
   process.exit(1);
 }
-logger.info(startupFields(config, app.getHttpServer().address()), `Listening; API docs at /api/docs`);
+logger.info(startupFields(config, app.getHttpServer().address()), config.app.apiDocs ? 'Listening; API docs at /api/docs' : 'Listening');
 
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
