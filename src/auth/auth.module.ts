@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { PassportModule } from '@nestjs/passport';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config.js';
 import { AuditModule } from '../audit/audit.module.js';
@@ -12,7 +11,6 @@ import { AdminBootstrap } from './admin-bootstrap.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { JwtAuthGuard } from './jwt-auth.guard.js';
-import { JwtStrategy } from './jwt.strategy.js';
 import { LoginFailureLimit } from './login-failures.js';
 import { PasswordHasher } from './password.hasher.js';
 import { authRateLimits } from './rate-limit.guard.js';
@@ -28,7 +26,6 @@ import { UserRolesService } from './user-roles.service.js';
   imports: [
     UsersModule,
     AuditModule,
-    PassportModule,
     JwtModule.registerAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => jwtOptions(config.auth),
@@ -45,7 +42,6 @@ import { UserRolesService } from './user-roles.service.js';
     SessionsService,
     StreamTicketsRepository,
     StreamTicketsService,
-    JwtStrategy,
     LoginFailureLimit,
     AdminBootstrap,
     UserRolesService,

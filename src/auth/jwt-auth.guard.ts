@@ -1,30 +1,30 @@
-import { type ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { STREAM_TICKET_KEY } from '../common/auth/auth.decorators.js';
 import { IS_PUBLIC_KEY } from '../common/decorators/public.decorator.js';
 import { AppError, ErrorCode } from '../common/errors.js';
-import { unauthorized } from './access-token.service.js';
+import { AccessTokenService, bearerToken } from './access-token.service.js';
 import { StreamTicketsService } from './stream-tickets.service.js';
 
 type TicketRequest = FastifyRequest & { query: Record<string, unknown>; user?: AuthUser };
 
 /**
  * Global: every HTTP route needs a valid bearer token unless marked `@Public()`. Routes marked
- * `@AcceptsStreamTicket()` take a stream ticket (`?ticket=`) in its place.
+ * `@AcceptsStreamTicket()` take a stream ticket (`?ticket=`) in its place. The bearer token is
+ * checked by AccessTokenService.authenticate, as the Socket.IO handshake's is: a missing, bad or
+ * expired one is a 401, a revoked session a 401 SESSION_REVOKED, a database outage a 503.
  */
 @Injectable()
-export class JwtAuthGuard extends AuthGuard('jwt') {
+export class JwtAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly streamTickets: StreamTicketsService,
-  ) {
-    super();
-  }
+    private readonly accessTokens: AccessTokenService,
+  ) {}
 
-  override canActivate(context: ExecutionContext) {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     if (this.marked(IS_PUBLIC_KEY, context)) return true;
     const request = context.switchToHttp().getRequest<TicketRequest>();
@@ -33,14 +33,12 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     if (this.marked(STREAM_TICKET_KEY, context) && typeof request.query === 'object' && request.query !== null && 'ticket' in request.query) {
       return this.authenticateWithTicket(request);
     }
-    return super.canActivate(context);
+    return this.authenticate(request);
   }
 
-  override handleRequest<TUser>(error: unknown, user: TUser | false): TUser {
-    // Errors raised while loading the user keep their own status (401, or 503 with the database down).
-    if (error) throw error;
-    if (!user) throw unauthorized();
-    return user;
+  private async authenticate(request: TicketRequest): Promise<boolean> {
+    request.user = await this.accessTokens.authenticate(bearerToken(request) ?? '');
+    return true;
   }
 
   private marked(key: string, context: ExecutionContext): boolean {
