@@ -283,19 +283,23 @@ async function idle(): Promise<void> {
   const db = await freshDatabase(SERVER, 'bench_idle');
   const oursPort = await freePort();
   const basePort = await freePort();
+  const oursHeapPort = await freePort();
+  const baseHeapPort = await freePort();
+  // Both heaps are read alike: after a full collection, from a probe preloaded into each server.
+  const probe = (port: number) => ({ NODE_OPTIONS: `--expose-gc --import=${join(SERVERS, 'heap-probe.js')}`, BENCH_HEAP_PORT: String(port) });
   let ours: Running | undefined;
   let base: Running | undefined;
   try {
-    ours = await startNode(MAIN, appEnv(db, { HOST: '0.0.0.0' }), oursPort, '/health/ready');
-    base = await startNode(join(SERVERS, 'bare-socketio.js'), { HOST: '0.0.0.0' }, basePort, '/ready');
+    ours = await startNode(MAIN, appEnv(db, { HOST: '0.0.0.0', ...probe(oursHeapPort) }), oursPort, '/health/ready');
+    base = await startNode(join(SERVERS, 'bare-socketio.js'), { HOST: '0.0.0.0', ...probe(baseHeapPort) }, basePort, '/ready');
     const [user] = await registerUsers(ours.url, 1);
     const room = (await api(ours.url, 'POST', '/conversations', user!.token, { agent: { mode: 'off' } })).id as string;
     type Idle = { connected: number; failures: number; connectRate: number; handshakeP50: number; handshakeP99: number; joinP99: number; heapPerSocket: number };
     const rate = 1000;
     const result = await alternate(
       0,
-      () => runLoad<Idle>('idle', { mode: 'ours', port: oursPort, token: user!.token, room, count: sizes.idle, rate, heapUrl: `${ours!.url}/metrics` }),
-      () => runLoad<Idle>('idle', { mode: 'baseline', port: basePort, token: '', room: 'r', count: sizes.idle, rate, heapUrl: `${base!.url}/heap` }),
+      () => runLoad<Idle>('idle', { mode: 'ours', port: oursPort, token: user!.token, room, count: sizes.idle, rate, heapUrl: `http://127.0.0.1:${oursHeapPort}/` }),
+      () => runLoad<Idle>('idle', { mode: 'baseline', port: basePort, token: '', room: 'r', count: sizes.idle, rate, heapUrl: `http://127.0.0.1:${baseHeapPort}/` }),
     );
     const heapRatio = result.ours.heapPerSocket / result.baseline.heapPerSocket;
     rows.push({

@@ -31,11 +31,10 @@ const joins: number[] = [];
 let failures = 0;
 let inFlight = 0;
 
+/** The server's heap after a full collection (servers/heap-probe.ts). */
 async function heap(): Promise<number> {
   const response = await fetch(p.heapUrl, { signal: AbortSignal.timeout(30_000) });
-  const text = await response.text();
-  if (ours) return Number(text.match(/^nodejs_heap_size_used_bytes (\S+)$/m)?.[1]);
-  return (JSON.parse(text) as { heapUsed: number }).heapUsed;
+  return ((await response.json()) as { heapUsed: number }).heapUsed;
 }
 
 async function open(index: number): Promise<void> {
