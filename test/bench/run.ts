@@ -333,7 +333,11 @@ async function soak(): Promise<void> {
   const fake = await new FakeOpenAI().start();
   fake.fallback = { kind: 'text', chunks: Array.from({ length: 20 }, (_, i) => `w${i} `), delayMs: 20 };
   const db = await freshDatabase(SERVER, 'bench_soak');
+  const heapPort = await freePort();
   const ours = await startOurs(db, {
+    // Heap read after a full collection (servers/heap-probe.ts), so growth is what is held.
+    NODE_OPTIONS: `--expose-gc --import=${join(SERVERS, 'heap-probe.js')}`,
+    BENCH_HEAP_PORT: String(heapPort),
     AGENT_PROVIDER: 'openai',
     OPENAI_BASE_URL: fake.url,
     OPENAI_API_KEY: 'bench',
@@ -368,6 +372,7 @@ async function soak(): Promise<void> {
     };
     const r = await runLoad<Soak>('soak', {
       url: ours.url,
+      heapUrl: `http://127.0.0.1:${heapPort}/`,
       tokens: users.map((u) => u.token),
       agentConversations,
       quietConversations,

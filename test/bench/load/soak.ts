@@ -1,8 +1,8 @@
 /**
  * Soak: mixed load for a fixed time — messages sent with acks into conversations whose agent
  * streams a reply from the fake model, sockets connecting, joining and leaving in a loop, SSE
- * streams opened and closed, history pages read — while the server's heap and RSS are sampled
- * from /metrics. Reports the growth after warm-up and every error (a refused or unanswered ack,
+ * streams opened and closed, history pages read — while the server's heap (after a full
+ * collection) and RSS are sampled. Reports the growth after warm-up and every error (a refused or unanswered ack,
  * a failed run, a refused connection or stream, a non-2xx page).
  */
 import { io, type Socket } from 'socket.io-client';
@@ -10,6 +10,8 @@ import { params, percentile } from '../lib.js';
 
 interface Params {
   url: string;
+  /** The server's heap after a full collection, and its RSS (servers/heap-probe.ts). */
+  heapUrl: string;
   tokens: string[];
   /** Conversations whose agent answers every message (all users take part in each). */
   agentConversations: string[];
@@ -176,20 +178,16 @@ async function pages(): Promise<void> {
 async function sample(): Promise<void> {
   while (running()) {
     try {
-      const text = await (await fetch(`${p.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-      const metric = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
-      samples.push({ at: elapsed(), heap: metric('nodejs_heap_size_used_bytes'), rss: metric('process_resident_memory_bytes') });
+      const { heapUsed, rss } = (await (await fetch(p.heapUrl, { signal: AbortSignal.timeout(10_000) })).json()) as { heapUsed: number; rss: number };
+      samples.push({ at: elapsed(), heap: heapUsed, rss });
     } catch (error) {
-      fail('metrics', error);
+      fail('heap probe', error);
     }
     await sleep(p.sampleMs);
   }
 }
 
-/**
- * Growth between the first and the last fifth of the samples after warm-up: heap by each
- * window's lowest sample (right after a collection, the closest to what is live), RSS by median.
- */
+/** Growth between the first and the last fifth of the samples after warm-up: heap by each window's lowest sample, RSS by median. */
 function growth(after: Sample[]) {
   const size = Math.max(2, Math.floor(after.length / 5));
   const first = after.slice(0, size);
