@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { ExtractJwt } from 'passport-jwt';
 import type { Logger as Pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { CHAT_ROUTE } from './ai-sdk/ai-sdk.controller.js';
-import { AccessTokenService } from './auth/access-token.service.js';
+import { AccessTokenService, bearerToken } from './auth/access-token.service.js';
 import type { AuthUser } from './common/auth/auth-user.js';
 import { jsonBodyParser } from './common/http/json-body.js';
+import { securityHeaders } from './common/http/security-headers.js';
 import { createRootLogger, PinoNestLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { ChatIoAdapter } from './gateway/socket-io.adapter.js';
@@ -33,10 +32,22 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-function installRequestHooks(fastify: FastifyInstance, logger: Pino, metrics: MetricsService): void {
+/** Swagger UI needs inline styles and data: images; everything else stays locked down. */
+const HELMET_OPTIONS = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: [`'self'`],
+      styleSrc: [`'self'`, `'unsafe-inline'`],
+      imgSrc: [`'self'`, 'data:', 'validator.swagger.io'],
+      scriptSrc: [`'self'`],
+    },
+  },
+};
+
+function installRequestHooks(fastify: FastifyInstance, logger: Pino, metrics: MetricsService, security: Readonly<Record<string, string>>): void {
   // Callback-style hooks: an async hook costs a promise per request for nothing here.
   fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
+    void reply.headers(security).header('x-request-id', request.id);
     done();
   });
   fastify.addHook('onResponse', (request: FastifyRequest, reply, done) => {
@@ -63,10 +74,9 @@ function setUpOpenApi(app: NestFastifyApplication): void {
  * authenticated first (the same check as the guard's): nobody unknown gets a large body parsed.
  */
 function allowLargerChatBodies(fastify: FastifyInstance, config: AppConfig, accessTokens: AccessTokenService): void {
-  const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
   const authenticateFirst: onRequestAsyncHookHandler = async (request) => {
     // Kept on the request: the guard then has nothing left to check.
-    (request as { user?: AuthUser }).user = await accessTokens.authenticate(bearer(request as never) ?? '');
+    (request as { user?: AuthUser }).user = await accessTokens.authenticate(bearerToken(request) ?? '');
   };
   fastify.addHook('onRoute', (route) => {
     if (route.method !== 'POST' || route.url !== `/${API_PREFIX}/${CHAT_ROUTE}`) return;
@@ -91,23 +101,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
 
   const fastify = app.getHttpAdapter().getInstance();
-  installRequestHooks(fastify, logger, app.get(MetricsService));
+  installRequestHooks(fastify, logger, app.get(MetricsService), await securityHeaders(HELMET_OPTIONS));
   allowLargerChatBodies(fastify, config, app.get(AccessTokenService));
   app.useBodyParser('application/json', { bodyLimit: config.app.bodyLimit }, jsonBodyParser(fastify, config.limits.jsonMaxDepth));
   app.useWebSocketAdapter(new ChatIoAdapter(app, config));
   // Uploads are read by their handler, with its own limits; an oversized file is reported as a 413 there.
   await app.register(multipart, { throwFileSizeLimit: false });
-  await app.register(helmet, {
-    // Swagger UI needs inline styles and data: images; everything else stays locked down.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: [`'self'`],
-        styleSrc: [`'self'`, `'unsafe-inline'`],
-        imgSrc: [`'self'`, 'data:', 'validator.swagger.io'],
-        scriptSrc: [`'self'`],
-      },
-    },
-  });
   app.enableCors({
     origin: config.app.corsOrigins,
     credentials: true,

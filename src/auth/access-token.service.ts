@@ -2,6 +2,7 @@ import { createSecretKey, randomUUID } from 'node:crypto';
 import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { filter, type Subscription } from 'rxjs';
 import { JwtService, type JwtModuleOptions } from '@nestjs/jwt';
+import { ExtractJwt } from 'passport-jwt';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { TtlCache } from '../common/cache/ttl-cache.js';
 import { AppError, ErrorCode } from '../common/errors.js';
@@ -18,6 +19,13 @@ import { SessionsService } from './sessions.service.js';
  */
 const USER_CACHE_TTL_MS = 5000;
 const USER_CACHE_MAX = 10_000;
+/**
+ * Tokens whose signature was checked, kept until they expire: a client presents the same token
+ * on every request and handshake until it refreshes it, and checking it again (decode, HMAC,
+ * claims) was the largest part of an authenticated request's CPU. Only verified tokens get in,
+ * so nobody can fill it with garbage; session and account are still checked on every use.
+ */
+const VERIFIED_TOKENS_MAX = 10_000;
 
 type Account = Omit<AuthUser, 'sessionId' | 'expiresAt'>;
 
@@ -50,9 +58,15 @@ export function jwtOptions(auth: AuthSettings) {
 
 function verificationOptions(auth: AuthSettings) {
   const { secret, verifyOptions } = jwtOptions(auth);
-  // jsonwebtoken takes the KeyObject as is; the typings of @nestjs/jwt and passport-jwt only list string | Buffer.
+  // jsonwebtoken takes the KeyObject as is; the typings of @nestjs/jwt only list string | Buffer.
   return Object.freeze({ ...verifyOptions, secret: secret as unknown as Buffer });
 }
+
+/** The token of an `Authorization: Bearer …` header, as passport-jwt reads it; undefined without one. */
+export const bearerToken: (request: { headers: Record<string, string | string[] | undefined> }) => string | undefined = (() => {
+  const extract = ExtractJwt.fromAuthHeaderAsBearerToken();
+  return (request) => extract(request as never) ?? undefined;
+})();
 
 export function unauthorized(message = 'Missing, invalid or expired access token'): AppError {
   return new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, message);
@@ -69,19 +83,18 @@ function invalidIdAsUnauthorized(error: unknown): never {
 }
 
 /**
- * Issues and checks access tokens. `authenticate` turns the Socket.IO handshake's token into the
- * current user; HTTP gets there through the passport-jwt strategy (see JwtStrategy), with the same
- * verification options and the same `userFromClaims`.
+ * Issues and checks access tokens. `authenticate` turns the Socket.IO handshake's token (and
+ * POST /chat's, checked before its large body is read) into the current user; HTTP gets there
+ * through the passport-jwt strategy (see JwtStrategy), with the same verification options and the
+ * same `userFromClaims`.
  */
 @Injectable()
 export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   /** A lookup that started before a change of the account is not kept (see TtlCache). */
   private readonly accounts = new TtlCache<string, Account>({ ttlMs: USER_CACHE_TTL_MS, maxEntries: USER_CACHE_MAX });
+  private readonly verified = new Map<string, AccessTokenClaims>();
   private subscription: Subscription | undefined;
-  /**
-   * How every access token is verified, made once: the handshake's tokens here (verify), bearer
-   * tokens by the passport-jwt strategy, which is handed this very object.
-   */
+  /** How every access token is verified, made once. */
   readonly verification: ReturnType<typeof verificationOptions>;
 
   constructor(
@@ -116,13 +129,29 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
     return { accessToken, expiresIn: this.config.auth.accessTtlSeconds };
   }
 
-  /** Verifies signature, algorithm, issuer, audience and expiry (`verification`). Throws 401. */
-  private async verify(token: string): Promise<AccessTokenClaims> {
+  /**
+   * Verifies signature, algorithm, issuer, audience and expiry (`verification`), once per token
+   * (see VERIFIED_TOKENS_MAX); expiry again on every use, by jsonwebtoken's rule. Throws 401.
+   */
+  private verify(token: string): AccessTokenClaims {
+    const known = this.verified.get(token);
+    if (known) {
+      if (Math.floor(Date.now() / 1000) < known.exp) return known;
+      this.verified.delete(token);
+      throw unauthorized();
+    }
+    let claims: AccessTokenClaims;
     try {
-      return await this.jwt.verifyAsync<AccessTokenClaims>(token, this.verification);
+      claims = this.jwt.verify<AccessTokenClaims>(token, this.verification);
     } catch {
       throw unauthorized();
     }
+    // Without `exp` a token is refused later (userFromClaims), and never kept.
+    if (typeof claims.exp === 'number') {
+      if (this.verified.size >= VERIFIED_TOKENS_MAX) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, claims);
+    }
+    return claims;
   }
 
   /**
@@ -145,6 +174,6 @@ export class AccessTokenService implements OnModuleInit, OnModuleDestroy {
   }
 
   async authenticate(token: string): Promise<AuthUser> {
-    return this.userFromClaims(await this.verify(token));
+    return this.userFromClaims(this.verify(token));
   }
 }

@@ -43,6 +43,8 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
   private readonly live = new TtlCache<string, string>({ ttlMs: LIVE_CACHE_MS, maxEntries: CACHE_MAX });
   /** Ended sessions seen here; ending is final, so these never go stale (only evicted for room). */
   private readonly ended = new Map<string, { userId: string; reason: SessionEndReason }>();
+  /** Reads of a session under way: the checks that arrive meanwhile (a reconnect storm) share them. */
+  private readonly reading = new Map<string, ReturnType<SessionsRepository['findById']>>();
   private subscription: Subscription | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -143,7 +145,7 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     if (known !== undefined) return { status: 'ended', reason: known.reason };
     const owner = this.live.get(sessionId);
     if (owner !== undefined) return owner === userId ? { status: 'live' } : { status: 'unknown' };
-    const session = await this.sessions.findById(sessionId);
+    const session = await this.read(sessionId);
     if (!session || session.userId !== userId) return { status: 'unknown' };
     if (session.revokedAt) {
       this.rememberEnded(sessionId, session.userId, (session.revokedReason ?? 'revoked') as SessionEndReason);
@@ -154,6 +156,14 @@ export class SessionsService implements OnModuleInit, OnModuleDestroy {
     if (endedMeanwhile !== undefined) return { status: 'ended', reason: endedMeanwhile.reason };
     this.live.set(sessionId, userId);
     return { status: 'live' };
+  }
+
+  private read(sessionId: string): ReturnType<SessionsRepository['findById']> {
+    const pending = this.reading.get(sessionId);
+    if (pending) return pending;
+    const read = this.sessions.findById(sessionId).finally(() => this.reading.delete(sessionId));
+    this.reading.set(sessionId, read);
+    return read;
   }
 
   private async revoke(scope: RevocationScope, reason: SessionEndReason): Promise<void> {

@@ -89,6 +89,8 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    */
   private async admit(socket: ChatSocket): Promise<Error | undefined> {
     const token: unknown = socket.handshake.auth?.token;
+    // Not kept on the socket once read: a copy per connection, for nothing.
+    if (socket.handshake.auth) socket.handshake.auth = {};
     if (typeof token !== 'string' || !token || token.length > 4096) return new Error('unauthorized');
     let user: AuthUser;
     try {

@@ -11,8 +11,25 @@ import { EventBudget } from './event-budget.js';
 import { ackError } from './ws-ack.js';
 
 /**
+ * Lets go of what the handshake's HTTP request holds once its connection is up: Socket.IO would keep
+ * the request for the socket's life (the gateway reads only the auth payload and the address, taken
+ * before this), and engine.io's upgrade bookkeeping keeps the object itself reachable, so its
+ * headers are dropped too: about a kilobyte per idle socket.
+ */
+function releaseRequest(connection: { request: IncomingMessage | null }): void {
+  const request = connection.request;
+  connection.request = null;
+  if (!request) return;
+  request.headers = {};
+  request.rawHeaders = [];
+}
+
+/**
  * Server-wide Socket.IO settings from the configuration: frame size limit, heartbeats tuned for
  * proxies, and browser origins checked against CORS_ORIGINS (non-browser clients send none).
+ * Tuned for many idle connections: no compression (a deflate context per socket costs far more
+ * memory than chat frames save), and the handshake's HTTP request is let go once the connection
+ * is up (nothing reads it later; Socket.IO would keep it, with its headers, for the socket's life).
  */
 export class ChatIoAdapter extends IoAdapter {
   private readonly log = new Logger('ChatIoAdapter');
@@ -33,6 +50,8 @@ export class ChatIoAdapter extends IoAdapter {
       maxHttpBufferSize: wsMaxBufferBytes,
       pingInterval: wsPingIntervalMs,
       pingTimeout: wsPingTimeoutMs,
+      perMessageDeflate: false,
+      httpCompression: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
         const origin = request.headers.origin;
@@ -42,6 +61,8 @@ export class ChatIoAdapter extends IoAdapter {
     // Only /chat is served, and only to authenticated sockets: the default namespace, which
     // Socket.IO always creates, would otherwise hold anonymous connections open.
     server.use((_socket, next) => next(new Error('Invalid namespace')));
+    // Registered after Socket.IO's own listener, which has taken what it needs from the request.
+    server.engine.on('connection', releaseRequest);
     return server;
   }
 

@@ -24,6 +24,22 @@ describe('TtlCache', () => {
     expect(await cache.getOrLoad('k', load)).toBe('value 2');
   });
 
+  it('shares one load among the callers asking while it runs, and loads afresh after an invalidation', async () => {
+    const { cache } = clocked();
+    const reads: ((value: string) => void)[] = [];
+    const load = () => new Promise<string>((resolve) => reads.push(resolve));
+    const first = cache.getOrLoad('k', load);
+    const second = cache.getOrLoad('k', load);
+    expect(reads).toHaveLength(1);
+    cache.invalidate('k');
+    const third = cache.getOrLoad('k', load);
+    expect(reads).toHaveLength(2);
+    reads[0]!('before');
+    reads[1]!('after');
+    expect([await first, await second, await third]).toEqual(['before', 'before', 'after']);
+    expect(cache.get('k')).toBe('after');
+  });
+
   it('stores neither undefined nor null', async () => {
     const { cache } = clocked();
     expect(await cache.getOrLoad('k', async () => null)).toBeNull();
@@ -71,23 +87,28 @@ describe('TtlCache', () => {
         const current = (key: string) => String(source.get(key) ?? 0);
         const cache = new TtlCache<string, string>({ ttlMs: 1e9, maxEntries: 10, now: () => 0 });
         const expectNothingStale = (key: string) => expect([undefined, current(key)]).toContain(cache.get(key));
+        // A shared load never answers a caller who asked after a change with what preceded it.
+        const answeredStale: { asked: number; answer: number }[] = [];
         const done = operations.map(async ({ write, key }) => {
           await s.schedule(Promise.resolve(), `${write ? 'write' : 'load'} ${key}`);
           if (write) {
             source.set(key, (source.get(key) ?? 0) + 1);
             cache.invalidate(key);
           } else {
-            await cache.getOrLoad(key, async () => {
+            const asked = Number(current(key));
+            const answer = await cache.getOrLoad(key, async () => {
               const read = current(key);
               await s.schedule(Promise.resolve(), `read of ${key} returns`);
               return read;
             });
+            if (Number(answer) < asked) answeredStale.push({ asked, answer: Number(answer) });
           }
           expectNothingStale(key);
         });
         await s.waitAll();
         await Promise.all(done);
         for (const key of ['a', 'b']) expectNothingStale(key);
+        expect(answeredStale).toEqual([]);
       }),
     );
   });

@@ -15,6 +15,8 @@ export interface TtlCacheOptions {
  */
 export class TtlCache<K, V> {
   private readonly entries = new Map<K, { value: V; until: number }>();
+  /** Loads under way, each shared by the callers that asked in the same epoch. */
+  private readonly loading = new Map<K, { epoch: number; value: Promise<unknown> }>();
   private epoch = 0;
   private readonly now: () => number;
 
@@ -53,13 +55,24 @@ export class TtlCache<K, V> {
   /**
    * The held value, or else what `load` answers, stored unless an invalidation happened while it
    * ran (the answer is still returned: it was current when read). Undefined and null are not stored.
+   * Callers asking for a key while it loads share that load (a burst after an expiry costs one),
+   * unless an invalidation came in between: those after it load afresh.
    */
   async getOrLoad<L extends V | undefined | null>(key: K, load: (key: K) => Promise<L>): Promise<V | L> {
     const held = this.get(key);
     if (held !== undefined) return held;
     const epoch = this.epoch;
-    const value = await load(key);
-    if (value !== undefined && value !== null && epoch === this.epoch) this.set(key, value);
-    return value;
+    const pending = this.loading.get(key);
+    if (pending?.epoch === epoch) return pending.value as Promise<V | L>;
+    const value = load(key);
+    const entry = { epoch, value };
+    this.loading.set(key, entry);
+    try {
+      const loaded = await value;
+      if (loaded !== undefined && loaded !== null && epoch === this.epoch) this.set(key, loaded);
+      return loaded;
+    } finally {
+      if (this.loading.get(key) === entry) this.loading.delete(key);
+    }
   }
 }

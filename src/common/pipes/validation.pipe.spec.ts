@@ -1,6 +1,7 @@
 import { ArgumentMetadata } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsIn, IsOptional, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { MAX_SEQ, PageLimit, SeqQuery } from '../pagination/query-params.js';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors.js';
 import { createValidationPipe } from './validation.pipe.js';
@@ -67,5 +68,44 @@ describe('validation pipe', () => {
     const value = await createValidationPipe().transform({ title: 'ok', agent: { mode: 'off' } }, metadata);
     expect(value).toBeInstanceOf(Sample);
     expect(value.agent).toBeInstanceOf(AgentSettings);
+  });
+
+  describe('on query strings, which it remembers once they passed', () => {
+    class Page {
+      @PageLimit(50)
+      limit?: number;
+
+      @SeqQuery('before')
+      beforeSeq?: number;
+    }
+    const query: ArgumentMetadata = { type: 'query', metatype: Page };
+
+    it('answers a repeated query string with a new instance of the same result', async () => {
+      const pipe = createValidationPipe();
+      const first = await pipe.transform({ limit: '20', beforeSeq: '7' }, query);
+      const again = await pipe.transform({ limit: '20', beforeSeq: '7' }, query);
+      expect(again).toBeInstanceOf(Page);
+      expect(again).toEqual(first);
+      expect(again).not.toBe(first);
+      // A handler changing its copy changes nobody else's.
+      again.limit = 99;
+      expect(await pipe.transform({ limit: '20', beforeSeq: '7' }, query)).toEqual({ limit: 20, beforeSeq: 7 });
+      expect(await pipe.transform({ limit: '21' }, query)).toEqual({ limit: 21 });
+    });
+
+    it('refuses a bad query string every time, and the same string under another DTO by its rules', async () => {
+      const pipe = createValidationPipe();
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await expect(pipe.transform({ limit: '0' }, query)).rejects.toThrow('Validation failed');
+        await expect(pipe.transform({ beforeSeq: String(MAX_SEQ + 1) }, query)).rejects.toThrow('Validation failed');
+        await expect(pipe.transform({ limit: '5', other: 'x' }, query)).rejects.toThrow('Validation failed');
+      }
+      class Strict {
+        @PageLimit(5, 10)
+        limit?: number;
+      }
+      expect(await pipe.transform({ limit: '50' }, query)).toEqual({ limit: 50 });
+      await expect(pipe.transform({ limit: '50' }, { type: 'query', metatype: Strict })).rejects.toThrow('Validation failed');
+    });
   });
 });
