@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
-import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
+import type { MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type AgentStreamPart, streamSteps, type TokenTotals } from './agent-steps.js';
@@ -22,6 +22,12 @@ import { RunsRepository } from './runs.repository.js';
 import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
+
+/** What a run starts from: its conversation and the seq of the message it answers. */
+export interface RunStart {
+  view: ConversationView;
+  triggerSeq: number;
+}
 
 /** One run as it executes here. */
 interface RunExecution {
@@ -100,13 +106,14 @@ export class AgentCore {
     this.cancellations.abortAll();
   }
 
-  /** Executes a run this instance has claimed (status running). */
-  async run(run: RunEntity): Promise<void> {
-    const [view, trigger] = await Promise.all([
-      this.conversations.findView(run.conversationId),
-      this.messages.findById(run.conversationId, run.triggerMessageId),
-    ]);
-    if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
+  /**
+   * Executes a run this instance has claimed (status running). `known`: the conversation and the
+   * message it answers, as whoever claimed it has just read them; otherwise they are read here.
+   */
+  async run(run: RunEntity, known?: RunStart): Promise<void> {
+    const start = known ?? (await this.readStart(run));
+    if (!start) return this.endGone(run);
+    const { view, triggerSeq } = start;
     const resumed = await this.pauses.resumePoint(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
     if (resumed && run.responseMessageId) reply.reattach(run.responseMessageId, resumed.reply);
@@ -114,11 +121,20 @@ export class AgentCore {
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
       const tools = new ToolCallRecorder(run, this.runs, this.toolEnds, this.bus, resumed?.metadata);
-      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, trigger);
+      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, triggerSeq);
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
     }
+  }
+
+  /** The conversation and the message the run answers; undefined if either is gone. */
+  private async readStart(run: RunEntity): Promise<RunStart | undefined> {
+    const [view, trigger] = await Promise.all([
+      this.conversations.findView(run.conversationId),
+      this.messages.findById(run.conversationId, run.triggerMessageId),
+    ]);
+    return view && trigger && !trigger.deletedAt ? { view, triggerSeq: trigger.seq } : undefined;
   }
 
   /**
@@ -140,12 +156,12 @@ export class AgentCore {
     this.bus.publish({ type: 'run.cancelled', conversationId, run: ended.result.run, version: ended.version });
   }
 
-  private async execute(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<void> {
+  private async execute(execution: RunExecution, view: ConversationView, triggerSeq: number): Promise<void> {
     const { run, abort } = execution;
     abort.startDeadlines(this.config.agent);
     let outcome: RunOutcome;
     try {
-      if (!(await this.generate(execution, view, trigger))) return await this.endGone(run);
+      if (!(await this.generate(execution, view, triggerSeq))) return await this.endGone(run);
       outcome = { status: 'completed' };
     } catch (error) {
       outcome = this.failed(error, execution);
@@ -186,11 +202,15 @@ export class AgentCore {
    * Calls the provider with the run's context and tools, and streams its answer into the reply.
    * False, with nothing streamed, when the conversation went away before the reply was written.
    */
-  private async generate(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<boolean> {
+  private async generate(execution: RunExecution, view: ConversationView, triggerSeq: number): Promise<boolean> {
     const { run, reply, abort, tools } = execution;
     const agent = this.config.agent;
+    // The reply row is written (and announced) while the context is read and the model thinks,
+    // so that neither bookkeeping adds to the time to the first token.
+    const opened = reply.open();
+    opened.catch(() => undefined); // awaited below, once the request is out
     const model = this.models.create({ provider: run.provider as never, model: run.model });
-    const context = await this.context.build(view, trigger.seq);
+    const context = await this.context.build(view, triggerSeq);
     const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
     const { resumed } = execution;
     const steps = () =>
@@ -204,11 +224,9 @@ export class AgentCore {
         ...(resumed && { resume: resumed.resume }),
       });
 
-    // The provider request goes out first; the reply row is written and announced while the
-    // model thinks, so that bookkeeping adds nothing to the time to the first token.
     const first = primed(steps());
     abort.touch();
-    if (!(await reply.open())) return false;
+    if (!(await opened)) return false;
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),

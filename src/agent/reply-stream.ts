@@ -28,6 +28,7 @@ export class ReplyStream {
   private lastFlush = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = Date.now();
+  private opening: Promise<boolean> | undefined;
 
   constructor(
     private run: RunEntity,
@@ -47,10 +48,16 @@ export class ReplyStream {
 
   /**
    * Writes the assistant message the reply streams into and announces the run (message:created,
-   * run:started), once. False if the conversation is gone.
+   * run:started), once — callers at the same time share that one write. False if the conversation
+   * is gone.
    */
-  async open(): Promise<boolean> {
-    if (this.messageId) return true;
+  open(): Promise<boolean> {
+    if (this.messageId) return Promise.resolve(true);
+    this.opening ??= this.write().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async write(): Promise<boolean> {
     const { run } = this;
     const reply = await this.messages.appendReply({ conversationId: run.conversationId, runId: run.id, metadata: { model: run.model } });
     if (!reply) return false;

@@ -12,6 +12,7 @@ import { MessageAttachments1795830000000 } from '../../migrations/1795830000000-
 import { AuditEvents1795900000000 } from '../../migrations/1795900000000-AuditEvents.js';
 import { ConversationAgentTools1795910000000 } from '../../migrations/1795910000000-ConversationAgentTools.js';
 import { Approvals1795920000000 } from '../../migrations/1795920000000-Approvals.js';
+import { ConversationRunsIdle1795940000000 } from '../../migrations/1795940000000-ConversationRunsIdle.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   AuditEvents1795900000000,
   ConversationAgentTools1795910000000,
   Approvals1795920000000,
+  ConversationRunsIdle1795940000000,
 ];
