@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
-import type { MessageMetadata } from '../messages/message.entity.js';
+import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type AgentStreamPart, streamSteps, type TokenTotals } from './agent-steps.js';
@@ -23,10 +23,11 @@ import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
-/** What a run starts from: its conversation and the seq of the message it answers. */
+/** What a run starts from: its conversation, the seq of the message it answers and, if written already, its reply. */
 export interface RunStart {
   view: ConversationView;
   triggerSeq: number;
+  reply?: MessageEntity;
 }
 
 /** One run as it executes here. */
@@ -117,6 +118,7 @@ export class AgentCore {
     const resumed = await this.pauses.resumePoint(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
     if (resumed && run.responseMessageId) reply.reattach(run.responseMessageId, resumed.reply);
+    else if (start.reply) reply.adopt(start.reply);
     this.replies.set(run.id, reply);
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
@@ -205,10 +207,11 @@ export class AgentCore {
   private async generate(execution: RunExecution, view: ConversationView, triggerSeq: number): Promise<boolean> {
     const { run, reply, abort, tools } = execution;
     const agent = this.config.agent;
-    // The reply row is written (and announced) while the context is read and the model thinks,
-    // so that neither bookkeeping adds to the time to the first token.
-    const opened = reply.open();
-    opened.catch(() => undefined); // awaited below, once the request is out
+    // A reply row not written with the run is written while the context is read and the model
+    // thinks, so that no bookkeeping adds to the time to the first token. It is announced once
+    // the request is out: after whoever sent the message has started listening for the run.
+    const writing = reply.unwritten ? reply.open() : undefined;
+    writing?.catch(() => undefined); // awaited below
     const model = this.models.create({ provider: run.provider as never, model: run.model });
     const context = await this.context.build(view, triggerSeq);
     const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
@@ -226,7 +229,7 @@ export class AgentCore {
 
     const first = primed(steps());
     abort.touch();
-    if (!(await opened)) return false;
+    if (!(await (writing ?? reply.open()))) return false;
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),

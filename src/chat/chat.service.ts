@@ -80,11 +80,11 @@ export class ChatService {
       if (!stored) throw error;
       return this.replayed(stored);
     }
-    const { message, created, run } = sent;
+    const { message, created, run, reply } = sent;
     if (!created) return this.replayed(message);
     if (!run) return { message, run: null };
     // Claimed with the message: it starts here with what the send already knows.
-    if (run.status === 'running') this.scheduler.start(run, { view: access.view, triggerSeq: message.seq });
+    if (run.status === 'running' && reply) this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, reply });
     else this.scheduler.enqueue(run.conversationId);
     return { message, run: RunDto.from(run) };
   }

@@ -156,27 +156,45 @@ const APPEND_REPLY = appendStatement(`, linked AS (
   )`);
 
 const RUN_PREFIX = 'run.';
+const REPLY_PREFIX = 'reply.';
 
 /**
  * A user message with the run that answers it, in one statement. The run starts claimed by the
  * instance (running) when its conversation has no other run queued, running or waiting for
- * approvals — decided by conversation_runs_idle once the statement holds the conversation row,
- * the lock every claim takes (RunsRepository.claimNext) — and queued otherwise. Its creation time
- * is read under that lock too, so that runs queue (claimNext: oldest first) in the order of the
- * messages they answer.
+ * approvals, and queued otherwise: conversation_runs_idle decides once the statement holds the
+ * conversation row, the lock every claim takes (RunsRepository.claimNext). A claimed run gets its
+ * reply (the assistant message it streams into, status streaming) at once, taking the next seq
+ * and version; a queued one gets it when it starts. The run's creation time is read under the
+ * lock too, so that runs queue (claimNext: oldest first) in the order of their messages.
  */
-const APPEND_WITH_RUN = appendStatement(
-  `, claim AS (
-    SELECT inserted.id, inserted.conversation_id, inserted.author_id, conversation_runs_idle(inserted.conversation_id) AS idle FROM inserted
+const APPEND_WITH_RUN = `
+  WITH locked AS MATERIALIZED (
+    SELECT id FROM conversations WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+  ), claim AS MATERIALIZED (
+    SELECT id, conversation_runs_idle(id) AS idle, gen_random_uuid() AS message_id, gen_random_uuid() AS run_id, gen_random_uuid() AS reply_id FROM locked
+  ), next AS (
+    UPDATE conversations c SET last_seq = c.last_seq + 1 + claim.idle::int, version = c.version + 1 + claim.idle::int,
+      last_message_at = now(), last_activity_at = now()
+    FROM claim WHERE c.id = claim.id
+    RETURNING c.id, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version, claim.idle, claim.message_id, claim.run_id, claim.reply_id
+  ), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
+    SELECT message_id, id, seq, version, $2::text, $3::uuid, $4::text, $5::text, $6::text, $7::uuid, $8::jsonb, $9::jsonb FROM next
+    UNION ALL
+    SELECT reply_id, id, seq + 1, version + 1, 'assistant', NULL, '', 'streaming', NULL, run_id, jsonb_build_object('model', $11::text), '[]' FROM next WHERE idle
+    RETURNING ${COLUMNS}
+  ), marker AS (
+    UPDATE conversation_participants p SET last_read_seq = next.seq FROM next
+    WHERE p.conversation_id = next.id AND p.user_id = $3 AND p.last_read_seq < next.seq
   ), run AS (
-    INSERT INTO agent_runs (conversation_id, trigger_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
-    SELECT conversation_id, id, author_id, $10, $11, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
+    INSERT INTO agent_runs (id, conversation_id, trigger_message_id, response_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
+    SELECT run_id, id, message_id, CASE WHEN idle THEN reply_id END, $3, $10::text, $11::text, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
            CASE WHEN idle THEN $12 END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
-    FROM claim
+    FROM next
     RETURNING *
-  )`,
-  `SELECT inserted.*, ${prefixedRunFields('run', RUN_PREFIX)} FROM inserted LEFT JOIN run ON run.trigger_message_id = inserted.id`,
-);
+  )
+  SELECT message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
+  FROM inserted message JOIN run ON run.trigger_message_id = message.id LEFT JOIN inserted reply ON reply.id = run.response_message_id`;
 
 /**
  * Several messages appended in one statement (group commit), to one or many conversations: the
@@ -246,6 +264,8 @@ export interface Appended {
   created: boolean;
   /** The run that answers the message (only when one was asked for and the message is new): running if claimed, else queued. */
   run?: RunEntity;
+  /** The reply a claimed run streams into. */
+  reply?: MessageEntity;
 }
 
 /** The most appends committed in one statement. */
@@ -297,8 +317,8 @@ export class MessagesRepository {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const created = runFromPrefixedRow(row, RUN_PREFIX);
-    return { message: toEntity(row), created: true, ...(created && { run: created }) };
+    const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
+    return { message: toEntity(row), created: true, run: runFromPrefixedRow(row, RUN_PREFIX)!, ...(reply.id !== null && { reply: toEntity(reply) }) };
   }
 
   private async appendOne(input: NewMessage): Promise<MessageEntity | undefined> {

@@ -9,7 +9,7 @@ import { type ConversationAccess, ConversationsService, conversationNotFound } f
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
-import type { MessageAttachment } from './message.entity.js';
+import type { MessageAttachment, MessageEntity } from './message.entity.js';
 import { MessagesRepository, type RunRequest } from './messages.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
 
@@ -39,6 +39,8 @@ export interface SendOutcome {
   created: boolean;
   /** The run stored with a new message, when one was asked for: running if claimed at once, else queued. */
   run?: RunEntity;
+  /** The reply a run claimed at once streams into (announced when the run starts). */
+  reply?: MessageEntity;
 }
 
 export interface RecoveryPage {
@@ -111,7 +113,7 @@ export class MessagesService {
     if (!stored) throw conversationNotFound();
     const message = MessageDto.from(stored.message);
     if (stored.created) this.bus.publish({ type: 'message.created', conversationId, message });
-    return { message, created: stored.created, ...(stored.run && { run: stored.run }) };
+    return { message, created: stored.created, ...(stored.run && { run: stored.run }), ...(stored.reply && { reply: stored.reply }) };
   }
 
   async history(user: AuthUser, conversationId: string, query: HistoryQuery): Promise<HistoryPageDto> {

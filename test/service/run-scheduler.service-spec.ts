@@ -42,10 +42,15 @@ describe('RunScheduler', () => {
   it('claims the run with its message when the conversation is idle, and executes it', async () => {
     const owner = await app.user();
     const conversation = await app.conversation(owner);
-    app.models.next({ steps: texts('Claimed', ' and answered') });
+    const held = gate();
+    app.models.next({ steps: [...texts('Claimed', ' and answered'), { wait: held }] });
 
-    const { run } = await send(owner, conversation.id, 'Hi');
+    const { message, run } = await send(owner, conversation.id, 'Hi');
     expect(run).toMatchObject({ status: 'running' });
+    // Its reply was written with it: the next seq and version, streaming.
+    const reply = await app.get(MessagesRepository).findById(conversation.id, run!.responseMessageId!);
+    expect(reply).toMatchObject({ role: 'assistant', status: 'streaming', runId: run!.id, seq: message.seq + 1, version: message.version + 1 });
+    held.open();
 
     const ended = await app.events.runEnded(run!.id);
     expect(ended.type === 'run.completed' && ended.message.content).toBe('Claimed and answered');
