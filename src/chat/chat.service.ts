@@ -84,7 +84,7 @@ export class ChatService {
     if (!created) return this.replayed(message);
     if (!run) return { message, run: null };
     // Claimed with the message: it starts here with what the send already knows.
-    if (run.status === 'running' && reply) this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, reply });
+    if (run.status === 'running') this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, ...(reply && { reply }) });
     else this.scheduler.enqueue(run.conversationId);
     return { message, run: RunDto.from(run) };
   }
