@@ -28,7 +28,7 @@ const sizes = smoke
       rooms: 10,
       members: 10,
       // Up to where the raw baseline fails too: each side's highest sustained rate is reported.
-      rates: [400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000, 2200, 2400, 2600, 2800, 3000],
+      rates: [400, 800, 1200, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4400, 4800, 5200, 5600, 6000],
       embeddedRates: [200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000, 2200, 2400],
       fanoutMs: 4000,
       httpSeconds: 5,
