@@ -24,6 +24,13 @@ import { ToolCallEnds } from './tool-call-ends.js';
 import { ToolCallRecorder } from './tool-call-recorder.js';
 import { ToolRegistry } from './tools/tool-registry.js';
 
+/** What a run starts from: its conversation, the seq of the message it answers and, if written already, its reply. */
+export interface RunStart {
+  view: ConversationView;
+  triggerSeq: number;
+  reply?: MessageEntity;
+}
+
 /** One run as it executes here. */
 interface RunExecution {
   run: RunEntity;
@@ -102,27 +109,38 @@ export class AgentCore {
     this.cancellations.abortAll();
   }
 
-  /** Executes a run this instance has claimed (status running). */
-  async run(run: RunEntity): Promise<void> {
+  /**
+   * Executes a run this instance has claimed (status running). `known`: the conversation and the
+   * message it answers, as whoever claimed it has just read them; otherwise they are read here.
+   */
+  async run(run: RunEntity, known?: RunStart): Promise<void> {
     this.metrics.begin(run);
-    const [view, trigger] = await Promise.all([
-      this.conversations.findView(run.conversationId),
-      this.messages.findById(run.conversationId, run.triggerMessageId),
-    ]);
-    if (!view || !trigger || trigger.deletedAt) return this.endGone(run);
+    const start = known ?? (await this.readStart(run));
+    if (!start) return this.endGone(run);
+    const { view, triggerSeq } = start;
     const resumed = await this.pauses.resumePoint(run);
     const reply = new ReplyStream(run, this.messages, this.bus, this.config.agent);
     if (resumed && run.responseMessageId) reply.reattach(run.responseMessageId, resumed.reply);
+    else if (start.reply) reply.adopt(start.reply);
     this.replies.set(run.id, reply);
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
       const tools = new ToolCallRecorder(run, this.runs, this.toolEnds, this.bus, resumed?.metadata);
-      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, trigger);
+      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, triggerSeq);
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
       this.metrics.settle(run.id);
     }
+  }
+
+  /** The conversation and the message the run answers; undefined if either is gone. */
+  private async readStart(run: RunEntity): Promise<RunStart | undefined> {
+    const [view, trigger] = await Promise.all([
+      this.conversations.findView(run.conversationId),
+      this.messages.findById(run.conversationId, run.triggerMessageId),
+    ]);
+    return view && trigger && !trigger.deletedAt ? { view, triggerSeq: trigger.seq } : undefined;
   }
 
   /**
@@ -144,12 +162,12 @@ export class AgentCore {
     this.bus.publish({ type: 'run.cancelled', conversationId, run: ended.result.run, version: ended.version });
   }
 
-  private async execute(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<void> {
+  private async execute(execution: RunExecution, view: ConversationView, triggerSeq: number): Promise<void> {
     const { run, abort } = execution;
     abort.startDeadlines(this.config.agent);
     let outcome: RunOutcome;
     try {
-      if (!(await this.generate(execution, view, trigger))) return await this.endGone(run);
+      if (!(await this.generate(execution, view, triggerSeq))) return await this.endGone(run);
       outcome = { status: 'completed' };
     } catch (error) {
       outcome = this.failed(error, execution);
@@ -190,11 +208,16 @@ export class AgentCore {
    * Calls the provider with the run's context and tools, and streams its answer into the reply.
    * False, with nothing streamed, when the conversation went away before the reply was written.
    */
-  private async generate(execution: RunExecution, view: ConversationView, trigger: MessageEntity): Promise<boolean> {
+  private async generate(execution: RunExecution, view: ConversationView, triggerSeq: number): Promise<boolean> {
     const { run, reply, abort, tools } = execution;
     const agent = this.config.agent;
+    // A reply row not written with the run is written while the context is read and the model
+    // thinks, so that no bookkeeping adds to the time to the first token. It is announced once
+    // the request is out: after whoever sent the message has started listening for the run.
+    const writing = reply.unwritten ? reply.open() : undefined;
+    writing?.catch(() => undefined); // awaited below
     const model = this.models.create({ provider: run.provider as never, model: run.model });
-    const context = await this.context.build(view, trigger.seq);
+    const context = await this.context.build(view, triggerSeq);
     const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
     const { resumed } = execution;
     const steps = () =>
@@ -208,11 +231,9 @@ export class AgentCore {
         ...(resumed && { resume: resumed.resume }),
       });
 
-    // The provider request goes out first; the reply row is written and announced while the
-    // model thinks, so that bookkeeping adds nothing to the time to the first token.
     const first = primed(steps());
     abort.touch();
-    if (!(await reply.open())) return false;
+    if (!(await (writing ?? reply.open()))) return false;
     await readWithRetries(first, {
       restart: steps,
       consume: (parts) => this.consume(parts, execution, context.tokens),

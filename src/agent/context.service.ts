@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { LanguageModelV3Message } from '@ai-sdk/provider';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
@@ -16,6 +16,8 @@ const DEFAULT_SYSTEM_PROMPT =
 
 /** Per-message overhead of chat formats (role markers), on top of the text itself. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
+/** Messages read at a time while filling the context window, newest first. */
+const PAGE = 50;
 /** Older turns folded into the summary at most per refresh. */
 const SUMMARY_WINDOW = 200;
 const SUMMARY_LINE_CHARS = 160;
@@ -36,6 +38,8 @@ export interface AgentContext {
  */
 @Injectable()
 export class ContextService {
+  private readonly logger = new Logger('ContextService');
+
   constructor(
     private readonly messages: MessagesRepository,
     private readonly conversations: ConversationsRepository,
@@ -52,12 +56,14 @@ export class ContextService {
   async build(conversation: ConversationView, uptoSeq: number): Promise<AgentContext> {
     const budget = this.config.agent.contextTokens;
     const basePrompt = conversation.agent.systemPrompt?.trim() || DEFAULT_SYSTEM_PROMPT;
-    const stored = (await this.conversations.findSummary(conversation.id)) ?? { summary: null, summarySeq: 0 };
-    const attached = await this.triggerAttachments(conversation.id, uptoSeq, Math.floor(budget / 2));
-    const { turns, turnTokens } = await this.window(conversation.id, uptoSeq, budget - tokensOf(basePrompt) - Math.floor(budget / 4) - attached.tokens);
+    // The newest turns, their authors and the summary in one read; older pages only when the budget reaches past them.
+    const tail = await this.messages.contextTail(conversation.id, uptoSeq, PAGE);
+    const stored = tail.summary ?? { summary: null, summarySeq: 0 };
+    const attached = await this.triggerAttachments(conversation.id, tail.items.at(-1), uptoSeq, Math.floor(budget / 2));
+    const { turns, turnTokens } = await this.window(conversation.id, tail, uptoSeq, budget - tokensOf(basePrompt) - Math.floor(budget / 4) - attached.tokens);
     const firstSeq = turns[0]?.seq ?? uptoSeq + 1;
-    const names = await this.users.findDisplayNames(turns.map((m) => m.authorId));
     const multiUser = conversation.participants.length > 1;
+    const names = multiUser ? await this.namesOf(turns, tail.names) : tail.names;
 
     let summary = stored.summary;
     if (firstSeq - 1 > stored.summarySeq) {
@@ -76,22 +82,31 @@ export class ContextService {
     return { system, messages, tokens, firstSeq };
   }
 
-  /** What the message being answered carries, within `allowance` tokens. */
-  private async triggerAttachments(conversationId: string, seq: number, allowance: number): Promise<{ parts: AttachmentPart[]; tokens: number }> {
-    const { items } = await this.messages.history(conversationId, { limit: 1, beforeSeq: seq + 1 });
-    const trigger = items[0];
-    if (!trigger || trigger.seq !== seq || trigger.deletedAt || !trigger.attachments.length) return { parts: [], tokens: 0 };
-    return this.attachments.parts(conversationId, trigger.attachments, allowance);
+  /** Display names of the turns' authors: those read with the newest turns, and the others looked up. */
+  private async namesOf(turns: MessageEntity[], known: Map<string, string>): Promise<Map<string, string>> {
+    const missing = turns.map((turn) => turn.authorId).filter((id): id is string => id !== null && !known.has(id));
+    if (!missing.length) return known;
+    return new Map([...known, ...(await this.users.findDisplayNames(missing))]);
   }
 
-  /** The most recent turns up to `uptoSeq` that fit in `remaining` tokens (an earlier turn's attachments named in them). */
-  private async window(conversationId: string, uptoSeq: number, remaining: number): Promise<{ turns: MessageEntity[]; turnTokens: number }> {
+  /** What the message being answered (`newest`, if it is the message at `seq`) carries, within `allowance` tokens. */
+  private async triggerAttachments(conversationId: string, newest: MessageEntity | undefined, seq: number, allowance: number): Promise<{ parts: AttachmentPart[]; tokens: number }> {
+    if (!newest || newest.seq !== seq || newest.deletedAt || !newest.attachments.length) return { parts: [], tokens: 0 };
+    return this.attachments.parts(conversationId, newest.attachments, allowance);
+  }
+
+  /** The most recent turns up to `uptoSeq` that fit in `remaining` tokens (an earlier turn's attachments named in them), from the newest page on. */
+  private async window(
+    conversationId: string,
+    newest: { items: MessageEntity[]; hasMore: boolean },
+    uptoSeq: number,
+    remaining: number,
+  ): Promise<{ turns: MessageEntity[]; turnTokens: number }> {
     const turns: MessageEntity[] = [];
     let turnTokens = 0;
-    let beforeSeq = uptoSeq + 1;
+    let page = newest;
     while (remaining > 0) {
-      const { items, hasMore } = await this.messages.history(conversationId, { limit: 50, beforeSeq });
-      for (const message of items.toReversed()) {
+      for (const message of page.items.toReversed()) {
         if (!this.isTurn(message)) continue;
         const notes = message.seq === uptoSeq ? [] : this.attachments.earlier(message.attachments);
         const cost = tokensOf(message.content) + MESSAGE_OVERHEAD_TOKENS + notes.reduce((sum, note) => sum + (note.type === 'text' ? tokensOf(note.text) : 0), 0);
@@ -100,8 +115,8 @@ export class ContextService {
         turnTokens += cost;
         turns.unshift(message);
       }
-      if (!hasMore || !items.length) break;
-      beforeSeq = items[0]!.seq;
+      if (!page.hasMore || !page.items.length) break;
+      page = await this.messages.history(conversationId, { limit: PAGE, beforeSeq: page.items[0]!.seq });
     }
     return { turns, turnTokens };
   }
@@ -137,7 +152,8 @@ export class ContextService {
     const names = await this.users.findDisplayNames(items.map((m) => m.authorId));
     const lines = [...(stored.summary ? stored.summary.split('\n') : []), ...items.filter((m) => this.isTurn(m)).map((m) => this.summaryLine(m, names))];
     const summary = this.fit(lines, maxTokens);
-    await this.conversations.updateSummary(conversationId, summary, uptoSeq);
+    // Stored while the provider is asked: a summary not stored is only worked out again next time.
+    this.conversations.updateSummary(conversationId, summary, uptoSeq).catch((error: unknown) => this.logger.warn(`Could not store the summary of ${conversationId}: ${String(error)}`));
     return summary;
   }
 

@@ -1,5 +1,6 @@
 import type { AgentSettings } from '../config/agent.config.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
+import type { MessageEntity } from '../messages/message.entity.js';
 import type { MessagesRepository } from '../messages/messages.repository.js';
 import type { RealtimeBus } from '../realtime/realtime-bus.js';
 import { RunDto } from './dto/run.dto.js';
@@ -28,6 +29,8 @@ export class ReplyStream {
   private lastFlush = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastCheckpoint = Date.now();
+  private opening: Promise<boolean> | undefined;
+  private written: MessageEntity | undefined;
 
   constructor(
     private run: RunEntity,
@@ -47,18 +50,43 @@ export class ReplyStream {
 
   /**
    * Writes the assistant message the reply streams into and announces the run (message:created,
-   * run:started), once. False if the conversation is gone.
+   * run:started), once — callers at the same time share that one write. False if the conversation
+   * is gone.
    */
-  async open(): Promise<boolean> {
-    if (this.messageId) return true;
+  open(): Promise<boolean> {
+    if (this.messageId) return Promise.resolve(true);
+    if (this.written) {
+      this.opened(this.written);
+      return Promise.resolve(true);
+    }
+    this.opening ??= this.write().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  /** The reply was written with the run (claimed with its message): open() announces it, writing nothing. */
+  adopt(reply: MessageEntity): void {
+    this.written = reply;
+  }
+
+  /** Whether open() has a reply to write. */
+  get unwritten(): boolean {
+    return !this.messageId && !this.written;
+  }
+
+  private async write(): Promise<boolean> {
     const { run } = this;
     const reply = await this.messages.appendReply({ conversationId: run.conversationId, runId: run.id, metadata: { model: run.model } });
     if (!reply) return false;
+    this.opened(reply);
+    return true;
+  }
+
+  private opened(reply: MessageEntity): void {
+    const { run } = this;
     this.messageId = reply.id;
     this.run = Object.assign(new RunEntity(), run, { responseMessageId: reply.id });
     this.bus.publish({ type: 'message.created', conversationId: run.conversationId, message: MessageDto.from(reply) });
     this.bus.publish({ type: 'run.started', conversationId: run.conversationId, run: RunDto.from(this.run) });
-    return true;
   }
 
   /**

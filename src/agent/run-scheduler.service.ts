@@ -7,7 +7,7 @@ import { MessageDto } from '../messages/dto/message.dto.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { INSTANCE_ID } from '../realtime/instance.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { AgentCore } from './agent-core.service.js';
+import { AgentCore, type RunStart } from './agent-core.service.js';
 import { RunDto } from './dto/run.dto.js';
 import type { RunEntity } from './run.entity.js';
 import { RunsRepository } from './runs.repository.js';
@@ -26,6 +26,8 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger('RunScheduler');
   private readonly pumping = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** Runs started as they were stored (see start). */
+  private readonly started = new Set<Promise<void>>();
   private sweeper: NodeJS.Timeout | undefined;
   private queued: Subscription | undefined;
   private stopping = false;
@@ -54,6 +56,20 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     this.pumping.set(conversationId, pump);
   }
 
+  /**
+   * Executes a run this instance claimed as it was stored (with the message it answers), then
+   * goes on with the conversation's next one. `start` is what the send already read.
+   */
+  start(run: RunEntity, start: RunStart): void {
+    // Claimed but not started: taken for dead once this instance stops heartbeating, like any other.
+    if (this.stopping) return;
+    const execution = this.execute(run, start).finally(() => {
+      this.started.delete(execution);
+      this.enqueue(run.conversationId);
+    });
+    this.started.add(execution);
+  }
+
   private async pump(conversationId: string): Promise<void> {
     while (!this.stopping) {
       let run: RunEntity | undefined;
@@ -64,11 +80,15 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
         return;
       }
       if (!run) return;
-      try {
-        await this.core.run(run);
-      } catch (error) {
-        this.logger.error(`Run ${run.id} crashed`, error instanceof Error ? error.stack : String(error));
-      }
+      await this.execute(run);
+    }
+  }
+
+  private async execute(run: RunEntity, start?: RunStart): Promise<void> {
+    try {
+      await this.core.run(run, start);
+    } catch (error) {
+      this.logger.error(`Run ${run.id} crashed`, error instanceof Error ? error.stack : String(error));
     }
   }
 
@@ -129,6 +149,6 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     clearInterval(this.sweeper);
     this.queued?.unsubscribe();
     this.core.abortAll();
-    await Promise.allSettled(this.pumping.values());
+    await Promise.allSettled([...this.pumping.values(), ...this.started]);
   }
 }

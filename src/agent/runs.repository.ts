@@ -27,6 +27,23 @@ function toRuns(result: unknown): RunEntity[] {
   return rowsOf<Partial<RunEntity>>(result).map((row) => Object.assign(new Run(), row));
 }
 
+/** RUN_FIELDS of the row `alias`, each named `<prefix><field>`: a run returned beside another row. */
+export function prefixedRunFields(alias: string, prefix: string): string {
+  return RUN_FIELDS.split(', ')
+    .map((field) => {
+      const [column, name = column] = field.split(' AS ');
+      return `${alias}.${column} AS "${prefix}${name.replaceAll('"', '')}"`;
+    })
+    .join(', ');
+}
+
+/** The run read from a row that holds it under `prefix` (see prefixedRunFields); undefined if absent. */
+export function runFromPrefixedRow(row: Record<string, unknown>, prefix: string): RunEntity | undefined {
+  if (row[`${prefix}id`] === null || row[`${prefix}id`] === undefined) return undefined;
+  const fields = Object.entries(row).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]);
+  return Object.assign(new Run(), Object.fromEntries(fields));
+}
+
 /** Every query on agent runs and tool invocations. */
 @Injectable()
 export class RunsRepository {

@@ -11,6 +11,7 @@ import { MessageDto, type SendMessageDto } from '../messages/dto/message.dto.js'
 import type { MessageAttachment } from '../messages/message.entity.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { MessagesService, type SendOutcome } from '../messages/messages.service.js';
+import { INSTANCE_ID } from '../realtime/instance.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { isRunEnd } from '../realtime/realtime.events.js';
 import type { RunSnapshot } from '../agent/run-snapshots.service.js';
@@ -69,7 +70,8 @@ export class ChatService {
     let sent: SendOutcome;
     try {
       if (replies) await this.checkQuota(user);
-      sent = await this.messagesService.send(user, access, dto, attachments);
+      const run = replies ? { ...this.models.resolve(access.view.agent.provider, access.view.agent.model), instanceId: INSTANCE_ID } : undefined;
+      sent = await this.messagesService.send(user, access, dto, attachments, run);
     } catch (error) {
       // A concurrent send of the same message (another transport, a retry) may have stored it
       // meanwhile, using up the last of a limit: that one is a replay, which no limit refuses.
@@ -78,10 +80,12 @@ export class ChatService {
       if (!stored) throw error;
       return this.replayed(stored);
     }
-    const { message, created } = sent;
+    const { message, created, run, reply } = sent;
     if (!created) return this.replayed(message);
-    if (!replies) return { message, run: null };
-    const run = await this.queueRun(user, access.view.id, access.view.agent, message.id);
+    if (!run) return { message, run: null };
+    // Claimed with the message: it starts here with what the send already knows.
+    if (run.status === 'running') this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, ...(reply && { reply }) });
+    else this.scheduler.enqueue(run.conversationId);
     return { message, run: RunDto.from(run) };
   }
 

@@ -13,6 +13,7 @@ import { AuditEvents1795900000000 } from '../../migrations/1795900000000-AuditEv
 import { ConversationAgentTools1795910000000 } from '../../migrations/1795910000000-ConversationAgentTools.js';
 import { Approvals1795920000000 } from '../../migrations/1795920000000-Approvals.js';
 import { FeedbackAndAnalytics1795930000000 } from '../../migrations/1795930000000-FeedbackAndAnalytics.js';
+import { ConversationRunsIdle1795940000000 } from '../../migrations/1795940000000-ConversationRunsIdle.js';
 
 /** In order of application. New migrations are appended here as well as written to migrations/. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   ConversationAgentTools1795910000000,
   Approvals1795920000000,
   FeedbackAndAnalytics1795930000000,
+  ConversationRunsIdle1795940000000,
 ];

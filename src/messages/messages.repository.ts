@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MAX_SEQ } from '../common/pagination/query-params.js';
+import { prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.js';
+import type { RunEntity } from '../agent/run.entity.js';
+import { isUniqueViolation } from '../database/database-errors.js';
 import { rowsOf } from '../database/query-rows.js';
+import { GroupCommit } from './group-commit.js';
 import { type MessageAttachment, MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
 
 /** Columns clients may see (never the search vector). */
@@ -115,15 +119,27 @@ export interface SearchRow {
   snippet: string;
 }
 
+/** See MessagesRepository.contextTail. */
+export interface ContextTail {
+  /** Undefined if the conversation does not exist. */
+  summary: { summary: string | null; summarySeq: number } | undefined;
+  items: MessageEntity[];
+  hasMore: boolean;
+  /** Display names of the authors of `items`, by id. */
+  names: Map<string, string>;
+}
+
 /** Which order a page of messages follows: creation (seq) or last change (version). */
 export type PageKey = 'seq' | 'version';
 
 /**
  * Appends a message in one statement: the conversation row is locked while its counters move, so
  * under any concurrency seqs and versions are unique and gap-free; the author's read marker moves
- * to it. `also` adds further steps on the inserted row to the same statement.
+ * to it. `also` adds further steps on the inserted row to the same statement, `select` what it
+ * answers. An idempotency key already taken fails the whole statement (unique violation), so that
+ * nothing of it stays — no increment, no gap.
  */
-const appendStatement = (also = '') => `
+const appendStatement = (also = '', select = 'SELECT * FROM inserted') => `
   WITH next AS (
     UPDATE conversations SET last_seq = last_seq + 1, version = version + 1, last_message_at = now(), last_activity_at = now()
     WHERE id = $1 AND deleted_at IS NULL
@@ -131,13 +147,12 @@ const appendStatement = (also = '') => `
   ), inserted AS (
     INSERT INTO messages (conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
     SELECT next.id, next.last_seq, next.version, $2, $3, $4, $5, $6, $7, $8, $9 FROM next
-    ON CONFLICT (conversation_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
     RETURNING ${COLUMNS}
   ), marker AS (
     UPDATE conversation_participants p SET last_read_seq = inserted.seq FROM inserted
     WHERE p.conversation_id = inserted.conversation_id AND p.user_id = inserted.author_id AND p.last_read_seq < inserted.seq
   )${also}
-  SELECT * FROM inserted`;
+  ${select}`;
 
 const APPEND = appendStatement();
 
@@ -145,6 +160,80 @@ const APPEND = appendStatement();
 const APPEND_REPLY = appendStatement(`, linked AS (
     UPDATE agent_runs r SET response_message_id = inserted.id FROM inserted WHERE r.id = inserted.run_id
   )`);
+
+const RUN_PREFIX = 'run.';
+const REPLY_PREFIX = 'reply.';
+
+/**
+ * A user message with the run that answers it, in one statement. The run starts claimed by the
+ * instance (running) when its conversation has no other run queued, running or waiting for
+ * approvals, and queued otherwise: conversation_runs_idle decides once the statement holds the
+ * conversation row, the lock every claim takes (RunsRepository.claimNext). A claimed run gets its
+ * reply (the assistant message it streams into, status streaming) at once, taking the next seq
+ * and version; a queued one gets it when it starts. The run's creation time is read under the
+ * lock too, so that runs queue (claimNext: oldest first) in the order of their messages.
+ */
+const APPEND_WITH_RUN = `
+  WITH locked AS MATERIALIZED (
+    SELECT id FROM conversations WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+  ), claim AS MATERIALIZED (
+    SELECT id, conversation_runs_idle(id) AS idle, gen_random_uuid() AS message_id, gen_random_uuid() AS run_id, gen_random_uuid() AS reply_id FROM locked
+  ), next AS (
+    UPDATE conversations c SET last_seq = c.last_seq + 1 + claim.idle::int, version = c.version + 1 + claim.idle::int,
+      last_message_at = now(), last_activity_at = now()
+    FROM claim WHERE c.id = claim.id
+    RETURNING c.id, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version, claim.idle, claim.message_id, claim.run_id, claim.reply_id
+  ), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
+    SELECT message_id, id, seq, version, $2::text, $3::uuid, $4::text, $5::text, $6::text, $7::uuid, $8::jsonb, $9::jsonb FROM next
+    UNION ALL
+    SELECT reply_id, id, seq + 1, version + 1, 'assistant', NULL, '', 'streaming', NULL, run_id, jsonb_build_object('model', $11::text), '[]' FROM next WHERE idle
+    RETURNING ${COLUMNS}
+  ), marker AS (
+    UPDATE conversation_participants p SET last_read_seq = next.seq FROM next
+    WHERE p.conversation_id = next.id AND p.user_id = $3 AND p.last_read_seq < next.seq
+  ), run AS (
+    INSERT INTO agent_runs (id, conversation_id, trigger_message_id, response_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
+    SELECT run_id, id, message_id, CASE WHEN idle THEN reply_id END, $3, $10::text, $11::text, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
+           CASE WHEN idle THEN $12 END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
+    FROM next
+    RETURNING *
+  )
+  SELECT message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
+  FROM inserted message JOIN run ON run.trigger_message_id = message.id LEFT JOIN inserted reply ON reply.id = run.response_message_id`;
+
+/**
+ * Several messages appended in one statement (group commit), to one or many conversations: the
+ * conversations are locked in id order (two batches never wait on each other crosswise), each
+ * takes as many seqs and versions as it gets messages, handed out in the batch's order. Messages
+ * of a conversation that is gone are left out; a taken idempotency key fails the whole batch.
+ */
+const APPEND_MANY = `
+  WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[]) WITH ORDINALITY
+      AS t(conversation_id, role, author_id, content, status, client_message_id, run_id, metadata, attachments, ord)
+  ), locked AS MATERIALIZED (
+    SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM input) AND deleted_at IS NULL ORDER BY id FOR UPDATE
+  ), counts AS (
+    SELECT conversation_id, count(*)::int AS n FROM input GROUP BY conversation_id
+  ), next AS (
+    UPDATE conversations c SET last_seq = c.last_seq + counts.n, version = c.version + counts.n, last_message_at = now(), last_activity_at = now()
+    FROM counts WHERE c.id = counts.conversation_id AND c.id IN (SELECT id FROM locked)
+    RETURNING c.id, c.last_seq - counts.n AS seq_base, c.version - counts.n AS version_base
+  ), numbered AS (
+    SELECT input.*, next.seq_base + row_number() OVER w AS seq, next.version_base + row_number() OVER w AS version
+    FROM input JOIN next ON next.id = input.conversation_id
+    WINDOW w AS (PARTITION BY input.conversation_id ORDER BY input.ord)
+  ), inserted AS (
+    INSERT INTO messages (conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
+    SELECT conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments FROM numbered
+    RETURNING ${COLUMNS}
+  ), marker AS (
+    UPDATE conversation_participants p SET last_read_seq = latest.seq
+    FROM (SELECT conversation_id, author_id, max(seq) AS seq FROM inserted WHERE author_id IS NOT NULL GROUP BY conversation_id, author_id) latest
+    WHERE p.conversation_id = latest.conversation_id AND p.user_id = latest.author_id AND p.last_read_seq < latest.seq
+  )
+  SELECT inserted.*, numbered.ord FROM inserted JOIN numbered ON numbered.conversation_id = inserted.conversation_id AND numbered.seq = inserted.seq`;
 
 function appendParameters(input: NewMessage): unknown[] {
   return [
@@ -160,44 +249,95 @@ function appendParameters(input: NewMessage): unknown[] {
   ];
 }
 
-/** Thrown inside the append transaction to roll it back when the idempotency key already exists. */
-class DuplicateClientMessage extends Error {}
+/** The parameters of APPEND_MANY: one array per column. */
+function batchParameters(inputs: NewMessage[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 9 }, () => []);
+  for (const input of inputs) appendParameters(input).forEach((value, index) => columns[index]!.push(value));
+  return columns;
+}
+
+/** A run to start with the message that it answers (see APPEND_WITH_RUN). */
+export interface RunRequest {
+  provider: string;
+  model: string;
+  /** The instance that executes the run if it is claimed at once. */
+  instanceId: string;
+}
+
+export interface Appended {
+  message: MessageEntity;
+  /** False when the clientMessageId was used before: the stored message is returned, nothing written. */
+  created: boolean;
+  /** The run that answers the message (only when one was asked for and the message is new): running if claimed, else queued. */
+  run?: RunEntity;
+  /** The reply a claimed run streams into. */
+  reply?: MessageEntity;
+}
+
+/** The most appends committed in one statement. */
+const MAX_BATCH = 200;
+/**
+ * Append statements under way at once on PostgreSQL (appends arriving meanwhile go together in
+ * the next); the embedded database executes one statement at a time, so there one is enough.
+ */
+const MAX_IN_FLIGHT = 4;
 
 /** Every query on messages. */
 @Injectable()
 export class MessagesRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly appends: GroupCommit<NewMessage, MessageEntity | undefined>;
+
+  constructor(private readonly dataSource: DataSource) {
+    // AppDataSource tells (not imported: the client package compiles this file's wire types without the migrations).
+    const embedded = (dataSource as { isEmbedded?: boolean }).isEmbedded === true;
+    this.appends = new GroupCommit((batch) => this.appendMany(batch), (input) => this.appendOne(input), {
+      maxBatch: MAX_BATCH,
+      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+    });
+  }
 
   /**
-   * Stores a message with the conversation's next seq (see APPEND). With a clientMessageId already
-   * used by this author, nothing is written and the stored message comes back with
-   * `created: false` — under concurrent retries too, as the losing statement is rolled back with
-   * its increment. Returns undefined if the conversation is gone.
+   * Stores a message with the conversation's next seq (see APPEND); concurrent appends are
+   * committed together (group commit), each answered once the commit that holds it is done. With a
+   * clientMessageId already used by this author, nothing is written and the stored message comes
+   * back with `created: false` — under concurrent retries too. With `run`, the run answering the
+   * message is stored with it (see APPEND_WITH_RUN). Undefined if the conversation is gone.
    */
-  async append(input: NewMessage): Promise<{ message: MessageEntity; created: boolean } | undefined> {
-    const key = input.clientMessageId ?? null;
-    const params = appendParameters(input);
-    // Without an idempotency key nothing can conflict: one statement, atomic on its own.
-    if (!key || !input.authorId) {
-      const rows: MessageRow[] = await this.dataSource.query(APPEND, params);
-      return rows[0] ? { message: toEntity(rows[0]), created: true } : undefined;
-    }
-    // The caller looks for a stored message first (MessagesService.findReplay); this covers retries racing it.
+  async append(input: NewMessage, run?: RunRequest): Promise<Appended | undefined> {
     try {
-      return await this.dataSource.transaction(async (manager) => {
-        const rows: MessageRow[] = await manager.query(APPEND, params);
-        const row = rows[0];
-        if (row) return { message: toEntity(row), created: true };
-        const [conversation] = await manager.query(`SELECT 1 FROM conversations WHERE id = $1 AND deleted_at IS NULL`, [input.conversationId]);
-        if (!conversation) return undefined;
-        // The key was taken meanwhile: undo this statement's increments, so seqs and versions stay gap-free.
-        throw new DuplicateClientMessage();
-      });
+      if (run) return await this.appendWithRun(input, run);
+      const message = await this.appends.submit(input);
+      return message && { message, created: true };
     } catch (error) {
-      if (!(error instanceof DuplicateClientMessage)) throw error;
+      const key = input.clientMessageId;
+      if (!key || !input.authorId || !isUniqueViolation(error)) throw error;
+      // Stored meanwhile by a concurrent copy (the caller looked for a stored one first: MessagesService.findReplay).
       const stored = await this.findByClientMessageId(input.conversationId, input.authorId, key);
       return stored ? { message: stored, created: false } : undefined;
     }
+  }
+
+  private async appendWithRun(input: NewMessage, run: RunRequest): Promise<Appended | undefined> {
+    const rows = rowsOf<MessageRow & Record<string, unknown>>(
+      await this.dataSource.query(APPEND_WITH_RUN, [...appendParameters(input), run.provider, run.model, run.instanceId]),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
+    return { message: toEntity(row), created: true, run: runFromPrefixedRow(row, RUN_PREFIX)!, ...(reply.id !== null && { reply: toEntity(reply) }) };
+  }
+
+  private async appendOne(input: NewMessage): Promise<MessageEntity | undefined> {
+    const rows: MessageRow[] = await this.dataSource.query(APPEND, appendParameters(input));
+    return rows[0] && toEntity(rows[0]);
+  }
+
+  /** Several appends in one statement (APPEND_MANY), answered in the order given; undefined for a conversation that is gone. */
+  async appendMany(inputs: NewMessage[]): Promise<(MessageEntity | undefined)[]> {
+    const rows: (MessageRow & { ord: string })[] = await this.dataSource.query(APPEND_MANY, batchParameters(inputs));
+    const results: (MessageEntity | undefined)[] = inputs.map(() => undefined);
+    for (const row of rows) results[Number(row.ord) - 1] = toEntity(row);
+    return results;
   }
 
   /**
@@ -243,6 +383,34 @@ export class MessagesRepository {
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit).map(toEntity);
     return { items: forwards ? page : page.toReversed(), hasMore };
+  }
+
+  /**
+   * What an agent's context starts from, in one round trip: the newest `limit` messages up to
+   * `uptoSeq` (ascending, with whether older ones exist), their authors' display names, and the
+   * conversation's stored summary.
+   */
+  async contextTail(conversationId: string, uptoSeq: number, limit: number): Promise<ContextTail> {
+    const rows = rowsOf<MessageRow & { summary: string | null; summary_seq: number; author_name: string | null }>(
+      await this.dataSource.query(
+        `SELECT c.summary, c.summary_seq, t.* FROM conversations c
+         LEFT JOIN LATERAL (
+           SELECT ${M_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
+           WHERE m.conversation_id = c.id AND m.seq <= $2 ORDER BY m.seq DESC LIMIT $3
+         ) t ON true
+         WHERE c.id = $1`,
+        [conversationId, uptoSeq, limit + 1],
+      ),
+    );
+    const messages = rows.filter((row) => row.id !== null);
+    const names = new Map<string, string>();
+    for (const row of messages) if (row.author_id && row.author_name !== null) names.set(row.author_id, row.author_name);
+    return {
+      summary: rows[0] ? { summary: rows[0].summary, summarySeq: rows[0].summary_seq } : undefined,
+      items: messages.slice(0, limit).map(toEntity).toReversed(),
+      hasMore: messages.length > limit,
+      names,
+    };
   }
 
   /**

@@ -9,8 +9,9 @@ import { type ConversationAccess, ConversationsService, conversationNotFound } f
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
-import type { MessageAttachment } from './message.entity.js';
-import { MessagesRepository } from './messages.repository.js';
+import type { MessageAttachment, MessageEntity } from './message.entity.js';
+import { MessagesRepository, type RunRequest } from './messages.repository.js';
+import type { RunEntity } from '../agent/run.entity.js';
 
 const MARK_START = '\u0002';
 const MARK_STOP = '\u0003';
@@ -36,6 +37,10 @@ export interface SendOutcome {
   message: MessageDto;
   /** False when the clientMessageId was seen before and the stored message is returned. */
   created: boolean;
+  /** The run stored with a new message, when one was asked for: running if claimed at once, else queued. */
+  run?: RunEntity;
+  /** The reply a run claimed at once streams into (announced when the run starts). */
+  reply?: MessageEntity;
 }
 
 export interface RecoveryPage {
@@ -87,23 +92,20 @@ export class MessagesService {
 
   /**
    * Stores a message from a sender the caller has authorized (`access`), within the rate limit,
-   * with the attachments the caller has checked. A concurrent retry with the same clientMessageId
-   * gets the stored message (`created: false`).
+   * with the attachments the caller has checked — and with `run`, the run that answers it, in the
+   * same statement. A concurrent retry with the same clientMessageId gets the stored message
+   * (`created: false`, no run).
    */
-  async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto, attachments: MessageAttachment[] = []): Promise<SendOutcome> {
+  async send(user: AuthUser, access: ConversationAccess, dto: SendMessageDto, attachments: MessageAttachment[] = [], run?: RunRequest): Promise<SendOutcome> {
     const conversationId = access.view.id;
     this.checkLength(dto.content);
     await this.takeSendAllowance(user);
     let stored: Awaited<ReturnType<MessagesRepository['append']>>;
     try {
-      stored = await this.messages.append({
-        conversationId,
-        role: 'user',
-        authorId: user.id,
-        content: dto.content,
-        clientMessageId: dto.clientMessageId ?? null,
-        attachments,
-      });
+      stored = await this.messages.append(
+        { conversationId, role: 'user', authorId: user.id, content: dto.content, clientMessageId: dto.clientMessageId ?? null, attachments },
+        run,
+      );
     } finally {
       // Only the send that stores the message is charged: a concurrent retry of it (from any transport) gives its share back.
       if (!stored?.created) await this.rateLimiter.refund(sendKey(user));
@@ -111,7 +113,7 @@ export class MessagesService {
     if (!stored) throw conversationNotFound();
     const message = MessageDto.from(stored.message);
     if (stored.created) this.bus.publish({ type: 'message.created', conversationId, message });
-    return { message, created: stored.created };
+    return { message, created: stored.created, ...(stored.run && { run: stored.run }), ...(stored.reply && { reply: stored.reply }) };
   }
 
   async history(user: AuthUser, conversationId: string, query: HistoryQuery): Promise<HistoryPageDto> {

@@ -366,7 +366,7 @@ describe('Socket.IO gateway', () => {
       const b = await client(bob);
       await b.emit('conversation:join', { conversationId });
       const sent = await b.emit('message:send', { conversationId, content: '@agent help' });
-      expect(sent.data.run).toMatchObject({ status: 'queued' });
+      expect(sent.data.run).toMatchObject({ status: 'running' });
       const completed = await b.waitFor('run:completed', (p) => p.run.id === sent.data.run.id);
       const deltas = b.of('run:delta').filter((d) => d.runId === sent.data.run.id);
       expect(deltas.map((d) => d.index)).toEqual(deltas.map((_: unknown, i: number) => i));

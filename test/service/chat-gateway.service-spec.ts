@@ -146,14 +146,14 @@ describe('ChatGateway handlers', () => {
   });
 
   describe('message:send and run:cancel', () => {
-    it('stores a message and queues its run; run:cancel ends it cancelled', async () => {
+    it('stores a message and starts its run; run:cancel ends it cancelled', async () => {
       const owner = await app.user();
       const conversation = await app.conversation(owner);
       app.models.next({ steps: [{ text: 'Held' }, { wait: gate() }] });
       const socket = fakeSocket(owner);
 
       const sent = await gateway.send(socket, { conversationId: conversation.id, content: 'Hello' });
-      expect(sent).toMatchObject({ ok: true, data: { message: { content: 'Hello' }, run: { status: 'queued' } } });
+      expect(sent).toMatchObject({ ok: true, data: { message: { content: 'Hello' }, run: { status: 'running' } } });
       const runId = (sent as { data: { run: { id: string } } }).data.run.id;
       await app.events.waitFor((event) => event.type === 'run.delta' && event.runId === runId, 'the first delta');
 

@@ -39,16 +39,42 @@ describe('RunScheduler', () => {
   const started = () => app.events.events.filter((event): event is Extract<RealtimeEvent, { type: 'run.started' }> => event.type === 'run.started');
   const send = (user: AuthUser, conversationId: string, content: string) => chat.send(user, conversationId, { content });
 
-  it('claims and executes a queued run', async () => {
+  it('claims the run with its message when the conversation is idle, and executes it', async () => {
     const owner = await app.user();
     const conversation = await app.conversation(owner);
-    app.models.next({ steps: texts('Queued', ' and answered') });
+    const held = gate();
+    app.models.next({ steps: [...texts('Claimed', ' and answered'), { wait: held }] });
 
-    const { run } = await send(owner, conversation.id, 'Hi');
-    expect(run?.status).toBe('queued');
+    const { message, run } = await send(owner, conversation.id, 'Hi');
+    expect(run).toMatchObject({ status: 'running' });
+    // Its reply was written with it: the next seq and version, streaming.
+    const reply = await app.get(MessagesRepository).findById(conversation.id, run!.responseMessageId!);
+    expect(reply).toMatchObject({ role: 'assistant', status: 'streaming', runId: run!.id, seq: message.seq + 1, version: message.version + 1 });
+    held.open();
 
     const ended = await app.events.runEnded(run!.id);
-    expect(ended.type === 'run.completed' && ended.message.content).toBe('Queued and answered');
+    expect(ended.type === 'run.completed' && ended.message.content).toBe('Claimed and answered');
+  });
+
+  it('runs concurrent sends to one conversation one at a time, in the order of their messages', async () => {
+    const owner = await app.user();
+    const conversation = await app.conversation(owner);
+    const gates: Gate[] = Array.from({ length: 6 }, () => gate());
+    for (const [i, held] of gates.entries()) app.models.next({ steps: [...texts(`reply ${i}`), { wait: held }] });
+
+    const sent = await Promise.all(gates.map((_, i) => send(owner, conversation.id, `message ${i}`)));
+    // The first message stored claims its run; the others queue behind it.
+    const bySeq = sent.toSorted((a, b) => a.message.seq - b.message.seq);
+    expect(bySeq.map((outcome) => outcome.run!.status)).toEqual(['running', ...gates.slice(1).map(() => 'queued')]);
+
+    for (const [i, outcome] of bySeq.entries()) {
+      const runId = outcome.run!.id;
+      await app.events.waitFor((event) => event.type === 'run.started' && event.run.id === runId, `run ${i} started`);
+      const statuses = await Promise.all(bySeq.map((other) => status(other.run!.id)));
+      expect(statuses).toEqual(bySeq.map((_, j) => (j < i ? 'completed' : j === i ? 'running' : 'queued')));
+      gates[i]!.open();
+      await app.events.runEnded(runId);
+    }
   });
 
   it('runs the runs of one conversation one at a time, in the order they were queued', async () => {

@@ -1,9 +1,10 @@
 /**
- * Agent relay: `runs` concurrent replies streamed by the fake model at a fixed token rate.
+ * Agent relay: `conversations.length` concurrent replies streamed by the fake model at a fixed
+ * token rate, `waves` times in a row (each wave starts once the previous one has ended).
  * `ours` sends one message per conversation over Socket.IO and times the first run:delta;
  * `direct` asks the fake model itself and times its first content chunk.
  */
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { params, percentile } from '../lib.js';
 
 interface Params {
@@ -12,6 +13,7 @@ interface Params {
   fakeUrl: string;
   token: string;
   conversations: string[];
+  waves?: number;
 }
 
 const p = params<Params>();
@@ -20,7 +22,7 @@ const framesPerSecond: number[] = [];
 let identical = 0;
 let completed = 0;
 
-if (p.mode === 'direct') {
+async function directWave(): Promise<void> {
   await Promise.all(
     p.conversations.map(async () => {
       const started = performance.now();
@@ -40,15 +42,17 @@ if (p.mode === 'direct') {
       completed++;
     }),
   );
-} else {
-  const socket = io(`${p.url}/chat`, { auth: { token: p.token }, transports: ['websocket'], reconnection: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  for (const conversationId of p.conversations) await socket.timeout(10_000).emitWithAck('conversation:join', { conversationId });
-  const runs = new Map<string, { sentAt: number; first?: number; frames: number; text: string; startedAt?: number }>();
-  const byConversation = new Map<string, number>();
+}
+
+interface RunState {
+  sentAt: number;
+  first?: number;
+  frames: number;
+  text: string;
+}
+
+/** Follows the runs of every wave on one socket: deltas time the first token, completions end the wave. */
+function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => void): void {
   socket.on('run:delta', ({ runId, text }: { runId: string; text: string }) => {
     const run = runs.get(runId);
     if (!run) return;
@@ -60,28 +64,45 @@ if (p.mode === 'direct') {
     run.frames++;
     run.text += text;
   });
-  const done = new Promise<void>((resolve) => {
-    socket.on('run:completed', ({ run, message }: { run: { id: string; startedAt: string; finishedAt: string }; message: { content: string } }) => {
-      const state = runs.get(run.id);
-      if (!state) return;
-      completed++;
-      if (state.text === message.content) identical++;
-      const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
-      if (seconds > 0) framesPerSecond.push(state.frames / seconds);
-      if (completed === p.conversations.length) resolve();
-    });
+  socket.on('run:completed', ({ run, message }: { run: { id: string; startedAt: string; finishedAt: string }; message: { content: string } }) => {
+    const state = runs.get(run.id);
+    if (!state) return;
+    completed++;
+    if (state.text === message.content) identical++;
+    const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
+    if (seconds > 0) framesPerSecond.push(state.frames / seconds);
+    onCompleted();
   });
-  await Promise.all(
-    p.conversations.map(async (conversationId) => {
-      const sentAt = performance.now();
-      const ack = await socket.timeout(20_000).emitWithAck('message:send', { conversationId, content: 'stream please' });
-      runs.set(ack.data.run.id, { sentAt, frames: 0, text: '' });
-      byConversation.set(conversationId, sentAt);
-    }),
-  );
-  await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
+}
+
+async function oursWaves(waves: number): Promise<void> {
+  const socket = io(`${p.url}/chat`, { auth: { token: p.token }, transports: ['websocket'], reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  for (const conversationId of p.conversations) await socket.timeout(10_000).emitWithAck('conversation:join', { conversationId });
+  const runs = new Map<string, RunState>();
+  let waiting: { count: number; resolve: () => void } | undefined;
+  follow(socket, runs, () => {
+    if (waiting && --waiting.count === 0) waiting.resolve();
+  });
+  for (let wave = 0; wave < waves; wave++) {
+    const done = new Promise<void>((resolve) => (waiting = { count: p.conversations.length, resolve }));
+    await Promise.all(
+      p.conversations.map(async (conversationId) => {
+        const state: RunState = { sentAt: performance.now(), frames: 0, text: '' };
+        const ack = await socket.timeout(20_000).emitWithAck('message:send', { conversationId, content: 'stream please' });
+        runs.set(ack.data.run.id, state);
+      }),
+    );
+    await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
+  }
   socket.close();
 }
+
+if (p.mode === 'direct') for (let wave = 0; wave < (p.waves ?? 1); wave++) await directWave();
+else await oursWaves(p.waves ?? 1);
 console.log(
   JSON.stringify({
     completed,

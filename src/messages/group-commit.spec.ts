@@ -1,0 +1,89 @@
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from './group-commit.js';
+
+/**
+ * A stand-in store: a commit of several inputs fails as a whole when any is bad (as one SQL
+ * statement does); it records what each commit held and when it completed.
+ */
+class Store {
+  readonly committed = new Set<number>();
+  readonly batches: number[][] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  constructor(private readonly delays: () => number) {}
+
+  private async write(inputs: number[]): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, this.delays()));
+      const bad = inputs.find((input) => input < 0);
+      if (bad !== undefined) throw new Error(`bad input ${bad}`);
+      for (const input of inputs) this.committed.add(input);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  many = async (inputs: number[]): Promise<string[]> => {
+    this.batches.push(inputs);
+    await this.write(inputs);
+    return inputs.map((input) => `stored ${input}`);
+  };
+
+  one = async (input: number): Promise<string> => {
+    this.batches.push([input]);
+    await this.write([input]);
+    return `stored ${input}`;
+  };
+}
+
+describe('GroupCommit', () => {
+  it('answers every submitter with its own result, only after the commit holding it; a bad input fails alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: -3, max: 1000 }), { minLength: 1, maxLength: 60 }).map((inputs) => [...new Set(inputs)]),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.infiniteStream(fc.integer({ min: 0, max: 3 })),
+        async (inputs, maxInFlight, maxBatch, delays) => {
+          const store = new Store(() => delays.next().value);
+          const commits = new GroupCommit(store.many, store.one, { maxBatch, maxInFlight });
+          const answers = await Promise.all(
+            inputs.map((input) =>
+              commits.submit(input).then(
+                (output) => ({ input, output, committedFirst: store.committed.has(input) }),
+                (error: Error) => ({ input, error: error.message }),
+              ),
+            ),
+          );
+          const expected = (input: number) =>
+            input < 0 ? { input, error: `bad input ${input}` } : { input, output: `stored ${input}`, committedFirst: true };
+          expect(answers).toEqual(inputs.map(expected));
+          expect(store.maxInFlight).toBeLessThanOrEqual(maxInFlight);
+          expect(Math.max(...store.batches.map((batch) => batch.length))).toBeLessThanOrEqual(maxBatch);
+        },
+      ),
+      { numRuns: 60, seed: 20_261_202 },
+    );
+  });
+
+  it('sends an input at once while commits are free, and groups those that arrive while none is', async () => {
+    const store = new Store(() => 1);
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 1 });
+    const first = commits.submit(1);
+    expect(store.batches).toEqual([[1]]);
+    const rest = [2, 3, 4].map((input) => commits.submit(input));
+    await Promise.all([first, ...rest]);
+    expect(store.batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('keeps the order of submission within a commit', async () => {
+    const store = new Store(() => 0);
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 3, maxInFlight: 1 });
+    await Promise.all([10, 11, 12, 13, 14, 15, 16].map((input) => commits.submit(input)));
+    expect(store.batches).toEqual([[10], [11, 12, 13], [14, 15, 16]]);
+  });
+});
