@@ -49,6 +49,14 @@ export function isUniqueViolation(error: unknown): boolean {
   return hasSqlState(error, (code) => code === '23505');
 }
 
+/**
+ * True when the database refused a statement for what it held (a bad value, a broken constraint)
+ * or to resolve a conflict (SQLSTATE classes 22, 23, 40): it was rolled back, nothing of it stays.
+ */
+export function isRefusedStatement(error: unknown): boolean {
+  return hasSqlState(error, (code) => /^(22|23|40)[0-9A-Z]{3}$/.test(code));
+}
+
 /** Whether the error, or one it wraps (TypeORM's driverError, a cause), carries a matching SQLSTATE. */
 function hasSqlState(error: unknown, matches: (code: string) => boolean): boolean {
   for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {

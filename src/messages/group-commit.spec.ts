@@ -6,6 +6,9 @@ import { GroupCommit } from './group-commit.js';
  * A stand-in store: a commit of several inputs fails as a whole when any is bad (as one SQL
  * statement does); it records what each commit held and when it completed.
  */
+/** What the stand-in store throws for a bad input: a refusal, so the batch is tried input by input. */
+const refused = (error: unknown) => error instanceof Error && error.message.startsWith('bad input');
+
 class Store {
   readonly committed = new Set<number>();
   readonly batches: number[][] = [];
@@ -50,7 +53,7 @@ describe('GroupCommit', () => {
         fc.infiniteStream(fc.integer({ min: 0, max: 3 })),
         async (inputs, maxInFlight, maxBatch, delays) => {
           const store = new Store(() => delays.next().value);
-          const commits = new GroupCommit(store.many, store.one, { maxBatch, maxInFlight });
+          const commits = new GroupCommit(store.many, store.one, { maxBatch, maxInFlight, retryAlone: refused });
           const answers = await Promise.all(
             inputs.map((input) =>
               commits.submit(input).then(
@@ -72,7 +75,7 @@ describe('GroupCommit', () => {
 
   it('sends an input at once while commits are free, and groups those that arrive while none is', async () => {
     const store = new Store(() => 1);
-    const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 1 });
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 1, retryAlone: refused });
     const first = commits.submit(1);
     expect(store.batches).toEqual([[1]]);
     const rest = [2, 3, 4].map((input) => commits.submit(input));
@@ -82,8 +85,29 @@ describe('GroupCommit', () => {
 
   it('keeps the order of submission within a commit', async () => {
     const store = new Store(() => 0);
-    const commits = new GroupCommit(store.many, store.one, { maxBatch: 3, maxInFlight: 1 });
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 3, maxInFlight: 1, retryAlone: refused });
     await Promise.all([10, 11, 12, 13, 14, 15, 16].map((input) => commits.submit(input)));
     expect(store.batches).toEqual([[10], [11, 12, 13], [14, 15, 16]]);
+  });
+
+  it('fails a whole batch, without trying its inputs again, when the failure is not a refusal', async () => {
+    const store = new Store(() => 1);
+    let lost = true;
+    const many = async (inputs: number[]) => {
+      if (lost && inputs.length > 1) {
+        lost = false;
+        await store.many(inputs);
+        throw new Error('Connection terminated unexpectedly');
+      }
+      return store.many(inputs);
+    };
+    const commits = new GroupCommit(many, store.one, { maxBatch: 10, maxInFlight: 1, retryAlone: refused });
+    const first = commits.submit(1);
+    const batch = [2, 3, 4].map((input) => commits.submit(input));
+    await expect(first).resolves.toBe('stored 1');
+    const settled = await Promise.allSettled(batch);
+    expect(settled.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    // Committed once (the connection was lost after the commit), never a second time one by one.
+    expect(store.batches).toEqual([[1], [2, 3, 4]]);
   });
 });

@@ -9,14 +9,20 @@ export interface GroupCommitLimits {
   maxBatch: number;
   /** The most commits under way at once; inputs arriving meanwhile wait and go together. */
   maxInFlight: number;
+  /**
+   * Whether a failed batch is certain to have changed nothing and may be tried again one input at
+   * a time (the database refused a value or a constraint). Any other failure — a connection lost,
+   * perhaps after the commit — fails the whole batch: retrying could store its inputs twice.
+   */
+  retryAlone: (error: unknown) => boolean;
 }
 
 /**
  * Group commit: inputs submitted while the database is busy are committed together. An input
  * goes out at once when fewer than `maxInFlight` commits are under way (no added wait at low
  * load); otherwise it waits for one to end and goes with everything that waited. Each submitter
- * is answered only after the commit that holds its input. A batch that fails is tried again one
- * input at a time, in order, so that a bad input fails alone.
+ * is answered only after the commit that holds its input. A batch the database refused is tried
+ * again one input at a time, in order, so that a bad input fails alone (see `retryAlone`).
  */
 export class GroupCommit<In, Out> {
   private readonly queue: Pending<In, Out>[] = [];
@@ -48,18 +54,21 @@ export class GroupCommit<In, Out> {
 
   private async commit(batch: Pending<In, Out>[]): Promise<void> {
     if (batch.length > 1) {
-      let outputs: Out[] | undefined;
+      let outputs: Out[];
       try {
         outputs = await this.commitMany(batch.map((pending) => pending.input));
-      } catch {
+      } catch (error) {
+        if (!this.limits.retryAlone(error)) return batch.forEach((pending) => pending.reject(error));
         // Retried one at a time below: only the inputs at fault fail.
+        return this.commitEach(batch);
       }
-      if (outputs) {
-        batch.forEach((pending, index) => pending.resolve(outputs[index]!));
-        return;
-      }
+      return batch.forEach((pending, index) => pending.resolve(outputs[index]!));
     }
-    // One after another: in the order submitted, and within this commit's share of the database.
+    return this.commitEach(batch);
+  }
+
+  /** One after another: in the order submitted, and within this commit's share of the database. */
+  private async commitEach(batch: Pending<In, Out>[]): Promise<void> {
     for (const pending of batch) await this.commitOne(pending.input).then(pending.resolve, pending.reject);
   }
 }

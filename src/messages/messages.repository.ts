@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { MAX_SEQ } from '../common/pagination/query-params.js';
 import { prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
-import { isUniqueViolation } from '../database/database-errors.js';
+import { isRefusedStatement, isUniqueViolation } from '../database/database-errors.js';
 import { rowsOf } from '../database/query-rows.js';
 import { GroupCommit } from './group-commit.js';
 import { type MessageAttachment, MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
@@ -293,6 +293,7 @@ export class MessagesRepository {
     this.appends = new GroupCommit((batch) => this.appendMany(batch), (input) => this.appendOne(input), {
       maxBatch: MAX_BATCH,
       maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+      retryAlone: isRefusedStatement,
     });
   }
 
