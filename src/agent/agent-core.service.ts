@@ -134,13 +134,19 @@ export class AgentCore {
     }
   }
 
-  /** The conversation and the message the run answers; undefined if either is gone. */
+  /**
+   * The conversation and the message the run answers; undefined if either is gone. A run queued
+   * again before it began (its instance stopped) has its reply row already: it is reused.
+   */
   private async readStart(run: RunEntity): Promise<RunStart | undefined> {
-    const [view, trigger] = await Promise.all([
+    const unstarted = run.responseMessageId && !run.loopState ? run.responseMessageId : undefined;
+    const [view, trigger, reply] = await Promise.all([
       this.conversations.findView(run.conversationId),
       this.messages.findById(run.conversationId, run.triggerMessageId),
+      unstarted ? this.messages.findById(run.conversationId, unstarted) : undefined,
     ]);
-    return view && trigger && !trigger.deletedAt ? { view, triggerSeq: trigger.seq } : undefined;
+    if (!view || !trigger || trigger.deletedAt) return undefined;
+    return { view, triggerSeq: trigger.seq, ...(reply && !reply.deletedAt && { reply }) };
   }
 
   /**

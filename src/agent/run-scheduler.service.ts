@@ -61,8 +61,7 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
    * goes on with the conversation's next one. `start` is what the send already read.
    */
   start(run: RunEntity, start: RunStart): void {
-    // Claimed but not started: taken for dead once this instance stops heartbeating, like any other.
-    if (this.stopping) return;
+    if (this.stopping) return void this.requeue(run.id, { instanceId: INSTANCE_ID });
     const execution = this.execute(run, start).finally(() => {
       this.started.delete(execution);
       this.enqueue(run.conversationId);
@@ -118,9 +117,33 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     for (const conversationId of await this.runs.conversationsWithQueued()) this.enqueue(conversationId);
   }
 
-  /** Each stale run ends as interrupted together with its reply (text kept): one change, one version. */
+  /**
+   * A run claimed here or by a stopped instance that never got going goes back to the queue for
+   * whichever instance is free. Best effort: one not requeued now is found stale by a sweep.
+   */
+  private async requeue(runId: string, only: { staleMs?: number | undefined; instanceId?: string }): Promise<boolean> {
+    try {
+      const conversationId = await this.runs.requeueUntouched(runId, only);
+      if (!conversationId) return false;
+      this.logger.warn(`Run ${runId} was queued again: the instance that claimed it stopped before it began`);
+      this.bus.publish({ type: 'run.queued', conversationId });
+      return true;
+    } catch (error) {
+      this.logger.warn(`Could not queue run ${runId} again: ${String(error)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Each stale run that never got going is queued again; any other ends as interrupted together
+   * with its reply (text kept): one change, one version.
+   */
   private async interrupt(staleMs: number | undefined): Promise<void> {
     for (const { id, conversationId } of await this.runs.findStale(staleMs)) {
+      if (await this.requeue(id, { staleMs })) {
+        this.enqueue(conversationId);
+        continue;
+      }
       const ended = await this.conversations.versioned(conversationId, async (manager, version) => {
         const run = await this.runs.interrupt(id, staleMs, manager);
         if (!run) return undefined;

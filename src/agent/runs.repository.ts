@@ -182,6 +182,29 @@ export class RunsRepository {
     );
   }
 
+  /**
+   * Puts a claimed run back in the queue when it never got going: no first token, no tool run, no
+   * text, no pause — its instance stopped between the claim (made with the message, see
+   * MessagesRepository) and the provider's answer. Whichever instance is free then answers it,
+   * instead of it failing. `staleMs` as in interrupt; `instanceId`: only while that instance holds
+   * it. Its reply row stays (empty, streaming) and is reused. Undefined if it made progress.
+   */
+  async requeueUntouched(id: string, only: { staleMs?: number | undefined; instanceId?: string }): Promise<string | undefined> {
+    const params: unknown[] = [id];
+    const stale = only.staleMs === undefined ? '' : `AND r.heartbeat_at < now() - make_interval(secs => $${params.push(only.staleMs)}::double precision / 1000)`;
+    const held = only.instanceId === undefined ? '' : `AND r.instance_id = $${params.push(only.instanceId)}`;
+    const rows: { conversation_id: string }[] = await this.dataSource.query(
+      `UPDATE agent_runs r SET status = 'queued', instance_id = NULL, started_at = NULL
+       WHERE r.id = $1 AND r.status = 'running' AND r.loop_state IS NULL AND r.first_token_at IS NULL ${stale} ${held}
+         AND NOT EXISTS (SELECT 1 FROM tool_invocations t WHERE t.run_id = r.id)
+         AND (r.response_message_id IS NULL OR EXISTS (
+           SELECT 1 FROM messages m WHERE m.id = r.response_message_id AND m.status = 'streaming' AND m.content = ''))
+       RETURNING r.conversation_id`,
+      params,
+    );
+    return rows[0]?.conversation_id;
+  }
+
   /** Marks a run found stale as interrupted (within a versioned change), unless it has ended or heartbeated since. */
   async interrupt(id: string, staleMs: number | undefined, manager: EntityManager): Promise<RunEntity | undefined> {
     const [run] = toRuns(

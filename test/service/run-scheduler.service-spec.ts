@@ -155,4 +155,44 @@ describe('RunScheduler', () => {
     expect(next.type === 'run.completed' && next.message.content).toBe('Answered after recovery');
     expect(await status(alive.id)).toBe('running');
   });
+
+  it('queues again a run whose instance stopped before it began, and answers it in the reply row it has', async () => {
+    const owner = await app.user();
+    const conversation = await app.conversation(owner);
+    // Claimed with its message and given its reply row by an instance that died before the first token.
+    const trigger = await app.userMessage(owner, conversation.id, 'asked just before the crash');
+    await runs.create({ conversationId: conversation.id, triggerMessageId: trigger.id, requestedById: owner.id, provider: 'builtin', model: 'builtin' });
+    const dead = (await runs.claimNext(conversation.id, 'instance-that-died'))!;
+    const reply = (await app.get(MessagesRepository).appendReply({ conversationId: conversation.id, runId: dead.id, metadata: {} }))!;
+    await app.get(DataSource).query(`UPDATE agent_runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [dead.id]);
+
+    app.models.next({ steps: texts('Answered after all') });
+    await vi.advanceTimersByTimeAsync(SWEEP_INTERVAL_MS);
+
+    const ended = await app.events.runEnded(dead.id);
+    expect(ended.type).toBe('run.completed');
+    expect(ended.type === 'run.completed' && ended.message).toMatchObject({ id: reply.id, content: 'Answered after all', status: 'complete' });
+    const history = await app.get(DataSource).query(`SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1 AND role = 'assistant'`, [conversation.id]);
+    expect(history[0].n).toBe(1);
+  });
+
+  it('interrupts a run whose instance stopped after a tool ran, even with no text yet', async () => {
+    const owner = await app.user();
+    const conversation = await app.conversation(owner);
+    const trigger = await app.userMessage(owner, conversation.id, 'do something');
+    await runs.create({ conversationId: conversation.id, triggerMessageId: trigger.id, requestedById: owner.id, provider: 'builtin', model: 'builtin' });
+    const dead = (await runs.claimNext(conversation.id, 'instance-that-died'))!;
+    await app.get(MessagesRepository).appendReply({ conversationId: conversation.id, runId: dead.id, metadata: {} });
+    await app.get(DataSource).query(
+      `INSERT INTO tool_invocations (run_id, call_id, name, status) VALUES ($1, 'call-1', 'time', 'completed')`,
+      [dead.id],
+    );
+    await app.get(DataSource).query(`UPDATE agent_runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [dead.id]);
+
+    await vi.advanceTimersByTimeAsync(SWEEP_INTERVAL_MS);
+
+    // A tool may have acted already: running it again is not the scheduler's call.
+    const ended = await app.events.runEnded(dead.id);
+    expect(ended.type === 'run.failed' && ended.error.code).toBe('INTERRUPTED');
+  });
 });
