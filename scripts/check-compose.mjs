@@ -21,7 +21,7 @@ const LOOPBACK_ONLY = ['grafana'];
 const ALLOWED_CAPS = new Set(['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID']);
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN|_KEY$|_AUTH$/;
 /** Secrets the app can run without (empty means off); every other secret is required. */
-const OPTIONAL_SECRETS = new Set(['METRICS_TOKEN', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY']);
+const OPTIONAL_SECRETS = new Set(['OPENAI_API_KEY', 'ANTHROPIC_API_KEY']);
 const REQUIRED_VARIABLE = /^\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}$/;
 
 const profilesOf = (service) => service.profiles ?? [];

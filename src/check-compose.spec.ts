@@ -45,7 +45,7 @@ describe('scripts/check-compose.mjs', () => {
     ['a default database password', 'compose.yml', /POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD:\?[^}]*\}/, 'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-agentchat}', /postgres: POSTGRES_PASSWORD is not a required variable/],
     ['literal credentials in DATABASE_URL', 'compose.yml', /postgres:\/\/[^@]*@/, 'postgres://agentchat:agentchat@', /DATABASE_URL has a literal or defaulted credential/],
     ['Redis without a password', 'compose.yml', /, "--requirepass", "[^"]*"/, '', /redis: no --requirepass/],
-    ['a default metrics token', 'compose.yml', 'METRICS_TOKEN: ${METRICS_TOKEN:-}', 'METRICS_TOKEN: ${METRICS_TOKEN:-changeme-changeme}', /METRICS_TOKEN has a default/],
+    ['an optional metrics token', 'compose.yml', /METRICS_TOKEN: \$\{METRICS_TOKEN:\?[^}]*\}/, 'METRICS_TOKEN: ${METRICS_TOKEN:-}', /app: METRICS_TOKEN is not a required variable/],
     ['readiness as the app health check', 'compose.yml', "3000/health/live'", "3000/health/ready'", /app-1: healthcheck uses \/health\/ready/],
     ['a writable root filesystem', 'compose.yml', '  read_only: true\n', '', /postgres: root filesystem not read_only/],
     ['no no-new-privileges', 'compose.yml', 'security_opt: ["no-new-privileges:true"]', 'security_opt: []', /redis: no security_opt no-new-privileges/],
