@@ -51,6 +51,7 @@ describe('the serialization schema of a history page', () => {
           attachments: ['a1'],
           attachmentDetails: [{ id: 'a1', filename: 'plan "v2".png', mediaType: 'image/png', bytes: 48213 }],
           editedAt: '2026-01-02T03:04:06.000Z',
+          feedback: { up: 2, down: 1 },
         }),
         message({ content: '', deletedAt: '2026-01-03T00:00:00.000Z', seq: 2_147_483_647, version: Number.MAX_SAFE_INTEGER }),
       ],

@@ -34,6 +34,7 @@ export const MESSAGE_SERIALIZATION_SCHEMA = {
     createdAt: text,
     editedAt: textOrNull,
     deletedAt: textOrNull,
+    feedback: { type: 'object', properties: { up: count, down: count } },
   },
 } as const;
 
