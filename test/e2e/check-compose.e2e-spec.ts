@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const CHECKER = fileURLToPath(new URL('../scripts/check-compose.mjs', import.meta.url));
-const DOCKER_DIR = fileURLToPath(new URL('../docker', import.meta.url));
+const CHECKER = fileURLToPath(new URL('../../scripts/check-compose.mjs', import.meta.url));
+const DOCKER_DIR = fileURLToPath(new URL('../../docker', import.meta.url));
 
 function check(dir?: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
