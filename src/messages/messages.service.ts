@@ -147,9 +147,15 @@ export class MessagesService {
    */
   async changes(access: ConversationAccess, afterVersion: number | undefined, limit = this.config.limits.recoveryPageMessages): Promise<ChangesPage> {
     const { recoveryPageBytes: maxBytes } = this.config.limits;
+    if (afterVersion === undefined) {
+      // The conversation alone is one consistent row: no transaction around it (one round trip, not
+      // three, on every join that does not catch up).
+      const conversation = await this.conversationsRepository.findView(access.view.id);
+      if (!conversation) throw conversationNotFound();
+      return { conversation, version: conversation.version, items: [], hasMore: false, bytes: 0 };
+    }
     const page = await this.conversationsRepository.atVersion(access.view.id, async (conversation, manager) => {
       const base = { conversation, version: conversation.version };
-      if (afterVersion === undefined) return { ...base, items: [], hasMore: false, bytes: 0 };
       if (afterVersion > conversation.version) {
         throw fieldError('afterVersion', `afterVersion ${afterVersion} is past the conversation's version ${conversation.version}`);
       }
