@@ -120,6 +120,27 @@ export interface SearchRow {
 }
 
 /** See MessagesRepository.contextTail. */
+interface TailRequest {
+  conversationId: string;
+  uptoSeq: number;
+  limit: number;
+}
+
+/**
+ * The start of several agents' contexts (see contextTail): per request, the conversation's summary
+ * with its newest `lim` messages up to `upto` and their authors' names, rows tagged with the
+ * request's position (`ord`); a conversation that is gone has no rows.
+ */
+const CONTEXT_TAILS = `
+  SELECT q.ord, c.summary, c.summary_seq, t.*
+  FROM unnest($1::uuid[], $2::int[], $3::int[]) WITH ORDINALITY AS q(conversation_id, upto, lim, ord)
+  JOIN conversations c ON c.id = q.conversation_id
+  LEFT JOIN LATERAL (
+    SELECT ${M_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
+    WHERE m.conversation_id = c.id AND m.seq <= q.upto ORDER BY m.seq DESC LIMIT q.lim
+  ) t ON true
+  ORDER BY q.ord, t.seq DESC`;
+
 export interface ContextTail {
   /** Undefined if the conversation does not exist. */
   summary: { summary: string | null; summarySeq: number } | undefined;
@@ -274,11 +295,11 @@ export interface Appended {
   reply?: MessageEntity;
 }
 
-/** The most appends committed in one statement. */
+/** The most appends committed in one statement (and the most context tails read in one). */
 const MAX_BATCH = 200;
 /**
- * Append statements under way at once on PostgreSQL (appends arriving meanwhile go together in
- * the next); the embedded database executes one statement at a time, so there one is enough.
+ * Append statements (or context reads) under way at once on PostgreSQL (those arriving meanwhile go
+ * together in the next); the embedded database executes one statement at a time, so there one is enough.
  */
 const MAX_IN_FLIGHT = 4;
 
@@ -286,6 +307,7 @@ const MAX_IN_FLIGHT = 4;
 @Injectable()
 export class MessagesRepository {
   private readonly appends: GroupCommit<NewMessage, MessageEntity | undefined>;
+  private readonly tails: GroupCommit<TailRequest, ContextTail>;
 
   constructor(private readonly dataSource: DataSource) {
     // AppDataSource tells (not imported: the client package compiles this file's wire types without the migrations).
@@ -294,6 +316,12 @@ export class MessagesRepository {
       maxBatch: MAX_BATCH,
       maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
       retryAlone: isRefusedStatement,
+    });
+    // A read changes nothing, but a failed batch fails every run in it alike: no retry one by one.
+    this.tails = new GroupCommit((batch) => this.contextTails(batch), async (request) => (await this.contextTails([request]))[0]!, {
+      maxBatch: MAX_BATCH,
+      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+      retryAlone: () => false,
     });
   }
 
@@ -389,29 +417,36 @@ export class MessagesRepository {
   /**
    * What an agent's context starts from, in one round trip: the newest `limit` messages up to
    * `uptoSeq` (ascending, with whether older ones exist), their authors' display names, and the
-   * conversation's stored summary.
+   * conversation's stored summary. Runs starting while such reads are under way are read together
+   * (many runs start at once after a burst of messages: one statement serves them all).
    */
-  async contextTail(conversationId: string, uptoSeq: number, limit: number): Promise<ContextTail> {
-    const rows = rowsOf<MessageRow & { summary: string | null; summary_seq: number; author_name: string | null }>(
-      await this.dataSource.query(
-        `SELECT c.summary, c.summary_seq, t.* FROM conversations c
-         LEFT JOIN LATERAL (
-           SELECT ${M_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
-           WHERE m.conversation_id = c.id AND m.seq <= $2 ORDER BY m.seq DESC LIMIT $3
-         ) t ON true
-         WHERE c.id = $1`,
-        [conversationId, uptoSeq, limit + 1],
-      ),
+  contextTail(conversationId: string, uptoSeq: number, limit: number): Promise<ContextTail> {
+    return this.tails.submit({ conversationId, uptoSeq, limit });
+  }
+
+  /** Several context tails in one statement (CONTEXT_TAILS), answered in the order asked. */
+  private async contextTails(requests: TailRequest[]): Promise<ContextTail[]> {
+    const rows = rowsOf<MessageRow & { ord: string; summary: string | null; summary_seq: number; author_name: string | null }>(
+      await this.dataSource.query(CONTEXT_TAILS, [
+        requests.map((request) => request.conversationId),
+        requests.map((request) => request.uptoSeq),
+        requests.map((request) => request.limit + 1),
+      ]),
     );
-    const messages = rows.filter((row) => row.id !== null);
-    const names = new Map<string, string>();
-    for (const row of messages) if (row.author_id && row.author_name !== null) names.set(row.author_id, row.author_name);
-    return {
-      summary: rows[0] ? { summary: rows[0].summary, summarySeq: rows[0].summary_seq } : undefined,
-      items: messages.slice(0, limit).map(toEntity).toReversed(),
-      hasMore: messages.length > limit,
-      names,
-    };
+    const byRequest = requests.map(() => [] as typeof rows);
+    for (const row of rows) byRequest[Number(row.ord) - 1]!.push(row);
+    return requests.map(({ limit }, index) => {
+      const found = byRequest[index]!;
+      const messages = found.filter((row) => row.id !== null);
+      const names = new Map<string, string>();
+      for (const row of messages) if (row.author_id && row.author_name !== null) names.set(row.author_id, row.author_name);
+      return {
+        summary: found[0] ? { summary: found[0].summary, summarySeq: found[0].summary_seq } : undefined,
+        items: messages.slice(0, limit).map(toEntity).toReversed(),
+        hasMore: messages.length > limit,
+        names,
+      };
+    });
   }
 
   /**

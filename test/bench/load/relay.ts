@@ -51,12 +51,22 @@ interface RunState {
   text: string;
 }
 
+/**
+ * Deltas of runs whose send is not acknowledged yet (the acknowledgement and the first delta race
+ * under load): kept until the acknowledgement names their run, so that no first token is missed.
+ */
+const early = new Map<string, { at: number; frames: number; text: string }>();
+
 /** Follows the runs of every wave on one socket: deltas time the first token, completions end the wave. */
 function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => void): void {
   socket.on('run:delta', ({ runId, text }: { runId: string; text: string }) => {
     const run = runs.get(runId);
-    if (!run) return;
     const now = performance.now();
+    if (!run) {
+      const seen = early.get(runId) ?? { at: now, frames: 0, text: '' };
+      early.set(runId, { ...seen, frames: seen.frames + 1, text: seen.text + text });
+      return;
+    }
     if (run.first === undefined) {
       run.first = now;
       ttft.push(now - run.sentAt);
@@ -93,7 +103,14 @@ async function oursWaves(waves: number): Promise<void> {
       p.conversations.map(async (conversationId) => {
         const state: RunState = { sentAt: performance.now(), frames: 0, text: '' };
         const ack = await socket.timeout(20_000).emitWithAck('message:send', { conversationId, content: 'stream please' });
-        runs.set(ack.data.run.id, state);
+        const runId: string = ack.data.run.id;
+        const seen = early.get(runId);
+        if (seen) {
+          early.delete(runId);
+          Object.assign(state, { first: seen.at, frames: seen.frames, text: seen.text });
+          ttft.push(seen.at - state.sentAt);
+        }
+        runs.set(runId, state);
       }),
     );
     await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
