@@ -110,4 +110,32 @@ describe('GroupCommit', () => {
     // Committed once (the connection was lost after the commit), never a second time one by one.
     expect(store.batches).toEqual([[1], [2, 3, 4]]);
   });
+
+  it('never puts two inputs of one key in a commit: the later ones go in the next commits, in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 60 }).map((inputs) => [...new Set(inputs)]),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (inputs, keys, maxBatch) => {
+          const store = new Store(() => 0);
+          const key = (input: number) => String(input % keys);
+          const commits = new GroupCommit(store.many, store.one, { maxBatch, maxInFlight: 1, retryAlone: refused, distinctBy: key });
+          const answers = await Promise.all(inputs.map((input) => commits.submit(input)));
+          expect(answers).toEqual(inputs.map((input) => `stored ${input}`));
+          for (const batch of store.batches) {
+            expect(batch.length).toBeLessThanOrEqual(maxBatch);
+            expect(new Set(batch.map(key)).size).toBe(batch.length);
+          }
+          // One commit at a time: each key's inputs are committed in the order submitted.
+          const order = store.batches.flat();
+          for (let k = 0; k < keys; k++) {
+            expect(order.filter((input) => key(input) === String(k))).toEqual(inputs.filter((input) => key(input) === String(k)));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });
+

@@ -4,7 +4,7 @@ interface Pending<In, Out> {
   reject(error: unknown): void;
 }
 
-export interface GroupCommitLimits {
+export interface GroupCommitLimits<In = unknown> {
   /** The most inputs committed together. */
   maxBatch: number;
   /** The most commits under way at once; inputs arriving meanwhile wait and go together. */
@@ -15,6 +15,11 @@ export interface GroupCommitLimits {
    * perhaps after the commit — fails the whole batch: retrying could store its inputs twice.
    */
   retryAlone: (error: unknown) => boolean;
+  /**
+   * Inputs with the same key never go in one commit: the later ones wait for the next, in order
+   * (for statements that can take one input per row they lock).
+   */
+  distinctBy?: (input: In) => string;
 }
 
 /**
@@ -31,7 +36,7 @@ export class GroupCommit<In, Out> {
   constructor(
     private readonly commitMany: (inputs: In[]) => Promise<Out[]>,
     private readonly commitOne: (input: In) => Promise<Out>,
-    private readonly limits: GroupCommitLimits,
+    private readonly limits: GroupCommitLimits<In>,
   ) {}
 
   submit(input: In): Promise<Out> {
@@ -43,13 +48,30 @@ export class GroupCommit<In, Out> {
 
   private drain(): void {
     while (this.inFlight < this.limits.maxInFlight && this.queue.length) {
-      const batch = this.queue.splice(0, this.limits.maxBatch);
+      const batch = this.take();
       this.inFlight++;
       void this.commit(batch).finally(() => {
         this.inFlight--;
         this.drain();
       });
     }
+  }
+
+  /** The next batch: the oldest inputs, up to maxBatch, the same key at most once. */
+  private take(): Pending<In, Out>[] {
+    const { maxBatch, distinctBy } = this.limits;
+    if (!distinctBy) return this.queue.splice(0, maxBatch);
+    const keys = new Set<string>();
+    const batch: Pending<In, Out>[] = [];
+    const later: Pending<In, Out>[] = [];
+    for (const pending of this.queue) {
+      const key = distinctBy(pending.input);
+      if (batch.length < maxBatch && !keys.has(key)) batch.push(pending);
+      else later.push(pending);
+      keys.add(key);
+    }
+    this.queue.splice(0, this.queue.length, ...later);
+    return batch;
   }
 
   private async commit(batch: Pending<In, Out>[]): Promise<void> {

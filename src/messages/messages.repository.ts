@@ -186,42 +186,51 @@ const RUN_PREFIX = 'run.';
 const REPLY_PREFIX = 'reply.';
 
 /**
- * A user message with the run that answers it, in one statement. The run starts claimed by the
- * instance (running) when its conversation has no other run queued, running or waiting for
- * approvals, and queued otherwise: conversation_runs_idle decides once the statement holds the
- * conversation row, the lock every claim takes (RunsRepository.claimNext). A claimed run gets its
- * reply (the assistant message it streams into, status streaming) at once, taking the next seq
- * and version; a queued one gets it when it starts. The run's creation time is read under the
- * lock too, so that runs queue (claimNext: oldest first) in the order of their messages.
+ * User messages, each with the run that answers it, in one statement (group commit), to as many
+ * conversations — one message per conversation (a conversation's next message waits for the next
+ * statement). Conversations are locked in id order. A run starts claimed by the instance
+ * (running) when its conversation has no other run queued, running or waiting for approvals, and
+ * queued otherwise: conversation_runs_idle decides once the statement holds the conversation row,
+ * the lock every claim takes (RunsRepository.claimNext). A claimed run gets its reply (the
+ * assistant message it streams into, status streaming) at once, taking the next seq and version;
+ * a queued one gets it when it starts. The run's creation time is read under the lock too, so
+ * that runs queue (claimNext: oldest first) in the order of their messages. Rows are tagged with
+ * their input's position (`ord`); a conversation that is gone has none.
  */
-const APPEND_WITH_RUN = `
-  WITH locked AS MATERIALIZED (
-    SELECT id FROM conversations WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+const APPEND_WITH_RUNS = `
+  WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[],
+      $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
+      AS t(conversation_id, role, author_id, content, status, client_message_id, message_run_id, metadata, attachments, provider, model, instance_id, ord)
+  ), locked AS MATERIALIZED (
+    SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM input) AND deleted_at IS NULL ORDER BY id FOR UPDATE
   ), claim AS MATERIALIZED (
-    SELECT id, conversation_runs_idle(id) AS idle, gen_random_uuid() AS message_id, gen_random_uuid() AS run_id, gen_random_uuid() AS reply_id FROM locked
+    SELECT input.*, conversation_runs_idle(locked.id) AS idle, gen_random_uuid() AS message_id, gen_random_uuid() AS run_id, gen_random_uuid() AS reply_id
+    FROM locked JOIN input ON input.conversation_id = locked.id
   ), next AS (
     UPDATE conversations c SET last_seq = c.last_seq + 1 + claim.idle::int, version = c.version + 1 + claim.idle::int,
       last_message_at = now(), last_activity_at = now()
-    FROM claim WHERE c.id = claim.id
-    RETURNING c.id, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version, claim.idle, claim.message_id, claim.run_id, claim.reply_id
+    FROM claim WHERE c.id = claim.conversation_id
+    RETURNING claim.*, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version
   ), inserted AS (
     INSERT INTO messages (id, conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
-    SELECT message_id, id, seq, version, $2::text, $3::uuid, $4::text, $5::text, $6::text, $7::uuid, $8::jsonb, $9::jsonb FROM next
+    SELECT message_id, conversation_id, seq, version, role, author_id, content, status, client_message_id, message_run_id, metadata, attachments FROM next
     UNION ALL
-    SELECT reply_id, id, seq + 1, version + 1, 'assistant', NULL, '', 'streaming', NULL, run_id, jsonb_build_object('model', $11::text), '[]' FROM next WHERE idle
+    SELECT reply_id, conversation_id, seq + 1, version + 1, 'assistant', NULL, '', 'streaming', NULL, run_id, jsonb_build_object('model', model), '[]' FROM next WHERE idle
     RETURNING ${COLUMNS}
   ), marker AS (
     UPDATE conversation_participants p SET last_read_seq = next.seq FROM next
-    WHERE p.conversation_id = next.id AND p.user_id = $3 AND p.last_read_seq < next.seq
+    WHERE p.conversation_id = next.conversation_id AND p.user_id = next.author_id AND p.last_read_seq < next.seq
   ), run AS (
     INSERT INTO agent_runs (id, conversation_id, trigger_message_id, response_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
-    SELECT run_id, id, message_id, CASE WHEN idle THEN reply_id END, $3, $10::text, $11::text, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
-           CASE WHEN idle THEN $12 END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
+    SELECT run_id, conversation_id, message_id, CASE WHEN idle THEN reply_id END, author_id, provider, model, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
+           CASE WHEN idle THEN instance_id END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
     FROM next
     RETURNING *
   )
-  SELECT message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
-  FROM inserted message JOIN run ON run.trigger_message_id = message.id LEFT JOIN inserted reply ON reply.id = run.response_message_id`;
+  SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
+  FROM next JOIN inserted message ON message.id = next.message_id JOIN run ON run.id = next.run_id
+  LEFT JOIN inserted reply ON reply.id = run.response_message_id`;
 
 /**
  * Several messages appended in one statement (group commit), to one or many conversations: the
@@ -285,6 +294,11 @@ export interface RunRequest {
   instanceId: string;
 }
 
+interface RunAppend {
+  message: NewMessage;
+  run: RunRequest;
+}
+
 export interface Appended {
   message: MessageEntity;
   /** False when the clientMessageId was used before: the stored message is returned, nothing written. */
@@ -307,6 +321,7 @@ const MAX_IN_FLIGHT = 4;
 @Injectable()
 export class MessagesRepository {
   private readonly appends: GroupCommit<NewMessage, MessageEntity | undefined>;
+  private readonly runAppends: GroupCommit<RunAppend, Appended | undefined>;
   private readonly tails: GroupCommit<TailRequest, ContextTail>;
 
   constructor(private readonly dataSource: DataSource) {
@@ -316,6 +331,13 @@ export class MessagesRepository {
       maxBatch: MAX_BATCH,
       maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
       retryAlone: isRefusedStatement,
+    });
+    // Sends that start runs, likewise: a burst of messages to agents is stored in a few statements.
+    this.runAppends = new GroupCommit((batch) => this.appendWithRuns(batch), async (input) => (await this.appendWithRuns([input]))[0], {
+      maxBatch: MAX_BATCH,
+      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+      retryAlone: isRefusedStatement,
+      distinctBy: (input) => input.message.conversationId,
     });
     // A read changes nothing, but a failed batch fails every run in it alike: no retry one by one.
     this.tails = new GroupCommit((batch) => this.contextTails(batch), async (request) => (await this.contextTails([request]))[0]!, {
@@ -334,7 +356,7 @@ export class MessagesRepository {
    */
   async append(input: NewMessage, run?: RunRequest): Promise<Appended | undefined> {
     try {
-      if (run) return await this.appendWithRun(input, run);
+      if (run) return await this.runAppends.submit({ message: input, run });
       const message = await this.appends.submit(input);
       return message && { message, created: true };
     } catch (error) {
@@ -346,14 +368,21 @@ export class MessagesRepository {
     }
   }
 
-  private async appendWithRun(input: NewMessage, run: RunRequest): Promise<Appended | undefined> {
-    const rows = rowsOf<MessageRow & Record<string, unknown>>(
-      await this.dataSource.query(APPEND_WITH_RUN, [...appendParameters(input), run.provider, run.model, run.instanceId]),
+  /** Messages with their runs (APPEND_WITH_RUNS), one per conversation, answered in the order given; undefined for a conversation that is gone. */
+  private async appendWithRuns(inputs: RunAppend[]): Promise<(Appended | undefined)[]> {
+    const columns = batchParameters(inputs.map(({ message }) => message));
+    columns.push(
+      inputs.map(({ run }) => run.provider),
+      inputs.map(({ run }) => run.model),
+      inputs.map(({ run }) => run.instanceId),
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
-    return { message: toEntity(row), created: true, run: runFromPrefixedRow(row, RUN_PREFIX)!, ...(reply.id !== null && { reply: toEntity(reply) }) };
+    const rows = rowsOf<MessageRow & Record<string, unknown>>(await this.dataSource.query(APPEND_WITH_RUNS, columns));
+    const results: (Appended | undefined)[] = inputs.map(() => undefined);
+    for (const row of rows) {
+      const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
+      results[Number(row.ord) - 1] = { message: toEntity(row), created: true, run: runFromPrefixedRow(row, RUN_PREFIX)!, ...(reply.id !== null && { reply: toEntity(reply) }) };
+    }
+    return results;
   }
 
   private async appendOne(input: NewMessage): Promise<MessageEntity | undefined> {

@@ -3,7 +3,7 @@ import * as fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
-import { MessagesRepository } from '../../src/messages/messages.repository.js';
+import { type ContextTail, MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
 
 /**
@@ -37,13 +37,14 @@ describe('context tails', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(arbitraryRead, { minLength: 1, maxLength: 40 }), async (reads) => {
         const requests = reads.map(({ room, upto, limit }) => ({ id: rooms[room]?.id ?? randomUUID(), upto, limit }));
-        const alone = [];
+        const alone: ContextTail[] = [];
         for (const { id, upto, limit } of requests) alone.push(await messages.contextTail(id, upto, limit));
         const statements = vi.spyOn(app.get(DataSource), 'query');
         try {
           const together = await Promise.all(requests.map(({ id, upto, limit }) => messages.contextTail(id, upto, limit)));
           expect(together).toEqual(alone);
-          if (requests.length > 5) expect(statements.mock.calls.length).toBeLessThan(requests.length);
+          // At most 4 statements go out at once (1 on the embedded database); the rest wait and go together.
+          expect(statements.mock.calls.length).toBeLessThanOrEqual(Math.min(requests.length, 5));
         } finally {
           statements.mockRestore();
         }

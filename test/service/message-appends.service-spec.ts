@@ -1,4 +1,5 @@
 import * as fc from 'fast-check';
+import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
@@ -129,4 +130,73 @@ describe('message appends', () => {
     expect(answers.filter((answer) => 'visible' in answer && answer.visible)).toHaveLength(15);
     expect((await counters(live.id)).lastSeq).toBe(15);
   });
+
+  describe('with the runs that answer them', () => {
+    const RUN = { provider: 'fake', model: 'fake-model', instanceId: 'appends-spec' };
+    /** The conversation's runs in queue order (creation), with their messages' seqs. */
+    const runsOf = async (id: string) =>
+      (await app.get(DataSource).query(
+        `SELECT r.status, r.trigger_message_id AS "triggerId", m.seq, reply.seq AS "replySeq" FROM agent_runs r
+         JOIN messages m ON m.id = r.trigger_message_id LEFT JOIN messages reply ON reply.id = r.response_message_id
+         WHERE r.conversation_id = $1 ORDER BY r.created_at, r.id`,
+        [id],
+      )) as { status: string; triggerId: string; seq: number; replySeq: number | null }[];
+
+    it('stores sends to many conversations at once in few statements: the first of each claimed with its reply, the rest queued in message order', async () => {
+      const batches = vi.spyOn(app.get(DataSource), 'query');
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 40 }), async (count, picks) => {
+          const rooms = await Promise.all(Array.from({ length: count }, () => room(2)));
+          const befores = await Promise.all(rooms.map((r) => counters(r.id)));
+          batches.mockClear();
+          const answers = await Promise.all(picks.map((pick, i) => messages.append(message(rooms[pick % count]!.id, rooms[pick % count]!.senders[i % 2]!, `asks ${i}`), RUN)));
+          // Statements that store messages: fewer than the messages once enough of them arrive together.
+          const statements = batches.mock.calls.filter(([sql]) => String(sql).includes('INSERT INTO agent_runs')).length;
+          expect(statements).toBeLessThanOrEqual(Math.min(picks.length, 4 + Math.max(...rooms.map((_, r) => picks.filter((pick) => pick % count === r).length))));
+
+          for (const [r, { id }] of rooms.entries()) {
+            const mine = answers.filter((_, i) => picks[i]! % count === r).map((answer) => answer!);
+            if (!mine.length) continue;
+            const bySeq = mine.toSorted((a, b) => a.message.seq - b.message.seq);
+            // The first message's run is claimed and its reply takes the next seq; every later one waits, in message order.
+            expect(bySeq.map((answer) => [answer.created, answer.run?.status, answer.reply?.seq])).toEqual(
+              bySeq.map((answer, i) => (i === 0 ? [true, 'running', answer.message.seq + 1] : [true, 'queued', undefined])),
+            );
+            const stored = [...mine.map((answer) => answer.message), bySeq[0]!.reply!];
+            expect(seqsAndVersions(stored)).toEqual({ seqs: range(befores[r]!.lastSeq, mine.length + 1), versions: range(befores[r]!.version, mine.length + 1) });
+            const runs = await runsOf(id);
+            expect(runs.map((run) => run.seq)).toEqual(bySeq.map((answer) => answer.message.seq));
+            expect(runs.map((run) => run.replySeq)).toEqual(bySeq.map((answer, i) => (i === 0 ? answer.message.seq + 1 : null)));
+          }
+        }),
+        { numRuns: 12, seed: 20_261_203 },
+      );
+      batches.mockRestore();
+    });
+
+    it('leaves out a deleted conversation, stores a retried send once, and keeps the rest of the batch', async () => {
+      const live = await room(2);
+      const gone = await room(1);
+      await app.get(ConversationsService).remove(gone.senders[0]!, gone.id);
+      const others = await Promise.all(Array.from({ length: 6 }, () => room(1)));
+      const inputs = [
+        ...others.map((other) => message(other.id, other.senders[0]!, 'filler')),
+        message(gone.id, gone.senders[0]!, 'lost'),
+        message(live.id, live.senders[0]!, 'only once', 'retry-key'),
+        message(live.id, live.senders[0]!, 'only once', 'retry-key'),
+      ];
+
+      const answers = await Promise.all(inputs.map((input) => messages.append(input, RUN)));
+
+      expect(answers.slice(0, 6).map((answer) => answer?.run?.status)).toEqual(Array(6).fill('running'));
+      expect(answers[6]).toBeUndefined();
+      const copies = answers.slice(7).map((answer) => answer!);
+      expect(copies.map((copy) => copy.created).toSorted()).toEqual([false, true]);
+      expect(copies[0]!.message.id).toBe(copies[1]!.message.id);
+      // One message, one run, one reply: the copy that found the stored message started nothing.
+      expect(await runsOf(live.id)).toEqual([{ status: 'running', triggerId: copies[0]!.message.id, seq: 1, replySeq: 2 }]);
+      expect(await counters(live.id)).toMatchObject({ lastSeq: 2 });
+    });
+  });
 });
+
