@@ -1,5 +1,5 @@
 import { createClient, createMemoryLocks, createStorageLocks, localStorageTokens, memoryTokens, SignedOutError, TokenSession, type Tokens } from '@agent-chat/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { memoryStorage, sleep } from './fixtures.js';
 
 /** A server's /auth/refresh with rotating, single-use refresh tokens: reuse is counted, not forgiven. */
@@ -59,6 +59,9 @@ describe('TokenSession', () => {
   });
 
   it('refreshes once for two tabs sharing localStorage where Web Locks are missing (an insecure context)', async () => {
+    // Node 20 has no navigator.locks; Node 22+ has one: taken away here, as an insecure context does.
+    vi.stubGlobal('navigator', {});
+    onTestFinished(() => void vi.unstubAllGlobals());
     expect((globalThis as { navigator?: { locks?: unknown } }).navigator?.locks).toBeUndefined();
     const { server, fetch } = fakeServer();
     const localStorage = memoryStorage();

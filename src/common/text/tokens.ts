@@ -13,8 +13,10 @@ export function tokensOf(text: string): number {
   for (let start = 0; start < text.length; ) {
     let end = Math.min(start + TOKENIZER_PIECE, text.length);
     if (end < text.length) {
-      const space = text.lastIndexOf(' ', end);
-      if (space > start + TOKENIZER_PIECE / 2) end = space;
+      // Looked for in the piece's second half only: from `end` back to the start of a text without
+      // spaces would be quadratic in its length.
+      const space = text.slice(start + TOKENIZER_PIECE / 2, end + 1).lastIndexOf(' ');
+      if (space > 0) end = start + TOKENIZER_PIECE / 2 + space;
       // Never split a surrogate pair.
       else if (/[\uD800-\uDBFF]/.test(text[end - 1]!)) end--;
     }
