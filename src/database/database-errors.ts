@@ -50,11 +50,13 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * True when the database refused a statement for what it held (a bad value, a broken constraint)
- * or to resolve a conflict (SQLSTATE classes 22, 23, 40): it was rolled back, nothing of it stays.
+ * True when the database answered a statement (run on its own, outside a transaction) with an
+ * error: it was rolled back and nothing of it stays — a bad value, a broken constraint, a conflict,
+ * a text too long to index. Not when the connection failed or the server went away (SQLSTATE
+ * classes 08 and 57, network errors, no answer): the statement may have committed before.
  */
 export function isRefusedStatement(error: unknown): boolean {
-  return hasSqlState(error, (code) => /^(22|23|40)[0-9A-Z]{3}$/.test(code));
+  return !isDatabaseUnavailable(error) && hasSqlState(error, (code) => /^(?!08|57)[0-9A-Z]{5}$/.test(code));
 }
 
 /** Whether the error, or one it wraps (TypeORM's driverError, a cause), carries a matching SQLSTATE. */

@@ -16,8 +16,8 @@ export interface GroupCommitLimits<In = unknown> {
    */
   retryAlone: (error: unknown) => boolean;
   /**
-   * Inputs with the same key never go in one commit: the later ones wait for the next, in order
-   * (for statements that can take one input per row they lock).
+   * Inputs with the same key never go in one commit, nor in two under way at once: the later ones
+   * wait for the next commit after, in order (for statements that take one input per row they lock).
    */
   distinctBy?: (input: In) => string;
 }
@@ -30,7 +30,9 @@ export interface GroupCommitLimits<In = unknown> {
  * again one input at a time, in order, so that a bad input fails alone (see `retryAlone`).
  */
 export class GroupCommit<In, Out> {
-  private readonly queue: Pending<In, Out>[] = [];
+  private queue: Pending<In, Out>[] = [];
+  /** The keys of the inputs in commits under way (with distinctBy). */
+  private readonly busy = new Set<string>();
   private inFlight = 0;
 
   constructor(
@@ -49,19 +51,27 @@ export class GroupCommit<In, Out> {
   private drain(): void {
     while (this.inFlight < this.limits.maxInFlight && this.queue.length) {
       const batch = this.take();
+      if (!batch.length) return;
+      const keys = this.limits.distinctBy ? batch.map((pending) => this.limits.distinctBy!(pending.input)) : [];
+      for (const key of keys) this.busy.add(key);
       this.inFlight++;
       void this.commit(batch).finally(() => {
+        for (const key of keys) this.busy.delete(key);
         this.inFlight--;
         this.drain();
       });
     }
   }
 
-  /** The next batch: the oldest inputs, up to maxBatch, the same key at most once. */
+  /**
+   * The next batch: the oldest inputs, up to maxBatch, the same key at most once and none whose
+   * key a commit under way holds (it waits for that commit: keys are committed in order, and a
+   * batch never waits on another's lock while later inputs could go).
+   */
   private take(): Pending<In, Out>[] {
     const { maxBatch, distinctBy } = this.limits;
     if (!distinctBy) return this.queue.splice(0, maxBatch);
-    const keys = new Set<string>();
+    const keys = new Set(this.busy);
     const batch: Pending<In, Out>[] = [];
     const later: Pending<In, Out>[] = [];
     for (const pending of this.queue) {
@@ -70,7 +80,7 @@ export class GroupCommit<In, Out> {
       else later.push(pending);
       keys.add(key);
     }
-    this.queue.splice(0, this.queue.length, ...later);
+    this.queue = later;
     return batch;
   }
 

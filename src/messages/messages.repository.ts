@@ -286,7 +286,7 @@ function batchParameters(inputs: NewMessage[]): unknown[][] {
   return columns;
 }
 
-/** A run to start with the message that it answers (see APPEND_WITH_RUN). */
+/** A run to start with the message that it answers (see APPEND_WITH_RUNS). */
 export interface RunRequest {
   provider: string;
   model: string;
@@ -337,13 +337,13 @@ export class MessagesRepository {
       maxBatch: MAX_BATCH,
       maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
       retryAlone: isRefusedStatement,
-      distinctBy: (input) => input.message.conversationId,
+      distinctBy: (input) => input.message.conversationId.toLowerCase(),
     });
-    // A read changes nothing, but a failed batch fails every run in it alike: no retry one by one.
+    // A read changes nothing: a failed batch is always read again one request at a time.
     this.tails = new GroupCommit((batch) => this.contextTails(batch), async (request) => (await this.contextTails([request]))[0]!, {
       maxBatch: MAX_BATCH,
       maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
-      retryAlone: () => false,
+      retryAlone: () => true,
     });
   }
 
@@ -352,7 +352,8 @@ export class MessagesRepository {
    * committed together (group commit), each answered once the commit that holds it is done. With a
    * clientMessageId already used by this author, nothing is written and the stored message comes
    * back with `created: false` — under concurrent retries too. With `run`, the run answering the
-   * message is stored with it (see APPEND_WITH_RUN). Undefined if the conversation is gone.
+   * message is stored with it (see APPEND_WITH_RUNS), committed together with other such sends.
+   * Undefined if the conversation is gone.
    */
   async append(input: NewMessage, run?: RunRequest): Promise<Appended | undefined> {
     try {

@@ -56,6 +56,8 @@ interface RunState {
  * under load): kept until the acknowledgement names their run, so that no first token is missed.
  */
 const early = new Map<string, { at: number; frames: number; text: string }>();
+/** Final texts of runs that ended before their send's acknowledgement came. */
+const endedEarly = new Map<string, string>();
 
 /** Follows the runs of every wave on one socket: deltas time the first token, completions end the wave. */
 function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => void): void {
@@ -76,7 +78,11 @@ function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => 
   });
   socket.on('run:completed', ({ run, message }: { run: { id: string; startedAt: string; finishedAt: string }; message: { content: string } }) => {
     const state = runs.get(run.id);
-    if (!state) return;
+    if (!state) {
+      // Ended before its send's acknowledgement came (a very short reply under load): counted then.
+      endedEarly.set(run.id, message.content);
+      return;
+    }
     completed++;
     if (state.text === message.content) identical++;
     const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
@@ -111,6 +117,13 @@ async function oursWaves(waves: number): Promise<void> {
           ttft.push(seen.at - state.sentAt);
         }
         runs.set(runId, state);
+        const final = endedEarly.get(runId);
+        if (final !== undefined) {
+          endedEarly.delete(runId);
+          completed++;
+          if (state.text === final) identical++;
+          if (waiting && --waiting.count === 0) waiting.resolve();
+        }
       }),
     );
     await Promise.race([done, new Promise((r) => setTimeout(r, 120_000))]);
