@@ -47,6 +47,8 @@ async function directWave(): Promise<void> {
 interface RunState {
   sentAt: number;
   first?: number;
+  /** When the last delta so far came. */
+  last?: number;
   frames: number;
   text: string;
 }
@@ -55,9 +57,15 @@ interface RunState {
  * Deltas of runs whose send is not acknowledged yet (the acknowledgement and the first delta race
  * under load): kept until the acknowledgement names their run, so that no first token is missed.
  */
-const early = new Map<string, { at: number; frames: number; text: string }>();
+const early = new Map<string, { at: number; last: number; frames: number; text: string }>();
 /** Final texts of runs that ended before their send's acknowledgement came. */
 const endedEarly = new Map<string, string>();
+
+/** The run's delta rate: the frames after the first over the time from the first to the last (the first goes out at once). */
+function recordRate(state: RunState): void {
+  const seconds = ((state.last ?? 0) - (state.first ?? 0)) / 1000;
+  if (state.frames > 1 && seconds > 0) framesPerSecond.push((state.frames - 1) / seconds);
+}
 
 /** Follows the runs of every wave on one socket: deltas time the first token, completions end the wave. */
 function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => void): void {
@@ -65,18 +73,19 @@ function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => 
     const run = runs.get(runId);
     const now = performance.now();
     if (!run) {
-      const seen = early.get(runId) ?? { at: now, frames: 0, text: '' };
-      early.set(runId, { ...seen, frames: seen.frames + 1, text: seen.text + text });
+      const seen = early.get(runId) ?? { at: now, last: now, frames: 0, text: '' };
+      early.set(runId, { ...seen, last: now, frames: seen.frames + 1, text: seen.text + text });
       return;
     }
     if (run.first === undefined) {
       run.first = now;
       ttft.push(now - run.sentAt);
     }
+    run.last = now;
     run.frames++;
     run.text += text;
   });
-  socket.on('run:completed', ({ run, message }: { run: { id: string; startedAt: string; finishedAt: string }; message: { content: string } }) => {
+  socket.on('run:completed', ({ run, message }: { run: { id: string }; message: { content: string } }) => {
     const state = runs.get(run.id);
     if (!state) {
       // Ended before its send's acknowledgement came (a very short reply under load): counted then.
@@ -85,8 +94,7 @@ function follow(socket: Socket, runs: Map<string, RunState>, onCompleted: () => 
     }
     completed++;
     if (state.text === message.content) identical++;
-    const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
-    if (seconds > 0) framesPerSecond.push(state.frames / seconds);
+    recordRate(state);
     onCompleted();
   });
 }
@@ -113,7 +121,7 @@ async function oursWaves(waves: number): Promise<void> {
         const seen = early.get(runId);
         if (seen) {
           early.delete(runId);
-          Object.assign(state, { first: seen.at, frames: seen.frames, text: seen.text });
+          Object.assign(state, { first: seen.at, last: seen.last, frames: seen.frames, text: seen.text });
           ttft.push(seen.at - state.sentAt);
         }
         runs.set(runId, state);
@@ -122,6 +130,7 @@ async function oursWaves(waves: number): Promise<void> {
           endedEarly.delete(runId);
           completed++;
           if (state.text === final) identical++;
+          recordRate(state);
           if (waiting && --waiting.count === 0) waiting.resolve();
         }
       }),
