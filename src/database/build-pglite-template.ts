@@ -1,9 +1,35 @@
 /**
- * Build step (`npm run build`, after tsc): writes the template new embedded databases start from,
- * for the installed PGlite release, unless it is there already. See pglite-template.ts.
+ * Build step (`npm run build`, after tsc): writes the templates new embedded databases start from,
+ * for the installed PGlite release and this build's migrations, unless they are there already.
+ * See pglite-template.ts.
  */
-import { ensureDefaultTemplate } from './pglite-template.js';
+import { existsSync } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions, schemaTemplateFile } from './data-source.factory.js';
+import { EmbeddedPostgres } from './embedded-postgres.js';
+import { ensureDefaultTemplate, removeOtherTemplates, writeTemplateFile } from './pglite-template.js';
 
-const started = Date.now();
+let started = Date.now();
 const { file, written } = await ensureDefaultTemplate();
 if (written) process.stdout.write(`Wrote ${file} in ${Date.now() - started} ms\n`);
+
+const schema = schemaTemplateFile();
+removeOtherTemplates([file, schema]);
+if (!existsSync(schema)) {
+  started = Date.now();
+  // In memory, from the template just written: the migrations as the server would run them.
+  const embedded = await EmbeddedPostgres.start({ dataDir: undefined, template: file });
+  try {
+    const dataSource = new DataSource(dataSourceOptions(embedded.url, { url: embedded.url, poolSize: 1, migrationsRun: true, connectTimeoutMs: 10_000 }, 'agent-chat-build'));
+    await dataSource.initialize();
+    try {
+      await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await dataSource.destroy();
+    }
+    await writeTemplateFile(schema, await embedded.dumpTemplate());
+  } finally {
+    await embedded.stop();
+  }
+  process.stdout.write(`Wrote ${schema} in ${Date.now() - started} ms\n`);
+}

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import type { DatabaseSettings } from '../config/database.config.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
+import { migratedTemplateFile } from './pglite-template.js';
 
 /** Arbitrary constant: serialises migration runs of instances that start at the same time. */
 const MIGRATION_LOCK_KEY = 727_001;
@@ -12,6 +14,11 @@ export interface DataSourceTarget {
   /** Where the embedded database lives when no DATABASE_URL is set; undefined means in memory. */
   embeddedDataDir: string | undefined;
   applicationName?: string;
+}
+
+/** The template with this build's schema (written by the build; see pglite-template.ts). */
+export function schemaTemplateFile(): string {
+  return migratedTemplateFile(MIGRATIONS.map((migration) => migration.name));
 }
 
 export function dataSourceOptions(url: string, settings: DatabaseSettings, applicationName: string): DataSourceOptions {
@@ -46,7 +53,7 @@ export class AppDataSource extends DataSource {
   static async create({ settings, embeddedDataDir, applicationName = 'agent-chat' }: DataSourceTarget): Promise<AppDataSource> {
     const embedded = settings.url
       ? undefined
-      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir });
+      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, ...(existsSync(schemaTemplateFile()) && { template: schemaTemplateFile() }) });
     const dataSource = new AppDataSource(dataSourceOptions(settings.url ?? embedded!.url, settings, applicationName));
     dataSource.embedded = embedded;
     return dataSource;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Logger } from '@nestjs/common';
-import { defaultTemplateFile, extractTar, PGLITE_EXTENSIONS, readTemplate } from './pglite-template.js';
+import { defaultTemplateFile, dumpTemplate, extractTar, PGLITE_EXTENSIONS, readTemplate } from './pglite-template.js';
 import { PGliteWireServer } from './pglite-wire-server.js';
 
 const logger = new Logger('Database');
@@ -86,6 +86,11 @@ export class EmbeddedPostgres {
       writePrivateFile(join(dataDir, CONNECTION_FILE), JSON.stringify({ pid: process.pid, url } satisfies EmbeddedConnection));
     }
     return new EmbeddedPostgres(db, server, url, lockFile, socketDir);
+  }
+
+  /** The database as a template (see pglite-template.ts), for the build. */
+  dumpTemplate(): Promise<Blob> {
+    return dumpTemplate(this.db);
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -9,8 +10,10 @@ import { vector } from '@electric-sql/pglite-pgvector';
 /*
  * A template is a freshly initialised PGlite data directory, as a gzipped tar (the format of
  * PGlite's dumpDataDir()). initdb takes seconds; unpacking the template takes a fraction of one,
- * so the build writes one and a new embedded database starts from it. It holds no schema: the
- * migrations still run at start-up, so the template depends on the PGlite release alone.
+ * so the build writes one and a new embedded database starts from it. It holds no schema and
+ * depends on the PGlite release alone. A second one (migratedTemplateFile) holds the schema of the
+ * build's migrations too, so that a new data directory skips them (about a second); whatever
+ * starts from a given set of migrations (a restore) uses the first.
  */
 
 /** The build writes into dist/; running from source (the tests) finds the last build's template there. */
@@ -40,30 +43,56 @@ export function defaultTemplateFile(): string {
   return join(DIST, `${PREFIX}${pgliteVersion()}.tar.gz`);
 }
 
-/** Initialises a database in memory and writes it out as a template (atomically: never a partial file). */
-export async function writeTemplate(file: string): Promise<void> {
-  const db = await PGlite.create({ extensions: PGLITE_EXTENSIONS });
-  let dump: Blob;
-  try {
-    // The dump is of a running server, so a copy starts with crash recovery (as PGlite's own
-    // clone() does); after a checkpoint that recovery has next to no WAL to replay.
-    await db.exec('CHECKPOINT');
-    dump = await db.dumpDataDir('gzip');
-  } finally {
-    await db.close();
-  }
+/**
+ * Where the build puts the template with the schema too: `migrations`, the names of every
+ * migration, are in its name, so one made for another set of migrations is never picked up.
+ */
+export function migratedTemplateFile(migrations: string[]): string {
+  const set = createHash('sha256').update(migrations.join('\n')).digest('hex').slice(0, 16);
+  return join(DIST, `${PREFIX}${pgliteVersion()}-schema-${set}.tar.gz`);
+}
+
+/**
+ * A running database's data directory as a template: the dump is of a running server, so a copy
+ * starts with crash recovery (as PGlite's own clone() does); after a checkpoint that recovery has
+ * next to no WAL to replay.
+ */
+export async function dumpTemplate(db: PGlite): Promise<Blob> {
+  await db.exec('CHECKPOINT');
+  return db.dumpDataDir('gzip');
+}
+
+/** Writes a template atomically: never a partial file. */
+export async function writeTemplateFile(file: string, dump: Blob): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, new Uint8Array(await dump.arrayBuffer()));
   renameSync(`${file}.tmp`, file);
 }
 
-/** Writes the template for the installed PGlite unless it is there already; drops other releases' ones. */
+/** Initialises a database in memory and writes it out as a template. */
+export async function writeTemplate(file: string): Promise<void> {
+  const db = await PGlite.create({ extensions: PGLITE_EXTENSIONS });
+  let dump: Blob;
+  try {
+    dump = await dumpTemplate(db);
+  } finally {
+    await db.close();
+  }
+  await writeTemplateFile(file, dump);
+}
+
+/** Removes the templates in dist/ other than `keep` (other PGlite releases', other migration sets'). */
+export function removeOtherTemplates(keep: string[]): void {
+  const directory = dirname(defaultTemplateFile());
+  if (!existsSync(directory)) return;
+  for (const name of readdirSync(directory)) {
+    if (name.startsWith(PREFIX) && !keep.includes(join(directory, name))) rmSync(join(directory, name), { force: true });
+  }
+}
+
+/** Writes the template for the installed PGlite unless it is there already. */
 export async function ensureDefaultTemplate(): Promise<{ file: string; written: boolean }> {
   const file = defaultTemplateFile();
-  mkdirSync(dirname(file), { recursive: true });
-  for (const name of readdirSync(dirname(file))) {
-    if (name.startsWith(PREFIX) && join(dirname(file), name) !== file) rmSync(join(dirname(file), name), { force: true });
-  }
   if (existsSync(file)) return { file, written: false };
   await writeTemplate(file);
   return { file, written: true };

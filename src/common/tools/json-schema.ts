@@ -3,7 +3,6 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { JSONSchema7 } from '@ai-sdk/provider';
 import type { RegExpEngine } from 'ajv/dist/types/index.js';
-import { check as checkRegExp } from 'recheck';
 
 /** A tool's input schema larger than this is refused: it would also crowd the model's context. */
 export const MAX_SCHEMA_BYTES = 65_536;
@@ -31,6 +30,8 @@ async function patternRefusal(pattern: string, flags: string, signal?: AbortSign
   const key = `${flags}/${pattern}`;
   const known = verdicts.get(key);
   if (known !== undefined) return known;
+  // Loaded on first use (a tool with patterns): recheck is large, and most servers never need it.
+  const { check: checkRegExp } = await import('recheck');
   const diagnostics = await checkRegExp(pattern, flags, { timeout: PATTERN_CHECK_TIMEOUT_MS, ...(signal ? { signal } : {}) });
   signal?.throwIfAborted();
   let refusal: string | null = null;

@@ -1,4 +1,3 @@
-import { docxSections } from './docx-extractor.js';
 import { ExtractionError, type ExtractedText } from './extraction-error.js';
 import { htmlSections } from './html-text.js';
 import { pdfSections } from './pdf-extractor.js';
@@ -33,7 +32,9 @@ const EXTRACTORS: Record<string, Extract> = {
   // Markup takes more characters than its text: the cap applies to the text.
   'text/html': (bytes, maxChars) => htmlSections(new TextDecoder('utf-8').decode(bytes), maxChars),
   'application/pdf': (bytes, maxChars) => pdfSections(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), maxChars),
-  [DOCX]: docxSections,
+  // Loaded on first use: mammoth is only needed in the extraction workers, and the server process
+  // imports this module for hasText.
+  [DOCX]: async (bytes, maxChars) => (await import('./docx-extractor.js')).docxSections(bytes, maxChars),
 };
 
 /** Whether a document of this type has text to extract (images are attachments for vision models). */
