@@ -5,19 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions, schemaTemplateFile } from './data-source.factory.js';
+import { dataSourceOptions } from './data-source.factory.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
-import { ensureDefaultTemplate, removeOtherTemplates, writeTemplateFile } from './pglite-template.js';
+import { ensureDefaultTemplate, removeOtherTemplates, schemaTemplateFile, writeTemplateFile } from './pglite-template.js';
 
 let started = Date.now();
 const { file, written } = await ensureDefaultTemplate();
 if (written) process.stdout.write(`Wrote ${file} in ${Date.now() - started} ms\n`);
 
-const schema = schemaTemplateFile();
-removeOtherTemplates([file, schema]);
-if (!existsSync(schema)) {
-  started = Date.now();
-  // In memory, from the template just written: the migrations as the server would run them.
+/** In memory, from the bare template: the migrations as the server would run them, then dumped. */
+async function writeSchemaTemplate(schema: string): Promise<void> {
   const embedded = await EmbeddedPostgres.start({ dataDir: undefined, template: file });
   try {
     const dataSource = new DataSource(dataSourceOptions(embedded.url, { url: embedded.url, poolSize: 1, migrationsRun: true, connectTimeoutMs: 10_000 }, 'agent-chat-build'));
@@ -31,5 +28,18 @@ if (!existsSync(schema)) {
   } finally {
     await embedded.stop();
   }
-  process.stdout.write(`Wrote ${schema} in ${Date.now() - started} ms\n`);
+}
+
+const schema = schemaTemplateFile()!;
+removeOtherTemplates([file, schema]);
+if (!existsSync(schema)) {
+  started = Date.now();
+  try {
+    await writeSchemaTemplate(schema);
+    process.stdout.write(`Wrote ${schema} in ${Date.now() - started} ms\n`);
+  } catch (error) {
+    // Not fatal: new databases then start from the bare template and run the migrations themselves
+    // (where a migration fails, the server says so at start-up).
+    process.stderr.write(`Could not write the schema template (${error instanceof Error ? error.message : String(error)}); new embedded databases will run the migrations at start-up\n`);
+  }
 }

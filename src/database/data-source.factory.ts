@@ -4,7 +4,7 @@ import type { DatabaseSettings } from '../config/database.config.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
-import { migratedTemplateFile } from './pglite-template.js';
+import { schemaTemplateFile } from './pglite-template.js';
 
 /** Arbitrary constant: serialises migration runs of instances that start at the same time. */
 const MIGRATION_LOCK_KEY = 727_001;
@@ -14,11 +14,14 @@ export interface DataSourceTarget {
   /** Where the embedded database lives when no DATABASE_URL is set; undefined means in memory. */
   embeddedDataDir: string | undefined;
   applicationName?: string;
+  /** The template a new embedded database starts from; default: the build's with the schema, if there is one. */
+  template?: string;
 }
 
-/** The template with this build's schema (written by the build; see pglite-template.ts). */
-export function schemaTemplateFile(): string {
-  return migratedTemplateFile(MIGRATIONS.map((migration) => migration.name));
+/** The build's template with the schema (see pglite-template.ts) when there is one; else the bare template's default. */
+function withSchema(template: string | undefined): { template?: string } {
+  const file = template ?? schemaTemplateFile();
+  return file && existsSync(file) ? { template: file } : {};
 }
 
 export function dataSourceOptions(url: string, settings: DatabaseSettings, applicationName: string): DataSourceOptions {
@@ -50,10 +53,10 @@ export function dataSourceOptions(url: string, settings: DatabaseSettings, appli
 export class AppDataSource extends DataSource {
   private embedded: EmbeddedPostgres | undefined;
 
-  static async create({ settings, embeddedDataDir, applicationName = 'agent-chat' }: DataSourceTarget): Promise<AppDataSource> {
+  static async create({ settings, embeddedDataDir, applicationName = 'agent-chat', template }: DataSourceTarget): Promise<AppDataSource> {
     const embedded = settings.url
       ? undefined
-      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, ...(existsSync(schemaTemplateFile()) && { template: schemaTemplateFile() }) });
+      : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, ...withSchema(template) });
     const dataSource = new AppDataSource(dataSourceOptions(settings.url ?? embedded!.url, settings, applicationName));
     dataSource.embedded = embedded;
     return dataSource;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
@@ -43,13 +43,54 @@ export function defaultTemplateFile(): string {
   return join(DIST, `${PREFIX}${pgliteVersion()}.tar.gz`);
 }
 
+/** Imports of compiled modules, followed to find the code the migrations run. */
+const RELATIVE_IMPORT = /(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g;
+
+let schemaKey: string | null | undefined;
+
+/** The version of an installed package: the package.json above its entry point. */
+function packageVersion(name: string): string {
+  for (let dir = dirname(createRequire(import.meta.url).resolve(name)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (manifest.name === name) return manifest.version ?? 'unknown';
+  }
+  return 'unknown';
+}
+
 /**
- * Where the build puts the template with the schema too: `migrations`, the names of every
- * migration, are in its name, so one made for another set of migrations is never picked up.
+ * What the schema of a migrated database depends on: the built migrations and every module they
+ * import (their code, not only their names), TypeORM and pgvector. Null without a build.
  */
-export function migratedTemplateFile(migrations: string[]): string {
-  const set = createHash('sha256').update(migrations.join('\n')).digest('hex').slice(0, 16);
-  return join(DIST, `${PREFIX}${pgliteVersion()}-schema-${set}.tar.gz`);
+function computeSchemaKey(): string | null {
+  const hash = createHash('sha256');
+  for (const name of ['typeorm', '@electric-sql/pglite-pgvector']) hash.update(`${name}@${packageVersion(name)}\n`);
+  const seen = new Set<string>();
+  const queue = [join(DIST, 'src/database/migrations.js')];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    let code: string;
+    try {
+      code = readFileSync(file, 'utf8');
+    } catch {
+      return null;
+    }
+    hash.update(`${relative(DIST, file)}\n${code}\n`);
+    for (const [, specifier] of code.matchAll(RELATIVE_IMPORT)) queue.push(resolve(dirname(file), specifier!));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Where the build puts the template with the schema too, named after what the schema depends on
+ * (computed once per process from dist/), so that one made by other migrations is never used.
+ * Undefined without a build.
+ */
+export function schemaTemplateFile(): string | undefined {
+  if (schemaKey === undefined) schemaKey = computeSchemaKey();
+  return schemaKey === null ? undefined : join(DIST, `${PREFIX}${pgliteVersion()}-schema-${schemaKey}.tar.gz`);
 }
 
 /**
@@ -62,11 +103,12 @@ export async function dumpTemplate(db: PGlite): Promise<Blob> {
   return db.dumpDataDir('gzip');
 }
 
-/** Writes a template atomically: never a partial file. */
+/** Writes a template atomically: never a partial file (and a build running meanwhile writes its own). */
 export async function writeTemplateFile(file: string, dump: Blob): Promise<void> {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, new Uint8Array(await dump.arrayBuffer()));
-  renameSync(`${file}.tmp`, file);
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, new Uint8Array(await dump.arrayBuffer()));
+  renameSync(partial, file);
 }
 
 /** Initialises a database in memory and writes it out as a template. */
@@ -81,12 +123,12 @@ export async function writeTemplate(file: string): Promise<void> {
   await writeTemplateFile(file, dump);
 }
 
-/** Removes the templates in dist/ other than `keep` (other PGlite releases', other migration sets'). */
+/** Removes the templates in dist/ other than `keep` (other PGlite releases', other schemas'); files being written stay. */
 export function removeOtherTemplates(keep: string[]): void {
   const directory = dirname(defaultTemplateFile());
   if (!existsSync(directory)) return;
   for (const name of readdirSync(directory)) {
-    if (name.startsWith(PREFIX) && !keep.includes(join(directory, name))) rmSync(join(directory, name), { force: true });
+    if (name.startsWith(PREFIX) && name.endsWith('.tar.gz') && !keep.includes(join(directory, name))) rmSync(join(directory, name), { force: true });
   }
 }
 
