@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AppError, RateLimitedError } from '../common/errors.js';
+import { AppError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 
@@ -26,8 +26,7 @@ export class LoginFailureLimit {
    */
   async attempt<T>(ip: string | null, signIn: () => Promise<T>): Promise<T> {
     const key = `login-failures:${ip ?? 'unknown'}`;
-    const decision = await this.limiter.consume(key, this.config.auth.loginFailuresPerIp, LOGIN_FAILURE_WINDOW_MS);
-    if (!decision.allowed) throw new RateLimitedError('Too many failed sign-ins from this address, try again later', decision.retryAfterSeconds);
+    await this.limiter.take(key, this.config.auth.loginFailuresPerIp, LOGIN_FAILURE_WINDOW_MS, 'Too many failed sign-ins from this address, try again later');
     let failed = false;
     try {
       return await signIn();

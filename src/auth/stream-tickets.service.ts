@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, RateLimitedError } from '../common/errors.js';
+import { AppError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { AccessTokenService, unauthorized } from './access-token.service.js';
@@ -50,8 +50,7 @@ export class StreamTicketsService implements OnModuleInit, OnModuleDestroy {
 
   async issue(user: AuthUser): Promise<StreamTicketDto> {
     const { streamTicketTtlSeconds, streamTicketRateLimitPerMinute } = this.config.auth;
-    const decision = await this.rateLimiter.consume(`stream-ticket:${user.id}`, streamTicketRateLimitPerMinute, RATE_WINDOW_MS);
-    if (!decision.allowed) throw new RateLimitedError('Too many stream tickets, try again later', decision.retryAfterSeconds);
+    await this.rateLimiter.take(`stream-ticket:${user.id}`, streamTicketRateLimitPerMinute, RATE_WINDOW_MS, 'Too many stream tickets, try again later');
     const expiresIn = Math.min(streamTicketTtlSeconds, Math.floor((user.expiresAt - Date.now()) / 1000));
     // The token is about to expire: a ticket for less than a second would be refused anyway.
     if (expiresIn < 1) throw unauthorized();

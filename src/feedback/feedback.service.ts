@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode, fieldError, RateLimitedError } from '../common/errors.js';
+import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { decodeCursor, encodeCursor } from '../common/pagination/cursor.js';
 import { AppConfig } from '../config/app-config.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
@@ -76,8 +76,7 @@ export class FeedbackService {
   ) {}
 
   private async takeAllowance(user: AuthUser): Promise<void> {
-    const decision = await this.rateLimiter.consume(`feedback:${user.id}`, this.config.limits.feedbackRateLimit, RATE_WINDOW_MS);
-    if (!decision.allowed) throw new RateLimitedError('Too many ratings, slow down', decision.retryAfterSeconds);
+    await this.rateLimiter.take(`feedback:${user.id}`, this.config.limits.feedbackRateLimit, RATE_WINDOW_MS, 'Too many ratings, slow down');
   }
 
   async set(user: AuthUser, conversationId: string, messageId: string, dto: SetFeedbackDto): Promise<SetFeedbackResultDto> {

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../common/auth/auth-user.js';
-import { AppError, ErrorCode, fieldError, RateLimitedError } from '../common/errors.js';
+import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
@@ -80,8 +80,7 @@ export class MessagesService {
   /** Counts one message (a send or a regenerate) against MESSAGE_RATE_LIMIT; 429 past it. */
   async takeSendAllowance(user: AuthUser): Promise<void> {
     const { messageRateLimit, messageRateWindowMs } = this.config.limits;
-    const decision = await this.rateLimiter.consume(sendKey(user), messageRateLimit, messageRateWindowMs);
-    if (!decision.allowed) throw new RateLimitedError('Too many messages, slow down', decision.retryAfterSeconds);
+    await this.rateLimiter.take(sendKey(user), messageRateLimit, messageRateWindowMs, 'Too many messages, slow down');
   }
 
   /** The message this author already stored under clientMessageId, if any: a retry gets it back. */

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { RateLimitedError } from '../common/errors.js';
 import type { RedisConnection } from './redis.connection.js';
 
 export interface RateLimitDecision {
@@ -10,6 +11,11 @@ export interface RateLimitDecision {
 /** Counts events per key in fixed windows; shared by the REST and Socket.IO send paths. */
 export abstract class RateLimiter {
   abstract consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision>;
+  /** Counts one event against `limit`; past it, a 429 (RateLimitedError) saying `message` and when to try again. */
+  async take(key: string, limit: number, windowMs: number, message: string): Promise<void> {
+    const decision = await this.consume(key, limit, windowMs);
+    if (!decision.allowed) throw new RateLimitedError(message, decision.retryAfterSeconds);
+  }
   /** Gives back one event consumed in the current window (the attempt turned out to add nothing). */
   abstract refund(key: string): Promise<void>;
 }
