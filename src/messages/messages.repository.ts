@@ -119,7 +119,7 @@ export interface SearchRow {
   snippet: string;
 }
 
-/** See MessagesRepository.contextTail. */
+/** One run's context read (see MessagesRepository.contextTail). */
 interface TailRequest {
   conversationId: string;
   uptoSeq: number;
@@ -141,6 +141,7 @@ const CONTEXT_TAILS = `
   ) t ON true
   ORDER BY q.ord, t.seq DESC`;
 
+/** See MessagesRepository.contextTail. */
 export interface ContextTail {
   /** Undefined if the conversation does not exist. */
   summary: { summary: string | null; summarySeq: number } | undefined;
