@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In, IsNull, Not } from 'typeorm';
+import { batchedRead, type GroupCommit } from '../database/group-commit.js';
 import { rowsOf } from '../database/query-rows.js';
 import { type PausedRun, RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 
@@ -47,7 +48,12 @@ export function runFromPrefixedRow(row: Record<string, unknown>, prefix: string)
 /** Every query on agent runs and tool invocations. */
 @Injectable()
 export class RunsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Joins come in storms (a deploy reconnects everyone): their lookups share statements. */
+  private readonly actives: GroupCommit<string, RunEntity | null>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.actives = batchedRead(dataSource, (conversationIds) => this.findActiveMany(conversationIds));
+  }
 
   private runs() {
     return this.dataSource.getRepository(Run);
@@ -88,14 +94,28 @@ export class RunsRepository {
 
   /** The run in progress in a conversation (streaming, or paused for approval), if any: for snapshots on join / resume. */
   findActive(conversationId: string): Promise<RunEntity | null> {
-    return this.runs().findOne({
-      // A run queued again after its approvals still has its reply in progress.
-      where: [
-        { conversationId, status: In(['running', 'awaiting_approval']) },
-        { conversationId, status: 'queued', responseMessageId: Not(IsNull()) },
-      ],
-      order: { createdAt: 'ASC' },
-    });
+    return this.actives.submit(conversationId);
+  }
+
+  /** findActive of several conversations in one statement, answered in the order asked. */
+  private async findActiveMany(conversationIds: string[]): Promise<(RunEntity | null)[]> {
+    const rows = rowsOf<Record<string, unknown> & { ord: string }>(
+      await this.dataSource.query(
+        `SELECT q.ord, ${prefixedRunFields('r', 'run_')}
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS q(conversation_id, ord)
+         CROSS JOIN LATERAL (
+           SELECT * FROM agent_runs r
+           -- A run queued again after its approvals still has its reply in progress.
+           WHERE r.conversation_id = q.conversation_id
+             AND (r.status IN ('running', 'awaiting_approval') OR (r.status = 'queued' AND r.response_message_id IS NOT NULL))
+           ORDER BY r.created_at, r.id LIMIT 1
+         ) r`,
+        [conversationIds],
+      ),
+    );
+    const found = conversationIds.map((): RunEntity | null => null);
+    for (const row of rows) found[Number(row.ord) - 1] = runFromPrefixedRow(row, 'run_') ?? null;
+    return found;
   }
 
   /**

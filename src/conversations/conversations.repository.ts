@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In } from 'typeorm';
+import { batchedRead, type GroupCommit } from '../database/group-commit.js';
 import { rowsOf } from '../database/query-rows.js';
 import { ConversationEntity } from './conversation.entity.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
@@ -24,6 +25,8 @@ export interface ListFilter {
 }
 
 interface ViewRow {
+  /** The position of the id asked for (see VIEWS). */
+  ord: string;
   id: string;
   title: string;
   owner_id: string;
@@ -79,13 +82,51 @@ function toView(conversation: ConversationEntity, participants: ParticipantEntit
   };
 }
 
+/**
+ * Conversations with their participants, in one round trip: the ids in $1, each row with its
+ * position there (`ord`); deleted or unknown ones have no row.
+ */
+const VIEWS = `
+  SELECT q.ord, c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.agent_tools, c.last_seq,
+         c.version, c.last_message_at, c.created_at, c.updated_at,
+         coalesce((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
+                     'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at))
+                   FROM conversation_participants p WHERE p.conversation_id = c.id), '[]') AS participants
+  FROM unnest($1::uuid[]) WITH ORDINALITY AS q(id, ord)
+  JOIN conversations c ON c.id = q.id AND c.deleted_at IS NULL`;
+
+function viewOf(row: ViewRow): ConversationView {
+  const conversation = Object.assign(new ConversationEntity(), {
+    id: row.id,
+    title: row.title,
+    ownerId: row.owner_id,
+    agentMode: row.agent_mode,
+    agentProvider: row.agent_provider,
+    agentModel: row.agent_model,
+    agentSystemPrompt: row.agent_system_prompt,
+    agentTools: row.agent_tools,
+    lastSeq: row.last_seq,
+    version: Number(row.version),
+    lastMessageAt: row.last_message_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+  const participants = row.participants.map((p) => Object.assign(new ParticipantEntity(), { ...p, conversationId: row.id, joinedAt: new Date(p.joinedAt) }));
+  return toView(conversation, participants);
+}
+
 /** Thrown inside a versioned change to roll it back, version included, when it changed nothing. */
 class NothingChanged extends Error {}
 
 /** Every query on conversations and their participants. Soft-deleted conversations are invisible. */
 @Injectable()
 export class ConversationsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Every request and join reads a view when the access cache misses: reads under way together share a statement. */
+  private readonly views: GroupCommit<string, ConversationView | undefined>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.views = batchedRead(dataSource, (ids) => this.findViews(ids));
+  }
 
   private get conversations() {
     return this.dataSource.getRepository(ConversationEntity);
@@ -148,37 +189,20 @@ export class ConversationsRepository {
     });
   }
 
-  /** The conversation with its participants, in one round trip (it is on every request's path). */
+  /**
+   * The conversation with its participants, in one round trip (it is on every request's path);
+   * within `manager`'s transaction when given.
+   */
   async findView(id: string, manager?: EntityManager): Promise<ConversationView | undefined> {
-    const rows: ViewRow[] = await (manager ?? this.dataSource).query(
-      `SELECT c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.agent_tools, c.last_seq,
-              c.version, c.last_message_at, c.created_at, c.updated_at,
-              coalesce(json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
-                'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at)) FILTER (WHERE p.user_id IS NOT NULL), '[]') AS participants
-       FROM conversations c LEFT JOIN conversation_participants p ON p.conversation_id = c.id
-       WHERE c.id = $1 AND c.deleted_at IS NULL
-       GROUP BY c.id`,
-      [id],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    const conversation = Object.assign(new ConversationEntity(), {
-      id: row.id,
-      title: row.title,
-      ownerId: row.owner_id,
-      agentMode: row.agent_mode,
-      agentProvider: row.agent_provider,
-      agentModel: row.agent_model,
-      agentSystemPrompt: row.agent_system_prompt,
-      agentTools: row.agent_tools,
-      lastSeq: row.last_seq,
-      version: Number(row.version),
-      lastMessageAt: row.last_message_at,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    });
-    const participants = row.participants.map((p) => Object.assign(new ParticipantEntity(), { ...p, conversationId: id, joinedAt: new Date(p.joinedAt) }));
-    return toView(conversation, participants);
+    if (!manager) return this.views.submit(id);
+    return (await this.findViews([id], manager))[0];
+  }
+
+  /** findView of several conversations in one statement (VIEWS), answered in the order asked. */
+  private async findViews(ids: string[], manager: EntityManager | DataSource = this.dataSource): Promise<(ConversationView | undefined)[]> {
+    const found = ids.map((): ConversationView | undefined => undefined);
+    for (const row of rowsOf<ViewRow>(await manager.query(VIEWS, [ids]))) found[Number(row.ord) - 1] = viewOf(row);
+    return found;
   }
 
   /** The caller's conversations, most recent activity first, by keyset (never OFFSET). */

@@ -5,7 +5,7 @@ import { prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.
 import type { RunEntity } from '../agent/run.entity.js';
 import { isRefusedStatement, isUniqueViolation } from '../database/database-errors.js';
 import { rowsOf } from '../database/query-rows.js';
-import { GroupCommit } from './group-commit.js';
+import { batchedRead, GroupCommit, MAX_BATCH, statementsInFlight } from '../database/group-commit.js';
 import { type MessageAttachment, MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
 
 /** Columns clients may see (never the search vector). */
@@ -310,14 +310,6 @@ export interface Appended {
   reply?: MessageEntity;
 }
 
-/** The most appends committed in one statement (and the most context tails read in one). */
-const MAX_BATCH = 200;
-/**
- * Append statements (or context reads) under way at once on PostgreSQL (those arriving meanwhile go
- * together in the next); the embedded database executes one statement at a time, so there one is enough.
- */
-const MAX_IN_FLIGHT = 4;
-
 /** Every query on messages. */
 @Injectable()
 export class MessagesRepository {
@@ -326,26 +318,20 @@ export class MessagesRepository {
   private readonly tails: GroupCommit<TailRequest, ContextTail>;
 
   constructor(private readonly dataSource: DataSource) {
-    // AppDataSource tells (not imported: the client package compiles this file's wire types without the migrations).
-    const embedded = (dataSource as { isEmbedded?: boolean }).isEmbedded === true;
+    const maxInFlight = statementsInFlight(dataSource);
     this.appends = new GroupCommit((batch) => this.appendMany(batch), (input) => this.appendOne(input), {
       maxBatch: MAX_BATCH,
-      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+      maxInFlight,
       retryAlone: isRefusedStatement,
     });
     // Sends that start runs, likewise: a burst of messages to agents is stored in a few statements.
     this.runAppends = new GroupCommit((batch) => this.appendWithRuns(batch), async (input) => (await this.appendWithRuns([input]))[0], {
       maxBatch: MAX_BATCH,
-      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
+      maxInFlight,
       retryAlone: isRefusedStatement,
       distinctBy: (input) => input.message.conversationId.toLowerCase(),
     });
-    // A read changes nothing: a failed batch is always read again one request at a time.
-    this.tails = new GroupCommit((batch) => this.contextTails(batch), async (request) => (await this.contextTails([request]))[0]!, {
-      maxBatch: MAX_BATCH,
-      maxInFlight: embedded ? 1 : MAX_IN_FLIGHT,
-      retryAlone: () => true,
-    });
+    this.tails = batchedRead(dataSource, (batch) => this.contextTails(batch));
   }
 
   /**

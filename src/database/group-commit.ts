@@ -104,3 +104,31 @@ export class GroupCommit<In, Out> {
     for (const pending of batch) await this.commitOne(pending.input).then(pending.resolve, pending.reject);
   }
 }
+
+/** The most inputs committed (or read) in one statement. */
+export const MAX_BATCH = 200;
+/**
+ * Statements under way at once on PostgreSQL (inputs arriving meanwhile go together in the next);
+ * the embedded database executes one statement at a time, so there one is enough.
+ */
+const MAX_IN_FLIGHT = 4;
+
+/** How many statements of one GroupCommit may be under way on this database at once. */
+export function statementsInFlight(dataSource: object): number {
+  // AppDataSource tells (not imported: the client package compiles files that use this without the migrations).
+  return (dataSource as { isEmbedded?: boolean }).isEmbedded === true ? 1 : MAX_IN_FLIGHT;
+}
+
+/**
+ * Reads that start while others of their kind are under way go together in one statement; a read
+ * changes nothing, so a failed batch is always read again one input at a time. Every input is
+ * read by a statement that starts after it was submitted: a caller that acted before reading
+ * (joined a room, say) sees everything committed before its read began.
+ */
+export function batchedRead<In, Out>(dataSource: object, readMany: (inputs: In[]) => Promise<Out[]>): GroupCommit<In, Out> {
+  return new GroupCommit(readMany, async (input) => (await readMany([input]))[0]!, {
+    maxBatch: MAX_BATCH,
+    maxInFlight: statementsInFlight(dataSource),
+    retryAlone: () => true,
+  });
+}
