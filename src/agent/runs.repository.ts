@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In, IsNull, Not } from 'typeorm';
 import { batchedRead, type GroupCommit } from '../database/group-commit.js';
+import { runStatement, type Statement } from '../database/prepared-statements.js';
 import { rowsOf } from '../database/query-rows.js';
 import { type PausedRun, RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 
@@ -44,6 +45,24 @@ export function runFromPrefixedRow(row: Record<string, unknown>, prefix: string)
   const fields = Object.entries(row).filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]);
   return Object.assign(new Run(), Object.fromEntries(fields));
 }
+
+/**
+ * The run in progress (streaming, or paused for approval) of each conversation in $1, if any, with
+ * the conversation's position there (`ord`). A run queued again after its approvals still has its
+ * reply in progress.
+ */
+const ACTIVE_RUNS: Statement = {
+  name: 'runs.active',
+  text: `
+    SELECT q.ord, ${prefixedRunFields('r', 'run_')}
+    FROM unnest($1::uuid[]) WITH ORDINALITY AS q(conversation_id, ord)
+    CROSS JOIN LATERAL (
+      SELECT * FROM agent_runs r
+      WHERE r.conversation_id = q.conversation_id
+        AND (r.status IN ('running', 'awaiting_approval') OR (r.status = 'queued' AND r.response_message_id IS NOT NULL))
+      ORDER BY r.created_at, r.id LIMIT 1
+    ) r`,
+};
 
 /** Every query on agent runs and tool invocations. */
 @Injectable()
@@ -99,20 +118,7 @@ export class RunsRepository {
 
   /** findActive of several conversations in one statement, answered in the order asked. */
   private async findActiveMany(conversationIds: string[]): Promise<(RunEntity | null)[]> {
-    const rows = rowsOf<Record<string, unknown> & { ord: string }>(
-      await this.dataSource.query(
-        `SELECT q.ord, ${prefixedRunFields('r', 'run_')}
-         FROM unnest($1::uuid[]) WITH ORDINALITY AS q(conversation_id, ord)
-         CROSS JOIN LATERAL (
-           SELECT * FROM agent_runs r
-           -- A run queued again after its approvals still has its reply in progress.
-           WHERE r.conversation_id = q.conversation_id
-             AND (r.status IN ('running', 'awaiting_approval') OR (r.status = 'queued' AND r.response_message_id IS NOT NULL))
-           ORDER BY r.created_at, r.id LIMIT 1
-         ) r`,
-        [conversationIds],
-      ),
-    );
+    const rows = await runStatement<Record<string, unknown> & { ord: string }>(this.dataSource, ACTIVE_RUNS, [conversationIds]);
     const found = conversationIds.map((): RunEntity | null => null);
     for (const row of rows) found[Number(row.ord) - 1] = runFromPrefixedRow(row, 'run_') ?? null;
     return found;

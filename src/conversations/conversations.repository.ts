@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, In } from 'typeorm';
 import { batchedRead, type GroupCommit } from '../database/group-commit.js';
+import { runStatement, type Statement } from '../database/prepared-statements.js';
 import { rowsOf } from '../database/query-rows.js';
 import { ConversationEntity } from './conversation.entity.js';
 import type { ConversationView, ParticipantView } from './conversation.view.js';
@@ -86,14 +87,17 @@ function toView(conversation: ConversationEntity, participants: ParticipantEntit
  * Conversations with their participants, in one round trip: the ids in $1, each row with its
  * position there (`ord`); deleted or unknown ones have no row.
  */
-const VIEWS = `
+const VIEWS: Statement = {
+  name: 'conversations.views',
+  text: `
   SELECT q.ord, c.id, c.title, c.owner_id, c.agent_mode, c.agent_provider, c.agent_model, c.agent_system_prompt, c.agent_tools, c.last_seq,
          c.version, c.last_message_at, c.created_at, c.updated_at,
          coalesce((SELECT json_agg(json_build_object('userId', p.user_id, 'role', p.role, 'lastReadSeq', p.last_read_seq,
                      'pinned', p.pinned, 'archived', p.archived, 'joinedAt', p.joined_at))
                    FROM conversation_participants p WHERE p.conversation_id = c.id), '[]') AS participants
   FROM unnest($1::uuid[]) WITH ORDINALITY AS q(id, ord)
-  JOIN conversations c ON c.id = q.id AND c.deleted_at IS NULL`;
+  JOIN conversations c ON c.id = q.id AND c.deleted_at IS NULL`,
+};
 
 function viewOf(row: ViewRow): ConversationView {
   const conversation = Object.assign(new ConversationEntity(), {
@@ -201,7 +205,7 @@ export class ConversationsRepository {
   /** findView of several conversations in one statement (VIEWS), answered in the order asked. */
   private async findViews(ids: string[], manager: EntityManager | DataSource = this.dataSource): Promise<(ConversationView | undefined)[]> {
     const found = ids.map((): ConversationView | undefined => undefined);
-    for (const row of rowsOf<ViewRow>(await manager.query(VIEWS, [ids]))) found[Number(row.ord) - 1] = viewOf(row);
+    for (const row of await runStatement<ViewRow>(manager, VIEWS, [ids])) found[Number(row.ord) - 1] = viewOf(row);
     return found;
   }
 

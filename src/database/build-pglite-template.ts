@@ -17,7 +17,7 @@ if (written) process.stdout.write(`Wrote ${file} in ${Date.now() - started} ms\n
 async function writeSchemaTemplate(schema: string): Promise<void> {
   const embedded = await EmbeddedPostgres.start({ dataDir: undefined, template: file });
   try {
-    const dataSource = new DataSource(dataSourceOptions(embedded.url, { url: embedded.url, poolSize: 1, migrationsRun: true, connectTimeoutMs: 10_000 }, 'agent-chat-build'));
+    const dataSource = new DataSource(dataSourceOptions(embedded.url, { poolSize: 1, connectTimeoutMs: 10_000 }, 'agent-chat-build'));
     await dataSource.initialize();
     try {
       await dataSource.runMigrations({ transaction: 'each' });

@@ -24,7 +24,7 @@ function withSchema(template: string | undefined): { template?: string } {
   return file && existsSync(file) ? { template: file } : {};
 }
 
-export function dataSourceOptions(url: string, settings: DatabaseSettings, applicationName: string): DataSourceOptions {
+export function dataSourceOptions(url: string, settings: Pick<DatabaseSettings, 'poolSize' | 'connectTimeoutMs'>, applicationName: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -52,6 +52,8 @@ export function dataSourceOptions(url: string, settings: DatabaseSettings, appli
  */
 export class AppDataSource extends DataSource {
   private embedded: EmbeddedPostgres | undefined;
+  /** Whether runStatement may prepare statements by name on this database's connections. */
+  preparesStatements = false;
 
   static async create({ settings, embeddedDataDir, applicationName = 'agent-chat', template }: DataSourceTarget): Promise<AppDataSource> {
     const embedded = settings.url
@@ -59,6 +61,8 @@ export class AppDataSource extends DataSource {
       : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, ...withSchema(template) });
     const dataSource = new AppDataSource(dataSourceOptions(settings.url ?? embedded!.url, settings, applicationName));
     dataSource.embedded = embedded;
+    // The embedded database has one session for every pooled connection: prepared names would collide there.
+    dataSource.preparesStatements = settings.preparedStatements && !embedded;
     return dataSource;
   }
 

@@ -7,7 +7,7 @@ import { AppDataSource } from './data-source.factory.js';
 import { MIGRATIONS } from './migrations.js';
 import { defaultTemplateFile } from './pglite-template.js';
 
-const SETTINGS = { url: undefined, poolSize: 2, migrationsRun: true, connectTimeoutMs: 10_000 };
+const SETTINGS = { url: undefined, poolSize: 2, migrationsRun: true, connectTimeoutMs: 10_000, preparedStatements: true };
 
 /** What a schema is made of, read from the catalogs (whatever a migration can create). */
 async function catalog(dataSource: DataSource): Promise<Record<string, unknown[]>> {

@@ -4,6 +4,7 @@ import { MAX_SEQ } from '../common/pagination/query-params.js';
 import { prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
 import { isRefusedStatement, isUniqueViolation } from '../database/database-errors.js';
+import { runStatement, type Statement } from '../database/prepared-statements.js';
 import { rowsOf } from '../database/query-rows.js';
 import { batchedRead, GroupCommit, MAX_BATCH, statementsInFlight } from '../database/group-commit.js';
 import { type MessageAttachment, MessageEntity, type MessageMetadata, type MessageRole, type MessageStatus, SEARCH_CONFIG } from './message.entity.js';
@@ -131,7 +132,9 @@ interface TailRequest {
  * with its newest `lim` messages up to `upto` and their authors' names, rows tagged with the
  * request's position (`ord`); a conversation that is gone has no rows.
  */
-const CONTEXT_TAILS = `
+const CONTEXT_TAILS: Statement = {
+  name: 'messages.context-tails',
+  text: `
   SELECT q.ord, c.summary, c.summary_seq, t.*
   FROM unnest($1::uuid[], $2::int[], $3::int[]) WITH ORDINALITY AS q(conversation_id, upto, lim, ord)
   JOIN conversations c ON c.id = q.conversation_id
@@ -139,7 +142,8 @@ const CONTEXT_TAILS = `
     SELECT ${M_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
     WHERE m.conversation_id = c.id AND m.seq <= q.upto ORDER BY m.seq DESC LIMIT q.lim
   ) t ON true
-  ORDER BY q.ord, t.seq DESC`;
+  ORDER BY q.ord, t.seq DESC`,
+};
 
 /** See MessagesRepository.contextTail. */
 export interface ContextTail {
@@ -176,7 +180,7 @@ const appendStatement = (also = '', select = 'SELECT * FROM inserted') => `
   )${also}
   ${select}`;
 
-const APPEND = appendStatement();
+const APPEND: Statement = { name: 'messages.append', text: appendStatement() };
 
 /** A run's reply: appended, and linked from its run in the same statement — a run never lacks the reply it streams into. */
 const APPEND_REPLY = appendStatement(`, linked AS (
@@ -198,7 +202,9 @@ const REPLY_PREFIX = 'reply.';
  * that runs queue (claimNext: oldest first) in the order of their messages. Rows are tagged with
  * their input's position (`ord`); a conversation that is gone has none.
  */
-const APPEND_WITH_RUNS = `
+const APPEND_WITH_RUNS: Statement = {
+  name: 'messages.append-with-runs',
+  text: `
   WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[],
       $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
@@ -231,7 +237,8 @@ const APPEND_WITH_RUNS = `
   )
   SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
   FROM next JOIN inserted message ON message.id = next.message_id JOIN run ON run.id = next.run_id
-  LEFT JOIN inserted reply ON reply.id = run.response_message_id`;
+  LEFT JOIN inserted reply ON reply.id = run.response_message_id`,
+};
 
 /**
  * Several messages appended in one statement (group commit), to one or many conversations: the
@@ -239,7 +246,9 @@ const APPEND_WITH_RUNS = `
  * takes as many seqs and versions as it gets messages, handed out in the batch's order. Messages
  * of a conversation that is gone are left out; a taken idempotency key fails the whole batch.
  */
-const APPEND_MANY = `
+const APPEND_MANY: Statement = {
+  name: 'messages.append-many',
+  text: `
   WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[]) WITH ORDINALITY
       AS t(conversation_id, role, author_id, content, status, client_message_id, run_id, metadata, attachments, ord)
@@ -264,7 +273,8 @@ const APPEND_MANY = `
     FROM (SELECT conversation_id, author_id, max(seq) AS seq FROM inserted WHERE author_id IS NOT NULL GROUP BY conversation_id, author_id) latest
     WHERE p.conversation_id = latest.conversation_id AND p.user_id = latest.author_id AND p.last_read_seq < latest.seq
   )
-  SELECT inserted.*, numbered.ord FROM inserted JOIN numbered ON numbered.conversation_id = inserted.conversation_id AND numbered.seq = inserted.seq`;
+  SELECT inserted.*, numbered.ord FROM inserted JOIN numbered ON numbered.conversation_id = inserted.conversation_id AND numbered.seq = inserted.seq`,
+};
 
 function appendParameters(input: NewMessage): unknown[] {
   return [
@@ -309,6 +319,14 @@ export interface Appended {
   /** The reply a claimed run streams into. */
   reply?: MessageEntity;
 }
+
+/** A window of history by keyset on (conversation_id, seq), read forwards or backwards. */
+const historyStatement = (order: 'ASC' | 'DESC'): Statement => ({
+  name: `messages.history-${order.toLowerCase()}`,
+  text: `SELECT ${COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ${order} LIMIT $4`,
+});
+const HISTORY_FORWARDS = historyStatement('ASC');
+const HISTORY_BACKWARDS = historyStatement('DESC');
 
 /** Every query on messages. */
 @Injectable()
@@ -364,7 +382,7 @@ export class MessagesRepository {
       inputs.map(({ run }) => run.model),
       inputs.map(({ run }) => run.instanceId),
     );
-    const rows = rowsOf<MessageRow & Record<string, unknown>>(await this.dataSource.query(APPEND_WITH_RUNS, columns));
+    const rows = rowsOf<MessageRow & Record<string, unknown>>(await runStatement(this.dataSource, APPEND_WITH_RUNS, columns));
     const results: (Appended | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) {
       const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
@@ -374,13 +392,13 @@ export class MessagesRepository {
   }
 
   private async appendOne(input: NewMessage): Promise<MessageEntity | undefined> {
-    const rows: MessageRow[] = await this.dataSource.query(APPEND, appendParameters(input));
+    const rows = await runStatement<MessageRow>(this.dataSource, APPEND, appendParameters(input));
     return rows[0] && toEntity(rows[0]);
   }
 
   /** Several appends in one statement (APPEND_MANY), answered in the order given; undefined for a conversation that is gone. */
   async appendMany(inputs: NewMessage[]): Promise<(MessageEntity | undefined)[]> {
-    const rows: (MessageRow & { ord: string })[] = await this.dataSource.query(APPEND_MANY, batchParameters(inputs));
+    const rows = await runStatement<MessageRow & { ord: string }>(this.dataSource, APPEND_MANY, batchParameters(inputs));
     const results: (MessageEntity | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) results[Number(row.ord) - 1] = toEntity(row);
     return results;
@@ -420,12 +438,7 @@ export class MessagesRepository {
    */
   async history(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow): Promise<{ items: MessageEntity[]; hasMore: boolean }> {
     const forwards = afterSeq !== undefined;
-    const rows: MessageRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM messages
-       WHERE conversation_id = $1 AND seq > $2 AND seq < $3
-       ORDER BY seq ${forwards ? 'ASC' : 'DESC'} LIMIT $4`,
-      [conversationId, afterSeq ?? 0, beforeSeq ?? MAX_SEQ, limit + 1],
-    );
+    const rows = await runStatement<MessageRow>(this.dataSource, forwards ? HISTORY_FORWARDS : HISTORY_BACKWARDS, [conversationId, afterSeq ?? 0, beforeSeq ?? MAX_SEQ, limit + 1]);
     const hasMore = rows.length > limit;
     const page = rows.slice(0, limit).map(toEntity);
     return { items: forwards ? page : page.toReversed(), hasMore };
@@ -444,7 +457,7 @@ export class MessagesRepository {
   /** Several context tails in one statement (CONTEXT_TAILS), answered in the order asked. */
   private async contextTails(requests: TailRequest[]): Promise<ContextTail[]> {
     const rows = rowsOf<MessageRow & { ord: string; summary: string | null; summary_seq: number; author_name: string | null }>(
-      await this.dataSource.query(CONTEXT_TAILS, [
+      await runStatement(this.dataSource, CONTEXT_TAILS, [
         requests.map((request) => request.conversationId),
         requests.map((request) => request.uptoSeq),
         requests.map((request) => request.limit + 1),

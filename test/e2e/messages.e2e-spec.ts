@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { io } from 'socket.io-client';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -346,12 +347,15 @@ describe('messages', () => {
       await dataSource.query(`UPDATE conversations SET last_seq = 100000 WHERE id = $1`, [id]);
       await dataSource.query('ANALYZE messages');
 
+      // Captured where every statement goes, prepared by name (PostgreSQL) or not (embedded).
       const captured: { sql: string; params: unknown[] }[] = [];
-      const original = dataSource.query.bind(dataSource);
-      dataSource.query = (async (sql: string, params?: unknown[]) => {
-        if (/FROM messages\s+WHERE conversation_id = \$1 AND seq > \$2/.test(sql)) captured.push({ sql, params: params ?? [] });
-        return original(sql, params);
-      }) as typeof dataSource.query;
+      const original = Client.prototype.query;
+      Client.prototype.query = function (this: Client, ...args: unknown[]) {
+        const config = args[0] as string | { text?: string; values?: unknown[] };
+        const sql = typeof config === 'string' ? config : (config.text ?? '');
+        if (/FROM messages\s+WHERE conversation_id = \$1 AND seq > \$2/.test(sql)) captured.push({ sql, params: typeof config === 'string' ? (args[1] as unknown[]) : (config.values ?? []) });
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof original;
       try {
         const latest = await owner().get(`${messagesOf(id)}?limit=50`);
         const middle = await owner().get(`${messagesOf(id)}?limit=50&beforeSeq=50000`);
@@ -360,16 +364,31 @@ describe('messages', () => {
         expect(middle.body.items.map((m: { seq: number }) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 49950 + i));
         expect(forwards.body.items[0].seq).toBe(70001);
       } finally {
-        dataSource.query = original;
+        Client.prototype.query = original;
       }
 
       expect(captured).toHaveLength(3);
-      for (const { sql, params } of captured) {
-        expect(sql).not.toMatch(/OFFSET/i);
-        const plan: { 'QUERY PLAN': string }[] = await dataSource.query(`EXPLAIN ${sql}`, params);
+      const expectIndexScan = (plan: { 'QUERY PLAN': string }[]) => {
         const text = plan.map((row) => row['QUERY PLAN']).join('\n');
         expect(text).toMatch(/Index Scan( Backward)? using messages_conversation_id_seq_key on messages/);
         expect(text).not.toMatch(/Seq Scan|Sort/);
+      };
+      for (const { sql, params } of captured) {
+        expect(sql).not.toMatch(/OFFSET/i);
+        // The plan for these values, and the generic plan a prepared statement may settle on.
+        expectIndexScan(await dataSource.query(`EXPLAIN ${sql}`, params));
+        const literals = params.map((value) => (typeof value === 'number' ? String(value) : `'${String(value)}'`)).join(', ');
+        expectIndexScan(
+          await dataSource.transaction(async (manager) => {
+            await manager.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
+            await manager.query(`PREPARE history_page AS ${sql}`);
+            try {
+              return await manager.query(`EXPLAIN EXECUTE history_page(${literals})`);
+            } finally {
+              await manager.query(`DEALLOCATE history_page`);
+            }
+          }),
+        );
       }
     });
   });

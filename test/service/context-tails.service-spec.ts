@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import * as fc from 'fast-check';
-import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
 import { type ContextTail, MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
+import { recordStatements } from '../support/statements.js';
 
 /**
  * The start of an agent's context, read for many runs at once (they start together after a burst
@@ -39,14 +39,14 @@ describe('context tails', () => {
         const requests = reads.map(({ room, upto, limit }) => ({ id: rooms[room]?.id ?? randomUUID(), upto, limit }));
         const alone: ContextTail[] = [];
         for (const { id, upto, limit } of requests) alone.push(await messages.contextTail(id, upto, limit));
-        const statements = vi.spyOn(app.get(DataSource), 'query');
+        const statements = recordStatements();
         try {
           const together = await Promise.all(requests.map(({ id, upto, limit }) => messages.contextTail(id, upto, limit)));
           expect(together).toEqual(alone);
           // At most 4 statements go out at once (1 on the embedded database); the rest wait and go together.
-          expect(statements.mock.calls.length).toBeLessThanOrEqual(Math.min(requests.length, 5));
+          expect(statements.texts.length).toBeLessThanOrEqual(Math.min(requests.length, 5));
         } finally {
-          statements.mockRestore();
+          statements.stop();
         }
         // What alone means: the newest `limit` messages up to `upto`, ascending, and whether older ones exist.
         requests.forEach(({ upto, limit }, index) => {

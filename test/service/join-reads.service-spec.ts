@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import * as fc from 'fast-check';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunsRepository } from '../../src/agent/runs.repository.js';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
+import { recordStatements } from '../support/statements.js';
 
 /** Runs of a conversation, oldest first, by status; `queued*` is queued again after its approvals (it has a reply). */
 const RUN_SETS = [[], ['completed'], ['running'], ['completed', 'awaiting_approval', 'queued'], ['queued'], ['queued*', 'queued'], ['failed', 'running', 'queued']] as const;
@@ -63,14 +64,14 @@ describe('join reads', () => {
         const read = ({ id, kind }: (typeof requests)[number]) => (kind === 'view' ? conversations.findView(id) : runs.findActive(id));
         const alone: unknown[] = [];
         for (const request of requests) alone.push(await read(request));
-        const statements = vi.spyOn(app.get(DataSource), 'query');
+        const statements = recordStatements();
         try {
           const together = await Promise.all(requests.map(read));
           expect(together).toEqual(alone);
           // Per kind at most 4 statements go out at once (1 on the embedded database); the rest wait and go together.
-          expect(statements.mock.calls.length).toBeLessThanOrEqual(Math.min(requests.length, 10));
+          expect(statements.texts.length).toBeLessThanOrEqual(Math.min(requests.length, 10));
         } finally {
-          statements.mockRestore();
+          statements.stop();
         }
         // What alone means.
         const expected = requests.map(({ id, kind }) => {

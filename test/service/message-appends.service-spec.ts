@@ -7,6 +7,7 @@ import { ConversationsService } from '../../src/conversations/conversations.serv
 import type { MessageEntity } from '../../src/messages/message.entity.js';
 import { MessagesRepository, type NewMessage } from '../../src/messages/messages.repository.js';
 import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
+import { recordStatements } from '../support/statements.js';
 
 /**
  * The append path under concurrency: appends that arrive together are committed together (group
@@ -170,14 +171,14 @@ describe('message appends', () => {
 
     it('stores sends to many conversations that arrive together in a few statements', async () => {
       const rooms = await Promise.all(Array.from({ length: 30 }, () => room(1)));
-      const statements = vi.spyOn(app.get(DataSource), 'query');
+      const statements = recordStatements();
       try {
         const answers = await Promise.all(rooms.map(({ id, senders }) => messages.append(message(id, senders[0]!, 'asks'), RUN)));
         expect(answers.map((answer) => answer?.run?.status)).toEqual(Array(30).fill('running'));
         // The first few go out at once (4 on PostgreSQL, 1 embedded); those that waited go together.
-        expect(statements.mock.calls.filter(([sql]) => String(sql).includes('INSERT INTO agent_runs')).length).toBeLessThanOrEqual(5);
+        expect(statements.texts.filter((sql) => sql.includes('INSERT INTO agent_runs')).length).toBeLessThanOrEqual(5);
       } finally {
-        statements.mockRestore();
+        statements.stop();
       }
     });
 

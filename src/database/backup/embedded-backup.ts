@@ -84,7 +84,7 @@ type BackupLines = AsyncGenerator<string>;
 async function restoreInto(staging: string, backup: ReturnType<typeof parseHeader>, lines: BackupLines): Promise<Record<string, number>> {
   const embedded = await EmbeddedPostgres.start({ dataDir: staging });
   try {
-    const options = dataSourceOptions(embedded.url, { url: undefined, poolSize: 2, migrationsRun: false, connectTimeoutMs: CONNECT_TIMEOUT_MS }, 'agent-chat-restore');
+    const options = dataSourceOptions(embedded.url, { poolSize: 2, connectTimeoutMs: CONNECT_TIMEOUT_MS }, 'agent-chat-restore');
     const dataSource = new DataSource({ ...options, migrations: backup.migrations });
     await dataSource.initialize();
     try {

@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRefusedStatement } from '../../src/database/database-errors.js';
+import { runStatement, type Statement } from '../../src/database/prepared-statements.js';
+import { type ServiceApp, startServiceApp } from '../support/service/service-app.js';
+
+const TITLE: Statement = { name: 'test.title', text: `SELECT title FROM conversations WHERE id = $1` };
+
+/**
+ * Statements of the hot paths run by name, prepared once per connection, on PostgreSQL; as
+ * ordinary queries on the embedded database (one session for every pooled connection) or when
+ * switched off. Either way they answer alike, inside the caller's transaction, with TypeORM's errors.
+ */
+describe('runStatement', () => {
+  let app: ServiceApp;
+  let dataSource: DataSource & { preparesStatements: boolean; isEmbedded: boolean };
+  let conversation: string;
+
+  beforeAll(async () => {
+    app = await startServiceApp();
+    dataSource = app.get(DataSource) as typeof dataSource;
+    conversation = (await app.conversation(await app.user(), { mode: 'off' })).id;
+  });
+  afterAll(() => app?.close());
+
+  const preparedHere = async (manager: { query: DataSource['query'] }) =>
+    ((await manager.query(`SELECT name FROM pg_prepared_statements WHERE name = $1`, [TITLE.name])) as unknown[]).length > 0;
+
+  it('prepares by name on PostgreSQL only, and answers the same rows either way', async () => {
+    expect(dataSource.preparesStatements).toBe(!dataSource.isEmbedded);
+    // Switched off first: no connection has the statement yet.
+    for (const prepares of [false, dataSource.preparesStatements]) {
+      dataSource.preparesStatements = prepares;
+      try {
+        await dataSource.transaction(async (manager) => {
+          for (let i = 0; i < 3; i++) expect(await runStatement(manager, TITLE, [conversation])).toEqual([{ title: 'service test' }]);
+          expect(await preparedHere(manager)).toBe(prepares);
+        });
+        expect(await runStatement(dataSource, TITLE, [conversation])).toEqual([{ title: 'service test' }]);
+        expect(await runStatement(dataSource, TITLE, [randomUUID()])).toEqual([]);
+      } finally {
+        dataSource.preparesStatements = !dataSource.isEmbedded;
+      }
+    }
+  });
+
+  it("runs in the caller's transaction: sees its writes, and nothing stays after a rollback", async () => {
+    await expect(
+      dataSource.transaction(async (manager) => {
+        await manager.query(`UPDATE conversations SET title = 'renamed' WHERE id = $1`, [conversation]);
+        expect(await runStatement(manager, TITLE, [conversation])).toEqual([{ title: 'renamed' }]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await runStatement(dataSource, TITLE, [conversation])).toEqual([{ title: 'service test' }]);
+  });
+
+  it("fails with TypeORM's QueryFailedError and the database's SQLSTATE, and the connection serves on", async () => {
+    for (let i = 0; i < 12; i++) {
+      const failure = await runStatement(dataSource, TITLE, ['not a uuid']).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(QueryFailedError);
+      expect((failure as QueryFailedError & { driverError: { code: string } }).driverError.code).toBe('22P02');
+      expect(isRefusedStatement(failure)).toBe(true);
+    }
+    expect(await runStatement(dataSource, TITLE, [conversation])).toEqual([{ title: 'service test' }]);
+  });
+});
