@@ -61,8 +61,8 @@ export class AppDataSource extends DataSource {
       : await EmbeddedPostgres.start({ dataDir: embeddedDataDir, ...withSchema(template) });
     const dataSource = new AppDataSource(dataSourceOptions(settings.url ?? embedded!.url, settings, applicationName));
     dataSource.embedded = embedded;
-    // The embedded database has one session for every pooled connection: prepared names would collide there.
-    dataSource.preparesStatements = settings.preparedStatements && !embedded;
+    // The embedded database's wire server keeps each connection's prepared statements apart.
+    dataSource.preparesStatements = settings.preparedStatements;
     return dataSource;
   }
 

@@ -87,6 +87,52 @@ describe('PGliteWireServer', () => {
     }
   });
 
+  describe('prepared statements', () => {
+    const prepared = async () =>
+      ((await db.query<{ name: string }>(`SELECT name FROM pg_prepared_statements ORDER BY name`)).rows).map((row) => row.name);
+
+    it("keeps each connection's apart: the same name on many connections, with other texts, run concurrently", async () => {
+      const pool = new Pool({ connectionString: url, max: 6 });
+      try {
+        // Each client prepares `echo` for its own text (its number in the pool's order) and runs it by name many times.
+        const clients = await Promise.all(Array.from({ length: 6 }, () => pool.connect()));
+        await Promise.all(
+          clients.map(async (client, index) => {
+            for (let i = 0; i < 30; i++) {
+              const { rows } = await client.query({ name: 'echo', text: `SELECT $1::int + ${index * 1000} AS n`, values: [i] });
+              expect(rows).toEqual([{ n: i + index * 1000 }]);
+            }
+          }),
+        );
+        expect((await prepared()).filter((name) => name.endsWith('/echo'))).toHaveLength(6);
+        for (const client of clients) client.release(true);
+      } finally {
+        await pool.end();
+      }
+      // Closed with their connections: none left in the shared session.
+      await vi.waitFor(async () => expect((await prepared()).filter((name) => name.endsWith('/echo'))).toEqual([]));
+    });
+
+    it('renames whatever bytes a name holds, and answers errors of named statements to their client', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.string({ minLength: 1, maxLength: 12, unit: 'binary' }).filter((name) => !name.includes('\0')), async (name) => {
+          const client = new Client({ connectionString: url });
+          await client.connect();
+          try {
+            expect((await client.query({ name, text: 'SELECT $1::text AS name', values: [name] })).rows).toEqual([{ name }]);
+            expect((await client.query({ name, text: 'SELECT $1::text AS name', values: ['again'] })).rows).toEqual([{ name: 'again' }]);
+            await expect(client.query({ name: `${name}!`, text: 'SELECT 1/$1::int', values: [0] })).rejects.toThrow(/division by zero/);
+            expect((await client.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+          } finally {
+            await client.end();
+          }
+        }),
+        { numRuns: 30 },
+      );
+      await vi.waitFor(async () => expect(await prepared()).toEqual([]));
+    });
+  });
+
   describe('large results under backpressure', () => {
     /** Rows of 1 KB to 4 MB, made by PostgreSQL itself from a seed, so the test knows what each must hold. */
     const ROWS = Array.from({ length: 24 }, (_, id) => ({ id, bytes: id % 6 === 5 ? 4_000_000 : 1_000 + ((id * 7919) % 700_000) }));

@@ -12,6 +12,12 @@ const SYNC = 0x53; // 'S'
 const QUERY = 0x51; // 'Q'
 const TERMINATE = 0x58; // 'X'
 const PASSWORD_MESSAGE = 0x70; // 'p'
+/** Extended-protocol messages that name a prepared statement. */
+const PARSE = 0x50; // 'P': name, …
+const BIND = 0x42; // 'B': portal, statement, …
+const DESCRIBE = 0x44; // 'D': 'S' statement | 'P' portal
+const CLOSE = 0x43; // 'C': 'S' statement | 'P' portal
+const STATEMENT = 0x53; // 'S' in Describe and Close
 
 /** Far above any real startup or password message; a bigger one is an attack on our buffer. */
 const MAX_STARTUP_BYTES = 10_000;
@@ -39,6 +45,11 @@ function authenticationFailed(): Buffer {
  * mid-transaction is rolled back. (pglite-socket's multiplexer switches clients per message and
  * loses unnamed portals under concurrency; this server exists to fix exactly that.)
  *
+ * Prepared statements are the session's, so each connection's are renamed apart (a Parse, Bind,
+ * Describe or Close naming `s` names `c<n>/s` for connection n) and closed when it disconnects:
+ * two pooled connections may each prepare `s`, as they would on a server. (SQL-level PREPARE,
+ * EXECUTE and DEALLOCATE are not renamed; `pg` and TypeORM use the protocol messages.)
+ *
  * With a password, every connection must send it (cleartext is fine: the server listens only on a
  * private unix socket or loopback) before PGlite sees its startup packet — PGlite itself trusts
  * whoever connects, as a superuser.
@@ -52,6 +63,9 @@ export class PGliteWireServer {
   private running = false;
 
   private readonly password: SecretMatcher | undefined;
+  private nextConnectionId = 0;
+  /** Statements of connections gone, closed before the next unit runs. */
+  private orphans: Buffer[] = [];
 
   constructor(
     private readonly db: PGlite,
@@ -84,7 +98,17 @@ export class PGliteWireServer {
 
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const connection: Connection = { socket, chunks: [], bytes: 0, needed: 8, started: false, units: [], closed: false };
+    const connection: Connection = {
+      socket,
+      chunks: [],
+      bytes: 0,
+      needed: 8,
+      started: false,
+      units: [],
+      closed: false,
+      prefix: `c${++this.nextConnectionId}/`,
+      statements: new Set(),
+    };
     this.connections.add(connection);
     if (this.password) {
       // A client that never finishes authenticating does not keep its connection.
@@ -108,6 +132,7 @@ export class PGliteWireServer {
       connection.closed = true;
       clearTimeout(connection.authTimer);
       this.connections.delete(connection);
+      for (const name of connection.statements) this.orphans.push(closeStatement(name));
       void this.pump();
     });
   }
@@ -199,7 +224,10 @@ export class PGliteWireServer {
   }
 
   private enqueue(connection: Connection, unit: Buffer): void {
-    connection.units.push(Buffer.from(unit));
+    // The first unit is the startup packet; every later one is messages.
+    const copy = Buffer.from(unit);
+    connection.units.push(connection.startupQueued ? renameStatements(copy, connection) : copy);
+    connection.startupQueued = true;
     if (connection !== this.owner && !this.waiting.includes(connection)) this.waiting.push(connection);
     void this.pump();
   }
@@ -217,6 +245,11 @@ export class PGliteWireServer {
           // Its client vanished mid-transaction: nobody will ever commit it.
           await this.db.exec('ROLLBACK').catch(() => undefined);
           this.owner = undefined;
+        }
+        if (this.orphans.length && !this.owner) {
+          // Closing a statement that does not exist is no error.
+          const close = Buffer.concat([...this.orphans.splice(0), SYNC_MESSAGE]);
+          await this.db.runExclusive(() => this.db.execProtocolRaw(close)).catch(() => undefined);
         }
         let next = this.owner;
         if (!next) {
@@ -256,6 +289,11 @@ type Step =
 
 interface Connection {
   socket: Socket;
+  /** Put before the names of its prepared statements, which live in the shared session. */
+  prefix: string;
+  /** The names (prefixed) of its prepared statements. */
+  statements: Set<string>;
+  startupQueued?: boolean;
   /** Received and not yet parsed: the rest of a unit of work, then chunks since. */
   chunks: Buffer[];
   bytes: number;
@@ -269,4 +307,48 @@ interface Connection {
   /** Failed authentication: nothing more it sends is read. */
   refused?: boolean;
   authTimer?: NodeJS.Timeout;
+}
+
+const SYNC_MESSAGE = Buffer.from([SYNC, 0, 0, 0, 4]);
+
+/** A Close of the prepared statement `name` (already prefixed). */
+function closeStatement(name: string): Buffer {
+  const body = Buffer.from(`S${name}\0`, 'utf8');
+  const header = Buffer.alloc(5);
+  header[0] = CLOSE;
+  header.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+/**
+ * The unit with every statement name in it prefixed with the connection's (see PGliteWireServer);
+ * the same buffer when it names none. Records the statements the connection prepares and closes.
+ * The unit holds whole messages (see parse).
+ */
+function renameStatements(unit: Buffer, connection: Connection): Buffer {
+  const parts: Buffer[] = [];
+  let copied = 0;
+  for (let offset = 0; offset + 5 <= unit.length; ) {
+    const type = unit[offset]!;
+    const end = offset + 1 + unit.readInt32BE(offset + 1);
+    // Where the statement name starts in the body, if this message names one.
+    let at = -1;
+    if (type === PARSE) at = offset + 5;
+    else if (type === BIND) at = unit.indexOf(0, offset + 5) + 1;
+    else if ((type === DESCRIBE || type === CLOSE) && unit[offset + 5] === STATEMENT) at = offset + 6;
+    const nul = at > 0 ? unit.indexOf(0, at) : -1;
+    if (nul > at && nul < end) {
+      const name = connection.prefix + unit.toString('utf8', at, nul);
+      if (type === PARSE) connection.statements.add(name);
+      if (type === CLOSE) connection.statements.delete(name);
+      const renamed = Buffer.concat([unit.subarray(offset, at), Buffer.from(connection.prefix, 'utf8'), unit.subarray(at, end)]);
+      renamed.writeInt32BE(renamed.length - 1, 1);
+      parts.push(unit.subarray(copied, offset), renamed);
+      copied = end;
+    }
+    offset = end;
+  }
+  if (!parts.length) return unit;
+  parts.push(unit.subarray(copied));
+  return Buffer.concat(parts);
 }

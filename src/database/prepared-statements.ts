@@ -23,9 +23,9 @@ interface PgClient {
  * its rows. Where the data source allows it, as a prepared statement named once per connection:
  * PostgreSQL then parses and plans the long statements of the hot paths once per connection
  * instead of on every call (a send that starts a run spent 2.3 ms parsing and 1 ms planning its
- * statement, as long as executing it). Otherwise — the embedded database, whose single session
- * every pooled connection shares, so names would collide; DATABASE_PREPARED_STATEMENTS=false for
- * a pooler in transaction mode — as an ordinary query. Errors are TypeORM's QueryFailedError
+ * statement, as long as executing it). Otherwise (DATABASE_PREPARED_STATEMENTS=false, for a pooler in
+ * transaction mode) as an ordinary query. The embedded database prepares them too: its wire
+ * server keeps each connection's names apart in the one session they share. Errors are TypeORM's QueryFailedError
  * either way.
  */
 export async function runStatement<T>(executor: DataSource | EntityManager, statement: Statement, parameters: unknown[]): Promise<T[]> {
