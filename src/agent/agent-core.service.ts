@@ -4,7 +4,7 @@ import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import { MessageDto } from '../messages/dto/message.dto.js';
 import type { MessageEntity, MessageMetadata } from '../messages/message.entity.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
+import { type ContextTail, MessagesRepository } from '../messages/messages.repository.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type AgentStreamPart, streamSteps, type TokenTotals } from './agent-steps.js';
 import { tokensOf } from '../common/text/tokens.js';
@@ -29,6 +29,8 @@ export interface RunStart {
   view: ConversationView;
   triggerSeq: number;
   reply?: MessageEntity;
+  /** The first page of the context, read with the message that started the run. */
+  tail?: ContextTail;
 }
 
 /** One run as it executes here. */
@@ -40,6 +42,8 @@ interface RunExecution {
   usage?: RunUsage;
   /** Set when the run resumes after its approvals. */
   resumed?: ResumePoint;
+  /** The first page of the context, read with the message that started the run (see RunStart). */
+  tail?: ContextTail;
   /** Set once a resumed run streams text or calls a tool beyond the calls it waited on: no retry starts it over after that. */
   progressed?: boolean;
   callsMade?: number;
@@ -126,7 +130,7 @@ export class AgentCore {
     const abort = this.cancellations.track(run.id, run.conversationId);
     try {
       const tools = new ToolCallRecorder(run, this.runs, this.toolEnds, this.bus, resumed?.metadata);
-      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }) }, view, triggerSeq);
+      await this.execute({ run, reply, abort, tools, ...(resumed && { resumed }), ...(start.tail && { tail: start.tail }) }, view, triggerSeq);
     } finally {
       this.replies.delete(run.id);
       this.cancellations.release(run.id);
@@ -223,7 +227,7 @@ export class AgentCore {
     const writing = reply.unwritten ? reply.open() : undefined;
     writing?.catch(() => undefined); // awaited below
     const model = this.models.create({ provider: run.provider as never, model: run.model });
-    const context = await this.context.build(view, triggerSeq);
+    const context = await this.context.build(view, triggerSeq, execution.tail);
     const bound = await this.tools.bind({ conversationId: run.conversationId, userId: run.requestedById ?? '' }, agent.toolTimeoutMs, view.agent.tools);
     const { resumed } = execution;
     const steps = () =>

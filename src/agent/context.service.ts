@@ -4,7 +4,7 @@ import { AppConfig } from '../config/app-config.js';
 import type { ConversationView } from '../conversations/conversation.view.js';
 import { ConversationsRepository } from '../conversations/conversations.repository.js';
 import type { MessageEntity } from '../messages/message.entity.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
+import { type ContextTail, MessagesRepository } from '../messages/messages.repository.js';
 import { UsersRepository } from '../users/users.repository.js';
 import { tokensOf } from '../common/text/tokens.js';
 import { AttachmentContext } from './attachment-context.js';
@@ -16,8 +16,9 @@ const DEFAULT_SYSTEM_PROMPT =
 
 /** Per-message overhead of chat formats (role markers), on top of the text itself. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
-/** Messages read at a time while filling the context window, newest first. */
-const PAGE = 50;
+/** Messages read at a time while filling the context window, newest first (the first page comes with a send that starts a run). */
+export const CONTEXT_PAGE = 50;
+const PAGE = CONTEXT_PAGE;
 /** Older turns folded into the summary at most per refresh. */
 const SUMMARY_WINDOW = 200;
 const SUMMARY_LINE_CHARS = 160;
@@ -53,11 +54,12 @@ export class ContextService {
    * half the budget (see AttachmentContext); the turns before it get what the system prompt, a
    * summary of up to a quarter of the budget and the attachments leave.
    */
-  async build(conversation: ConversationView, uptoSeq: number): Promise<AgentContext> {
+  /** `known`: the first page (CONTEXT_PAGE messages up to uptoSeq), when the send that started the run read it. */
+  async build(conversation: ConversationView, uptoSeq: number, known?: ContextTail): Promise<AgentContext> {
     const budget = this.config.agent.contextTokens;
     const basePrompt = conversation.agent.systemPrompt?.trim() || DEFAULT_SYSTEM_PROMPT;
     // The newest turns, their authors and the summary in one read; older pages only when the budget reaches past them.
-    const tail = await this.messages.contextTail(conversation.id, uptoSeq, PAGE);
+    const tail = known ?? (await this.messages.contextTail(conversation.id, uptoSeq, PAGE));
     const stored = tail.summary ?? { summary: null, summarySeq: 0 };
     const attached = await this.triggerAttachments(conversation.id, tail.items.at(-1), uptoSeq, Math.floor(budget / 2));
     const { turns, turnTokens } = await this.window(conversation.id, tail, uptoSeq, budget - tokensOf(basePrompt) - Math.floor(budget / 4) - attached.tokens);

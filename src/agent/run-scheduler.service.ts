@@ -58,11 +58,13 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Executes a run this instance claimed as it was stored (with the message it answers), then
-   * goes on with the conversation's next one. `start` is what the send already read.
+   * goes on with the conversation's next one. `start` is what the send already read. The run
+   * begins on the next turn of the event loop: the sender's acknowledgement goes out first (with
+   * its context at hand, the run would otherwise build the model request before it).
    */
   start(run: RunEntity, start: RunStart): void {
     if (this.stopping) return void this.requeue(run.id, { instanceId: INSTANCE_ID });
-    const execution = this.execute(run, start).finally(() => {
+    const execution = new Promise((resolve) => setImmediate(resolve)).then(() => this.execute(run, start)).finally(() => {
       this.started.delete(execution);
       this.enqueue(run.conversationId);
     });

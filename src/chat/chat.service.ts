@@ -25,6 +25,7 @@ import { RunSnapshots } from '../agent/run-snapshots.service.js';
 import { resumeFrom } from './sse-resume.js';
 import type { EndedRunEventFrame } from './wire-events.js';
 import { RunsRepository } from '../agent/runs.repository.js';
+import { CONTEXT_PAGE } from '../agent/context.service.js';
 
 const MENTION = /(^|[^\w@])@agent\b/i;
 
@@ -70,7 +71,7 @@ export class ChatService {
     let sent: SendOutcome;
     try {
       if (replies) await this.checkQuota(user);
-      const run = replies ? { ...this.models.resolve(access.view.agent.provider, access.view.agent.model), instanceId: INSTANCE_ID } : undefined;
+      const run = replies ? { ...this.models.resolve(access.view.agent.provider, access.view.agent.model), instanceId: INSTANCE_ID, contextLimit: CONTEXT_PAGE } : undefined;
       sent = await this.messagesService.send(user, access, dto, attachments, run);
     } catch (error) {
       // A concurrent send of the same message (another transport, a retry) may have stored it
@@ -80,11 +81,11 @@ export class ChatService {
       if (!stored) throw error;
       return this.replayed(stored);
     }
-    const { message, created, run, reply } = sent;
+    const { message, created, run, reply, tail } = sent;
     if (!created) return this.replayed(message);
     if (!run) return { message, run: null };
     // Claimed with the message: it starts here with what the send already knows.
-    if (run.status === 'running') this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, ...(reply && { reply }) });
+    if (run.status === 'running') this.scheduler.start(run, { view: access.view, triggerSeq: message.seq, ...(reply && { reply }), ...(tail && { tail }) });
     else this.scheduler.enqueue(run.conversationId);
     return { message, run: RunDto.from(run) };
   }

@@ -191,6 +191,14 @@ const RUN_PREFIX = 'run.';
 const REPLY_PREFIX = 'reply.';
 
 /**
+ * A message's columns for a context read out as JSON (see APPEND_WITH_RUNS): timestamps as whole
+ * epoch milliseconds, which become the same Dates as the driver's parse of the columns.
+ */
+const CONTEXT_COLUMNS = COLUMN_NAMES.map((name) =>
+  name.endsWith('_at') ? `floor(extract(epoch FROM m.${name}) * 1000)::float8 AS ${name}` : `m.${name}`,
+).join(', ');
+
+/**
  * User messages, each with the run that answers it, in one statement (group commit), to as many
  * conversations — one message per conversation (a conversation's next message waits for the next
  * statement). Conversations are locked in id order. A run starts claimed by the instance
@@ -200,10 +208,14 @@ const REPLY_PREFIX = 'reply.';
  * assistant message it streams into, status streaming) at once, taking the next seq and version;
  * a queued one gets it when it starts. The run's creation time is read under the lock too, so
  * that runs queue (claimNext: oldest first) in the order of their messages. Rows are tagged with
- * their input's position (`ord`); a conversation that is gone has none.
+ * their input's position (`ord`); a conversation that is gone has none. A claimed run's row also
+ * brings what its agent's context starts from (see contextTail): the conversation's summary, the
+ * sender's name and the `contextLimit` messages before this one with their authors' names — as of the
+ * statement's snapshot, so one committed meanwhile by another instance may be missing (seqs then
+ * show a gap, and the context is read again).
  */
-const APPEND_WITH_RUNS: Statement = {
-  name: 'messages.append-with-runs',
+const appendWithRunsStatement = (contextLimit: number): Statement => ({
+  name: `messages.append-with-runs-${contextLimit}`,
   text: `
   WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[],
@@ -218,7 +230,7 @@ const APPEND_WITH_RUNS: Statement = {
     UPDATE conversations c SET last_seq = c.last_seq + 1 + claim.idle::int, version = c.version + 1 + claim.idle::int,
       last_message_at = now(), last_activity_at = now()
     FROM claim WHERE c.id = claim.conversation_id
-    RETURNING claim.*, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version
+    RETURNING claim.*, c.last_seq - claim.idle::int AS seq, c.version - claim.idle::int AS version, c.summary, c.summary_seq
   ), inserted AS (
     INSERT INTO messages (id, conversation_id, seq, version, role, author_id, content, status, client_message_id, run_id, metadata, attachments)
     SELECT message_id, conversation_id, seq, version, role, author_id, content, status, client_message_id, message_run_id, metadata, attachments FROM next
@@ -234,11 +246,31 @@ const APPEND_WITH_RUNS: Statement = {
            CASE WHEN idle THEN instance_id END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
     FROM next
     RETURNING *
+  ), older AS (
+    SELECT next.ord, t.* FROM next CROSS JOIN LATERAL (
+      SELECT ${CONTEXT_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
+      WHERE m.conversation_id = next.conversation_id AND m.seq < next.seq ORDER BY m.seq DESC LIMIT ${contextLimit}
+    ) t
+    WHERE next.idle
   )
-  SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')}
+  SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')},
+    next.summary AS context_summary, next.summary_seq AS context_summary_seq, author.display_name AS context_author_name,
+    CASE WHEN next.idle THEN coalesce((SELECT json_agg(row_to_json(older) ORDER BY older.seq DESC) FROM older WHERE older.ord = next.ord), '[]') END AS context_older
   FROM next JOIN inserted message ON message.id = next.message_id JOIN run ON run.id = next.run_id
-  LEFT JOIN inserted reply ON reply.id = run.response_message_id`,
-};
+  LEFT JOIN inserted reply ON reply.id = run.response_message_id
+  LEFT JOIN users author ON author.id = next.author_id`,
+});
+/**
+ * APPEND_WITH_RUNS by context limit. The limit is written into the statement, not passed: with it
+ * as a parameter PostgreSQL replans the prepared statement on every call (1–2 ms), as a constant
+ * its generic plan is kept.
+ */
+const APPEND_WITH_RUNS = new Map<number, Statement>();
+function appendWithRuns(contextLimit: number): Statement {
+  let statement = APPEND_WITH_RUNS.get(contextLimit);
+  if (!statement) APPEND_WITH_RUNS.set(contextLimit, (statement = appendWithRunsStatement(contextLimit)));
+  return statement;
+}
 
 /**
  * Several messages appended in one statement (group commit), to one or many conversations: the
@@ -303,6 +335,48 @@ export interface RunRequest {
   model: string;
   /** The instance that executes the run if it is claimed at once. */
   instanceId: string;
+  /** How many messages of context the run reads first (see contextTail); a claimed run gets them with the send. */
+  contextLimit: number;
+}
+
+/** A row of APPEND_WITH_RUNS: the message, its run and reply under prefixes, and a claimed run's context. */
+type AppendedRow = MessageRow &
+  Record<string, unknown> & {
+    ord: string;
+    context_summary: string | null;
+    context_summary_seq: number;
+    context_author_name: string | null;
+    /** The messages before, newest first, as CONTEXT_COLUMNS; null for a queued run. */
+    context_older: (Omit<MessageRow, 'created_at' | 'edited_at' | 'deleted_at'> & {
+      created_at: number;
+      edited_at: number | null;
+      deleted_at: number | null;
+      author_name: string | null;
+    })[] | null;
+  };
+
+/**
+ * The context tail of a claimed run from its APPEND_WITH_RUNS row: the `limit` newest messages up
+ * to the one just stored, ascending. Undefined when the messages before it are not all there (seqs
+ * are gap-free: another instance committed one after the statement's snapshot was taken).
+ */
+function appendedTail(message: MessageEntity, row: AppendedRow, limit: number): ContextTail | undefined {
+  const older = row.context_older!.slice(0, limit);
+  const expected = Math.min(limit, message.seq - 1);
+  if (older.length !== expected || older.some((item, index) => item.seq !== message.seq - 1 - index)) return undefined;
+  const date = (ms: number | null) => (ms === null ? null : new Date(ms));
+  const rows = older.map((item): MessageRow => ({ ...item, created_at: new Date(item.created_at), edited_at: date(item.edited_at), deleted_at: date(item.deleted_at) }));
+  const items = [...rows.map(toEntity).toReversed(), message];
+  const names = new Map<string, string>();
+  for (const item of [...older, { author_id: message.authorId, author_name: row.context_author_name }]) {
+    if (item.author_id && item.author_name !== null) names.set(item.author_id, item.author_name);
+  }
+  return {
+    summary: { summary: row.context_summary, summarySeq: row.context_summary_seq },
+    items: items.slice(-limit),
+    hasMore: items.length > limit,
+    names,
+  };
 }
 
 interface RunAppend {
@@ -318,6 +392,8 @@ export interface Appended {
   run?: RunEntity;
   /** The reply a claimed run streams into. */
   reply?: MessageEntity;
+  /** A claimed run's context tail as contextTail(conversation, message seq, run.contextLimit) would read it, when the statement saw all of it. */
+  tail?: ContextTail;
 }
 
 /** A window of history by keyset on (conversation_id, seq), read forwards or backwards. */
@@ -382,11 +458,21 @@ export class MessagesRepository {
       inputs.map(({ run }) => run.model),
       inputs.map(({ run }) => run.instanceId),
     );
-    const rows = rowsOf<MessageRow & Record<string, unknown>>(await runStatement(this.dataSource, APPEND_WITH_RUNS, columns));
+    // One limit for the batch: the most any input asks for (a run given more than it asked for is trimmed below).
+    const contextLimit = Math.max(...inputs.map(({ run }) => run.contextLimit));
+    const rows = rowsOf<AppendedRow>(await runStatement(this.dataSource, appendWithRuns(contextLimit), columns));
     const results: (Appended | undefined)[] = inputs.map(() => undefined);
     for (const row of rows) {
       const reply = Object.fromEntries(COLUMN_NAMES.map((name) => [name, row[`${REPLY_PREFIX}${name}`]])) as unknown as MessageRow;
-      results[Number(row.ord) - 1] = { message: toEntity(row), created: true, run: runFromPrefixedRow(row, RUN_PREFIX)!, ...(reply.id !== null && { reply: toEntity(reply) }) };
+      const message = toEntity(row);
+      const tail = row.context_older && appendedTail(message, row, inputs[Number(row.ord) - 1]!.run.contextLimit);
+      results[Number(row.ord) - 1] = {
+        message,
+        created: true,
+        run: runFromPrefixedRow(row, RUN_PREFIX)!,
+        ...(reply.id !== null && { reply: toEntity(reply) }),
+        ...(tail && { tail }),
+      };
     }
     return results;
   }

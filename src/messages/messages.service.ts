@@ -10,7 +10,7 @@ import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
 import type { MessageAttachment, MessageEntity } from './message.entity.js';
-import { MessagesRepository, type RunRequest } from './messages.repository.js';
+import { type ContextTail, MessagesRepository, type RunRequest } from './messages.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
 
 const MARK_START = '\u0002';
@@ -41,6 +41,8 @@ export interface SendOutcome {
   run?: RunEntity;
   /** The reply a run claimed at once streams into (announced when the run starts). */
   reply?: MessageEntity;
+  /** The first page of a run claimed at once's context, read with the message (see MessagesRepository.append). */
+  tail?: ContextTail;
 }
 
 export interface RecoveryPage {
@@ -112,7 +114,7 @@ export class MessagesService {
     if (!stored) throw conversationNotFound();
     const message = MessageDto.from(stored.message);
     if (stored.created) this.bus.publish({ type: 'message.created', conversationId, message });
-    return { message, created: stored.created, ...(stored.run && { run: stored.run }), ...(stored.reply && { reply: stored.reply }) };
+    return { message, created: stored.created, ...(stored.run && { run: stored.run }), ...(stored.reply && { reply: stored.reply }), ...(stored.tail && { tail: stored.tail }) };
   }
 
   async history(user: AuthUser, conversationId: string, query: HistoryQuery): Promise<HistoryPageDto> {

@@ -133,7 +133,7 @@ describe('message appends', () => {
   });
 
   describe('with the runs that answer them', () => {
-    const RUN = { provider: 'fake', model: 'fake-model', instanceId: 'appends-spec' };
+    const RUN = { provider: 'fake', model: 'fake-model', instanceId: 'appends-spec', contextLimit: 5 };
     /** The conversation's runs in queue order (creation), with their messages' seqs. */
     const runsOf = async (id: string) =>
       (await app.get(DataSource).query(
@@ -145,10 +145,23 @@ describe('message appends', () => {
 
     it('stores sends to many conversations at once: the first of each claimed with its reply, the rest queued in message order', async () => {
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 40 }), async (count, picks) => {
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 5 }),
+          fc.array(fc.nat({ max: 4 }), { minLength: 1, maxLength: 40 }),
+          fc.nat({ max: 7 }),
+          fc.integer({ min: 1, max: 6 }),
+          async (count, picks, earlier, contextLimit) => {
           const rooms = await Promise.all(Array.from({ length: count }, () => room(2)));
+          // Some messages before (edited or deleted now and then), so that the context pages have something to show.
+          for (const r of rooms) {
+            for (let i = 0; i < earlier; i++) {
+              const stored = (await messages.append(message(r.id, r.senders[i % 2]!, `earlier ${i}`)))!.message;
+              if (i % 3 === 1) await app.get(DataSource).query(`UPDATE messages SET deleted_at = now(), edited_at = now() WHERE id = $1`, [stored.id]);
+            }
+          }
           const befores = await Promise.all(rooms.map((r) => counters(r.id)));
-          const answers = await Promise.all(picks.map((pick, i) => messages.append(message(rooms[pick % count]!.id, rooms[pick % count]!.senders[i % 2]!, `asks ${i}`), RUN)));
+          const run = { ...RUN, contextLimit };
+          const answers = await Promise.all(picks.map((pick, i) => messages.append(message(rooms[pick % count]!.id, rooms[pick % count]!.senders[i % 2]!, `asks ${i}`), run)));
 
           for (const [r, { id }] of rooms.entries()) {
             const mine = answers.filter((_, i) => picks[i]! % count === r).map((answer) => answer!);
@@ -161,12 +174,30 @@ describe('message appends', () => {
             const stored = [...mine.map((answer) => answer.message), bySeq[0]!.reply!];
             expect(seqsAndVersions(stored)).toEqual({ seqs: range(befores[r]!.lastSeq, mine.length + 1), versions: range(befores[r]!.version, mine.length + 1) });
             const runs = await runsOf(id);
-            expect(runs.map((run) => run.seq)).toEqual(bySeq.map((answer) => answer.message.seq));
-            expect(runs.map((run) => run.replySeq)).toEqual(bySeq.map((answer, i) => (i === 0 ? answer.message.seq + 1 : null)));
+            expect(runs.map((queued) => queued.seq)).toEqual(bySeq.map((answer) => answer.message.seq));
+            expect(runs.map((queued) => queued.replySeq)).toEqual(bySeq.map((answer, i) => (i === 0 ? answer.message.seq + 1 : null)));
+            // The claimed run's context came with it, as a read of it afterwards finds it; queued runs read theirs when they start.
+            expect(bySeq[0]!.tail).toEqual(await messages.contextTail(id, bySeq[0]!.message.seq, contextLimit));
+            expect(bySeq.slice(1).map((answer) => answer.tail)).toEqual(bySeq.slice(1).map(() => undefined));
           }
-        }),
+          },
+        ),
         { numRuns: 12, seed: 20_261_203 },
       );
+    });
+
+    it("gives no context with the send when the messages before it are not all in the statement's view", async () => {
+      // A message the statement cannot see looks like a gap in the seqs (as one committed by another
+      // instance after the statement's snapshot would): the run then reads its context itself.
+      const r = await room(1);
+      const earlier = [];
+      for (let i = 0; i < 3; i++) earlier.push((await messages.append(message(r.id, r.senders[0]!, `earlier ${i}`)))!.message);
+      await app.get(DataSource).query(`DELETE FROM messages WHERE id = $1`, [earlier[1]!.id]);
+      const answer = (await messages.append(message(r.id, r.senders[0]!, 'asks'), RUN))!;
+      expect(answer.run?.status).toBe('running');
+      expect(answer.tail).toBeUndefined();
+      const complete = (await messages.append(message((await room(1)).id, r.senders[0]!, 'asks'), RUN))!;
+      expect(complete.tail?.items.map((item) => item.content)).toEqual(['asks']);
     });
 
     it('stores sends to many conversations that arrive together in a few statements', async () => {
