@@ -5,6 +5,10 @@ import { EmbeddedPostgres } from './embedded-postgres.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 import { schemaTemplateFile } from './pglite-template.js';
+import { useFastTimestamps } from './timestamps.js';
+
+// Every Date the driver reads for the application (pg's type parsers are process-wide).
+useFastTimestamps();
 
 /** Arbitrary constant: serialises migration runs of instances that start at the same time. */
 const MIGRATION_LOCK_KEY = 727_001;
