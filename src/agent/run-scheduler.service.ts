@@ -64,11 +64,18 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
    */
   start(run: RunEntity, start: RunStart): void {
     if (this.stopping) return void this.requeue(run.id, { instanceId: INSTANCE_ID });
-    const execution = new Promise((resolve) => setImmediate(resolve)).then(() => this.execute(run, start)).finally(() => {
+    const execution = this.startSoon(run, start).finally(() => {
       this.started.delete(execution);
       this.enqueue(run.conversationId);
     });
     this.started.add(execution);
+  }
+
+  private async startSoon(run: RunEntity, start: RunStart): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    // Stopping meanwhile: nothing has begun, so another instance takes it up.
+    if (this.stopping) await this.requeue(run.id, { instanceId: INSTANCE_ID });
+    else await this.execute(run, start);
   }
 
   private async pump(conversationId: string): Promise<void> {

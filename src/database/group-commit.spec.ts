@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GroupCommit } from './group-commit.js';
+import { batchedRead, GroupCommit } from './group-commit.js';
 
 /**
  * A stand-in store: a commit of several inputs fails as a whole when any is bad (as one SQL
@@ -173,3 +173,33 @@ describe('GroupCommit', () => {
   });
 });
 
+
+describe('batchedRead', () => {
+  const sqlError = (code: string) => Object.assign(new Error(`SQLSTATE ${code}`), { code });
+
+  it('reads again one at a time a batch the database refused, so that only the bad input fails', async () => {
+    const statements: number[][] = [];
+    // One statement at a time, as on the embedded database: the reads that wait go together.
+    const reads = batchedRead({ isEmbedded: true }, async (inputs: number[]) => {
+      statements.push(inputs);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (inputs.some((input) => input < 0)) throw sqlError('22P02');
+      return inputs.map((input) => input * 2);
+    });
+    const answers = await Promise.allSettled([1, 2, -3, 4].map((input) => reads.submit(input)));
+    expect(answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : 'refused'))).toEqual([2, 4, 'refused', 8]);
+    expect(statements).toEqual([[1], [2, -3, 4], [2], [-3], [4]]);
+  });
+
+  it('fails a whole batch at once while the database cannot be reached, instead of trying each read in turn', async () => {
+    const statements: number[][] = [];
+    const reads = batchedRead({ isEmbedded: true }, async (inputs: number[]) => {
+      statements.push(inputs);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      throw Object.assign(new Error('timeout exceeded when trying to connect'), {});
+    });
+    const answers = await Promise.allSettled(Array.from({ length: 10 }, (_, input) => reads.submit(input)));
+    expect(answers.every((answer) => answer.status === 'rejected')).toBe(true);
+    expect(statements).toEqual([[0], [1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+  });
+});

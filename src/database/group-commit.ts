@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from './database-errors.js';
+
 interface Pending<In, Out> {
   input: In;
   resolve(output: Out): void;
@@ -121,7 +123,7 @@ export function statementsInFlight(dataSource: object): number {
 
 /**
  * Reads that start while others of their kind are under way go together in one statement; a read
- * changes nothing, so a failed batch is always read again one input at a time. Every input is
+ * changes nothing, so a batch the database refused is read again one input at a time. Every input is
  * read by a statement that starts after it was submitted: a caller that acted before reading
  * (joined a room, say) sees everything committed before its read began.
  */
@@ -129,6 +131,7 @@ export function batchedRead<In, Out>(dataSource: object, readMany: (inputs: In[]
   return new GroupCommit(readMany, async (input) => (await readMany([input]))[0]!, {
     maxBatch: MAX_BATCH,
     maxInFlight: statementsInFlight(dataSource),
-    retryAlone: () => true,
+    // Not while the database cannot be reached: each read alone would wait out the connect timeout in turn.
+    retryAlone: (error) => !isDatabaseUnavailable(error),
   });
 }

@@ -46,8 +46,9 @@ function authenticationFailed(): Buffer {
  * loses unnamed portals under concurrency; this server exists to fix exactly that.)
  *
  * Prepared statements are the session's, so each connection's are renamed apart (a Parse, Bind,
- * Describe or Close naming `s` names `c<n>/s` for connection n) and closed when it disconnects:
- * two pooled connections may each prepare `s`, as they would on a server. (SQL-level PREPARE,
+ * Describe or Close naming `s` names `c<n>/<k>` for connection n, k its k-th name: short, as
+ * PostgreSQL cuts names at 63 bytes) and closed when it disconnects: two pooled connections may
+ * each prepare `s`, as they would on a server. (SQL-level PREPARE,
  * EXECUTE and DEALLOCATE are not renamed; `pg` and TypeORM use the protocol messages.)
  *
  * With a password, every connection must send it (cleartext is fine: the server listens only on a
@@ -107,7 +108,7 @@ export class PGliteWireServer {
       units: [],
       closed: false,
       prefix: `c${++this.nextConnectionId}/`,
-      statements: new Set(),
+      statements: new Map(),
     };
     this.connections.add(connection);
     if (this.password) {
@@ -132,7 +133,7 @@ export class PGliteWireServer {
       connection.closed = true;
       clearTimeout(connection.authTimer);
       this.connections.delete(connection);
-      for (const name of connection.statements) this.orphans.push(closeStatement(name));
+      for (const name of connection.statements.values()) this.orphans.push(closeStatement(name));
       void this.pump();
     });
   }
@@ -291,8 +292,8 @@ interface Connection {
   socket: Socket;
   /** Put before the names of its prepared statements, which live in the shared session. */
   prefix: string;
-  /** The names (prefixed) of its prepared statements. */
-  statements: Set<string>;
+  /** What each name it gave a prepared statement is called in the session; kept after a Close (closing twice is no error). */
+  statements: Map<string, string>;
   startupQueued?: boolean;
   /** Received and not yet parsed: the rest of a unit of work, then chunks since. */
   chunks: Buffer[];
@@ -321,9 +322,10 @@ function closeStatement(name: string): Buffer {
 }
 
 /**
- * The unit with every statement name in it prefixed with the connection's (see PGliteWireServer);
- * the same buffer when it names none. Records the statements the connection prepares and closes.
- * The unit holds whole messages (see parse).
+ * The unit with every statement name in it replaced by the connection's name for it in the session
+ * (see PGliteWireServer); the same buffer when it names none. A name first seen in a Parse gets
+ * the next one; a name never parsed keeps itself under the prefix (the session then answers that
+ * it does not exist). The unit holds whole messages (see parse).
  */
 function renameStatements(unit: Buffer, connection: Connection): Buffer {
   const parts: Buffer[] = [];
@@ -338,10 +340,11 @@ function renameStatements(unit: Buffer, connection: Connection): Buffer {
     else if ((type === DESCRIBE || type === CLOSE) && unit[offset + 5] === STATEMENT) at = offset + 6;
     const nul = at > 0 ? unit.indexOf(0, at) : -1;
     if (nul > at && nul < end) {
-      const name = connection.prefix + unit.toString('utf8', at, nul);
-      if (type === PARSE) connection.statements.add(name);
-      if (type === CLOSE) connection.statements.delete(name);
-      const renamed = Buffer.concat([unit.subarray(offset, at), Buffer.from(connection.prefix, 'utf8'), unit.subarray(at, end)]);
+      const name = unit.toString('latin1', at, nul);
+      let inSession = connection.statements.get(name);
+      if (inSession === undefined && type === PARSE) connection.statements.set(name, (inSession = `${connection.prefix}${connection.statements.size}`));
+      const replacement = Buffer.from(inSession ?? `${connection.prefix}?${name}`, 'latin1');
+      const renamed = Buffer.concat([unit.subarray(offset, at), replacement, unit.subarray(nul, end)]);
       renamed.writeInt32BE(renamed.length - 1, 1);
       parts.push(unit.subarray(copied, offset), renamed);
       copied = end;

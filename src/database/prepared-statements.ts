@@ -1,4 +1,4 @@
-import { type DataSource, type EntityManager, InstanceChecker, QueryFailedError } from 'typeorm';
+import { type DataSource, type EntityManager, InstanceChecker, QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { rowsOf } from './query-rows.js';
 
 /** A statement of a hot path, run by name (see runStatement). */
@@ -32,6 +32,8 @@ export async function runStatement<T>(executor: DataSource | EntityManager, stat
   const manager = InstanceChecker.isDataSource(executor) ? undefined : executor;
   const dataSource = manager ? manager.dataSource : (executor as DataSource);
   if (!(dataSource as PreparingDataSource).preparesStatements) return rowsOf<T>(await executor.query(statement.text, parameters));
+  // As TypeORM's query(): a transaction's manager used after it ended would run on a connection someone else holds now.
+  if (manager?.queryRunner?.isReleased) throw new QueryRunnerAlreadyReleasedError();
   const runner = manager?.queryRunner ?? dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as PgClient;

@@ -210,9 +210,11 @@ const CONTEXT_COLUMNS = COLUMN_NAMES.map((name) =>
  * that runs queue (claimNext: oldest first) in the order of their messages. Rows are tagged with
  * their input's position (`ord`); a conversation that is gone has none. A claimed run's row also
  * brings what its agent's context starts from (see contextTail): the conversation's summary, the
- * sender's name and the `contextLimit` messages before this one with their authors' names — as of the
- * statement's snapshot, so one committed meanwhile by another instance may be missing (seqs then
- * show a gap, and the context is read again).
+ * sender's name and the `contextLimit` messages before this one with their authors' names — read
+ * as of the statement's start, while the claim sees the conversation once its lock is held. Every
+ * change to a conversation's messages takes its next version under that lock, so the page is given
+ * only when the version the statement started with is the one it then found (`seen`): otherwise
+ * something committed in between (a reply finished, a message edited) and the run reads its context itself.
  */
 const appendWithRunsStatement = (contextLimit: number): Statement => ({
   name: `messages.append-with-runs-${contextLimit}`,
@@ -221,6 +223,8 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::jsonb[], $9::jsonb[],
       $10::text[], $11::text[], $12::text[]) WITH ORDINALITY
       AS t(conversation_id, role, author_id, content, status, client_message_id, message_run_id, metadata, attachments, provider, model, instance_id, ord)
+  ), seen AS MATERIALIZED (
+    SELECT id, version FROM conversations WHERE id IN (SELECT conversation_id FROM input)
   ), locked AS MATERIALIZED (
     SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM input) AND deleted_at IS NULL ORDER BY id FOR UPDATE
   ), claim AS MATERIALIZED (
@@ -255,10 +259,12 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
   )
   SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')},
     next.summary AS context_summary, next.summary_seq AS context_summary_seq, author.display_name AS context_author_name,
-    CASE WHEN next.idle THEN coalesce((SELECT json_agg(row_to_json(older) ORDER BY older.seq DESC) FROM older WHERE older.ord = next.ord), '[]') END AS context_older
+    CASE WHEN next.idle AND seen.version = next.version - 1
+      THEN coalesce((SELECT json_agg(row_to_json(older) ORDER BY older.seq DESC) FROM older WHERE older.ord = next.ord), '[]') END AS context_older
   FROM next JOIN inserted message ON message.id = next.message_id JOIN run ON run.id = next.run_id
   LEFT JOIN inserted reply ON reply.id = run.response_message_id
-  LEFT JOIN users author ON author.id = next.author_id`,
+  LEFT JOIN users author ON author.id = next.author_id
+  LEFT JOIN seen ON seen.id = next.conversation_id`,
 });
 /**
  * APPEND_WITH_RUNS by context limit. The limit is written into the statement, not passed: with it
@@ -358,7 +364,7 @@ type AppendedRow = MessageRow &
 /**
  * The context tail of a claimed run from its APPEND_WITH_RUNS row: the `limit` newest messages up
  * to the one just stored, ascending. Undefined when the messages before it are not all there (seqs
- * are gap-free: another instance committed one after the statement's snapshot was taken).
+ * are gap-free: one is missing that the statement could not see, or that was removed since).
  */
 function appendedTail(message: MessageEntity, row: AppendedRow, limit: number): ContextTail | undefined {
   const older = row.context_older!.slice(0, limit);

@@ -200,6 +200,31 @@ describe('message appends', () => {
       expect(complete.tail?.items.map((item) => item.content)).toEqual(['asks']);
     });
 
+    it('gives no context with the send when the conversation changed while the send waited for it', async () => {
+      const r = await room(1);
+      const first = (await messages.append(message(r.id, r.senders[0]!, 'earlier')))!.message;
+      const change = app.get(DataSource).createQueryRunner();
+      await change.connect();
+      try {
+        // An edit under way holds the conversation while the send starts, and commits while the send waits for it.
+        await change.startTransaction();
+        await change.query(`UPDATE conversations SET version = version + 1 WHERE id = $1`, [r.id]);
+        await change.query(`UPDATE messages SET content = 'edited', version = (SELECT version FROM conversations WHERE id = $1) WHERE id = $2`, [r.id, first.id]);
+        const sending = messages.append(message(r.id, r.senders[0]!, 'asks'), RUN);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await change.commitTransaction();
+        const answer = (await sending)!;
+        const fresh = await messages.contextTail(r.id, answer.message.seq, RUN.contextLimit);
+        expect(fresh.items.map((item) => item.content)).toEqual(['edited', 'asks']);
+        // None on PostgreSQL (the send's statement began before the edit committed); on the embedded
+        // database statements take turns, so the send began after it and its page is the fresh one.
+        expect(answer.tail ?? fresh).toEqual(fresh);
+        expect(answer.run?.status).toBe('running');
+      } finally {
+        await change.release();
+      }
+    });
+
     it('stores sends to many conversations that arrive together in a few statements', async () => {
       const rooms = await Promise.all(Array.from({ length: 30 }, () => room(1)));
       const statements = recordStatements();

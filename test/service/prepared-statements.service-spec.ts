@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource, type EntityManager, QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRefusedStatement } from '../../src/database/database-errors.js';
 import { runStatement, type Statement } from '../../src/database/prepared-statements.js';
@@ -25,8 +25,8 @@ describe('runStatement', () => {
   afterAll(() => app?.close());
 
   const preparedHere = async (manager: { query: DataSource['query'] }) =>
-    // The embedded database's wire server prefixes each connection's names (c<n>/name).
-    ((await manager.query(`SELECT name FROM pg_prepared_statements WHERE name = $1 OR name LIKE '%/' || $1`, [TITLE.name])) as unknown[]).length > 0;
+    // By its text: the embedded database's wire server gives each connection's statements names of its own.
+    ((await manager.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [TITLE.text])) as unknown[]).length > 0;
 
   it('prepares by name unless switched off, and answers the same rows either way', async () => {
     expect(dataSource.preparesStatements).toBe(true);
@@ -55,6 +55,14 @@ describe('runStatement', () => {
       }),
     ).rejects.toThrow('roll back');
     expect(await runStatement(dataSource, TITLE, [conversation])).toEqual([{ title: 'service test' }]);
+  });
+
+  it("refuses a transaction's manager used after the transaction ended, as TypeORM's query() does", async () => {
+    let kept: EntityManager | undefined;
+    await dataSource.transaction(async (manager) => {
+      kept = manager;
+    });
+    await expect(runStatement(kept!, TITLE, [conversation])).rejects.toBeInstanceOf(QueryRunnerAlreadyReleasedError);
   });
 
   it("fails with TypeORM's QueryFailedError and the database's SQLSTATE, and the connection serves on", async () => {
