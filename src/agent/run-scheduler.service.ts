@@ -58,24 +58,15 @@ export class RunScheduler implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Executes a run this instance claimed as it was stored (with the message it answers), then
-   * goes on with the conversation's next one. `start` is what the send already read. The run
-   * begins on the next turn of the event loop: the sender's acknowledgement goes out first (with
-   * its context at hand, the run would otherwise build the model request before it).
+   * goes on with the conversation's next one. `start` is what the send already read.
    */
   start(run: RunEntity, start: RunStart): void {
     if (this.stopping) return void this.requeue(run.id, { instanceId: INSTANCE_ID });
-    const execution = this.startSoon(run, start).finally(() => {
+    const execution = this.execute(run, start).finally(() => {
       this.started.delete(execution);
       this.enqueue(run.conversationId);
     });
     this.started.add(execution);
-  }
-
-  private async startSoon(run: RunEntity, start: RunStart): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
-    // Stopping meanwhile: nothing has begun, so another instance takes it up.
-    if (this.stopping) await this.requeue(run.id, { instanceId: INSTANCE_ID });
-    else await this.execute(run, start);
   }
 
   private async pump(conversationId: string): Promise<void> {

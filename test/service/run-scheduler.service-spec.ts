@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AgentCore } from '../../src/agent/agent-core.service.js';
-import { RunScheduler, SWEEP_INTERVAL_MS } from '../../src/agent/run-scheduler.service.js';
+import { SWEEP_INTERVAL_MS } from '../../src/agent/run-scheduler.service.js';
 import { RunsRepository } from '../../src/agent/runs.repository.js';
 import { ChatService } from '../../src/chat/chat.service.js';
 import type { AuthUser } from '../../src/common/auth/auth-user.js';
@@ -194,24 +194,5 @@ describe('RunScheduler', () => {
     // A tool may have acted already: running it again is not the scheduler's call.
     const ended = await app.events.runEnded(dead.id);
     expect(ended.type === 'run.failed' && ended.error.code).toBe('INTERRUPTED');
-  });
-});
-
-describe('RunScheduler stopping', () => {
-  it('queues again, without starting it, a run a send claimed just before the instance began to stop', async () => {
-    const app = await startServiceApp();
-    try {
-      const owner = await app.user();
-      const conversation = await app.conversation(owner);
-      app.models.next({ steps: texts('never', ' streamed') });
-      const { run } = await app.get(ChatService).send(owner, conversation.id, { content: 'Hi' });
-      expect(run).toMatchObject({ status: 'running' });
-      // The run begins on the next turn of the event loop; the instance stops before that.
-      await app.get(RunScheduler).beforeApplicationShutdown();
-      expect((await app.get(RunsRepository).findById(run!.id))?.status).toBe('queued');
-      expect(app.events.events.filter((event) => event.type === 'run.started' || event.type === 'run.delta')).toEqual([]);
-    } finally {
-      await app.close();
-    }
   });
 });
