@@ -26,7 +26,9 @@ const timestamptz = fc
     zone: fc.record({ sign: fc.constantFrom('+', '-'), hours: fc.integer({ min: 0, max: 15 }), minutes: fc.constantFrom(null, 0, 15, 30, 45), seconds: fc.constantFrom(null, 0, 7, 59) }),
   })
   .map(({ year, month, day, hour, minute, second, micros, zone }) => {
-    const fraction = micros ? `.${pad(micros, 6)}`.replace(/0+$/, '') : '';
+    // PostgreSQL drops the fraction's trailing zeros.
+    let fraction = micros ? `.${pad(micros, 6)}` : '';
+    while (fraction.endsWith('0')) fraction = fraction.slice(0, -1);
     const minutes = zone.minutes === null && zone.seconds === null ? '' : `:${pad(zone.minutes ?? 0)}`;
     const seconds = zone.seconds === null || !minutes ? '' : `:${pad(zone.seconds)}`;
     return `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}${fraction}${zone.sign}${pad(zone.hours)}${minutes}${seconds}`;
