@@ -48,8 +48,8 @@ function authenticationFailed(): Buffer {
  * Prepared statements are the session's, so each connection's are renamed apart (a Parse, Bind,
  * Describe or Close naming `s` names `c<n>/<k>` for connection n, k its k-th name: short, as
  * PostgreSQL cuts names at 63 bytes) and closed when it disconnects: two pooled connections may
- * each prepare `s`, as they would on a server. (SQL-level PREPARE,
- * EXECUTE and DEALLOCATE are not renamed; `pg` and TypeORM use the protocol messages.)
+ * each prepare `s`, as they would on a server. (SQL-level PREPARE, EXECUTE and DEALLOCATE are not
+ * renamed; `pg` and TypeORM use the protocol messages.)
  *
  * With a password, every connection must send it (cleartext is fine: the server listens only on a
  * private unix socket or loopback) before PGlite sees its startup packet — PGlite itself trusts

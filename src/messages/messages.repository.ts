@@ -267,9 +267,9 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
   LEFT JOIN seen ON seen.id = next.conversation_id`,
 });
 /**
- * APPEND_WITH_RUNS by context limit. The limit is written into the statement, not passed: with it
- * as a parameter PostgreSQL replans the prepared statement on every call (1–2 ms), as a constant
- * its generic plan is kept.
+ * APPEND_WITH_RUNS by context limit. The limit is written into the statement rather than passed:
+ * as a parameter it made PostgreSQL plan the prepared statement for 1.2–2 ms on every call, as a
+ * constant for ≈ 0.7 ms (the batch's arrays still keep it from settling on a generic plan).
  */
 const APPEND_WITH_RUNS = new Map<number, Statement>();
 function appendWithRuns(contextLimit: number): Statement {
