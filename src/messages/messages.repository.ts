@@ -191,6 +191,13 @@ const RUN_PREFIX = 'run.';
 const REPLY_PREFIX = 'reply.';
 
 /**
+ * The most text and metadata (bytes) a claimed run's context page brings with its send: a batch of
+ * sends answers every one of its runs' pages at once, so pages of long messages are left for the
+ * runs to read themselves, as they did before (see APPEND_WITH_RUNS).
+ */
+const CONTEXT_PAGE_MAX_BYTES = 256 * 1024;
+
+/**
  * A message's columns for a context read out as JSON (see APPEND_WITH_RUNS): timestamps as whole
  * epoch milliseconds, which become the same Dates as the driver's parse of the columns.
  */
@@ -213,8 +220,9 @@ const CONTEXT_COLUMNS = COLUMN_NAMES.map((name) =>
  * sender's name and the `contextLimit` messages before this one with their authors' names — read
  * as of the statement's start, while the claim sees the conversation once its lock is held. Every
  * change to a conversation's messages takes its next version under that lock, so the page is given
- * only when the version the statement started with is the one it then found (`seen`): otherwise
- * something committed in between (a reply finished, a message edited) and the run reads its context itself.
+ * only when the version the statement started with is the one it then found (`seen`) —
+ * otherwise something committed in between (a reply finished, a message edited) — and when it
+ * holds at most CONTEXT_PAGE_MAX_BYTES; else the run reads its context itself.
  */
 const appendWithRunsStatement = (contextLimit: number): Statement => ({
   name: `messages.append-with-runs-${contextLimit}`,
@@ -260,6 +268,7 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
   SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')},
     next.summary AS context_summary, next.summary_seq AS context_summary_seq, author.display_name AS context_author_name,
     CASE WHEN next.idle AND seen.version = next.version - 1
+      AND (SELECT coalesce(sum(octet_length(older.content) + octet_length(older.metadata::text)), 0) FROM older WHERE older.ord = next.ord) <= ${CONTEXT_PAGE_MAX_BYTES}
       THEN coalesce((SELECT json_agg(row_to_json(older) ORDER BY older.seq DESC) FROM older WHERE older.ord = next.ord), '[]') END AS context_older
   FROM next JOIN inserted message ON message.id = next.message_id JOIN run ON run.id = next.run_id
   LEFT JOIN inserted reply ON reply.id = run.response_message_id

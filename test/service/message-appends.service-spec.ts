@@ -225,6 +225,20 @@ describe('message appends', () => {
       }
     });
 
+    it('leaves a page of long messages for the runs to read themselves, so that a batch of sends stays small', async () => {
+      // Three 100,000-character messages before (MESSAGE_MAX_LENGTH goes up to 1,000,000), in each of 20 conversations sent to at once.
+      const rooms = await Promise.all(Array.from({ length: 20 }, () => room(1)));
+      for (const r of rooms) for (let i = 0; i < 3; i++) await messages.append(message(r.id, r.senders[0]!, `${i}`.repeat(100_000)));
+      const short = await room(1);
+      const answers = await Promise.all([...rooms, short].map((r) => messages.append(message(r.id, r.senders[0]!, 'asks'), RUN)));
+      expect(answers.map((answer) => answer!.run?.status)).toEqual(Array(21).fill('running'));
+      expect(answers.slice(0, 20).map((answer) => answer!.tail)).toEqual(Array(20).fill(undefined));
+      // What the runs then read: the whole page, long messages and all.
+      const read = await messages.contextTail(rooms[0]!.id, answers[0]!.message.seq, RUN.contextLimit);
+      expect(read.items.map((item) => item.content.length)).toEqual([100_000, 100_000, 100_000, 4]);
+      expect(answers[20]!.tail?.items.map((item) => item.content)).toEqual(['asks']);
+    });
+
     it('stores sends to many conversations that arrive together in a few statements', async () => {
       const rooms = await Promise.all(Array.from({ length: 30 }, () => room(1)));
       const statements = recordStatements();
