@@ -262,8 +262,7 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
     SELECT next.ord, t.* FROM next CROSS JOIN LATERAL (
       SELECT ${CONTEXT_COLUMNS}, u.display_name AS author_name FROM messages m LEFT JOIN users u ON u.id = m.author_id
       WHERE m.conversation_id = next.conversation_id AND m.seq < next.seq ORDER BY m.seq DESC LIMIT ${contextLimit}
-    ) t
-    WHERE next.idle
+    ) t WHERE next.idle
   )
   SELECT next.ord, message.*, ${prefixedRunFields('run', RUN_PREFIX)}, ${COLUMN_NAMES.map((name) => `reply.${name} AS "${REPLY_PREFIX}${name}"`).join(', ')},
     next.summary AS context_summary, next.summary_seq AS context_summary_seq, author.display_name AS context_author_name,
