@@ -57,13 +57,18 @@ export function parseTimestamptz(text: string, fallback: (text: string) => Parse
     return fallback(text);
   }
   const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
   const fractionEnd = text.charCodeAt(19) === 46 ? digitsEnd(text, 20) : 19;
   const offset = zoneOffset(text, fractionEnd);
-  const fields = [year, digits(text, 5, 2), digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2)];
-  if (year < 100 || fractionEnd === 20 || Number.isNaN(offset) || fields.some(Number.isNaN)) return fallback(text);
+  // NaN (a character that is not a digit, a zone of another shape) makes the sum NaN.
+  if (year < 100 || fractionEnd === 20 || Number.isNaN(offset + year + month + day + hour + minute + second)) return fallback(text);
   // As the driver does: the fraction as milliseconds (Date.UTC drops what is below one), then the zone.
   const milliseconds = fractionEnd > 19 ? 1000 * Number(text.slice(19, fractionEnd)) : 0;
-  return new Date(Date.UTC(year, fields[1]! - 1, fields[2]!, fields[3]!, fields[4]!, fields[5]!, milliseconds) - offset);
+  return new Date(Date.UTC(year, month - 1, day, hour, minute, second, milliseconds) - offset);
 }
 
 /** pg's own timestamptz parser, kept once (before ours replaces it) as the fallback. */
