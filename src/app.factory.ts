@@ -112,7 +112,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     credentials: true,
     // @fastify/cors allows only GET, HEAD and POST unless told otherwise.
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    exposedHeaders: ['Content-Disposition', 'Retry-After', 'X-Request-Id'],
+    exposedHeaders: ['Content-Disposition', 'ETag', 'Retry-After', 'X-Request-Id'],
     maxAge: 600,
   });
   app.setGlobalPrefix(API_PREFIX, {

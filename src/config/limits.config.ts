@@ -36,6 +36,8 @@ export interface LimitSettings {
   /** One recovery page (conversation:join with afterSeq): at most this many messages and bytes. */
   recoveryPageMessages: number;
   recoveryPageBytes: number;
+  /** Memory for recently read pages of history (HistoryPages), in bytes; 0 holds none. */
+  historyCacheBytes: number;
   /** Largest upload: any document, and images (which go to models whole). */
   documentMaxBytes: number;
   imageMaxBytes: number;
@@ -96,6 +98,7 @@ export function parseLimitSettings(env: Env): LimitSettings {
     sseMaxStreamsPerUser: readInt(env, 'SSE_MAX_STREAMS_PER_USER', 20, { min: 1, max: 1_000_000 }),
     recoveryPageMessages: readInt(env, 'RECOVERY_PAGE_MESSAGES', 500, { min: 1, max: 500 }),
     recoveryPageBytes: readInt(env, 'RECOVERY_PAGE_BYTES', 2 * 1024 * 1024, { min: 64 * 1024, max: 2 * 1024 * 1024 }),
+    historyCacheBytes: readInt(env, 'HISTORY_CACHE_MB', 32, { min: 0, max: 65_536 }) * 1024 * 1024,
     documentMaxBytes: readInt(env, 'DOCUMENT_MAX_BYTES', 10 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     imageMaxBytes: readInt(env, 'IMAGE_MAX_BYTES', 5 * 1024 * 1024, { min: 1024, max: 1024 * 1024 * 1024 }),
     uploadsPerUserAtOnce: readInt(env, 'UPLOADS_PER_USER_AT_ONCE', 3, { min: 1, max: 1000 }),

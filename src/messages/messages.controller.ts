@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Patch, Query, Res } from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
-import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { Authenticated, CurrentUser } from '../common/auth/auth.decorators.js';
 import { ApiErrors } from '../common/decorators/api-errors.decorator.js';
@@ -8,6 +9,11 @@ import { uuidParam } from '../common/pipes/uuid.pipe.js';
 import { HISTORY_PAGE_SERIALIZATION_SCHEMA } from './dto/history-page.schema.js';
 import { ChangesPageDto, ChangesQuery, EditMessageDto, HistoryPageDto, HistoryQuery, MessageDto, SearchQuery, SearchResultDto } from './dto/message.dto.js';
 import { MessagesService } from './messages.service.js';
+
+const HISTORY_HEADERS = {
+  ETag: { description: "Names this page as of the conversation's version; absent while the page holds a streaming reply", schema: { type: 'string' } },
+  'Cache-Control': { description: '`private, no-cache`: keep it only for yourself, and revalidate it', schema: { type: 'string' } },
+} as const;
 
 @ApiTags('messages')
 @Authenticated()
@@ -19,14 +25,30 @@ export class MessagesController {
   @ApiOperation({
     operationId: 'listMessages',
     summary: 'History, ascending by seq',
-    description: 'Without beforeSeq or afterSeq: the newest page. Page with beforeSeq (older) or afterSeq (newer); deleted messages come as tombstones.',
+    description:
+      'Without beforeSeq or afterSeq: the newest page. Page with beforeSeq (older) or afterSeq (newer); deleted messages come as tombstones. ' +
+      "A page without a streaming reply has an ETag (it changes with the conversation's version): send it back as If-None-Match " +
+      'and an unchanged page is a 304 without a body.',
   })
-  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiHeader({ name: 'If-None-Match', required: false, description: 'The ETag of this page as you hold it' })
+  @ApiOkResponse({ type: HistoryPageDto, headers: HISTORY_HEADERS })
+  @ApiResponse({ status: HttpStatus.NOT_MODIFIED, description: 'The page is as the If-None-Match ETag names it', headers: HISTORY_HEADERS })
   @ApiErrors(400, 404)
   // Serialized from a compiled schema: the most requested page, and JSON.stringify's cost showed.
   @RouteSchema({ response: { 200: HISTORY_PAGE_SERIALIZATION_SCHEMA } })
-  history(@CurrentUser() user: AuthUser, @Param('id', uuidParam('id')) id: string, @Query() query: HistoryQuery): Promise<HistoryPageDto> {
-    return this.messages.history(user, id, query);
+  async history(
+    @CurrentUser() user: AuthUser,
+    @Param('id', uuidParam('id')) id: string,
+    @Query() query: HistoryQuery,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<HistoryPageDto | Response> {
+    const read = await this.messages.history(user, id, query, ifNoneMatch);
+    // Revalidated on every use; private: only the caller's own cache may keep it.
+    const headers = { 'cache-control': 'private, no-cache', ...(read.etag && { etag: read.etag }) };
+    if (read.notModified) return new Response(null, { status: HttpStatus.NOT_MODIFIED, headers });
+    reply.headers(headers);
+    return read.page;
   }
 
   @Get('conversations/:id/changes')

@@ -105,6 +105,18 @@ export interface HistoryWindow {
   beforeSeq?: number;
 }
 
+export interface HistoryPage {
+  items: MessageEntity[];
+  hasMore: boolean;
+}
+
+/** A window of history as of a version of its conversation (see MessagesRepository.historyAt). */
+export interface HistoryAt {
+  version: number;
+  /** Undefined when the conversation was still at the version the reader knew. */
+  page?: HistoryPage;
+}
+
 /** Which messages a search reads, among those of the conversations the user takes part in. */
 export interface MessageSearchScope {
   /** Only this conversation's… */
@@ -410,10 +422,20 @@ export interface Appended {
   tail?: ContextTail;
 }
 
-/** A window of history by keyset on (conversation_id, seq), read forwards or backwards. */
+/**
+ * A window of history by keyset on (conversation_id, seq), read forwards or backwards, with the
+ * conversation's version in the same snapshot. The window is read only when the version is not $5
+ * (the one a reader already holds the window at; -1 for none): otherwise one row, without a message.
+ */
 const historyStatement = (order: 'ASC' | 'DESC'): Statement => ({
   name: `messages.history-${order.toLowerCase()}`,
-  text: `SELECT ${COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq < $3 ORDER BY seq ${order} LIMIT $4`,
+  text: `SELECT c.version AS conversation_version, m.* FROM conversations c
+    LEFT JOIN LATERAL (
+      SELECT ${COLUMNS} FROM messages
+      WHERE conversation_id = c.id AND seq > $2 AND seq < $3 AND c.version <> $5
+      ORDER BY seq ${order} LIMIT $4
+    ) m ON true
+    WHERE c.id = $1`,
 });
 const HISTORY_FORWARDS = historyStatement('ASC');
 const HISTORY_BACKWARDS = historyStatement('DESC');
@@ -536,12 +558,31 @@ export class MessagesRepository {
    * A window of history, ascending by seq, by keyset on (conversation_id, seq) — never OFFSET.
    * With afterSeq it reads forwards from there; otherwise backwards from beforeSeq (or the end).
    */
-  async history(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow): Promise<{ items: MessageEntity[]; hasMore: boolean }> {
+  async history(conversationId: string, window: HistoryWindow): Promise<HistoryPage> {
+    return (await this.historyAt(conversationId, window))?.page ?? { items: [], hasMore: false };
+  }
+
+  /**
+   * history(), with the conversation's version the window was read at — and, given the version
+   * a reader holds this window at (`known`), without the window when the conversation is still
+   * there (`page` undefined): every change to a message takes a new version, but for a streaming
+   * reply's checkpoints. Undefined when the conversation does not exist.
+   */
+  async historyAt(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow, known = -1): Promise<HistoryAt | undefined> {
     const forwards = afterSeq !== undefined;
-    const rows = await runStatement<MessageRow>(this.dataSource, forwards ? HISTORY_FORWARDS : HISTORY_BACKWARDS, [conversationId, afterSeq ?? 0, beforeSeq ?? MAX_SEQ, limit + 1]);
-    const hasMore = rows.length > limit;
-    const page = rows.slice(0, limit).map(toEntity);
-    return { items: forwards ? page : page.toReversed(), hasMore };
+    const rows = await runStatement<MessageRow & { conversation_version: string }>(this.dataSource, forwards ? HISTORY_FORWARDS : HISTORY_BACKWARDS, [
+      conversationId,
+      afterSeq ?? 0,
+      beforeSeq ?? MAX_SEQ,
+      limit + 1,
+      known,
+    ]);
+    if (!rows.length) return undefined;
+    const version = Number(rows[0]!.conversation_version);
+    if (version === known) return { version };
+    const messages = rows[0]!.id === null ? [] : rows;
+    const page = messages.slice(0, limit).map(toEntity);
+    return { version, page: { items: forwards ? page : page.toReversed(), hasMore: messages.length > limit } };
   }
 
   /**

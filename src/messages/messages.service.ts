@@ -8,7 +8,8 @@ import { ConversationDto } from '../conversations/dto/conversation.dto.js';
 import { type ConversationAccess, ConversationsService, conversationNotFound } from '../conversations/conversations.service.js';
 import { RateLimiter } from '../realtime/rate-limiter.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
-import { type ChangesPageDto, type ChangesQuery, type HistoryPageDto, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
+import { type ChangesPageDto, type ChangesQuery, type HistoryQuery, MessageDto, type SearchResultDto, type SendMessageDto } from './dto/message.dto.js';
+import { type HistoryRead, HistoryPages } from './history-pages.js';
 import type { MessageAttachment, MessageEntity } from './message.entity.js';
 import { type ContextTail, MessagesRepository, type RunRequest } from './messages.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
@@ -69,6 +70,7 @@ export class MessagesService {
     private readonly bus: RealtimeBus,
     private readonly rateLimiter: RateLimiter,
     private readonly config: AppConfig,
+    private readonly pages: HistoryPages,
   ) {}
 
   /** Checks the content against MESSAGE_MAX_LENGTH (the DTO only caps it far above). */
@@ -117,14 +119,15 @@ export class MessagesService {
     return { message, created: stored.created, ...(stored.run && { run: stored.run }), ...(stored.reply && { reply: stored.reply }), ...(stored.tail && { tail: stored.tail }) };
   }
 
-  async history(user: AuthUser, conversationId: string, query: HistoryQuery): Promise<HistoryPageDto> {
+  /** A page of history, or notModified when If-None-Match (`ifNoneMatch`) names it as it still is. */
+  async history(user: AuthUser, conversationId: string, query: HistoryQuery, ifNoneMatch?: string): Promise<HistoryRead> {
     await this.conversations.authorize(conversationId, user, 'read');
-    const { items, hasMore } = await this.messages.history(conversationId, {
+    const window = {
       limit: query.limit ?? 50,
       ...(query.afterSeq !== undefined && { afterSeq: query.afterSeq }),
       ...(query.beforeSeq !== undefined && { beforeSeq: query.beforeSeq }),
-    });
-    return { items: items.map(MessageDto.from), hasMore };
+    };
+    return this.pages.read(conversationId, window, ifNoneMatch);
   }
 
   /**

@@ -24,7 +24,7 @@ function browserFetch(page: Page, url: string, init: { method: string; token: st
       return {
         status: response.status,
         body: text ? JSON.parse(text) : undefined,
-        headers: Object.fromEntries(['x-request-id', 'content-disposition', 'retry-after'].map((name) => [name, response.headers.get(name)])),
+        headers: Object.fromEntries(['x-request-id', 'content-disposition', 'retry-after', 'etag'].map((name) => [name, response.headers.get(name)])),
       };
     } catch (error) {
       return { failed: String(error) };
@@ -93,6 +93,35 @@ describe('CORS from a dashboard on another origin, in a real browser', () => {
     expect(deleted.status).toBe(204);
     expect((await t.http(`/api/v1/conversations/${id}`, { token: user.accessToken })).status).toBe(404);
     expect(await preflights()).toBeGreaterThanOrEqual(before + 2);
+  });
+
+  it("lets the browser's own cache revalidate a page of history: 304 on the server, the page to the script, and the new page after a change", async (ctx) => {
+    if (!needBrowser(ctx)) return;
+    const id = await newConversation();
+    for (const content of ['one', 'two']) await t.http(`/api/v1/conversations/${id}/messages`, { method: 'POST', token: user.accessToken, json: { content } });
+    const page = await pageOn(allowed.origin);
+    const notModified = async () => {
+      const metrics = await t.http('/metrics');
+      const counts = [...metrics.text.matchAll(/^http_request_duration_seconds_count\{method="GET",[^}]*status_code="304"\} (\d+)$/gm)];
+      return counts.reduce((sum, match) => sum + Number(match[1]), 0);
+    };
+    const url = `${t.baseUrl}/api/v1/conversations/${id}/messages`;
+    const contents = (result: FetchResult) => (result.body as { items: { content: string }[] }).items.map((m) => m.content);
+
+    const first = await browserFetch(page, url, { method: 'GET', token: user.accessToken });
+    expect(first.status).toBe(200);
+    expect(first.headers!.etag).toMatch(/^"\d+-/);
+    const before = await notModified();
+    const second = await browserFetch(page, url, { method: 'GET', token: user.accessToken });
+    expect(second.status).toBe(200);
+    expect(contents(second)).toEqual(['one', 'two']);
+    expect(await notModified()).toBe(before + 1);
+
+    await t.http(`/api/v1/conversations/${id}/messages`, { method: 'POST', token: user.accessToken, json: { content: 'three' } });
+    const third = await browserFetch(page, url, { method: 'GET', token: user.accessToken });
+    expect(contents(third)).toEqual(['one', 'two', 'three']);
+    expect(third.headers!.etag).not.toBe(first.headers!.etag);
+    expect(await notModified()).toBe(before + 1);
   });
 
   it('blocks another origin: the preflight fails and nothing is changed', async (ctx) => {

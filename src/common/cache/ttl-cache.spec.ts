@@ -112,4 +112,35 @@ describe('TtlCache', () => {
       }),
     );
   });
+
+  it('holds at most maxWeight: the oldest go first, a value heavier than the bound is not kept, and what stays is what was last stored', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ op: fc.constantFrom('set', 'update', 'invalidate'), key: fc.constantFrom('a', 'b', 'c', 'd'), size: fc.nat({ max: 12 }) }),
+          { maxLength: 60 },
+        ),
+        (operations) => {
+          const cache = new TtlCache<string, string>({ ttlMs: 1e9, maxEntries: 3, maxWeight: 10, weigh: (value) => value.length, now: () => 0 });
+          const last = new Map<string, string>();
+          for (const { op, key, size } of operations) {
+            const value = key.repeat(size);
+            if (op === 'set') cache.set(key, value);
+            else if (op === 'update') cache.update(key, () => value);
+            else cache.invalidate(key);
+            if (op !== 'invalidate') last.set(key, value);
+            const held = ['a', 'b', 'c', 'd'].flatMap((k) => (cache.get(k) === undefined ? [] : [cache.get(k)!]));
+            expect(held.length).toBeLessThanOrEqual(3);
+            expect(cache.heldWeight).toBe(held.reduce((sum, v) => sum + v.length, 0));
+            expect(cache.heldWeight).toBeLessThanOrEqual(10);
+            const stale = ['a', 'b', 'c', 'd'].filter((k) => cache.get(k) !== undefined && cache.get(k) !== last.get(k));
+            expect(stale).toEqual([]);
+            // A store that fits is always kept.
+            const kept = op !== 'set' || size > 10 || cache.get(key) === value;
+            expect(kept).toBe(true);
+          }
+        },
+      ),
+    );
+  });
 });

@@ -1,8 +1,12 @@
-export interface TtlCacheOptions {
+export interface TtlCacheOptions<V> {
   /** How long an entry is served after it was stored. */
   ttlMs: number;
   /** The most entries held; storing one more evicts the oldest. */
   maxEntries: number;
+  /** With `weigh`: the most total weight held; the oldest entries go until a new one fits. */
+  maxWeight?: number;
+  /** An entry's weight (e.g. its size in bytes); one heavier than maxWeight is not stored. */
+  weigh?: (value: V) => number;
   /** The clock (tests pass their own). */
   now?: () => number;
 }
@@ -14,13 +18,14 @@ export interface TtlCacheOptions {
  * not be served after it, and telling which key a change affected is not always possible.
  */
 export class TtlCache<K, V> {
-  private readonly entries = new Map<K, { value: V; until: number }>();
+  private readonly entries = new Map<K, { value: V; until: number; weight: number }>();
   /** Loads under way, each shared by the callers that asked in the same epoch. */
   private readonly loading = new Map<K, { epoch: number; value: Promise<unknown> }>();
   private epoch = 0;
+  private weight = 0;
   private readonly now: () => number;
 
-  constructor(private readonly options: TtlCacheOptions) {
+  constructor(private readonly options: TtlCacheOptions<V>) {
     this.now = options.now ?? Date.now;
   }
 
@@ -29,26 +34,49 @@ export class TtlCache<K, V> {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.until > this.now()) return entry.value;
-    this.entries.delete(key);
+    this.remove(key);
     return undefined;
   }
 
   /** Stores a value known to be current (not a load's result: see getOrLoad), for a full TTL. */
   set(key: K, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { value, until: this.now() + this.options.ttlMs });
+    this.remove(key);
+    const weight = this.options.weigh?.(value) ?? 0;
+    const maxWeight = this.options.maxWeight ?? Infinity;
+    if (weight > maxWeight) return;
+    while (this.entries.size && (this.entries.size >= this.options.maxEntries || this.weight + weight > maxWeight)) {
+      this.remove(this.entries.keys().next().value!);
+    }
+    this.entries.set(key, { value, until: this.now() + this.options.ttlMs, weight });
+    this.weight += weight;
   }
 
   /** Replaces a held value by a newer state of it, keeping its expiry; nothing if none is held. */
   update(key: K, change: (value: V) => V): void {
     const entry = this.entries.get(key);
-    if (entry) entry.value = change(entry.value);
+    if (!entry) return;
+    entry.value = change(entry.value);
+    const weight = this.options.weigh?.(entry.value) ?? 0;
+    this.weight += weight - entry.weight;
+    entry.weight = weight;
+    while (this.weight > (this.options.maxWeight ?? Infinity)) this.remove(this.entries.keys().next().value!);
   }
 
   /** Drops the key's entry, and keeps every load still in flight from storing what it read. */
   invalidate(key: K): void {
     this.epoch++;
+    this.remove(key);
+  }
+
+  /** The total weight of the entries held (0 without `weigh`). */
+  get heldWeight(): number {
+    return this.weight;
+  }
+
+  private remove(key: K): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.weight -= entry.weight;
     this.entries.delete(key);
   }
 

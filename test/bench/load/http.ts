@@ -9,10 +9,24 @@ interface Params {
   body?: string;
   connections: number;
   durationSeconds: number;
+  /** Each request asks for a page before a random seq in [min, max] (appended to the URL's query): pages no cache holds. */
+  beforeSeqs?: { min: number; max: number };
 }
 
 const p = params<Params>();
+const { pathname, search } = new URL(p.url);
+const range = p.beforeSeqs;
 const result = await autocannon({
+  ...(range && {
+    requests: [
+      {
+        setupRequest: (request: autocannon.Request) => ({
+          ...request,
+          path: `${pathname}${search}&beforeSeq=${range.min + Math.floor(Math.random() * (range.max - range.min + 1))}`,
+        }),
+      },
+    ],
+  }),
   url: p.url,
   method: p.method,
   headers: p.headers,
