@@ -47,6 +47,13 @@ export function runFromPrefixedRow(row: Record<string, unknown>, prefix: string)
 }
 
 /**
+ * The order in which a conversation's runs are taken (of agent_runs `r`): as created, and runs
+ * created at the same instant in the order of their messages. The embedded database's clock counts
+ * milliseconds, so runs of sends that follow each other closely often share created_at.
+ */
+const QUEUE_ORDER = 'r.created_at, (SELECT m.seq FROM messages m WHERE m.id = r.trigger_message_id), r.id';
+
+/**
  * The run in progress (streaming, or paused for approval) of each conversation in $1, if any, with
  * the conversation's position there (`ord`). A run queued again after its approvals still has its
  * reply in progress.
@@ -60,7 +67,7 @@ const ACTIVE_RUNS: Statement = {
       SELECT * FROM agent_runs r
       WHERE r.conversation_id = q.conversation_id
         AND (r.status IN ('running', 'awaiting_approval') OR (r.status = 'queued' AND r.response_message_id IS NOT NULL))
-      ORDER BY r.created_at, r.id LIMIT 1
+      ORDER BY ${QUEUE_ORDER} LIMIT 1
     ) r`,
 };
 
@@ -146,7 +153,7 @@ export class RunsRepository {
         await manager.query(
           `UPDATE agent_runs SET status = 'running', instance_id = $2, started_at = now(), heartbeat_at = now()
            WHERE id = (
-             SELECT id FROM agent_runs WHERE conversation_id = $1 AND status = 'queued' ORDER BY created_at, id LIMIT 1
+             SELECT r.id FROM agent_runs r WHERE r.conversation_id = $1 AND r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT 1
            ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status IN ('running', 'awaiting_approval'))
            RETURNING ${RUN_FIELDS}`,
           [conversationId, instanceId],
