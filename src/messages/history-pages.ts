@@ -1,13 +1,16 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { TtlCache } from '../common/cache/ttl-cache.js';
+import { packageVersion } from '../common/logging/startup.js';
 import { AppConfig } from '../config/app-config.js';
 import { conversationNotFound } from '../conversations/conversations.service.js';
+import { HISTORY_PAGE_SERIALIZATION_SCHEMA } from './dto/history-page.schema.js';
 import { type HistoryPageDto, MessageDto } from './dto/message.dto.js';
 import { type HistoryWindow, MessagesRepository } from './messages.repository.js';
 
-/** A page of history as a client gets it, with the conversation's version it was read at. */
+/** A page of history as a client gets it, with the conversation's state token it was read at. */
 interface HeldPage {
-  version: number;
+  token: string;
   page: HistoryPageDto;
 }
 
@@ -18,15 +21,28 @@ export type HistoryRead =
 
 /** Held pages live this long at most; each use is checked against the database anyway. */
 const HELD_MS = 5 * 60_000;
-/** Per message, on top of its text: ids, status, timestamps, small metadata — as held in memory. */
+/** Per message, on top of what is counted: ids, status, timestamps, small metadata — as held in memory. */
 const MESSAGE_OVERHEAD_BYTES = 768;
+/** Per attachment, on top of its filename and media type. */
+const ATTACHMENT_OVERHEAD_BYTES = 160;
 
-/** What a held page costs in memory, roughly: its text twice over (UTF-16), plus what each message carries. */
+/**
+ * The page's representation, in every ETag: a release that changes what a page looks like
+ * (its fields, by the serialization schema, or anything else, by the package version) makes the
+ * tags that clients hold from before it no longer match.
+ */
+const REPRESENTATION = createHash('sha256')
+  .update(`${packageVersion()}\n${JSON.stringify(HISTORY_PAGE_SERIALIZATION_SCHEMA)}`)
+  .digest('base64url')
+  .slice(0, 8);
+
+/** What a held page costs in memory, roughly: its strings twice over (UTF-16), plus what each message carries. */
 function weigh({ page }: HeldPage): number {
   let bytes = 0;
   for (const message of page.items) {
     const { toolCalls, sources } = message.metadata;
-    bytes += MESSAGE_OVERHEAD_BYTES + 2 * message.content.length + 256 * message.attachmentDetails.length;
+    bytes += MESSAGE_OVERHEAD_BYTES + 2 * message.content.length;
+    for (const { filename, mediaType } of message.attachmentDetails) bytes += ATTACHMENT_OVERHEAD_BYTES + 2 * (filename.length + mediaType.length);
     // Tool calls and sources are the metadata without a bound worth trusting: measured as sent.
     if (toolCalls || sources) bytes += 2 * JSON.stringify(message.metadata).length;
   }
@@ -36,11 +52,12 @@ function weigh({ page }: HeldPage): number {
 /**
  * Pages of history, read so that an unchanged page costs neither the database nor this process
  * much. Every change a participant can observe takes the conversation's next version, but for a
- * streaming reply's checkpoints: a page without a streaming reply, read at version V, is exactly
- * what the same request answers while the conversation is at V. So each request still asks the
- * database — one statement that answers the version, and the page only if the version is not the
- * one already held (here, or by the client through If-None-Match) — and instances need not tell
- * each other anything. Held pages are bounded by HISTORY_CACHE_MB (0: none held; ETags still work).
+ * streaming reply's checkpoints: a page without a streaming reply, read in state S (version and
+ * row version, see MessagesRepository.historyAt), is exactly what the same request answers while
+ * the conversation is in S. So each request still asks the database — one statement that answers
+ * the state, and the page only if the state is not the one already held (here, or by the client
+ * through If-None-Match) — and instances need not tell each other anything. Held pages are bounded
+ * by HISTORY_CACHE_MB (0: none held; ETags still work).
  */
 @Injectable()
 export class HistoryPages {
@@ -62,41 +79,54 @@ export class HistoryPages {
     const suffix = windowTag(window);
     const key = `${conversationId}|${suffix}`;
     const held = this.held?.get(key);
-    const asked = ifNoneMatch === undefined ? undefined : matchedVersion(ifNoneMatch, suffix);
-    const matches = (version: number) => asked === 'any' || asked === version;
-    const read = await this.messages.historyAt(conversationId, window, held?.version ?? (asked === 'any' ? undefined : asked));
+    const asked = ifNoneMatch === undefined ? undefined : askedTokens(ifNoneMatch, suffix);
+    const matches = (token: string) => asked === 'any' || (asked?.includes(token) ?? false);
+    const known = held?.token ?? (asked === 'any' ? undefined : asked?.[0]);
+    const read = await this.messages.historyAt(conversationId, window, known);
     if (!read) throw conversationNotFound();
-    const etag = `"${read.version}-${suffix}"`;
+    const etag = `"${REPRESENTATION}.${read.token}-${suffix}"`;
     if (!read.page) {
-      // Unchanged since the version asked about: the held page's, or else the client's.
-      return matches(read.version) ? { notModified: true, etag } : { notModified: false, page: held!.page, etag };
+      // Unchanged since the state asked about: the held page's, or else the client's.
+      return matches(read.token) ? { notModified: true, etag } : { notModified: false, page: held!.page, etag };
     }
     const page: HistoryPageDto = { items: read.page.items.map(MessageDto.from), hasMore: read.page.hasMore };
     if (page.items.some((message) => message.status === 'streaming')) return asked === 'any' ? { notModified: true } : { notModified: false, page };
-    this.held?.set(key, { version: read.version, page });
-    return matches(read.version) ? { notModified: true, etag } : { notModified: false, page, etag };
+    this.held?.set(key, { token: read.token, page });
+    return matches(read.token) ? { notModified: true, etag } : { notModified: false, page, etag };
   }
 }
 
-/** The part of a page's ETag that names the window (the version goes before it). */
+/** The part of a page's ETag that names the window (the state goes before it). */
 function windowTag({ limit, afterSeq, beforeSeq }: HistoryWindow): string {
   return `${limit}.${afterSeq ?? ''}.${beforeSeq ?? ''}`;
 }
 
+/** Digits and one dot, as MessagesRepository.historyAt's tokens are; 41 characters at most (two 20-digit numbers). */
+function isToken(text: string): boolean {
+  if (text.length < 3 || text.length > 41) return false;
+  let dots = 0;
+  for (const char of text) {
+    if (char === '.') dots++;
+    else if (char < '0' || char > '9') return false;
+  }
+  return dots === 1 && !text.startsWith('.') && !text.endsWith('.');
+}
+
 /**
- * The version in the first entity tag of an If-None-Match value that is one of ours for this
- * window (weak or strong: If-None-Match compares weakly), 'any' for `*`, else undefined.
+ * The state tokens of the entity tags in an If-None-Match value that are ours, of this release and
+ * for this window (weak or strong alike: If-None-Match compares weakly), or 'any' for `*`.
  */
-export function matchedVersion(ifNoneMatch: string, suffix: string): number | 'any' | undefined {
+export function askedTokens(ifNoneMatch: string, suffix: string): string[] | 'any' {
+  const prefix = `"${REPRESENTATION}.`;
+  const end = `-${suffix}"`;
+  const tokens: string[] = [];
   for (const raw of ifNoneMatch.split(',')) {
     let tag = raw.trim();
     if (tag === '*') return 'any';
     if (tag.startsWith('W/')) tag = tag.slice(2);
-    const end = `-${suffix}"`;
-    if (!tag.startsWith('"') || !tag.endsWith(end)) continue;
-    const digits = tag.slice(1, -end.length);
-    if (digits.length === 0 || digits.length > 15 || ![...digits].every((char) => char >= '0' && char <= '9')) continue;
-    return Number(digits);
+    if (!tag.startsWith(prefix) || !tag.endsWith(end) || tag.length < prefix.length + end.length) continue;
+    const token = tag.slice(prefix.length, -end.length);
+    if (isToken(token)) tokens.push(token);
   }
-  return undefined;
+  return tokens;
 }

@@ -110,10 +110,11 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
-/** A window of history as of a version of its conversation (see MessagesRepository.historyAt). */
+/** A window of history as of a state of its conversation (see MessagesRepository.historyAt). */
 export interface HistoryAt {
-  version: number;
-  /** Undefined when the conversation was still at the version the reader knew. */
+  /** The conversation's version and its row's xmin, as `<version>.<xmin>`: digits and one dot. */
+  token: string;
+  /** Undefined when the conversation was still in the state the reader knew. */
   page?: HistoryPage;
 }
 
@@ -424,21 +425,24 @@ export interface Appended {
 
 /**
  * A window of history by keyset on (conversation_id, seq), read forwards or backwards, with the
- * conversation's version in the same snapshot. The window is read only when the version is not $5
- * (the one a reader already holds the window at; -1 for none): otherwise one row, without a message.
+ * conversation's state token in the same snapshot: its version and its row's xmin. The version
+ * alone can repeat for other content once the database has gone back in time (a restore, a
+ * failover that lost commits) and moved forwards again; the transaction that wrote the row does
+ * not. The window is read only when the token is not $5 (the one a reader already holds the
+ * window at; '' for none): otherwise one row, without a message.
  */
 const historyStatement = (order: 'ASC' | 'DESC'): Statement => ({
   name: `messages.history-${order.toLowerCase()}`,
-  text: `SELECT c.version AS conversation_version, m.* FROM conversations c
+  text: `SELECT c.version || '.' || c.xmin AS conversation_token, m.* FROM conversations c
     LEFT JOIN LATERAL (
       SELECT ${COLUMNS} FROM messages
-      WHERE conversation_id = c.id AND seq > $2 AND seq < $3 AND c.version <> $5
+      WHERE conversation_id = c.id AND seq > $2 AND seq < $3 AND c.version || '.' || c.xmin <> $5
       ORDER BY seq ${order} LIMIT $4
     ) m ON true
     WHERE c.id = $1`,
 });
 const HISTORY_FORWARDS = historyStatement('ASC');
-const HISTORY_BACKWARDS = historyStatement('DESC');
+export const HISTORY_BACKWARDS = historyStatement('DESC');
 
 /** Every query on messages. */
 @Injectable()
@@ -563,14 +567,14 @@ export class MessagesRepository {
   }
 
   /**
-   * history(), with the conversation's version the window was read at — and, given the version
+   * history(), with the conversation's state token the window was read at — and, given the token
    * a reader holds this window at (`known`), without the window when the conversation is still
    * there (`page` undefined): every change to a message takes a new version, but for a streaming
    * reply's checkpoints. Undefined when the conversation does not exist.
    */
-  async historyAt(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow, known = -1): Promise<HistoryAt | undefined> {
+  async historyAt(conversationId: string, { limit, afterSeq, beforeSeq }: HistoryWindow, known = ''): Promise<HistoryAt | undefined> {
     const forwards = afterSeq !== undefined;
-    const rows = await runStatement<MessageRow & { conversation_version: string }>(this.dataSource, forwards ? HISTORY_FORWARDS : HISTORY_BACKWARDS, [
+    const rows = await runStatement<MessageRow & { conversation_token: string }>(this.dataSource, forwards ? HISTORY_FORWARDS : HISTORY_BACKWARDS, [
       conversationId,
       afterSeq ?? 0,
       beforeSeq ?? MAX_SEQ,
@@ -578,11 +582,11 @@ export class MessagesRepository {
       known,
     ]);
     if (!rows.length) return undefined;
-    const version = Number(rows[0]!.conversation_version);
-    if (version === known) return { version };
+    const token = rows[0]!.conversation_token;
+    if (token === known) return { token };
     const messages = rows[0]!.id === null ? [] : rows;
     const page = messages.slice(0, limit).map(toEntity);
-    return { version, page: { items: forwards ? page : page.toReversed(), hasMore: messages.length > limit } };
+    return { token, page: { items: forwards ? page : page.toReversed(), hasMore: messages.length > limit } };
   }
 
   /**

@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+import { HISTORY_BACKWARDS } from '../../src/messages/messages.repository.js';
 import { FakeOpenAI } from '../fixtures/fake-openai.js';
 import { analytics as analyticsReport } from './analytics/scenario.js';
 import { retrieval as knowledgeRetrieval, uploads as knowledgeUploads, type BenchContext } from './knowledge/scenarios.js';
@@ -212,7 +213,8 @@ async function http(): Promise<void> {
     );
     // VACUUM too: otherwise autovacuum wakes up for the million new rows in the middle of a measurement.
     await client.query('VACUUM ANALYZE');
-    const plan = (await client.query(`EXPLAIN SELECT id FROM messages WHERE conversation_id = $1 AND seq > 0 AND seq < $2 ORDER BY seq DESC LIMIT 51`, [history, sizes.history / 2])).rows
+    // The statement the service runs for a page before a seq, as it runs it.
+    const plan = (await client.query(`EXPLAIN ${HISTORY_BACKWARDS.text}`, [history, 0, sizes.history / 2, 51, ''])).rows
       .map((row: Record<string, string>) => row['QUERY PLAN'])
       .join('\n');
     await client.end();

@@ -6,6 +6,7 @@ import { ConversationsRepository } from '../../src/conversations/conversations.r
 import { MessageDto } from '../../src/messages/dto/message.dto.js';
 import { HistoryPages } from '../../src/messages/history-pages.js';
 import { type HistoryWindow, MessagesRepository } from '../../src/messages/messages.repository.js';
+import { recordStatements } from '../support/statements.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { ADMIN_ENV, createWorld, type World } from '../support/world.js';
 
@@ -44,7 +45,7 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('cache-control')).toBe('private, no-cache');
     const etag = first.headers.get('etag')!;
-    expect(etag).toMatch(/^"\d+-/);
+    expect(etag).toMatch(/^"[\w-]{8}\.\d+\.\d+-2\.\."$/);
 
     const again = await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': etag });
     expect(again.status).toBe(304);
@@ -54,6 +55,13 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     expect((await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': `W/${etag}` })).status).toBe(304);
     expect((await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': `"x", ${etag}` })).status).toBe(304);
     expect((await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': '*' })).status).toBe(304);
+    // Any tag of the list may match, not only the first of ours.
+    const older = etag.replace(/\.(\d+)\./, (_, version: string) => `.${Number(version) - 1}.`);
+    expect((await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': `${older}, ${etag}` })).status).toBe(304);
+    // Compared character by character: the same number written otherwise, or another release's tag, is not a match.
+    const padded = etag.replace(/\.(\d+)\./, (_, version: string) => `.00${version}.`);
+    const otherRelease = `"XXXXXXXX${etag.slice(9)}`;
+    for (const other of [padded, otherRelease, older]) expect((await owner().get(`${messagesOf(id)}?limit=2`, { 'if-none-match': other })).status).toBe(200);
     // Another window's tag, or a tag that is not ours, is not a match.
     expect((await owner().get(`${messagesOf(id)}?limit=3`, { 'if-none-match': etag })).status).toBe(200);
     for (const other of ['"abc"', '""', `"${'9'.repeat(40)}-2.."`, 'garbage', ',,,', `"${'x'.repeat(8000)}"`]) {
@@ -93,22 +101,17 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     }
   });
 
-  it('does not read the page from the database when the version asked about is current (PostgreSQL and the embedded database alike)', async () => {
+  it('does not read the page from the database when the state asked about is current (PostgreSQL and the embedded database alike)', async () => {
     const id = await conversationWith(5);
     const messages = t.app.get(MessagesRepository);
-    const read = (await messages.historyAt(id, { limit: 3 }))!;
-    expect(read.page!.items.map((m) => m.content)).toEqual(['message 3', 'message 4', 'message 5']);
-    expect(await messages.historyAt(id, { limit: 3 }, read.version)).toEqual({ version: read.version });
-    expect((await messages.historyAt(id, { limit: 3 }, read.version - 1))!.page!.items).toHaveLength(3);
-    // The messages are not even scanned: the version check gates the scan.
-    const [{ 'QUERY PLAN': plan }] = await t.app
-      .get(DataSource)
-      .query(
-        `EXPLAIN (ANALYZE, FORMAT JSON) SELECT c.version, m.* FROM conversations c LEFT JOIN LATERAL (
-           SELECT id FROM messages WHERE conversation_id = c.id AND seq > 0 AND seq < 2147483647 AND c.version <> $2 ORDER BY seq DESC LIMIT 4
-         ) m ON true WHERE c.id = $1`,
-        [id, read.version],
-      );
+    const recorded = recordStatements();
+    const read = await messages.historyAt(id, { limit: 3 }).finally(() => recorded.stop());
+    expect(read!.page!.items.map((m) => m.content)).toEqual(['message 3', 'message 4', 'message 5']);
+    expect(await messages.historyAt(id, { limit: 3 }, read!.token)).toEqual({ token: read!.token });
+    expect((await messages.historyAt(id, { limit: 3 }, `${read!.token}0`))!.page!.items).toHaveLength(3);
+    // The messages are not even scanned: the state check gates the scan.
+    const sql = recorded.texts.find((text) => text.includes('conversation_token'))!;
+    const [{ 'QUERY PLAN': plan }] = await t.app.get(DataSource).query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, [id, 0, 2_147_483_647, 4, read!.token]);
     const nodes: { 'Node Type': string; 'Relation Name'?: string; 'Actual Loops': number }[] = [];
     const walk = (node: { Plans?: unknown[] } & (typeof nodes)[number]) => {
       nodes.push(node);
@@ -119,6 +122,22 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     expect(scans.length).toBeGreaterThan(0);
     expect(scans.every((node) => node['Actual Loops'] === 0)).toBe(true);
     expect(await messages.historyAt('00000000-0000-4000-8000-000000000000', { limit: 3 })).toBeUndefined();
+  });
+
+  it('tells a conversation whose version came round again after the database went back in time (a restore) from the one it was', async () => {
+    const id = await conversationWith(2);
+    const page = await owner().get(messagesOf(id));
+    const etag = page.headers.get('etag')!;
+    // As after restoring a backup taken before the last message: then another message takes its version.
+    const dataSource = t.app.get(DataSource);
+    await dataSource.query(`DELETE FROM messages WHERE conversation_id = $1 AND seq = 2`, [id]);
+    await dataSource.query(`UPDATE conversations SET version = version - 1, last_seq = 1 WHERE id = $1`, [id]);
+    expect((await owner().post(messagesOf(id), { content: 'another second' })).body.message.version).toBe(page.body.items[1].version);
+
+    const held = await owner().get(messagesOf(id));
+    expect(held.status).toBe(200);
+    expect(held.body.items.map((m: { content: string }) => m.content)).toEqual(['message 1', 'another second']);
+    expect((await owner().get(messagesOf(id), { 'if-none-match': etag })).status).toBe(200);
   });
 
   it('never answers a page, or a 304, other than what the database holds — with changes made on another instance', async () => {

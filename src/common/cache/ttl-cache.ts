@@ -43,7 +43,8 @@ export class TtlCache<K, V> {
     this.remove(key);
     const weight = this.options.weigh?.(value) ?? 0;
     const maxWeight = this.options.maxWeight ?? Infinity;
-    if (weight > maxWeight) return;
+    // A weight that is not a finite number ≥ 0 would spoil the running total for good: not kept.
+    if (!(weight >= 0 && weight <= maxWeight)) return;
     while (this.entries.size && (this.entries.size >= this.options.maxEntries || this.weight + weight > maxWeight)) {
       this.remove(this.entries.keys().next().value!);
     }
@@ -55,11 +56,16 @@ export class TtlCache<K, V> {
   update(key: K, change: (value: V) => V): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    entry.value = change(entry.value);
-    const weight = this.options.weigh?.(entry.value) ?? 0;
+    const value = change(entry.value);
+    const weight = this.options.weigh?.(value) ?? 0;
+    if (!(weight >= 0 && weight <= (this.options.maxWeight ?? Infinity))) {
+      this.remove(key);
+      return;
+    }
+    entry.value = value;
     this.weight += weight - entry.weight;
     entry.weight = weight;
-    while (this.weight > (this.options.maxWeight ?? Infinity)) this.remove(this.entries.keys().next().value!);
+    while (this.entries.size && this.weight > (this.options.maxWeight ?? Infinity)) this.remove(this.entries.keys().next().value!);
   }
 
   /** Drops the key's entry, and keeps every load still in flight from storing what it read. */
