@@ -9,6 +9,9 @@ import { batchedRead, GroupCommit } from './group-commit.js';
 /** What the stand-in store throws for a bad input: a refusal, so the batch is tried input by input. */
 const refused = (error: unknown) => error instanceof Error && error.message.startsWith('bad input');
 
+/** The end of this turn of the event loop, when a GroupCommit sends what was submitted in it. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
 class Store {
   readonly committed = new Set<number>();
   readonly batches: number[][] = [];
@@ -73,21 +76,35 @@ describe('GroupCommit', () => {
     );
   });
 
-  it('sends an input at once while commits are free, and groups those that arrive while none is', async () => {
+  it('sends the inputs of one turn of the event loop together at its end while commits are free, and groups those that arrive while none is', async () => {
     const store = new Store(() => 1);
     const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 1, retryAlone: refused });
-    const first = commits.submit(1);
-    expect(store.batches).toEqual([[1]]);
-    const rest = [2, 3, 4].map((input) => commits.submit(input));
-    await Promise.all([first, ...rest]);
-    expect(store.batches).toEqual([[1], [2, 3, 4]]);
+    const first = [1, 2].map((input) => commits.submit(input));
+    expect(store.batches).toEqual([]);
+    await turn();
+    expect(store.batches).toEqual([[1, 2]]);
+    const rest = [3, 4, 5].map((input) => commits.submit(input));
+    await turn();
+    // The commit under way holds the only slot: these wait for it, and go together.
+    expect(store.batches).toEqual([[1, 2]]);
+    await Promise.all([...first, ...rest]);
+    expect(store.batches).toEqual([[1, 2], [3, 4, 5]]);
+  });
+
+  it('sends an input alone on an idle store without waiting for a timer', async () => {
+    const store = new Store(() => 0);
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 4, retryAlone: refused });
+    const answer = commits.submit(7);
+    await turn();
+    expect(store.batches).toEqual([[7]]);
+    await expect(answer).resolves.toBe('stored 7');
   });
 
   it('keeps the order of submission within a commit', async () => {
     const store = new Store(() => 0);
     const commits = new GroupCommit(store.many, store.one, { maxBatch: 3, maxInFlight: 1, retryAlone: refused });
     await Promise.all([10, 11, 12, 13, 14, 15, 16].map((input) => commits.submit(input)));
-    expect(store.batches).toEqual([[10], [11, 12, 13], [14, 15, 16]]);
+    expect(store.batches).toEqual([[10, 11, 12], [13, 14, 15], [16]]);
   });
 
   it('fails a whole batch, without trying its inputs again, when the failure is not a refusal', async () => {
@@ -103,6 +120,7 @@ describe('GroupCommit', () => {
     };
     const commits = new GroupCommit(many, store.one, { maxBatch: 10, maxInFlight: 1, retryAlone: refused });
     const first = commits.submit(1);
+    await turn();
     const batch = [2, 3, 4].map((input) => commits.submit(input));
     await expect(first).resolves.toBe('stored 1');
     const settled = await Promise.allSettled(batch);
@@ -186,7 +204,9 @@ describe('batchedRead', () => {
       if (inputs.some((input) => input < 0)) throw sqlError('22P02');
       return inputs.map((input) => input * 2);
     });
-    const answers = await Promise.allSettled([1, 2, -3, 4].map((input) => reads.submit(input)));
+    const first = reads.submit(1);
+    await turn();
+    const answers = await Promise.allSettled([first, ...[2, -3, 4].map((input) => reads.submit(input))]);
     expect(answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : 'refused'))).toEqual([2, 4, 'refused', 8]);
     expect(statements).toEqual([[1], [2, -3, 4], [2], [-3], [4]]);
   });
@@ -198,7 +218,9 @@ describe('batchedRead', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       throw Object.assign(new Error('timeout exceeded when trying to connect'), {});
     });
-    const answers = await Promise.allSettled(Array.from({ length: 10 }, (_, input) => reads.submit(input)));
+    const first = reads.submit(0);
+    await turn();
+    const answers = await Promise.allSettled([first, ...Array.from({ length: 9 }, (_, input) => reads.submit(input + 1))]);
     expect(answers.every((answer) => answer.status === 'rejected')).toBe(true);
     expect(statements).toEqual([[0], [1, 2, 3, 4, 5, 6, 7, 8, 9]]);
   });

@@ -26,8 +26,9 @@ export interface GroupCommitLimits<In = unknown> {
 
 /**
  * Group commit: inputs submitted while the database is busy are committed together. An input
- * goes out at once when fewer than `maxInFlight` commits are under way (no added wait at low
- * load); otherwise it waits for one to end and goes with everything that waited. Each submitter
+ * goes out at the end of the event loop's turn when fewer than `maxInFlight` commits are under way
+ * (with the others of that turn); otherwise it waits for one to end and goes with everything that
+ * waited. Each submitter
  * is answered only after the commit that holds its input. A batch the database refused is tried
  * again one input at a time, in order, so that a bad input fails alone (see `retryAlone`).
  */
@@ -36,6 +37,7 @@ export class GroupCommit<In, Out> {
   /** The keys of the inputs in commits under way (with distinctBy). */
   private readonly busy = new Set<string>();
   private inFlight = 0;
+  private drainScheduled = false;
 
   constructor(
     private readonly commitMany: (inputs: In[]) => Promise<Out[]>,
@@ -46,7 +48,15 @@ export class GroupCommit<In, Out> {
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      this.drain();
+      // Inputs submitted in the same turn of the event loop (a burst of events read from the
+      // sockets together) go in one commit, not the first few each in its own: draining waits
+      // for the I/O callbacks of this turn (setImmediate), which costs an idle server nothing.
+      if (this.drainScheduled) return;
+      this.drainScheduled = true;
+      setImmediate(() => {
+        this.drainScheduled = false;
+        this.drain();
+      });
     });
   }
 
