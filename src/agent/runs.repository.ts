@@ -47,11 +47,15 @@ export function runFromPrefixedRow(row: Record<string, unknown>, prefix: string)
 }
 
 /**
- * The order in which a conversation's runs are taken (of agent_runs `r`): as created, and runs
- * created at the same instant in the order of their messages. The embedded database's clock counts
- * milliseconds, so runs of sends that follow each other closely often share created_at.
+ * created_at for a new run of the conversation `conversationId` (an SQL expression): now, but
+ * always after the conversation's previous run, so that created_at alone orders its runs (the queue,
+ * "the newest run"). The embedded database's clock counts milliseconds, and runs of sends that follow
+ * each other closely would share it; a clock that steps back would reorder them. On PostgreSQL two
+ * runs of one conversation are created under its lock (sends) or at distinct microseconds; the
+ * embedded database runs one statement at a time.
  */
-const QUEUE_ORDER = 'r.created_at, (SELECT m.seq FROM messages m WHERE m.id = r.trigger_message_id), r.id';
+export const nextRunCreatedAt = (conversationId: string): string =>
+  `greatest(clock_timestamp(), (SELECT max(prev.created_at) FROM agent_runs prev WHERE prev.conversation_id = ${conversationId}) + interval '1 microsecond')`;
 
 /**
  * The run in progress (streaming, or paused for approval) of each conversation in $1, if any, with
@@ -67,7 +71,7 @@ const ACTIVE_RUNS: Statement = {
       SELECT * FROM agent_runs r
       WHERE r.conversation_id = q.conversation_id
         AND (r.status IN ('running', 'awaiting_approval') OR (r.status = 'queued' AND r.response_message_id IS NOT NULL))
-      ORDER BY ${QUEUE_ORDER} LIMIT 1
+      ORDER BY r.created_at, r.id LIMIT 1
     ) r`,
 };
 
@@ -90,8 +94,8 @@ export class RunsRepository {
   ): Promise<RunEntity> {
     const [run] = toRuns(
       await this.dataSource.query(
-        `INSERT INTO agent_runs (conversation_id, trigger_message_id, requested_by_id, provider, model, status)
-         VALUES ($1, $2, $3, $4, $5, 'queued') RETURNING ${RUN_FIELDS}`,
+        `INSERT INTO agent_runs (conversation_id, trigger_message_id, requested_by_id, provider, model, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'queued', ${nextRunCreatedAt('$1::uuid')}) RETURNING ${RUN_FIELDS}`,
         [fields.conversationId, fields.triggerMessageId, fields.requestedById, fields.provider, fields.model],
       ),
     );
@@ -153,7 +157,7 @@ export class RunsRepository {
         await manager.query(
           `UPDATE agent_runs SET status = 'running', instance_id = $2, started_at = now(), heartbeat_at = now()
            WHERE id = (
-             SELECT r.id FROM agent_runs r WHERE r.conversation_id = $1 AND r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT 1
+             SELECT id FROM agent_runs WHERE conversation_id = $1 AND status = 'queued' ORDER BY created_at, id LIMIT 1
            ) AND NOT EXISTS (SELECT 1 FROM agent_runs WHERE conversation_id = $1 AND status IN ('running', 'awaiting_approval'))
            RETURNING ${RUN_FIELDS}`,
           [conversationId, instanceId],

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { MAX_SEQ } from '../common/pagination/query-params.js';
-import { prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.js';
+import { nextRunCreatedAt, prefixedRunFields, runFromPrefixedRow } from '../agent/runs.repository.js';
 import type { RunEntity } from '../agent/run.entity.js';
 import { isRefusedStatement, isUniqueViolation } from '../database/database-errors.js';
 import { runStatement, type Statement } from '../database/prepared-statements.js';
@@ -267,7 +267,8 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
     WHERE p.conversation_id = next.conversation_id AND p.user_id = next.author_id AND p.last_read_seq < next.seq
   ), run AS (
     INSERT INTO agent_runs (id, conversation_id, trigger_message_id, response_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
-    SELECT run_id, conversation_id, message_id, CASE WHEN idle THEN reply_id END, author_id, provider, model, clock_timestamp(), CASE WHEN idle THEN 'running' ELSE 'queued' END,
+    SELECT run_id, conversation_id, message_id, CASE WHEN idle THEN reply_id END, author_id, provider, model, ${nextRunCreatedAt('next.conversation_id')},
+           CASE WHEN idle THEN 'running' ELSE 'queued' END,
            CASE WHEN idle THEN instance_id END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
     FROM next
     RETURNING *

@@ -139,7 +139,7 @@ describe('message appends', () => {
       (await app.get(DataSource).query(
         `SELECT r.status, r.trigger_message_id AS "triggerId", m.seq, reply.seq AS "replySeq" FROM agent_runs r
          JOIN messages m ON m.id = r.trigger_message_id LEFT JOIN messages reply ON reply.id = r.response_message_id
-         WHERE r.conversation_id = $1 ORDER BY r.created_at, m.seq, r.id`,
+         WHERE r.conversation_id = $1 ORDER BY r.created_at, r.id`,
         [id],
       )) as { status: string; triggerId: string; seq: number; replySeq: number | null }[];
 

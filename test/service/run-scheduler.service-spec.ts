@@ -66,8 +66,6 @@ describe('RunScheduler', () => {
     // The first message stored claims its run; the others queue behind it.
     const bySeq = sent.toSorted((a, b) => a.message.seq - b.message.seq);
     expect(bySeq.map((outcome) => outcome.run!.status)).toEqual(['running', ...gates.slice(1).map(() => 'queued')]);
-    // Queued within one tick of the embedded database's millisecond clock, as sends in a burst often are there.
-    await app.get(DataSource).query(`UPDATE agent_runs SET created_at = date_trunc('second', created_at) WHERE conversation_id = $1`, [conversation.id]);
 
     for (const [i, outcome] of bySeq.entries()) {
       const runId = outcome.run!.id;
@@ -90,6 +88,27 @@ describe('RunScheduler', () => {
     for (const [i, held] of gates.entries()) {
       await app.events.waitFor((event) => event.type === 'run.started' && event.run.id === sent[i], `run ${i} started`);
       expect(await Promise.all(sent.map(status))).toEqual(sent.map((_, j) => (j < i ? 'completed' : j === i ? 'running' : 'queued')));
+      held.open();
+      await app.events.runEnded(sent[i]!);
+    }
+    expect(started().filter((event) => event.conversationId === conversation.id).map((event) => event.run.id)).toEqual(sent);
+  });
+
+  it('queues a run after the previous one even when the clock reads the same instant or earlier (the embedded database counts milliseconds)', async () => {
+    const owner = await app.user();
+    const conversation = await app.conversation(owner);
+    const gates: Gate[] = [gate(), gate(), gate(), gate()];
+    for (const [i, held] of gates.entries()) app.models.next({ steps: [...texts(`reply ${i}`), { wait: held }] });
+    const sent = [(await send(owner, conversation.id, 'first')).run!.id, (await send(owner, conversation.id, 'second')).run!.id];
+    // As if the clock had stepped back an hour (a millisecond clock shared by two sends is the same, by less).
+    await app.get(DataSource).query(`UPDATE agent_runs SET created_at = created_at + interval '1 hour' WHERE id = $1`, [sent[1]]);
+    sent.push((await send(owner, conversation.id, 'third')).run!.id);
+    sent.push((await chat.regenerate(owner, conversation.id, (await runs.findById(sent[0]!))!.triggerMessageId)).id);
+    const created = await app.get(DataSource).query(`SELECT id, created_at FROM agent_runs WHERE conversation_id = $1 ORDER BY created_at, id`, [conversation.id]);
+    expect(created.map((row: { id: string }) => row.id)).toEqual(sent);
+
+    for (const [i, held] of gates.entries()) {
+      await app.events.waitFor((event) => event.type === 'run.started' && event.run.id === sent[i], `run ${i} started`);
       held.open();
       await app.events.runEnded(sent[i]!);
     }
