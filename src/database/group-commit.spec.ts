@@ -100,6 +100,18 @@ describe('GroupCommit', () => {
     await expect(answer).resolves.toBe('stored 7');
   });
 
+  it('fails only the submit whose key cannot be worked out, and commits the others', async () => {
+    const store = new Store(() => 0);
+    const key = (input: number) => {
+      if (input === 13) throw new Error('no key for 13');
+      return String(input);
+    };
+    const commits = new GroupCommit(store.many, store.one, { maxBatch: 10, maxInFlight: 1, retryAlone: refused, distinctBy: key });
+    const answers = await Promise.allSettled([12, 13, 14].map((input) => commits.submit(input)));
+    expect(answers.map((answer) => (answer.status === 'fulfilled' ? answer.value : (answer.reason as Error).message))).toEqual(['stored 12', 'no key for 13', 'stored 14']);
+    expect(store.batches).toEqual([[12, 14]]);
+  });
+
   it('keeps the order of submission within a commit', async () => {
     const store = new Store(() => 0);
     const commits = new GroupCommit(store.many, store.one, { maxBatch: 3, maxInFlight: 1, retryAlone: refused });

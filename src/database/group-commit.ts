@@ -2,6 +2,8 @@ import { isDatabaseUnavailable } from './database-errors.js';
 
 interface Pending<In, Out> {
   input: In;
+  /** distinctBy(input), worked out once when submitted. */
+  key: string;
   resolve(output: Out): void;
   reject(error: unknown): void;
 }
@@ -47,7 +49,8 @@ export class GroupCommit<In, Out> {
 
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
+      // A distinctBy that throws fails this submit alone (the executor's throw rejects it).
+      this.queue.push({ input, key: this.limits.distinctBy?.(input) ?? '', resolve, reject });
       // Inputs submitted in the same turn of the event loop (a burst of events read from the
       // sockets together) go in one commit, not the first few each in its own: draining waits
       // for the I/O callbacks of this turn (setImmediate), which costs an idle server nothing.
@@ -64,7 +67,7 @@ export class GroupCommit<In, Out> {
     while (this.inFlight < this.limits.maxInFlight && this.queue.length) {
       const batch = this.take();
       if (!batch.length) return;
-      const keys = this.limits.distinctBy ? batch.map((pending) => this.limits.distinctBy!(pending.input)) : [];
+      const keys = this.limits.distinctBy ? batch.map((pending) => pending.key) : [];
       for (const key of keys) this.busy.add(key);
       this.inFlight++;
       void this.commit(batch).finally(() => {
@@ -87,10 +90,9 @@ export class GroupCommit<In, Out> {
     const batch: Pending<In, Out>[] = [];
     const later: Pending<In, Out>[] = [];
     for (const pending of this.queue) {
-      const key = distinctBy(pending.input);
-      if (batch.length < maxBatch && !keys.has(key)) batch.push(pending);
+      if (batch.length < maxBatch && !keys.has(pending.key)) batch.push(pending);
       else later.push(pending);
-      keys.add(key);
+      keys.add(pending.key);
     }
     this.queue = later;
     return batch;
