@@ -82,10 +82,12 @@ export class RunPauses implements OnModuleInit, OnModuleDestroy {
 
   private async stopPaused(event: StopRequest): Promise<void> {
     try {
-      const run = event.type === 'run.cancel' ? await this.runs.findById(event.runId) : await this.runs.findByTrigger(event.messageId);
-      // A run executing somewhere is stopped by that instance (or ends by itself); this only ends one that waits.
-      if (run && (run.status === 'awaiting_approval' || (run.status === 'queued' && run.responseMessageId))) {
-        await this.cancelWaiting(run.id, run.conversationId, null, 'paused');
+      // A run executing somewhere is stopped by that instance (or ends by itself); this only ends those that wait.
+      const runs = event.type === 'run.cancel' ? [await this.runs.findById(event.runId)] : await this.runs.findWaitingByTrigger(event.messageId);
+      for (const run of runs) {
+        if (run && (run.status === 'awaiting_approval' || (run.status === 'queued' && run.responseMessageId))) {
+          await this.cancelWaiting(run.id, run.conversationId, null, 'paused');
+        }
       }
     } catch (error) {
       this.logger.warn(`Could not stop a paused run: ${String(error)}`);

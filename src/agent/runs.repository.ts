@@ -114,6 +114,18 @@ export class RunsRepository {
     return this.runs().findOne({ where: { triggerMessageId }, order: { createdAt: 'DESC' } });
   }
 
+  /** The runs answering a message that wait (for approvals, or queued again with their reply begun): a regenerate may queue behind a paused run. */
+  async findWaitingByTrigger(triggerMessageId: string): Promise<RunEntity[]> {
+    return toRuns(
+      await this.dataSource.query(
+        `SELECT ${RUN_FIELDS} FROM agent_runs
+         WHERE trigger_message_id = $1 AND (status = 'awaiting_approval' OR (status = 'queued' AND response_message_id IS NOT NULL))
+         ORDER BY created_at`,
+        [triggerMessageId],
+      ),
+    );
+  }
+
   /** The newest run a user asked for in a conversation that has not ended (queued, running or awaiting approval). */
   findUnfinishedBy(conversationId: string, requestedById: string): Promise<RunEntity | null> {
     return this.runs().findOne({

@@ -257,6 +257,19 @@ describe('durable approvals', () => {
     expect(await echoCalls(run.id)).toEqual([]);
   });
 
+  it('deleting the message ends its paused run also when a regenerate of it queued behind', async () => {
+    fake.enqueue(...echoThenAnswer('call_twice', 'twice'));
+    const sent = await t.http(`${API}/conversations/${conversationId}/messages`, { method: 'POST', token: member.accessToken, json: { content: 'asked twice' } });
+    const run = sent.body.run as { id: string };
+    await requested(run.id);
+    const again = await t.http(`${API}/conversations/${conversationId}/messages/${sent.body.message.id}/regenerate`, { method: 'POST', token: member.accessToken, json: {} });
+    expect(again.status).toBe(201);
+    const next = await send(owner, 'after both');
+    expect((await t.http(`${API}/conversations/${conversationId}/messages/${sent.body.message.id}`, { method: 'DELETE', token: member.accessToken })).status).toBe(204);
+    expect((await ended(run.id)).status).toBe('cancelled');
+    expect((await ended(next.id)).status).toBe('completed');
+  });
+
   it("erasing the account of the user who asked ends the paused run, withdraws its calls (audited) and lets the next run go", async () => {
     const leaving = await register(t, { displayName: 'Lee' });
     expect((await t.http(`${API}/conversations/${conversationId}/participants`, { method: 'POST', token: owner.accessToken, json: { userId: leaving.id, role: 'member' } })).status).toBe(201);
