@@ -268,8 +268,7 @@ const appendWithRunsStatement = (contextLimit: number): Statement => ({
   ), run AS (
     INSERT INTO agent_runs (id, conversation_id, trigger_message_id, response_message_id, requested_by_id, provider, model, created_at, status, instance_id, started_at, heartbeat_at)
     SELECT run_id, conversation_id, message_id, CASE WHEN idle THEN reply_id END, author_id, provider, model, ${nextRunCreatedAt('next.conversation_id')},
-           CASE WHEN idle THEN 'running' ELSE 'queued' END,
-           CASE WHEN idle THEN instance_id END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
+           CASE WHEN idle THEN 'running' ELSE 'queued' END, CASE WHEN idle THEN instance_id END, CASE WHEN idle THEN now() END, CASE WHEN idle THEN now() END
     FROM next
     RETURNING *
   ), older AS (

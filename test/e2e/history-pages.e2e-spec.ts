@@ -164,33 +164,33 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     // What a client holds of each window: its ETag and the page that came with it.
     const heldByClient = new Map<string, { etag: string; items: unknown }>();
 
-    const apply = async (op: typeof operation extends fc.Arbitrary<infer T> ? T : never): Promise<void> => {
+    // Each operation answers what it found and what it should have found (compared after it).
+    const done = { actual: true, expected: true };
+    const apply = async (op: typeof operation extends fc.Arbitrary<infer T> ? T : never): Promise<{ actual: unknown; expected: unknown }> => {
       const all = (await messages.history(id, { limit: 100 })).items.filter((m) => m.authorId === world.owner.id && !m.deletedAt);
       switch (op.kind) {
         case 'send':
-          expect((await owner().post(messagesOf(id), { content: op.text || 'x' })).status).toBe(201);
-          return;
+          return { actual: (await owner().post(messagesOf(id), { content: op.text || 'x' })).status, expected: 201 };
         case 'edit':
         case 'delete': {
           const target = all[op.pick % Math.max(all.length, 1)];
-          if (!target) return;
+          if (!target) return done;
           const response = op.kind === 'edit' ? await owner().patch(`${messagesOf(id)}/${target.id}`, { content: op.text }) : await owner().delete(`${messagesOf(id)}/${target.id}`);
-          expect(response.status).toBeLessThan(300);
-          return;
+          return { actual: response.status < 300, expected: true };
         }
         case 'stream':
           streaming ??= (await messages.append({ conversationId: id, role: 'assistant', authorId: null, content: '', status: 'streaming' }))!.message.id;
-          return;
+          return done;
         case 'checkpoint':
           if (streaming) await messages.checkpointReply(streaming, op.text, op.text.length);
-          return;
+          return done;
         case 'finish':
           if (streaming) {
             const replyId = streaming;
             await conversations.versioned(id, (manager, version) => messages.finalizeReply(replyId, { status: 'complete', metadata: {} }, version, manager));
             streaming = undefined;
           }
-          return;
+          return done;
         case 'read': {
           const key = JSON.stringify(op.window);
           const held = heldByClient.get(key);
@@ -198,23 +198,21 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
           const truth = await messages.history(id, op.window as HistoryWindow);
           const expected = { items: truth.items.map(MessageDto.from), hasMore: truth.hasMore };
           const hasStreaming = expected.items.some((m) => m.status === 'streaming');
-          if (read.notModified) {
-            // A 304 only when what the client holds is the page as it is.
-            expect(held?.items).toEqual(expected);
-          } else {
-            expect(read.page).toEqual(expected);
-            expect(read.etag === undefined).toBe(hasStreaming);
-            if (read.etag) heldByClient.set(key, { etag: read.etag, items: read.page });
-            else heldByClient.delete(key);
-          }
-          return;
+          // A 304 only when what the client holds is the page as it is.
+          if (read.notModified) return { actual: held?.items, expected };
+          if (read.etag) heldByClient.set(key, { etag: read.etag, items: read.page });
+          else heldByClient.delete(key);
+          return { actual: { page: read.page, tagged: read.etag !== undefined }, expected: { page: expected, tagged: !hasStreaming } };
         }
       }
     };
 
     await fc.assert(
       fc.asyncProperty(fc.array(operation, { minLength: 5, maxLength: 30 }), async (operations) => {
-        for (const op of operations) await apply(op);
+        for (const op of operations) {
+          const { actual, expected } = await apply(op);
+          expect(actual, op.kind).toEqual(expected);
+        }
       }),
       { numRuns: 25 },
     );
