@@ -31,6 +31,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A conversation's events from now on, held until a reader is ready for them. */
 interface HeldEvents {
   release(next: (event: RealtimeEvent) => void): void;
+  /** Whether the run's start is among the events held: then they tell its reply from the beginning. */
+  sawStart(runId: string): boolean;
   stop(): void;
 }
 
@@ -46,6 +48,7 @@ function holdEvents(events$: Observable<RealtimeEvent>, conversationId: string):
       reader = next;
       for (const event of held.splice(0)) next(event);
     },
+    sawStart: (runId) => held.some((event) => event.type === 'run.started' && event.run.id === runId),
     stop: () => subscription.unsubscribe(),
   };
 }
@@ -98,11 +101,23 @@ export class AiSdkService {
    * A last message from the assistant carries the client's answers to its approval requests.
    */
   async submit(user: AuthUser, body: ChatRequestDto, request?: RequestMeta): Promise<Answer> {
-    if (body.trigger === 'regenerate-message') return this.follow(user, await this.chat.regenerate(user, body.id, await this.answered(user, body)));
-    if (body.messages.at(-1)!.role === 'assistant') return this.continueAfterApprovals(user, body, request);
-    const { message, run } = await this.send(user, body);
-    if (!run) return (stream) => this.writeAll(stream, unansweredChunks(message));
-    return this.follow(user, run, message);
+    if (body.messages.at(-1)!.role === 'assistant' && body.trigger !== 'regenerate-message') return this.continueAfterApprovals(user, body, request);
+    // Held from before the run exists: its reply is then told by its own events from the start,
+    // in order (a snapshot read later would put text streamed meanwhile before the tool calls).
+    // (Events name conversations by their ids as stored: lowercase.)
+    const events = holdEvents(this.bus.events$, body.id.toLowerCase());
+    try {
+      if (body.trigger === 'regenerate-message') return await this.followHeld(user, await this.chat.regenerate(user, body.id, await this.answered(user, body)), events, {});
+      const { message, run } = await this.send(user, body);
+      if (!run) {
+        events.stop();
+        return (stream) => this.writeAll(stream, unansweredChunks(message));
+      }
+      return await this.followHeld(user, run, events, { userMessage: message });
+    } catch (error) {
+      events.stop();
+      throw error;
+    }
   }
 
   /**
@@ -199,20 +214,9 @@ export class AiSdkService {
     return message && !message.deletedAt ? message : undefined;
   }
 
-  /** A run's reply from its start: persisted if it has ended, else where it stands, then live. */
-  private async follow(user: AuthUser, run: RunDto, userMessage?: MessageDto): Promise<Answer> {
-    const events = holdEvents(this.bus.events$, run.conversationId);
-    try {
-      return await this.followHeld(user, run, events, { ...(userMessage && { userMessage }) });
-    } catch (error) {
-      events.stop();
-      throw error;
-    }
-  }
-
   /** A run's reply, where it stands then live; `delivered`: only what comes after the client's copy of it. */
   private async followHeld(user: AuthUser, run: RunDto, events: HeldEvents, from: { userMessage?: MessageDto; delivered?: Delivered }): Promise<Answer> {
-    const prime = await this.standing(user, run);
+    const prime = await this.standing(user, run, events);
     return (stream) => {
       const chunks = new ReplyChunks((chunk) => stream.write(chunk), run.id, from.userMessage);
       if (from.delivered) chunks.continueFrom(from.delivered);
@@ -221,7 +225,7 @@ export class AiSdkService {
   }
 
   /** Where a run's reply stands: ended, streaming (its snapshot), paused for approvals, or not started. */
-  private async standing(user: AuthUser, run: RunDto): Promise<Prime> {
+  private async standing(user: AuthUser, run: RunDto, events: HeldEvents): Promise<Prime> {
     const current = await this.chat.getRun(user, run.conversationId, run.id);
     if (isTerminalRunStatus(current.status)) {
       const [ended, approvals] = await Promise.all([this.chat.waitForRun(run.id), this.paused.approvalsOf(run.id)]);
@@ -231,6 +235,7 @@ export class AiSdkService {
       };
     }
     if (current.status === 'running') {
+      if (events.sawStart(run.id)) return () => undefined;
       const [snapshot, approvals] = await Promise.all([this.chat.activeRun(run.conversationId), this.paused.approvalsOf(run.id)]);
       return (chunks) => {
         chunks.know(approvals);
