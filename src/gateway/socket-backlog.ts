@@ -43,10 +43,17 @@ function cutOff(conn: Connection): void {
   transport.socket?.terminate?.();
 }
 
+/** Bytes a connection has been given since its backlog was last checked (see BacklogGuard). */
+const SINCE_CHECK = Symbol('bytesSinceBacklogCheck');
+type CountedConnection = Connection & { [SINCE_CHECK]?: number };
+
 /**
  * Disconnects the sockets of a namespace (on this instance) whose outgoing backlog passes
- * `maxBytes`, checked four times a second: a client that stops reading while its conversations stay busy
- * would otherwise grow the server's memory without limit.
+ * `maxBytes`: a client that stops reading while its conversations stay busy would otherwise grow
+ * the server's memory without limit. Checked four times a second, and also as soon as a connection
+ * has been given a quarter of `maxBytes` since its last check — a busy room can send megabytes
+ * between two sweeps. (One listener for every connection, and a counter on it: idle sockets cost
+ * nothing more.)
  */
 export class BacklogGuard {
   private readonly log = new Logger('BacklogGuard');
@@ -55,11 +62,37 @@ export class BacklogGuard {
   constructor(
     private readonly namespace: Namespace,
     private readonly maxBytes: number,
-  ) {}
+  ) {
+    const step = Math.max(1, Math.floor(maxBytes / 4));
+    const check = (conn: Connection): void => this.check(conn);
+    this.counted = function (this: CountedConnection, packet: { data?: unknown }): void {
+      const bytes = byteLength(packet.data);
+      if (!bytes) return;
+      const since = (this[SINCE_CHECK] ?? 0) + bytes;
+      this[SINCE_CHECK] = since < step ? since : 0;
+      if (since >= step) check(this);
+    };
+  }
 
   start(): void {
     this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** Counts what is given to a newly connected socket's connection (checked as it grows, see above). */
+  watch(socket: Socket): void {
+    socket.conn.on('packetCreate', this.counted);
+  }
+
+  /** A packet created for a connection (`this`): counted, and the backlog checked every quarter of the cap. */
+  private readonly counted: (this: CountedConnection, packet: { data?: unknown }) => void;
+
+  /** Cuts off a connection whose backlog passes the cap (every socket on it goes with it). */
+  private check(conn: Connection): void {
+    const backlog = outgoingBacklog(conn);
+    if (backlog <= this.maxBytes) return;
+    this.log.warn(`Disconnecting a connection: ${backlog} bytes wait for a client that does not read them`);
+    cutOff(conn);
   }
 
   stop(): void {

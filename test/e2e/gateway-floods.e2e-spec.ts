@@ -377,7 +377,9 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     expect(server.connected).toBe(false);
     // Once cut off, nothing waits for it any more.
     await vi.waitFor(() => expect(outgoingBacklog(server.conn)).toBe(0));
-    expect(largest).toBeLessThan(2 * 4 * 1024 * 1024);
+    // Checked whenever a quarter of the cap more was given to it, not only between sweeps: past the
+    // cap by that quarter and one burst of sends at most, however fast the room is.
+    expect(largest).toBeLessThan(1.5 * 4 * 1024 * 1024);
     const last = await sender.emit('message:send', { conversationId: busy, content: 'still here' });
     expect(last.ok).toBe(true);
     await watcher.waitFor('message:created', (p) => p.message.id === last.data.message.id);
