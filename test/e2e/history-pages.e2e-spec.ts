@@ -81,6 +81,24 @@ describe('history pages: ETags, 304 and the pages held in memory', () => {
     expect(deleted.body.items.at(-1).deletedAt).not.toBeNull();
   });
 
+  it('answers ETags and 304s with no page held at all (HISTORY_CACHE_MB=0)', async () => {
+    const id = await conversationWith(2);
+    const messages = t.app.get(MessagesRepository);
+    const config = t.app.get(AppConfig);
+    const pages = new HistoryPages({ ...config, limits: { ...config.limits, historyCacheBytes: 0 } } as AppConfig, messages);
+    const first = await pages.read(id, { limit: 10 });
+    expect(first.notModified).toBe(false);
+    const etag = first.etag!;
+    expect(await pages.read(id, { limit: 10 }, etag)).toEqual({ notModified: true, etag });
+    // Without a tag, the page is read again every time, and is the same.
+    expect(await pages.read(id, { limit: 10 })).toEqual(first);
+    expect((await owner().post(messagesOf(id), { content: 'third' })).status).toBe(201);
+    const after = await pages.read(id, { limit: 10 }, etag);
+    expect(after.notModified).toBe(false);
+    expect(after.etag).not.toBe(etag);
+    expect(!after.notModified && after.page.items.map((m) => m.content)).toEqual(['message 1', 'message 2', 'third']);
+  });
+
   it('checks access before anything: a tag does not let an outsider learn that the conversation exists', async () => {
     const id = await conversationWith(1);
     const { headers } = await owner().get(messagesOf(id));
