@@ -124,7 +124,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const { user } = socket.data;
     this.presence.connect();
     this.metrics.connected.inc();
-    this.backlogGuard?.watch(socket);
     socket.data.unwatch = this.sessionWatch.watch(user.sessionId);
     // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
     socket.data.expiry = setTimeout(() => {

@@ -1,8 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
-
-/** How often this instance's sockets are checked for a backlog over the cap. */
-const SWEEP_INTERVAL_MS = 250;
+import { Decoder, Encoder, type Packet } from 'socket.io-parser';
 
 type Connection = Socket['conn'];
 
@@ -43,63 +41,75 @@ function cutOff(conn: Connection): void {
   transport.socket?.terminate?.();
 }
 
-/** Bytes a connection has been given since its backlog was last checked (see BacklogGuard). */
-const SINCE_CHECK = Symbol('bytesSinceBacklogCheck');
-type CountedConnection = Connection & { [SINCE_CHECK]?: number };
+/**
+ * Socket.IO's packet encoder, counting what it encodes. Every packet this instance writes — a
+ * broadcast once for all its recipients, an acknowledgement or a socket's own emit — is encoded
+ * once, so no connection is given more than this has counted: BacklogGuard follows it instead of
+ * keeping a listener and a counter on every connection. Passed as the server's `parser`.
+ */
+export class CountingEncoder extends Encoder {
+  /** Told the size of every packet encoded (set by the BacklogGuard that follows this encoder). */
+  encoded: ((bytes: number) => void) | undefined;
+
+  override encode(packet: Packet): unknown[] {
+    const parts = super.encode(packet) as unknown[];
+    if (this.encoded) {
+      let bytes = 0;
+      for (const part of parts) bytes += byteLength(part);
+      this.encoded(bytes);
+    }
+    return parts;
+  }
+}
+
+/** Socket.IO's parser with the counting encoder (the `parser` option of the server). */
+export const countingParser = { Encoder: CountingEncoder, Decoder };
 
 /**
  * Disconnects the sockets of a namespace (on this instance) whose outgoing backlog passes
  * `maxBytes`: a client that stops reading while its conversations stay busy would otherwise grow
- * the server's memory without limit. Checked four times a second, and also as soon as a connection
- * has been given a quarter of `maxBytes` since its last check — a busy room can send megabytes
- * between two sweeps. (One listener for every connection, and a counter on it: idle sockets cost
- * nothing more.)
+ * the server's memory without limit. A backlog grows only by what the server's encoder encodes (a
+ * broadcast once for all its recipients), so the sockets are checked each time a quarter of
+ * `maxBytes` has been encoded: however fast the rooms, no backlog passes the cap by more than that
+ * quarter and the turn that wrote it. Nothing is kept per connection and nothing runs while the
+ * sockets are quiet.
  */
 export class BacklogGuard {
   private readonly log = new Logger('BacklogGuard');
-  private timer: NodeJS.Timeout | undefined;
+  /** Bytes encoded since the last sweep. */
+  private sinceSweep = 0;
+  private sweepSoon: NodeJS.Immediate | undefined;
+  private encoder: CountingEncoder | undefined;
 
   constructor(
     private readonly namespace: Namespace,
     private readonly maxBytes: number,
-  ) {
-    const step = Math.max(1, Math.floor(maxBytes / 4));
-    const check = (conn: Connection): void => this.check(conn);
-    this.counted = function (this: CountedConnection, packet: { data?: unknown }): void {
-      const bytes = byteLength(packet.data);
-      if (!bytes) return;
-      const since = (this[SINCE_CHECK] ?? 0) + bytes;
-      this[SINCE_CHECK] = since < step ? since : 0;
-      if (since >= step) check(this);
+  ) {}
+
+  /** Follows what the namespace's server encodes; its parser must be `countingParser`. */
+  start(): void {
+    const encoder: unknown = this.namespace.server.encoder;
+    if (!(encoder instanceof CountingEncoder)) throw new Error('The Socket.IO server must be created with countingParser to cap backlogs');
+    const step = Math.max(1, Math.floor(this.maxBytes / 4));
+    this.encoder = encoder;
+    encoder.encoded = (bytes) => {
+      this.sinceSweep += bytes;
+      // After the turn that wrote them: the packets are in the connections' buffers by then, and no
+      // socket is cut off in the middle of a broadcast.
+      if (this.sinceSweep >= step) this.sweepSoon ??= setImmediate(() => this.sweep());
     };
   }
 
-  start(): void {
-    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  /** Counts what is given to a newly connected socket's connection (checked as it grows, see above). */
-  watch(socket: Socket): void {
-    socket.conn.on('packetCreate', this.counted);
-  }
-
-  /** A packet created for a connection (`this`): counted, and the backlog checked every quarter of the cap. */
-  private readonly counted: (this: CountedConnection, packet: { data?: unknown }) => void;
-
-  /** Cuts off a connection whose backlog passes the cap (every socket on it goes with it). */
-  private check(conn: Connection): void {
-    const backlog = outgoingBacklog(conn);
-    if (backlog <= this.maxBytes) return;
-    this.log.warn(`Disconnecting a connection: ${backlog} bytes wait for a client that does not read them`);
-    cutOff(conn);
-  }
-
   stop(): void {
-    clearInterval(this.timer);
+    if (this.encoder) this.encoder.encoded = undefined;
+    clearImmediate(this.sweepSoon);
+    this.sweepSoon = undefined;
   }
 
   sweep(): void {
+    clearImmediate(this.sweepSoon);
+    this.sweepSoon = undefined;
+    this.sinceSweep = 0;
     for (const socket of this.namespace.sockets.values()) {
       const backlog = outgoingBacklog(socket.conn);
       if (backlog <= this.maxBytes) continue;

@@ -8,6 +8,7 @@ import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { valueNestsDeeperThan } from '../common/json-depth.js';
 import type { AppConfig } from '../config/app-config.js';
 import { EventBudget } from './event-budget.js';
+import { countingParser } from './socket-backlog.js';
 import { ackError } from './ws-ack.js';
 
 /**
@@ -51,6 +52,8 @@ export class ChatIoAdapter extends IoAdapter {
       pingInterval: wsPingIntervalMs,
       pingTimeout: wsPingTimeoutMs,
       perMessageDeflate: false,
+      // Counts the bytes encoded for clients, for the gateway's BacklogGuard.
+      parser: countingParser,
       httpCompression: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {

@@ -17,6 +17,7 @@ import { PresenceService } from '../realtime/presence.service.js';
 import { RealtimeBus } from '../realtime/realtime-bus.js';
 import { ChatGateway } from './chat.gateway.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { CountingEncoder } from './socket-backlog.js';
 
 const C = 'c1';
 const run = { id: 'r1', conversationId: C, status: 'running' } as RunDto;
@@ -77,6 +78,7 @@ function recordingNamespace() {
     disconnect: () => undefined,
   };
   const namespace = {
+    server: { encoder: new CountingEncoder() },
     use: () => undefined,
     local: { to: () => room },
     adapter: { rooms: new Map([['user:u1', new Set([socket.id])]]) },
