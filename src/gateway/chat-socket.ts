@@ -7,8 +7,8 @@ import type { AuthUser } from '../common/auth/auth-user.js';
 export interface SocketData {
   user: AuthUser;
   conversations: Set<string>;
-  /** Per conversation, the socket's last typing change: the next one waits for it. */
-  typing: Map<string, Promise<unknown>>;
+  /** Per conversation, the socket's last typing change: the next one waits for it (none while it does not type). */
+  typing: Map<string, Promise<unknown>> | undefined;
   /** Recovery pages read and not yet written to the transport, in bytes. */
   unsentPageBytes: number;
   expiry?: NodeJS.Timeout;

@@ -104,7 +104,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     if ((socket.nsp.adapter.rooms.get(userRoom(user.id))?.size ?? 0) >= limit) {
       return Object.assign(new Error('too_many_connections'), { data: { limit } });
     }
-    socket.data = { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 };
+    socket.data = { user, conversations: new Set(), typing: undefined, unsentPageBytes: 0 };
     void socket.join(userRoom(user.id));
     return undefined;
   }
@@ -223,7 +223,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    * that overtook its start would leave the typist shown as typing.
    */
   private inTypingOrder(socket: ChatSocket, conversationId: string, access: Access, apply: () => void): Promise<AckOf<'typing:start' | 'typing:stop'>> {
-    const chains = socket.data.typing;
+    const chains = (socket.data.typing ??= new Map());
     const turn = (chains.get(conversationId) ?? Promise.resolve()).then(async () => {
       this.requireJoined(socket, conversationId);
       await this.conversations.authorize(conversationId, socket.data.user, access);
@@ -235,7 +235,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const settled = turn.catch(() => undefined);
     chains.set(conversationId, settled);
     void settled.finally(() => {
-      if (chains.get(conversationId) === settled) chains.delete(conversationId);
+      if (chains.get(conversationId) !== settled) return;
+      chains.delete(conversationId);
+      // Most sockets never type: none keeps an empty map.
+      if (!chains.size && socket.data.typing === chains) socket.data.typing = undefined;
     });
     return turn;
   }

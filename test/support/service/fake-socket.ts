@@ -17,7 +17,7 @@ export interface FakeSocket {
 export function fakeSocket(user: AuthUser): FakeSocket & ChatSocket {
   const socket: FakeSocket = {
     id: randomUUID(),
-    data: { user, conversations: new Set(), typing: new Map(), unsentPageBytes: 0 },
+    data: { user, conversations: new Set(), typing: undefined, unsentPageBytes: 0 },
     disconnected: false,
     rooms: new Set(),
     async join(room) {
