@@ -7,7 +7,7 @@ import { ackError } from '../../../src/gateway/ws-ack.js';
 /** What the gateway's handlers use of a socket that passed the handshake: its user, its rooms. */
 export interface FakeSocket {
   id: string;
-  data: { user: AuthUser; conversations: Set<string>; typing: Map<string, Promise<unknown>>; unsentPageBytes: number };
+  data: { user: AuthUser; conversations: Set<string>; typing: Map<string, Promise<unknown>> | undefined; unsentPageBytes: number };
   disconnected: boolean;
   rooms: Set<string>;
   join(room: string): Promise<void>;
