@@ -3,6 +3,7 @@ import { DataSource, type EntityManager, In, IsNull, Not } from 'typeorm';
 import { batchedRead, type GroupCommit } from '../database/group-commit.js';
 import { runStatement, type Statement } from '../database/prepared-statements.js';
 import { rowsOf } from '../database/query-rows.js';
+import { ToolInvocationEntity } from './tool-invocation.entity.js';
 import { type PausedRun, RunEntity as Run, type RunEntity, type RunError, type RunStatus, type RunUsage } from './run.entity.js';
 
 /** A run row as the entity's fields, for RETURNING clauses (one round trip instead of write + read). */
@@ -372,6 +373,11 @@ export class RunsRepository {
       ),
     );
     return row?.id;
+  }
+
+  /** A run's recorded tool calls, in the order they started (those still running included). */
+  toolCallsOf(runId: string): Promise<ToolInvocationEntity[]> {
+    return this.dataSource.getRepository(ToolInvocationEntity).find({ where: { runId }, order: { startedAt: 'ASC', id: 'ASC' } });
   }
 
   /** Records how a tool call ended; false, and nothing written, once its run was erased (see recordToolStart). */

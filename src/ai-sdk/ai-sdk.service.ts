@@ -236,10 +236,15 @@ export class AiSdkService {
     }
     if (current.status === 'running') {
       if (events.sawStart(run.id)) return () => undefined;
-      const [snapshot, approvals] = await Promise.all([this.chat.activeRun(run.conversationId), this.paused.approvalsOf(run.id)]);
+      // The calls are read with the snapshot: ones made since reach the stream as held events.
+      const [snapshot, approvals, calls] = await Promise.all([
+        this.chat.activeRun(run.conversationId),
+        this.paused.approvalsOf(run.id),
+        this.paused.callsOf(run.id),
+      ]);
       return (chunks) => {
         chunks.know(approvals);
-        if (snapshot?.run.id === run.id) chunks.resume(snapshot);
+        if (snapshot?.run.id === run.id) chunks.resume(snapshot, calls);
       };
     }
     // Never started: no reply yet, nothing to read.

@@ -2,12 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { RunDto } from '../agent/dto/run.dto.js';
 import { RunsRepository } from '../agent/runs.repository.js';
 import { ApprovalsRepository } from '../approvals/approvals.repository.js';
-import type { CallApproval, PausedReply, ToolCall } from './reply-chunks.js';
+import type { CallApproval, PausedReply, RecordedCall, ToolCall } from './reply-chunks.js';
 
 /**
  * Where the replies of runs that paused for approvals stand, read from the run's stored loop
  * state and its approvals: what a useChat stream shows of a paused run, and what a client that
- * answers its approvals already holds.
+ * answers its approvals already holds. Also the calls a running reply has made, recorded as they
+ * start and end, which its in-memory snapshot (text only) does not tell.
  */
 @Injectable()
 export class PausedReplies {
@@ -32,6 +33,17 @@ export class PausedReplies {
       waiting: loop.calls.filter((_, index) => loop.results[index] === null),
       approvals,
     };
+  }
+
+  /** The calls a run has made so far, as `run:tool` tells them (a failed one's result is `{error}`). */
+  async callsOf(runId: string): Promise<RecordedCall[]> {
+    return (await this.runs.toolCallsOf(runId)).map(({ callId, name, status, arguments: args, result, error }) => ({
+      callId,
+      name,
+      status,
+      args,
+      result: status === 'failed' ? { error } : result,
+    }));
   }
 
   async approvalsOf(runId: string): Promise<(CallApproval & { step: number })[]> {

@@ -61,6 +61,26 @@ describe('ReplyChunks', () => {
     expect(stream.done).toBe(true);
   });
 
+  it('resumes with the calls made so far; a call still running ends live, and none is shown twice', async () => {
+    const { chunks, stream } = record();
+    const tool = { conversationId: CONVERSATION_ID, runId: RUN_ID, name: 'calculator' };
+    const done = { ...tool, callId: 'c1', status: 'completed' as const, args: { expression: '1+1' }, result: { result: '2' } };
+    const running = { ...tool, callId: 'c2', status: 'started' as const, args: { expression: '2+2' } };
+    stream.resume({ run: run('running'), content: '', index: -1 }, [done, running]);
+    // The first call ended before the stream listened; the second one's start is told again by an
+    // event held from before the read, then it ends.
+    stream.event({ type: 'run.tool', ...running });
+    stream.event({ type: 'run.tool', ...running, status: 'completed', result: { result: '4' } });
+    stream.event(delta(0, 'Both done.'));
+    const final = reply('Both done.', { toolCalls: [{ callId: 'c1', name: 'calculator', args: done.args, result: done.result }, { callId: 'c2', name: 'calculator', args: running.args, result: { result: '4' } }] });
+    stream.event({ type: 'run.completed', conversationId: CONVERSATION_ID, run: run('completed'), message: final, version: 7 });
+    expect(chunks.filter((chunk) => chunk.type === 'tool-input-available').map((chunk) => chunk.toolCallId)).toEqual(['c1', 'c2']);
+    expect(chunks.filter((chunk) => chunk.type === 'tool-output-available').map((chunk) => chunk.toolCallId)).toEqual(['c1', 'c2']);
+    const message = await rebuilt(chunks);
+    expect(message.parts.filter((part) => part.type !== 'step-start' && !part.type.startsWith('data-')).map((part) => part.type)).toEqual(['tool-calculator', 'tool-calculator', 'text']);
+    expect(text(message)).toBe('Both done.');
+  });
+
   it('after a gap takes the rest of the text from the final reply, so the client ends with exactly it', async () => {
     const { chunks, stream } = record();
     stream.event({ type: 'run.started', conversationId: CONVERSATION_ID, run: run('running') });

@@ -10,6 +10,9 @@ import type { RealtimeEvent } from '../realtime/realtime.events.js';
 export type ChunkSink = (chunk: UIMessageChunk) => void;
 
 type ToolEvent = Extract<RealtimeEvent, { type: 'run.tool' }>;
+
+/** A tool call of a run as its `run:tool` events tell it: started, or ended with its result. */
+export type RecordedCall = Pick<ToolEvent, 'callId' | 'name' | 'status' | 'args' | 'result'>;
 export type ToolCall = { callId: string; name: string; args?: unknown; result?: unknown; error?: string };
 
 /** A tool call's approval, as far as the stream knows it. */
@@ -155,11 +158,16 @@ export class ReplyChunks {
     this.sources.add(sources);
   }
 
-  /** A streaming reply as it stands: its text so far as one delta. */
-  resume({ run, content, index }: RunSnapshot): void {
+  /**
+   * A streaming reply as it stands: the calls it has made (each as its live event would show it),
+   * then its text so far as one delta. Where text came before a call, the order is the paused
+   * path's: calls first (nothing records when each piece of text came).
+   */
+  resume({ run, content, index }: RunSnapshot, calls: readonly RecordedCall[] = []): void {
     // Not yet opened: nothing was streamed, and run.started is still to come.
     if (!run.responseMessageId) return;
     this.open(run);
+    for (const call of calls) this.tool(call);
     this.catchUpText(content, index);
   }
 
@@ -269,7 +277,7 @@ export class ReplyChunks {
     this.appendText(delta);
   }
 
-  private tool({ callId, name, status, args, result }: ToolEvent): void {
+  private tool({ callId, name, status, args, result }: RecordedCall): void {
     this.announceTool(callId, name, args);
     if (status === 'completed') {
       this.settleTool(callId, { output: result });

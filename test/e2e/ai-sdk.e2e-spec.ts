@@ -526,6 +526,43 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with an OpenAI-co
     expect(reply!.id).toMatch(UUID);
     deltas$.unsubscribe();
   });
+  it('resuming after a tool call shows the call, then the text so far, as the reply that is persisted', async () => {
+    const held = gate();
+    const streamed: string[] = [];
+    const deltas$ = t.app.get(RealtimeBus).events$.subscribe((event) => event.type === 'run.delta' && streamed.push(event.text));
+    fake.enqueue(
+      { kind: 'tool', calls: [{ id: 'call_sum', name: 'calculator', argumentChunks: ['{"expression": "6*7"}'] }] },
+      { kind: 'text', chunks: ['It is ', '42', ', as computed.'], pauseAfter: { chunks: 2, until: held.until } },
+    );
+    const id = await h.conversation(user);
+    const chat = h.chat(user, id);
+    // The connection drops before the call is shown: the resumed stream is all the client gets of it.
+    h.recorder.cutWhen = (chunks) => chunks.some((chunk) => chunk.type === 'data-run');
+    await chat.sendMessage({ text: 'What is 6*7?' });
+    await until(() => streamed.join('') === 'It is 42');
+
+    const reloaded = h.chat(user, id);
+    const resuming = reloaded.resumeStream();
+    await until(() => textOf(lastAssistant(reloaded)) === 'It is 42');
+    held.open();
+    await resuming;
+
+    const [, reply] = await h.messages(user, id);
+    expect(reply).toMatchObject({ status: 'complete', content: 'It is 42, as computed.' });
+    const resumed = h.recorder.streams.at(-1)!;
+    expectWellFormed(resumed);
+    expect(types(resumed)).toEqual([
+      'start', 'start-step', 'data-run', 'tool-input-available', 'tool-output-available',
+      'finish-step', 'start-step', 'text-start', 'text-delta', 'text-end', 'data-message', 'data-run', 'finish-step', 'finish',
+    ]);
+    const assistant = lastAssistant(reloaded)!;
+    expect(assistant.parts.filter((part) => part.type !== 'step-start' && !part.type.startsWith('data-')).map((part) => part.type)).toEqual(['tool-calculator', 'text']);
+    expect(partsOf(assistant, 'tool-calculator')).toEqual([
+      expect.objectContaining({ toolCallId: 'call_sum', state: 'output-available', input: { expression: '6*7' }, output: { expression: '6*7', result: '42' } }),
+    ]);
+    expect(textOf(assistant)).toBe(reply!.content);
+    deltas$.unsubscribe();
+  });
 });
 
 describe(`useChat (AI SDK ${AI_SDK_VERSION}) with tool calls that wait for approval`, () => {
