@@ -57,7 +57,8 @@ function weigh({ page }: HeldPage): number {
  * the conversation is in S. So each request still asks the database — one statement that answers
  * the state, and the page only if the state is not the one already held (here, or by the client
  * through If-None-Match) — and instances need not tell each other anything. Held pages are bounded
- * by HISTORY_CACHE_MB (0: none held; ETags still work).
+ * by HISTORY_CACHE_MB (0: none held; ETags still work); the least recently read go first, so pages
+ * read again and again (a dashboard's) stay while one reader walks through many others.
  */
 @Injectable()
 export class HistoryPages {
@@ -68,7 +69,7 @@ export class HistoryPages {
     private readonly messages: MessagesRepository,
   ) {
     const maxWeight = config.limits.historyCacheBytes;
-    this.held = maxWeight > 0 ? new TtlCache({ ttlMs: HELD_MS, maxEntries: 10_000, maxWeight, weigh }) : undefined;
+    this.held = maxWeight > 0 ? new TtlCache({ ttlMs: HELD_MS, maxEntries: 10_000, maxWeight, weigh, evictUnread: true }) : undefined;
   }
 
   /**

@@ -66,6 +66,19 @@ describe('TtlCache', () => {
     expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual(['A2', undefined, 'C']);
   });
 
+  it('with evictUnread, evicts the entry least recently read, whatever the order stored; expiry still counts from storing', () => {
+    const clock = { now: 0 };
+    const cache = new TtlCache<string, string>({ ttlMs: 1000, maxEntries: 2, evictUnread: true, now: () => clock.now });
+    cache.set('hot', 'H');
+    cache.set('b', 'B');
+    clock.now = 500;
+    expect(cache.get('hot')).toBe('H');
+    cache.set('c', 'C');
+    expect([cache.get('hot'), cache.get('b'), cache.get('c')]).toEqual(['H', undefined, 'C']);
+    clock.now = 1000;
+    expect(cache.get('hot')).toBeUndefined();
+  });
+
   it('updates a held value in place, keeping its expiry, and ignores a key it does not hold', () => {
     const { cache, clock } = clocked({ ttlMs: 1000 });
     cache.set('k', 'old');

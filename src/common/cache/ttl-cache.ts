@@ -7,6 +7,11 @@ export interface TtlCacheOptions<V> {
   maxWeight?: number;
   /** An entry's weight (e.g. its size in bytes); one heavier than maxWeight is not stored. */
   weigh?: (value: V) => number;
+  /**
+   * Reading an entry makes it the last to be evicted (least recently read goes first) instead of
+   * leaving it in the order stored. Its expiry is unchanged.
+   */
+  evictUnread?: boolean;
   /** The clock (tests pass their own). */
   now?: () => number;
 }
@@ -33,9 +38,16 @@ export class TtlCache<K, V> {
   get(key: K): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.until > this.now()) return entry.value;
-    this.remove(key);
-    return undefined;
+    if (entry.until <= this.now()) {
+      this.remove(key);
+      return undefined;
+    }
+    if (this.options.evictUnread) {
+      // A Map iterates in insertion order: taken out and put back, the entry is evicted last.
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    return entry.value;
   }
 
   /** Stores a value known to be current (not a load's result: see getOrLoad), for a full TTL. */
