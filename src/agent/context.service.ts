@@ -154,8 +154,12 @@ export class ContextService {
     const names = await this.users.findDisplayNames(items.map((m) => m.authorId));
     const lines = [...(stored.summary ? stored.summary.split('\n') : []), ...items.filter((m) => this.isTurn(m)).map((m) => this.summaryLine(m, names))];
     const summary = this.fit(lines, maxTokens);
-    // Stored while the provider is asked: a summary not stored is only worked out again next time.
-    this.conversations.updateSummary(conversationId, summary, uptoSeq).catch((error: unknown) => this.logger.warn(`Could not store the summary of ${conversationId}: ${String(error)}`));
+    // Stored while the provider is asked, unless what it was worked out from changed meanwhile: a
+    // summary not stored is only worked out again next time.
+    const from = { summarySeq: stored.summarySeq, readAfter: afterSeq, readVersion: Math.max(0, ...items.map((m) => m.version)) };
+    this.conversations
+      .updateSummary(conversationId, summary, uptoSeq, from)
+      .catch((error: unknown) => this.logger.warn(`Could not store the summary of ${conversationId}: ${String(error)}`));
     return summary;
   }
 

@@ -241,10 +241,31 @@ export class ConversationsRepository {
     await manager.getRepository(ConversationEntity).update({ id }, settings);
   }
 
-  /** The agent's rolling memory of turns up to and including `seq`. */
-  async updateSummary(id: string, summary: string, seq: number): Promise<void> {
+  /**
+   * Stores the agent's rolling memory of turns up to and including `seq`, worked out from the
+   * summary held at `from.summarySeq` and the messages after `from.readAfter` as they were at
+   * `from.readVersion` (the newest version among them). Only if both are still so: a summary read
+   * before an edit, a deletion or an erasure (which forget it, see forgetSummaryFrom) would bring
+   * back what was removed, and one read before another write would take the memory back. False
+   * when not stored.
+   */
+  async updateSummary(id: string, summary: string, seq: number, from: { summarySeq: number; readAfter: number; readVersion: number }): Promise<boolean> {
     // Not through the entity: its updated_at would move, and the summary is no change that participants see.
-    await this.dataSource.query(`UPDATE conversations SET summary = $2, summary_seq = $3 WHERE id = $1`, [id, summary, seq]);
+    const rows = rowsOf<unknown>(
+      await this.dataSource.query(
+        `UPDATE conversations SET summary = $2, summary_seq = $3
+         WHERE id = $1 AND summary_seq = $4
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = $1 AND m.seq > $5 AND m.seq <= $3 AND m.version > $6)
+         RETURNING 1`,
+        [id, summary, seq, from.summarySeq, from.readAfter, from.readVersion],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  /** A message at `seq` changed (edited, deleted): a summary that covers it quotes it as it was, and is dropped. */
+  async forgetSummaryFrom(id: string, seq: number, manager: EntityManager): Promise<void> {
+    await manager.query(`UPDATE conversations SET summary = NULL, summary_seq = 0 WHERE id = $1 AND summary_seq >= $2`, [id, seq]);
   }
 
   async findSummary(id: string): Promise<{ summary: string | null; summarySeq: number } | undefined> {

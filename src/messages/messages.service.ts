@@ -1,4 +1,5 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AuthUser } from '../common/auth/auth-user.js';
 import { AppError, ErrorCode, fieldError } from '../common/errors.js';
 import { AppConfig } from '../config/app-config.js';
@@ -186,8 +187,8 @@ export class MessagesService {
     if (existing.authorId !== user.id) {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author can edit a message');
     }
-    const edited = await this.conversationsRepository.versioned(conversationId, (manager, version) =>
-      this.messages.edit(conversationId, messageId, content, version, manager),
+    const edited = await this.conversationsRepository.versioned(conversationId, async (manager, version) =>
+      this.forgettingSummary(conversationId, await this.messages.edit(conversationId, messageId, content, version, manager), manager),
     );
     if (!edited) throw messageNotFound();
     const message = MessageDto.from(edited.result);
@@ -203,13 +204,22 @@ export class MessagesService {
     if (existing.authorId !== user.id && participant.role !== 'owner') {
       throw new AppError(HttpStatus.FORBIDDEN, ErrorCode.FORBIDDEN, 'Only the author or the owner can delete a message');
     }
-    const deleted = await this.conversationsRepository.versioned(conversationId, (manager, version) =>
-      this.messages.softDelete(conversationId, messageId, version, manager),
+    const deleted = await this.conversationsRepository.versioned(conversationId, async (manager, version) =>
+      this.forgettingSummary(conversationId, await this.messages.softDelete(conversationId, messageId, version, manager), manager),
     );
     if (!deleted) throw messageNotFound();
     this.bus.publish({ type: 'message.deleted', conversationId, messageId, seq: deleted.result.seq, version: deleted.version });
     // A reply deleted while it streams stops its run, wherever it executes: nobody asked for the rest.
     if (existing.runId && existing.status === 'streaming') this.bus.publish({ type: 'run.cancel', conversationId, runId: existing.runId });
+  }
+
+  /**
+   * The agent's summary quotes the turns it covers: once one of them is edited or deleted, it is
+   * dropped (and worked out again from what remains), in the same transaction as the change.
+   */
+  private async forgettingSummary(conversationId: string, changed: MessageEntity | undefined, manager: EntityManager): Promise<MessageEntity | undefined> {
+    if (changed) await this.conversationsRepository.forgetSummaryFrom(conversationId, changed.seq, manager);
+    return changed;
   }
 
   async search(user: AuthUser, q: string, limit = 20): Promise<SearchResultDto> {

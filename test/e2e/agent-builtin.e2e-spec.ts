@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
 import { type Registered, register } from '../support/auth.js';
 import { readEvents, untilLive } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -264,5 +265,60 @@ describe('agent memory', () => {
     expect(row.summary_seq).toBeGreaterThan(0);
     expect(row.summary_seq).toBeLessThan(30);
     expect(row.summary).toContain('- Lin: Fact number');
+  });
+
+  /** A conversation of 30 facts whose agent has summarized the older ones; its id, messages and summary row. */
+  async function summarized(user: Registered) {
+    const id = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { agent: { mode: 'mention' } } })).body.id as string;
+    const sent: { id: string; seq: number; version: number }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const content = `Fact number ${i}: the launch code word is item${i}. More words follow here to use tokens.`;
+      sent.push((await t.http(`${API}/conversations/${id}/messages`, { method: 'POST', token: user.accessToken, json: { content } })).body.message);
+    }
+    const ask = async () => {
+      const asked = await t.http(`${API}/conversations/${id}/messages?wait=true`, { method: 'POST', token: user.accessToken, json: { content: '@agent /stats' } });
+      expect(asked.body.run.status).toBe('completed');
+    };
+    const summary = async (): Promise<{ summary: string | null; summary_seq: number }> =>
+      (await t.app.get(DataSource).query(`SELECT summary, summary_seq FROM conversations WHERE id = $1`, [id]))[0];
+    await ask();
+    // The facts it quotes (the newest of the older turns that fit in its budget).
+    const quoted = [...((await summary()).summary ?? '').matchAll(/item(\d+)\./g)].map((match) => Number(match[1]));
+    expect(quoted.length).toBeGreaterThan(2);
+    return { id, sent, ask, summary, quoted };
+  }
+
+  it('forgets what a deleted or edited message said: the summary is dropped and worked out again from what remains', async () => {
+    const user = await register(t, { displayName: 'Lin' });
+    const { id, sent, ask, summary, quoted } = await summarized(user);
+    const [gone, changed, kept] = quoted.slice(-3) as [number, number, number];
+    const deleted = await t.http(`${API}/conversations/${id}/messages/${sent[gone]!.id}`, { method: 'DELETE', token: user.accessToken });
+    expect(deleted.status).toBe(204);
+    expect(await summary()).toEqual({ summary: null, summary_seq: 0 });
+    const edited = await t.http(`${API}/conversations/${id}/messages/${sent[changed]!.id}`, { method: 'PATCH', token: user.accessToken, json: { content: `Fact number ${changed} was withdrawn.` } });
+    expect(edited.status).toBe(200);
+    await ask();
+    const again = (await summary()).summary;
+    expect(again).toContain(`item${kept}.`);
+    expect(again).not.toContain(`item${gone}.`);
+    expect(again).not.toContain(`item${changed}.`);
+    expect(again).toContain(`- Lin: Fact number ${changed} was withdrawn.`);
+  });
+
+  it('stores a summary only if nothing it was worked out from changed meanwhile', async () => {
+    const user = await register(t, { displayName: 'Lin' });
+    const { id, sent, summary, quoted } = await summarized(user);
+    const repository = t.app.get(ConversationsRepository);
+    const held = await summary();
+    const newest = Math.max(...sent.map((message) => message.version));
+    const base = { summarySeq: held.summary_seq, readAfter: 0, readVersion: newest };
+    // Worked out from another summary than the one held (another write came first).
+    expect(await repository.updateSummary(id, 'stale', 25, { ...base, summarySeq: held.summary_seq - 1 })).toBe(false);
+    // A message it read was edited after the read (the read saw versions up to `newest`).
+    expect((await t.http(`${API}/conversations/${id}/messages/${sent[quoted.at(-1)! + 1]!.id}`, { method: 'PATCH', token: user.accessToken, json: { content: 'Changed.' } })).status).toBe(200);
+    expect(await repository.updateSummary(id, 'stale', 28, base)).toBe(false);
+    // Messages read after that change: stored.
+    expect(await repository.updateSummary(id, 'fresh', 28, { ...base, readVersion: newest + 100 })).toBe(true);
+    expect(await summary()).toEqual({ summary: 'fresh', summary_seq: 28 });
   });
 });
