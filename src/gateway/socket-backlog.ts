@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Namespace, Socket } from 'socket.io';
+import type { Server, Socket } from 'socket.io';
 import { Decoder, Encoder, type Packet } from 'socket.io-parser';
 
 type Connection = Socket['conn'];
@@ -35,7 +35,7 @@ export function outgoingBacklog(conn: Connection): number {
  * backlog to drain, which a client that does not read never lets happen, and `ws`'s closing
  * handshake would keep its buffer for another 30 s.
  */
-function cutOff(conn: Connection): void {
+export function cutOff(conn: Connection): void {
   const { transport } = conn as unknown as ConnectionInternals;
   conn.close(true);
   transport.socket?.terminate?.();
@@ -65,43 +65,59 @@ export class CountingEncoder extends Encoder {
 /** Socket.IO's parser with the counting encoder (the `parser` option of the server). */
 export const countingParser = { Encoder: CountingEncoder, Decoder };
 
+/** How often every connection is checked even while nothing is encoded (a backlog left just past the cap). */
+const SWEEP_INTERVAL_MS = 1000;
+
+/** The engine.io connections of a Socket.IO server (typed protected by engine.io). */
+function connectionsOf(server: Server): Record<string, Connection> {
+  return (server.engine as unknown as { clients: Record<string, Connection> }).clients;
+}
+
 /**
- * Disconnects the sockets of a namespace (on this instance) whose outgoing backlog passes
+ * Cuts off every connection of a Socket.IO server (on this instance) whose outgoing backlog passes
  * `maxBytes`: a client that stops reading while its conversations stay busy would otherwise grow
  * the server's memory without limit. A backlog grows only by what the server's encoder encodes (a
- * broadcast once for all its recipients), so the sockets are checked each time a quarter of
+ * broadcast once for all its recipients), so the connections are checked each time a quarter of
  * `maxBytes` has been encoded: however fast the rooms, no backlog passes the cap by more than that
- * quarter and the turn that wrote it. Nothing is kept per connection and nothing runs while the
- * sockets are quiet.
+ * quarter and the turn that wrote it. Nothing is kept per connection. Every engine.io connection
+ * is checked, not only the sockets of /chat: one that left the namespace, or never joined it, is
+ * still answered (a refused connect, say) and would otherwise never be. A slow timer catches a
+ * backlog left past the cap once the traffic stops.
  */
 export class BacklogGuard {
   private readonly log = new Logger('BacklogGuard');
   /** Bytes encoded since the last sweep. */
   private sinceSweep = 0;
   private sweepSoon: NodeJS.Immediate | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private encoder: CountingEncoder | undefined;
 
   constructor(
-    private readonly namespace: Namespace,
+    private readonly server: Server,
     private readonly maxBytes: number,
   ) {}
 
-  /** Follows what the namespace's server encodes; its parser must be `countingParser`. */
+  /** Follows what the server encodes; it must have been created with `countingParser`. */
   start(): void {
-    const encoder: unknown = this.namespace.server.encoder;
+    const encoder: unknown = this.server.encoder;
     if (!(encoder instanceof CountingEncoder)) throw new Error('The Socket.IO server must be created with countingParser to cap backlogs');
+    if (encoder.encoded) throw new Error('This Socket.IO server already has a backlog guard');
     const step = Math.max(1, Math.floor(this.maxBytes / 4));
     this.encoder = encoder;
     encoder.encoded = (bytes) => {
       this.sinceSweep += bytes;
       // After the turn that wrote them: the packets are in the connections' buffers by then, and no
-      // socket is cut off in the middle of a broadcast.
+      // connection is cut off in the middle of a broadcast.
       if (this.sinceSweep >= step) this.sweepSoon ??= setImmediate(() => this.sweep());
     };
+    this.timer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
   }
 
   stop(): void {
     if (this.encoder) this.encoder.encoded = undefined;
+    this.encoder = undefined;
+    clearInterval(this.timer);
     clearImmediate(this.sweepSoon);
     this.sweepSoon = undefined;
   }
@@ -110,12 +126,14 @@ export class BacklogGuard {
     clearImmediate(this.sweepSoon);
     this.sweepSoon = undefined;
     this.sinceSweep = 0;
-    for (const socket of this.namespace.sockets.values()) {
-      const backlog = outgoingBacklog(socket.conn);
+    const connections = connectionsOf(this.server);
+    // for…in: no array of every connection for each sweep.
+    for (const id in connections) {
+      const conn = connections[id]!;
+      const backlog = outgoingBacklog(conn);
       if (backlog <= this.maxBytes) continue;
-      this.log.warn(`Disconnecting socket ${socket.id}: ${backlog} bytes wait for a client that does not read them`);
-      socket.disconnect(true);
-      cutOff(socket.conn);
+      this.log.warn(`Disconnecting connection ${id}: ${backlog} bytes wait for a client that does not read them`);
+      cutOff(conn);
     }
   }
 }

@@ -8,6 +8,7 @@ import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { valueNestsDeeperThan } from '../common/json-depth.js';
 import type { AppConfig } from '../config/app-config.js';
 import { EventBudget } from './event-budget.js';
+import { refusedConnect } from './connect-refusals.js';
 import { countingParser } from './socket-backlog.js';
 import { ackError } from './ws-ack.js';
 
@@ -63,7 +64,10 @@ export class ChatIoAdapter extends IoAdapter {
     } as ServerOptions);
     // Only /chat is served, and only to authenticated sockets: the default namespace, which
     // Socket.IO always creates, would otherwise hold anonymous connections open.
-    server.use((_socket, next) => next(new Error('Invalid namespace')));
+    server.use((socket, next) => {
+      next(new Error('Invalid namespace'));
+      refusedConnect(socket);
+    });
     // Registered after Socket.IO's own listener, which has taken what it needs from the request.
     server.engine.on('connection', releaseRequest);
     return server;

@@ -78,7 +78,7 @@ function recordingNamespace() {
     disconnect: () => undefined,
   };
   const namespace = {
-    server: { encoder: new CountingEncoder() },
+    server: { encoder: new CountingEncoder(), engine: { clients: {} } },
     use: () => undefined,
     local: { to: () => room },
     adapter: { rooms: new Map([['user:u1', new Set([socket.id])]]) },

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
-import { io, type Socket } from 'socket.io-client';
+import { io, Manager, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ChatGateway } from '../../src/gateway/chat.gateway.js';
+import { MAX_REFUSED_CONNECTS } from '../../src/gateway/connect-refusals.js';
 import { JoinRecovery } from '../../src/gateway/join-recovery.js';
 import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
@@ -267,6 +269,64 @@ describe('Socket.IO gateway under a reconnect loop', () => {
   });
 });
 
+describe('Socket.IO gateway and a connection that keeps asking to connect', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t?.close());
+
+  /** A raw engine.io connection (the Socket.IO client's own transport), recording the packets it is sent. */
+  async function rawConnection() {
+    const manager = new Manager(t.baseUrl, { transports: ['websocket'], reconnection: false, autoConnect: false });
+    await new Promise<void>((resolve, reject) => manager.open((error) => (error ? reject(error) : resolve())));
+    type Engine = { id: string; send(packet: string): void; on(event: 'message', listener: (data: string) => void): void; on(event: 'close', listener: () => void): void };
+    const engine = manager.engine as unknown as Engine;
+    const packets: string[] = [];
+    const state = { closed: false };
+    engine.on('message', (data) => packets.push(String(data)));
+    engine.on('close', () => (state.closed = true));
+    const served = () => {
+      const server = (t.app.get(ChatGateway) as unknown as { server: Namespace }).server.server;
+      return Object.hasOwn((server.engine as unknown as { clients: object }).clients, engine.id);
+    };
+    return { engine, packets, state, served, close: () => manager.engine.close() };
+  }
+  const refusals = (packets: string[], namespace: string) => packets.filter((packet) => packet.startsWith(`4${namespace}`)).length;
+
+  it(`closes a connection past ${MAX_REFUSED_CONNECTS} refused connects, to /chat or to another namespace; a few retries keep it`, async () => {
+    const user = await register(t);
+    // A client retrying with an expired token, then with a fresh one: served as before.
+    const retrying = await rawConnection();
+    for (let i = 0; i < 3; i++) retrying.engine.send('0/chat,{"token":"expired"}');
+    retrying.engine.send(`0/chat,${JSON.stringify({ token: user.accessToken })}`);
+    await vi.waitFor(() => expect(retrying.packets.some((packet) => packet.startsWith('0/chat,{"sid"'))).toBe(true));
+    expect(refusals(retrying.packets, '/chat,')).toBe(3);
+
+    // Connected to /chat, then left it: the connection stays, with no socket and so no event budget,
+    // and asks for the namespace it is refused, again and again.
+    const leaving = await rawConnection();
+    leaving.engine.send(`0/chat,${JSON.stringify({ token: user.accessToken })}`);
+    await vi.waitFor(() => expect(leaving.packets.some((packet) => packet.startsWith('0/chat,{"sid"'))).toBe(true));
+    leaving.engine.send('1/chat,');
+    // And one that only ever presents a bad token.
+    const guessing = await rawConnection();
+    for (let i = 0; i < 200; i++) {
+      leaving.engine.send('0');
+      guessing.engine.send('0/chat,{"token":"guess"}');
+    }
+    for (const [flooding, namespace] of [[leaving, '{'], [guessing, '/chat,']] as const) {
+      await vi.waitFor(() => expect(flooding.state.closed).toBe(true));
+      expect(flooding.served()).toBe(false);
+      // Those still queued when it closed go unanswered.
+      expect(refusals(flooding.packets, namespace)).toBeGreaterThan(0);
+      expect(refusals(flooding.packets, namespace)).toBeLessThanOrEqual(MAX_REFUSED_CONNECTS);
+    }
+    expect(retrying.served()).toBe(true);
+    retrying.close();
+  });
+});
+
 describe('Socket.IO gateway and a client that stops reading', () => {
   let t: TestApp;
   let reader: Registered;
@@ -363,6 +423,8 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     for (const client of [stalled, sender, watcher]) expect((await client.emit('conversation:join', { conversationId: busy })).ok).toBe(true);
     const server = serverSocketOf(stalled)!;
     const backlog = watchBacklog(stalled);
+    // What the guard saw when it cut the connection off (the peak, which sampling may miss).
+    const warn = vi.spyOn(Logger.prototype, 'warn');
     tcpOf(stalled).pause();
     const sent: string[] = [];
     // Each message reaches the stalled socket too: 16 KB more waiting for it every time.
@@ -377,8 +439,13 @@ describe('Socket.IO gateway and a client that stops reading', () => {
     expect(server.connected).toBe(false);
     // Once cut off, nothing waits for it any more.
     await vi.waitFor(() => expect(outgoingBacklog(server.conn)).toBe(0));
-    // Past the cap by a quarter of it and one burst of ten sends (their frames included) at most.
-    expect(largest).toBeLessThan(1.25 * 4 * 1024 * 1024 + 10 * 17_000);
+    // Past the cap by a quarter of it and what one turn encodes (ten sends: their events and
+    // their acknowledgements) at most.
+    const connectionId = (server.conn as unknown as { id: string }).id;
+    const cut = warn.mock.calls.map(([message]) => /^Disconnecting connection (\S+): (\d+) bytes/.exec(String(message))).find((match) => match?.[1] === connectionId);
+    expect(Number(cut?.[2])).toBeGreaterThan(4 * 1024 * 1024);
+    expect(Number(cut?.[2])).toBeLessThan(1.25 * 4 * 1024 * 1024 + 10 * 2 * 17_000);
+    expect(largest).toBeLessThanOrEqual(Number(cut?.[2]));
     const last = await sender.emit('message:send', { conversationId: busy, content: 'still here' });
     expect(last.ok).toBe(true);
     await watcher.waitFor('message:created', (p) => p.message.id === last.data.message.id);
