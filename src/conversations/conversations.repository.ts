@@ -250,17 +250,23 @@ export class ConversationsRepository {
    * when not stored.
    */
   async updateSummary(id: string, summary: string, seq: number, from: { summarySeq: number; readAfter: number; readVersion: number }): Promise<boolean> {
-    // Not through the entity: its updated_at would move, and the summary is no change that participants see.
-    const rows = rowsOf<unknown>(
-      await this.dataSource.query(
-        `UPDATE conversations SET summary = $2, summary_seq = $3
-         WHERE id = $1 AND summary_seq = $4
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = $1 AND m.seq > $5 AND m.seq <= $3 AND m.version > $6)
-         RETURNING 1`,
-        [id, summary, seq, from.summarySeq, from.readAfter, from.readVersion],
-      ),
-    );
-    return rows.length > 0;
+    return this.dataSource.transaction(async (manager) => {
+      // The row first, then the check in a statement of its own: a change holding the row (every
+      // versioned change does) is committed by then and seen. In one statement, PostgreSQL would
+      // wait for the row, then recheck the row alone, with the messages as they were before.
+      await manager.query(`SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE`, [id]);
+      // Not through the entity: its updated_at would move, and the summary is no change that participants see.
+      const rows = rowsOf<unknown>(
+        await manager.query(
+          `UPDATE conversations SET summary = $2, summary_seq = $3
+           WHERE id = $1 AND summary_seq = $4
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = $1 AND m.seq > $5 AND m.seq <= $3 AND m.version > $6)
+           RETURNING 1`,
+          [id, summary, seq, from.summarySeq, from.readAfter, from.readVersion],
+        ),
+      );
+      return rows.length > 0;
+    });
   }
 
   /** A message at `seq` changed (edited, deleted): a summary that covers it quotes it as it was, and is dropped. */

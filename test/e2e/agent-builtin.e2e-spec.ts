@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConversationsRepository } from '../../src/conversations/conversations.repository.js';
+import { MessagesRepository } from '../../src/messages/messages.repository.js';
 import { type Registered, register } from '../support/auth.js';
 import { readEvents, untilLive } from '../support/sse-frames.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
@@ -320,5 +321,31 @@ describe('agent memory', () => {
     // Messages read after that change: stored.
     expect(await repository.updateSummary(id, 'fresh', 28, { ...base, readVersion: newest + 100 })).toBe(true);
     expect(await summary()).toEqual({ summary: 'fresh', summary_seq: 28 });
+  });
+
+  it('does not store a summary whose write waited for a deletion of a message it read (the deletion holds the conversation)', async () => {
+    const user = await register(t, { displayName: 'Lin' });
+    const { id, sent, summary, quoted } = await summarized(user);
+    const repository = t.app.get(ConversationsRepository);
+    const held = await summary();
+    const target = sent[quoted.at(-1)! + 1]!;
+    let entered!: () => void;
+    let commit!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const deleting = repository.versioned(id, async (manager, version) => {
+      const deleted = await t.app.get(MessagesRepository).softDelete(id, target.id, version, manager);
+      entered();
+      await committing;
+      return deleted;
+    });
+    await inside;
+    // Worked out from messages read before the deletion, written while it holds the conversation.
+    const writing = repository.updateSummary(id, 'quotes the deleted message', target.seq, { summarySeq: held.summary_seq, readAfter: 0, readVersion: Math.max(...sent.map((m) => m.version)) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    commit();
+    expect(await deleting).toBeDefined();
+    expect(await writing).toBe(false);
+    expect((await summary()).summary).toBe(held.summary);
   });
 });
