@@ -32,7 +32,6 @@ import { type ChatNamespace, type ChatSocket, conversationRoom, emitEvent, userR
 import { GatewayMetrics } from './gateway.metrics.js';
 import { JoinRecovery } from './join-recovery.js';
 import { PresenceAnnouncer } from './presence-announcer.js';
-import { refusedConnect } from './connect-refusals.js';
 import { BacklogGuard } from './socket-backlog.js';
 import { TypingRelay } from './typing-relay.js';
 import { ackOk } from './ws-ack.js';
@@ -75,11 +74,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   ) {}
 
   afterInit(namespace: ChatNamespace): void {
-    namespace.use(async (socket, next) => {
-      const refusal = await this.admit(socket);
-      next(refusal);
-      if (refusal) refusedConnect(socket);
-    });
+    namespace.use(async (socket, next) => next(await this.admit(socket)));
     this.subscription = this.bus.events$.subscribe((event) => this.deliver(event));
     this.subscription.add(this.bus.resumed$.subscribe(() => this.resync()));
     this.backlogGuard = new BacklogGuard(namespace.server, this.config.limits.wsMaxBacklogBytes);

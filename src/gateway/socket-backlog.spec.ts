@@ -79,7 +79,7 @@ describe('BacklogGuard', () => {
   });
 
   it('refuses a server that does not count what it encodes, and a second guard on one server', () => {
-    expect(() => new BacklogGuard({ encoder: {}, engine: { clients: {} } } as unknown as Server, CAP).start()).toThrow(/countingParser/);
+    expect(() => new BacklogGuard({ encoder: {}, engine: { clients: {} } } as unknown as Server, CAP).start()).toThrow(/CountingEncoder/);
     const { encoder, guard } = guarded({});
     expect(() => new BacklogGuard({ encoder, engine: { clients: {} } } as unknown as Server, CAP).start()).toThrow(/already/);
     guard.stop();

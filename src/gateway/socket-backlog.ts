@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Server, Socket } from 'socket.io';
-import { Decoder, Encoder, type Packet } from 'socket.io-parser';
+import { Encoder, type Packet } from 'socket.io-parser';
 
 type Connection = Socket['conn'];
 
@@ -35,7 +35,7 @@ export function outgoingBacklog(conn: Connection): number {
  * backlog to drain, which a client that does not read never lets happen, and `ws`'s closing
  * handshake would keep its buffer for another 30 s.
  */
-export function cutOff(conn: Connection): void {
+function cutOff(conn: Connection): void {
   const { transport } = conn as unknown as ConnectionInternals;
   conn.close(true);
   transport.socket?.terminate?.();
@@ -45,7 +45,7 @@ export function cutOff(conn: Connection): void {
  * Socket.IO's packet encoder, counting what it encodes. Every packet this instance writes — a
  * broadcast once for all its recipients, an acknowledgement or a socket's own emit — is encoded
  * once, so no connection is given more than this has counted: BacklogGuard follows it instead of
- * keeping a listener and a counter on every connection. Passed as the server's `parser`.
+ * keeping a listener and a counter on every connection. Part of the server's `parser` (see ChatIoAdapter).
  */
 export class CountingEncoder extends Encoder {
   /** Told the size of every packet encoded (set by the BacklogGuard that follows this encoder). */
@@ -61,9 +61,6 @@ export class CountingEncoder extends Encoder {
     return parts;
   }
 }
-
-/** Socket.IO's parser with the counting encoder (the `parser` option of the server). */
-export const countingParser = { Encoder: CountingEncoder, Decoder };
 
 /** How often every connection is checked even while nothing is encoded (a backlog left just past the cap). */
 const SWEEP_INTERVAL_MS = 1000;
@@ -97,10 +94,10 @@ export class BacklogGuard {
     private readonly maxBytes: number,
   ) {}
 
-  /** Follows what the server encodes; it must have been created with `countingParser`. */
+  /** Follows what the server encodes; its parser's encoder must be a CountingEncoder. */
   start(): void {
     const encoder: unknown = this.server.encoder;
-    if (!(encoder instanceof CountingEncoder)) throw new Error('The Socket.IO server must be created with countingParser to cap backlogs');
+    if (!(encoder instanceof CountingEncoder)) throw new Error('The Socket.IO server must encode with CountingEncoder to cap backlogs');
     if (encoder.encoded) throw new Error('This Socket.IO server already has a backlog guard');
     const step = Math.max(1, Math.floor(this.maxBytes / 4));
     this.encoder = encoder;

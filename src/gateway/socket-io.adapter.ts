@@ -8,8 +8,8 @@ import { AppError, ErrorCode, RateLimitedError } from '../common/errors.js';
 import { valueNestsDeeperThan } from '../common/json-depth.js';
 import type { AppConfig } from '../config/app-config.js';
 import { EventBudget } from './event-budget.js';
-import { refusedConnect } from './connect-refusals.js';
-import { countingParser } from './socket-backlog.js';
+import { ConnectLimitingDecoder } from './connect-limit.js';
+import { CountingEncoder } from './socket-backlog.js';
 import { ackError } from './ws-ack.js';
 
 /**
@@ -53,8 +53,9 @@ export class ChatIoAdapter extends IoAdapter {
       pingInterval: wsPingIntervalMs,
       pingTimeout: wsPingTimeoutMs,
       perMessageDeflate: false,
-      // Counts the bytes encoded for clients, for the gateway's BacklogGuard.
-      parser: countingParser,
+      // Counts the bytes encoded for clients, for the gateway's BacklogGuard, and bounds the
+      // requests to connect one connection may make.
+      parser: { Encoder: CountingEncoder, Decoder: ConnectLimitingDecoder },
       httpCompression: false,
       cors: { origin: corsOrigins, credentials: true },
       allowRequest: (request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
@@ -64,10 +65,7 @@ export class ChatIoAdapter extends IoAdapter {
     } as ServerOptions);
     // Only /chat is served, and only to authenticated sockets: the default namespace, which
     // Socket.IO always creates, would otherwise hold anonymous connections open.
-    server.use((socket, next) => {
-      next(new Error('Invalid namespace'));
-      refusedConnect(socket);
-    });
+    server.use((_socket, next) => next(new Error('Invalid namespace')));
     // Registered after Socket.IO's own listener, which has taken what it needs from the request.
     server.engine.on('connection', releaseRequest);
     return server;

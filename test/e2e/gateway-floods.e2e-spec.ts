@@ -3,8 +3,9 @@ import { Logger } from '@nestjs/common';
 import type { Namespace } from 'socket.io';
 import { io, Manager, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AccessTokenService } from '../../src/auth/access-token.service.js';
 import { ChatGateway } from '../../src/gateway/chat.gateway.js';
-import { MAX_REFUSED_CONNECTS } from '../../src/gateway/connect-refusals.js';
+import { MAX_CONNECTS_PER_CONNECTION } from '../../src/gateway/connect-limit.js';
 import { JoinRecovery } from '../../src/gateway/join-recovery.js';
 import { outgoingBacklog } from '../../src/gateway/socket-backlog.js';
 import { MessagesRepository } from '../../src/messages/messages.repository.js';
@@ -294,7 +295,7 @@ describe('Socket.IO gateway and a connection that keeps asking to connect', () =
   }
   const refusals = (packets: string[], namespace: string) => packets.filter((packet) => packet.startsWith(`4${namespace}`)).length;
 
-  it(`closes a connection past ${MAX_REFUSED_CONNECTS} refused connects, to /chat or to another namespace; a few retries keep it`, async () => {
+  it(`closes a connection past ${MAX_CONNECTS_PER_CONNECTION} requests to connect, to any namespace, checking no more than that; a few retries are served`, async () => {
     const user = await register(t);
     // A client retrying with an expired token, then with a fresh one: served as before.
     const retrying = await rawConnection();
@@ -304,24 +305,27 @@ describe('Socket.IO gateway and a connection that keeps asking to connect', () =
     expect(refusals(retrying.packets, '/chat,')).toBe(3);
 
     // Connected to /chat, then left it: the connection stays, with no socket and so no event budget,
-    // and asks for the namespace it is refused, again and again.
+    // and asks for namespaces it is refused, again and again: the default one, one that does not exist.
     const leaving = await rawConnection();
     leaving.engine.send(`0/chat,${JSON.stringify({ token: user.accessToken })}`);
     await vi.waitFor(() => expect(leaving.packets.some((packet) => packet.startsWith('0/chat,{"sid"'))).toBe(true));
     leaving.engine.send('1/chat,');
-    // And one that only ever presents a bad token.
+    const elsewhere = await rawConnection();
+    // And one that only ever presents a bad token: each one is checked.
     const guessing = await rawConnection();
+    const checks = vi.spyOn(t.app.get(AccessTokenService), 'authenticate');
     for (let i = 0; i < 200; i++) {
       leaving.engine.send('0');
+      elsewhere.engine.send(`0/${'x'.repeat(1000)},`);
       guessing.engine.send('0/chat,{"token":"guess"}');
     }
-    for (const [flooding, namespace] of [[leaving, '{'], [guessing, '/chat,']] as const) {
+    for (const [flooding, namespace] of [[leaving, '{'], [elsewhere, '/x'], [guessing, '/chat,']] as const) {
       await vi.waitFor(() => expect(flooding.state.closed).toBe(true));
       expect(flooding.served()).toBe(false);
       // Those still queued when it closed go unanswered.
-      expect(refusals(flooding.packets, namespace)).toBeGreaterThan(0);
-      expect(refusals(flooding.packets, namespace)).toBeLessThanOrEqual(MAX_REFUSED_CONNECTS);
+      expect(refusals(flooding.packets, namespace)).toBeLessThanOrEqual(MAX_CONNECTS_PER_CONNECTION);
     }
+    expect(checks.mock.calls.filter(([token]) => token === 'guess').length).toBeLessThanOrEqual(MAX_CONNECTS_PER_CONNECTION);
     expect(retrying.served()).toBe(true);
     retrying.close();
   });
