@@ -98,6 +98,13 @@ export class AiSdkController {
   }
 
   private answer(reply: FastifyReply, user: AuthUser, conversationId: string, answer: Answer): void {
-    answer(openUiMessageStream(reply, this.streams.claim(user, 'ai_sdk_chat', conversationId)));
+    let session: ReturnType<EventStreams['claim']>;
+    try {
+      session = this.streams.claim(user, 'ai_sdk_chat', conversationId);
+    } catch (error) {
+      answer.abandon();
+      throw error;
+    }
+    answer.play(openUiMessageStream(reply, session));
   }
 }

@@ -21,7 +21,11 @@ import { type Delivered, ReplyChunks, unansweredChunks } from './reply-chunks.js
 import type { UiMessageStream } from './ui-message-stream.js';
 
 /** Writes an answer onto a stream that has just been opened, and ends it in due course. */
-export type Answer = (stream: UiMessageStream) => void;
+/** What a request is answered with, once its stream is open; `abandon` when none will be (refused). */
+export interface Answer {
+  play(stream: UiMessageStream): void;
+  abandon(): void;
+}
 
 /** Where a stream's reply starts from, read before the stream opens. */
 type Prime = (chunks: ReplyChunks) => void;
@@ -111,7 +115,7 @@ export class AiSdkService {
       const { message, run } = await this.send(user, body);
       if (!run) {
         events.stop();
-        return (stream) => this.writeAll(stream, unansweredChunks(message));
+        return { play: (stream) => this.writeAll(stream, unansweredChunks(message)), abandon: () => undefined };
       }
       return await this.followHeld(user, run, events, { userMessage: message });
     } catch (error) {
@@ -217,10 +221,14 @@ export class AiSdkService {
   /** A run's reply, where it stands then live; `delivered`: only what comes after the client's copy of it. */
   private async followHeld(user: AuthUser, run: RunDto, events: HeldEvents, from: { userMessage?: MessageDto; delivered?: Delivered }): Promise<Answer> {
     const prime = await this.standing(user, run, events);
-    return (stream) => {
-      const chunks = new ReplyChunks((chunk) => stream.write(chunk), run.id, from.userMessage);
-      if (from.delivered) chunks.continueFrom(from.delivered);
-      this.play(stream, events, chunks, run.id, prime);
+    return {
+      play: (stream) => {
+        const chunks = new ReplyChunks((chunk) => stream.write(chunk), run.id, from.userMessage);
+        if (from.delivered) chunks.continueFrom(from.delivered);
+        this.play(stream, events, chunks, run.id, prime);
+      },
+      // The conversation's events would otherwise be held for nobody, for ever.
+      abandon: () => events.stop(),
     };
   }
 

@@ -1,4 +1,6 @@
+import type { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RealtimeBus } from '../../src/realtime/realtime-bus.js';
 import { register, type Registered } from '../support/auth.js';
 import { waitUntil } from '../support/conditions.js';
 import { untilLive } from '../support/sse-frames.js';
@@ -49,6 +51,31 @@ describe('event streams per user', () => {
     }, 'a slot freed by the closed stream');
     await reopened.body?.cancel();
     await streams[1]!.body?.cancel();
+  });
+
+  it('a useChat request refused for too many streams lets go of the conversation events it held for its reply', async () => {
+    // Both slots, once the streams of the test before have been seen closed.
+    const openOne = () =>
+      waitUntil(async () => {
+        const attempt = await open(user);
+        if (attempt.status === 200) return untilLive(attempt);
+        await attempt.body?.cancel();
+        return undefined;
+      }, 'a free slot');
+    const streams = [await openOne(), await openOne()];
+    const chatting = (await t.http(`${API}/conversations`, { method: 'POST', token: user.accessToken, json: { agent: { mode: 'auto' } } })).body.id as string;
+    // The bus's subscribers (rxjs's deprecated count, read here only): each held reply is one.
+    const subscribers = () => (t.app.get(RealtimeBus) as unknown as { subject: Subject<unknown> }).subject.observers.length;
+    const before = subscribers();
+    for (let i = 0; i < 5; i++) {
+      const message = { id: `ui-${i}`, role: 'user', parts: [{ type: 'text', text: '/time' }] };
+      const sent = await t.http(`${API}/chat`, { method: 'POST', token: user.accessToken, json: { id: chatting, trigger: 'submit-message', messages: [message] } });
+      expect(sent.status).toBe(429);
+      const resumed = await t.http(`${API}/chat/${chatting}/stream`, { token: user.accessToken });
+      expect([204, 429]).toContain(resumed.status);
+    }
+    expect(subscribers()).toBe(before);
+    for (const stream of streams) await stream.body?.cancel();
   });
 
   it('cuts open streams when the server shuts down, so that it closes at once and clients reconnect elsewhere', async () => {
