@@ -269,7 +269,8 @@ export class AiSdkService {
    */
   private play(stream: UiMessageStream, events: HeldEvents, chunks: ReplyChunks, runId: string, prime: Prime): void {
     stream.onClose(() => events.stop());
-    prime(chunks);
+    // Where the reply stands goes out at once, however large its tool calls' inputs and results.
+    stream.burst(() => prime(chunks));
     let queue = Promise.resolve();
     const fail = (): void => {
       if (stream.closed) return;

@@ -10,6 +10,8 @@ export interface UiMessageStream {
   readonly closed: boolean;
   /** Called once, when the response ends or the client goes away (which only detaches it from the run). */
   onClose(listener: () => void): void;
+  /** Writes a reply replayed at once, not taken for a client that does not read (see HijackedStream.burst). */
+  burst(write: () => void): void;
 }
 
 /**
@@ -29,6 +31,7 @@ export function openUiMessageStream(reply: FastifyReply, session: SseSession): U
       return raw.closed;
     },
     onClose: (listener) => raw.onClose(listener),
+    burst: (write) => raw.burst(write),
   };
   return stream;
 }

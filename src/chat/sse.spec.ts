@@ -61,6 +61,20 @@ describe('HijackedStream, for a client that stops reading', () => {
     expect(closed).toHaveBeenCalledOnce();
   });
 
+  it('takes a burst written at once for no slow reader: the cap is raised by it, and past that a reader is cut off as before', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 1024);
+    stream.burst(() => {
+      for (let i = 0; i < 30; i++) stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    });
+    expect(raw.destroy).not.toHaveBeenCalled();
+    const burst = raw.writableLength;
+    while (raw.writableLength + 108 <= burst + 1024) stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).not.toHaveBeenCalled();
+    stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).toHaveBeenCalledOnce();
+  });
+
   it('cuts an ended response that is still not flushed after a grace period', () => {
     vi.useFakeTimers();
     try {

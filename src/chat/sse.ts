@@ -142,6 +142,9 @@ export class HijackedStream {
   private readonly listeners: (() => void)[] = [];
   private events = 0;
   private reason: StreamEndReason | undefined;
+  /** Bytes written in bursts (see burst), allowed on top of maxBacklogBytes. */
+  private allowance = 0;
+  private bursting = false;
 
   constructor(
     private readonly raw: ServerResponse,
@@ -164,7 +167,24 @@ export class HijackedStream {
   write(text: string): void {
     if (this.done) return;
     this.raw.write(text);
-    if (this.raw.writableLength > this.maxBacklogBytes) this.cut('slow_client');
+    if (this.raw.writableLength > this.maxBacklogBytes + this.allowance && !this.bursting) this.cut('slow_client');
+  }
+
+  /**
+   * Writes what `burst` writes at once (a reply replayed from where it stands, its tool calls'
+   * results included) without taking it for a client that does not read: the cap is raised by
+   * what it wrote, for the stream's life. A reader is cut off only once more than the cap waits
+   * on top of it.
+   */
+  burst(burst: () => void): void {
+    const before = this.raw.writableLength;
+    this.bursting = true;
+    try {
+      burst();
+    } finally {
+      this.bursting = false;
+    }
+    this.allowance += Math.max(0, this.raw.writableLength - before);
   }
 
   /** Writes one event (counted). */

@@ -526,6 +526,31 @@ describe(`useChat (AI SDK ${AI_SDK_VERSION} UI message stream) with an OpenAI-co
     expect(reply!.id).toMatch(UUID);
     deltas$.unsubscribe();
   });
+  it('resuming a reply whose calls outweigh the stream backlog cap replays them all, without taking the client for a slow one', async () => {
+    const held = gate();
+    const streamed: string[] = [];
+    const deltas$ = t.app.get(RealtimeBus).events$.subscribe((event) => event.type === 'run.delta' && streamed.push(event.text));
+    // 32 calls of 300 KB each: more than WS_MAX_BACKLOG_BYTES (8 MB), written at once by the resume.
+    const big = 'x'.repeat(300_000);
+    const calls = Array.from({ length: 32 }, (_, i) => ({ id: `call_${i}`, name: 'calculator', argumentChunks: [JSON.stringify({ expression: `${i}+${big}` })] }));
+    fake.enqueue({ kind: 'tool', calls }, { kind: 'text', chunks: ['Too ', 'long', ' to compute.'], pauseAfter: { chunks: 2, until: held.until } });
+    const id = await h.conversation(user);
+    expect((await h.post(user, `/conversations/${id}/messages`, { content: 'Add these up' })).status).toBe(201);
+    await until(() => streamed.join('') === 'Too long', 30_000);
+
+    const reloaded = h.chat(user, id);
+    const resuming = reloaded.resumeStream();
+    await until(() => textOf(lastAssistant(reloaded)) === 'Too long', 30_000);
+    held.open();
+    await resuming;
+    const resumed = h.recorder.streams.at(-1)!;
+    expectWellFormed(resumed);
+    expect(resumed.chunks.filter((chunk) => chunk.type === 'tool-input-available')).toHaveLength(32);
+    expect(resumed.chunks.at(-1)).toEqual({ type: 'finish', finishReason: 'stop' });
+    expect(textOf(lastAssistant(reloaded))).toBe('Too long to compute.');
+    deltas$.unsubscribe();
+  }, 60_000);
+
   it('resuming after a tool call shows the call, then the text so far, as the reply that is persisted', async () => {
     const held = gate();
     const streamed: string[] = [];
