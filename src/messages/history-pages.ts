@@ -57,8 +57,9 @@ function weigh({ page }: HeldPage): number {
  * the conversation is in S. So each request still asks the database — one statement that answers
  * the state, and the page only if the state is not the one already held (here, or by the client
  * through If-None-Match) — and instances need not tell each other anything. Held pages are bounded
- * by HISTORY_CACHE_MB (0: none held; ETags still work); the least recently read go first, so pages
- * read again and again (a dashboard's) stay while one reader walks through many others.
+ * by HISTORY_CACHE_MB (0: none held; ETags still work); the least recently read go first, so a
+ * reader walking through many windows pushes out what nobody has read since, not the pages read
+ * again and again (as long as they are read again before that walk fills the memory).
  */
 @Injectable()
 export class HistoryPages {
