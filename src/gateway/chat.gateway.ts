@@ -125,11 +125,13 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.presence.connect();
     this.metrics.connected.inc();
     socket.data.unwatch = this.sessionWatch.watch(user.sessionId);
-    // When the access token expires the session ends on this socket too; the client reconnects with a fresh token.
+    // When the access token expires the session ends on this socket too; the client reconnects with
+    // a fresh token. In whole seconds (a token's expiry is one), up to a second late: Node keeps one
+    // list per distinct delay, and delays counted in milliseconds would make one per connection.
     socket.data.expiry = setTimeout(() => {
       socket.emit('session:expired', { reason: 'expired' });
       socket.disconnect(true);
-    }, Math.max(0, user.expiresAt - Date.now()));
+    }, Math.max(0, Math.ceil((user.expiresAt - Date.now()) / 1000) * 1000));
   }
 
   handleDisconnect(socket: ChatSocket): void {
