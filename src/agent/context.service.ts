@@ -156,7 +156,7 @@ export class ContextService {
     const summary = this.fit(lines, maxTokens);
     // Stored while the provider is asked, unless what it was worked out from changed meanwhile: a
     // summary not stored is only worked out again next time.
-    const from = { summarySeq: stored.summarySeq, readAfter: afterSeq, readVersion: Math.max(0, ...items.map((m) => m.version)) };
+    const from = { ...stored, readAfter: afterSeq, readVersion: Math.max(0, ...items.map((m) => m.version)) };
     this.conversations
       .updateSummary(conversationId, summary, uptoSeq, from)
       .catch((error: unknown) => this.logger.warn(`Could not store the summary of ${conversationId}: ${String(error)}`));

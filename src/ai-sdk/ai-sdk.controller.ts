@@ -98,13 +98,17 @@ export class AiSdkController {
   }
 
   private answer(reply: FastifyReply, user: AuthUser, conversationId: string, answer: Answer): void {
-    let session: ReturnType<EventStreams['claim']>;
+    let session: ReturnType<EventStreams['claim']> | undefined;
+    let stream: ReturnType<typeof openUiMessageStream>;
     try {
       session = this.streams.claim(user, 'ai_sdk_chat', conversationId);
+      stream = openUiMessageStream(reply, session);
     } catch (error) {
+      // Refused (too many streams), or the response could not be taken over: nothing is played.
+      session?.release?.({ reason: 'client_closed', events: 0 });
       answer.abandon();
       throw error;
     }
-    answer.play(openUiMessageStream(reply, session));
+    answer.play(stream);
   }
 }

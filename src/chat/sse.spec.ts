@@ -75,6 +75,21 @@ describe('HijackedStream, for a client that stops reading', () => {
     expect(raw.destroy).toHaveBeenCalledOnce();
   });
 
+  it('keeps the raised cap only until the client has read the burst', () => {
+    const { raw } = response(false);
+    const stream = new HijackedStream(raw, 1024);
+    stream.burst(() => {
+      for (let i = 0; i < 30; i++) stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    });
+    // The client reads everything: the response drains.
+    Object.assign(raw, { writableLength: 0 });
+    raw.emit('drain');
+    for (let i = 0; i < 9; i++) stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).not.toHaveBeenCalled();
+    stream.write(`data: ${'x'.repeat(100)}\n\n`);
+    expect(raw.destroy).toHaveBeenCalledOnce();
+  });
+
   it('cuts an ended response that is still not flushed after a grace period', () => {
     vi.useFakeTimers();
     try {

@@ -173,8 +173,8 @@ export class HijackedStream {
   /**
    * Writes what `burst` writes at once (a reply replayed from where it stands, its tool calls'
    * results included) without taking it for a client that does not read: the cap is raised by
-   * what it wrote, for the stream's life. A reader is cut off only once more than the cap waits
-   * on top of it.
+   * what it wrote until the client has read it all (the response drains), so a reader is cut off
+   * only once more than the cap waits on top of it, and then, as before, past the cap alone.
    */
   burst(burst: () => void): void {
     const before = this.raw.writableLength;
@@ -184,7 +184,10 @@ export class HijackedStream {
     } finally {
       this.bursting = false;
     }
-    this.allowance += Math.max(0, this.raw.writableLength - before);
+    const written = Math.max(0, this.raw.writableLength - before);
+    if (!written) return;
+    this.allowance += written;
+    this.raw.once('drain', () => (this.allowance = 0));
   }
 
   /** Writes one event (counted). */

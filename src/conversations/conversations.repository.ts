@@ -243,26 +243,32 @@ export class ConversationsRepository {
 
   /**
    * Stores the agent's rolling memory of turns up to and including `seq`, worked out from the
-   * summary held at `from.summarySeq` and the messages after `from.readAfter` as they were at
-   * `from.readVersion` (the newest version among them). Only if both are still so: a summary read
+   * summary held (`from.summary` up to `from.summarySeq`) and the messages after `from.readAfter`
+   * as they were at `from.readVersion` (the newest version among them). Only if both are still so
+   * (the text too: a summary dropped, then worked out again up to the same seq, has the same seq): a summary read
    * before an edit, a deletion or an erasure (which forget it, see forgetSummaryFrom) would bring
    * back what was removed, and one read before another write would take the memory back. False
    * when not stored.
    */
-  async updateSummary(id: string, summary: string, seq: number, from: { summarySeq: number; readAfter: number; readVersion: number }): Promise<boolean> {
+  async updateSummary(
+    id: string,
+    summary: string,
+    seq: number,
+    from: { summary: string | null; summarySeq: number; readAfter: number; readVersion: number },
+  ): Promise<boolean> {
     return this.dataSource.transaction(async (manager) => {
       // The row first, then the check in a statement of its own: a change holding the row (every
       // versioned change does) is committed by then and seen. In one statement, PostgreSQL would
       // wait for the row, then recheck the row alone, with the messages as they were before.
-      await manager.query(`SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE`, [id]);
+      await manager.query(`SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE`, [id]);
       // Not through the entity: its updated_at would move, and the summary is no change that participants see.
       const rows = rowsOf<unknown>(
         await manager.query(
           `UPDATE conversations SET summary = $2, summary_seq = $3
-           WHERE id = $1 AND summary_seq = $4
+           WHERE id = $1 AND summary_seq = $4 AND summary IS NOT DISTINCT FROM $7
              AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = $1 AND m.seq > $5 AND m.seq <= $3 AND m.version > $6)
            RETURNING 1`,
-          [id, summary, seq, from.summarySeq, from.readAfter, from.readVersion],
+          [id, summary, seq, from.summarySeq, from.readAfter, from.readVersion, from.summary],
         ),
       );
       return rows.length > 0;

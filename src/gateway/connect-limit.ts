@@ -18,8 +18,9 @@ export class ConnectLimitingDecoder extends Decoder {
   private connects = 0;
 
   override add(data: unknown): void {
-    // A CONNECT packet is the text whose first character is its type, 0.
-    if (typeof data === 'string' && data.charCodeAt(0) === 48 && ++this.connects > MAX_CONNECTS_PER_CONNECTION) {
+    // A CONNECT packet is text whose type, its first character, reads as 0 — read as the parser
+    // reads it (Number(' ') is 0 too: a blank first character makes a CONNECT as well).
+    if (typeof data === 'string' && Number(data.charAt(0)) === 0 && ++this.connects > MAX_CONNECTS_PER_CONNECTION) {
       throw new Error(`More than ${MAX_CONNECTS_PER_CONNECTION} requests to connect on one connection`);
     }
     super.add(data);

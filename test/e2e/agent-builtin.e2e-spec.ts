@@ -312,9 +312,11 @@ describe('agent memory', () => {
     const repository = t.app.get(ConversationsRepository);
     const held = await summary();
     const newest = Math.max(...sent.map((message) => message.version));
-    const base = { summarySeq: held.summary_seq, readAfter: 0, readVersion: newest };
-    // Worked out from another summary than the one held (another write came first).
+    const base = { summary: held.summary, summarySeq: held.summary_seq, readAfter: 0, readVersion: newest };
+    // Worked out from another summary than the one held (another write came first)…
     expect(await repository.updateSummary(id, 'stale', 25, { ...base, summarySeq: held.summary_seq - 1 })).toBe(false);
+    // …or from one that was dropped, then worked out again up to the same turn (the same seq).
+    expect(await repository.updateSummary(id, 'stale', 25, { ...base, summary: `${held.summary}\n- Lin: a deleted turn.` })).toBe(false);
     // A message it read was edited after the read (the read saw versions up to `newest`).
     expect((await t.http(`${API}/conversations/${id}/messages/${sent[quoted.at(-1)! + 1]!.id}`, { method: 'PATCH', token: user.accessToken, json: { content: 'Changed.' } })).status).toBe(200);
     expect(await repository.updateSummary(id, 'stale', 28, base)).toBe(false);
@@ -341,7 +343,12 @@ describe('agent memory', () => {
     });
     await inside;
     // Worked out from messages read before the deletion, written while it holds the conversation.
-    const writing = repository.updateSummary(id, 'quotes the deleted message', target.seq, { summarySeq: held.summary_seq, readAfter: 0, readVersion: Math.max(...sent.map((m) => m.version)) });
+    const writing = repository.updateSummary(id, 'quotes the deleted message', target.seq, {
+      summary: held.summary,
+      summarySeq: held.summary_seq,
+      readAfter: 0,
+      readVersion: Math.max(...sent.map((m) => m.version)),
+    });
     await new Promise((resolve) => setTimeout(resolve, 100));
     commit();
     expect(await deleting).toBeDefined();
