@@ -1,4 +1,4 @@
-import { Decoder } from 'socket.io-parser';
+import { Decoder, type Packet, PacketType } from 'socket.io-parser';
 
 /**
  * Requests to connect one connection may make. A client connects once per connection (to /chat)
@@ -11,18 +11,23 @@ export const MAX_CONNECTS_PER_CONNECTION = 20;
 /**
  * Socket.IO's packet decoder (one per connection), refusing the connection's packets past
  * MAX_CONNECTS_PER_CONNECTION requests to connect, to any namespace: Socket.IO takes the refusal
- * as a protocol violation and closes the connection. Counted as packets arrive, before any is
- * checked, so a burst cannot start more checks than that either.
+ * as a protocol violation and closes the connection. Counted as each packet is decoded, before it
+ * is handed on — by type as the parser read it, whatever the text looked like — so a burst cannot
+ * start more checks than that either.
  */
 export class ConnectLimitingDecoder extends Decoder {
-  private connects = 0;
+  connects = 0;
 
-  override add(data: unknown): void {
-    // A CONNECT packet is text whose type, its first character, reads as 0 — read as the parser
-    // reads it (Number(' ') is 0 too: a blank first character makes a CONNECT as well).
-    if (typeof data === 'string' && Number(data.charAt(0)) === 0 && ++this.connects > MAX_CONNECTS_PER_CONNECTION) {
-      throw new Error(`More than ${MAX_CONNECTS_PER_CONNECTION} requests to connect on one connection`);
-    }
-    super.add(data);
+  constructor(...options: ConstructorParameters<typeof Decoder>) {
+    super(...options);
+    // The first listener: it runs before Socket.IO's own, and its throw comes out of add().
+    this.on('decoded', countConnect);
+  }
+}
+
+/** One function for every decoder (`this`): nothing more per connection than the listener's slot. */
+function countConnect(this: ConnectLimitingDecoder, packet: Packet): void {
+  if (packet.type === PacketType.CONNECT && ++this.connects > MAX_CONNECTS_PER_CONNECTION) {
+    throw new Error(`More than ${MAX_CONNECTS_PER_CONNECTION} requests to connect on one connection`);
   }
 }

@@ -124,7 +124,6 @@ export class BacklogGuard {
     this.sweepSoon = undefined;
     this.sinceSweep = 0;
     const connections = connectionsOf(this.server);
-    // for…in: no array of every connection for each sweep.
     for (const id in connections) {
       const conn = connections[id]!;
       const backlog = outgoingBacklog(conn);
