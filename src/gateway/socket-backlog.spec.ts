@@ -28,9 +28,13 @@ describe('CountingEncoder', () => {
     expect(counted[1]).toBe(Buffer.byteLength(binaryParts[0] as string) + 1000);
   });
 
-  it('counts nothing until it is followed', () => {
+  it('counts nothing until it is followed, and encodes the same either way', () => {
     const encoder = new CountingEncoder();
     expect(encoder.encode({ type: PacketType.EVENT, nsp: '/', data: ['x'] })).toEqual(['2["x"]']);
+    const counted: number[] = [];
+    encoder.encoded = (bytes) => counted.push(bytes);
+    expect(encoder.encode({ type: PacketType.EVENT, nsp: '/', data: ['yy'] })).toEqual(['2["yy"]']);
+    expect(counted).toEqual([7]);
   });
 });
 
